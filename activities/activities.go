@@ -1,0 +1,403 @@
+// Package activities adapts drivers and the store to Temporal activities. Each
+// method loads what it needs by node UUID (credentials never travel in
+// workflow payloads), makes one driver or store call, heartbeats while it
+// polls, and maps errors onto stable, documented error types. It makes no
+// provisioning decisions: the state machine lives in package workflows.
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/node"
+	"github.com/ferric-project/ferric/store"
+)
+
+// Error types are part of the workflow contract; never derive them from Go
+// type names.
+const (
+	ErrTypeBadDriver    = "BadDriverConfig"
+	ErrTypeBMCAuth      = "BMCAuthFailed"
+	ErrTypeUnsupported  = "Unsupported"
+	ErrTypeNotFound     = "NodeNotFound"
+	ErrTypeInvalidState = "InvalidState"
+	ErrTypeConflict     = "NodeConflict"
+	ErrTypeDriverFailed = "DriverFailed"
+)
+
+// NodeStore is what the activities need of the store; *store.Store satisfies it.
+type NodeStore interface {
+	Node(ctx context.Context, ident string) (store.Node, error)
+	Transition(ctx context.Context, r store.TransitionRequest) (store.Node, error)
+	SetPower(ctx context.Context, u store.PowerUpdate) (store.Node, error)
+}
+
+// DriverSource builds driver interfaces; *drivers.Registry satisfies it.
+type DriverSource interface {
+	Type(name string) (drivers.HardwareType, error)
+	Power(name string, n drivers.Node) (drivers.Power, error)
+	Management(name string, n drivers.Node) (drivers.Management, error)
+	Deploy(name string, n drivers.Node) (drivers.Deploy, error)
+	Vendor(name string, n drivers.Node) (drivers.Vendor, error)
+}
+
+// Activities holds the dependencies of every activity. Its exported method
+// names are activity type names: unique, never renamed without
+// workflow.GetVersion.
+type Activities struct {
+	Drivers DriverSource
+	Nodes   NodeStore
+	// PollInterval is the pause between power state reads while waiting for a
+	// BMC to reach a target (default 1 s).
+	PollInterval time.Duration
+}
+
+// NodeInfo is what a workflow may know of a node: no secrets.
+type NodeInfo struct {
+	UUID           string              `json:"uuid"`
+	ProvisionState node.ProvisionState `json:"provision_state"`
+	PowerState     node.PowerState     `json:"power_state"`
+	Maintenance    bool                `json:"maintenance"`
+	// InMemory is true when the node's hardware type does no I/O, so its
+	// driver calls may run as local activities.
+	InMemory bool `json:"in_memory"`
+}
+
+// LoadNode returns the workflow-visible facts of a node.
+func (a *Activities) LoadNode(ctx context.Context, uuid string) (NodeInfo, error) {
+	n, err := a.Nodes.Node(ctx, uuid)
+	if err != nil {
+		return NodeInfo{}, classify(fmt.Errorf("load node %s: %w", uuid, err))
+	}
+	info := NodeInfo{UUID: n.UUID, ProvisionState: n.ProvisionState, PowerState: n.PowerState,
+		Maintenance: n.Maintenance}
+	if t, err := a.Drivers.Type(n.Driver); err == nil {
+		info.InMemory = t.InMemory
+	}
+	return info, nil
+}
+
+// TransitionInput moves a node between provision states (compare-and-set).
+type TransitionInput struct {
+	UUID       string                `json:"uuid"`
+	From       []node.ProvisionState `json:"from"`
+	To         node.ProvisionState   `json:"to"`
+	Target     node.ProvisionState   `json:"target,omitempty"`
+	LastError  *string               `json:"last_error,omitempty"`
+	PowerState *node.PowerState      `json:"power_state,omitempty"`
+	// ClearInstance empties instance_info and instance_uuid (undeploy).
+	ClearInstance bool            `json:"clear_instance,omitempty"`
+	DeployStep    json.RawMessage `json:"deploy_step,omitempty"`
+	CleanStep     json.RawMessage `json:"clean_step,omitempty"`
+	Event         string          `json:"event,omitempty"`
+	Error         bool            `json:"error,omitempty"`
+}
+
+// TransitionNode persists a provision state change and appends it to the
+// node's history. A retry whose first attempt committed succeeds.
+func (a *Activities) TransitionNode(ctx context.Context, in TransitionInput) (node.ProvisionState, error) {
+	r := store.TransitionRequest{UUID: in.UUID, From: in.From, To: in.To, Target: in.Target,
+		LastError: in.LastError, PowerState: in.PowerState, DeployStep: in.DeployStep,
+		CleanStep: in.CleanStep, Event: in.Event, Error: in.Error}
+	if in.ClearInstance {
+		empty := ""
+		r.InstanceInfo = json.RawMessage(`{}`)
+		r.InstanceUUID = &empty
+	}
+	n, err := a.Nodes.Transition(ctx, r)
+	if err != nil {
+		return "", classify(fmt.Errorf("transition node %s to %s: %w", in.UUID, in.To, err))
+	}
+	return n.ProvisionState, nil
+}
+
+// RecordPowerInput records power state facts on a node.
+type RecordPowerInput struct {
+	UUID       string           `json:"uuid"`
+	PowerState *node.PowerState `json:"power_state,omitempty"`
+	Target     *node.PowerState `json:"target,omitempty"` // pointer to "" clears
+	LastError  *string          `json:"last_error,omitempty"`
+	Event      string           `json:"event,omitempty"`
+	Error      bool             `json:"error,omitempty"`
+}
+
+// RecordPower writes power_state / target_power_state / last_error.
+func (a *Activities) RecordPower(ctx context.Context, in RecordPowerInput) error {
+	_, err := a.Nodes.SetPower(ctx, store.PowerUpdate{UUID: in.UUID, PowerState: in.PowerState,
+		Target: in.Target, LastError: in.LastError, Event: in.Event, Error: in.Error})
+	if err != nil {
+		return classify(fmt.Errorf("record power of node %s: %w", in.UUID, err))
+	}
+	return nil
+}
+
+// loaded is a node's record plus its configuration as drivers see it.
+type loaded struct {
+	rec store.Node
+	dn  drivers.Node
+}
+
+func (a *Activities) load(ctx context.Context, uuid string) (loaded, error) {
+	n, err := a.Nodes.Node(ctx, uuid)
+	if err != nil {
+		return loaded{}, fmt.Errorf("load node %s: %w", uuid, err)
+	}
+	return loaded{rec: n, dn: drivers.Node{UUID: n.UUID, DriverInfo: n.DriverInfo,
+		InstanceInfo: n.InstanceInfo, Properties: n.Properties,
+		PowerState: drivers.PowerState(n.PowerState)}}, nil
+}
+
+func (a *Activities) power(ctx context.Context, uuid string) (drivers.Power, error) {
+	l, err := a.load(ctx, uuid)
+	if err != nil {
+		return nil, err
+	}
+	return a.Drivers.Power(l.rec.Interfaces.Power, l.dn)
+}
+
+// ReadPowerState asks the node's power interface for its state.
+func (a *Activities) ReadPowerState(ctx context.Context, uuid string) (node.PowerState, error) {
+	p, err := a.power(ctx, uuid)
+	if err != nil {
+		return "", classify(err)
+	}
+	s, err := p.PowerState(ctx)
+	if err != nil {
+		return "", classify(fmt.Errorf("read power state of node %s: %w", uuid, err))
+	}
+	return node.PowerState(s), nil
+}
+
+// SetPowerInput asks for a power action.
+type SetPowerInput struct {
+	UUID           string          `json:"uuid"`
+	Target         node.PowerState `json:"target"`
+	TimeoutSeconds int             `json:"timeout_seconds,omitempty"`
+}
+
+// ChangePowerState performs a power action and waits until the BMC reports
+// the resulting state, heartbeating while it polls. It returns the state
+// reached (power on or power off).
+func (a *Activities) ChangePowerState(ctx context.Context, in SetPowerInput) (node.PowerState, error) {
+	p, err := a.power(ctx, in.UUID)
+	if err != nil {
+		return "", classify(err)
+	}
+	timeout := time.Duration(in.TimeoutSeconds) * time.Second
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	want := drivers.PowerOn
+	switch in.Target {
+	case node.PowerOn:
+		err = p.SetPowerState(ctx, drivers.PowerOn)
+	case node.PowerOff:
+		want = drivers.PowerOff
+		err = p.SetPowerState(ctx, drivers.PowerOff)
+	case node.Rebooting:
+		err = drivers.Reboot(ctx, p)
+	case node.SoftPowerOff, node.SoftRebooting:
+		sp, ok := p.(drivers.SoftPower)
+		if !ok {
+			return "", classify(fmt.Errorf("%s on node %s: %w", in.Target, in.UUID, drivers.ErrUnsupported))
+		}
+		if in.Target == node.SoftPowerOff {
+			want = drivers.PowerOff
+			err = sp.SoftPowerOff(ctx, timeout)
+		} else {
+			err = sp.SoftReboot(ctx, timeout)
+		}
+	default:
+		return "", temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("unknown power target %q", in.Target), ErrTypeUnsupported, nil)
+	}
+	if err != nil {
+		return "", classify(fmt.Errorf("%s node %s: %w", in.Target, in.UUID, err))
+	}
+	every := a.PollInterval
+	if every == 0 {
+		every = time.Second
+	}
+	deadline := time.Now().Add(timeout)
+	for poll := 1; ; poll++ {
+		got, err := p.PowerState(ctx)
+		if err != nil {
+			return "", classify(fmt.Errorf("read power state of node %s: %w", in.UUID, err))
+		}
+		if got == want {
+			return node.PowerState(got), nil
+		}
+		if time.Now().After(deadline) {
+			return "", temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("node %s did not reach %q within %s (still %q)", in.UUID, want, timeout, got),
+				ErrTypeDriverFailed, nil)
+		}
+		if activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, poll)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(every):
+		}
+	}
+}
+
+// BootDeviceInput sets a node's boot device.
+type BootDeviceInput struct {
+	UUID       string             `json:"uuid"`
+	Device     drivers.BootDevice `json:"device"`
+	Persistent bool               `json:"persistent"`
+}
+
+func (a *Activities) management(ctx context.Context, uuid string) (drivers.Management, error) {
+	l, err := a.load(ctx, uuid)
+	if err != nil {
+		return nil, err
+	}
+	return a.Drivers.Management(l.rec.Interfaces.Management, l.dn)
+}
+
+// SetBootDevice sets the boot device through the management interface.
+func (a *Activities) SetBootDevice(ctx context.Context, in BootDeviceInput) error {
+	m, err := a.management(ctx, in.UUID)
+	if err != nil {
+		return classify(err)
+	}
+	if err := m.SetBootDevice(ctx, in.Device, in.Persistent); err != nil {
+		return classify(fmt.Errorf("set boot device %s on node %s: %w", in.Device, in.UUID, err))
+	}
+	return nil
+}
+
+// BootDeviceInfo is the boot device as the BMC reports it.
+type BootDeviceInfo struct {
+	Device     drivers.BootDevice   `json:"device"`
+	Persistent bool                 `json:"persistent"`
+	Supported  []drivers.BootDevice `json:"supported,omitempty"`
+}
+
+// ReadBootDevice reads the current boot device and the supported ones.
+func (a *Activities) ReadBootDevice(ctx context.Context, uuid string) (BootDeviceInfo, error) {
+	m, err := a.management(ctx, uuid)
+	if err != nil {
+		return BootDeviceInfo{}, classify(err)
+	}
+	dev, persistent, err := m.BootDevice(ctx)
+	if err != nil {
+		return BootDeviceInfo{}, classify(fmt.Errorf("read boot device of node %s: %w", uuid, err))
+	}
+	sup, err := m.SupportedBootDevices(ctx)
+	if err != nil {
+		return BootDeviceInfo{}, classify(fmt.Errorf("read supported boot devices of node %s: %w", uuid, err))
+	}
+	return BootDeviceInfo{Device: dev, Persistent: persistent, Supported: sup}, nil
+}
+
+func (a *Activities) deploy(ctx context.Context, uuid string) (drivers.Deploy, error) {
+	l, err := a.load(ctx, uuid)
+	if err != nil {
+		return nil, err
+	}
+	return a.Drivers.Deploy(l.rec.Interfaces.Deploy, l.dn)
+}
+
+// DeployImage asks the deploy interface to put the instance image in place.
+// It returns true when the image is written, false when the node now boots a
+// ramdisk whose agent will call back.
+func (a *Activities) DeployImage(ctx context.Context, uuid string) (bool, error) {
+	d, err := a.deploy(ctx, uuid)
+	if err != nil {
+		return false, classify(err)
+	}
+	done, err := d.Deploy(ctx)
+	if err != nil {
+		return false, classify(fmt.Errorf("deploy node %s: %w", uuid, err))
+	}
+	return done, nil
+}
+
+// TearDownInstance asks the deploy interface to remove the instance.
+func (a *Activities) TearDownInstance(ctx context.Context, uuid string) error {
+	d, err := a.deploy(ctx, uuid)
+	if err != nil {
+		return classify(err)
+	}
+	if err := d.TearDown(ctx); err != nil {
+		return classify(fmt.Errorf("tear down node %s: %w", uuid, err))
+	}
+	return nil
+}
+
+// CleanDisks runs automated cleaning through the deploy interface.
+func (a *Activities) CleanDisks(ctx context.Context, uuid string) (bool, error) {
+	d, err := a.deploy(ctx, uuid)
+	if err != nil {
+		return false, classify(err)
+	}
+	done, err := d.Clean(ctx)
+	if err != nil {
+		return false, classify(fmt.Errorf("clean node %s: %w", uuid, err))
+	}
+	return done, nil
+}
+
+// VendorInput is one vendor passthru call; Args are opaque.
+type VendorInput struct {
+	UUID   string          `json:"uuid"`
+	Method string          `json:"method"`
+	Args   json.RawMessage `json:"args,omitempty"`
+}
+
+// CallVendorMethod runs a vendor passthru method and returns its reply
+// unaltered.
+func (a *Activities) CallVendorMethod(ctx context.Context, in VendorInput) (json.RawMessage, error) {
+	l, err := a.load(ctx, in.UUID)
+	if err != nil {
+		return nil, classify(err)
+	}
+	v, err := a.Drivers.Vendor(l.rec.Interfaces.Vendor, l.dn)
+	if err != nil {
+		return nil, classify(err)
+	}
+	out, err := v.CallVendor(ctx, in.Method, in.Args)
+	if err != nil {
+		return nil, classify(fmt.Errorf("vendor method %s on node %s: %w", in.Method, in.UUID, err))
+	}
+	return out, nil
+}
+
+// classify makes permanent failures non-retryable with a stable type; other
+// errors (unreachable BMC, timeouts, database hiccups) are left to the retry
+// policy.
+func classify(err error) error {
+	var typ string
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, drivers.ErrBadConfig), errors.Is(err, drivers.ErrUnknownDriver):
+		typ = ErrTypeBadDriver
+	case errors.Is(err, drivers.ErrAuth):
+		typ = ErrTypeBMCAuth
+	case errors.Is(err, drivers.ErrUnsupported):
+		typ = ErrTypeUnsupported
+	case errors.Is(err, drivers.ErrFailed):
+		typ = ErrTypeDriverFailed
+	case errors.Is(err, store.ErrNotFound):
+		typ = ErrTypeNotFound
+	case errors.Is(err, store.ErrInvalidState):
+		typ = ErrTypeInvalidState
+	case errors.Is(err, store.ErrConflict):
+		typ = ErrTypeConflict
+	default:
+		return err
+	}
+	return temporal.NewNonRetryableApplicationError(err.Error(), typ, err)
+}

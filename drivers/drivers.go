@@ -1,0 +1,123 @@
+// Package drivers defines ferric's hardware driver contract, in Ironic's terms:
+// a hardware type (the node's "driver") is composed of interfaces (power,
+// management, deploy, vendor, ...), each picked per node by name.
+//
+// Tiers:
+//   - core: Power (on/off/state). Every hardware type has it.
+//   - common: optional capabilities with fixed shapes (Management for boot
+//     devices, Rebooter, SoftPower, Deploy), found by type assertion or by
+//     interface kind.
+//   - vendor: Vendor passthru, named methods with opaque JSON in and out.
+//
+// This package knows nothing about Temporal, HTTP or the database. Factories
+// validate a node's driver_info and do no I/O.
+package drivers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Drivers wrap library errors onto these so that callers can
+// classify failures without importing any protocol library.
+var (
+	ErrUnsupported   = errors.New("drivers: operation not supported by this driver")
+	ErrUnknownDriver = errors.New("drivers: unknown driver")
+	ErrBadConfig     = errors.New("drivers: invalid driver_info")
+	ErrAuth          = errors.New("drivers: credentials rejected by the BMC")
+	ErrUnreachable   = errors.New("drivers: BMC unreachable")
+	ErrFailed        = errors.New("drivers: operation failed")
+)
+
+// PowerState is a node's power state, with Ironic's wire names.
+type PowerState string
+
+// Power states.
+const (
+	PowerOn  PowerState = "power on"
+	PowerOff PowerState = "power off"
+)
+
+// BootDevice is an Ironic boot device name.
+type BootDevice string
+
+// Boot devices.
+const (
+	BootPXE   BootDevice = "pxe"
+	BootDisk  BootDevice = "disk"
+	BootCDROM BootDevice = "cdrom"
+	BootBIOS  BootDevice = "bios"
+	BootSafe  BootDevice = "safe"
+)
+
+// Node is what a factory sees of a node: identity and configuration, never a
+// live connection. Secrets in DriverInfo stay inside the driver.
+type Node struct {
+	UUID         string
+	DriverInfo   json.RawMessage
+	InstanceInfo json.RawMessage
+	Properties   json.RawMessage
+	// PowerState is the last recorded power state ("" when unknown).
+	PowerState PowerState
+}
+
+// Power is the core tier: every hardware type has a power interface.
+type Power interface {
+	PowerState(ctx context.Context) (PowerState, error)
+	SetPowerState(ctx context.Context, s PowerState) error
+}
+
+// Rebooter is an optional power capability; Reboot falls back to off+on.
+type Rebooter interface {
+	Reboot(ctx context.Context) error
+}
+
+// SoftPower is an optional power capability (ACPI soft off and reboot).
+type SoftPower interface {
+	SoftPowerOff(ctx context.Context, timeout time.Duration) error
+	SoftReboot(ctx context.Context, timeout time.Duration) error
+}
+
+// Management is the common-tier boot device interface.
+type Management interface {
+	SupportedBootDevices(ctx context.Context) ([]BootDevice, error)
+	BootDevice(ctx context.Context) (dev BootDevice, persistent bool, err error)
+	SetBootDevice(ctx context.Context, dev BootDevice, persistent bool) error
+}
+
+// Deploy is the common-tier deploy interface. Deploy returns done=true when
+// the image is in place (fake, or a driver that writes it itself), or
+// done=false when the node boots a ramdisk whose agent calls back.
+type Deploy interface {
+	Deploy(ctx context.Context) (done bool, err error)
+	TearDown(ctx context.Context) error
+	Clean(ctx context.Context) (done bool, err error)
+}
+
+// VendorMethod describes one vendor passthru method.
+type VendorMethod struct {
+	HTTPMethods          []string `json:"http_methods"` // e.g. ["POST"]
+	Async                bool     `json:"async"`
+	Description          string   `json:"description"`
+	Attach               bool     `json:"attach"`
+	RequireExclusiveLock bool     `json:"require_exclusive_lock"`
+}
+
+// Vendor is the vendor tier: named methods, JSON in, JSON out, opaque to ferric.
+type Vendor interface {
+	VendorMethods() map[string]VendorMethod
+	CallVendor(ctx context.Context, method string, args json.RawMessage) (json.RawMessage, error)
+}
+
+// Reboot prefers the driver's native reboot and falls back to off then on.
+func Reboot(ctx context.Context, p Power) error {
+	if r, ok := p.(Rebooter); ok {
+		return r.Reboot(ctx)
+	}
+	if err := p.SetPowerState(ctx, PowerOff); err != nil {
+		return err
+	}
+	return p.SetPowerState(ctx, PowerOn)
+}

@@ -1,0 +1,316 @@
+// Package fake provides Ironic's "fake-hardware" hardware type: power,
+// management, deploy and vendor interfaces that touch no hardware. State
+// (power, boot device) is kept in memory per node. Latency and failures can be
+// set per node in driver_info, for tests and benchmarks:
+//
+//	fake_delay          Go duration (e.g. "20ms") added to every call
+//	fake_power_delay    added to power calls
+//	fake_deploy_delay   added to deploy and clean calls
+//	fake_fail           list of operations that fail: "power", "management",
+//	                    "deploy", "clean", "vendor", "validate"
+//
+// A fake-hardware node with no such keys costs nothing per call, so the type is
+// marked InMemory and workflows may run its calls as local activities.
+package fake
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ferric-project/ferric/drivers"
+)
+
+// TypeName is the hardware type name, as in Ironic.
+const TypeName = "fake-hardware"
+
+// Hardware holds the in-memory state of every fake node. It is safe for
+// concurrent use.
+type Hardware struct {
+	mu    sync.Mutex
+	nodes map[string]*state
+	calls []Call
+}
+
+// Call records one driver call, for tests.
+type Call struct {
+	Node string
+	Op   string
+	Arg  string
+}
+
+type state struct {
+	power      drivers.PowerState
+	bootDev    drivers.BootDevice
+	persistent bool
+}
+
+// New returns an empty fake hardware.
+func New() *Hardware { return &Hardware{nodes: map[string]*state{}} }
+
+// Register adds the fake-hardware type and its interfaces to r.
+func (h *Hardware) Register(r *drivers.Registry) {
+	fake := []string{"fake"}
+	ifaces := map[drivers.Kind][]string{}
+	for _, k := range drivers.Kinds() {
+		ifaces[k] = fake
+	}
+	ifaces[drivers.KindNetwork] = []string{"noop", "flat"}
+	ifaces[drivers.KindDeploy] = []string{"fake", "direct"}
+	ifaces[drivers.KindBoot] = []string{"fake", "pxe", "ipxe"}
+	ifaces[drivers.KindStorage] = []string{"fake", "noop"}
+	ifaces[drivers.KindRAID] = []string{"fake", "no-raid"}
+	ifaces[drivers.KindBios] = []string{"fake", "no-bios"}
+	ifaces[drivers.KindConsole] = []string{"fake", "no-console"}
+	ifaces[drivers.KindRescue] = []string{"fake", "no-rescue"}
+	ifaces[drivers.KindInspect] = []string{"fake", "no-inspect"}
+	ifaces[drivers.KindFirmware] = []string{"fake", "no-firmware"}
+	ifaces[drivers.KindVendor] = []string{"fake", "no-vendor"}
+	r.AddType(drivers.HardwareType{
+		Name:       TypeName,
+		Interfaces: ifaces,
+		InMemory:   true,
+		Properties: map[string]string{
+			"fake_delay":        "Latency added to every call (Go duration, e.g. 20ms). Optional.",
+			"fake_power_delay":  "Latency added to power calls. Optional.",
+			"fake_deploy_delay": "Latency added to deploy and clean calls. Optional.",
+			"fake_fail":         "List of operations that fail: power, management, deploy, clean, vendor, validate. Optional.",
+		},
+	})
+	r.AddPower("fake", func(n drivers.Node) (drivers.Power, error) { return h.node(n) })
+	r.AddManagement("fake", func(n drivers.Node) (drivers.Management, error) { return h.node(n) })
+	r.AddDeploy("fake", func(n drivers.Node) (drivers.Deploy, error) { return h.node(n) })
+	r.AddVendor("fake", func(n drivers.Node) (drivers.Vendor, error) { return h.node(n) })
+}
+
+// Calls returns a copy of the calls recorded so far.
+func (h *Hardware) Calls() []Call {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.calls)
+}
+
+// Config is the fake's view of driver_info.
+type Config struct {
+	Delay       time.Duration
+	PowerDelay  time.Duration
+	DeployDelay time.Duration
+	Fail        []string
+}
+
+type rawConfig struct {
+	Delay       string   `json:"fake_delay"`
+	PowerDelay  string   `json:"fake_power_delay"`
+	DeployDelay string   `json:"fake_deploy_delay"`
+	Fail        []string `json:"fake_fail"`
+}
+
+// ParseConfig reads the fake_* keys of driver_info; other keys are ignored.
+func ParseConfig(info json.RawMessage) (Config, error) {
+	var raw rawConfig
+	if len(info) > 0 {
+		if err := json.Unmarshal(info, &raw); err != nil {
+			return Config{}, fmt.Errorf("fake driver_info: %w", err)
+		}
+	}
+	var c Config
+	for _, d := range []struct {
+		name string
+		in   string
+		out  *time.Duration
+	}{{"fake_delay", raw.Delay, &c.Delay}, {"fake_power_delay", raw.PowerDelay, &c.PowerDelay},
+		{"fake_deploy_delay", raw.DeployDelay, &c.DeployDelay}} {
+		if d.in == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.in)
+		if err != nil || v < 0 {
+			return Config{}, fmt.Errorf("%s: %q is not a duration such as 20ms", d.name, d.in)
+		}
+		*d.out = v
+	}
+	c.Fail = raw.Fail
+	if slices.Contains(c.Fail, "validate") {
+		return Config{}, fmt.Errorf("fake_fail contains validate")
+	}
+	return c, nil
+}
+
+// Node is one fake node's interfaces. It implements drivers.Power,
+// drivers.Rebooter, drivers.SoftPower, drivers.Management, drivers.Deploy and
+// drivers.Vendor.
+type Node struct {
+	h    *Hardware
+	uuid string
+	cfg  Config
+	rec  drivers.PowerState
+}
+
+var (
+	_ drivers.Power      = (*Node)(nil)
+	_ drivers.Rebooter   = (*Node)(nil)
+	_ drivers.SoftPower  = (*Node)(nil)
+	_ drivers.Management = (*Node)(nil)
+	_ drivers.Deploy     = (*Node)(nil)
+	_ drivers.Vendor     = (*Node)(nil)
+)
+
+func (h *Hardware) node(n drivers.Node) (*Node, error) {
+	cfg, err := ParseConfig(n.DriverInfo)
+	if err != nil {
+		return nil, err
+	}
+	return &Node{h: h, uuid: n.UUID, cfg: cfg, rec: n.PowerState}, nil
+}
+
+// do waits the configured latency, fails when op is listed in fake_fail, and
+// records the call.
+func (n *Node) do(ctx context.Context, op, arg string, extra time.Duration) error {
+	if d := n.cfg.Delay + extra; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	n.h.mu.Lock()
+	n.h.calls = append(n.h.calls, Call{Node: n.uuid, Op: op, Arg: arg})
+	n.h.mu.Unlock()
+	if slices.Contains(n.cfg.Fail, op) {
+		return fmt.Errorf("%w: fake %s failure requested by fake_fail", drivers.ErrFailed, op)
+	}
+	return nil
+}
+
+// st returns the node's state, seeded from the recorded power state. Callers
+// hold h.mu.
+func (n *Node) st() *state {
+	s, ok := n.h.nodes[n.uuid]
+	if !ok {
+		p := n.rec
+		if p == "" {
+			p = drivers.PowerOff
+		}
+		s = &state{power: p, bootDev: drivers.BootDisk, persistent: true}
+		n.h.nodes[n.uuid] = s
+	}
+	return s
+}
+
+// PowerState returns the simulated power state.
+func (n *Node) PowerState(ctx context.Context) (drivers.PowerState, error) {
+	if err := n.do(ctx, "power", "get", n.cfg.PowerDelay); err != nil {
+		return "", err
+	}
+	n.h.mu.Lock()
+	defer n.h.mu.Unlock()
+	return n.st().power, nil
+}
+
+// SetPowerState sets the simulated power state.
+func (n *Node) SetPowerState(ctx context.Context, s drivers.PowerState) error {
+	if s != drivers.PowerOn && s != drivers.PowerOff {
+		return fmt.Errorf("%w: power state %q", drivers.ErrUnsupported, s)
+	}
+	if err := n.do(ctx, "power", string(s), n.cfg.PowerDelay); err != nil {
+		return err
+	}
+	n.h.mu.Lock()
+	defer n.h.mu.Unlock()
+	n.st().power = s
+	return nil
+}
+
+// Reboot leaves the node powered on.
+func (n *Node) Reboot(ctx context.Context) error { return n.SetPowerState(ctx, drivers.PowerOn) }
+
+// SoftPowerOff powers the node off.
+func (n *Node) SoftPowerOff(ctx context.Context, _ time.Duration) error {
+	return n.SetPowerState(ctx, drivers.PowerOff)
+}
+
+// SoftReboot leaves the node powered on.
+func (n *Node) SoftReboot(ctx context.Context, _ time.Duration) error {
+	return n.SetPowerState(ctx, drivers.PowerOn)
+}
+
+// SupportedBootDevices lists what the fake accepts.
+func (n *Node) SupportedBootDevices(ctx context.Context) ([]drivers.BootDevice, error) {
+	if err := n.do(ctx, "management", "supported", 0); err != nil {
+		return nil, err
+	}
+	return []drivers.BootDevice{drivers.BootPXE, drivers.BootDisk, drivers.BootCDROM, drivers.BootBIOS}, nil
+}
+
+// BootDevice returns the simulated boot device.
+func (n *Node) BootDevice(ctx context.Context) (drivers.BootDevice, bool, error) {
+	if err := n.do(ctx, "management", "get", 0); err != nil {
+		return "", false, err
+	}
+	n.h.mu.Lock()
+	defer n.h.mu.Unlock()
+	s := n.st()
+	return s.bootDev, s.persistent, nil
+}
+
+// SetBootDevice sets the simulated boot device.
+func (n *Node) SetBootDevice(ctx context.Context, dev drivers.BootDevice, persistent bool) error {
+	switch dev {
+	case drivers.BootPXE, drivers.BootDisk, drivers.BootCDROM, drivers.BootBIOS:
+	default:
+		return fmt.Errorf("%w: boot device %q", drivers.ErrUnsupported, dev)
+	}
+	if err := n.do(ctx, "management", string(dev), 0); err != nil {
+		return err
+	}
+	n.h.mu.Lock()
+	defer n.h.mu.Unlock()
+	s := n.st()
+	s.bootDev, s.persistent = dev, persistent
+	return nil
+}
+
+// Deploy pretends to write the image; it completes synchronously.
+func (n *Node) Deploy(ctx context.Context) (bool, error) {
+	return true, n.do(ctx, "deploy", "", n.cfg.DeployDelay)
+}
+
+// TearDown pretends to remove the instance.
+func (n *Node) TearDown(ctx context.Context) error {
+	return n.do(ctx, "deploy", "teardown", 0)
+}
+
+// Clean pretends to clean the disks; it completes synchronously.
+func (n *Node) Clean(ctx context.Context) (bool, error) {
+	return true, n.do(ctx, "clean", "", n.cfg.DeployDelay)
+}
+
+// VendorMethods lists the fake's passthru methods (as Ironic's fake vendor).
+func (n *Node) VendorMethods() map[string]drivers.VendorMethod {
+	return map[string]drivers.VendorMethod{
+		"first_method": {HTTPMethods: []string{"POST"}, Async: true, Description: "Test if the value of bar is baz",
+			RequireExclusiveLock: true},
+		"second_method": {HTTPMethods: []string{"POST"}, Async: true, Description: "Test if the value of bar is kazoo",
+			RequireExclusiveLock: true},
+		"third_method_sync": {HTTPMethods: []string{"POST"}, Async: false, Description: "Test if the value of bar is meow",
+			RequireExclusiveLock: true},
+		"fourth_method_shared_lock": {HTTPMethods: []string{"POST"}, Async: false,
+			Description: "Test if the value of bar is woof", RequireExclusiveLock: false},
+	}
+}
+
+// CallVendor echoes its arguments back for sync methods.
+func (n *Node) CallVendor(ctx context.Context, method string, args json.RawMessage) (json.RawMessage, error) {
+	if _, ok := n.VendorMethods()[method]; !ok {
+		return nil, fmt.Errorf("%w: vendor method %q", drivers.ErrUnsupported, method)
+	}
+	if err := n.do(ctx, "vendor", method, 0); err != nil {
+		return nil, err
+	}
+	return args, nil
+}

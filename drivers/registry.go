@@ -1,0 +1,224 @@
+package drivers
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+)
+
+// Kind names an Ironic hardware interface kind (the prefix of a node's
+// "<kind>_interface" field).
+type Kind string
+
+// Interface kinds, in Ironic's order.
+const (
+	KindBios       Kind = "bios"
+	KindBoot       Kind = "boot"
+	KindConsole    Kind = "console"
+	KindDeploy     Kind = "deploy"
+	KindFirmware   Kind = "firmware"
+	KindInspect    Kind = "inspect"
+	KindManagement Kind = "management"
+	KindNetwork    Kind = "network"
+	KindPower      Kind = "power"
+	KindRAID       Kind = "raid"
+	KindRescue     Kind = "rescue"
+	KindStorage    Kind = "storage"
+	KindVendor     Kind = "vendor"
+)
+
+// Kinds lists every interface kind in Ironic's order.
+func Kinds() []Kind {
+	return []Kind{KindBios, KindBoot, KindConsole, KindDeploy, KindFirmware, KindInspect,
+		KindManagement, KindNetwork, KindPower, KindRAID, KindRescue, KindStorage, KindVendor}
+}
+
+// HardwareType is a named composition of interfaces (Ironic's hardware type,
+// shown as a node's "driver").
+type HardwareType struct {
+	Name string
+	// Interfaces lists, per kind, the interface names this type supports; the
+	// first is the default. Every kind must be present.
+	Interfaces map[Kind][]string
+	// Properties documents driver_info keys (GET /v1/drivers/{name}/properties).
+	Properties map[string]string
+	// InMemory says every call of this type's interfaces is short and does no
+	// network I/O (the fake type): workflows may run them as local activities.
+	InMemory bool
+}
+
+// Factory builds an interface implementation for a node. It validates
+// driver_info and must not do I/O.
+type Factory[T any] func(n Node) (T, error)
+
+// Registry knows hardware types and interface implementations. It is built in
+// main at worker (and API) start and passed down; there is no global registry.
+type Registry struct {
+	mu         sync.RWMutex
+	types      map[string]HardwareType
+	power      map[string]Factory[Power]
+	management map[string]Factory[Management]
+	deploy     map[string]Factory[Deploy]
+	vendor     map[string]Factory[Vendor]
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{
+		types:      map[string]HardwareType{},
+		power:      map[string]Factory[Power]{},
+		management: map[string]Factory[Management]{},
+		deploy:     map[string]Factory[Deploy]{},
+		vendor:     map[string]Factory[Vendor]{},
+	}
+}
+
+// AddType registers a hardware type. Registering a name twice is a
+// programming error and panics at startup.
+func (r *Registry) AddType(t HardwareType) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := r.types[t.Name]; dup {
+		panic("drivers: hardware type registered twice: " + t.Name)
+	}
+	for _, k := range Kinds() {
+		if len(t.Interfaces[k]) == 0 {
+			panic(fmt.Sprintf("drivers: hardware type %s has no %s interface", t.Name, k))
+		}
+	}
+	r.types[t.Name] = t
+}
+
+func register[T any](r *Registry, m map[string]Factory[T], kind Kind, name string, f Factory[T]) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, dup := m[name]; dup {
+		panic(fmt.Sprintf("drivers: %s interface registered twice: %s", kind, name))
+	}
+	m[name] = f
+}
+
+// AddPower registers a power interface implementation.
+func (r *Registry) AddPower(name string, f Factory[Power]) { register(r, r.power, KindPower, name, f) }
+
+// AddManagement registers a management interface implementation.
+func (r *Registry) AddManagement(name string, f Factory[Management]) {
+	register(r, r.management, KindManagement, name, f)
+}
+
+// AddDeploy registers a deploy interface implementation.
+func (r *Registry) AddDeploy(name string, f Factory[Deploy]) {
+	register(r, r.deploy, KindDeploy, name, f)
+}
+
+// AddVendor registers a vendor interface implementation.
+func (r *Registry) AddVendor(name string, f Factory[Vendor]) {
+	register(r, r.vendor, KindVendor, name, f)
+}
+
+// Type returns a hardware type by name.
+func (r *Registry) Type(name string) (HardwareType, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	t, ok := r.types[name]
+	if !ok {
+		return HardwareType{}, fmt.Errorf("%w: %q", ErrUnknownDriver, name)
+	}
+	return t, nil
+}
+
+// Types returns every hardware type, sorted by name.
+func (r *Registry) Types() []HardwareType {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]HardwareType, 0, len(r.types))
+	for _, t := range r.types {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ResolveInterfaces fills the defaults of hwType for kinds that requested
+// leaves empty, and checks that every requested name is supported. It returns
+// an error wrapping ErrUnknownDriver or ErrBadConfig with a message for humans.
+func (r *Registry) ResolveInterfaces(hwType string, requested map[Kind]string) (map[Kind]string, error) {
+	t, err := r.Type(hwType)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[Kind]string, len(t.Interfaces))
+	for _, k := range Kinds() {
+		name := requested[k]
+		if name == "" {
+			out[k] = t.Interfaces[k][0]
+			continue
+		}
+		if !slices.Contains(t.Interfaces[k], name) {
+			return nil, fmt.Errorf("%w: could not find a suitable %s interface %q for hardware type %q; supported: %v",
+				ErrBadConfig, k, name, hwType, t.Interfaces[k])
+		}
+		out[k] = name
+	}
+	return out, nil
+}
+
+func build[T any](r *Registry, m map[string]Factory[T], kind Kind, name string, n Node) (T, error) {
+	r.mu.RLock()
+	f, ok := m[name]
+	r.mu.RUnlock()
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("%w: no %s interface %q", ErrUnsupported, kind, name)
+	}
+	v, err := f(n)
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("%w: %s interface %s: %w", ErrBadConfig, kind, name, err)
+	}
+	return v, nil
+}
+
+// Power builds the named power interface for n.
+func (r *Registry) Power(name string, n Node) (Power, error) {
+	return build(r, r.power, KindPower, name, n)
+}
+
+// Management builds the named management interface for n.
+func (r *Registry) Management(name string, n Node) (Management, error) {
+	return build(r, r.management, KindManagement, name, n)
+}
+
+// Deploy builds the named deploy interface for n.
+func (r *Registry) Deploy(name string, n Node) (Deploy, error) {
+	return build(r, r.deploy, KindDeploy, name, n)
+}
+
+// Vendor builds the named vendor interface for n.
+func (r *Registry) Vendor(name string, n Node) (Vendor, error) {
+	return build(r, r.vendor, KindVendor, name, n)
+}
+
+// Validate checks a node's configuration for each kind that has an
+// implementation (power, management, deploy, vendor), without I/O. A nil
+// error means the interface would be usable. Kinds with no implementation
+// registered ("noop", "fake" placeholders) validate as nil.
+func (r *Registry) Validate(ifaces map[Kind]string, n Node) map[Kind]error {
+	out := map[Kind]error{}
+	for _, k := range Kinds() {
+		var err error
+		switch k {
+		case KindPower:
+			_, err = r.Power(ifaces[k], n)
+		case KindManagement:
+			_, err = r.Management(ifaces[k], n)
+		case KindDeploy:
+			_, err = r.Deploy(ifaces[k], n)
+		case KindVendor:
+			_, err = r.Vendor(ifaces[k], n)
+		}
+		out[k] = err
+	}
+	return out
+}

@@ -1,0 +1,209 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/ferric-project/ferric/node"
+)
+
+// Errors returned by the store. Callers classify with errors.Is; pgx errors
+// never cross this package's boundary.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrConflict = errors.New("store: conflicting concurrent update")
+	ErrExists   = errors.New("store: already exists")
+	// ErrInvalidState is returned by Transition when the node is not in one of
+	// the expected source states.
+	ErrInvalidState = errors.New("store: node is not in the expected state")
+	// ErrInUse is returned when deleting a row that others still reference
+	// (a chassis with nodes).
+	ErrInUse = errors.New("store: still referenced")
+	// ErrInvalidArgument is returned for a request the store cannot run: an
+	// unknown sort key, a negative limit, malformed JSON.
+	ErrInvalidArgument = errors.New("store: invalid argument")
+)
+
+// Node is one bare-metal node, with Ironic's field names. JSON-typed fields are
+// kept as raw JSON objects (never nil once read from the store: "{}" at least).
+type Node struct {
+	ID      int64 // internal row id (Ironic's "id"), used for stable pagination
+	UUID    string
+	Name    *string
+	Version int64 // optimistic lock, bumped on every write
+
+	Driver               string
+	DriverInfo           json.RawMessage
+	DriverInternalInfo   json.RawMessage
+	Properties           json.RawMessage
+	InstanceInfo         json.RawMessage
+	Extra                json.RawMessage
+	InstanceUUID         *string
+	ChassisUUID          *string // resolved from chassis_id on read
+	ResourceClass        *string
+	Description          *string
+	Owner                *string
+	Lessee               *string
+	ConductorGroup       string
+	Traits               []string
+	NetworkData          json.RawMessage
+	AutomatedClean       *bool
+	Protected            bool
+	ProtectedReason      *string
+	Retired              bool
+	RetiredReason        *string
+	Shard                *string
+	BootMode             *string
+	SecureBoot           *bool
+	Fault                *string
+	Maintenance          bool
+	MaintenanceReason    *string
+	ConsoleEnabled       bool
+	CleanStep            json.RawMessage
+	DeployStep           json.RawMessage
+	RAIDConfig           json.RawMessage
+	TargetRAIDConfig     json.RawMessage
+	Interfaces           Interfaces
+	ProvisionState       node.ProvisionState
+	TargetProvisionState node.ProvisionState // "" is null
+	PowerState           node.PowerState     // "" is null
+	TargetPowerState     node.PowerState     // "" is null
+	LastError            *string
+	ProvisionUpdatedAt   *time.Time
+	InspectionStartedAt  *time.Time
+	InspectionFinishedAt *time.Time
+	CreatedAt            time.Time
+	UpdatedAt            *time.Time
+}
+
+// Interfaces are the hardware interfaces a node uses (Ironic's *_interface fields).
+type Interfaces struct {
+	Bios       string
+	Boot       string
+	Console    string
+	Deploy     string
+	Firmware   string
+	Inspect    string
+	Management string
+	Network    string
+	Power      string
+	RAID       string
+	Rescue     string
+	Storage    string
+	Vendor     string
+}
+
+// Port is a NIC of a node (Ironic's port).
+type Port struct {
+	ID                  int64
+	UUID                string
+	Address             string // MAC, lower case, unique
+	NodeUUID            string // resolved from node_id
+	PortgroupUUID       *string
+	LocalLinkConnection json.RawMessage
+	PXEEnabled          bool
+	PhysicalNetwork     *string
+	Extra               json.RawMessage
+	InternalInfo        json.RawMessage
+	IsSmartNIC          bool
+	Name                *string
+	CreatedAt           time.Time
+	UpdatedAt           *time.Time
+}
+
+// Chassis groups nodes (Ironic's chassis).
+type Chassis struct {
+	ID          int64
+	UUID        string
+	Description *string
+	Extra       json.RawMessage
+	CreatedAt   time.Time
+	UpdatedAt   *time.Time
+}
+
+// Event is one entry of a node's history (Ironic's node history).
+type Event struct {
+	ID        int64
+	UUID      string
+	NodeUUID  string
+	Severity  string // "INFO" or "ERROR"
+	EventType string // e.g. "provisioning", "power", "maintenance"
+	Event     string // human-readable text
+	User      *string
+	Conductor string
+	CreatedAt time.Time
+}
+
+// ListNodes selects and orders nodes. Zero values mean "no filter".
+type ListNodes struct {
+	Limit    int    // 0 = no limit
+	MarkerID int64  // return rows after the row with this internal id in sort order (0 = from the start)
+	SortKey  string // a column name from NodeSortKeys; "" = id
+	SortDesc bool
+
+	ProvisionState *node.ProvisionState
+	Maintenance    *bool
+	Associated     *bool // instance_uuid IS [NOT] NULL
+	Driver         string
+	ResourceClass  string
+	ChassisUUID    string
+	ConductorGroup string
+	Owner          string
+	Lessee         string
+	Fault          string
+	Retired        *bool
+	InstanceUUID   string
+	Shard          string
+}
+
+// ListPorts selects ports.
+type ListPorts struct {
+	Limit    int
+	MarkerID int64
+	SortKey  string
+	SortDesc bool
+	NodeUUID string
+	Address  string
+}
+
+// TransitionRequest moves a node from one of From to To (compare-and-set on
+// provision_state), in one transaction with a history event.
+//
+// A retried call whose first attempt committed (node already in To with the
+// same Target) reports success: activities are at-least-once.
+type TransitionRequest struct {
+	UUID   string
+	From   []node.ProvisionState
+	To     node.ProvisionState
+	Target node.ProvisionState // target_provision_state after the move ("" = null)
+
+	// Optional field updates applied in the same write. nil = leave alone.
+	LastError          *string // "" clears last_error (null)
+	PowerState         *node.PowerState
+	InstanceInfo       json.RawMessage // replace instance_info (e.g. cleared on undeploy)
+	InstanceUUID       *string         // "" clears
+	DeployStep         json.RawMessage
+	CleanStep          json.RawMessage
+	DriverInternalInfo json.RawMessage
+
+	Event string // history text; "" = "<from> -> <to>"
+	Error bool   // history severity ERROR
+
+	// RequestID optionally identifies the logical request across retries
+	// (e.g. workflow run ID + activity ID). When set, a call that finds the
+	// node already in To/Target reports success only if the last transition
+	// carried the same RequestID, so a concurrent twin gets ErrInvalidState
+	// instead of a false success. "" = match on To and Target alone.
+	RequestID string
+}
+
+// PowerUpdate records power state (and clears or sets the target) on a node.
+type PowerUpdate struct {
+	UUID       string
+	PowerState *node.PowerState // nil = leave
+	Target     *node.PowerState // nil = leave; pointer to "" = clear
+	LastError  *string          // nil = leave; "" = clear
+	Event      string           // "" = no history entry
+	Error      bool
+}

@@ -1,0 +1,57 @@
+// Package worker runs ferric's manager: a Temporal worker that executes the
+// provisioning workflows and their activities.
+package worker
+
+import (
+	"context"
+	"fmt"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/ferric-project/ferric/activities"
+	"github.com/ferric-project/ferric/workflows"
+)
+
+// Config configures a worker.
+type Config struct {
+	Client     client.Client
+	TaskQueue  string
+	Activities *activities.Activities
+	// MaxConcurrentActivities and MaxConcurrentWorkflowTasks bound the work
+	// one worker takes on (0 = SDK defaults).
+	MaxConcurrentActivities    int
+	MaxConcurrentWorkflowTasks int
+}
+
+// Register registers every workflow and activity on r.
+func Register(r sdkworker.Registry, acts *activities.Activities) {
+	workflows.Register(r)
+	r.RegisterActivity(acts)
+}
+
+// New builds a worker without starting it.
+func New(cfg Config) sdkworker.Worker {
+	tq := cfg.TaskQueue
+	if tq == "" {
+		tq = workflows.TaskQueue
+	}
+	w := sdkworker.New(cfg.Client, tq, sdkworker.Options{
+		MaxConcurrentActivityExecutionSize:     cfg.MaxConcurrentActivities,
+		MaxConcurrentWorkflowTaskExecutionSize: cfg.MaxConcurrentWorkflowTasks,
+		WorkflowPanicPolicy:                    sdkworker.FailWorkflow,
+	})
+	Register(w, cfg.Activities)
+	return w
+}
+
+// Run starts a worker and blocks until ctx is done, then stops it.
+func Run(ctx context.Context, cfg Config) error {
+	w := New(cfg)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}

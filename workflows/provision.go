@@ -1,0 +1,291 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ferric-project/ferric/activities"
+	"github.com/ferric-project/ferric/node"
+)
+
+// a names activities by method value; it is never called directly (the
+// worker registers the real *activities.Activities).
+var a *activities.Activities
+
+// DefaultAgentTimeout bounds wait call-back when the input sets none
+// (Ironic's deploy_callback_timeout).
+const DefaultAgentTimeout = 1800 * time.Second
+
+var errAborted = errors.New("aborted by request")
+
+// op is the in-memory state of one provisioning workflow run.
+type op struct {
+	in      ProvisionInput
+	info    activities.NodeInfo
+	state   node.ProvisionState
+	target  node.ProvisionState
+	step    string
+	lastErr string
+	abortCh workflow.ReceiveChannel
+	agentCh workflow.ReceiveChannel
+}
+
+// start sets up the query handler and activity options, loads the node and
+// re-checks that verb is still allowed from its current state (the API
+// checked a possibly stale read).
+func start(ctx workflow.Context, in ProvisionInput, name string) (*op, workflow.Context, error) {
+	o := &op{in: in, state: in.From,
+		abortCh: workflow.GetSignalChannel(ctx, SignalAbort),
+		agentCh: workflow.GetSignalChannel(ctx, SignalAgentReady)}
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (Status, error) {
+		return Status{State: o.state, Target: o.target, Step: o.step, Error: o.lastErr}, nil
+	}); err != nil {
+		return nil, ctx, err
+	}
+	ctx = withOptions(ctx)
+	if err := workflow.ExecuteLocalActivity(ctx, a.LoadNode, in.NodeUUID).Get(ctx, &o.info); err != nil {
+		return nil, ctx, fmt.Errorf("load node: %w", err)
+	}
+	o.state = o.info.ProvisionState
+	wf, target, ok := Plan(o.state, in.Verb)
+	if !ok || wf != name {
+		return nil, ctx, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("the requested action %q can not be performed on node %s while it is in state %q",
+				in.Verb, in.NodeUUID, o.state), activities.ErrTypeInvalidState, nil)
+	}
+	o.target = target
+	return o, ctx, nil
+}
+
+// withOptions sets the activity options every workflow uses: local
+// activities for short store writes and in-memory drivers, regular activities
+// with heartbeats for real hardware.
+func withOptions(ctx workflow.Context) workflow.Context {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2,
+			MaximumInterval: 10 * time.Second, MaximumAttempts: 8},
+	})
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumInterval: 30 * time.Second, MaximumAttempts: 5},
+	})
+}
+
+// driver runs a driver activity: local for in-memory hardware types, regular
+// (with heartbeats, visible as pending in the UI) otherwise.
+func (o *op) driver(ctx workflow.Context, fn any, args ...any) workflow.Future {
+	if o.info.InMemory {
+		return workflow.ExecuteLocalActivity(ctx, fn, args...)
+	}
+	return workflow.ExecuteActivity(ctx, fn, args...)
+}
+
+// enter persists a move to state `to` (target as given) and then updates
+// memory. Every transition goes through here.
+func (o *op) enter(ctx workflow.Context, to, target node.ProvisionState, mod func(*activities.TransitionInput)) error {
+	in := activities.TransitionInput{UUID: o.in.NodeUUID, From: []node.ProvisionState{o.state}, To: to, Target: target}
+	if mod != nil {
+		mod(&in)
+	}
+	var got node.ProvisionState
+	if err := workflow.ExecuteLocalActivity(ctx, a.TransitionNode, in).Get(ctx, &got); err != nil {
+		return fmt.Errorf("persist %s -> %s: %w", o.state, to, err)
+	}
+	o.state = to
+	o.target = target
+	return nil
+}
+
+// fail moves the node to a failure state with last_error, and returns the
+// cause so the workflow run shows it too.
+func (o *op) fail(ctx workflow.Context, to node.ProvisionState, cause error) error {
+	msg := message(cause)
+	o.lastErr = msg
+	if err := o.enter(ctx, to, node.NoState, func(t *activities.TransitionInput) {
+		t.LastError = &msg
+		t.Error = true
+		t.Event = fmt.Sprintf("%s -> %s: %s", o.state, to, msg)
+	}); err != nil {
+		return errors.Join(cause, err)
+	}
+	return temporal.NewNonRetryableApplicationError(msg, "ProvisioningFailed", nil)
+}
+
+// succeed ends in a stable state, clearing last_error.
+func (o *op) succeed(ctx workflow.Context, to node.ProvisionState, mod func(*activities.TransitionInput)) error {
+	clear := ""
+	o.step = ""
+	return o.enter(ctx, to, node.NoState, func(t *activities.TransitionInput) {
+		t.LastError = &clear
+		if mod != nil {
+			mod(t)
+		}
+	})
+}
+
+// message is the human-readable text of an activity failure: the
+// application error's message without the SDK's wrapping.
+func message(err error) string {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return ae.Message()
+	}
+	var te *temporal.TimeoutError
+	if errors.As(err, &te) {
+		return "timed out: " + te.Error()
+	}
+	return err.Error()
+}
+
+// waitAgent waits in a wait state for the agent-ready signal, an abort, or
+// the timeout, whichever comes first.
+func (o *op) waitAgent(ctx workflow.Context, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = DefaultAgentTimeout
+	}
+	timerCtx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	var result error
+	sel := workflow.NewSelector(ctx)
+	sel.AddReceive(o.agentCh, func(c workflow.ReceiveChannel, _ bool) {
+		var r AgentReady
+		c.Receive(ctx, &r)
+	})
+	sel.AddReceive(o.abortCh, func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, nil)
+		result = errAborted
+	})
+	sel.AddFuture(workflow.NewTimer(timerCtx, timeout), func(workflow.Future) {
+		result = fmt.Errorf("timeout reached while waiting for callback from the agent after %s", timeout)
+	})
+	sel.Select(ctx)
+	return result
+}
+
+// Manage verifies a node's credentials (enroll -> verifying -> manageable)
+// or moves a failed or available node back to manageable.
+func Manage(ctx workflow.Context, in ProvisionInput) error {
+	o, ctx, err := start(ctx, in, ManageName)
+	if err != nil {
+		return err
+	}
+	if o.state != node.Enroll {
+		return o.succeed(ctx, node.Manageable, nil)
+	}
+	if err := o.enter(ctx, node.Verifying, node.Manageable, nil); err != nil {
+		return err
+	}
+	o.step = "verify power credentials"
+	var ps node.PowerState
+	if err := o.driver(ctx, a.ReadPowerState, in.NodeUUID).Get(ctx, &ps); err != nil {
+		// Ironic returns a node that fails verification to enroll.
+		return o.fail(ctx, node.Enroll, fmt.Errorf("failed to validate power driver interface: %w", err))
+	}
+	return o.succeed(ctx, node.Manageable, func(t *activities.TransitionInput) { t.PowerState = &ps })
+}
+
+// Provide runs automated cleaning and makes a manageable node available.
+func Provide(ctx workflow.Context, in ProvisionInput) error {
+	o, ctx, err := start(ctx, in, ProvideName)
+	if err != nil {
+		return err
+	}
+	if err := o.enter(ctx, node.Cleaning, node.Available, nil); err != nil {
+		return err
+	}
+	if err := o.clean(ctx); err != nil {
+		return o.fail(ctx, node.CleanFail, err)
+	}
+	return o.succeed(ctx, node.Available, nil)
+}
+
+// Clean runs manual cleaning: manageable -> cleaning -> manageable.
+func Clean(ctx workflow.Context, in ProvisionInput) error {
+	o, ctx, err := start(ctx, in, CleanName)
+	if err != nil {
+		return err
+	}
+	if err := o.enter(ctx, node.Cleaning, node.Manageable, nil); err != nil {
+		return err
+	}
+	if err := o.clean(ctx); err != nil {
+		return o.fail(ctx, node.CleanFail, err)
+	}
+	return o.succeed(ctx, node.Manageable, nil)
+}
+
+// clean runs the deploy interface's cleaning; an asynchronous clean waits
+// in clean wait for the agent.
+func (o *op) clean(ctx workflow.Context) error {
+	o.step = "erase devices"
+	var done bool
+	if err := o.driver(ctx, a.CleanDisks, o.in.NodeUUID).Get(ctx, &done); err != nil {
+		return err
+	}
+	if done {
+		return nil
+	}
+	if err := o.enter(ctx, node.CleanWait, o.target, nil); err != nil {
+		return err
+	}
+	return o.waitAgent(ctx, time.Duration(o.in.AgentTimeoutSeconds)*time.Second)
+}
+
+// Deploy puts an image on an available node (or redeploys it, for rebuild):
+// deploying -> (wait call-back) -> active.
+func Deploy(ctx workflow.Context, in ProvisionInput) error {
+	o, ctx, err := start(ctx, in, DeployName)
+	if err != nil {
+		return err
+	}
+	if err := o.enter(ctx, node.Deploying, node.Active, nil); err != nil {
+		return err
+	}
+	o.step = "deploy"
+	var done bool
+	if err := o.driver(ctx, a.DeployImage, in.NodeUUID).Get(ctx, &done); err != nil {
+		return o.fail(ctx, node.DeployFail, err)
+	}
+	if !done {
+		if err := o.enter(ctx, node.DeployWait, node.Active, nil); err != nil {
+			return err
+		}
+		o.step = "wait for agent"
+		if err := o.waitAgent(ctx, time.Duration(in.AgentTimeoutSeconds)*time.Second); err != nil {
+			return o.fail(ctx, node.DeployFail, err)
+		}
+	}
+	return o.succeed(ctx, node.Active, nil)
+}
+
+// Undeploy tears an instance down and cleans the node:
+// deleting -> cleaning -> available.
+func Undeploy(ctx workflow.Context, in ProvisionInput) error {
+	o, ctx, err := start(ctx, in, UndeployName)
+	if err != nil {
+		return err
+	}
+	if err := o.enter(ctx, node.Deleting, node.Available, nil); err != nil {
+		return err
+	}
+	o.step = "tear down"
+	if err := o.driver(ctx, a.TearDownInstance, in.NodeUUID).Get(ctx, nil); err != nil {
+		return o.fail(ctx, node.Error, err)
+	}
+	if err := o.enter(ctx, node.Cleaning, node.Available, func(t *activities.TransitionInput) {
+		t.ClearInstance = true
+	}); err != nil {
+		return err
+	}
+	if err := o.clean(ctx); err != nil {
+		return o.fail(ctx, node.CleanFail, err)
+	}
+	return o.succeed(ctx, node.Available, nil)
+}
