@@ -18,6 +18,8 @@ type Config struct {
 	Client     client.Client
 	TaskQueue  string
 	Activities *activities.Activities
+	// PowerSync runs the periodic power state sync pass (nil: not on this worker).
+	PowerSync *activities.PowerSync
 	// MaxConcurrentActivities and MaxConcurrentWorkflowTasks bound the work
 	// one worker takes on (0 = SDK defaults).
 	MaxConcurrentActivities    int
@@ -25,9 +27,12 @@ type Config struct {
 }
 
 // Register registers every workflow and activity on r.
-func Register(r sdkworker.Registry, acts *activities.Activities) {
+func Register(r sdkworker.Registry, acts *activities.Activities, ps *activities.PowerSync) {
 	workflows.Register(r)
 	r.RegisterActivity(acts)
+	if ps != nil {
+		r.RegisterActivity(ps)
+	}
 }
 
 // New builds a worker without starting it.
@@ -41,7 +46,7 @@ func New(cfg Config) sdkworker.Worker {
 		MaxConcurrentWorkflowTaskExecutionSize: cfg.MaxConcurrentWorkflowTasks,
 		WorkflowPanicPolicy:                    sdkworker.FailWorkflow,
 	})
-	Register(w, cfg.Activities)
+	Register(w, cfg.Activities, cfg.PowerSync)
 	return w
 }
 

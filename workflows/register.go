@@ -18,6 +18,7 @@ func Register(r worker.WorkflowRegistry) {
 		BootDeviceName: SetBootDevice,
 		ManagementName: ReadManagement,
 		PassthruName:   VendorPassthru,
+		PowerSyncName:  PowerSyncPass,
 	} {
 		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

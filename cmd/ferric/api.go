@@ -1,0 +1,30 @@
+package main
+
+import (
+	"log/slog"
+
+	"github.com/gofiber/fiber/v2"
+	"go.temporal.io/sdk/client"
+
+	"github.com/ferric-project/ferric/api"
+	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/store"
+)
+
+// newAPI wires the REST API over the store, the Temporal client and the
+// driver registry (used only for its pure, I/O-free calls).
+func newAPI(cfg config, log *slog.Logger, st *store.Store, tc client.Client, reg *drivers.Registry, eager bool) *fiber.App {
+	s := &api.Server{
+		Store:        st,
+		Workflows:    tc,
+		Drivers:      reg,
+		Log:          log.With("component", "api"),
+		TaskQueue:    cfg.taskQueue,
+		EagerStart:   eager,
+		Conductor:    cfg.conductor,
+		PublicURL:    cfg.publicURL,
+		NodeSortKeys: store.NodeSortKeys(),
+		PortSortKeys: store.PortSortKeys(),
+	}
+	return s.App()
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+)
+
+// config is every role's configuration, parsed from flags with FERRIC_*
+// environment defaults.
+type config struct {
+	role string
+	args []string
+
+	dataDir        string
+	databaseURL    string
+	temporalAddr   string
+	temporalUIAddr string
+	namespace      string
+	taskQueue      string
+	apiAddr        string
+	publicURL      string
+	conductor      string
+	fakeDrivers    bool
+	logFormat      string
+	logLevel       string
+	pollInterval   time.Duration
+	ipmiMinGap     time.Duration
+	workerSlots    int
+	eagerStart     bool
+	syncEvery      time.Duration
+	syncForce      bool
+	syncConc       int
+}
+
+func parse(role string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	c := config{role: role}
+	fs := flag.NewFlagSet("ferric "+role, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	str := func(p *string, name, env, def, usage string) {
+		if v := getenv(env); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage+" ($"+env+")")
+	}
+	boolean := func(p *bool, name, env string, def bool, usage string) {
+		if v, err := strconv.ParseBool(getenv(env)); err == nil {
+			def = v
+		}
+		fs.BoolVar(p, name, def, usage+" ($"+env+")")
+	}
+	duration := func(p *time.Duration, name, env string, def time.Duration, usage string) {
+		if v, err := time.ParseDuration(getenv(env)); err == nil {
+			def = v
+		}
+		fs.DurationVar(p, name, def, usage+" ($"+env+")")
+	}
+	integer := func(p *int, name, env string, def int, usage string) {
+		if v, err := strconv.Atoi(getenv(env)); err == nil {
+			def = v
+		}
+		fs.IntVar(p, name, def, usage+" ($"+env+")")
+	}
+	dev := role == "dev"
+	str(&c.dataDir, "data-dir", "FERRIC_DATA_DIR", ".data", "folder for the dev stack's Temporal and PostgreSQL data")
+	str(&c.databaseURL, "database-url", "FERRIC_DATABASE_URL", "", "PostgreSQL URL (dev: empty starts a private cluster in the data folder)")
+	str(&c.temporalAddr, "temporal-address", "FERRIC_TEMPORAL_ADDRESS", "127.0.0.1:7233", "Temporal frontend host:port (dev: where the embedded server listens)")
+	str(&c.temporalUIAddr, "temporal-ui-address", "FERRIC_TEMPORAL_UI_ADDRESS", "127.0.0.1:8233", "dev: Temporal Web UI host:port (empty disables)")
+	str(&c.namespace, "namespace", "FERRIC_TEMPORAL_NAMESPACE", "default", "Temporal namespace")
+	str(&c.taskQueue, "task-queue", "FERRIC_TASK_QUEUE", "ferric", "Temporal task queue")
+	str(&c.apiAddr, "api-address", "FERRIC_API_ADDRESS", "127.0.0.1:6385", "API listen host:port")
+	str(&c.publicURL, "public-url", "FERRIC_PUBLIC_URL", "", "API URL used in links (default: from the request)")
+	str(&c.conductor, "conductor", "FERRIC_CONDUCTOR", "ferric", "conductor name shown in the API")
+	str(&c.logFormat, "log-format", "FERRIC_LOG_FORMAT", map[bool]string{true: "text", false: "json"}[dev], "log format: json or text")
+	str(&c.logLevel, "log-level", "FERRIC_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	boolean(&c.fakeDrivers, "fake-drivers", "FERRIC_FAKE_DRIVERS", dev, "enable the fake-hardware type")
+	boolean(&c.eagerStart, "eager-start", "FERRIC_EAGER_START", true, "start workflows eagerly on the in-process worker (api+worker in one process)")
+	duration(&c.pollInterval, "power-poll-interval", "FERRIC_POWER_POLL_INTERVAL", time.Second, "pause between BMC power state reads while waiting")
+	duration(&c.ipmiMinGap, "ipmi-min-command-interval", "FERRIC_IPMI_MIN_COMMAND_INTERVAL", 0, "minimum pause between two commands to one BMC")
+	duration(&c.syncEvery, "power-sync-interval", "FERRIC_POWER_SYNC_INTERVAL", time.Minute, "power state sync interval (0 disables)")
+	boolean(&c.syncForce, "power-sync-force", "FERRIC_POWER_SYNC_FORCE", false, "on mismatch, force the recorded power state onto the hardware")
+	integer(&c.syncConc, "power-sync-concurrency", "FERRIC_POWER_SYNC_CONCURRENCY", 128, "BMC reads in flight during a power sync pass")
+	integer(&c.workerSlots, "worker-slots", "FERRIC_WORKER_SLOTS", 0, "max concurrent activities and workflow tasks per worker (0 = SDK default)")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	c.args = fs.Args()
+	switch role {
+	case "dev", "api", "worker", "all", "migrate", "testdb":
+	default:
+		return config{}, fmt.Errorf("unknown role %q (want dev, api, worker, all, migrate or testdb)", role)
+	}
+	if role != "dev" && role != "testdb" && c.databaseURL == "" {
+		return config{}, fmt.Errorf("%s needs -database-url or FERRIC_DATABASE_URL", role)
+	}
+	return c, nil
+}

@@ -1,0 +1,391 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2"
+	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/noauth"
+	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/nodes"
+	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/ports"
+	"go.temporal.io/server/temporal"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/ferric-project/ferric/cmd/ferric/devtemporal"
+	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/store/storetest"
+)
+
+// stack is ferric's API (and optionally its worker) on a real socket, over an
+// in-process Temporal server and a throwaway PostgreSQL schema.
+type stack struct {
+	endpoint  string
+	client    *gophercloud.ServiceClient
+	st        *store.Store
+	temporal  *temporaltest.TestServer
+	namespace string
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startStack runs serve() with role "all" (API and worker) or "api".
+func startStack(t *testing.T, role string) *stack {
+	t.Helper()
+	st := storetest.New(t)
+	ts := temporaltest.NewServer(temporaltest.WithT(t),
+		temporaltest.WithBaseServerOptions(temporal.WithDynamicConfigClient(devtemporal.DynamicConfig())))
+	addr := freeAddr(t)
+	cfg := config{role: role, temporalAddr: ts.GetFrontendHostPort(), namespace: ts.GetDefaultNamespace(),
+		taskQueue: "ferric-test", apiAddr: addr, conductor: "ferric-test", fakeDrivers: true, eagerStart: true,
+		pollInterval: 10 * time.Millisecond}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, log, st) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	endpoint := "http://" + addr + "/v1"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(endpoint)
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("api did not come up: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c, err := noauth.NewBareMetalNoAuth(noauth.EndpointOpts{IronicEndpoint: endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Microversion = "1.78"
+	return &stack{endpoint: endpoint, client: c, st: st, temporal: ts, namespace: cfg.namespace}
+}
+
+func (s *stack) waitFor(t *testing.T, id string, timeout time.Duration, ok func(*nodes.Node) bool) *nodes.Node {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		n, err := nodes.Get(ctx, s.client, id).Extract()
+		if err != nil {
+			t.Fatalf("get node: %v", err)
+		}
+		if ok(n) {
+			return n
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("timeout waiting for node %s; it is %q (target %q, power %q, last_error %q)",
+				id, n.ProvisionState, n.TargetProvisionState, n.PowerState, n.LastError)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (s *stack) provision(t *testing.T, id string, target nodes.TargetProvisionState, want nodes.ProvisionState) {
+	t.Helper()
+	ctx := context.Background()
+	if err := nodes.ChangeProvisionState(ctx, s.client, id, nodes.ProvisionStateOpts{Target: target}).ExtractErr(); err != nil {
+		t.Fatalf("provision %s: %v", target, err)
+	}
+	s.waitFor(t, id, 30*time.Second, func(n *nodes.Node) bool {
+		return n.ProvisionState == string(want) && n.TargetProvisionState == ""
+	})
+}
+
+func (s *stack) power(t *testing.T, id string, target nodes.TargetPowerState, want string) {
+	t.Helper()
+	if err := nodes.ChangePowerState(context.Background(), s.client, id,
+		nodes.PowerStateOpts{Target: target}).ExtractErr(); err != nil {
+		t.Fatalf("power %s: %v", target, err)
+	}
+	s.waitFor(t, id, 30*time.Second, func(n *nodes.Node) bool {
+		return n.PowerState == want && n.TargetPowerState == ""
+	})
+}
+
+func statusOf(err error) int {
+	var e gophercloud.ErrUnexpectedResponseCode
+	if errors.As(err, &e) {
+		return e.Actual
+	}
+	return 0
+}
+
+func createNode(t *testing.T, s *stack, name string, driverInfo map[string]any) *nodes.Node {
+	t.Helper()
+	n, err := nodes.Create(context.Background(), s.client, nodes.CreateOpts{
+		Name: name, Driver: "fake-hardware", DriverInfo: driverInfo,
+		Properties: map[string]any{"cpus": 4, "memory_mb": 8192},
+	}).Extract()
+	if err != nil {
+		t.Fatalf("create node: %v", err)
+	}
+	return n
+}
+
+// TestLifecycleWithGophercloud drives the whole node lifecycle through the
+// client Metal3 uses, against the API on a real socket, workflows on a real
+// Temporal server and state in a real PostgreSQL.
+func TestLifecycleWithGophercloud(t *testing.T) {
+	s := startStack(t, "all")
+	ctx := context.Background()
+
+	n := createNode(t, s, "node-0", map[string]any{"fake_power_delay": "1ms", "secret_password": "hunter2"})
+	if n.ProvisionState != "enroll" {
+		t.Fatalf("new node is %q, want enroll", n.ProvisionState)
+	}
+	if got := n.DriverInfo["secret_password"]; got != "******" {
+		t.Errorf("driver_info password shown as %v, want ******", got)
+	}
+	p, err := ports.Create(ctx, s.client, ports.CreateOpts{NodeUUID: n.UUID, Address: "52:54:00:12:34:56"}).Extract()
+	if err != nil {
+		t.Fatalf("create port: %v", err)
+	}
+	if _, err := ports.Create(ctx, s.client, ports.CreateOpts{NodeUUID: n.UUID,
+		Address: "52:54:00:12:34:56"}).Extract(); statusOf(err) != http.StatusConflict {
+		t.Errorf("duplicate MAC: %v, want 409", err)
+	}
+
+	// A verb the state machine refuses is a 400, and nothing changes.
+	err = nodes.ChangeProvisionState(ctx, s.client, n.UUID, nodes.ProvisionStateOpts{Target: nodes.TargetActive}).ExtractErr()
+	if statusOf(err) != http.StatusBadRequest {
+		t.Fatalf("deploy from enroll: %v, want 400", err)
+	}
+
+	s.provision(t, n.UUID, nodes.TargetManage, nodes.Manageable)
+	s.provision(t, n.UUID, nodes.TargetProvide, nodes.Available)
+
+	if _, err := nodes.Update(ctx, s.client, n.UUID, nodes.UpdateOpts{
+		nodes.UpdateOperation{Op: nodes.AddOp, Path: "/instance_info/image_source", Value: "http://example.invalid/img.raw"},
+		nodes.UpdateOperation{Op: nodes.AddOp, Path: "/instance_info/image_checksum", Value: "d41d8cd98f00b204e9800998ecf8427e"},
+	}).Extract(); err != nil {
+		t.Fatalf("patch instance_info: %v", err)
+	}
+	s.provision(t, n.UUID, nodes.TargetActive, nodes.Active)
+
+	s.power(t, n.UUID, nodes.PowerOff, "power off")
+	s.power(t, n.UUID, nodes.PowerOn, "power on")
+	s.power(t, n.UUID, nodes.Rebooting, "power on")
+
+	if err := nodes.SetBootDevice(ctx, s.client, n.UUID, nodes.BootDeviceOpts{BootDevice: "pxe", Persistent: true}).ExtractErr(); err != nil {
+		t.Fatalf("set boot device: %v", err)
+	}
+	bd, err := nodes.GetBootDevice(ctx, s.client, n.UUID).Extract()
+	if err != nil || bd.BootDevice != "pxe" || !bd.Persistent {
+		t.Errorf("boot device = %+v, %v; want pxe persistent", bd, err)
+	}
+
+	s.provision(t, n.UUID, nodes.TargetDeleted, nodes.Available)
+	got, err := nodes.Get(ctx, s.client, n.UUID).Extract()
+	if err != nil || len(got.InstanceInfo) != 0 {
+		t.Errorf("instance_info after undeploy = %v, %v; want empty", got.InstanceInfo, err)
+	}
+
+	events, err := s.st.NodeEvents(ctx, n.UUID)
+	if err != nil || len(events) < 8 {
+		t.Errorf("history has %d events (%v), want every transition", len(events), err)
+	}
+
+	if err := nodes.Delete(ctx, s.client, n.UUID).ExtractErr(); err != nil {
+		t.Fatalf("delete node: %v", err)
+	}
+	if _, err := ports.Get(ctx, s.client, p.UUID).Extract(); statusOf(err) != http.StatusNotFound {
+		t.Errorf("port after node delete: %v, want 404", err)
+	}
+	if _, err := nodes.Get(ctx, s.client, n.UUID).Extract(); statusOf(err) != http.StatusNotFound {
+		t.Errorf("node after delete: %v, want 404", err)
+	}
+}
+
+// TestConcurrentOperationIsLocked: a second mutating operation on a node
+// while one runs is refused with 409 (the workflow ID is the node lock).
+func TestConcurrentOperationIsLocked(t *testing.T) {
+	s := startStack(t, "all")
+	ctx := context.Background()
+	n := createNode(t, s, "slow", map[string]any{"fake_deploy_delay": "2s"})
+	s.provision(t, n.UUID, nodes.TargetManage, nodes.Manageable)
+	s.provision(t, n.UUID, nodes.TargetProvide, nodes.Available) // clean also takes 2 s
+	if err := nodes.ChangeProvisionState(ctx, s.client, n.UUID,
+		nodes.ProvisionStateOpts{Target: nodes.TargetActive}).ExtractErr(); err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	err := nodes.ChangePowerState(ctx, s.client, n.UUID, nodes.PowerStateOpts{Target: nodes.PowerOff}).ExtractErr()
+	if statusOf(err) != http.StatusConflict {
+		t.Fatalf("power off during deploy: %v, want 409", err)
+	}
+	if !strings.Contains(err.Error(), "locked") {
+		t.Errorf("409 body does not say the node is locked: %v", err)
+	}
+	s.waitFor(t, n.UUID, 30*time.Second, func(n *nodes.Node) bool { return n.ProvisionState == "active" })
+}
+
+// TestMicroversionNegotiation: an unsupported microversion is a 406.
+func TestMicroversionNegotiation(t *testing.T) {
+	s := startStack(t, "api")
+	for _, tt := range []struct {
+		header string
+		want   int
+	}{{"", 200}, {"latest", 200}, {"1.1", 200}, {"1.999", 406}, {"banana", 406}, {"2.0", 406}} {
+		req, _ := http.NewRequest("GET", s.endpoint+"/nodes", nil)
+		if tt.header != "" {
+			req.Header.Set("X-OpenStack-Ironic-API-Version", tt.header)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("version %q: status %d, want %d (%s)", tt.header, resp.StatusCode, tt.want, body)
+		}
+		if resp.Header.Get("X-OpenStack-Ironic-API-Maximum-Version") == "" {
+			t.Errorf("version %q: no maximum version header", tt.header)
+		}
+		if tt.want == 406 && !strings.Contains(string(body), "error_message") {
+			t.Errorf("version %q: 406 body is not Ironic-shaped: %s", tt.header, body)
+		}
+	}
+}
+
+// ferricBinary returns the ferric binary built by make (FERRIC_BIN) or builds
+// one for this test.
+func ferricBinary(t *testing.T) string {
+	t.Helper()
+	if b := os.Getenv("FERRIC_BIN"); b != "" {
+		return b
+	}
+	out := filepath.Join(t.TempDir(), "ferric")
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("build ferric: %v", err)
+	}
+	return out
+}
+
+// worker runs "ferric worker" as a separate process, so that it can be
+// killed with SIGKILL.
+type workerProc struct {
+	cmd *exec.Cmd
+	mu  sync.Mutex
+	out strings.Builder
+}
+
+func (w *workerProc) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.out.Write(p)
+}
+
+func startWorker(t *testing.T, bin string, s *stack, dbURL string) *workerProc {
+	t.Helper()
+	w := &workerProc{}
+	w.cmd = exec.Command(bin, "worker", "-database-url", dbURL, "-temporal-address", s.temporal.GetFrontendHostPort(),
+		"-namespace", s.namespace, "-task-queue", "ferric-test", "-fake-drivers", "-log-format", "text")
+	w.cmd.Stdout, w.cmd.Stderr = w, w
+	if err := w.cmd.Start(); err != nil {
+		t.Fatalf("start worker: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = w.cmd.Process.Kill()
+		_ = w.cmd.Wait()
+		if t.Failed() {
+			w.mu.Lock()
+			t.Logf("worker %d output:\n%s", w.cmd.Process.Pid, w.out.String())
+			w.mu.Unlock()
+		}
+	})
+	return w
+}
+
+// TestWorkerCrashMidDeploy kills the worker process (SIGKILL) while a deploy
+// with a slow fake driver is in flight; a fresh worker finishes it.
+func TestWorkerCrashMidDeploy(t *testing.T) {
+	bin := ferricBinary(t)
+	s := startStack(t, "api")
+	schema := s.st.Pool().Config().ConnConfig.RuntimeParams["search_path"]
+	dbURL := storetest.URL(t)
+	sep := "?"
+	if strings.Contains(dbURL, "?") {
+		sep = "&"
+	}
+	dbURL += sep + "search_path=" + schema
+
+	w1 := startWorker(t, bin, s, dbURL)
+	n := createNode(t, s, "crashy", map[string]any{"fake_deploy_delay": "6s"})
+	s.provision(t, n.UUID, nodes.TargetManage, nodes.Manageable)
+	s.provision(t, n.UUID, nodes.TargetProvide, nodes.Available)
+	if err := nodes.ChangeProvisionState(context.Background(), s.client, n.UUID,
+		nodes.ProvisionStateOpts{Target: nodes.TargetActive}).ExtractErr(); err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	s.waitFor(t, n.UUID, 30*time.Second, func(n *nodes.Node) bool { return n.ProvisionState == "deploying" })
+	time.Sleep(time.Second) // the deploy step is now running inside worker 1
+	if err := w1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = w1.cmd.Wait()
+	t.Logf("worker 1 killed mid-deploy")
+
+	startWorker(t, bin, s, dbURL)
+	got := s.waitFor(t, n.UUID, 90*time.Second, func(n *nodes.Node) bool {
+		return n.ProvisionState == "active" || n.ProvisionState == "deploy failed"
+	})
+	if got.ProvisionState != "active" || got.TargetProvisionState != "" {
+		t.Fatalf("after the crash the node is %q (target %q, last_error %q), want active",
+			got.ProvisionState, got.TargetProvisionState, got.LastError)
+	}
+	events, err := s.st.NodeEvents(context.Background(), n.UUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trail []string
+	toActive := 0
+	for _, e := range events {
+		trail = append(trail, e.Event)
+		if strings.HasSuffix(e.Event, "-> active") {
+			toActive++
+		}
+	}
+	t.Logf("history: %s", strings.Join(trail, " | "))
+	if toActive != 1 {
+		t.Errorf("history records %d moves to active, want exactly 1: %v", toActive, trail)
+	}
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ferric-project/ferric/activities"
+	"github.com/ferric-project/ferric/cmd/ferric/devtemporal"
+	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/drivers/fake"
+	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/store/pgcluster"
+	"github.com/ferric-project/ferric/worker"
+)
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.logLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if cfg.logFormat == "text" {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(h).With("role", cfg.role)
+}
+
+// registry builds the driver registry: explicit, no init() self-registration.
+func registry(cfg config) (*drivers.Registry, func()) {
+	r := drivers.NewRegistry()
+	if cfg.fakeDrivers {
+		fake.New().Register(r)
+	}
+	return r, func() {}
+}
+
+// runServices runs the API and/or the worker against existing Postgres and
+// Temporal servers.
+func runServices(ctx context.Context, cfg config, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+	st, err := store.Open(ctx, cfg.databaseURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer st.Close()
+	return serve(ctx, cfg, log, st)
+}
+
+// serve runs the roles' long-lived parts until ctx is done.
+func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) error {
+	tc, err := client.DialContext(ctx, client.Options{
+		HostPort:  cfg.temporalAddr,
+		Namespace: cfg.namespace,
+		Logger:    tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+	})
+	if err != nil {
+		return fmt.Errorf("temporal %s: %w", cfg.temporalAddr, err)
+	}
+	defer tc.Close()
+
+	reg, closeDrivers := registry(cfg)
+	defer closeDrivers()
+
+	runWorker := cfg.role == "worker" || cfg.role == "all" || cfg.role == "dev"
+	runAPI := cfg.role == "api" || cfg.role == "all" || cfg.role == "dev"
+
+	g, ctx := errgroup.WithContext(ctx)
+	if runWorker {
+		acts := &activities.Activities{Drivers: reg, Nodes: st, PollInterval: cfg.pollInterval}
+		ps := &activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: cfg.syncConc, Force: cfg.syncForce}
+		w := worker.New(worker.Config{Client: tc, TaskQueue: cfg.taskQueue, Activities: acts, PowerSync: ps,
+			MaxConcurrentActivities: cfg.workerSlots, MaxConcurrentWorkflowTasks: cfg.workerSlots})
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+		defer w.Stop()
+		log.Info("worker started", "task_queue", cfg.taskQueue, "drivers", typeNames(reg))
+		if err := worker.EnsurePowerSync(ctx, tc, cfg.taskQueue, cfg.syncEvery); err != nil {
+			return err
+		}
+	}
+	if runAPI {
+		app := newAPI(cfg, log, st, tc, reg, runWorker && cfg.eagerStart)
+		g.Go(func() error {
+			log.Info("api listening", "address", cfg.apiAddr)
+			if err := app.Listen(cfg.apiAddr); err != nil {
+				return fmt.Errorf("api: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-ctx.Done()
+			return app.ShutdownWithTimeout(10 * time.Second)
+		})
+	}
+	g.Go(func() error { <-ctx.Done(); return nil })
+	return g.Wait()
+}
+
+func typeNames(r *drivers.Registry) string {
+	var names []string
+	for _, t := range r.Types() {
+		names = append(names, t.Name)
+	}
+	return strings.Join(names, ",")
+}
+
+func runMigrate(ctx context.Context, cfg config, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+	st, err := store.Open(ctx, cfg.databaseURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	log.Info("migrations applied")
+	return nil
+}
+
+// runDev runs the whole stack in one process on embedded defaults.
+func runDev(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+	dataDir, err := filepath.Abs(cfg.dataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	if cfg.databaseURL == "" {
+		pg, err := pgcluster.Start(ctx, pgcluster.Config{Dir: filepath.Join(dataDir, "postgres"), Log: log})
+		if errors.Is(err, pgcluster.ErrNotInstalled) {
+			return fmt.Errorf("ferric dev needs a local PostgreSQL server: run 'apt-get install postgresql' (or set FERRIC_DATABASE_URL): %w", err)
+		}
+		if err != nil {
+			return fmt.Errorf("private postgres: %w", err)
+		}
+		defer func() {
+			if err := pg.Stop(context.WithoutCancel(ctx)); err != nil {
+				log.Error("stop postgres", "err", err)
+			}
+		}()
+		cfg.databaseURL = pg.URL()
+	}
+	st, err := store.Open(ctx, cfg.databaseURL)
+	if err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+
+	ts, err := devtemporal.Start(devtemporal.Config{
+		DBFile:    filepath.Join(dataDir, "temporal", "temporal.db"),
+		Address:   cfg.temporalAddr,
+		UIAddress: cfg.temporalUIAddr,
+		Namespace: cfg.namespace,
+		Log:       log,
+	})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := ts.Stop(); err != nil {
+			log.Error("stop temporal", "err", err)
+		}
+	}()
+
+	fmt.Fprintf(stdout, "ferric dev is up (Ctrl-C stops it; data in %s)\n", dataDir)
+	fmt.Fprintf(stdout, "  Ironic API   http://%s  (OS_AUTH_TYPE=none OS_ENDPOINT=http://%s baremetal ...)\n", cfg.apiAddr, cfg.apiAddr)
+	if cfg.temporalUIAddr != "" {
+		fmt.Fprintf(stdout, "  Temporal UI  http://%s/namespaces/%s/workflows\n", cfg.temporalUIAddr, cfg.namespace)
+	}
+	fmt.Fprintf(stdout, "  Temporal     %s (namespace %s)\n", cfg.temporalAddr, cfg.namespace)
+	fmt.Fprintf(stdout, "  PostgreSQL   %s\n", redactURL(cfg.databaseURL))
+	return serve(ctx, cfg, log, st)
+}
+
+func redactURL(u string) string {
+	if i := strings.Index(u, "@"); i > 0 {
+		if j := strings.Index(u, "://"); j > 0 && j < i {
+			return u[:j+3] + "***" + u[i:]
+		}
+	}
+	return u
+}
+
+// runTestDB starts ("testdb start DIR") or stops ("testdb stop DIR") a
+// throwaway cluster for make test and prints its URL.
+func runTestDB(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
+	if len(cfg.args) != 2 {
+		return fmt.Errorf("usage: ferric testdb start|stop DIR")
+	}
+	log := newLogger(cfg, stderr)
+	pg, err := pgcluster.Start(ctx, pgcluster.Config{Dir: cfg.args[1], Log: log})
+	if err != nil {
+		return err
+	}
+	switch cfg.args[0] {
+	case "start":
+		fmt.Fprintln(stdout, pg.URL())
+		return nil
+	case "stop":
+		return pg.Stop(ctx)
+	}
+	return fmt.Errorf("usage: ferric testdb start|stop DIR")
+}
