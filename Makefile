@@ -7,7 +7,7 @@ TESTDB_DIR  ?= $(abspath $(DATA))/testdb
 MODULE      := github.com/ferric-project/ferric
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all build run test unit vet fmt-check check-imports lint-workflows bench clean testdb-start testdb-stop
+.PHONY: all build run test vet fmt-check check-imports lint-workflows lint bench clean
 
 all: build
 
@@ -22,7 +22,7 @@ run: build
 	./$(BIN)/ferric dev -data-dir $(DATA)
 
 ## test: every test, with a throwaway PostgreSQL cluster started for the run.
-test: fmt-check vet check-imports build
+test: fmt-check vet check-imports lint-workflows build
 	@set -euo pipefail; \
 	url=$$(./$(BIN)/ferric testdb -log-level warn start $(TESTDB_DIR)); \
 	trap './$(BIN)/ferric testdb -log-level warn stop $(TESTDB_DIR)' EXIT; \
@@ -42,6 +42,14 @@ check-imports:
 	@! $(GO) list -deps ./api/... | grep -E '^($(MODULE)/drivers/[a-z]+$$|github.com/bougou|golang.org/x/crypto/ssh)' | grep -v '^$(MODULE)/drivers$$' || (echo "api must not reach BMCs"; exit 1)
 	@! $(GO) list -deps ./agent/... ./cmd/ferric-agent/... 2>/dev/null | grep -E '^(go.temporal.io|github.com/jackc|github.com/gofiber)' || (echo "the agent must not import Temporal, pgx or Fiber"; exit 1)
 	@echo "import rules ok"
+
+## lint-workflows: workflow code must be deterministic.
+lint-workflows:
+	$(GO) tool workflowcheck -show-pos ./workflows/...
+
+## lint: staticcheck over the module.
+lint:
+	$(GO) tool staticcheck ./...
 
 bench: build
 	@set -euo pipefail; \

@@ -106,6 +106,12 @@ func (a *Activities) TransitionNode(ctx context.Context, in TransitionInput) (no
 	r := store.TransitionRequest{UUID: in.UUID, From: in.From, To: in.To, Target: in.Target,
 		LastError: in.LastError, PowerState: in.PowerState, DeployStep: in.DeployStep,
 		CleanStep: in.CleanStep, Event: in.Event, Error: in.Error}
+	if activity.IsActivity(ctx) {
+		// Deterministic across retries and replays (local activity IDs are
+		// sequence numbers within the run), unique across runs.
+		info := activity.GetInfo(ctx)
+		r.RequestID = info.WorkflowExecution.RunID + "/" + info.ActivityID
+	}
 	if in.ClearInstance {
 		empty := ""
 		r.InstanceInfo = json.RawMessage(`{}`)

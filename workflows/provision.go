@@ -34,9 +34,8 @@ type op struct {
 	agentCh workflow.ReceiveChannel
 }
 
-// start sets up the query handler and activity options, loads the node and
-// re-checks that verb is still allowed from its current state (the API
-// checked a possibly stale read).
+// start sets up the query handler and activity options, loads the node's
+// workflow-visible facts and checks that verb is allowed from in.From.
 func start(ctx workflow.Context, in ProvisionInput, name string) (*op, workflow.Context, error) {
 	o := &op{in: in, state: in.From,
 		abortCh: workflow.GetSignalChannel(ctx, SignalAbort),
@@ -50,7 +49,10 @@ func start(ctx workflow.Context, in ProvisionInput, name string) (*op, workflow.
 	if err := workflow.ExecuteLocalActivity(ctx, a.LoadNode, in.NodeUUID).Get(ctx, &o.info); err != nil {
 		return nil, ctx, fmt.Errorf("load node: %w", err)
 	}
-	o.state = o.info.ProvisionState
+	// The plan is checked against the state the API saw, not the one just
+	// loaded: after a worker crash, local activities run again and may see the
+	// node already moved by this very run. The first transition is a
+	// compare-and-set from in.From, so a stale API read fails there instead.
 	wf, target, ok := Plan(o.state, in.Verb)
 	if !ok || wf != name {
 		return nil, ctx, temporal.NewNonRetryableApplicationError(

@@ -167,6 +167,7 @@ func TestProvisioning(t *testing.T) {
 	tests := []struct {
 		name       string
 		start      node.ProvisionState
+		seen       node.ProvisionState // state the API saw, if not start
 		verb       node.Verb
 		workflow   string
 		driverInfo string
@@ -200,8 +201,10 @@ func TestProvisioning(t *testing.T) {
 			deploy: "direct", signal: workflows.SignalAbort, signalAt: time.Minute, want: node.DeployFail, wantErr: true},
 		{name: "undeploy", start: node.Active, verb: node.VerbDeleted, workflow: workflows.UndeployName,
 			want: node.Available},
-		{name: "state changed since the API looked", start: node.Active, verb: node.VerbProvide,
+		{name: "verb not allowed from the state", start: node.Active, verb: node.VerbProvide,
 			workflow: workflows.ProvideName, want: node.Active, wantErr: true},
+		{name: "state changed since the API looked", start: node.Active, seen: node.Available, verb: node.VerbActive,
+			workflow: workflows.DeployName, want: node.Active, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,7 +228,11 @@ func TestProvisioning(t *testing.T) {
 					env.SignalWorkflow(tt.signal, workflows.AgentReady{AgentVersion: "test"})
 				}, tt.signalAt)
 			}
-			env.ExecuteWorkflow(tt.workflow, workflows.ProvisionInput{NodeUUID: "n1", Verb: tt.verb, From: tt.start,
+			from := tt.start
+			if tt.seen != "" {
+				from = tt.seen
+			}
+			env.ExecuteWorkflow(tt.workflow, workflows.ProvisionInput{NodeUUID: "n1", Verb: tt.verb, From: from,
 				AgentTimeoutSeconds: tt.timeout})
 			if !env.IsWorkflowCompleted() {
 				t.Fatal("workflow did not complete")

@@ -22,6 +22,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/ports"
 	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ferric-project/ferric/cmd/ferric/devtemporal"
 	"github.com/ferric-project/ferric/store"
@@ -200,6 +201,7 @@ func TestLifecycleWithGophercloud(t *testing.T) {
 	s.provision(t, n.UUID, nodes.TargetActive, nodes.Active)
 
 	s.power(t, n.UUID, nodes.PowerOff, "power off")
+	assertNoSecretInHistory(t, s, n.UUID, "hunter2")
 	s.power(t, n.UUID, nodes.PowerOn, "power on")
 	s.power(t, n.UUID, nodes.Rebooting, "power on")
 
@@ -230,6 +232,32 @@ func TestLifecycleWithGophercloud(t *testing.T) {
 	}
 	if _, err := nodes.Get(ctx, s.client, n.UUID).Extract(); statusOf(err) != http.StatusNotFound {
 		t.Errorf("node after delete: %v, want 404", err)
+	}
+}
+
+// assertNoSecretInHistory reads the whole history of the node's last
+// workflow run and fails if the secret appears anywhere in it.
+func assertNoSecretInHistory(t *testing.T, s *stack, uuid, secret string) {
+	t.Helper()
+	c := s.temporal.GetDefaultClient()
+	it := c.GetWorkflowHistory(context.Background(), "node/"+uuid, "", false, 0)
+	events := 0
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatalf("read history: %v", err)
+		}
+		events++
+		raw, err := protojson.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(raw), secret) {
+			t.Fatalf("workflow history event %d contains the BMC password: %s", ev.GetEventId(), raw)
+		}
+	}
+	if events < 5 {
+		t.Fatalf("history has %d events; the power workflow did not run?", events)
 	}
 }
 
