@@ -19,6 +19,8 @@ import (
 	"github.com/ferric-project/ferric/cmd/ferric/devtemporal"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/drivers/fake"
+	"github.com/ferric-project/ferric/drivers/ipmi"
+	"github.com/ferric-project/ferric/drivers/ssh"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/store/pgcluster"
 	"github.com/ferric-project/ferric/worker"
@@ -41,7 +43,18 @@ func registry(cfg config) (*drivers.Registry, func()) {
 	if cfg.fakeDrivers {
 		fake.New().Register(r)
 	}
-	return r, func() {}
+	ipmiCfg := ipmi.DefaultConfig()
+	ipmiCfg.MinCommandInterval = cfg.ipmiMinGap
+	ipmiHW := ipmi.New(ipmiCfg)
+	ipmiHW.Register(r)
+	sshHW := ssh.New(ssh.Config{PollInterval: cfg.pollInterval})
+	sshHW.Register(r)
+	return r, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = ipmiHW.Close(ctx)
+		_ = sshHW.Close()
+	}
 }
 
 // runServices runs the API and/or the worker against existing Postgres and
