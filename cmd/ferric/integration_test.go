@@ -240,6 +240,9 @@ func TestLifecycleWithGophercloud(t *testing.T) {
 func assertNoSecretInHistory(t *testing.T, s *stack, uuid, secret string) {
 	t.Helper()
 	c := s.temporal.GetDefaultClient()
+	if err := c.GetWorkflow(context.Background(), "node/"+uuid, "").Get(context.Background(), nil); err != nil {
+		t.Fatalf("power workflow: %v", err)
+	}
 	it := c.GetWorkflowHistory(context.Background(), "node/"+uuid, "", false, 0)
 	events := 0
 	for it.HasNext() {
@@ -303,7 +306,8 @@ func TestMicroversionNegotiation(t *testing.T) {
 		if resp.StatusCode != tt.want {
 			t.Errorf("version %q: status %d, want %d (%s)", tt.header, resp.StatusCode, tt.want, body)
 		}
-		if resp.Header.Get("X-OpenStack-Ironic-API-Maximum-Version") == "" {
+		// Ironic omits the version headers only for a malformed version.
+		if resp.Header.Get("X-OpenStack-Ironic-API-Maximum-Version") == "" && tt.header != "banana" {
 			t.Errorf("version %q: no maximum version header", tt.header)
 		}
 		if tt.want == 406 && !strings.Contains(string(body), "error_message") {
