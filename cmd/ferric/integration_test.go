@@ -20,6 +20,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/noauth"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/nodes"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/ports"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -127,6 +128,43 @@ func (s *stack) provision(t *testing.T, id string, target nodes.TargetProvisionS
 	s.waitFor(t, id, 30*time.Second, func(n *nodes.Node) bool {
 		return n.ProvisionState == string(want) && n.TargetProvisionState == ""
 	})
+	s.settle(t, id)
+}
+
+// settle waits for the node's last workflow run to close (it persists its
+// final state a moment before it completes), and records its history for
+// the replay tests when FERRIC_RECORD_HISTORIES names a folder.
+func (s *stack) settle(t *testing.T, id string) {
+	t.Helper()
+	ctx := context.Background()
+	c := s.temporal.GetDefaultClient()
+	run := c.GetWorkflow(ctx, "node/"+id, "")
+	_ = run.Get(ctx, nil) // failures are asserted through the node's state
+	dir := os.Getenv("FERRIC_RECORD_HISTORIES")
+	if dir == "" {
+		return
+	}
+	desc, err := c.DescribeWorkflowExecution(ctx, "node/"+id, run.GetRunID())
+	if err != nil {
+		t.Fatalf("describe workflow: %v", err)
+	}
+	var h historypb.History
+	it := c.GetWorkflowHistory(ctx, "node/"+id, run.GetRunID(), false, 0)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatalf("read history: %v", err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	raw, err := protojson.Marshal(&h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := desc.GetWorkflowExecutionInfo().GetType().GetName()
+	if err := os.WriteFile(filepath.Join(dir, name+".json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (s *stack) power(t *testing.T, id string, target nodes.TargetPowerState, want string) {
@@ -138,6 +176,7 @@ func (s *stack) power(t *testing.T, id string, target nodes.TargetPowerState, wa
 	s.waitFor(t, id, 30*time.Second, func(n *nodes.Node) bool {
 		return n.PowerState == want && n.TargetPowerState == ""
 	})
+	s.settle(t, id)
 }
 
 func statusOf(err error) int {
