@@ -295,3 +295,50 @@ func TestSetPower(t *testing.T) {
 		})
 	}
 }
+
+func TestBeginUpdate(t *testing.T) {
+	tests := []struct {
+		name    string
+		stored  node.ProvisionState
+		seen    node.ProvisionState
+		want    node.ProvisionState // state reported by "begin"
+		wantErr bool
+	}{
+		{"deploy begins", node.Available, node.Available, node.Deploying, false},
+		{"stale read is refused", node.Active, node.Available, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ts testsuite.WorkflowTestSuite
+			env := ts.NewTestWorkflowEnvironment()
+			nodes := newMemNodes(fakeNode("n1", tt.stored, `{}`))
+			env.RegisterActivity(&activities.Activities{Drivers: registry(), Nodes: nodes})
+			workflows.Register(env)
+			var got workflows.Status
+			var gotErr error
+			completed := false
+			env.RegisterDelayedCallback(func() {
+				env.UpdateWorkflow(workflows.UpdateBegin, "begin-1", &testsuite.TestUpdateCallback{
+					OnAccept: func() {},
+					OnReject: func(err error) { gotErr, completed = err, true },
+					OnComplete: func(v any, err error) {
+						completed, gotErr = true, err
+						if s, ok := v.(workflows.Status); ok {
+							got = s
+						}
+					},
+				})
+			}, 0)
+			env.ExecuteWorkflow(workflows.DeployName, workflows.ProvisionInput{NodeUUID: "n1", Verb: node.VerbActive, From: tt.seen})
+			if !completed {
+				t.Fatal("begin update never answered")
+			}
+			if (gotErr != nil) != tt.wantErr {
+				t.Fatalf("begin error = %v, wantErr %v", gotErr, tt.wantErr)
+			}
+			if !tt.wantErr && (got.State != tt.want || got.Target != node.Active) {
+				t.Errorf("begin reported %+v, want state %q target active", got, tt.want)
+			}
+		})
+	}
+}
