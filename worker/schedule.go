@@ -45,6 +45,13 @@ func EnsurePowerSync(ctx context.Context, c client.Client, taskQueue string, eve
 	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
 		return fmt.Errorf("create power sync schedule: %w", err)
 	}
+	if desc, derr := h.Describe(ctx); derr == nil {
+		cur := desc.Schedule
+		if cur.Spec != nil && len(cur.Spec.Intervals) == 1 && cur.Spec.Intervals[0].Every == every &&
+			(cur.State == nil || !cur.State.Paused) {
+			return nil // already as configured: no update round trip
+		}
+	}
 	err = h.Update(ctx, client.ScheduleUpdateOptions{
 		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 			s := in.Description.Schedule

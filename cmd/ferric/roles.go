@@ -98,9 +98,24 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		}
 		defer w.Stop()
 		log.Info("worker started", "task_queue", cfg.taskQueue, "drivers", typeNames(reg))
-		if err := worker.EnsurePowerSync(ctx, tc, cfg.taskQueue, cfg.syncEvery); err != nil {
-			return err
-		}
+		g.Go(func() error {
+			// The schedule lives in Temporal; failing to set it up must not
+			// stop the worker: retry in the background until it sticks.
+			for delay := time.Second; ; delay = min(2*delay, time.Minute) {
+				sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				err := worker.EnsurePowerSync(sctx, tc, cfg.taskQueue, cfg.syncEvery)
+				cancel()
+				if err == nil || ctx.Err() != nil {
+					return nil
+				}
+				log.Warn("power sync schedule not set up yet; retrying", "err", err, "in", delay)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(delay):
+				}
+			}
+		})
 	}
 	if runAPI {
 		app := newAPI(cfg, log, st, tc, reg, runWorker && cfg.eagerStart)
