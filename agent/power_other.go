@@ -1,0 +1,7 @@
+//go:build !linux
+
+package agent
+
+import "errors"
+
+func reboot(bool) error { return errors.ErrUnsupported }

@@ -1,0 +1,136 @@
+// Package wire defines the JSON messages between the ramdisk agent
+// (ferric-agent) and ferric's API. It is a leaf package (stdlib only) shared
+// by both sides. The agent only ever talks HTTP to the API:
+//
+//	GET  /v1/lookup?addresses=MAC[,MAC...]   → LookupResponse
+//	     (Ironic's lookup; answered only while the node is in a state that
+//	     expects an agent; the agent token is issued once, on the first lookup)
+//	POST /v1/heartbeat/{node uuid}           ← Heartbeat, → HeartbeatResponse
+//	     (every HeartbeatInterval, and after every progress step of a running
+//	     command; requires the token; wrong or stale token → 401)
+//
+// Commands travel in heartbeat responses (pull model: the API never connects
+// to the machine being provisioned) and their progress and results in
+// heartbeat requests.
+package wire
+
+import "encoding/json"
+
+// TokenHeader is an alternative to Heartbeat.AgentToken for requests without
+// a body.
+const TokenHeader = "X-Ferric-Agent-Token"
+
+// LookupResponse is Ironic's lookup answer, trimmed to what the agent uses.
+type LookupResponse struct {
+	Node   LookupNode   `json:"node"`
+	Config LookupConfig `json:"config"`
+}
+
+// LookupNode identifies the node the agent runs on.
+type LookupNode struct {
+	UUID           string          `json:"uuid"`
+	ProvisionState string          `json:"provision_state"`
+	Properties     json.RawMessage `json:"properties,omitempty"`
+	InstanceInfo   json.RawMessage `json:"instance_info,omitempty"`
+}
+
+// LookupConfig carries the per-operation agent token and pacing.
+type LookupConfig struct {
+	// AgentToken is the per-operation secret the agent presents on every
+	// heartbeat. Empty when a token was already issued (a second lookup does
+	// not reveal it again).
+	AgentToken string `json:"agent_token,omitempty"`
+	// HeartbeatInterval in seconds (Ironic's heartbeat_timeout is separate).
+	HeartbeatInterval int `json:"heartbeat_interval"`
+}
+
+// Heartbeat is what the agent POSTs to /v1/heartbeat/{node}.
+type Heartbeat struct {
+	AgentToken   string `json:"agent_token"`
+	AgentVersion string `json:"agent_version"`
+	// Results reports the state of commands the agent received (the latest
+	// report per command ID wins).
+	Results []CommandResult `json:"results,omitempty"`
+	// Disks is the agent's view of block devices (sent with the first
+	// heartbeat and after report_disks).
+	Disks []Disk `json:"disks,omitempty"`
+}
+
+// HeartbeatResponse carries the commands the agent should run now, in order.
+// A command the agent already knows (same ID) is not run twice.
+type HeartbeatResponse struct {
+	Commands []Command `json:"commands,omitempty"`
+}
+
+// Command names.
+const (
+	CmdWriteImage    = "write_image"    // Params: WriteImage
+	CmdEraseMetadata = "erase_metadata" // Params: EraseMetadata
+	CmdReportDisks   = "report_disks"   // no params
+	CmdPowerOff      = "power_off"      // no params
+	CmdReboot        = "reboot"         // no params
+)
+
+// Command is one instruction for the agent.
+type Command struct {
+	ID     string          `json:"id"`
+	Name   string          `json:"name"`
+	Params json.RawMessage `json:"params,omitempty"`
+}
+
+// Command states.
+const (
+	StatusRunning   = "running"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+)
+
+// CommandResult reports a command's progress or outcome.
+type CommandResult struct {
+	ID     string          `json:"id"`
+	Name   string          `json:"name"`
+	Status string          `json:"status"`
+	Error  string          `json:"error,omitempty"`
+	Result json.RawMessage `json:"result,omitempty"`
+	// Progress of write_image: bytes written to the disk so far and the
+	// image's total size when known (0 = unknown).
+	BytesWritten int64 `json:"bytes_written,omitempty"`
+	BytesTotal   int64 `json:"bytes_total,omitempty"`
+}
+
+// WriteImage streams an image from URL onto Device, never buffering the
+// whole image. Format: "raw", "gzip", "zstd", "qcow2", or "" to detect from
+// the content's magic bytes. The checksum is verified while streaming; a
+// mismatch fails the command (the disk then holds garbage, and the node is
+// not marked active).
+type WriteImage struct {
+	URL    string `json:"url"`
+	Device string `json:"device"` // e.g. /dev/vda; "" = the first disk reported
+	Format string `json:"format,omitempty"`
+	// Either Checksum (Ironic's image_checksum: md5 hex, or "algo:hex") or
+	// HashAlgo + HashValue (image_os_hash_algo/_value: sha256, sha512).
+	Checksum  string `json:"checksum,omitempty"`
+	HashAlgo  string `json:"hash_algo,omitempty"`
+	HashValue string `json:"hash_value,omitempty"`
+}
+
+// WriteImageResult is the result of a successful write_image.
+type WriteImageResult struct {
+	BytesWritten int64  `json:"bytes_written"`
+	HashAlgo     string `json:"hash_algo"`
+	HashValue    string `json:"hash_value"` // of the image as downloaded
+}
+
+// EraseMetadata wipes partition tables and filesystem signatures (start and
+// end of the device), Ironic's erase_devices_metadata clean step.
+type EraseMetadata struct {
+	Device string `json:"device"` // "" = every disk
+}
+
+// Disk is a block device seen by the agent.
+type Disk struct {
+	Name   string `json:"name"` // e.g. /dev/vda
+	Size   int64  `json:"size"` // bytes
+	Model  string `json:"model,omitempty"`
+	Serial string `json:"serial,omitempty"`
+}

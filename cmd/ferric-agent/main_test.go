@@ -1,0 +1,65 @@
+package main
+
+import (
+	"io"
+	"io/fs"
+	"maps"
+	"testing"
+	"time"
+)
+
+func TestParseCmdline(t *testing.T) {
+	t.Parallel()
+	got := parseCmdline("BOOT_IMAGE=/vmlinuz console=ttyS0 quiet ferric.api_url=http://10.0.2.2:6385 " +
+		`ferric.note="two words" ferric.heartbeat_interval=5` + "\n")
+	want := map[string]string{
+		"BOOT_IMAGE": "/vmlinuz", "console": "ttyS0", "quiet": "",
+		"ferric.api_url": "http://10.0.2.2:6385", "ferric.note": "two words", "ferric.heartbeat_interval": "5",
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("parseCmdline() = %v, want %v", got, want)
+	}
+}
+
+func TestParse(t *testing.T) {
+	t.Parallel()
+	files := func(cmdline string) func(string) ([]byte, error) {
+		return func(name string) ([]byte, error) {
+			if name == "/proc/cmdline" || name == "/tmp/cmdline" {
+				return []byte(cmdline), nil
+			}
+			return nil, fs.ErrNotExist
+		}
+	}
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	cases := []struct {
+		name     string
+		args     []string
+		env      map[string]string
+		cmdline  string
+		url      string
+		interval time.Duration
+		err      bool
+	}{
+		{"kernel command line", nil, nil, "quiet ferric.api_url=http://10.0.2.2:6385 ferric.heartbeat_interval=7", "http://10.0.2.2:6385", 7 * time.Second, false},
+		{"IPA's key", nil, nil, "ipa-api-url=http://a:6385", "http://a:6385", 0, false},
+		{"env below kernel", nil, map[string]string{"FERRIC_API_URL": "http://env"}, "ferric.api_url=http://kernel", "http://kernel", 0, false},
+		{"env alone", nil, map[string]string{"FERRIC_API_URL": "http://env"}, "quiet", "http://env", 0, false},
+		{"flag above kernel", []string{"-api-url", "http://flag", "-heartbeat-interval", "2s"}, nil, "ferric.api_url=http://kernel", "http://flag", 2 * time.Second, false},
+		{"other cmdline file", []string{"-cmdline", "/tmp/cmdline"}, nil, "ferric.api_url=http://x", "http://x", 0, false},
+		{"no URL", nil, nil, "quiet", "", 0, true},
+		{"bad interval", nil, nil, "ferric.api_url=http://x ferric.heartbeat_interval=soon", "", 0, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := parse(tc.args, env(tc.env), files(tc.cmdline), io.Discard)
+			if (err != nil) != tc.err {
+				t.Fatalf("parse() error = %v, want error %v", err, tc.err)
+			}
+			if err == nil && (cfg.APIURL != tc.url || cfg.HeartbeatInterval != tc.interval) {
+				t.Errorf("parse() = %q, %v; want %q, %v", cfg.APIURL, cfg.HeartbeatInterval, tc.url, tc.interval)
+			}
+		})
+	}
+}
