@@ -1,0 +1,308 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+)
+
+// Request parsing and validation with Ironic's messages. Ironic validates
+// bodies with jsonschema and its ironic.common.args helpers; the messages
+// below are theirs so that clients and operators see the same text.
+
+// decodeBody parses the request body as one JSON value. An empty body is
+// (nil, false). Malformed JSON is a 400 (Ironic 21.4 answers 500 there).
+func decodeBody(c *fiber.Ctx) (any, bool, error) {
+	body := c.Body()
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil, false, nil
+	}
+	v, err := decodeJSON(body)
+	if err != nil {
+		return nil, true, badRequest("Invalid JSON in request body: %s", jsonErrorText(body, err))
+	}
+	return v, true, nil
+}
+
+// jsonErrorText describes a decoding error with Python's line/column style.
+func jsonErrorText(body []byte, err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		off := int(se.Offset)
+		if off > len(body) {
+			off = len(body)
+		}
+		line, col := 1, 1
+		for _, ch := range body[:max(off-1, 0)] {
+			if ch == '\n' {
+				line++
+				col = 1
+			} else {
+				col++
+			}
+		}
+		return fmt.Sprintf("%s: line %d column %d (char %d)", se.Error(), line, col, max(off-1, 0))
+	}
+	if errors.Is(err, errTrailingData) {
+		return "Extra data"
+	}
+	return "Expecting value: " + err.Error()
+}
+
+// decodeObjectBody parses a body that must be a JSON object; name is the
+// argument name used in messages ("node", "port", ...).
+func decodeObjectBody(c *fiber.Ctx, name string) (*object, error) {
+	v, ok, err := decodeBody(c)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || v == nil {
+		return nil, badRequest("Missing mandatory parameter: %s", name)
+	}
+	o, isObj := v.(*object)
+	if !isObj {
+		return nil, schemaError(name, fmt.Sprintf("%s is not of type 'object'", pyRepr(v)))
+	}
+	return o, nil
+}
+
+func schemaError(name, msg string) *apiError {
+	return badRequest("Schema error for %s: %s", name, msg)
+}
+
+// prop is one property of a JSON schema: the JSON types it accepts and an
+// optional maximum string length.
+type prop struct {
+	types  []string
+	maxLen int
+}
+
+var (
+	tString     = prop{types: []string{"string"}}
+	tStringNull = prop{types: []string{"string", "null"}}
+	tObjectNull = prop{types: []string{"object", "null"}}
+	tBoolish    = prop{types: []string{"string", "boolean", "null"}}
+)
+
+// schema is a flat object schema with additionalProperties false.
+type schema struct {
+	props    map[string]prop
+	required []string
+}
+
+// check validates o the way jsonschema reports the first problem: unknown
+// properties, then missing required ones, then property types.
+func (sc *schema) check(name string, o *object) *apiError {
+	var extra []string
+	for _, k := range o.keys {
+		if _, ok := sc.props[k]; !ok {
+			extra = append(extra, pyStr(k))
+		}
+	}
+	if len(extra) > 0 {
+		verb := "was"
+		if len(extra) > 1 {
+			verb = "were"
+		}
+		return schemaError(name, fmt.Sprintf("Additional properties are not allowed (%s %s unexpected)",
+			strings.Join(extra, ", "), verb))
+	}
+	for _, r := range sc.required {
+		if _, ok := o.get(r); !ok {
+			return schemaError(name, pyStr(r)+" is a required property")
+		}
+	}
+	for _, k := range o.keys {
+		if msg := sc.props[k].check(o.vals[k]); msg != "" {
+			return schemaError(name, msg)
+		}
+	}
+	return nil
+}
+
+// check returns jsonschema's message for v, or "".
+func (p prop) check(v any) string {
+	if len(p.types) > 0 {
+		t := pyTypeName(v)
+		ok := false
+		for _, want := range p.types {
+			if want == t {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			q := make([]string, len(p.types))
+			for i, t := range p.types {
+				q[i] = pyStr(t)
+			}
+			return fmt.Sprintf("%s is not of type %s", pyRepr(v), strings.Join(q, ", "))
+		}
+	}
+	if s, ok := v.(string); ok && p.maxLen > 0 && utf8.RuneCountInString(s) > p.maxLen {
+		return pyRepr(v) + " is too long"
+	}
+	return ""
+}
+
+// Value converters (ironic.common.args).
+
+// argBool converts a JSON boolean or one of oslo's boolean strings.
+func argBool(name string, v any) (*bool, *apiError) {
+	switch t := v.(type) {
+	case nil:
+		return nil, nil
+	case bool:
+		return &t, nil
+	case string:
+		b, ok := parseBoolString(t)
+		if !ok {
+			return nil, badRequest("Invalid %s: Unrecognized value '%s', acceptable values are: "+
+				"'0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'", name, t)
+		}
+		return &b, nil
+	case json.Number:
+		switch string(t) {
+		case "1":
+			b := true
+			return &b, nil
+		case "0":
+			b := false
+			return &b, nil
+		}
+	}
+	return nil, badRequest("Invalid %s: Unrecognized value '%s', acceptable values are: "+
+		"'0', '1', 'f', 'false', 'n', 'no', 'off', 'on', 't', 'true', 'y', 'yes'", name, pyDisplay(v))
+}
+
+// parseBoolString is oslo's strutils.bool_from_string(strict=True).
+func parseBoolString(s string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "1", "t", "true", "on", "y", "yes":
+		return true, true
+	case "0", "f", "false", "off", "n", "no":
+		return false, true
+	}
+	return false, false
+}
+
+// pyDisplay is Python's str() of a decoded value (strings unquoted).
+func pyDisplay(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return pyRepr(v)
+}
+
+// isUUIDLike is oslo's uuidutils.is_uuid_like.
+func isUUIDLike(s string) bool {
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return false
+	}
+	norm := strings.ToLower(s)
+	for _, p := range []string{"urn:", "uuid:"} {
+		norm = strings.TrimPrefix(norm, p)
+	}
+	norm = strings.NewReplacer("{", "", "}", "", "-", "").Replace(norm)
+	return strings.ReplaceAll(u.String(), "-", "") == norm
+}
+
+// argUUID validates an optional UUID string ("Expected UUID for x: y").
+func argUUID(name string, v any) (*string, *apiError) {
+	switch t := v.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		if isUUIDLike(t) {
+			return &t, nil
+		}
+	}
+	return nil, badRequest("Expected UUID for %s: %s", name, pyDisplay(v))
+}
+
+// logicalNameRE is utils.is_valid_logical_name: RFC 3986 unreserved characters.
+var logicalNameRE = regexp.MustCompile(`^[A-Za-z0-9\-._~]+$`)
+
+// hostnameLabelRE is one label of utils.is_hostname_safe (before API 1.10).
+var hostnameLabelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?$`)
+
+func isValidLogicalName(s string) bool {
+	return len(s) <= 255 && logicalNameRE.MatchString(s)
+}
+
+func isHostnameSafe(s string) bool {
+	if s == "" || len(s) > 255 {
+		return false
+	}
+	labels := strings.Split(strings.TrimSuffix(s, "."), ".")
+	if _, err := strconv.Atoi(labels[len(labels)-1]); err == nil {
+		return false // the last label may not be all digits
+	}
+	for _, l := range labels {
+		if !hostnameLabelRE.MatchString(l) {
+			return false
+		}
+	}
+	return true
+}
+
+// isValidNodeName is api_utils.is_valid_node_name at microversion v.
+func isValidNodeName(s string, v int) bool {
+	if isUUIDLike(s) {
+		return false
+	}
+	if v < v10UnrestrictedName {
+		return isHostnameSafe(s)
+	}
+	return isValidLogicalName(s)
+}
+
+// isValidMAC is oslo's netutils.is_valid_mac; it returns the normalized
+// (lower-case) address.
+func isValidMAC(s string) (string, bool) {
+	l := strings.ToLower(s)
+	if len(l) != 17 {
+		return "", false
+	}
+	for i := 0; i < 17; i++ {
+		c := l[i]
+		if i%3 == 2 {
+			if c != ':' {
+				return "", false
+			}
+			continue
+		}
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return "", false
+		}
+	}
+	return l, true
+}
+
+// patchPathRE is the path pattern of Ironic's JSON patch schema,
+// ^(/[\w-]+)+$ with Python's Unicode \w.
+func validPatchPath(p string) bool {
+	if len(p) < 2 || p[0] != '/' {
+		return false
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "" {
+			return false
+		}
+		for _, r := range seg {
+			if r != '_' && r != '-' && !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,312 @@
+package api
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/store"
+)
+
+// Drivers are ferric's hardware types, from the registry. Every hardware
+// type is "dynamic" and served by the one conductor.
+
+// hardwareType returns a registered hardware type or Ironic's DriverNotFound.
+func (s *Server) hardwareType(name string) (drivers.HardwareType, error) {
+	if s.Drivers == nil {
+		return drivers.HardwareType{}, driverNotFound(name)
+	}
+	hw, err := s.Drivers.Type(name)
+	if err != nil {
+		return drivers.HardwareType{}, driverNotFound(name)
+	}
+	return hw, nil
+}
+
+// driverDetailKinds are the interface kinds of a driver's detail view, in
+// the order Ironic 21.4 emits them (reference/ironic-api-wire/driver_show_latest.txt),
+// with the microversion that introduced each.
+var driverDetailKinds = []struct {
+	kind drivers.Kind
+	min  int
+}{
+	{drivers.KindRescue, v38Rescue}, {drivers.KindManagement, v30DynamicDrivers},
+	{drivers.KindVendor, v30DynamicDrivers}, {drivers.KindBoot, v30DynamicDrivers},
+	{drivers.KindDeploy, v30DynamicDrivers}, {drivers.KindPower, v30DynamicDrivers},
+	{drivers.KindBios, v40BiosInterface}, {drivers.KindRAID, v30DynamicDrivers},
+	{drivers.KindStorage, v33StorageInterface}, {drivers.KindInspect, v30DynamicDrivers},
+	{drivers.KindNetwork, v30DynamicDrivers}, {drivers.KindConsole, v30DynamicDrivers},
+}
+
+// driverFieldNames lists the members of a detailed driver at microversion v.
+func driverFieldNames(v int) []string {
+	names := []string{"name", "hosts", "links"}
+	if v >= v14StatesLinks {
+		names = append(names, "properties")
+	}
+	if v >= v30DynamicDrivers {
+		names = append(names, "type")
+	}
+	for _, k := range driverDetailKinds {
+		if v >= k.min {
+			names = append(names, "default_"+string(k.kind)+"_interface", "enabled_"+string(k.kind)+"_interfaces")
+		}
+	}
+	return names
+}
+
+// appendDriver renders hw. fields, when non-nil, restricts the members
+// (links are always kept, as Ironic's sanitize_dict does).
+func (s *Server) appendDriver(b []byte, hw *drivers.HardwareType, v int, base string, detail bool, fields []string) []byte {
+	keep := func(name string) bool { return fields == nil || name == "links" || contains(fields, name) }
+	first := true
+	key := func(name string) {
+		b = appendKey(b, name, first)
+		first = false
+	}
+	b = append(b, '{')
+	if keep("name") {
+		key("name")
+		b = appendString(b, hw.Name)
+	}
+	if keep("hosts") {
+		key("hosts")
+		b = appendStrings(b, []string{s.conductor()})
+	}
+	key("links")
+	b = appendLinks(b, base, "drivers/"+hw.Name)
+	if v >= v14StatesLinks && keep("properties") {
+		key("properties")
+		b = appendLinks(b, base, "drivers/"+hw.Name+"/properties")
+	}
+	if v >= v30DynamicDrivers {
+		if keep("type") {
+			key("type")
+			b = appendString(b, "dynamic")
+		}
+		if detail {
+			for _, k := range driverDetailKinds {
+				if v < k.min {
+					continue
+				}
+				impls := hw.Interfaces[k.kind]
+				if d := "default_" + string(k.kind) + "_interface"; keep(d) {
+					key(d)
+					if len(impls) > 0 {
+						b = appendString(b, impls[0])
+					} else {
+						b = append(b, "null"...)
+					}
+				}
+				if e := "enabled_" + string(k.kind) + "_interfaces"; keep(e) {
+					key(e)
+					if impls == nil {
+						impls = []string{}
+					}
+					b = appendStrings(b, impls)
+				}
+			}
+		}
+	}
+	return append(b, '}')
+}
+
+// driverFields reads and checks ?fields= for drivers (API 1.77).
+func driverFields(c *fiber.Ctx, v int) ([]string, error) {
+	fields, ok := parseFields(c)
+	if !ok {
+		return nil, nil
+	}
+	if v < v77DriverFields {
+		return nil, notAcceptableMin(v77DriverFields)
+	}
+	valid := driverFieldNames(v)
+	var bad []string
+	for _, f := range fields {
+		if !contains(valid, f) {
+			bad = append(bad, f)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, badRequest("Field(s) \"%s\" are not valid", strings.Join(bad, ", "))
+	}
+	return fields, nil
+}
+
+// listDrivers answers GET /v1/drivers.
+func (s *Server) listDrivers(c *fiber.Ctx) error {
+	v := minor(c)
+	detail, err := queryBool(c, "detail")
+	if err != nil {
+		return err
+	}
+	typ, hasType := query(c, "type")
+	if (detail != nil || hasType) && v < v30DynamicDrivers {
+		return notAcceptableMin(v30DynamicDrivers)
+	}
+	if hasType && typ != "classic" && typ != "dynamic" {
+		return badRequest("\"type\" filter must be one of \"classic\" or \"dynamic\", if specified.")
+	}
+	fields, err := driverFields(c, v)
+	if err != nil {
+		return err
+	}
+	var types []drivers.HardwareType
+	if s.Drivers != nil && typ != "classic" {
+		types = s.Drivers.Types()
+	}
+	base := s.publicURL(c)
+	det := detail != nil && *detail
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
+		b = append(b, `{"drivers":[`...)
+		for i := range types {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = s.appendDriver(b, &types[i], v, base, det, fields)
+		}
+		return append(b, "]}"...)
+	})
+}
+
+// getDriver answers GET /v1/drivers/{name}.
+func (s *Server) getDriver(c *fiber.Ctx) error {
+	v := minor(c)
+	hw, err := s.hardwareType(param(c, "name"))
+	if err != nil {
+		return err
+	}
+	fields, err := driverFields(c, v)
+	if err != nil {
+		return err
+	}
+	base := s.publicURL(c)
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
+		return s.appendDriver(b, &hw, v, base, true, fields)
+	})
+}
+
+// driverProperties answers GET /v1/drivers/{name}/properties: the
+// driver_info keys the hardware type documents.
+func (s *Server) driverProperties(c *fiber.Ctx) error {
+	hw, err := s.hardwareType(param(c, "name"))
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(hw.Properties))
+	for k := range hw.Properties {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k)
+			b = append(b, ':')
+			b = appendString(b, hw.Properties[k])
+		}
+		return append(b, '}')
+	})
+}
+
+// Conductors (API 1.49): ferric presents its control plane as one
+// conductor named Server.Conductor, always alive.
+
+func (s *Server) appendConductor(b []byte, base string, detail bool) []byte {
+	name := s.conductor()
+	b = append(b, '{')
+	if detail {
+		b = append(b, `"created_at":null,"updated_at":null,`...)
+	}
+	b = append(b, `"hostname":`...)
+	b = appendString(b, name)
+	b = append(b, `,"conductor_group":""`...)
+	if detail {
+		var names []string
+		if s.Drivers != nil {
+			for _, t := range s.Drivers.Types() {
+				names = append(names, t.Name)
+			}
+		}
+		if names == nil {
+			names = []string{}
+		}
+		b = append(b, `,"drivers":`...)
+		b = appendStrings(b, names)
+	}
+	b = append(b, `,"links":`...)
+	b = appendLinks(b, base, "conductors/"+name)
+	return append(b, `,"alive":true}`...)
+}
+
+// listConductors answers GET /v1/conductors.
+func (s *Server) listConductors(c *fiber.Ctx) error {
+	v := minor(c)
+	if v < v49Conductors {
+		return webobNotFound()
+	}
+	detail, err := queryBool(c, "detail")
+	if err != nil {
+		return err
+	}
+	base := s.publicURL(c)
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
+		b = append(b, `{"conductors":[`...)
+		b = s.appendConductor(b, base, detail != nil && *detail)
+		return append(b, "]}"...)
+	})
+}
+
+// getConductor answers GET /v1/conductors/{hostname}.
+func (s *Server) getConductor(c *fiber.Ctx) error {
+	if minor(c) < v49Conductors {
+		return webobNotFound()
+	}
+	if name := param(c, "hostname"); name != s.conductor() {
+		return notFound("Conductor %s could not be found.", name)
+	}
+	base := s.publicURL(c)
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return s.appendConductor(b, base, true) })
+}
+
+// listShards answers GET /v1/shards (API 1.82): node counts per shard.
+func (s *Server) listShards(c *fiber.Ctx) error {
+	if minor(c) < v82Shard {
+		return webobNotFound()
+	}
+	nodes, err := s.Store.ListNodes(c.UserContext(), store.ListNodes{})
+	if err != nil {
+		return fmt.Errorf("list nodes for shards: %w", err)
+	}
+	counts := map[string]int{}
+	for i := range nodes {
+		if sh := nodes[i].Shard; sh != nil && *sh != "" {
+			counts[*sh]++
+		}
+	}
+	names := make([]string, 0, len(counts))
+	for k := range counts {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
+		b = append(b, `{"shards":[`...)
+		for i, n := range names {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"name":`...)
+			b = appendString(b, n)
+			b = append(b, `,"count":`...)
+			b = fmt.Appendf(b, "%d", counts[n])
+			b = append(b, '}')
+		}
+		return append(b, "]}"...)
+	})
+}

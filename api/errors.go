@@ -1,0 +1,188 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ferric-project/ferric/store"
+)
+
+// errorShape is which of Ironic's two error bodies a failure uses. Ironic's
+// controllers raise exceptions that WSME renders as
+//
+//	{"error_message": "{\"faultcode\": \"Client\", \"faultstring\": \"...\", \"debuginfo\": null}"}
+//
+// while failures raised by the routing layer (unknown path, bad microversion
+// below /v1/<resource>) are webob errors rendered as
+//
+//	{"error_message": "{\"code\": 404, \"title\": \"Not Found\", \"description\": \"\"}"}
+//
+// (see reference/ironic-api-wire/unknown_path.txt and v1_ver_too_low.txt).
+type errorShape uint8
+
+const (
+	shapeFault errorShape = iota
+	shapeWebob
+)
+
+// apiError is a failure with an Ironic wire representation. Handlers return
+// it; errorHandler writes it.
+type apiError struct {
+	status int
+	msg    string
+	shape  errorShape
+	// bare drops the microversion headers from the response, as Ironic does
+	// for errors raised before its v1 controller ran.
+	bare bool
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%d: %s", e.status, e.msg) }
+
+func newError(status int, format string, a ...any) *apiError {
+	msg := format
+	if len(a) > 0 {
+		msg = fmt.Sprintf(format, a...)
+	}
+	return &apiError{status: status, msg: msg}
+}
+
+func badRequest(format string, a ...any) *apiError {
+	return newError(fiber.StatusBadRequest, format, a...)
+}
+
+func conflict(format string, a ...any) *apiError {
+	return newError(fiber.StatusConflict, format, a...)
+}
+
+func notFound(format string, a ...any) *apiError {
+	return newError(fiber.StatusNotFound, format, a...)
+}
+
+// notAcceptable is Ironic's NotAcceptable (406), raised when a request uses
+// a feature newer than the negotiated microversion.
+func notAcceptable(msg string) *apiError {
+	if msg == "" {
+		msg = "Request not acceptable."
+	}
+	return newError(fiber.StatusNotAcceptable, "%s", msg)
+}
+
+// notAcceptableMin is Ironic's NotAcceptable naming the minimal version.
+func notAcceptableMin(minor int) *apiError {
+	return notAcceptable(fmt.Sprintf("Request not acceptable. The minimal required API version should be 1.%d", minor))
+}
+
+// webobNotFound is the router's 404 (no such resource at this version).
+func webobNotFound() *apiError {
+	return &apiError{status: fiber.StatusNotFound, shape: shapeWebob, bare: true}
+}
+
+// Ironic's messages for missing resources.
+func nodeNotFound(ident string) *apiError { return notFound("Node %s could not be found.", ident) }
+
+func portNotFound(ident string) *apiError { return notFound("Port %s could not be found.", ident) }
+
+func chassisNotFound(ident string) *apiError {
+	return notFound("Chassis %s could not be found.", ident)
+}
+
+// nodeLocked is Ironic's NodeLocked: another operation holds the node.
+func (s *Server) nodeLocked(uuid string) *apiError {
+	return conflict("Node %s is locked by host %s, please retry after the current operation is completed.",
+		uuid, s.conductor())
+}
+
+// invalidStateRequested is Ironic's InvalidStateRequested (400).
+func invalidStateRequested(action, node, state string) *apiError {
+	if state == "" {
+		state = "None"
+	}
+	return badRequest("The requested action \"%s\" can not be performed on node \"%s\" while it is in state \"%s\".",
+		action, node, state)
+}
+
+// Names of the microversion headers, as Ironic spells them on the wire.
+const (
+	hdrVersion    = "X-OpenStack-Ironic-API-Version"
+	hdrMinVersion = "X-OpenStack-Ironic-API-Minimum-Version"
+	hdrMaxVersion = "X-OpenStack-Ironic-API-Maximum-Version"
+)
+
+// errorHandler is the single place that writes error bodies. It maps the
+// store's sentinels for handlers that pass them through, Fiber's routing
+// errors to webob-shaped bodies, and everything else to a 500 that names
+// nothing internal (the real error is logged).
+func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		var ae *apiError
+		var fe *fiber.Error
+		switch {
+		case errors.As(err, &ae):
+		case errors.Is(err, store.ErrNotFound):
+			ae = notFound("Resource could not be found.")
+		case errors.Is(err, store.ErrConflict):
+			ae = conflict("The resource was updated concurrently, please retry.")
+		case errors.Is(err, store.ErrInvalidArgument):
+			ae = badRequest("Invalid parameter value.")
+		case errors.As(err, &fe):
+			ae = &apiError{status: fe.Code, shape: shapeWebob, bare: true}
+			switch fe.Code {
+			case fiber.StatusNotFound:
+				// Ironic's router leaves the description empty.
+			case fiber.StatusMethodNotAllowed:
+				ae.msg = "The method " + c.Method() + " is not allowed for this resource."
+			default:
+				ae.msg = fe.Message
+			}
+		default:
+			log.ErrorContext(c.UserContext(), "request failed",
+				"method", c.Method(), "path", c.Path(), "err", err)
+			ae = &apiError{status: fiber.StatusInternalServerError, msg: "An unknown exception occurred."}
+		}
+		if ae.bare {
+			h := &c.Response().Header
+			h.Del(hdrVersion)
+			h.Del(hdrMinVersion)
+			h.Del(hdrMaxVersion)
+		}
+		c.Status(ae.status)
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(errorBody(ae))
+	}
+}
+
+// errorBody renders ae in Ironic's format: a JSON object whose only member is
+// a JSON *string* holding the real error document, both in Python's
+// json.dumps spelling.
+func errorBody(ae *apiError) []byte {
+	inner := make([]byte, 0, 128+len(ae.msg))
+	switch ae.shape {
+	case shapeWebob:
+		inner = append(inner, `{"code": `...)
+		inner = strconv.AppendInt(inner, int64(ae.status), 10)
+		inner = append(inner, `, "title": `...)
+		inner = appendASCIIString(inner, http.StatusText(ae.status))
+		inner = append(inner, `, "description": `...)
+		inner = appendASCIIString(inner, ae.msg)
+		inner = append(inner, '}')
+	default:
+		fault := "Client"
+		if ae.status >= 500 {
+			fault = "Server"
+		}
+		inner = append(inner, `{"faultcode": `...)
+		inner = appendASCIIString(inner, fault)
+		inner = append(inner, `, "faultstring": `...)
+		inner = appendASCIIString(inner, ae.msg)
+		inner = append(inner, `, "debuginfo": null}`...)
+	}
+	out := make([]byte, 0, len(inner)+32)
+	out = append(out, `{"error_message": `...)
+	out = appendASCIIString(out, string(inner))
+	return append(out, '}')
+}

@@ -1,0 +1,594 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/node"
+	"github.com/ferric-project/ferric/store"
+)
+
+// conflictRetries bounds how often an update re-reads and re-applies after
+// losing an optimistic-lock race (workflows bump node versions as they run).
+const conflictRetries = 5
+
+// updateNode reads the node, applies mutate and writes it with the store's
+// optimistic lock, re-reading and re-applying on a conflict. mutate must be
+// deterministic given the node it is handed; it runs once per attempt.
+func (s *Server) updateNode(c *fiber.Ctx, ident string, mutate func(n *store.Node) error) (store.Node, error) {
+	for attempt := 1; ; attempt++ {
+		n, err := s.loadNode(c, ident)
+		if err != nil {
+			return store.Node{}, err
+		}
+		if err := mutate(&n); err != nil {
+			return store.Node{}, err
+		}
+		updated, err := s.Store.UpdateNode(c.UserContext(), n)
+		switch {
+		case err == nil:
+			return updated, nil
+		case errors.Is(err, store.ErrConflict):
+			if attempt < conflictRetries {
+				continue
+			}
+			return store.Node{}, s.nodeLocked(n.UUID)
+		case errors.Is(err, store.ErrNotFound):
+			return store.Node{}, nodeNotFound(ident)
+		case errors.Is(err, store.ErrExists):
+			name := ""
+			if n.Name != nil {
+				name = *n.Name
+			}
+			return store.Node{}, conflict("A node with name %s already exists.", name)
+		default:
+			return store.Node{}, fmt.Errorf("update node %s: %w", n.UUID, err)
+		}
+	}
+}
+
+// nodePatchAllowed is Ironic's PATCH_ALLOWED_FIELDS for nodes.
+var nodePatchAllowed = []string{
+	"automated_clean", "bios_interface", "boot_interface", "chassis_uuid", "conductor_group",
+	"console_interface", "deploy_interface", "description", "driver", "driver_info", "extra",
+	"inspect_interface", "instance_info", "instance_uuid", "lessee", "maintenance", "management_interface",
+	"name", "network_data", "network_interface", "owner", "power_interface", "properties", "protected",
+	"protected_reason", "raid_interface", "rescue_interface", "resource_class", "retired", "retired_reason",
+	"shard", "storage_interface", "vendor_interface",
+}
+
+// nodePatchSchema is Ironic's node_patch_schema() (node_schema plus
+// protected and protected_reason).
+var nodePatchSchema = func() *schema {
+	props := make(map[string]prop, len(nodeCreateSchema.props)+2)
+	for k, p := range nodeCreateSchema.props {
+		props[k] = p
+	}
+	props["protected"] = tBoolish
+	props["protected_reason"] = tStringNull
+	return &schema{props: props, required: []string{"driver"}}
+}()
+
+// updateAllowedStates are states in which a node with a target may still be
+// updated (Ironic's UPDATE_ALLOWED_STATES).
+var updateAllowedStates = []node.ProvisionState{node.DeployFail, node.Inspecting, node.InspectFail,
+	node.InspectWait, node.CleanFail, node.Error, node.Verifying, node.AdoptFail, node.RescueFail,
+	node.UnrescueFail}
+
+// nodeDoc is the patchable part of a node as a JSON document.
+func nodeDoc(n *store.Node) *object {
+	o := newObject()
+	str := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	strp := func(s *string) any {
+		if s == nil {
+			return nil
+		}
+		return *s
+	}
+	for _, k := range nodePatchAllowed {
+		var v any
+		switch k {
+		case "automated_clean":
+			if n.AutomatedClean != nil {
+				v = *n.AutomatedClean
+			}
+		case "chassis_uuid":
+			v = strp(n.ChassisUUID)
+		case "conductor_group":
+			v = n.ConductorGroup
+		case "description":
+			v = strp(n.Description)
+		case "driver":
+			v = n.Driver
+		case "driver_info":
+			v = decodeObject(n.DriverInfo)
+		case "extra":
+			v = decodeObject(n.Extra)
+		case "instance_info":
+			v = decodeObject(n.InstanceInfo)
+		case "instance_uuid":
+			v = strp(n.InstanceUUID)
+		case "lessee":
+			v = strp(n.Lessee)
+		case "maintenance":
+			v = n.Maintenance
+		case "name":
+			v = strp(n.Name)
+		case "network_data":
+			v = decodeObject(n.NetworkData)
+		case "owner":
+			v = strp(n.Owner)
+		case "properties":
+			v = decodeObject(n.Properties)
+		case "protected":
+			v = n.Protected
+		case "protected_reason":
+			v = strp(n.ProtectedReason)
+		case "resource_class":
+			v = strp(n.ResourceClass)
+		case "retired":
+			v = n.Retired
+		case "retired_reason":
+			v = strp(n.RetiredReason)
+		case "shard":
+			v = strp(n.Shard)
+		default: // *_interface
+			v = str(*ifaceOf(&n.Interfaces, drivers.Kind(strings.TrimSuffix(k, "_interface"))))
+		}
+		o.set(k, v)
+	}
+	return o
+}
+
+// equalPtr compares two optional values.
+func equalPtr[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// decodeObject decodes a stored JSON object (an empty one when unset).
+func decodeObject(raw json.RawMessage) *object {
+	if len(raw) == 0 {
+		return newObject()
+	}
+	v, err := decodeJSON(raw)
+	if o, ok := v.(*object); ok && err == nil {
+		return o
+	}
+	return newObject()
+}
+
+// patchNode answers PATCH /v1/nodes/{ident}.
+func (s *Server) patchNode(c *fiber.Ctx) error {
+	v := minor(c)
+	ident := param(c, "ident")
+	var reset bool
+	if raw, ok := query(c, "reset_interfaces"); ok {
+		if v < v45ResetInterfaces {
+			return notAcceptable("")
+		}
+		b, err := argBool("reset_interfaces", raw)
+		if err != nil {
+			return err
+		}
+		reset = *b
+	}
+	ops, err := parsePatch(c)
+	if err != nil {
+		return err
+	}
+	if _, err := checkAllowed(ops, nodePatchAllowed); err != nil {
+		return err
+	}
+	for _, f := range nodePatchAllowed { // reject_patch_in_newer_versions
+		if nf, ok := nodeFieldByName[f]; ok && v < nodeFields[nf].min && len(patchValues(ops, "/"+f)) > 0 {
+			return notAcceptable("")
+		}
+	}
+	driverChange := len(patchValues(ops, "/driver")) > 0
+	if reset && !driverChange {
+		return badRequest("The reset_interfaces parameter can only be used when changing the node's driver.")
+	}
+	if d := patchValues(ops, "/description"); len(d) > 0 {
+		if s, ok := d[0].(string); ok && len([]rune(s)) > 4096 {
+			return badRequest("Cannot update node with description exceeding 4096 characters")
+		}
+	}
+	nameErr := "Node " + strings.ReplaceAll(ident, "%", "%%") + ": Cannot change name to invalid name '%s'"
+	for _, nv := range patchValues(ops, "/name") {
+		if name, ok := nv.(string); ok {
+			if err := checkNodeName(name, v, nameErr); err != nil {
+				return err
+			}
+		}
+	}
+
+	var before store.Node
+	updated, err := s.updateNode(c, ident, func(n *store.Node) error {
+		before = *n
+		return s.applyNodePatch(c, n, ops, reset, nameErr)
+	})
+	if err != nil {
+		return err
+	}
+	if before.Maintenance != updated.Maintenance {
+		s.maintenanceEvent(c, &updated)
+	}
+	vw := s.view(c)
+	plan := fullNodePlan(v)
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return vw.appendNode(b, &updated, plan) })
+}
+
+// applyNodePatch applies a validated patch to n (in place), with the checks
+// Ironic's API and conductor make on node updates.
+func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, reset bool, nameErr string) error {
+	v := minor(c)
+	old := *n
+	onlyRemoveInstance := len(ops) == 1 && ops[0].op == "remove" && ops[0].path == "/instance_uuid"
+	switch {
+	case n.Maintenance && onlyRemoveInstance:
+	case n.TargetProvisionState != node.NoState && !slices.Contains(updateAllowedStates, n.ProvisionState):
+		return conflict("Node %s can not be updated while a state transition is in progress.", param(c, "ident"))
+	case n.ProvisionState == node.Inspecting && v >= v39InspectWait:
+		return conflict("Cannot update node \"%s\" while it is in state \"%s\".", n.UUID, node.Inspecting)
+	}
+
+	doc := nodeDoc(n)
+	oldDriverInfo, _ := doc.vals["driver_info"].(*object)
+	oldInstanceInfo, _ := doc.vals["instance_info"].(*object)
+	oldDriverInfo, oldInstanceInfo = cloneObject(oldDriverInfo), cloneObject(oldInstanceInfo)
+	if err := applyPatch(doc, ops); err != nil {
+		return err
+	}
+	if err := nodePatchSchema.check("patch", doc); err != nil {
+		return err
+	}
+	for _, k := range nodePatchAllowed { // removed root members read as null
+		if _, ok := doc.get(k); !ok {
+			doc.set(k, nil)
+		}
+	}
+	if di, ok := doc.vals["driver_info"].(*object); ok {
+		restoreMasked(oldDriverInfo, di, false)
+	}
+	if ii, ok := doc.vals["instance_info"].(*object); ok {
+		restoreMasked(oldInstanceInfo, ii, true)
+	}
+	// Names were checked against the patch up front; an unchanged stored
+	// name is not re-validated.
+	doc.del("name")
+	if err := setNodeScalars(n, doc, v, nameErr); err != nil {
+		return err
+	}
+	n.Name = patchedName(old.Name, ops)
+
+	// Conductor-side rules (ironic.conductor.manager.update_node).
+	switch {
+	case old.Protected && !n.Protected:
+		n.ProtectedReason = nil
+	case !equalPtr(old.ProtectedReason, n.ProtectedReason) && !n.Protected:
+		return badRequest("Cannot set protected_reason without protected=True")
+	}
+	if n.Protected && !old.Protected && n.ProvisionState != node.Active && n.ProvisionState != node.Rescue {
+		return conflict("Node %s is in state \"%s\": protection can only be set in the active and rescue states.",
+			n.UUID, n.ProvisionState)
+	}
+	switch {
+	case old.Retired && !n.Retired:
+		n.RetiredReason = nil
+	case !equalPtr(old.RetiredReason, n.RetiredReason) && !n.Retired:
+		return badRequest("Cannot set retired_reason without retired=True")
+	}
+	if old.Maintenance && !n.Maintenance {
+		n.MaintenanceReason = nil
+		n.Fault = nil
+	}
+	if old.InstanceUUID != nil && n.InstanceUUID != nil && *old.InstanceUUID != *n.InstanceUUID {
+		return conflict("Node %s is associated with instance %s.", n.UUID, *old.InstanceUUID)
+	}
+	if old.ChassisUUID != nil && n.ChassisUUID == nil && v < v25UnsetChassis {
+		return notAcceptable("")
+	}
+	if n.ChassisUUID != nil && (old.ChassisUUID == nil || *old.ChassisUUID != *n.ChassisUUID) {
+		if _, err := s.Store.Chassis(c.UserContext(), *n.ChassisUUID); errors.Is(err, store.ErrNotFound) {
+			return badRequest("Chassis %s could not be found.", *n.ChassisUUID)
+		} else if err != nil {
+			return fmt.Errorf("read chassis %s: %w", *n.ChassisUUID, err)
+		}
+	}
+	if n.Driver != old.Driver {
+		if n.ConsoleEnabled {
+			return conflict("Node %s can not update the driver while the console is enabled. Please stop the console first.",
+				param(c, "ident"))
+		}
+		if reset {
+			for _, k := range nodeKinds {
+				field := nodeFields[k.field].name
+				if len(patchValues(ops, "/"+field)) == 0 {
+					*ifaceOf(&n.Interfaces, k.kind) = ""
+				}
+			}
+			n.Interfaces.Firmware = ""
+		}
+	}
+	if err := s.resolveInterfaces(n); err != nil {
+		return err
+	}
+	return nil
+}
+
+// patchedName is the name after ops (names were validated up front).
+func patchedName(old *string, ops []patchOp) *string {
+	name := old
+	for _, p := range ops {
+		if p.path != "/name" {
+			continue
+		}
+		switch p.op {
+		case "remove":
+			name = nil
+		default:
+			if s, ok := p.value.(string); ok {
+				name = &s
+			} else {
+				name = nil
+			}
+		}
+	}
+	return name
+}
+
+// cloneObject deep-copies o (nil stays nil).
+func cloneObject(o *object) *object {
+	if o == nil {
+		return nil
+	}
+	v, err := decodeJSON(encodeValue(o))
+	if c, ok := v.(*object); ok && err == nil {
+		return c
+	}
+	return nil
+}
+
+// setMaintenance answers PUT (on=true) and DELETE (on=false)
+// /v1/nodes/{ident}/maintenance.
+func (s *Server) setMaintenance(on bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var reason *string
+		if on {
+			if v, ok, err := decodeBody(c); err != nil {
+				return err
+			} else if ok && v != nil {
+				o, isObj := v.(*object)
+				if !isObj {
+					return badRequest("Invalid request body: expected a JSON object")
+				}
+				for _, k := range o.keys {
+					if k != "reason" {
+						return badRequest("Unexpected arguments: %s", k)
+					}
+				}
+				switch r := o.vals["reason"].(type) {
+				case nil:
+				case string:
+					reason = &r
+				default:
+					return badRequest("Expected string for reason: %s", pyDisplay(r))
+				}
+			}
+		}
+		updated, err := s.updateNode(c, param(c, "ident"), func(n *store.Node) error {
+			n.Maintenance = on
+			n.MaintenanceReason = reason
+			if !on {
+				n.Fault = nil
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		s.maintenanceEvent(c, &updated)
+		return empty(c, fiber.StatusAccepted)
+	}
+}
+
+// maintenanceEvent records a maintenance change in the node's history; a
+// failure to record it does not fail the request.
+func (s *Server) maintenanceEvent(c *fiber.Ctx, n *store.Node) {
+	text := "Node taken out of maintenance"
+	if n.Maintenance {
+		text = "Node put in maintenance"
+		if n.MaintenanceReason != nil && *n.MaintenanceReason != "" {
+			text += ": " + *n.MaintenanceReason
+		}
+	}
+	e := store.Event{NodeUUID: n.UUID, Severity: "INFO", EventType: "maintenance", Event: text,
+		Conductor: s.conductor()}
+	if err := s.Store.AddEvent(c.UserContext(), e); err != nil {
+		s.log().WarnContext(c.UserContext(), "record maintenance event", "node", n.UUID, "err", err)
+	}
+}
+
+// setRAIDConfig answers PUT /v1/nodes/{ident}/states/raid: it stores the
+// target RAID configuration (applied by a later clean step).
+func (s *Server) setRAIDConfig(c *fiber.Ctx) error {
+	if minor(c) < v12RAIDConfig {
+		return notAcceptable("")
+	}
+	v, ok, err := decodeBody(c)
+	if err != nil {
+		return err
+	}
+	o, isObj := v.(*object)
+	if !ok || !isObj {
+		return badRequest("Expected types <class 'dict'> for target_raid_config: %s", pyDisplay(v))
+	}
+	raw := encodeValue(o)
+	if _, err := s.updateNode(c, param(c, "ident"), func(n *store.Node) error {
+		n.TargetRAIDConfig = raw
+		return nil
+	}); err != nil {
+		return err
+	}
+	return empty(c, fiber.StatusNoContent)
+}
+
+// Traits (API 1.37).
+
+// customTraitRE is os_traits' CUSTOM_ pattern; standardTraitRE approximates
+// the standard trait names (ferric does not ship the os-traits catalogue).
+var (
+	customTraitRE   = regexp.MustCompile(`^CUSTOM_[A-Z0-9_]+$`)
+	standardTraitRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+)
+
+const maxTraitsPerNode = 50
+
+func checkTrait(name string, v any) *apiError {
+	t, ok := v.(string)
+	if !ok {
+		return schemaError(name, pyRepr(v)+" is not of type 'string'")
+	}
+	if len(t) == 0 || len(t) > 255 || !(customTraitRE.MatchString(t) || standardTraitRE.MatchString(t)) {
+		return schemaError(name, pyRepr(v)+" is not valid under any of the given schemas")
+	}
+	return nil
+}
+
+// getTraits answers GET /v1/nodes/{ident}/traits.
+func (s *Server) getTraits(c *fiber.Ctx) error {
+	if minor(c) < v37Traits {
+		return webobNotFound()
+	}
+	n, err := s.loadNode(c, param(c, "ident"))
+	if err != nil {
+		return err
+	}
+	traits := slices.Clone(n.Traits)
+	slices.Sort(traits)
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
+		b = append(b, `{"traits":`...)
+		if traits == nil {
+			traits = []string{}
+		}
+		b = appendStrings(b, traits)
+		return append(b, '}')
+	})
+}
+
+// setTraits answers PUT /v1/nodes/{ident}/traits {"traits": [...]}.
+func (s *Server) setTraits(c *fiber.Ctx) error {
+	if minor(c) < v37Traits {
+		return webobNotFound()
+	}
+	body, err := decodeObjectBody(c, "body")
+	if err != nil {
+		return err
+	}
+	for _, k := range body.keys {
+		if k != "traits" {
+			return schemaError("body", fmt.Sprintf("Additional properties are not allowed (%s was unexpected)", pyStr(k)))
+		}
+	}
+	arr, ok := body.vals["traits"].([]any)
+	if !ok {
+		if _, present := body.get("traits"); present {
+			return schemaError("body", pyRepr(body.vals["traits"])+" is not of type 'array'")
+		}
+		return badRequest("A single node trait may be added via PUT /v1/nodes/<node identifier>/traits/<trait> with no body, " +
+			"or all node traits may be replaced via PUT /v1/nodes/<node identifier>/traits with the list of traits specified in the request body.")
+	}
+	var traits []string
+	for _, t := range arr {
+		if err := checkTrait("body", t); err != nil {
+			return err
+		}
+		if s := t.(string); !contains(traits, s) {
+			traits = append(traits, s)
+		}
+	}
+	if len(traits) > maxTraitsPerNode {
+		return badRequest("Could not modify traits for node %s: would exceed the maximum of %d traits per node.",
+			param(c, "ident"), maxTraitsPerNode)
+	}
+	slices.Sort(traits)
+	if traits == nil {
+		traits = []string{}
+	}
+	if _, err := s.updateNode(c, param(c, "ident"), func(n *store.Node) error {
+		n.Traits = traits
+		return nil
+	}); err != nil {
+		return err
+	}
+	return empty(c, fiber.StatusNoContent)
+}
+
+// addTrait answers PUT /v1/nodes/{ident}/traits/{trait}.
+func (s *Server) addTrait(c *fiber.Ctx) error {
+	if minor(c) < v37Traits {
+		return webobNotFound()
+	}
+	ident, trait := param(c, "ident"), param(c, "trait")
+	if err := checkTrait("trait", trait); err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(c.Body())) > 0 {
+		return badRequest("No body should be provided when adding a trait")
+	}
+	if _, err := s.updateNode(c, ident, func(n *store.Node) error {
+		if contains(n.Traits, trait) {
+			return nil
+		}
+		if len(n.Traits) >= maxTraitsPerNode {
+			return badRequest("Could not modify traits for node %s: would exceed the maximum of %d traits per node.",
+				ident, maxTraitsPerNode)
+		}
+		n.Traits = append(slices.Clone(n.Traits), trait)
+		slices.Sort(n.Traits)
+		return nil
+	}); err != nil {
+		return err
+	}
+	c.Location(s.publicURL(c) + "/v1/nodes/" + ident + "/traits/" + trait)
+	return empty(c, fiber.StatusNoContent)
+}
+
+// deleteTraits answers DELETE /v1/nodes/{ident}/traits[/{trait}].
+func (s *Server) deleteTraits(c *fiber.Ctx) error {
+	if minor(c) < v37Traits {
+		return webobNotFound()
+	}
+	ident, trait := param(c, "ident"), param(c, "trait")
+	if _, err := s.updateNode(c, ident, func(n *store.Node) error {
+		if trait == "" {
+			n.Traits = []string{}
+			return nil
+		}
+		i := slices.Index(n.Traits, trait)
+		if i < 0 {
+			return notFound("Node %s doesn't have a trait '%s'", n.UUID, trait)
+		}
+		n.Traits = slices.Delete(slices.Clone(n.Traits), i, i+1)
+		return nil
+	}); err != nil {
+		return err
+	}
+	return empty(c, fiber.StatusNoContent)
+}

@@ -1,0 +1,1094 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/node"
+	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/workflows"
+)
+
+func (s *Server) view(c *fiber.Ctx) *nodeView {
+	base := s.publicURL(c)
+	return &nodeView{minor: minor(c), base: base, escBase: escapeURL(base), conductor: s.conductor()}
+}
+
+// loadNode reads the node named by ident (UUID or name), checking the
+// identifier as Ironic does at the negotiated microversion.
+func (s *Server) loadNode(c *fiber.Ctx, ident string) (store.Node, error) {
+	if !isUUIDLike(ident) {
+		if !isValidLogicalName(ident) {
+			return store.Node{}, badRequest("Expected UUID or name for node_ident: %s", ident)
+		}
+		v := minor(c)
+		if v < v5NodeName {
+			return store.Node{}, nodeNotFound(ident)
+		}
+		if v < v10UnrestrictedName && !isHostnameSafe(ident) {
+			return store.Node{}, badRequest("Expected a logical name or UUID but received %s.", ident)
+		}
+	}
+	n, err := s.Store.Node(c.UserContext(), ident)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Node{}, nodeNotFound(ident)
+	}
+	if err != nil {
+		return store.Node{}, fmt.Errorf("read node %s: %w", ident, err)
+	}
+	return n, nil
+}
+
+// parseFields reads ?fields= like Ironic's string_list: trimmed, lower-case,
+// de-duplicated, in order.
+func parseFields(c *fiber.Ctx) ([]string, bool) {
+	raw, ok := query(c, "fields")
+	if !ok {
+		return nil, false
+	}
+	var out []string
+	for _, f := range strings.Split(raw, ",") {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if f != "" && !contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out, true
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// checkNodeFields applies Ironic's checks on ?fields= for nodes.
+func checkNodeFields(v int, fields []string) *apiError {
+	if v < v8Fields {
+		return notAcceptable("")
+	}
+	for _, name := range fields {
+		if f, ok := nodeFieldByName[name]; ok && v < nodeFields[f].min {
+			return notAcceptable("")
+		}
+	}
+	for _, name := range fields {
+		if _, ok := nodeFieldByName[name]; !ok {
+			return badRequest("Field %s is not a valid field.", name)
+		}
+	}
+	return nil
+}
+
+// getNode answers GET /v1/nodes/{ident}.
+func (s *Server) getNode(c *fiber.Ctx) error {
+	n, err := s.loadNode(c, param(c, "ident"))
+	if err != nil {
+		return err
+	}
+	vw := s.view(c)
+	plan := fullNodePlan(vw.minor)
+	if fields, ok := parseFields(c); ok {
+		if err := checkNodeFields(vw.minor, fields); err != nil {
+			return err
+		}
+		plan = fieldsNodePlan(vw.minor, fields)
+	}
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return vw.appendNode(b, &n, plan) })
+}
+
+// nodeStates answers GET /v1/nodes/{ident}/states.
+func (s *Server) nodeStates(c *fiber.Ctx) error {
+	n, err := s.loadNode(c, param(c, "ident"))
+	if err != nil {
+		return err
+	}
+	v := minor(c)
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
+		b = append(b, `{"console_enabled":`...)
+		b = appendBool(b, n.ConsoleEnabled)
+		b = append(b, `,"last_error":`...)
+		b = appendStringPtr(b, n.LastError)
+		b = append(b, `,"power_state":`...)
+		b = appendStringOrNull(b, string(n.PowerState))
+		b = append(b, `,"provision_state":`...)
+		b = appendStringOrNull(b, string(displayProvisionState(n.ProvisionState, v)))
+		b = append(b, `,"target_power_state":`...)
+		b = appendStringOrNull(b, string(n.TargetPowerState))
+		b = append(b, `,"target_provision_state":`...)
+		b = appendStringOrNull(b, string(n.TargetProvisionState))
+		b = append(b, `,"provision_updated_at":`...)
+		b = appendTimePtr(b, n.ProvisionUpdatedAt)
+		if v >= v12RAIDConfig {
+			b = append(b, `,"raid_config":`...)
+			b = appendRawObject(b, n.RAIDConfig)
+			b = append(b, `,"target_raid_config":`...)
+			b = appendRawObject(b, n.TargetRAIDConfig)
+		}
+		if v >= v75BootMode {
+			b = append(b, `,"boot_mode":`...)
+			b = appendStringPtr(b, n.BootMode)
+			b = append(b, `,"secure_boot":`...)
+			b = appendBoolPtr(b, n.SecureBoot)
+		}
+		return append(b, '}')
+	})
+}
+
+// validProvisionStates are the states of Ironic's state machine, for the
+// provision_state filter.
+var validProvisionStates = []node.ProvisionState{
+	node.Enroll, node.Verifying, node.Manageable, node.Inspecting, node.InspectWait, node.InspectFail,
+	node.Cleaning, node.CleanWait, node.CleanFail, node.Available, node.Deploying, node.DeployWait,
+	node.DeployFail, node.Active, node.Deleting, node.Error, node.Adopting, node.AdoptFail,
+	node.Rescue, node.Rescuing, node.RescueWait, node.RescueFail, node.Unrescuing, node.UnrescueFail,
+}
+
+// validFaults are Ironic 21.4's faults.VALID_FAULTS.
+var validFaults = []string{"power failure", "clean failure", "rescue abort failure"}
+
+// invalidNodeSortKeys are columns Ironic refuses to sort by.
+var invalidNodeSortKeys = []string{"properties", "driver_info", "extra", "instance_info", "driver_internal_info",
+	"clean_step", "deploy_step", "raid_config", "target_raid_config", "traits", "network_data"}
+
+// nodeListRequest is a parsed node collection request.
+type nodeListRequest struct {
+	q       store.ListNodes
+	limit   int
+	sortKey string
+	sortDir string
+	fields  []string // nil for the full representation
+	detail  *bool
+	keep    []func(*store.Node) bool
+	args    [][2]string // extra query arguments echoed in the next link
+	noNext  bool
+	none    bool // a filter no node can pass (another conductor)
+}
+
+// queryBool reads a boolean query parameter (nil when absent).
+func queryBool(c *fiber.Ctx, name string) (*bool, error) {
+	raw, ok := query(c, name)
+	if !ok {
+		return nil, nil
+	}
+	b, aerr := argBool(name, raw)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return b, nil
+}
+
+// queryLimit reads ?limit= and applies Ironic's validate_limit.
+func (s *Server) queryLimit(c *fiber.Ctx) (int, error) {
+	raw, ok := query(c, "limit")
+	if !ok {
+		return s.maxLimit(), nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil {
+		return 0, badRequest("Expected an integer for limit: %s", raw)
+	}
+	if n <= 0 {
+		return 0, badRequest("Limit must be positive")
+	}
+	return min(n, s.maxLimit()), nil
+}
+
+// querySort reads sort_key and sort_dir.
+func querySort(c *fiber.Ctx) (key, dir string, err error) {
+	key, ok := query(c, "sort_key")
+	if !ok {
+		key = "id"
+	}
+	dir, ok = query(c, "sort_dir")
+	if !ok {
+		dir = "asc"
+	}
+	if dir != "asc" && dir != "desc" {
+		return "", "", badRequest("Invalid sort direction: %s. Acceptable values are 'asc' or 'desc'", dir)
+	}
+	return key, dir, nil
+}
+
+func (s *Server) nodeSortKeys() []string {
+	if s.NodeSortKeys != nil {
+		return s.NodeSortKeys
+	}
+	return DefaultNodeSortKeys()
+}
+
+// parseNodeList reads the query of a node collection request. detailPath is
+// true for .../detail, where ?fields and ?detail are not accepted.
+func (s *Server) parseNodeList(c *fiber.Ctx, detailPath bool) (*nodeListRequest, error) {
+	v := minor(c)
+	r := &nodeListRequest{}
+	str := func(name string, minV int) (string, bool, error) {
+		val, ok := query(c, name)
+		if ok && v < minV {
+			return "", false, notAcceptableMin(minV)
+		}
+		return val, ok, nil
+	}
+
+	if raw, ok := query(c, "chassis_uuid"); ok {
+		if _, err := argUUID("chassis_uuid", raw); err != nil {
+			return nil, err
+		}
+		r.q.ChassisUUID = raw
+	}
+	if raw, ok := query(c, "instance_uuid"); ok {
+		if _, err := argUUID("instance_uuid", raw); err != nil {
+			return nil, err
+		}
+		r.q.InstanceUUID = raw
+		r.noNext = true
+	}
+	var err error
+	if r.q.Associated, err = queryBool(c, "associated"); err != nil {
+		return nil, err
+	}
+	if r.q.Maintenance, err = queryBool(c, "maintenance"); err != nil {
+		return nil, err
+	}
+	if r.q.Retired, err = queryBool(c, "retired"); err != nil {
+		return nil, err
+	}
+	marker, hasMarker := query(c, "marker")
+	if hasMarker {
+		if _, err := argUUID("marker", marker); err != nil {
+			return nil, err
+		}
+	}
+	if r.limit, err = s.queryLimit(c); err != nil {
+		return nil, err
+	}
+	if r.sortKey, r.sortDir, err = querySort(c); err != nil {
+		return nil, err
+	}
+	fields, hasFields := parseFields(c)
+	var detail *bool
+	if !detailPath {
+		if detail, err = queryBool(c, "detail"); err != nil {
+			return nil, err
+		}
+	} else {
+		hasFields = false
+	}
+
+	// Version gates, in Ironic's order.
+	if hasFields {
+		if err := checkNodeFields(v, fields); err != nil {
+			return nil, err
+		}
+	}
+	if f, ok := nodeFieldByName[r.sortKey]; ok && v < nodeFields[f].min {
+		return nil, notAcceptable("")
+	}
+	if ps, ok, err := str("provision_state", v9ProvisionFilter); err != nil {
+		return nil, err
+	} else if ok {
+		if !containsState(validProvisionStates, node.ProvisionState(ps)) {
+			return nil, badRequest("Provision state \"%s\" is not valid", ps)
+		}
+		st := node.ProvisionState(ps)
+		r.q.ProvisionState = &st
+		r.args = append(r.args, [2]string{"provision_state", ps})
+	}
+	filters := []struct {
+		name string
+		min  int
+		dst  *string
+	}{
+		{"driver", v16DriverFilter, &r.q.Driver},
+		{"resource_class", v21ResourceClass, &r.q.ResourceClass},
+		{"fault", v42Fault, &r.q.Fault},
+		{"conductor_group", v46ConductorGroup, &r.q.ConductorGroup},
+		{"owner", v50Owner, &r.q.Owner},
+		{"lessee", v65Lessee, &r.q.Lessee},
+	}
+	for _, f := range filters {
+		val, ok, err := str(f.name, f.min)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		if f.name == "fault" && !contains(validFaults, val) {
+			return nil, badRequest("Unrecognized fault \"%s\" is specified, allowed faults are %s",
+				val, pyTuple(validFaults))
+		}
+		if f.name == "conductor_group" {
+			val = strings.ToLower(val)
+		}
+		*f.dst = val
+		r.args = append(r.args, [2]string{f.name, val})
+	}
+	if cond, ok, err := str("conductor", v49Conductors); err != nil {
+		return nil, err
+	} else if ok {
+		r.none = cond != s.conductor() // every node is served by this conductor
+		r.args = append(r.args, [2]string{"conductor", cond})
+	}
+	if raw, ok, err := str("shard", v82Shard); err != nil {
+		return nil, err
+	} else if ok {
+		var shards []string
+		for _, sh := range strings.Split(raw, ",") {
+			if sh = strings.ToLower(strings.TrimSpace(sh)); sh != "" && !contains(shards, sh) {
+				shards = append(shards, sh)
+			}
+		}
+		if len(shards) == 1 {
+			r.q.Shard = shards[0]
+		} else if len(shards) > 1 {
+			r.keep = append(r.keep, func(n *store.Node) bool { return n.Shard != nil && contains(shards, *n.Shard) })
+		}
+		r.args = append(r.args, [2]string{"shard", strings.Join(shards, ",")})
+	}
+	if raw, ok, err := str("sharded", v82Shard); err != nil {
+		return nil, err
+	} else if ok {
+		b, aerr := argBool("sharded", raw)
+		if aerr != nil {
+			return nil, aerr
+		}
+		want := *b
+		r.keep = append(r.keep, func(n *store.Node) bool { return (n.Shard != nil && *n.Shard != "") == want })
+		r.args = append(r.args, [2]string{"sharded", pyBool(want)})
+	}
+	if dc, ok := query(c, "description_contains"); ok {
+		r.keep = append(r.keep, func(n *store.Node) bool {
+			return n.Description != nil && strings.Contains(*n.Description, dc)
+		})
+		r.args = append(r.args, [2]string{"description_contains", dc})
+	}
+	if project, ok := query(c, "project"); ok {
+		r.keep = append(r.keep, func(n *store.Node) bool {
+			return (n.Owner != nil && *n.Owner == project) || (n.Lessee != nil && *n.Lessee == project)
+		})
+		r.args = append(r.args, [2]string{"project", project})
+	}
+
+	// get_request_return_fields.
+	if detail != nil && v < v43Detail {
+		return nil, badRequest("Invalid query parameter ?detail=%s received.", pyBool(*detail))
+	}
+	if hasFields && detail != nil && *detail {
+		return nil, badRequest("Can not specify ?detail=True and fields in the same request.")
+	}
+	r.detail = detail
+	switch {
+	case detailPath || (detail != nil && *detail):
+		r.fields = nil
+	case hasFields:
+		r.fields = fields
+	default:
+		r.fields = defaultNodeListFields
+	}
+
+	// _get_nodes_collection.
+	if contains(invalidNodeSortKeys, r.sortKey) {
+		return nil, badRequest("The sort_key value %s is an invalid field for sorting", r.sortKey)
+	}
+	if !contains(s.nodeSortKeys(), r.sortKey) {
+		return nil, badRequest("The sort_key value \"%s\" is an invalid field for sorting", r.sortKey)
+	}
+	r.q.Limit = r.limit
+	if r.sortKey != "id" {
+		r.q.SortKey = r.sortKey
+	}
+	r.q.SortDesc = r.sortDir == "desc"
+	if hasMarker {
+		m, err := s.Store.Node(c.UserContext(), marker)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nodeNotFound(marker)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read marker node %s: %w", marker, err)
+		}
+		r.q.MarkerID = m.ID
+	}
+	return r, nil
+}
+
+func containsState(ss []node.ProvisionState, s node.ProvisionState) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// pyBool is Python's str() of a bool, as Ironic echoes booleans in links.
+func pyBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
+}
+
+// pyTuple is Python's repr() of a tuple of strings.
+func pyTuple(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = pyStr(s)
+	}
+	return "(" + strings.Join(q, ", ") + ")"
+}
+
+// fetchNodes runs q, applying post-filters (filters the store does not
+// offer) and refilling short pages so that a full page still means "more".
+func (s *Server) fetchNodes(ctx context.Context, q store.ListNodes, keep []func(*store.Node) bool) ([]store.Node, error) {
+	if len(keep) == 0 {
+		return s.Store.ListNodes(ctx, q)
+	}
+	var out []store.Node
+	for {
+		page, err := s.Store.ListNodes(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+	rows:
+		for i := range page {
+			for _, k := range keep {
+				if !k(&page[i]) {
+					continue rows
+				}
+			}
+			out = append(out, page[i])
+			if q.Limit > 0 && len(out) == q.Limit {
+				return out, nil
+			}
+		}
+		if q.Limit == 0 || len(page) < q.Limit {
+			return out, nil
+		}
+		q.MarkerID = page[len(page)-1].ID
+	}
+}
+
+// nodeCollection serves a node list for resource (e.g. "nodes",
+// "nodes/detail", "chassis/<uuid>/nodes").
+func (s *Server) nodeCollection(c *fiber.Ctx, r *nodeListRequest, resource string) error {
+	var nodes []store.Node
+	if !r.none {
+		var err error
+		if nodes, err = s.fetchNodes(c.UserContext(), r.q, r.keep); err != nil {
+			return fmt.Errorf("list nodes: %w", err)
+		}
+	}
+	vw := s.view(c)
+	plan := fullNodePlan(vw.minor)
+	if r.fields != nil {
+		plan = fieldsNodePlan(vw.minor, r.fields)
+	}
+	var next string
+	if !r.noNext && len(nodes) > 0 && len(nodes) == r.limit {
+		args := [][2]string{{"sort_key", r.sortKey}, {"sort_dir", r.sortDir}}
+		if b := r.q.Associated; b != nil && *b {
+			args = append(args, [2]string{"associated", "True"})
+		}
+		if b := r.q.Maintenance; b != nil && *b {
+			args = append(args, [2]string{"maintenance", "True"})
+		}
+		if b := r.q.Retired; b != nil && *b {
+			args = append(args, [2]string{"retired", "True"})
+		}
+		if r.detail != nil {
+			args = append(args, [2]string{"detail", pyBool(*r.detail)})
+		}
+		args = append(args, r.args...)
+		if r.fields != nil {
+			args = append(args, [2]string{"fields", strings.Join(r.fields, ",")})
+		}
+		next = nextLink(vw.base, resource, args, r.limit, nodes[len(nodes)-1].UUID)
+	}
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
+		b = append(b, `{"nodes":[`...)
+		for i := range nodes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = vw.appendNode(b, &nodes[i], plan)
+		}
+		b = append(b, ']')
+		if next != "" {
+			b = append(b, `,"next":`...)
+			b = appendString(b, next)
+		}
+		return append(b, '}')
+	})
+}
+
+// nextLink builds Ironic's "next" URL: the query arguments in order, then
+// limit and marker.
+func nextLink(base, resource string, args [][2]string, limit int, marker string) string {
+	var sb strings.Builder
+	sb.WriteString(base)
+	sb.WriteString("/v1/")
+	sb.WriteString(resource)
+	sb.WriteByte('?')
+	for _, a := range args {
+		sb.WriteString(a[0])
+		sb.WriteByte('=')
+		sb.WriteString(escapeQueryValue(a[1]))
+		sb.WriteByte('&')
+	}
+	sb.WriteString("limit=")
+	sb.WriteString(strconv.Itoa(limit))
+	sb.WriteString("&marker=")
+	sb.WriteString(url.QueryEscape(marker))
+	return sb.String()
+}
+
+// escapeQueryValue escapes a query value, keeping commas readable as
+// Ironic's links do (fields=uuid,name).
+func escapeQueryValue(v string) string {
+	return strings.ReplaceAll(url.QueryEscape(v), "%2C", ",")
+}
+
+// listNodes answers GET /v1/nodes and GET /v1/nodes/detail.
+func (s *Server) listNodes(detailPath bool) fiber.Handler {
+	resource := "nodes"
+	if detailPath {
+		resource = "nodes/detail"
+	}
+	return func(c *fiber.Ctx) error {
+		r, err := s.parseNodeList(c, detailPath)
+		if err != nil {
+			return err
+		}
+		return s.nodeCollection(c, r, resource)
+	}
+}
+
+// nodeCreateSchema is Ironic's node_schema().
+var nodeCreateSchema = &schema{
+	props: map[string]prop{
+		"automated_clean":      tBoolish,
+		"bios_interface":       tStringNull,
+		"boot_interface":       tStringNull,
+		"boot_mode":            tStringNull,
+		"chassis_uuid":         tStringNull,
+		"conductor_group":      tStringNull,
+		"console_enabled":      tBoolish,
+		"console_interface":    tStringNull,
+		"deploy_interface":     tStringNull,
+		"description":          {types: []string{"string", "null"}, maxLen: 4096},
+		"driver":               tString,
+		"driver_info":          tObjectNull,
+		"extra":                tObjectNull,
+		"inspect_interface":    tStringNull,
+		"instance_info":        tObjectNull,
+		"instance_uuid":        tStringNull,
+		"lessee":               tStringNull,
+		"management_interface": tStringNull,
+		"maintenance":          tBoolish,
+		"name":                 tStringNull,
+		"network_data":         tObjectNull,
+		"network_interface":    tStringNull,
+		"owner":                tStringNull,
+		"power_interface":      tStringNull,
+		"properties":           tObjectNull,
+		"raid_interface":       tStringNull,
+		"rescue_interface":     tStringNull,
+		"resource_class":       {types: []string{"string", "null"}, maxLen: 80},
+		"retired":              tBoolish,
+		"retired_reason":       tStringNull,
+		"secure_boot":          tBoolish,
+		"shard":                tStringNull,
+		"storage_interface":    tStringNull,
+		"uuid":                 tStringNull,
+		"vendor_interface":     tStringNull,
+	},
+	required: []string{"driver"},
+}
+
+// nodeKinds are the interface kinds a client may set, with their fields
+// (firmware arrives at 1.86, beyond ferric's range).
+var nodeKinds = []struct {
+	kind  drivers.Kind
+	field nodeField
+}{
+	{drivers.KindBios, nfBiosInterface}, {drivers.KindBoot, nfBootInterface},
+	{drivers.KindConsole, nfConsoleInterface}, {drivers.KindDeploy, nfDeployInterface},
+	{drivers.KindInspect, nfInspectInterface}, {drivers.KindManagement, nfManagementInterface},
+	{drivers.KindNetwork, nfNetworkInterface}, {drivers.KindPower, nfPowerInterface},
+	{drivers.KindRAID, nfRAIDInterface}, {drivers.KindRescue, nfRescueInterface},
+	{drivers.KindStorage, nfStorageInterface}, {drivers.KindVendor, nfVendorInterface},
+}
+
+// ifaceOf returns the store field holding kind k.
+func ifaceOf(i *store.Interfaces, k drivers.Kind) *string {
+	switch k {
+	case drivers.KindBios:
+		return &i.Bios
+	case drivers.KindBoot:
+		return &i.Boot
+	case drivers.KindConsole:
+		return &i.Console
+	case drivers.KindDeploy:
+		return &i.Deploy
+	case drivers.KindFirmware:
+		return &i.Firmware
+	case drivers.KindInspect:
+		return &i.Inspect
+	case drivers.KindManagement:
+		return &i.Management
+	case drivers.KindNetwork:
+		return &i.Network
+	case drivers.KindPower:
+		return &i.Power
+	case drivers.KindRAID:
+		return &i.RAID
+	case drivers.KindRescue:
+		return &i.Rescue
+	case drivers.KindStorage:
+		return &i.Storage
+	case drivers.KindVendor:
+		return &i.Vendor
+	}
+	return nil
+}
+
+// interfacesMap returns the node's interface names by kind ("" = default).
+func interfacesMap(i *store.Interfaces) map[drivers.Kind]string {
+	m := make(map[drivers.Kind]string, 13)
+	for _, k := range drivers.Kinds() {
+		m[k] = *ifaceOf(i, k)
+	}
+	return m
+}
+
+// noValidHost is Ironic's answer for a driver no conductor has.
+func noValidHost(driver, group string) *apiError {
+	return badRequest("No valid host was found. Reason: No conductor service registered which supports driver %s for conductor group \"%s\".",
+		driver, group)
+}
+
+// resolveInterfaces fills the node's interfaces from its hardware type's
+// defaults and checks requested names, with Ironic's messages.
+func (s *Server) resolveInterfaces(n *store.Node) *apiError {
+	if s.Drivers == nil {
+		return noValidHost(n.Driver, n.ConductorGroup)
+	}
+	hw, err := s.Drivers.Type(n.Driver)
+	if err != nil {
+		return noValidHost(n.Driver, n.ConductorGroup)
+	}
+	req := interfacesMap(&n.Interfaces)
+	for _, k := range drivers.Kinds() {
+		name := req[k]
+		if name == "" || contains(hw.Interfaces[k], name) {
+			continue
+		}
+		var enabled []string
+		for _, t := range s.Drivers.Types() {
+			for _, impl := range t.Interfaces[k] {
+				if !contains(enabled, impl) {
+					enabled = append(enabled, impl)
+				}
+			}
+		}
+		if contains(enabled, name) {
+			return badRequest("%s interface implementation '%s' is not supported by hardware type %s.",
+				k, name, n.Driver)
+		}
+		return badRequest("Could not find the following interface in the 'ironic.hardware.interfaces.%s' entrypoint: %s. Valid interfaces are %s.",
+			k, name, pyList(enabled))
+	}
+	resolved, err := s.Drivers.ResolveInterfaces(n.Driver, req)
+	if err != nil {
+		return badRequest("%s", err.Error())
+	}
+	for k, name := range resolved {
+		*ifaceOf(&n.Interfaces, k) = name
+	}
+	return nil
+}
+
+// pyList is Python's repr() of a list of strings.
+func pyList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = pyStr(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// driverNode is what driver factories see of a node.
+func driverNode(n *store.Node) drivers.Node {
+	return drivers.Node{
+		UUID:         n.UUID,
+		DriverInfo:   n.DriverInfo,
+		InstanceInfo: n.InstanceInfo,
+		Properties:   n.Properties,
+		PowerState:   drivers.PowerState(n.PowerState),
+	}
+}
+
+// driverMessage is the driver's own text inside a registry error.
+func driverMessage(err error) string {
+	if m, ok := err.(interface{ Unwrap() []error }); ok {
+		if errs := m.Unwrap(); len(errs) > 0 {
+			return errs[len(errs)-1].Error()
+		}
+	}
+	return err.Error()
+}
+
+// validateDriverInfo checks driver_info with the power and management
+// factories (pure; no I/O).
+func (s *Server) validateDriverInfo(n *store.Node) *apiError {
+	res := s.Drivers.Validate(interfacesMap(&n.Interfaces), driverNode(n))
+	for _, k := range []drivers.Kind{drivers.KindPower, drivers.KindManagement} {
+		if err := res[k]; err != nil && errors.Is(err, drivers.ErrBadConfig) {
+			return badRequest("%s", driverMessage(err))
+		}
+	}
+	return nil
+}
+
+// reservedNodeNames are the words Ironic's node controller routes on.
+var reservedNodeNames = []string{"maintenance", "management", "states", "vendor_passthru", "detail", "validate"}
+
+// checkNodeName applies Ironic's _check_names_acceptable.
+func checkNodeName(name string, v int, errFmt string) *apiError {
+	if v < v5NodeName {
+		return notAcceptable("")
+	}
+	if !isValidNodeName(name, v) {
+		return badRequest(errFmt, name)
+	}
+	if contains(reservedNodeNames, name) {
+		return badRequest("The word \"%s\" is reserved and can not be used as a node name. Reserved words are: %s.",
+			name, strings.Join(reservedNodeNames, ", "))
+	}
+	return nil
+}
+
+// createNode answers POST /v1/nodes.
+func (s *Server) createNode(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	v := minor(c)
+	body, err := decodeObjectBody(c, "node")
+	if err != nil {
+		return err
+	}
+	if err := nodeCreateSchema.check("node", body); err != nil {
+		return err
+	}
+	// reject_fields_in_newer_versions.
+	for _, k := range body.keys {
+		f, ok := nodeFieldByName[k]
+		if !ok || v >= nodeFields[f].min {
+			continue
+		}
+		val := body.vals[k]
+		// Ironic compares with the field's empty value: "" for
+		// conductor_group (so even null is refused), None otherwise.
+		if k == "conductor_group" {
+			if s, isStr := val.(string); !isStr || s != "" {
+				return notAcceptable("")
+			}
+		} else if val != nil {
+			return notAcceptable("")
+		}
+	}
+
+	n := store.Node{
+		Driver:             body.vals["driver"].(string),
+		DriverInfo:         json.RawMessage("{}"),
+		DriverInternalInfo: json.RawMessage("{}"),
+		Properties:         json.RawMessage("{}"),
+		InstanceInfo:       json.RawMessage("{}"),
+		Extra:              json.RawMessage("{}"),
+		NetworkData:        json.RawMessage("{}"),
+		CleanStep:          json.RawMessage("{}"),
+		DeployStep:         json.RawMessage("{}"),
+		RAIDConfig:         json.RawMessage("{}"),
+		TargetRAIDConfig:   json.RawMessage("{}"),
+		Traits:             []string{},
+		ProvisionState:     node.Enroll,
+	}
+	if v < v11EnrollState {
+		n.ProvisionState = node.Available
+	}
+	if err := setNodeScalars(&n, body, v, "Cannot create node with invalid name '%s'"); err != nil {
+		return err
+	}
+	if n.UUID == "" {
+		n.UUID = uuid.NewString()
+	}
+	if n.ChassisUUID != nil {
+		if _, err := s.Store.Chassis(ctx, *n.ChassisUUID); errors.Is(err, store.ErrNotFound) {
+			return badRequest("Chassis %s could not be found.", *n.ChassisUUID)
+		} else if err != nil {
+			return fmt.Errorf("read chassis %s: %w", *n.ChassisUUID, err)
+		}
+	}
+	if err := s.resolveInterfaces(&n); err != nil {
+		return err
+	}
+	if len(n.DriverInfo) > 2 { // not "{}": validate what was given
+		if err := s.validateDriverInfo(&n); err != nil {
+			return err
+		}
+	}
+	created, err := s.Store.CreateNode(ctx, n)
+	switch {
+	case errors.Is(err, store.ErrExists):
+		if n.Name != nil {
+			if other, err := s.Store.Node(ctx, *n.Name); err == nil && other.UUID != n.UUID {
+				return conflict("A node with name %s already exists.", *n.Name)
+			}
+		}
+		return conflict("A node with UUID %s already exists.", n.UUID)
+	case errors.Is(err, store.ErrNotFound) && n.ChassisUUID != nil:
+		return badRequest("Chassis %s could not be found.", *n.ChassisUUID)
+	case err != nil:
+		return fmt.Errorf("create node %s: %w", n.UUID, err)
+	}
+	vw := s.view(c)
+	c.Location(vw.base + "/v1/nodes/" + created.UUID)
+	plan := fullNodePlan(v)
+	return s.sendJSON(c, fiber.StatusCreated, func(b []byte) []byte { return vw.appendNode(b, &created, plan) })
+}
+
+// setNodeScalars copies the validated members of a create body or patched
+// document into n, applying Ironic's value validators.
+func setNodeScalars(n *store.Node, o *object, v int, nameErr string) *apiError {
+	for _, k := range o.keys {
+		val := o.vals[k]
+		str, _ := val.(string)
+		strp := func() *string {
+			if val == nil {
+				return nil
+			}
+			s := str
+			return &s
+		}
+		switch k {
+		case "uuid":
+			u, err := argUUID("uuid", val)
+			if err != nil {
+				return err
+			}
+			if u != nil {
+				n.UUID = *u
+			}
+		case "name":
+			if val != nil {
+				if err := checkNodeName(str, v, nameErr); err != nil {
+					return err
+				}
+			}
+			n.Name = strp()
+		case "driver":
+			n.Driver = str
+		case "chassis_uuid":
+			u, err := argUUID("chassis_uuid", val)
+			if err != nil {
+				return err
+			}
+			n.ChassisUUID = u
+		case "instance_uuid":
+			u, err := argUUID("instance_uuid", val)
+			if err != nil {
+				return err
+			}
+			n.InstanceUUID = u
+		case "conductor_group":
+			g := strings.ToLower(str)
+			if !conductorGroupRE(g) {
+				return badRequest("Invalid conductor group %s", str)
+			}
+			n.ConductorGroup = g
+		case "description":
+			n.Description = strp()
+		case "owner":
+			n.Owner = strp()
+		case "lessee":
+			n.Lessee = strp()
+		case "resource_class":
+			n.ResourceClass = strp()
+		case "retired_reason":
+			n.RetiredReason = strp()
+		case "protected_reason":
+			n.ProtectedReason = strp()
+		case "shard":
+			n.Shard = strp()
+		case "boot_mode":
+			n.BootMode = strp()
+		case "driver_info", "extra", "instance_info", "properties", "network_data":
+			raw := json.RawMessage("{}")
+			if val != nil {
+				raw = encodeValue(val)
+			}
+			switch k {
+			case "driver_info":
+				n.DriverInfo = raw
+			case "extra":
+				n.Extra = raw
+			case "instance_info":
+				n.InstanceInfo = raw
+			case "properties":
+				n.Properties = raw
+			case "network_data":
+				n.NetworkData = raw
+			}
+		case "automated_clean", "console_enabled", "maintenance", "retired", "protected", "secure_boot":
+			b, err := argBool(k, val)
+			if err != nil {
+				return err
+			}
+			switch k {
+			case "automated_clean":
+				n.AutomatedClean = b
+			case "secure_boot":
+				n.SecureBoot = b
+			case "console_enabled":
+				n.ConsoleEnabled = b != nil && *b
+			case "maintenance":
+				n.Maintenance = b != nil && *b
+			case "retired":
+				n.Retired = b != nil && *b
+			case "protected":
+				n.Protected = b != nil && *b
+			}
+		default:
+			if strings.HasSuffix(k, "_interface") {
+				kind := drivers.Kind(strings.TrimSuffix(k, "_interface"))
+				if p := ifaceOf(&n.Interfaces, kind); p != nil {
+					*p = str
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// conductorGroupRE is utils.validate_conductor_group.
+func conductorGroupRE(g string) bool {
+	if len(g) > 255 {
+		return false
+	}
+	for i := 0; i < len(g); i++ {
+		ch := g[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' ||
+			ch == '_' || ch == '-' || ch == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// deleteNode answers DELETE /v1/nodes/{ident}.
+func (s *Server) deleteNode(c *fiber.Ctx) error {
+	n, err := s.loadNode(c, param(c, "ident"))
+	if err != nil {
+		return err
+	}
+	if !n.Maintenance && n.InstanceUUID != nil {
+		return conflict("Node %s is associated with instance %s.", n.UUID, *n.InstanceUUID)
+	}
+	if n.Protected {
+		return newError(fiber.StatusForbidden, "Node %s is protected and cannot be undeployed, rebuilt or deleted", n.UUID)
+	}
+	if !n.Maintenance && !workflows.Deletable(n.ProvisionState) {
+		valid := workflows.DeletableStates()
+		names := make([]string, len(valid))
+		for i, st := range valid {
+			names[i] = string(st)
+		}
+		return conflict("Can not delete node \"%s\" while it is in provision state \"%s\". Valid provision states to perform deletion are: \"%s\", or set the node into maintenance mode",
+			n.UUID, n.ProvisionState, pyTuple(names))
+	}
+	if err := s.Store.DeleteNode(c.UserContext(), n.UUID); errors.Is(err, store.ErrNotFound) {
+		return nodeNotFound(n.UUID)
+	} else if err != nil {
+		return fmt.Errorf("delete node %s: %w", n.UUID, err)
+	}
+	return empty(c, fiber.StatusNoContent)
+}
+
+// validateKinds are the interfaces Ironic's validate reports at 1.82
+// (task.driver.non_vendor_interfaces), in its order.
+var validateKinds = []drivers.Kind{drivers.KindBios, drivers.KindBoot, drivers.KindConsole, drivers.KindDeploy,
+	drivers.KindInspect, drivers.KindManagement, drivers.KindNetwork, drivers.KindPower, drivers.KindRAID,
+	drivers.KindRescue, drivers.KindStorage}
+
+// validateNode answers GET /v1/nodes/{ident}/validate and
+// GET /v1/nodes/validate?node=X. It is computed from the driver registry
+// without I/O: each interface reports {"result": true} or
+// {"result": false, "reason": "..."} (Ironic omits "reason" when there is none).
+func (s *Server) validateNode(c *fiber.Ctx) error {
+	ident := param(c, "ident")
+	if ident == "" {
+		var ok bool
+		if ident, ok = query(c, "node"); !ok {
+			if ident, ok = query(c, "node_uuid"); !ok {
+				return badRequest("Missing mandatory parameter: node")
+			}
+		}
+	}
+	n, err := s.loadNode(c, ident)
+	if err != nil {
+		return err
+	}
+	ifaces := interfacesMap(&n.Interfaces)
+	var res map[drivers.Kind]error
+	if s.Drivers != nil {
+		res = s.Drivers.Validate(ifaces, driverNode(&n))
+	}
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
+		b = append(b, '{')
+		for i, k := range validateKinds {
+			b = appendKey(b, string(k), i == 0)
+			reason := ""
+			switch err := res[k]; {
+			case s.Drivers == nil:
+				reason = fmt.Sprintf("Driver %s does not support %s (disabled or not implemented).", n.Driver, k)
+			case strings.HasPrefix(ifaces[k], "no-"), errors.Is(err, drivers.ErrUnsupported):
+				reason = fmt.Sprintf("Driver %s does not support %s (disabled or not implemented).", n.Driver, k)
+			case err != nil:
+				reason = driverMessage(err)
+			}
+			if reason == "" {
+				b = append(b, `{"result":true}`...)
+				continue
+			}
+			b = append(b, `{"result":false,"reason":`...)
+			b = appendString(b, reason)
+			b = append(b, '}')
+		}
+		return append(b, '}')
+	})
+}
+
+// nodeInventory answers GET /v1/nodes/{ident}/inventory (1.81): ferric keeps
+// no inspection data, so there never is an inventory.
+func (s *Server) nodeInventory(c *fiber.Ctx) error {
+	if minor(c) < v81Inventory {
+		return webobNotFound()
+	}
+	n, err := s.loadNode(c, param(c, "ident"))
+	if err != nil {
+		return err
+	}
+	return notFound("Node inventory for node %s could not be found.", n.UUID)
+}

@@ -1,0 +1,287 @@
+package api
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// RFC 6902 JSON patch, restricted as Ironic restricts it: operations add,
+// replace and remove only, paths of [\w-] segments, no new root members.
+
+type patchOp struct {
+	op       string
+	path     string
+	value    any
+	hasValue bool
+	doc      *object // the operation as sent, for error messages
+}
+
+// parsePatch reads and validates a JSON patch body.
+func parsePatch(c *fiber.Ctx) ([]patchOp, error) {
+	v, ok, err := decodeBody(c)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, badRequest("Missing mandatory parameter: patch")
+	}
+	arr, isArr := v.([]any)
+	if !isArr {
+		return nil, schemaError("patch", pyRepr(v)+" is not of type 'array'")
+	}
+	ops := make([]patchOp, 0, len(arr))
+	for _, item := range arr {
+		o, isObj := item.(*object)
+		if !isObj {
+			return nil, schemaError("patch", pyRepr(item)+" is not of type 'object'")
+		}
+		var extra []string
+		for _, k := range o.keys {
+			if k != "op" && k != "path" && k != "value" {
+				extra = append(extra, pyStr(k))
+			}
+		}
+		if len(extra) > 0 {
+			verb := "was"
+			if len(extra) > 1 {
+				verb = "were"
+			}
+			return nil, schemaError("patch", fmt.Sprintf("Additional properties are not allowed (%s %s unexpected)",
+				strings.Join(extra, ", "), verb))
+		}
+		p := patchOp{doc: o}
+		if pv, ok := o.get("path"); ok {
+			s, isStr := pv.(string)
+			if !isStr {
+				return nil, schemaError("patch", pyRepr(pv)+" is not of type 'string'")
+			}
+			if !validPatchPath(s) {
+				return nil, schemaError("patch", pyRepr(s)+` does not match '^(/[\\w-]+)+$'`)
+			}
+			p.path = s
+		}
+		if ov, ok := o.get("op"); ok {
+			s, isStr := ov.(string)
+			if !isStr {
+				return nil, schemaError("patch", pyRepr(ov)+" is not of type 'string'")
+			}
+			if s != "add" && s != "replace" && s != "remove" {
+				return nil, schemaError("patch", pyRepr(s)+" is not one of ['add', 'replace', 'remove']")
+			}
+			p.op = s
+		}
+		p.value, p.hasValue = o.get("value")
+		ops = append(ops, p)
+	}
+	return ops, nil
+}
+
+// patchError is Ironic's PatchError.
+func patchError(p patchOp, reason string) *apiError {
+	return badRequest("Couldn't apply patch '%s'. Reason: %s", pyRepr(p.doc), reason)
+}
+
+// rootField is the top-level member a patch path touches.
+func (p patchOp) rootField() string {
+	f, _, _ := strings.Cut(strings.TrimPrefix(p.path, "/"), "/")
+	return f
+}
+
+// checkAllowed refuses paths outside allowed (Ironic's
+// patch_validate_allowed_fields) and returns the root fields touched.
+func checkAllowed(ops []patchOp, allowed []string) (map[string]bool, *apiError) {
+	touched := map[string]bool{}
+	for _, p := range ops {
+		f := p.rootField()
+		ok := false
+		for _, a := range allowed {
+			if a == f {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return nil, badRequest("Cannot patch %s. Only the following can be updated: %s",
+				p.path, strings.Join(allowed, ", "))
+		}
+		touched[f] = true
+	}
+	return touched, nil
+}
+
+// patchValues returns the values set at exactly path (Ironic's
+// get_patch_values).
+func patchValues(ops []patchOp, path string) []any {
+	var out []any
+	for _, p := range ops {
+		if p.path == path && p.op != "remove" {
+			out = append(out, p.value)
+		}
+	}
+	return out
+}
+
+// applyPatch applies ops to doc in order.
+func applyPatch(doc *object, ops []patchOp) *apiError {
+	for _, p := range ops {
+		if p.op == "add" && strings.Count(p.path, "/") == 1 {
+			if _, ok := doc.get(p.path[1:]); !ok {
+				return badRequest("Adding a new attribute (%s) to the root of the resource is not allowed", p.path)
+			}
+		}
+	}
+	for _, p := range ops {
+		if err := applyOp(doc, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func unescapeToken(t string) string {
+	if !strings.Contains(t, "~") {
+		return t
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
+}
+
+func applyOp(doc *object, p patchOp) *apiError {
+	if p.op == "" {
+		return patchError(p, "Operation does not contain 'op' member")
+	}
+	if p.path == "" {
+		return patchError(p, "Operation does not contain 'path' member")
+	}
+	if (p.op == "add" || p.op == "replace") && !p.hasValue {
+		return patchError(p, "The operation does not contain a 'value' member")
+	}
+	tokens := strings.Split(p.path[1:], "/")
+	for i := range tokens {
+		tokens[i] = unescapeToken(tokens[i])
+	}
+	var parent any = doc
+	for _, t := range tokens[:len(tokens)-1] {
+		switch c := parent.(type) {
+		case *object:
+			next, ok := c.get(t)
+			if !ok {
+				return patchError(p, fmt.Sprintf("member '%s' not found in %s", t, pyRepr(c)))
+			}
+			parent = next
+		case []any:
+			i, err := strconv.Atoi(t)
+			if err != nil || i < 0 || i >= len(c) {
+				return patchError(p, fmt.Sprintf("index '%s' is out of bounds", t))
+			}
+			parent = c[i]
+		default:
+			return patchError(p, fmt.Sprintf("member '%s' not found in %s", t, pyRepr(c)))
+		}
+	}
+	last := tokens[len(tokens)-1]
+	switch c := parent.(type) {
+	case *object:
+		_, exists := c.get(last)
+		switch p.op {
+		case "add":
+			c.set(last, p.value)
+		case "replace":
+			if !exists {
+				return patchError(p, fmt.Sprintf("can't replace a non-existent object '%s'", last))
+			}
+			c.set(last, p.value)
+		case "remove":
+			if !exists {
+				return patchError(p, fmt.Sprintf("can't remove a non-existent object '%s'", last))
+			}
+			c.del(last)
+		}
+		return nil
+	case []any:
+		// Arrays are values inside an object member; rebuild and store back.
+		return applyArrayOp(doc, tokens, c, last, p)
+	default:
+		return patchError(p, fmt.Sprintf("member '%s' not found in %s", last, pyRepr(c)))
+	}
+}
+
+// applyArrayOp edits an array that is the value at tokens[:len-1].
+func applyArrayOp(doc *object, tokens []string, arr []any, last string, p patchOp) *apiError {
+	var idx int
+	if last == "-" && p.op == "add" {
+		idx = len(arr)
+	} else {
+		i, err := strconv.Atoi(last)
+		limit := len(arr)
+		if p.op != "add" {
+			limit = len(arr) - 1
+		}
+		if err != nil || i < 0 || i > limit {
+			return patchError(p, fmt.Sprintf("index '%s' is out of bounds", last))
+		}
+		idx = i
+	}
+	var out []any
+	switch p.op {
+	case "add":
+		out = make([]any, 0, len(arr)+1)
+		out = append(out, arr[:idx]...)
+		out = append(out, p.value)
+		out = append(out, arr[idx:]...)
+	case "replace":
+		out = append([]any(nil), arr...)
+		out[idx] = p.value
+	case "remove":
+		out = append(append([]any(nil), arr[:idx]...), arr[idx+1:]...)
+	}
+	// Store the new array in its container.
+	var container any = doc
+	for _, t := range tokens[:len(tokens)-2] {
+		switch c := container.(type) {
+		case *object:
+			container, _ = c.get(t)
+		case []any:
+			i, _ := strconv.Atoi(t)
+			container = c[i]
+		}
+	}
+	key := tokens[len(tokens)-2]
+	switch c := container.(type) {
+	case *object:
+		c.set(key, out)
+	case []any:
+		i, _ := strconv.Atoi(key)
+		c[i] = out
+	}
+	return nil
+}
+
+// restoreMasked keeps stored secrets when a client sends back the
+// "******" placeholder it was shown: wherever newV holds the placeholder under
+// a secret key, the value from oldV is put back (or the key dropped when
+// there was none).
+func restoreMasked(oldV, newV *object, instance bool) {
+	for _, k := range append([]string(nil), newV.keys...) {
+		nv := newV.vals[k]
+		ov, had := (any)(nil), false
+		if oldV != nil {
+			ov, had = oldV.get(k)
+		}
+		if sub, ok := nv.(*object); ok {
+			oldSub, _ := ov.(*object)
+			restoreMasked(oldSub, sub, false)
+			continue
+		}
+		secret := isSecretKey(k) || (instance && (k == "configdrive" || k == "image_url"))
+		if s, ok := nv.(string); ok && s == maskedValue && secret {
+			if had {
+				newV.vals[k] = ov
+			} else {
+				newV.del(k)
+			}
+		}
+	}
+}

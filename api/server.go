@@ -1,0 +1,406 @@
+// Package api serves ferric's REST API: the OpenStack Ironic v1 API, wire
+// compatible with python-ironicclient, gophercloud and Metal3.
+//
+// Reads and enrollment writes go to the store; every provisioning, power,
+// management and vendor action starts a Temporal workflow by name (see
+// package workflows) whose ID is the node lock. The API never talks to a BMC
+// and never imports a driver implementation: it only uses the pure parts of
+// *drivers.Registry (interface resolution and driver_info validation).
+//
+// Microversion support and the Ironic features ferric leaves out are listed
+// in version.go.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
+
+	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/workflows"
+)
+
+// Consumer-side views of the store; *store.Store satisfies all of them.
+type (
+	// NodeReader reads nodes.
+	NodeReader interface {
+		Node(ctx context.Context, ident string) (store.Node, error)
+		ListNodes(ctx context.Context, q store.ListNodes) ([]store.Node, error)
+	}
+	// NodeWriter enrolls, updates and deletes nodes.
+	NodeWriter interface {
+		CreateNode(ctx context.Context, n store.Node) (store.Node, error)
+		UpdateNode(ctx context.Context, n store.Node) (store.Node, error)
+		DeleteNode(ctx context.Context, uuid string) error
+	}
+	// NodeHistory reads and appends node history events.
+	NodeHistory interface {
+		NodeEvents(ctx context.Context, uuid string) ([]store.Event, error)
+		AddEvent(ctx context.Context, e store.Event) error
+	}
+	// PortReader reads ports.
+	PortReader interface {
+		Port(ctx context.Context, uuid string) (store.Port, error)
+		ListPorts(ctx context.Context, q store.ListPorts) ([]store.Port, error)
+	}
+	// PortWriter creates, updates and deletes ports.
+	PortWriter interface {
+		CreatePort(ctx context.Context, p store.Port) (store.Port, error)
+		UpdatePort(ctx context.Context, p store.Port) (store.Port, error)
+		DeletePort(ctx context.Context, uuid string) error
+	}
+	// ChassisReader reads chassis.
+	ChassisReader interface {
+		Chassis(ctx context.Context, uuid string) (store.Chassis, error)
+		ListChassis(ctx context.Context, limit int, markerID int64, sortKey string, desc bool) ([]store.Chassis, error)
+	}
+	// ChassisWriter creates, updates and deletes chassis.
+	ChassisWriter interface {
+		CreateChassis(ctx context.Context, ch store.Chassis) (store.Chassis, error)
+		UpdateChassis(ctx context.Context, ch store.Chassis) (store.Chassis, error)
+		DeleteChassis(ctx context.Context, uuid string) error
+	}
+	// Store is everything the API needs from the database.
+	Store interface {
+		NodeReader
+		NodeWriter
+		NodeHistory
+		PortReader
+		PortWriter
+		ChassisReader
+		ChassisWriter
+	}
+)
+
+// WorkflowClient starts and signals workflows by name; the Temporal SDK's
+// client.Client satisfies it.
+type WorkflowClient interface {
+	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
+	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
+}
+
+// Server holds the API's dependencies and configuration. Build it in main and
+// call App; main decides Listen and shutdown. Store, Workflows and Drivers are
+// required; the rest have defaults.
+type Server struct {
+	Store     Store
+	Workflows WorkflowClient
+	Drivers   *drivers.Registry
+	Log       *slog.Logger
+
+	// TaskQueue is where workflows are started (default workflows.TaskQueue).
+	TaskQueue string
+	// EagerStart asks Temporal to hand new workflows to a worker in the same
+	// process (set when the API and a worker share the process).
+	EagerStart bool
+	// Conductor is the name shown as the conductor of every node, as the
+	// host of every driver and in NodeLocked errors (default "localhost").
+	Conductor string
+	// PublicURL is the externally visible base URL used in links and
+	// Location headers, e.g. "https://metal.example.com:6385". Empty means
+	// the request's scheme and Host.
+	PublicURL string
+	// MaxLimit caps page sizes (Ironic's [api]max_limit, default 1000).
+	MaxLimit int
+	// BodyLimit caps request bodies in bytes (default 16 MiB, room for a
+	// config drive).
+	BodyLimit int
+	// SyncTimeout bounds synchronous operations (boot device, sync vendor
+	// passthru) that wait for a workflow's result (default 60 s).
+	SyncTimeout time.Duration
+	// NodeSortKeys and PortSortKeys are the sort_key values the store
+	// accepts (store.NodeSortKeys(), store.PortSortKeys()); nil means the
+	// defaults below.
+	NodeSortKeys []string
+	PortSortKeys []string
+
+	bufs sync.Pool
+}
+
+// Defaults.
+const (
+	defaultConductor   = "localhost"
+	defaultMaxLimit    = 1000
+	defaultBodyLimit   = 16 << 20
+	defaultSyncTimeout = 60 * time.Second
+)
+
+// DefaultNodeSortKeys are the node columns ferric sorts by when
+// Server.NodeSortKeys is nil (the same as store.NodeSortKeys). Ironic
+// refuses JSON columns (properties, driver_info, ...) and accepts the others.
+func DefaultNodeSortKeys() []string {
+	return []string{"id", "uuid", "name", "created_at", "updated_at", "provision_state",
+		"target_provision_state", "provision_updated_at", "power_state", "target_power_state", "driver",
+		"maintenance", "inspection_started_at", "inspection_finished_at", "instance_uuid", "resource_class",
+		"conductor_group", "owner", "lessee", "shard", "fault", "retired", "protected", "console_enabled"}
+}
+
+// DefaultPortSortKeys are the port columns ferric sorts by when
+// Server.PortSortKeys is nil (the same as store.PortSortKeys).
+func DefaultPortSortKeys() []string {
+	return []string{"id", "uuid", "address", "created_at", "updated_at"}
+}
+
+func (s *Server) conductor() string {
+	if s.Conductor == "" {
+		return defaultConductor
+	}
+	return s.Conductor
+}
+
+func (s *Server) maxLimit() int {
+	if s.MaxLimit <= 0 {
+		return defaultMaxLimit
+	}
+	return s.MaxLimit
+}
+
+func (s *Server) taskQueue() string {
+	if s.TaskQueue == "" {
+		return workflows.TaskQueue
+	}
+	return s.TaskQueue
+}
+
+func (s *Server) syncTimeout() time.Duration {
+	if s.SyncTimeout <= 0 {
+		return defaultSyncTimeout
+	}
+	return s.SyncTimeout
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Log
+}
+
+// App builds the Fiber application serving the API.
+func (s *Server) App() *fiber.App {
+	bodyLimit := s.BodyLimit
+	if bodyLimit <= 0 {
+		bodyLimit = defaultBodyLimit
+	}
+	app := fiber.New(fiber.Config{
+		AppName:               "ferric",
+		BodyLimit:             bodyLimit,
+		ErrorHandler:          errorHandler(s.log()),
+		DisableStartupMessage: true,
+		ReadBufferSize:        16 << 10, // room for large auth headers
+		ReadTimeout:           5 * time.Minute,
+		IdleTimeout:           2 * time.Minute,
+	})
+	app.Use(recover.New()) // a panic becomes a logged 500, not a dead process
+	app.Use(requestID)
+	app.Get("/", s.root)
+
+	v1 := app.Group("/v1", s.negotiate)
+	v1.Get("/", s.v1Root)
+
+	// Nodes. Static segments are registered before :ident.
+	v1.Get("/nodes", s.listNodes(false))
+	v1.Post("/nodes", s.createNode)
+	v1.Delete("/nodes", missingParam("node_ident"))
+	v1.Patch("/nodes", missingParam("node_ident"))
+	v1.Get("/nodes/detail", s.listNodes(true))
+	v1.Get("/nodes/validate", s.validateNode)
+	v1.Get("/nodes/:ident", s.getNode)
+	v1.Patch("/nodes/:ident", s.patchNode)
+	v1.Delete("/nodes/:ident", s.deleteNode)
+	v1.Get("/nodes/:ident/validate", s.validateNode)
+	v1.Get("/nodes/:ident/states", s.nodeStates)
+	v1.Put("/nodes/:ident/states/provision", s.setProvisionState)
+	v1.Put("/nodes/:ident/states/power", s.setPowerState)
+	v1.Put("/nodes/:ident/states/raid", s.setRAIDConfig)
+	v1.Get("/nodes/:ident/management/boot_device", s.getBootDevice)
+	v1.Put("/nodes/:ident/management/boot_device", s.setBootDevice)
+	v1.Get("/nodes/:ident/management/boot_device/supported", s.supportedBootDevices)
+	v1.Put("/nodes/:ident/maintenance", s.setMaintenance(true))
+	v1.Delete("/nodes/:ident/maintenance", s.setMaintenance(false))
+	v1.Get("/nodes/:ident/ports", s.nodePorts(false))
+	v1.Get("/nodes/:ident/ports/detail", s.nodePorts(true))
+	v1.Get("/nodes/:ident/history", s.nodeHistory)
+	v1.Get("/nodes/:ident/history/:event", s.nodeHistoryEvent)
+	v1.Get("/nodes/:ident/inventory", s.nodeInventory)
+	v1.Get("/nodes/:ident/traits", s.getTraits)
+	v1.Put("/nodes/:ident/traits", s.setTraits)
+	v1.Put("/nodes/:ident/traits/:trait", s.addTrait)
+	v1.Delete("/nodes/:ident/traits", s.deleteTraits)
+	v1.Delete("/nodes/:ident/traits/:trait", s.deleteTraits)
+	v1.Get("/nodes/:ident/vendor_passthru/methods", s.nodeVendorMethods)
+
+	// Ports.
+	v1.Get("/ports", s.listPorts(false))
+	v1.Post("/ports", s.createPort)
+	v1.Delete("/ports", missingParam("port_uuid"))
+	v1.Patch("/ports", missingParam("port_uuid"))
+	v1.Get("/ports/detail", s.listPorts(true))
+	v1.Get("/ports/:uuid", s.getPort)
+	v1.Patch("/ports/:uuid", s.patchPort)
+	v1.Delete("/ports/:uuid", s.deletePort)
+
+	// Chassis.
+	v1.Get("/chassis", s.listChassis(false))
+	v1.Post("/chassis", s.createChassis)
+	v1.Delete("/chassis", missingParam("chassis_uuid"))
+	v1.Patch("/chassis", missingParam("chassis_uuid"))
+	v1.Get("/chassis/detail", s.listChassis(true))
+	v1.Get("/chassis/:uuid", s.getChassis)
+	v1.Patch("/chassis/:uuid", s.patchChassis)
+	v1.Delete("/chassis/:uuid", s.deleteChassis)
+	v1.Get("/chassis/:uuid/nodes", s.chassisNodes(false))
+	v1.Get("/chassis/:uuid/nodes/detail", s.chassisNodes(true))
+
+	// Drivers, conductors, shards.
+	v1.Get("/drivers", s.listDrivers)
+	v1.Get("/drivers/:name", s.getDriver)
+	v1.Get("/drivers/:name/properties", s.driverProperties)
+	v1.Get("/drivers/:name/vendor_passthru/methods", s.driverVendorMethods)
+	v1.Get("/conductors", s.listConductors)
+	v1.Get("/conductors/:hostname", s.getConductor)
+	v1.Get("/shards", s.listShards)
+
+	// Vendor passthru last: .../vendor_passthru/methods above wins over :method.
+	for _, m := range []string{fiber.MethodGet, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch, fiber.MethodDelete} {
+		v1.Add(m, "/nodes/:ident/vendor_passthru", s.nodeVendorPassthru)
+		v1.Add(m, "/nodes/:ident/vendor_passthru/:method", s.nodeVendorPassthru)
+		v1.Add(m, "/drivers/:name/vendor_passthru", s.driverVendorPassthru)
+		v1.Add(m, "/drivers/:name/vendor_passthru/:method", s.driverVendorPassthru)
+	}
+	return app
+}
+
+// requestID sets Ironic's per-request id header.
+func requestID(c *fiber.Ctx) error {
+	c.Set("Openstack-Request-Id", "req-"+uuid.NewString())
+	return c.Next()
+}
+
+// missingParam answers what Ironic answers for DELETE or PATCH on a
+// collection: the item identifier is a mandatory argument.
+func missingParam(name string) fiber.Handler {
+	return func(*fiber.Ctx) error {
+		return badRequest("Missing mandatory parameter: %s", name)
+	}
+}
+
+// publicURL is the base of every link: the configured public URL, or the
+// request's scheme and host.
+func (s *Server) publicURL(c *fiber.Ctx) string {
+	if s.PublicURL != "" {
+		return strings.TrimRight(s.PublicURL, "/")
+	}
+	return c.Protocol() + "://" + c.Hostname()
+}
+
+// param returns a copy of a route parameter (Fiber's value is only valid
+// during the handler).
+func param(c *fiber.Ctx, name string) string {
+	return strings.Clone(c.Params(name))
+}
+
+// query returns a copy of a query parameter and whether it was present.
+func query(c *fiber.Ctx, name string) (string, bool) {
+	args := c.Context().QueryArgs()
+	v := args.Peek(name)
+	if v == nil {
+		return "", args.Has(name)
+	}
+	return string(v), true
+}
+
+// sendJSON writes a JSON body built by fill into a pooled buffer.
+func (s *Server) sendJSON(c *fiber.Ctx, status int, fill func(b []byte) []byte) error {
+	bp, _ := s.bufs.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 0, 4096)
+		bp = &b
+	}
+	out := fill((*bp)[:0])
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	err := c.Send(out) // fasthttp copies the body
+	if cap(out) <= 8<<20 {
+		*bp = out[:0]
+		s.bufs.Put(bp)
+	}
+	return err
+}
+
+// root answers GET /: the version discovery document.
+func (s *Server) root(c *fiber.Ctx) error {
+	base := s.publicURL(c)
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
+		b = append(b, `{"name":"OpenStack Ironic API","description":"Ironic is an OpenStack project which enables the provision and management of baremetal machines.","default_version":`...)
+		b = appendVersionDoc(b, base)
+		b = append(b, `,"versions":[`...)
+		b = appendVersionDoc(b, base)
+		return append(b, "]}"...)
+	})
+}
+
+func appendVersionDoc(b []byte, base string) []byte {
+	b = append(b, `{"id":"v1","links":[{"href":"`...)
+	b = appendEscapedURL(b, base)
+	b = append(b, `/v1/","rel":"self"}],"status":"CURRENT","min_version":"`...)
+	b = append(b, minVersionString...)
+	b = append(b, `","version":"`...)
+	b = append(b, maxVersionString...)
+	return append(b, `"}`...)
+}
+
+// v1Root answers GET /v1: the v1 resource index. Links appear at the
+// microversions that introduced their resources, as in Ironic, even for
+// resources ferric does not serve (see version.go): clients read this
+// document for the version block only.
+func (s *Server) v1Root(c *fiber.Ctx) error {
+	base := s.publicURL(c)
+	v := minor(c)
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
+		b = append(b, `{"id":"v1","links":[{"href":"`...)
+		b = appendEscapedURL(b, base)
+		b = append(b, `/v1/","rel":"self"},{"href":"https://docs.openstack.org//ironic/latest/contributor//webapi.html","rel":"describedby","type":"text/html"}],"media_types":{"base":"application/json","type":"application/vnd.openstack.ironic.v1+json"}`...)
+		res := func(name string) {
+			b = append(b, ',', '"')
+			b = append(b, name...)
+			b = append(b, `":`...)
+			b = appendLinks(b, base, name+"/")
+		}
+		res("chassis")
+		res("nodes")
+		res("ports")
+		res("drivers")
+		b = append(b, `,"version":`...)
+		b = appendVersionDoc(b, base)
+		for _, r := range []struct {
+			name string
+			min  int
+		}{
+			{"portgroups", v23Portgroups}, {"volume", v32Volume}, {"lookup", v22LookupHeartbeat},
+			{"heartbeat", v22LookupHeartbeat}, {"conductors", v49Conductors}, {"allocations", v52Allocations},
+			{"events", v54Events}, {"deploy_templates", v55DeployTemplates}, {"shards", v82Shard},
+		} {
+			if v >= r.min {
+				res(r.name)
+			}
+		}
+		return append(b, '}')
+	})
+}
+
+// empty answers status with no body (Fiber's SendStatus would write the
+// status text; Ironic sends nothing).
+func empty(c *fiber.Ctx, status int) error {
+	c.Status(status)
+	c.Response().Header.SetNoDefaultContentType(true)
+	return nil
+}

@@ -1,0 +1,625 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/node"
+	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/workflows"
+)
+
+// Workflows.
+
+// startOptions are the options of every workflow the API starts. The ID is
+// either workflows.WorkflowID (the node lock) or a workflows.ReadWorkflowID.
+func (s *Server) startOptions(id string) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                s.taskQueue(),
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		// Without this the SDK hands back the *running* workflow instead of
+		// an AlreadyStarted error, and a second operation on a locked node
+		// would look accepted.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		EnableEagerStart:                         s.EagerStart,
+	}
+}
+
+// start starts workflow name with id; a running workflow with the same ID
+// (the node lock) is Ironic's NodeLocked.
+func (s *Server) start(ctx context.Context, nodeUUID, id, name string, input any) (client.WorkflowRun, error) {
+	run, err := s.Workflows.ExecuteWorkflow(ctx, s.startOptions(id), name, input)
+	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
+		return nil, s.nodeLocked(nodeUUID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start %s for node %s: %w", name, nodeUUID, err)
+	}
+	return run, nil
+}
+
+// Application error types the activities use for permanent failures (the
+// activities package's ErrType* constants, a wire contract; repeated here so
+// that the API does not import activities). The API maps them to Ironic's
+// client errors; the others (BMC authentication, driver failures) are
+// Ironic's 500 with the activity's message.
+const (
+	errTypeUnsupported  = "Unsupported"
+	errTypeBadDriver    = "BadDriverConfig"
+	errTypeNotFound     = "NodeNotFound"
+	errTypeInvalidState = "InvalidState"
+	errTypeConflict     = "NodeConflict"
+)
+
+// runSync starts a workflow and waits for its result, bounded by
+// SyncTimeout, for operations Ironic answers synchronously.
+func (s *Server) runSync(c *fiber.Ctx, nodeUUID, id, name string, input, result any) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.syncTimeout())
+	defer cancel()
+	run, err := s.start(ctx, nodeUUID, id, name, input)
+	if err != nil {
+		return err
+	}
+	if err := run.Get(ctx, result); err != nil {
+		if ctx.Err() != nil && c.UserContext().Err() == nil {
+			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err) // our bound, however the SDK reports it
+		}
+		return s.workflowError(c, nodeUUID, name, err)
+	}
+	return nil
+}
+
+// workflowError maps a failed synchronous workflow to an Ironic error. As
+// Ironic shows a conductor exception's message, the activity's message is
+// shown; anything else is logged and reported without detail.
+func (s *Server) workflowError(c *fiber.Ctx, nodeUUID, name string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return newError(fiber.StatusServiceUnavailable,
+			"Timed out waiting for %s on node %s; the operation may still complete.", name, nodeUUID)
+	}
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		switch appErr.Type() {
+		case errTypeUnsupported, errTypeBadDriver:
+			return badRequest("%s", appErr.Message())
+		case errTypeNotFound:
+			return nodeNotFound(nodeUUID)
+		case errTypeInvalidState:
+			return conflict("%s", appErr.Message())
+		case errTypeConflict:
+			return s.nodeLocked(nodeUUID)
+		}
+		s.log().WarnContext(c.UserContext(), "workflow failed", "workflow", name, "node", nodeUUID, "err", err)
+		return newError(fiber.StatusInternalServerError, "%s", appErr.Message())
+	}
+	return fmt.Errorf("%s for node %s: %w", name, nodeUUID, err)
+}
+
+// statesLocation is the Location of a 202: the node's states resource, named
+// as the client named the node.
+func (s *Server) statesLocation(c *fiber.Ctx, ident string) string {
+	return s.publicURL(c) + "/v1/nodes/" + url.PathEscape(ident) + "/states"
+}
+
+// bodyArgs parses a JSON object body whose members are handler arguments
+// (Ironic refuses unknown ones).
+func bodyArgs(c *fiber.Ctx, allowed ...string) (*object, error) {
+	v, ok, err := decodeBody(c)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || v == nil {
+		return newObject(), nil
+	}
+	o, isObj := v.(*object)
+	if !isObj {
+		return nil, badRequest("Invalid request body: expected a JSON object")
+	}
+	var extra []string
+	for _, k := range o.keys {
+		if !contains(allowed, k) {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) > 0 {
+		return nil, badRequest("Unexpected arguments: %s", strings.Join(extra, ", "))
+	}
+	return o, nil
+}
+
+func argString(o *object, name string, required bool) (string, bool, error) {
+	v, ok := o.get(name)
+	if !ok || v == nil {
+		if required {
+			return "", false, badRequest("Missing mandatory parameter: %s", name)
+		}
+		return "", false, nil
+	}
+	s, isStr := v.(string)
+	if !isStr {
+		return "", false, badRequest("Expected string for %s: %s", name, pyDisplay(v))
+	}
+	return s, true, nil
+}
+
+// Provisioning.
+
+// minVerbVersions are Ironic's MIN_VERB_VERSIONS.
+var minVerbVersions = map[string]int{
+	"manage": v4ManageableState, "provide": v4ManageableState, "inspect": v6InspectState,
+	"abort": v13AbortVerb, "clean": v15ManualClean, "adopt": v17AdoptVerb, "rescue": v38Rescue,
+	"unrescue": v38Rescue, "deploy": v73DeployVerbs, "undeploy": v73DeployVerbs,
+}
+
+// busyStates are states in which Ironic's conductor holds the node's
+// reservation while it works; an impossible action then answers NodeLocked
+// (409) rather than an invalid transition (400).
+var busyStates = []node.ProvisionState{node.Deploying, node.Cleaning, node.Verifying, node.Deleting,
+	node.Inspecting, node.Adopting, node.Rescuing, node.Unrescuing, node.ServiceState}
+
+// cleanStepInterfaces are conductor_steps.CLEANING_INTERFACE_PRIORITY keys.
+var cleanStepInterfaces = []string{"power", "management", "deploy", "bios", "raid", "firmware"}
+
+// setProvisionState answers PUT /v1/nodes/{ident}/states/provision.
+func (s *Server) setProvisionState(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	v := minor(c)
+	ident := param(c, "ident")
+	body, err := bodyArgs(c, "target", "configdrive", "clean_steps", "deploy_steps", "rescue_password", "disable_ramdisk")
+	if err != nil {
+		return err
+	}
+	target, _, err := argString(body, "target", true)
+	if err != nil {
+		return err
+	}
+	configDrive, hasConfigDrive := body.get("configdrive")
+	switch configDrive.(type) {
+	case nil, string, *object:
+	default:
+		return badRequest("Expected types <class 'NoneType'>, <class 'dict'>, <class 'str'> for configdrive: %s", pyDisplay(configDrive))
+	}
+	steps := func(name string) ([]any, error) {
+		val, ok := body.get(name)
+		if !ok || val == nil {
+			return nil, nil
+		}
+		arr, isArr := val.([]any)
+		if !isArr {
+			return nil, badRequest("Expected types <class 'NoneType'>, <class 'list'> for %s: %s", name, pyDisplay(val))
+		}
+		return arr, nil
+	}
+	cleanSteps, err := steps("clean_steps")
+	if err != nil {
+		return err
+	}
+	deploySteps, err := steps("deploy_steps")
+	if err != nil {
+		return err
+	}
+	_, hasRescuePassword, err := argString(body, "rescue_password", false)
+	if err != nil {
+		return err
+	}
+	var disableRamdisk *bool
+	if val, ok := body.get("disable_ramdisk"); ok {
+		b, aerr := argBool("disable_ramdisk", val)
+		if aerr != nil {
+			return aerr
+		}
+		disableRamdisk = b
+	}
+
+	n, err := s.loadNode(c, ident)
+	if err != nil {
+		return err
+	}
+	if minV, ok := minVerbVersions[target]; ok && v < minV {
+		return notAcceptable("")
+	}
+	if (target == "active" || target == "rebuild" || target == "deploy") && n.Maintenance {
+		return badRequest("The provisioning operation can't be performed on node %s because it's in maintenance mode.", n.UUID)
+	}
+
+	if target == string(node.VerbAbort) {
+		return s.abort(c, &n, ident)
+	}
+	wf, _, ok := workflows.Plan(n.ProvisionState, node.Verb(target))
+	if !ok {
+		if containsState(busyStates, n.ProvisionState) {
+			return s.nodeLocked(n.UUID)
+		}
+		return invalidStateRequested(target, n.UUID, string(n.ProvisionState))
+	}
+
+	if target == string(node.VerbInspect) && strings.HasPrefix(n.Interfaces.Inspect, "no-") {
+		return badRequest("Driver %s does not support inspect (disabled or not implemented).", n.Driver)
+	}
+	deployish := target == "active" || target == "rebuild" || target == "deploy"
+	if hasConfigDrive && truthy(configDrive) {
+		if err := checkConfigDrive(v, target, configDrive); err != nil {
+			return err
+		}
+	}
+	if disableRamdisk != nil {
+		switch {
+		case v < v70DisableRamdisk:
+			return notAcceptable("disable_ramdisk is not acceptable in this API version")
+		case target != "clean":
+			return badRequest("disable_ramdisk is supported only with manual cleaning")
+		case *disableRamdisk:
+			return badRequest("disable_ramdisk is not supported by this service")
+		}
+	}
+	if len(cleanSteps) > 0 && target != "clean" {
+		return badRequest("\"clean_steps\" is only valid when setting target provision state to clean")
+	}
+	if len(deploySteps) > 0 {
+		if v < v69DeploySteps {
+			return notAcceptableMin(v69DeploySteps)
+		}
+		if !deployish {
+			return badRequest("\"deploy_steps\" is only valid when setting target provision state to active or rebuild")
+		}
+		if err := checkSteps("deploy", deploySteps, true); err != nil {
+			return err
+		}
+	}
+	if hasRescuePassword && target != "rescue" {
+		return badRequest("\"rescue_password\" is only valid when setting target provision state to rescue")
+	}
+	if target == "clean" {
+		if len(cleanSteps) == 0 {
+			return badRequest("\"clean_steps\" is required when setting target provision state to clean")
+		}
+		if err := checkSteps("clean", cleanSteps, false); err != nil {
+			return err
+		}
+	}
+
+	in := workflows.ProvisionInput{NodeUUID: n.UUID, Verb: node.Verb(target), From: n.ProvisionState}
+	if hasConfigDrive && truthy(configDrive) {
+		in.ConfigDrive = encodeValue(configDrive)
+	}
+	if len(cleanSteps) > 0 {
+		in.CleanSteps = encodeValue(cleanSteps)
+	}
+	if len(deploySteps) > 0 {
+		in.DeploySteps = encodeValue(deploySteps)
+	}
+	if _, err := s.start(ctx, n.UUID, workflows.WorkflowID(n.UUID), wf, in); err != nil {
+		return err
+	}
+	c.Location(s.statesLocation(c, ident))
+	return empty(c, fiber.StatusAccepted)
+}
+
+// abort signals the workflow waiting in a *wait state to give up.
+func (s *Server) abort(c *fiber.Ctx, n *store.Node, ident string) error {
+	if _, ok := workflows.AbortTarget(n.ProvisionState); !ok {
+		if containsState(busyStates, n.ProvisionState) {
+			return s.nodeLocked(n.UUID)
+		}
+		return invalidStateRequested("abort", n.UUID, string(n.ProvisionState))
+	}
+	if n.ProvisionState == node.InspectWait && minor(c) < v41InspectAbort {
+		return notAcceptable("")
+	}
+	err := s.Workflows.SignalWorkflow(c.UserContext(), workflows.WorkflowID(n.UUID), "", workflows.SignalAbort, nil)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return invalidStateRequested("abort", n.UUID, string(n.ProvisionState))
+	}
+	if err != nil {
+		return fmt.Errorf("signal abort to node %s: %w", n.UUID, err)
+	}
+	c.Location(s.statesLocation(c, ident))
+	return empty(c, fiber.StatusAccepted)
+}
+
+// b64Alphabet holds the characters of a base64 config drive (with
+// whitespace, common in such values).
+const b64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\n\r\t "
+
+// checkConfigDrive is Ironic's check_allow_configdrive.
+func checkConfigDrive(v int, target string, cd any) *apiError {
+	allowed := []string{"active"}
+	if v >= v35RebuildConfigDrive {
+		allowed = append(allowed, "rebuild")
+	}
+	if v >= v73DeployVerbs {
+		allowed = append(allowed, "deploy")
+	}
+	if !contains(allowed, target) {
+		return badRequest("Adding a config drive is only supported when setting provision state to %s",
+			strings.Join(allowed, ", "))
+	}
+	switch t := cd.(type) {
+	case *object:
+		for _, k := range t.keys {
+			switch k {
+			case "meta_data", "network_data", "vendor_data":
+				if _, ok := t.vals[k].(*object); !ok {
+					return badRequest("Invalid configdrive format: %s is not of type 'object'", pyRepr(t.vals[k]))
+				}
+			case "user_data":
+				if _, ok := t.vals[k].(json.Number); ok {
+					return badRequest("Invalid configdrive format: %s is not of type 'object', 'array', 'string', 'null'",
+						pyRepr(t.vals[k]))
+				}
+				if _, ok := t.vals[k].(bool); ok {
+					return badRequest("Invalid configdrive format: %s is not of type 'object', 'array', 'string', 'null'",
+						pyRepr(t.vals[k]))
+				}
+			default:
+				return badRequest("Invalid configdrive format: Additional properties are not allowed (%s was unexpected)", pyStr(k))
+			}
+		}
+		if v < v56BuildConfigDrive {
+			return badRequest("Providing a JSON object for configdrive is only supported starting with API version 1.%d",
+				v56BuildConfigDrive)
+		}
+		if _, ok := t.get("vendor_data"); ok && v < v59ConfigDriveVendor {
+			return badRequest("Providing vendor_data in configdrive is only supported starting with API version 1.%d",
+				v59ConfigDriveVendor)
+		}
+	case string:
+		if strings.Contains(t, "://") {
+			return nil
+		}
+		for _, r := range t {
+			if !strings.ContainsRune(b64Alphabet, r) {
+				return badRequest("Invalid configdrive format: it is neither a JSON, nor a URL, nor a base64 string")
+			}
+		}
+	}
+	return nil
+}
+
+// checkSteps validates clean or deploy steps against Ironic's schemas.
+func checkSteps(kind string, steps []any, deploy bool) *apiError {
+	fail := func(msg string) *apiError { return badRequest("Invalid %s_steps: %s", kind, msg) }
+	for _, st := range steps {
+		o, ok := st.(*object)
+		if !ok {
+			return fail(pyRepr(st) + " is not of type 'object'")
+		}
+		allowed := []string{"interface", "step", "args"}
+		required := []string{"interface", "step"}
+		if deploy {
+			allowed = append(allowed, "priority")
+			required = []string{"interface", "step", "args", "priority"}
+		}
+		for _, k := range o.keys {
+			if !contains(allowed, k) {
+				return fail(fmt.Sprintf("Additional properties are not allowed (%s was unexpected)", pyStr(k)))
+			}
+		}
+		for _, r := range required {
+			if _, ok := o.get(r); !ok {
+				return fail(pyStr(r) + " is a required property")
+			}
+		}
+		ifaces := cleanStepInterfaces
+		if deploy {
+			ifaces = []string{"deploy", "power", "management", "bios", "raid", "storage", "firmware"}
+		}
+		if iface, _ := o.vals["interface"].(string); !contains(ifaces, iface) {
+			return fail(pyRepr(o.vals["interface"]) + " is not one of " + pyList(ifaces))
+		}
+		if step, ok := o.vals["step"].(string); !ok || step == "" {
+			return fail(pyRepr(o.vals["step"]) + " is not of type 'string'")
+		}
+		if a, ok := o.get("args"); ok {
+			if _, isObj := a.(*object); !isObj {
+				return fail(pyRepr(a) + " is not of type 'object'")
+			}
+		}
+		if deploy {
+			switch p := o.vals["priority"].(type) {
+			case json.Number:
+				if i, err := strconv.Atoi(string(p)); err != nil || i < 0 {
+					return fail(pyRepr(p) + " is not valid under any of the given schemas")
+				}
+			case string:
+				if _, err := strconv.Atoi(p); err != nil || strings.HasPrefix(p, "-") || strings.HasPrefix(p, "+") {
+					return fail(pyRepr(p) + " is not valid under any of the given schemas")
+				}
+			default:
+				return fail(pyRepr(p) + " is not valid under any of the given schemas")
+			}
+		}
+	}
+	return nil
+}
+
+// Power.
+
+var allowedPowerTargets = []node.PowerState{node.PowerOn, node.PowerOff, node.Rebooting, node.SoftRebooting,
+	node.SoftPowerOff}
+
+// setPowerState answers PUT /v1/nodes/{ident}/states/power.
+func (s *Server) setPowerState(c *fiber.Ctx) error {
+	v := minor(c)
+	ident := param(c, "ident")
+	body, err := bodyArgs(c, "target", "timeout")
+	if err != nil {
+		return err
+	}
+	target, _, err := argString(body, "target", true)
+	if err != nil {
+		return err
+	}
+	timeout := 0
+	hasTimeout := false
+	if tv, ok := body.get("timeout"); ok && tv != nil {
+		var n int
+		var perr error
+		switch t := tv.(type) {
+		case json.Number:
+			n, perr = strconv.Atoi(string(t))
+		case string:
+			n, perr = strconv.Atoi(strings.TrimSpace(t))
+		default:
+			perr = errors.New("not an integer")
+		}
+		if perr != nil {
+			return badRequest("Expected an integer for timeout: %s", pyDisplay(tv))
+		}
+		timeout, hasTimeout = n, true
+	}
+	n, err := s.loadNode(c, ident)
+	if err != nil {
+		return err
+	}
+	soft := target == string(node.SoftRebooting) || target == string(node.SoftPowerOff)
+	if (soft || (hasTimeout && timeout != 0)) && v < v27SoftPower {
+		return notAcceptable("")
+	}
+	if hasTimeout && timeout < 1 {
+		return badRequest("timeout has to be positive integer")
+	}
+	if !containsPower(allowedPowerTargets, node.PowerState(target)) {
+		return invalidStateRequested(target, ident, string(n.PowerState))
+	}
+	if n.ProvisionState == node.CleanWait || n.ProvisionState == node.Cleaning {
+		return invalidStateRequested(target, ident, string(n.ProvisionState))
+	}
+	in := workflows.PowerInput{NodeUUID: n.UUID, Target: node.PowerState(target), TimeoutSeconds: timeout}
+	if _, err := s.start(c.UserContext(), n.UUID, workflows.WorkflowID(n.UUID), workflows.PowerName, in); err != nil {
+		return err
+	}
+	c.Location(s.statesLocation(c, ident))
+	return empty(c, fiber.StatusAccepted)
+}
+
+func containsPower(ss []node.PowerState, p node.PowerState) bool {
+	for _, x := range ss {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+// Management.
+
+// bootDevices are Ironic's boot_devices names.
+var bootDevices = []string{"pxe", "disk", "cdrom", "bios", "safe", "wanboot", "iscsiboot", "floppy", "uefi-http"}
+
+// checkManagement refuses, without I/O, nodes whose management interface
+// cannot be built.
+func (s *Server) checkManagement(n *store.Node) *apiError {
+	if s.Drivers == nil {
+		return badRequest("Driver %s does not support management (disabled or not implemented).", n.Driver)
+	}
+	ifaces := interfacesMap(&n.Interfaces)
+	_, err := s.Drivers.Management(ifaces[drivers.KindManagement], driverNode(n))
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, drivers.ErrBadConfig):
+		return badRequest("%s", driverMessage(err))
+	default:
+		return badRequest("Driver %s does not support management (disabled or not implemented).", n.Driver)
+	}
+}
+
+// readManagement runs the read-management workflow (no node lock).
+func (s *Server) readManagement(c *fiber.Ctx, what workflows.ManagementRead) (workflows.ManagementResult, error) {
+	var res workflows.ManagementResult
+	n, err := s.loadNode(c, param(c, "ident"))
+	if err != nil {
+		return res, err
+	}
+	if err := s.checkManagement(&n); err != nil {
+		return res, err
+	}
+	in := workflows.ManagementInput{NodeUUID: n.UUID, Read: what}
+	err = s.runSync(c, n.UUID, workflows.ReadWorkflowID(n.UUID, uuid.NewString()), workflows.ManagementName, in, &res)
+	return res, err
+}
+
+// getBootDevice answers GET /v1/nodes/{ident}/management/boot_device.
+func (s *Server) getBootDevice(c *fiber.Ctx) error {
+	res, err := s.readManagement(c, workflows.ReadBootDevice)
+	if err != nil {
+		return err
+	}
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
+		b = append(b, `{"boot_device":`...)
+		b = appendStringOrNull(b, res.BootDevice)
+		b = append(b, `,"persistent":`...)
+		b = appendBoolPtr(b, res.Persistent)
+		return append(b, '}')
+	})
+}
+
+// supportedBootDevices answers GET .../management/boot_device/supported.
+func (s *Server) supportedBootDevices(c *fiber.Ctx) error {
+	res, err := s.readManagement(c, workflows.ReadSupportedBootDevices)
+	if err != nil {
+		return err
+	}
+	devs := res.SupportedBootDevices
+	if devs == nil {
+		devs = []string{}
+	}
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
+		b = append(b, `{"supported_boot_devices":`...)
+		b = appendStrings(b, devs)
+		return append(b, '}')
+	})
+}
+
+// setBootDevice answers PUT /v1/nodes/{ident}/management/boot_device: it
+// runs set-boot-device under the node lock and waits for it (204).
+func (s *Server) setBootDevice(c *fiber.Ctx) error {
+	body, err := bodyArgs(c, "boot_device", "persistent")
+	if err != nil {
+		return err
+	}
+	dev, _, err := argString(body, "boot_device", true)
+	if err != nil {
+		return err
+	}
+	persistent := false
+	if pv, ok := body.get("persistent"); ok {
+		b, aerr := argBool("persistent", pv)
+		if aerr != nil {
+			return aerr
+		}
+		persistent = b != nil && *b
+	}
+	n, err := s.loadNode(c, param(c, "ident"))
+	if err != nil {
+		return err
+	}
+	if !contains(bootDevices, dev) {
+		return badRequest("Invalid boot device %s specified.", dev)
+	}
+	if err := s.checkManagement(&n); err != nil {
+		return err
+	}
+	in := workflows.BootDeviceInput{NodeUUID: n.UUID, Device: dev, Persistent: persistent}
+	if err := s.runSync(c, n.UUID, workflows.WorkflowID(n.UUID), workflows.BootDeviceName, in, nil); err != nil {
+		return err
+	}
+	return empty(c, fiber.StatusNoContent)
+}
