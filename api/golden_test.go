@@ -96,7 +96,8 @@ type testEnv struct {
 func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	st, wf := newMemStore(), newFakeWorkflows()
-	srv := &Server{Store: st, Workflows: wf, Drivers: testRegistry(), SyncTimeout: 2 * time.Second}
+	srv := &Server{Store: st, Workflows: wf, Drivers: testRegistry(), SyncTimeout: 2 * time.Second,
+		BeginWait: time.Millisecond} // no worker behind the fake: do not wait for a state change
 	return &testEnv{srv: srv, st: st, wf: wf, app: srv.App()}
 }
 

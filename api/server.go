@@ -116,6 +116,10 @@ type Server struct {
 	// SyncTimeout bounds synchronous operations (boot device, sync vendor
 	// passthru) that wait for a workflow's result (default 60 s).
 	SyncTimeout time.Duration
+	// BeginWait bounds how long a provisioning or power request waits for
+	// its workflow's first state change before answering 202 anyway
+	// (default 2 s).
+	BeginWait time.Duration
 	// NodeSortKeys and PortSortKeys are the sort_key values the store
 	// accepts (store.NodeSortKeys(), store.PortSortKeys()); nil means the
 	// defaults below.
@@ -168,6 +172,13 @@ func (s *Server) taskQueue() string {
 		return workflows.TaskQueue
 	}
 	return s.TaskQueue
+}
+
+func (s *Server) beginWait() time.Duration {
+	if s.BeginWait <= 0 {
+		return 2 * time.Second
+	}
+	return s.BeginWait
 }
 
 func (s *Server) syncTimeout() time.Duration {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -51,6 +52,53 @@ func (s *Server) start(ctx context.Context, nodeUUID, id, name string, input any
 		return nil, fmt.Errorf("start %s for node %s: %w", name, nodeUUID, err)
 	}
 	return run, nil
+}
+
+// begin starts a mutating workflow on the node lock and returns once the
+// workflow has persisted its first state change, seen as the node's version
+// moving past the one the handler read: like Ironic's conductor, the API
+// answers 202 only when the node already shows the operation (provision state
+// moved and target set, or target_power_state set), so clients that wait for
+// a stable state (baremetal --wait, Metal3) never see the node unchanged.
+// With eager start the first workflow task runs on the in-process worker at
+// once and the change lands in a few milliseconds.
+//
+// If nothing changes within BeginWait, the workflow either could not begin
+// (the node changed since it was read: Ironic's 400) or no worker has picked
+// it up yet (accepted: it runs when one does).
+func (s *Server) begin(ctx context.Context, n *store.Node, name string, input any) error {
+	run, err := s.start(ctx, n.UUID, workflows.WorkflowID(n.UUID), name, input)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(s.beginWait())
+	for delay := 500 * time.Microsecond; ; delay = min(2*delay, 20*time.Millisecond) {
+		cur, err := s.Store.Node(ctx, n.UUID)
+		if err != nil || cur.Version != n.Version {
+			return nil // moved (or deleted meanwhile: the workflow reports that)
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+	gctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	err = run.Get(gctx, nil)
+	var appErr *temporal.ApplicationError
+	switch {
+	case err == nil, gctx.Err() != nil:
+		return nil
+	case errors.As(err, &appErr) && appErr.Type() == errTypeInvalidState:
+		return badRequest("%s", appErr.Message())
+	case errors.As(err, &appErr) && appErr.Type() == errTypeNotFound:
+		return nodeNotFound(n.UUID)
+	}
+	return nil // it began and failed: the node's state and last_error say how
 }
 
 // Application error types the activities use for permanent failures (the
@@ -303,7 +351,7 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	if len(deploySteps) > 0 {
 		in.DeploySteps = encodeValue(deploySteps)
 	}
-	if _, err := s.start(ctx, n.UUID, workflows.WorkflowID(n.UUID), wf, in); err != nil {
+	if err := s.begin(ctx, &n, wf, in); err != nil {
 		return err
 	}
 	c.Location(s.statesLocation(c, ident))
@@ -502,7 +550,7 @@ func (s *Server) setPowerState(c *fiber.Ctx) error {
 		return invalidStateRequested(target, ident, string(n.ProvisionState))
 	}
 	in := workflows.PowerInput{NodeUUID: n.UUID, Target: node.PowerState(target), TimeoutSeconds: timeout}
-	if _, err := s.start(c.UserContext(), n.UUID, workflows.WorkflowID(n.UUID), workflows.PowerName, in); err != nil {
+	if err := s.begin(c.UserContext(), &n, workflows.PowerName, in); err != nil {
 		return err
 	}
 	c.Location(s.statesLocation(c, ident))

@@ -28,13 +28,6 @@ const (
 	SignalAbort      = "abort"       // abort a wait state (wait call-back, clean wait, inspect wait)
 	SignalAgentReady = "agent-ready" // the ramdisk agent looked up and is ready for commands
 	QueryState       = "state"
-	// UpdateBegin is sent with the start of every provisioning and power
-	// workflow (update-with-start). It completes once the operation's first
-	// state change (provision state moved and target set, or
-	// target_power_state set) is persisted, or fails with the reason the
-	// operation cannot begin. This gives the API Ironic's semantics: when its
-	// 202 returns, the node already shows the operation.
-	UpdateBegin = "begin"
 )
 
 // TaskQueue is the default task queue shared by API and workers.

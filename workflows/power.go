@@ -41,24 +41,16 @@ func SetPower(ctx workflow.Context, in PowerInput) error {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (Status, error) { return st, nil }); err != nil {
 		return err
 	}
-	var begun bool
-	var beginErr error
-	if err := onBegin(ctx, func() Status { return st }, &begun, &beginErr); err != nil {
-		return err
-	}
 	ctx = withOptions(ctx)
 	var info activities.NodeInfo
 	if err := workflow.ExecuteLocalActivity(ctx, a.LoadNode, in.NodeUUID).Get(ctx, &info); err != nil {
-		beginErr = err
-		return finish(ctx, fmt.Errorf("load node: %w", err))
+		return fmt.Errorf("load node: %w", err)
 	}
 	if err := workflow.ExecuteLocalActivity(ctx, a.RecordPower, activities.RecordPowerInput{
 		UUID: in.NodeUUID, Target: &target,
 	}).Get(ctx, nil); err != nil {
-		beginErr = err
-		return finish(ctx, err)
+		return err
 	}
-	begun = true
 	o := &op{info: info}
 	var reached node.PowerState
 	err := o.driver(ctx, a.ChangePowerState, activities.SetPowerInput{

@@ -32,31 +32,6 @@ type op struct {
 	lastErr string
 	abortCh workflow.ReceiveChannel
 	agentCh workflow.ReceiveChannel
-	// begun is set once the first state change is persisted, or beginErr
-	// when the operation cannot begin; the "begin" update waits for either.
-	begun    bool
-	beginErr error
-}
-
-// onBegin registers the "begin" update handler over *begun and *beginErr.
-func onBegin(ctx workflow.Context, st func() Status, begun *bool, beginErr *error) error {
-	return workflow.SetUpdateHandler(ctx, UpdateBegin, func(ctx workflow.Context) (Status, error) {
-		if err := workflow.Await(ctx, func() bool { return *begun || *beginErr != nil }); err != nil {
-			return Status{}, err
-		}
-		if *beginErr != nil {
-			return Status{}, *beginErr
-		}
-		return st(), nil
-	})
-}
-
-// finish returns err after any in-flight update handler has answered, so
-// that a caller waiting on "begin" gets the real reason instead of "workflow
-// completed".
-func finish(ctx workflow.Context, err error) error {
-	_ = workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) })
-	return err
 }
 
 // start sets up the query handler and activity options, loads the node's
@@ -65,17 +40,14 @@ func start(ctx workflow.Context, in ProvisionInput, name string) (*op, workflow.
 	o := &op{in: in, state: in.From,
 		abortCh: workflow.GetSignalChannel(ctx, SignalAbort),
 		agentCh: workflow.GetSignalChannel(ctx, SignalAgentReady)}
-	status := func() Status { return Status{State: o.state, Target: o.target, Step: o.step, Error: o.lastErr} }
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (Status, error) { return status(), nil }); err != nil {
-		return nil, ctx, err
-	}
-	if err := onBegin(ctx, status, &o.begun, &o.beginErr); err != nil {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (Status, error) {
+		return Status{State: o.state, Target: o.target, Step: o.step, Error: o.lastErr}, nil
+	}); err != nil {
 		return nil, ctx, err
 	}
 	ctx = withOptions(ctx)
 	if err := workflow.ExecuteLocalActivity(ctx, a.LoadNode, in.NodeUUID).Get(ctx, &o.info); err != nil {
-		o.beginErr = err
-		return nil, ctx, finish(ctx, fmt.Errorf("load node: %w", err))
+		return nil, ctx, fmt.Errorf("load node: %w", err)
 	}
 	// The plan is checked against the state the API saw, not the one just
 	// loaded: after a worker crash, local activities run again and may see the
@@ -83,10 +55,9 @@ func start(ctx workflow.Context, in ProvisionInput, name string) (*op, workflow.
 	// compare-and-set from in.From, so a stale API read fails there instead.
 	wf, target, ok := Plan(o.state, in.Verb)
 	if !ok || wf != name {
-		o.beginErr = temporal.NewNonRetryableApplicationError(
+		return nil, ctx, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("The requested action \"%s\" can not be performed on node \"%s\" while it is in state \"%s\".",
 				in.Verb, in.NodeUUID, o.state), activities.ErrTypeInvalidState, nil)
-		return nil, ctx, finish(ctx, o.beginErr)
 	}
 	o.target = target
 	return o, ctx, nil
@@ -127,17 +98,10 @@ func (o *op) enter(ctx workflow.Context, to, target node.ProvisionState, mod fun
 	}
 	var got node.ProvisionState
 	if err := workflow.ExecuteLocalActivity(ctx, a.TransitionNode, in).Get(ctx, &got); err != nil {
-		if !o.begun {
-			// The first transition is the compare-and-set on the state the
-			// API saw: its failure means the operation never began.
-			o.beginErr = err
-			return finish(ctx, err)
-		}
 		return fmt.Errorf("persist %s -> %s: %w", o.state, to, err)
 	}
 	o.state = to
 	o.target = target
-	o.begun = true
 	return nil
 }
 

@@ -1,0 +1,52 @@
+package api
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ferric-project/ferric/node"
+	"github.com/ferric-project/ferric/store"
+)
+
+// TestBeginWaitsForFirstStateChange: a provisioning request answers once the
+// workflow's first state change is visible, and maps a workflow that could
+// not begin (the node changed since the API read it) to Ironic's 400.
+func TestBeginWaitsForFirstStateChange(t *testing.T) {
+	e := newEnv(t)
+	e.srv.BeginWait = 2 * time.Second
+	seedNode(func(n *store.Node) { n.ProvisionState = node.Manageable })(e)
+	u := "/v1/nodes/" + sampleUUID + "/states/provision"
+
+	// A "worker" that moves the node 50 ms after the start.
+	e.wf.result = func(string, any) (any, error) { return nil, nil }
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		e.st.mu.Lock()
+		n := e.st.nodes[sampleUUID]
+		n.ProvisionState, n.TargetProvisionState = node.Cleaning, node.Available
+		n.Version++
+		e.st.mu.Unlock()
+	}()
+	start := time.Now()
+	runSteps(t, e, []step{{"provide", "PUT", u, `{"target":"provide"}`, nil, 202, ""}})
+	if el := time.Since(start); el < 40*time.Millisecond || el > time.Second {
+		t.Errorf("202 after %s; want it once the state changed (~50 ms)", el)
+	}
+
+	// A workflow that finds the node elsewhere fails to begin: 400.
+	e2 := newEnv(t)
+	e2.srv.BeginWait = 10 * time.Millisecond
+	seedNode(func(n *store.Node) { n.ProvisionState = node.Manageable })(e2)
+	e2.wf.result = func(string, any) (any, error) {
+		return nil, temporal.NewNonRetryableApplicationError(
+			`The requested action "provide" can not be performed on node "x" while it is in state "active".`,
+			errTypeInvalidState, nil)
+	}
+	resp, body := e2.do(t, "PUT", u, `{"target":"provide"}`, map[string]string{"X-OpenStack-Ironic-API-Version": "latest"})
+	if resp.StatusCode != 400 || !strings.Contains(body, "can not be performed") {
+		t.Errorf("stale begin: %d %s; want 400 with the workflow's reason", resp.StatusCode, body)
+	}
+}
