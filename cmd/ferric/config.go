@@ -33,6 +33,7 @@ type config struct {
 	syncEvery      time.Duration
 	syncForce      bool
 	syncConc       int
+	pprofAddr      string
 }
 
 func parse(role string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -75,6 +76,7 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	str(&c.conductor, "conductor", "FERRIC_CONDUCTOR", "ferric", "conductor name shown in the API")
 	str(&c.logFormat, "log-format", "FERRIC_LOG_FORMAT", map[bool]string{true: "text", false: "json"}[dev], "log format: json or text")
 	str(&c.logLevel, "log-level", "FERRIC_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	str(&c.pprofAddr, "pprof-address", "FERRIC_PPROF_ADDRESS", "", "serve Go's pprof profiles on this host:port (empty: off)")
 	boolean(&c.fakeDrivers, "fake-drivers", "FERRIC_FAKE_DRIVERS", dev, "enable the fake-hardware type")
 	boolean(&c.eagerStart, "eager-start", "FERRIC_EAGER_START", true, "start workflows eagerly on the in-process worker (api+worker in one process)")
 	duration(&c.pollInterval, "power-poll-interval", "FERRIC_POWER_POLL_INTERVAL", time.Second, "pause between BMC power state reads while waiting")

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,6 +90,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 	runAPI := cfg.role == "api" || cfg.role == "all" || cfg.role == "dev"
 
 	g, ctx := errgroup.WithContext(ctx)
+	if cfg.pprofAddr != "" {
+		srv := &http.Server{Addr: cfg.pprofAddr, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
+		g.Go(func() error {
+			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("pprof: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error { <-ctx.Done(); return srv.Close() })
+	}
 	if runWorker {
 		acts := &activities.Activities{Drivers: reg, Nodes: st, PollInterval: cfg.pollInterval}
 		ps := &activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: cfg.syncConc, Force: cfg.syncForce}
@@ -133,6 +145,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 	}
 	g.Go(func() error { <-ctx.Done(); return nil })
 	return g.Wait()
+}
+
+// pprofMux serves net/http/pprof's handlers.
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func typeNames(r *drivers.Registry) string {
