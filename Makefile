@@ -59,3 +59,32 @@ bench: build
 
 clean:
 	rm -rf $(BIN)
+
+## ramdisk: the deploy ramdisk nodes network-boot into: $(RAMDISK_OUT)/vmlinuz and $(RAMDISK_OUT)/initramfs
+## (gzip'd newc cpio: busybox, virtio/e1000 modules, ferric-agent, /init). The Debian .debs are downloaded once into
+## $(RAMDISK_CACHE); later builds are offline and reproducible. See deployments/ramdisk/README.md.
+RAMDISK_KERNEL_ABI ?= 6.1.0-56
+RAMDISK_OUT        ?= ramdisk/out
+RAMDISK_CACHE      ?= $(DATA)/ramdisk-cache
+RAMDISK_AGENT      ?= $(BIN)/ferric-agent
+RAMDISK_KPKG       := linux-image-$(RAMDISK_KERNEL_ABI)-amd64
+RAMDISK_SH         := RAMDISK_KERNEL_ABI=$(RAMDISK_KERNEL_ABI) RAMDISK_CACHE=$(RAMDISK_CACHE) RAMDISK_OUT=$(RAMDISK_OUT) \
+                      RAMDISK_AGENT=$(RAMDISK_AGENT) GO=$(GO) deployments/ramdisk/build.sh
+
+.PHONY: ramdisk
+ramdisk: $(RAMDISK_OUT)/vmlinuz $(RAMDISK_OUT)/initramfs
+
+$(BIN)/ferric-agent: $(shell find . -name '*.go' -not -path './$(DATA)/*') go.mod go.sum
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $@ ./cmd/ferric-agent
+
+$(RAMDISK_CACHE)/root/%/.done:
+	$(RAMDISK_SH) fetch $*
+
+$(RAMDISK_OUT)/vmlinuz: $(RAMDISK_CACHE)/root/$(RAMDISK_KPKG)/.done deployments/ramdisk/build.sh
+	$(RAMDISK_SH) vmlinuz
+
+$(RAMDISK_OUT)/initramfs: $(RAMDISK_CACHE)/root/$(RAMDISK_KPKG)/.done $(RAMDISK_CACHE)/root/busybox-static/.done \
+		$(RAMDISK_AGENT) deployments/ramdisk/build.sh deployments/ramdisk/init deployments/ramdisk/udhcpc.script \
+		$(filter-out %_test.go,$(wildcard deployments/ramdisk/mkinitramfs/*.go))
+	$(RAMDISK_SH) initramfs

@@ -86,7 +86,10 @@ func (h *Hardware) Register(r *drivers.Registry) {
 	r.AddVendor("fake", func(n drivers.Node) (drivers.Vendor, error) { return h.node(n) })
 }
 
-// Calls returns a copy of the calls recorded so far.
+// maxCalls bounds the recorded calls; the oldest half is dropped when full.
+const maxCalls = 4096
+
+// Calls returns a copy of the most recent calls (up to maxCalls).
 func (h *Hardware) Calls() []Call {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -179,6 +182,9 @@ func (n *Node) do(ctx context.Context, op, arg string, extra time.Duration) erro
 		}
 	}
 	n.h.mu.Lock()
+	if len(n.h.calls) == maxCalls { // a long-running dev stack must not grow without bound
+		n.h.calls = append(n.h.calls[:0], n.h.calls[maxCalls/2:]...)
+	}
 	n.h.calls = append(n.h.calls, Call{Node: n.uuid, Op: op, Arg: arg})
 	n.h.mu.Unlock()
 	if slices.Contains(n.cfg.Fail, op) {
