@@ -56,8 +56,8 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil {
 		t.Fatal(err)
 	}
-	if applied != 1 {
-		t.Errorf("schema_migrations has %d rows, want 1", applied)
+	if applied != 2 {
+		t.Errorf("schema_migrations has %d rows, want 2 (one per migration)", applied)
 	}
 }
 
