@@ -57,6 +57,15 @@ type Activities struct {
 	// PollInterval is the pause between power state reads while waiting for a
 	// BMC to reach a target (default 1 s).
 	PollInterval time.Duration
+	// Agents holds the ramdisk agent sessions (the agent activities fail
+	// without it).
+	Agents AgentStore
+	// AgentPollInterval is the pause between reads of an agent command's
+	// result (default 500 ms).
+	AgentPollInterval time.Duration
+	// AgentHeartbeatTimeout fails a running agent command when the agent has
+	// not heartbeaten for this long (default 5 min).
+	AgentHeartbeatTimeout time.Duration
 }
 
 // NodeInfo is what a workflow may know of a node: no secrets.
@@ -157,7 +166,7 @@ func (a *Activities) load(ctx context.Context, uuid string) (loaded, error) {
 	}
 	return loaded{rec: n, dn: drivers.Node{UUID: n.UUID, DriverInfo: n.DriverInfo,
 		InstanceInfo: n.InstanceInfo, Properties: n.Properties,
-		PowerState: drivers.PowerState(n.PowerState)}}, nil
+		PowerState: drivers.PowerState(n.PowerState), AutomatedClean: n.AutomatedClean}}, nil
 }
 
 func (a *Activities) power(ctx context.Context, uuid string) (drivers.Power, error) {

@@ -61,6 +61,9 @@ type Node struct {
 	Properties   json.RawMessage
 	// PowerState is the last recorded power state ("" when unknown).
 	PowerState PowerState
+	// AutomatedClean is the node's automated_clean (nil: the service's
+	// default).
+	AutomatedClean *bool
 }
 
 // Power is the core tier: every hardware type has a power interface.

@@ -32,6 +32,11 @@ type op struct {
 	lastErr string
 	abortCh workflow.ReceiveChannel
 	agentCh workflow.ReceiveChannel
+	// Set by the agent paths only (the fake path's transitions stay as
+	// recorded): clear deploy_step and clean_step when the run ends, and
+	// record the power state the run left the node in.
+	clearSteps bool
+	powerState *node.PowerState
 }
 
 // start sets up the query handler and activity options, loads the node's
@@ -108,12 +113,21 @@ func (o *op) enter(ctx workflow.Context, to, target node.ProvisionState, mod fun
 // fail moves the node to a failure state with last_error, and returns the
 // cause so the workflow run shows it too.
 func (o *op) fail(ctx workflow.Context, to node.ProvisionState, cause error) error {
+	return o.failWith(ctx, to, cause, nil)
+}
+
+// failWith is fail with more field updates in the same transition.
+func (o *op) failWith(ctx workflow.Context, to node.ProvisionState, cause error, mod func(*activities.TransitionInput)) error {
 	msg := message(cause)
 	o.lastErr = msg
 	if err := o.enter(ctx, to, node.NoState, func(t *activities.TransitionInput) {
 		t.LastError = &msg
 		t.Error = true
 		t.Event = fmt.Sprintf("%s -> %s: %s", o.state, to, msg)
+		o.final(t)
+		if mod != nil {
+			mod(t)
+		}
 	}); err != nil {
 		return errors.Join(cause, err)
 	}
@@ -126,10 +140,21 @@ func (o *op) succeed(ctx workflow.Context, to node.ProvisionState, mod func(*act
 	o.step = ""
 	return o.enter(ctx, to, node.NoState, func(t *activities.TransitionInput) {
 		t.LastError = &clear
+		o.final(t)
 		if mod != nil {
 			mod(t)
 		}
 	})
+}
+
+// final adds what the agent paths record when a run ends.
+func (o *op) final(t *activities.TransitionInput) {
+	if o.clearSteps {
+		t.DeployStep, t.CleanStep = noStep, noStep
+	}
+	if o.powerState != nil {
+		t.PowerState = o.powerState
+	}
 }
 
 // message is the human-readable text of an activity failure: the
@@ -234,6 +259,9 @@ func (o *op) clean(ctx workflow.Context) error {
 	if done {
 		return nil
 	}
+	if workflow.GetVersion(ctx, versionAgentClean, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		return o.agentClean(ctx)
+	}
 	if err := o.enter(ctx, node.CleanWait, o.target, nil); err != nil {
 		return err
 	}
@@ -256,6 +284,9 @@ func Deploy(ctx workflow.Context, in ProvisionInput) error {
 		return o.fail(ctx, node.DeployFail, err)
 	}
 	if !done {
+		if workflow.GetVersion(ctx, versionAgentDeploy, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+			return o.agentDeploy(ctx)
+		}
 		if err := o.enter(ctx, node.DeployWait, node.Active, nil); err != nil {
 			return err
 		}
@@ -280,6 +311,16 @@ func Undeploy(ctx workflow.Context, in ProvisionInput) error {
 	o.step = "tear down"
 	if err := o.driver(ctx, a.TearDownInstance, in.NodeUUID).Get(ctx, nil); err != nil {
 		return o.fail(ctx, node.Error, err)
+	}
+	// Real hardware is powered off when its instance goes, as Ironic's
+	// deploy interfaces do in tear_down (in-memory fakes keep their
+	// recorded command sequence).
+	if !o.info.InMemory && workflow.GetVersion(ctx, versionUndeployOff, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		if err := o.power(ctx, node.PowerOff); err != nil {
+			return o.fail(ctx, node.Error, fmt.Errorf("power off: %w", err))
+		}
+		off := node.PowerOff
+		o.powerState = &off
 	}
 	if err := o.enter(ctx, node.Cleaning, node.Available, func(t *activities.TransitionInput) {
 		t.ClearInstance = true

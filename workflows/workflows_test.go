@@ -74,6 +74,12 @@ func (m *memNodes) Transition(_ context.Context, r store.TransitionRequest) (sto
 	if r.InstanceInfo != nil {
 		n.InstanceInfo = r.InstanceInfo
 	}
+	if r.DeployStep != nil {
+		n.DeployStep = r.DeployStep
+	}
+	if r.CleanStep != nil {
+		n.CleanStep = r.CleanStep
+	}
 	n.Version++
 	m.events = append(m.events, string(r.To))
 	return *n, nil
@@ -215,7 +221,8 @@ func TestProvisioning(t *testing.T) {
 				n.Interfaces.Deploy = tt.deploy
 			}
 			nodes := newMemNodes(n)
-			acts := &activities.Activities{Drivers: registry(), Nodes: nodes, PollInterval: time.Millisecond}
+			acts := &activities.Activities{Drivers: registry(), Nodes: nodes, PollInterval: time.Millisecond,
+				Agents: newFakeAgents(succeed), AgentPollInterval: time.Millisecond}
 			env.RegisterActivity(acts)
 			workflows.Register(env)
 			if tt.signal != "" {

@@ -1,0 +1,54 @@
+// Package agent is Ironic's "direct" deploy interface: the node network-boots
+// the ferric ramdisk, whose agent (ferric-agent) writes the image and wipes
+// disks on command. The interface itself does no work: Deploy and Clean
+// report "not done" so that the provisioning workflow runs the agent path
+// (boot the ramdisk, wait for the agent, send it commands). It knows nothing
+// about Temporal, HTTP or the database.
+package agent
+
+import (
+	"context"
+
+	"github.com/ferric-project/ferric/drivers"
+)
+
+// Name is the deploy interface's name, as in Ironic.
+const Name = "direct"
+
+// Config configures the interface.
+type Config struct {
+	// AutomatedClean is the default for nodes whose automated_clean is unset
+	// (Ironic's [conductor]automated_clean, default true).
+	AutomatedClean bool
+}
+
+// Deploy is the direct deploy interface for one node.
+type Deploy struct {
+	clean bool
+}
+
+var _ drivers.Deploy = Deploy{}
+
+// Factory returns the drivers.Factory of the interface.
+func Factory(cfg Config) drivers.Factory[drivers.Deploy] {
+	return func(n drivers.Node) (drivers.Deploy, error) {
+		clean := cfg.AutomatedClean
+		if n.AutomatedClean != nil {
+			clean = *n.AutomatedClean
+		}
+		return Deploy{clean: clean}, nil
+	}
+}
+
+// Register adds the interface to r under Name.
+func Register(r *drivers.Registry, cfg Config) { r.AddDeploy(Name, Factory(cfg)) }
+
+// Deploy reports that the ramdisk agent writes the image (done = false).
+func (Deploy) Deploy(context.Context) (bool, error) { return false, nil }
+
+// TearDown has nothing to undo: the workflow powers the node off.
+func (Deploy) TearDown(context.Context) error { return nil }
+
+// Clean reports whether cleaning needs the agent (done = false: erase disk
+// metadata through it) or is skipped (automated cleaning disabled).
+func (d Deploy) Clean(context.Context) (bool, error) { return !d.clean, nil }

@@ -1,0 +1,209 @@
+package workflows
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ferric-project/ferric/activities"
+	"github.com/ferric-project/ferric/agent/wire"
+	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/node"
+)
+
+// Version gates of the agent paths. Runs that started before them (waiting
+// in wait call-back or clean wait for a bare signal) keep the old behaviour.
+const (
+	versionAgentDeploy = "agent-deploy"
+	versionAgentClean  = "agent-clean"
+	versionUndeployOff = "undeploy-power-off"
+)
+
+// Deploy and clean steps as Ironic shows them in deploy_step / clean_step.
+var (
+	stepDeploy     = json.RawMessage(`{"step":"deploy","interface":"deploy","priority":100,"args":{}}`)
+	stepWriteImage = json.RawMessage(`{"step":"write_image","interface":"deploy","priority":80,"args":{}}`)
+	stepErase      = json.RawMessage(`{"step":"erase_devices_metadata","interface":"deploy","priority":99,"args":{}}`)
+	noStep         = json.RawMessage(`{}`)
+)
+
+// AgentCommandTimeout bounds one agent command (an image write over a slow
+// link included); the agent's heartbeats bound a dead agent much sooner.
+const AgentCommandTimeout = 4 * time.Hour
+
+// agentOptions are the options of RunAgentCommand: it polls for as long as
+// the command runs and heartbeats every poll; a retry (after a worker crash)
+// re-attaches to the same command.
+func agentOptions(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: AgentCommandTimeout,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
+	})
+}
+
+// commandID names an agent command after the run and the step: the same on
+// every retry and replay of this run, new for the next run.
+func commandID(ctx workflow.Context, step string) string {
+	return workflow.GetInfo(ctx).WorkflowExecution.RunID + "-" + step
+}
+
+// power runs a power action through the node's power interface.
+func (o *op) power(ctx workflow.Context, target node.PowerState) error {
+	return o.driver(ctx, a.ChangePowerState, activities.SetPowerInput{UUID: o.in.NodeUUID, Target: target}).Get(ctx, nil)
+}
+
+// bootDevice sets the node's boot device.
+func (o *op) bootDevice(ctx workflow.Context, dev drivers.BootDevice, persistent bool) error {
+	return o.driver(ctx, a.SetBootDevice, activities.BootDeviceInput{UUID: o.in.NodeUUID, Device: dev,
+		Persistent: persistent}).Get(ctx, nil)
+}
+
+// bootRamdisk makes the node network-boot the deploy ramdisk: its boot
+// configuration is opened (the boot server now serves the ramdisk to its
+// MACs), then it is powered off, set to boot from the network once and
+// powered on.
+func (o *op) bootRamdisk(ctx workflow.Context) error {
+	o.step = "boot deploy ramdisk"
+	if err := workflow.ExecuteLocalActivity(ctx, a.PrepareRamdiskBoot, o.in.NodeUUID).Get(ctx, nil); err != nil {
+		return fmt.Errorf("prepare ramdisk boot: %w", err)
+	}
+	if err := o.power(ctx, node.PowerOff); err != nil {
+		return fmt.Errorf("power off before booting the ramdisk: %w", err)
+	}
+	if err := o.bootDevice(ctx, drivers.BootPXE, false); err != nil {
+		return fmt.Errorf("set boot device to pxe: %w", err)
+	}
+	if err := o.power(ctx, node.PowerOn); err != nil {
+		return fmt.Errorf("power on into the ramdisk: %w", err)
+	}
+	return nil
+}
+
+// runAgent runs one agent command and waits for its result.
+func (o *op) runAgent(ctx workflow.Context, step string, cmd wire.Command, progress json.RawMessage) error {
+	cmd.ID = commandID(ctx, step)
+	return workflow.ExecuteActivity(agentOptions(ctx), a.RunAgentCommand, activities.AgentCommandInput{
+		UUID: o.in.NodeUUID, Command: cmd, DeployStep: progress,
+	}).Get(ctx, nil)
+}
+
+// abandonAgent undoes the agent path after a failure, best effort: the boot
+// configuration is removed (the token dies) and the node is powered off, as
+// Ironic does after a failed deploy. It runs even if the workflow is being
+// cancelled; its own failures are only logged, the cause stays the error.
+func (o *op) abandonAgent(ctx workflow.Context) {
+	ctx, _ = workflow.NewDisconnectedContext(ctx)
+	log := workflow.GetLogger(ctx)
+	if err := workflow.ExecuteLocalActivity(ctx, a.CleanUpRamdiskBoot, o.in.NodeUUID).Get(ctx, nil); err != nil {
+		log.Warn("clean up ramdisk boot after failure", "node", o.in.NodeUUID, "err", err)
+	}
+	if err := o.power(ctx, node.PowerOff); err != nil {
+		log.Warn("power off after failure", "node", o.in.NodeUUID, "err", err)
+		return
+	}
+	off := node.PowerOff
+	o.powerState = &off
+}
+
+// agentDeploy is the deploy with a ramdisk agent (Ironic's direct deploy):
+// boot the ramdisk, wait call-back, write the image through the agent, boot
+// from disk. Every failure ends in deploy failed with the ramdisk boot
+// removed; the node never becomes active with a bad image.
+func (o *op) agentDeploy(ctx workflow.Context) error {
+	o.clearSteps = true
+	failed := func(err error) error {
+		o.abandonAgent(ctx)
+		return o.failWith(ctx, node.DeployFail, err, nil)
+	}
+	var params json.RawMessage
+	if err := workflow.ExecuteLocalActivity(ctx, a.ReadInstanceImage, o.in.NodeUUID).Get(ctx, &params); err != nil {
+		return o.failWith(ctx, node.DeployFail, err, nil)
+	}
+	if err := o.bootRamdisk(ctx); err != nil {
+		return failed(err)
+	}
+	on := node.PowerOn
+	if err := o.enter(ctx, node.DeployWait, node.Active, func(t *activities.TransitionInput) {
+		t.DeployStep, t.PowerState = stepDeploy, &on
+	}); err != nil {
+		return failed(err)
+	}
+	o.step = "wait for agent"
+	if err := o.waitAgent(ctx, time.Duration(o.in.AgentTimeoutSeconds)*time.Second); err != nil {
+		return failed(err)
+	}
+	if err := o.enter(ctx, node.Deploying, node.Active, func(t *activities.TransitionInput) {
+		t.DeployStep = stepWriteImage
+	}); err != nil {
+		return failed(err)
+	}
+	o.step = "write image"
+	if err := o.runAgent(ctx, "write-image", wire.Command{Name: wire.CmdWriteImage, Params: params}, stepWriteImage); err != nil {
+		return failed(err)
+	}
+	o.step = "boot from disk"
+	if err := o.bootDevice(ctx, drivers.BootDisk, true); err != nil {
+		return failed(fmt.Errorf("set boot device to disk: %w", err))
+	}
+	if err := workflow.ExecuteLocalActivity(ctx, a.CleanUpRamdiskBoot, o.in.NodeUUID).Get(ctx, nil); err != nil {
+		return failed(fmt.Errorf("clean up ramdisk boot: %w", err))
+	}
+	// The agent fsynced the image before reporting success: a hard power
+	// cycle is safe and works whatever state the ramdisk is in.
+	if err := o.power(ctx, node.PowerOff); err != nil {
+		return failed(fmt.Errorf("power off after writing the image: %w", err))
+	}
+	if err := o.power(ctx, node.PowerOn); err != nil {
+		return failed(fmt.Errorf("power on from disk: %w", err))
+	}
+	o.powerState = &on
+	return o.succeed(ctx, node.Active, nil)
+}
+
+// agentClean erases disk metadata through the ramdisk agent: boot the
+// ramdisk, clean wait for the agent, erase_metadata, power off. On failure
+// the ramdisk boot is removed and the error returned (the caller fails the
+// node to clean failed).
+func (o *op) agentClean(ctx workflow.Context) error {
+	o.clearSteps = true
+	if err := o.bootRamdisk(ctx); err != nil {
+		o.abandonAgent(ctx)
+		return err
+	}
+	err := func() error {
+		on := node.PowerOn
+		if err := o.enter(ctx, node.CleanWait, o.target, func(t *activities.TransitionInput) {
+			t.CleanStep, t.PowerState = stepErase, &on
+		}); err != nil {
+			return err
+		}
+		o.step = "wait for agent"
+		if err := o.waitAgent(ctx, time.Duration(o.in.AgentTimeoutSeconds)*time.Second); err != nil {
+			return err
+		}
+		if err := o.enter(ctx, node.Cleaning, o.target, nil); err != nil {
+			return err
+		}
+		o.step = "erase devices metadata"
+		return o.runAgent(ctx, "erase-metadata", wire.Command{Name: wire.CmdEraseMetadata}, nil)
+	}()
+	if err != nil {
+		o.abandonAgent(ctx)
+		return err
+	}
+	if err := workflow.ExecuteLocalActivity(ctx, a.CleanUpRamdiskBoot, o.in.NodeUUID).Get(ctx, nil); err != nil {
+		o.abandonAgent(ctx)
+		return fmt.Errorf("clean up ramdisk boot: %w", err)
+	}
+	if err := o.power(ctx, node.PowerOff); err != nil {
+		return fmt.Errorf("power off after cleaning: %w", err)
+	}
+	off := node.PowerOff
+	o.powerState = &off
+	return nil
+}
