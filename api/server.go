@@ -95,6 +95,12 @@ type Server struct {
 	Workflows WorkflowClient
 	Drivers   *drivers.Registry
 	Log       *slog.Logger
+	// Agents serves the ramdisk agent's lookup and heartbeat (nil: both
+	// answer as if no node expected an agent).
+	Agents AgentStore
+	// AgentHeartbeatInterval is the idle heartbeat period given to agents
+	// at lookup (default 5 s).
+	AgentHeartbeatInterval time.Duration
 
 	// TaskQueue is where workflows are started (default workflows.TaskQueue).
 	TaskQueue string
@@ -270,6 +276,10 @@ func (s *Server) App() *fiber.App {
 	v1.Delete("/chassis/:uuid", s.deleteChassis)
 	v1.Get("/chassis/:uuid/nodes", s.chassisNodes(false))
 	v1.Get("/chassis/:uuid/nodes/detail", s.chassisNodes(true))
+
+	// The ramdisk agent (no microversion needed, as in Ironic).
+	v1.Get("/lookup", s.lookup)
+	v1.Post("/heartbeat/:node", s.heartbeat)
 
 	// Drivers, conductors, shards.
 	v1.Get("/drivers", s.listDrivers)

@@ -10,4 +10,5 @@ import (
 var (
 	_ Store          = (*store.Store)(nil)
 	_ WorkflowClient = client.Client(nil)
+	_ AgentStore     = (*store.Store)(nil)
 )

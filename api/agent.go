@@ -1,0 +1,226 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/ferric-project/ferric/agent/wire"
+	"github.com/ferric-project/ferric/node"
+	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/workflows"
+)
+
+// AgentStore is what the ramdisk agent's endpoints need of the store;
+// *store.Store satisfies it.
+type AgentStore interface {
+	PortByAddress(ctx context.Context, mac string) (store.Port, error)
+	AgentSession(ctx context.Context, nodeUUID string) (store.AgentSession, error)
+	IssueAgentToken(ctx context.Context, nodeUUID, tokenHash string) (issued bool, err error)
+	RecordAgentResults(ctx context.Context, nodeUUID, agentVersion string, results []wire.CommandResult) error
+}
+
+// defaultAgentHeartbeat is the idle heartbeat period given to agents. The
+// agent pulls commands with its heartbeats, so this is also the delay
+// between "agent-ready" and the first command.
+const defaultAgentHeartbeat = 5 * time.Second
+
+// agentStates are the provision states in which a node's agent may look it
+// up: Ironic answers lookups only while the conductor expects an agent.
+var agentStates = []node.ProvisionState{node.Deploying, node.DeployWait, node.Cleaning, node.CleanWait}
+
+// hashAgentToken is what the store keeps of a token: its hex sha256.
+func hashAgentToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// newAgentToken returns a fresh random token (256 bits, URL-safe base64).
+func newAgentToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func unauthorizedAgent() *apiError {
+	return newError(fiber.StatusUnauthorized, "Invalid or missing agent token received.")
+}
+
+func (s *Server) agentHeartbeat() time.Duration {
+	if s.AgentHeartbeatInterval <= 0 {
+		return defaultAgentHeartbeat
+	}
+	return s.AgentHeartbeatInterval
+}
+
+// lookup answers GET /v1/lookup?addresses=MAC[,MAC]: Ironic's agent lookup.
+// It finds the node by a port's MAC and answers only while that node expects
+// an agent and has an agent session; the token is issued on the first lookup
+// only (later ones answer without it).
+func (s *Server) lookup(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	raw, _ := query(c, "addresses")
+	if strings.TrimSpace(raw) == "" {
+		return badRequest("Missing mandatory parameter: addresses")
+	}
+	var macs []string
+	for _, a := range strings.Split(raw, ",") {
+		hw, err := net.ParseMAC(strings.TrimSpace(a))
+		if err != nil || len(hw) != 6 {
+			return badRequest("Invalid MAC address %s.", strings.TrimSpace(a))
+		}
+		macs = append(macs, hw.String())
+	}
+	notFound := notFound("Node with addresses %s could not be found or is not expecting an agent.", strings.Join(macs, ","))
+	if s.Agents == nil {
+		return notFound
+	}
+	var nodeUUID string
+	for _, mac := range macs {
+		p, err := s.Agents.PortByAddress(ctx, mac)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("lookup %s: %w", mac, err)
+		}
+		if nodeUUID != "" && p.NodeUUID != nodeUUID {
+			return notFound // addresses of two nodes: refuse to guess
+		}
+		nodeUUID = p.NodeUUID
+	}
+	if nodeUUID == "" {
+		return notFound
+	}
+	n, err := s.Store.Node(ctx, nodeUUID)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound
+	}
+	if err != nil {
+		return fmt.Errorf("lookup node %s: %w", nodeUUID, err)
+	}
+	if !slices.Contains(agentStates, n.ProvisionState) {
+		return notFound
+	}
+	sess, err := s.Agents.AgentSession(ctx, n.UUID)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound
+	}
+	if err != nil {
+		return fmt.Errorf("lookup agent session of node %s: %w", n.UUID, err)
+	}
+	resp := wire.LookupResponse{
+		Node:   wire.LookupNode{UUID: n.UUID, ProvisionState: string(n.ProvisionState), Properties: n.Properties},
+		Config: wire.LookupConfig{HeartbeatInterval: int(s.agentHeartbeat().Seconds())},
+	}
+	if sess.TokenHash == "" {
+		token := newAgentToken()
+		issued, err := s.Agents.IssueAgentToken(ctx, n.UUID, hashAgentToken(token))
+		if errors.Is(err, store.ErrNotFound) {
+			return notFound // closed meanwhile
+		}
+		if err != nil {
+			return fmt.Errorf("issue agent token for node %s: %w", n.UUID, err)
+		}
+		if issued {
+			resp.Config.AgentToken = token
+		}
+	}
+	s.log().InfoContext(ctx, "agent looked up its node", "node", n.UUID, "provision_state", n.ProvisionState,
+		"token_issued", resp.Config.AgentToken != "")
+	return s.sendAgentJSON(c, resp)
+}
+
+// heartbeat answers POST /v1/heartbeat/{node uuid}: it checks the agent
+// token (body or X-Ferric-Agent-Token), records the command results, tells a
+// workflow waiting in wait call-back or clean wait that the agent is ready,
+// and answers with the commands that have no final result yet.
+func (s *Server) heartbeat(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	id := param(c, "node")
+	var hb wire.Heartbeat
+	if body := c.Body(); len(strings.TrimSpace(string(body))) > 0 {
+		if err := json.Unmarshal(body, &hb); err != nil {
+			return badRequest("Invalid heartbeat body: %s", err.Error())
+		}
+	}
+	token := hb.AgentToken
+	if token == "" {
+		token = string(c.Request().Header.Peek(wire.TokenHeader))
+	}
+	if token == "" || s.Agents == nil {
+		return unauthorizedAgent()
+	}
+	sess, err := s.Agents.AgentSession(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return unauthorizedAgent() // no session: every token is dead
+	}
+	if err != nil {
+		return fmt.Errorf("heartbeat of node %s: %w", id, err)
+	}
+	if sess.TokenHash == "" ||
+		subtle.ConstantTimeCompare([]byte(hashAgentToken(token)), []byte(sess.TokenHash)) != 1 {
+		return unauthorizedAgent()
+	}
+	err = s.Agents.RecordAgentResults(ctx, sess.NodeUUID, hb.AgentVersion, hb.Results)
+	if errors.Is(err, store.ErrNotFound) {
+		return unauthorizedAgent() // closed meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("heartbeat of node %s: %w", id, err)
+	}
+	n, err := s.Store.Node(ctx, sess.NodeUUID)
+	if err != nil {
+		return fmt.Errorf("heartbeat of node %s: %w", id, err)
+	}
+	if n.ProvisionState == node.DeployWait || n.ProvisionState == node.CleanWait {
+		// Every heartbeat in a wait state signals; the workflow takes the
+		// first and leaves the wait state.
+		err := s.Workflows.SignalWorkflow(ctx, workflows.WorkflowID(n.UUID), "", workflows.SignalAgentReady,
+			workflows.AgentReady{AgentVersion: hb.AgentVersion})
+		var nf *serviceerror.NotFound
+		switch {
+		case errors.As(err, &nf):
+			s.log().WarnContext(ctx, "agent heartbeat in a wait state, but no workflow runs on the node",
+				"node", n.UUID, "provision_state", n.ProvisionState)
+		case err != nil:
+			return fmt.Errorf("signal agent-ready to node %s: %w", n.UUID, err)
+		}
+	}
+	final := map[string]bool{}
+	for _, r := range hb.Results {
+		if r.Status == wire.StatusSucceeded || r.Status == wire.StatusFailed {
+			final[r.ID] = true
+		}
+	}
+	var resp wire.HeartbeatResponse
+	for _, cmd := range sess.Pending() {
+		if !final[cmd.ID] {
+			resp.Commands = append(resp.Commands, cmd)
+		}
+	}
+	return s.sendAgentJSON(c, resp)
+}
+
+func (s *Server) sendAgentJSON(c *fiber.Ctx, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode agent answer: %w", err)
+	}
+	c.Status(fiber.StatusOK)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(b)
+}

@@ -1,0 +1,284 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ferric-project/ferric/agent/wire"
+	"github.com/ferric-project/ferric/node"
+	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/workflows"
+)
+
+// memAgents is an in-memory AgentStore over a memStore's ports, with the
+// store's semantics (one-time token, final results stick).
+type memAgents struct {
+	st       *memStore
+	mu       sync.Mutex
+	sessions map[string]*store.AgentSession
+	recorded []wire.CommandResult
+}
+
+func newMemAgents(st *memStore) *memAgents {
+	return &memAgents{st: st, sessions: map[string]*store.AgentSession{}}
+}
+
+func (m *memAgents) PortByAddress(_ context.Context, mac string) (store.Port, error) {
+	m.st.mu.Lock()
+	defer m.st.mu.Unlock()
+	for _, p := range m.st.ports {
+		if strings.EqualFold(p.Address, mac) {
+			return *p, nil
+		}
+	}
+	return store.Port{}, store.ErrNotFound
+}
+
+func (m *memAgents) AgentSession(_ context.Context, id string) (store.AgentSession, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.sessions[id]
+	if !ok {
+		return store.AgentSession{}, store.ErrNotFound
+	}
+	cp := *s
+	cp.Commands = slices.Clone(s.Commands)
+	return cp, nil
+}
+
+func (m *memAgents) IssueAgentToken(_ context.Context, id, hash string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.sessions[id]
+	if !ok {
+		return false, store.ErrNotFound
+	}
+	if s.TokenHash != "" {
+		return false, nil
+	}
+	s.TokenHash = hash
+	return true, nil
+}
+
+func (m *memAgents) RecordAgentResults(_ context.Context, id, version string, rs []wire.CommandResult) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.sessions[id]
+	if !ok {
+		return store.ErrNotFound
+	}
+	s.AgentVersion = version
+	for _, r := range rs {
+		for i := range s.Commands {
+			if c := &s.Commands[i]; c.ID == r.ID && !c.Final() {
+				c.Status, c.Error = r.Status, r.Error
+			}
+		}
+	}
+	m.recorded = append(m.recorded, rs...)
+	return nil
+}
+
+func (m *memAgents) open(id string, cmds ...wire.Command) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := &store.AgentSession{NodeUUID: id, BootRamdisk: true}
+	for _, c := range cmds {
+		s.Commands = append(s.Commands, store.AgentCommand{Command: c})
+	}
+	m.sessions[id] = s
+}
+
+func (m *memAgents) close(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.sessions, id)
+}
+
+func agentEnv(t *testing.T, state node.ProvisionState) (*testEnv, *memAgents) {
+	t.Helper()
+	e := newEnv(t)
+	ag := newMemAgents(e.st)
+	e.srv.Agents = ag
+	e.app = e.srv.App()
+	e.st.put(store.Node{UUID: sampleUUID, Driver: "fake-hardware", ProvisionState: state,
+		Properties: json.RawMessage(`{"cpus":2}`), InstanceInfo: json.RawMessage(`{"image_source":"http://secret"}`)})
+	if _, err := e.st.CreatePort(context.Background(), store.Port{UUID: portUUID, Address: "52:54:00:12:34:56",
+		NodeUUID: sampleUUID}); err != nil {
+		t.Fatal(err)
+	}
+	return e, ag
+}
+
+var noVersion = map[string]string{}
+
+func TestLookup(t *testing.T) {
+	t.Parallel()
+	t.Run("errors", func(t *testing.T) {
+		t.Parallel()
+		e, ag := agentEnv(t, node.Available)
+		ag.open(sampleUUID)
+		runSteps(t, e, []step{
+			{name: "no addresses", method: "GET", path: "/v1/lookup", headers: noVersion, wantStatus: 400,
+				wantIn: "Missing mandatory parameter: addresses"},
+			{name: "bad MAC", method: "GET", path: "/v1/lookup?addresses=52:54:00:12:34:56,nope", headers: noVersion,
+				wantStatus: 400, wantIn: "Invalid MAC address nope."},
+			{name: "unknown MAC", method: "GET", path: "/v1/lookup?addresses=52:54:00:00:00:01", headers: noVersion,
+				wantStatus: 404, wantIn: "could not be found"},
+			{name: "node not expecting an agent", method: "GET", path: "/v1/lookup?addresses=52:54:00:12:34:56",
+				headers: noVersion, wantStatus: 404, wantIn: "is not expecting an agent"},
+		})
+	})
+	t.Run("deploying without session", func(t *testing.T) {
+		t.Parallel()
+		e, _ := agentEnv(t, node.Deploying)
+		runSteps(t, e, []step{{name: "no session", method: "GET", path: "/v1/lookup?addresses=52:54:00:12:34:56",
+			headers: noVersion, wantStatus: 404}})
+	})
+	for _, st := range []node.ProvisionState{node.Deploying, node.DeployWait, node.Cleaning, node.CleanWait} {
+		t.Run(string(st), func(t *testing.T) {
+			t.Parallel()
+			e, ag := agentEnv(t, st)
+			ag.open(sampleUUID)
+			lookup := func() wire.LookupResponse {
+				t.Helper()
+				// An unknown second MAC is fine.
+				resp, body := e.do(t, "GET", "/v1/lookup?addresses=52:54:00:00:00:09,52:54:00:12:34:56", "", noVersion)
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("lookup = %d %s", resp.StatusCode, body)
+				}
+				var lr wire.LookupResponse
+				if err := json.Unmarshal([]byte(body), &lr); err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(body, "secret") {
+					t.Errorf("lookup reveals instance_info: %s", body)
+				}
+				return lr
+			}
+			lr := lookup()
+			if lr.Node.UUID != sampleUUID || lr.Node.ProvisionState != string(st) || lr.Config.AgentToken == "" ||
+				lr.Config.HeartbeatInterval != 5 || string(lr.Node.Properties) != `{"cpus":2}` {
+				t.Fatalf("first lookup = %+v", lr)
+			}
+			sess, _ := ag.AgentSession(context.Background(), sampleUUID)
+			if sess.TokenHash != hashAgentToken(lr.Config.AgentToken) || strings.Contains(sess.TokenHash, lr.Config.AgentToken) {
+				t.Errorf("stored %q: want the token's sha256 only", sess.TokenHash)
+			}
+			if again := lookup(); again.Config.AgentToken != "" || again.Node.UUID != sampleUUID {
+				t.Errorf("second lookup = %+v, want no token", again)
+			}
+		})
+	}
+}
+
+func TestHeartbeat(t *testing.T) {
+	t.Parallel()
+	write := wire.Command{ID: "run-write-image", Name: wire.CmdWriteImage, Params: json.RawMessage(`{"url":"http://x"}`)}
+	reboot := wire.Command{ID: "run-reboot", Name: wire.CmdReboot}
+	setup := func(t *testing.T, st node.ProvisionState, running bool) (*testEnv, *memAgents, string) {
+		t.Helper()
+		e, ag := agentEnv(t, st)
+		ag.open(sampleUUID, write, reboot)
+		if running {
+			e.wf.running[workflows.WorkflowID(sampleUUID)] = true
+		}
+		resp, body := e.do(t, "GET", "/v1/lookup?addresses=52:54:00:12:34:56", "", noVersion)
+		var lr wire.LookupResponse
+		if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &lr) != nil {
+			t.Fatalf("lookup = %d %s", resp.StatusCode, body)
+		}
+		return e, ag, lr.Config.AgentToken
+	}
+	hbPath := "/v1/heartbeat/" + sampleUUID
+	body := func(token string, rs ...wire.CommandResult) string {
+		b, _ := json.Marshal(wire.Heartbeat{AgentToken: token, AgentVersion: "1.2", Results: rs})
+		return string(b)
+	}
+	commands := func(t *testing.T, raw string) []string {
+		t.Helper()
+		var hr wire.HeartbeatResponse
+		if err := json.Unmarshal([]byte(raw), &hr); err != nil {
+			t.Fatalf("heartbeat answer %s: %v", raw, err)
+		}
+		var ids []string
+		for _, c := range hr.Commands {
+			ids = append(ids, c.ID)
+		}
+		return ids
+	}
+
+	t.Run("tokens", func(t *testing.T) {
+		t.Parallel()
+		e, _, token := setup(t, node.Deploying, false)
+		runSteps(t, e, []step{
+			{name: "no token", method: "POST", path: hbPath, body: body(""), headers: noVersion, wantStatus: 401,
+				wantIn: "Invalid or missing agent token received."},
+			{name: "wrong token", method: "POST", path: hbPath, body: body("x" + token), headers: noVersion, wantStatus: 401},
+			{name: "other node", method: "POST", path: "/v1/heartbeat/" + portUUID, body: body(token), headers: noVersion,
+				wantStatus: 401},
+			{name: "bad body", method: "POST", path: hbPath, body: "{", headers: noVersion, wantStatus: 400},
+			{name: "token in body", method: "POST", path: hbPath, body: body(token), headers: noVersion, wantStatus: 200,
+				wantIn: "run-write-image"},
+			{name: "token in header", method: "POST", path: hbPath, headers: map[string]string{wire.TokenHeader: token},
+				wantStatus: 200, wantIn: "run-reboot"},
+		})
+	})
+	t.Run("results and pending commands", func(t *testing.T) {
+		t.Parallel()
+		e, ag, token := setup(t, node.Deploying, false)
+		resp, raw := e.do(t, "POST", hbPath, body(token,
+			wire.CommandResult{ID: write.ID, Status: wire.StatusRunning, BytesWritten: 10}), noVersion)
+		if resp.StatusCode != 200 || !slices.Equal(commands(t, raw), []string{write.ID, reboot.ID}) {
+			t.Fatalf("heartbeat = %d %s", resp.StatusCode, raw)
+		}
+		// A final result in this very heartbeat: the command is not handed out again.
+		_, raw = e.do(t, "POST", hbPath, body(token,
+			wire.CommandResult{ID: write.ID, Status: wire.StatusSucceeded}), noVersion)
+		if got := commands(t, raw); !slices.Equal(got, []string{reboot.ID}) {
+			t.Fatalf("pending after write_image succeeded = %q", got)
+		}
+		if len(ag.recorded) != 2 || ag.sessions[sampleUUID].AgentVersion != "1.2" {
+			t.Errorf("recorded %+v", ag.recorded)
+		}
+		if len(e.wf.signals) != 0 {
+			t.Errorf("signalled %q outside a wait state", e.wf.signals)
+		}
+	})
+	for _, st := range []node.ProvisionState{node.DeployWait, node.CleanWait} {
+		t.Run("signals agent-ready in "+string(st), func(t *testing.T) {
+			t.Parallel()
+			e, _, token := setup(t, st, true)
+			if resp, raw := e.do(t, "POST", hbPath, body(token), noVersion); resp.StatusCode != 200 {
+				t.Fatalf("heartbeat = %d %s", resp.StatusCode, raw)
+			}
+			want := []string{workflows.WorkflowID(sampleUUID) + " " + workflows.SignalAgentReady}
+			if !slices.Equal(e.wf.signals, want) {
+				t.Errorf("signals %q, want %q", e.wf.signals, want)
+			}
+		})
+	}
+	t.Run("no workflow to signal", func(t *testing.T) {
+		t.Parallel()
+		e, _, token := setup(t, node.DeployWait, false)
+		if resp, raw := e.do(t, "POST", hbPath, body(token), noVersion); resp.StatusCode != 200 {
+			t.Fatalf("heartbeat = %d %s", resp.StatusCode, raw)
+		}
+	})
+	t.Run("token dies with the session", func(t *testing.T) {
+		t.Parallel()
+		e, ag, token := setup(t, node.Deploying, false)
+		ag.close(sampleUUID)
+		runSteps(t, e, []step{{name: "replayed after close", method: "POST", path: hbPath, body: body(token),
+			headers: noVersion, wantStatus: 401}})
+		// A new session does not revive the old token.
+		ag.open(sampleUUID)
+		runSteps(t, e, []step{{name: "replayed in a new session", method: "POST", path: hbPath, body: body(token),
+			headers: noVersion, wantStatus: 401}})
+	})
+}
