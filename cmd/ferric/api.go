@@ -25,6 +25,9 @@ func newAPI(cfg config, log *slog.Logger, st *store.Store, tc client.Client, reg
 		PublicURL:    cfg.publicURL,
 		NodeSortKeys: store.NodeSortKeys(),
 		PortSortKeys: store.PortSortKeys(),
+		Agents:       st,
+
+		AgentHeartbeatInterval: cfg.agentHeartbeat,
 	}
 	return s.App()
 }

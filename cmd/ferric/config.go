@@ -34,6 +34,16 @@ type config struct {
 	syncForce      bool
 	syncConc       int
 	pprofAddr      string
+
+	// Agent-based deploy and the boot server.
+	tftpAddr       string        // boot server TFTP listen address ("" = no TFTP)
+	bootHTTPAddr   string        // boot server HTTP listen address ("" = no HTTP)
+	bootPublicURL  string        // how nodes reach the boot HTTP side ("" = from the request)
+	ipxeDir        string        // iPXE binaries served over TFTP
+	ramdiskDir     string        // deploy kernel (vmlinuz) and initramfs
+	agentAPIURL    string        // ferric.api_url= on the ramdisk's kernel command line
+	agentHeartbeat time.Duration // idle heartbeat period given to agents at lookup
+	automatedClean bool          // default of nodes' automated_clean (direct deploy)
 }
 
 func parse(role string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -84,15 +94,30 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	duration(&c.syncEvery, "power-sync-interval", "FERRIC_POWER_SYNC_INTERVAL", time.Minute, "power state sync interval (0 disables)")
 	boolean(&c.syncForce, "power-sync-force", "FERRIC_POWER_SYNC_FORCE", false, "on mismatch, force the recorded power state onto the hardware")
 	integer(&c.syncConc, "power-sync-concurrency", "FERRIC_POWER_SYNC_CONCURRENCY", 128, "BMC reads in flight during a power sync pass")
+	bootTFTP, bootHTTP := "", ""
+	switch role {
+	case "dev":
+		bootTFTP, bootHTTP = "127.0.0.1:6969", "127.0.0.1:8080" // QEMU user networking intercepts port 69
+	case "boot":
+		bootTFTP, bootHTTP = ":69", ":8080"
+	}
+	str(&c.tftpAddr, "tftp-address", "FERRIC_TFTP_ADDRESS", bootTFTP, "boot server TFTP listen host:port (roles boot, all, dev; empty: no TFTP)")
+	str(&c.bootHTTPAddr, "boot-http-address", "FERRIC_BOOT_HTTP_ADDRESS", bootHTTP, "boot server HTTP listen host:port for iPXE scripts, kernel and initramfs (empty: no HTTP)")
+	str(&c.bootPublicURL, "boot-public-url", "FERRIC_BOOT_PUBLIC_URL", "", "URL nodes use to reach the boot server's HTTP side, e.g. http://10.0.2.2:8080 (default: from the request)")
+	str(&c.ipxeDir, "ipxe-dir", "FERRIC_IPXE_DIR", "/usr/lib/ipxe", "folder of the iPXE binaries served over TFTP")
+	str(&c.ramdiskDir, "ramdisk-dir", "FERRIC_RAMDISK_DIR", "ramdisk/out", "folder of the deploy ramdisk (vmlinuz, initramfs; make ramdisk)")
+	str(&c.agentAPIURL, "agent-api-url", "FERRIC_AGENT_API_URL", "http://10.0.2.2:6385", "API URL the ramdisk agent calls (QEMU user networking: host is 10.0.2.2)")
+	duration(&c.agentHeartbeat, "agent-heartbeat-interval", "FERRIC_AGENT_HEARTBEAT_INTERVAL", 5*time.Second, "idle heartbeat period of ramdisk agents (also their delay in picking up a command)")
+	boolean(&c.automatedClean, "automated-clean", "FERRIC_AUTOMATED_CLEAN", true, "erase disk metadata through the agent on provide and undeploy (direct deploy; nodes' automated_clean overrides)")
 	integer(&c.workerSlots, "worker-slots", "FERRIC_WORKER_SLOTS", 0, "max concurrent activities and workflow tasks per worker (0 = SDK default)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
 	c.args = fs.Args()
 	switch role {
-	case "dev", "api", "worker", "all", "migrate", "testdb":
+	case "dev", "api", "worker", "boot", "all", "migrate", "testdb":
 	default:
-		return config{}, fmt.Errorf("unknown role %q (want dev, api, worker, all, migrate or testdb)", role)
+		return config{}, fmt.Errorf("unknown role %q (want dev, api, worker, boot, all, migrate or testdb)", role)
 	}
 	if role != "dev" && role != "testdb" && c.databaseURL == "" {
 		return config{}, fmt.Errorf("%s needs -database-url or FERRIC_DATABASE_URL", role)

@@ -4,6 +4,7 @@
 //	                a private PostgreSQL, migrations, API and worker (make run)
 //	ferric api      the Ironic-compatible REST API
 //	ferric worker   the manager: a Temporal worker running provisioning workflows
+//	ferric boot     the network boot server (TFTP + HTTP: iPXE, deploy ramdisk)
 //	ferric migrate  apply database migrations and exit
 //	ferric testdb   start (or stop) a throwaway PostgreSQL cluster for tests
 //
@@ -31,7 +32,7 @@ func main() {
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: ferric dev|api|worker|migrate|testdb [flags]")
+		return fmt.Errorf("usage: ferric dev|api|worker|boot|all|migrate|testdb [flags]")
 	}
 	cfg, err := parse(args[0], args[1:], getenv, stderr)
 	if err != nil {
@@ -40,7 +41,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cfg.role {
 	case "dev":
 		return runDev(ctx, cfg, stdout, stderr)
-	case "api", "worker", "all":
+	case "api", "worker", "boot", "all":
 		return runServices(ctx, cfg, stderr)
 	case "migrate":
 		return runMigrate(ctx, cfg, stderr)

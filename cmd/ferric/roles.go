@@ -20,6 +20,7 @@ import (
 	"github.com/ferric-project/ferric/activities"
 	"github.com/ferric-project/ferric/cmd/ferric/devtemporal"
 	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/drivers/deploy/agent"
 	"github.com/ferric-project/ferric/drivers/fake"
 	"github.com/ferric-project/ferric/drivers/ipmi"
 	"github.com/ferric-project/ferric/drivers/ssh"
@@ -51,6 +52,8 @@ func registry(cfg config) (*drivers.Registry, func()) {
 	ipmiHW.Register(r)
 	sshHW := ssh.New(ssh.Config{PollInterval: cfg.pollInterval})
 	sshHW.Register(r)
+	// Ironic's direct deploy (listed by ipmi, ssh and fake-hardware).
+	agent.Register(r, agent.Config{AutomatedClean: cfg.automatedClean})
 	return r, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -73,23 +76,37 @@ func runServices(ctx context.Context, cfg config, stderr io.Writer) error {
 
 // serve runs the roles' long-lived parts until ctx is done.
 func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) error {
-	tc, err := client.DialContext(ctx, client.Options{
-		HostPort:  cfg.temporalAddr,
-		Namespace: cfg.namespace,
-		Logger:    tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
-	})
-	if err != nil {
-		return fmt.Errorf("temporal %s: %w", cfg.temporalAddr, err)
+	runWorker := cfg.role == "worker" || cfg.role == "all" || cfg.role == "dev"
+	runAPI := cfg.role == "api" || cfg.role == "all" || cfg.role == "dev"
+	runBoot := cfg.role == "boot" || cfg.role == "all" || cfg.role == "dev"
+
+	var tc client.Client
+	if runWorker || runAPI {
+		var err error
+		tc, err = client.DialContext(ctx, client.Options{
+			HostPort:  cfg.temporalAddr,
+			Namespace: cfg.namespace,
+			Logger:    tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+		})
+		if err != nil {
+			return fmt.Errorf("temporal %s: %w", cfg.temporalAddr, err)
+		}
+		defer tc.Close()
 	}
-	defer tc.Close()
 
 	reg, closeDrivers := registry(cfg)
 	defer closeDrivers()
 
-	runWorker := cfg.role == "worker" || cfg.role == "all" || cfg.role == "dev"
-	runAPI := cfg.role == "api" || cfg.role == "all" || cfg.role == "dev"
-
 	g, ctx := errgroup.WithContext(ctx)
+	if runBoot {
+		boot, err := newBootServer(cfg, log, st)
+		if err != nil {
+			return err
+		}
+		if boot != nil {
+			g.Go(func() error { return boot.Run(ctx) })
+		}
+	}
 	if cfg.pprofAddr != "" {
 		srv := &http.Server{Addr: cfg.pprofAddr, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
 		g.Go(func() error {
@@ -101,7 +118,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		g.Go(func() error { <-ctx.Done(); return srv.Close() })
 	}
 	if runWorker {
-		acts := &activities.Activities{Drivers: reg, Nodes: st, PollInterval: cfg.pollInterval}
+		acts := &activities.Activities{Drivers: reg, Nodes: st, Agents: st, PollInterval: cfg.pollInterval}
 		ps := &activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: cfg.syncConc, Force: cfg.syncForce}
 		w := worker.New(worker.Config{Client: tc, TaskQueue: cfg.taskQueue, Activities: acts, PowerSync: ps,
 			MaxConcurrentActivities: cfg.workerSlots, MaxConcurrentWorkflowTasks: cfg.workerSlots})

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/ferric-project/ferric/drivers/deploy/pxe"
+	"github.com/ferric-project/ferric/store"
+)
+
+// bootConfigs tells the boot server what a MAC boots: the deploy ramdisk
+// while its node has an open agent session, its local disk otherwise.
+type bootConfigs struct {
+	st      *store.Store
+	cmdline string
+}
+
+func (b bootConfigs) BootConfig(ctx context.Context, mac string) (pxe.BootConfig, bool, error) {
+	_, ok, err := b.st.BootConfigByMAC(ctx, mac)
+	if err != nil || !ok {
+		return pxe.BootConfig{}, false, err
+	}
+	return pxe.BootConfig{Kernel: pxe.DefaultKernel, Initramfs: pxe.DefaultInitramfs, Cmdline: b.cmdline}, true, nil
+}
+
+// ramdiskCmdline is the deploy ramdisk's kernel command line.
+func ramdiskCmdline(agentAPIURL string) string {
+	return "console=ttyS0 quiet ferric.api_url=" + agentAPIURL
+}
+
+// newBootServer builds the boot server, or returns nil (with a log line)
+// when it is not configured or the deploy ramdisk has not been built.
+func newBootServer(cfg config, log *slog.Logger, st *store.Store) (*pxe.Server, error) {
+	if cfg.tftpAddr == "" && cfg.bootHTTPAddr == "" {
+		return nil, nil
+	}
+	for _, f := range []string{pxe.DefaultKernel, pxe.DefaultInitramfs} {
+		if _, err := os.Stat(filepath.Join(cfg.ramdiskDir, f)); errors.Is(err, os.ErrNotExist) {
+			log.Warn("boot server not started: no deploy ramdisk (run 'make ramdisk' to build it)",
+				"missing", filepath.Join(cfg.ramdiskDir, f))
+			return nil, nil
+		}
+	}
+	srv, err := pxe.New(pxe.Config{
+		TFTPAddr:      cfg.tftpAddr,
+		HTTPAddr:      cfg.bootHTTPAddr,
+		IPXEDir:       cfg.ipxeDir,
+		RamdiskDir:    cfg.ramdiskDir,
+		PublicHTTPURL: cfg.bootPublicURL,
+		Log:           log.With("component", "boot"),
+	}, bootConfigs{st: st, cmdline: ramdiskCmdline(cfg.agentAPIURL)})
+	if err != nil {
+		return nil, fmt.Errorf("boot server: %w", err)
+	}
+	return srv, nil
+}

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/store/storetest"
+)
+
+func TestBootServerServesRamdiskToAgentSessions(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t)
+	ctx := t.Context()
+	log := slog.New(slog.DiscardHandler)
+	cfg := config{role: "boot", bootHTTPAddr: "127.0.0.1:0", ramdiskDir: filepath.Join(t.TempDir(), "missing"),
+		agentAPIURL: "http://10.0.2.2:6385"}
+	if srv, err := newBootServer(cfg, log, st); srv != nil || err != nil {
+		t.Fatalf("newBootServer without a ramdisk = %v, %v; want nil, nil (skipped)", srv, err)
+	}
+	cfg.ramdiskDir = t.TempDir()
+	for _, f := range []string{"vmlinuz", "initramfs"} {
+		if err := os.WriteFile(filepath.Join(cfg.ramdiskDir, f), []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := newBootServer(cfg, log, st)
+	if err != nil || srv == nil {
+		t.Fatalf("newBootServer = %v, %v", srv, err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+
+	n, err := st.CreateNode(ctx, store.Node{Driver: "ipmi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreatePort(ctx, store.Port{Address: "52:54:00:12:34:56", NodeUUID: n.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	script := func() string {
+		t.Helper()
+		resp, err := http.Get("http://" + srv.HTTPAddr() + "/ipxe/52-54-00-12-34-56")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if s := script(); strings.Contains(s, "vmlinuz") {
+		t.Fatalf("node without agent session boots the ramdisk:\n%s", s)
+	}
+	if err := st.OpenAgentSession(ctx, n.UUID); err != nil {
+		t.Fatal(err)
+	}
+	s := script()
+	for _, want := range []string{"/images/vmlinuz", "initramfs", "console=ttyS0", "ferric.api_url=http://10.0.2.2:6385"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("script lacks %q:\n%s", want, s)
+		}
+	}
+	if err := st.CloseAgentSession(ctx, n.UUID); err != nil {
+		t.Fatal(err)
+	}
+	if s := script(); strings.Contains(s, "vmlinuz") {
+		t.Fatalf("closed session still boots the ramdisk:\n%s", s)
+	}
+}
+
+func TestParseBootFlags(t *testing.T) {
+	t.Parallel()
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	dev, err := parse("dev", nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dev.tftpAddr != "127.0.0.1:6969" || dev.bootHTTPAddr != "127.0.0.1:8080" || dev.ramdiskDir != "ramdisk/out" ||
+		dev.agentAPIURL != "http://10.0.2.2:6385" || !dev.automatedClean || dev.ipxeDir != "/usr/lib/ipxe" {
+		t.Errorf("dev defaults = %+v", dev)
+	}
+	api, err := parse("api", nil, env(map[string]string{"FERRIC_DATABASE_URL": "postgres://x"}), io.Discard)
+	if err != nil || api.tftpAddr != "" || api.bootHTTPAddr != "" {
+		t.Errorf("api starts a boot server by default: %+v, %v", api, err)
+	}
+	boot, err := parse("boot", []string{"-tftp-address", "127.0.0.1:7000"}, env(map[string]string{
+		"FERRIC_DATABASE_URL": "postgres://x", "FERRIC_AGENT_API_URL": "http://192.0.2.1:6385",
+		"FERRIC_BOOT_PUBLIC_URL": "http://192.0.2.1:8080", "FERRIC_AUTOMATED_CLEAN": "false"}), io.Discard)
+	if err != nil || boot.tftpAddr != "127.0.0.1:7000" || boot.bootHTTPAddr != ":8080" ||
+		boot.agentAPIURL != "http://192.0.2.1:6385" || boot.bootPublicURL != "http://192.0.2.1:8080" || boot.automatedClean {
+		t.Errorf("boot = %+v, %v", boot, err)
+	}
+}
