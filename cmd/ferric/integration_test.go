@@ -50,8 +50,9 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startStack runs serve() with role "all" (API and worker) or "api".
-func startStack(t *testing.T, role string) *stack {
+// startStack runs serve() with role "all" (API and worker) or "api"; edits
+// adjust the configuration first.
+func startStack(t *testing.T, role string, edits ...func(*config)) *stack {
 	t.Helper()
 	st := storetest.New(t)
 	ts := temporaltest.NewServer(temporaltest.WithT(t),
@@ -60,6 +61,9 @@ func startStack(t *testing.T, role string) *stack {
 	cfg := config{role: role, temporalAddr: ts.GetFrontendHostPort(), namespace: ts.GetDefaultNamespace(),
 		taskQueue: "ferric-test", apiAddr: addr, conductor: "ferric-test", fakeDrivers: true, eagerStart: true,
 		pollInterval: 10 * time.Millisecond}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -121,6 +125,13 @@ func (s *stack) waitFor(t *testing.T, id string, timeout time.Duration, ok func(
 
 func (s *stack) provision(t *testing.T, id string, target nodes.TargetProvisionState, want nodes.ProvisionState) {
 	t.Helper()
+	s.provisionAs(t, id, target, want, "")
+}
+
+// provisionAs is provision recording the history under file name (without
+// .json; "" = the workflow type's name).
+func (s *stack) provisionAs(t *testing.T, id string, target nodes.TargetProvisionState, want nodes.ProvisionState, name string) {
+	t.Helper()
 	ctx := context.Background()
 	if err := nodes.ChangeProvisionState(ctx, s.client, id, nodes.ProvisionStateOpts{Target: target}).ExtractErr(); err != nil {
 		t.Fatalf("provision %s: %v", target, err)
@@ -128,13 +139,20 @@ func (s *stack) provision(t *testing.T, id string, target nodes.TargetProvisionS
 	s.waitFor(t, id, 30*time.Second, func(n *nodes.Node) bool {
 		return n.ProvisionState == string(want) && n.TargetProvisionState == ""
 	})
-	s.settle(t, id)
+	s.settleAs(t, id, name)
 }
 
 // settle waits for the node's last workflow run to close (it persists its
 // final state a moment before it completes), and records its history for
 // the replay tests when FERRIC_RECORD_HISTORIES names a folder.
 func (s *stack) settle(t *testing.T, id string) {
+	t.Helper()
+	s.settleAs(t, id, "")
+}
+
+// settleAs is settle recording the history as name.json ("" = the
+// workflow type's name).
+func (s *stack) settleAs(t *testing.T, id, name string) {
 	t.Helper()
 	ctx := context.Background()
 	c := s.temporal.GetDefaultClient()
@@ -161,7 +179,9 @@ func (s *stack) settle(t *testing.T, id string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := desc.GetWorkflowExecutionInfo().GetType().GetName()
+	if name == "" {
+		name = desc.GetWorkflowExecutionInfo().GetType().GetName()
+	}
 	if err := os.WriteFile(filepath.Join(dir, name+".json"), raw, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/nodes"
+	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/ports"
+
+	"github.com/ferric-project/ferric/agent"
+	"github.com/ferric-project/ferric/agent/wire"
+)
+
+// TestAgentDeployInProcess runs the direct deploy end to end without a VM:
+// the real API, worker, Temporal and Postgres, and the real ferric-agent
+// code in-process writing to a file as its disk. It walks lookup (token),
+// heartbeat (agent-ready, commands, progress), write_image with checksum,
+// the token dying when the boot config is cleaned up, and a rebuild whose
+// checksum does not match (deploy failed, never active).
+func TestAgentDeployInProcess(t *testing.T) {
+	t.Parallel()
+	s := startStack(t, "all", func(c *config) { c.agentHeartbeat = time.Second })
+	ctx := context.Background()
+
+	image := make([]byte, 3<<20)
+	_, _ = rand.Read(image)
+	sum := sha256.Sum256(image)
+	img := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "disk.raw", time.Time{}, bytes.NewReader(image))
+	}))
+	t.Cleanup(img.Close)
+
+	no := false
+	n, err := nodes.Create(ctx, s.client, nodes.CreateOpts{Name: "direct-0", Driver: "fake-hardware",
+		DeployInterface: "direct", BootInterface: "pxe", AutomatedClean: &no}).Extract()
+	if err != nil {
+		t.Fatalf("create node: %v", err)
+	}
+	const mac = "52:54:00:aa:00:01"
+	if _, err := ports.Create(ctx, s.client, ports.CreateOpts{NodeUUID: n.UUID, Address: mac}).Extract(); err != nil {
+		t.Fatalf("create port: %v", err)
+	}
+	s.provision(t, n.UUID, nodes.TargetManage, nodes.Manageable)
+	s.provision(t, n.UUID, nodes.TargetProvide, nodes.Available)
+	if _, err := nodes.Update(ctx, s.client, n.UUID, nodes.UpdateOpts{
+		nodes.UpdateOperation{Op: nodes.AddOp, Path: "/instance_info/image_source", Value: img.URL + "/disk.raw"},
+		nodes.UpdateOperation{Op: nodes.AddOp, Path: "/instance_info/image_os_hash_algo", Value: "sha256"},
+		nodes.UpdateOperation{Op: nodes.AddOp, Path: "/instance_info/image_os_hash_value", Value: hex.EncodeToString(sum[:])},
+		nodes.UpdateOperation{Op: nodes.AddOp, Path: "/instance_info/image_disk_format", Value: "raw"},
+	}).Extract(); err != nil {
+		t.Fatalf("patch instance_info: %v", err)
+	}
+
+	disk := filepath.Join(t.TempDir(), "vda")
+	if err := os.WriteFile(disk, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	actx, cancel := context.WithCancel(ctx)
+	ag, err := agent.New(agent.Config{
+		APIURL: strings.TrimSuffix(s.endpoint, "/v1"), Version: "test", MACs: []string{mac},
+		ProgressInterval: 100 * time.Millisecond, LookupRetryMin: 50 * time.Millisecond, LookupRetryMax: 200 * time.Millisecond,
+		ListDisks: func() ([]wire.Disk, error) { return []wire.Disk{{Name: disk, Size: 1 << 30}}, nil },
+		Log:       slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ag.Run(actx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	s.provisionAs(t, n.UUID, nodes.TargetActive, nodes.Active, "deploy-node-agent")
+	got, err := nodes.Get(ctx, s.client, n.UUID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PowerState != "power on" || got.LastError != "" || len(got.DeployStep) != 0 {
+		t.Errorf("after deploy: power %q, last_error %q, deploy_step %v", got.PowerState, got.LastError, got.DeployStep)
+	}
+	written, err := os.ReadFile(disk)
+	if err != nil || !bytes.Equal(written, image) {
+		t.Fatalf("disk holds %d bytes (err %v), want the %d-byte image", len(written), err, len(image))
+	}
+	if _, ok, _ := s.st.BootConfigByMAC(ctx, mac); ok {
+		t.Error("the node still boots the ramdisk after deploy")
+	}
+
+	// Rebuild with a checksum that does not match: the agent looks the node
+	// up again (its old token died), writes, and the node fails.
+	if _, err := nodes.Update(ctx, s.client, n.UUID, nodes.UpdateOpts{
+		nodes.UpdateOperation{Op: nodes.ReplaceOp, Path: "/instance_info/image_os_hash_value", Value: strings.Repeat("0", 64)},
+	}).Extract(); err != nil {
+		t.Fatalf("patch instance_info: %v", err)
+	}
+	s.provisionAs(t, n.UUID, nodes.TargetRebuild, nodes.DeployFail, "deploy-node-agent-failed")
+	got, _ = nodes.Get(ctx, s.client, n.UUID).Extract()
+	if !strings.Contains(got.LastError, "image checksum mismatch") || got.PowerState != "power off" {
+		t.Errorf("after bad rebuild: last_error %q, power %q", got.LastError, got.PowerState)
+	}
+	if _, ok, _ := s.st.BootConfigByMAC(ctx, mac); ok {
+		t.Error("the node still boots the ramdisk after a failed deploy")
+	}
+}
