@@ -63,17 +63,18 @@ func (o *op) bootDevice(ctx workflow.Context, dev drivers.BootDevice, persistent
 		Persistent: persistent}).Get(ctx, nil)
 }
 
-// bootRamdisk makes the node network-boot the deploy ramdisk: its boot
-// configuration is opened (the boot server now serves the ramdisk to its
-// MACs), then it is powered off, set to boot from the network once and
-// powered on.
+// bootRamdisk makes the node network-boot the deploy ramdisk: it is powered
+// off, its boot configuration is opened (the boot server now serves the
+// ramdisk to its MACs; opening after the power off means no agent left
+// running from an earlier boot can take the new token), it is set to boot
+// from the network once and powered on.
 func (o *op) bootRamdisk(ctx workflow.Context) error {
 	o.step = "boot deploy ramdisk"
-	if err := workflow.ExecuteLocalActivity(ctx, a.PrepareRamdiskBoot, o.in.NodeUUID).Get(ctx, nil); err != nil {
-		return fmt.Errorf("prepare ramdisk boot: %w", err)
-	}
 	if err := o.power(ctx, node.PowerOff); err != nil {
 		return fmt.Errorf("power off before booting the ramdisk: %w", err)
+	}
+	if err := workflow.ExecuteLocalActivity(ctx, a.PrepareRamdiskBoot, o.in.NodeUUID).Get(ctx, nil); err != nil {
+		return fmt.Errorf("prepare ramdisk boot: %w", err)
 	}
 	if err := o.bootDevice(ctx, drivers.BootPXE, false); err != nil {
 		return fmt.Errorf("set boot device to pxe: %w", err)
