@@ -64,10 +64,13 @@ func startStack(t *testing.T, role string, edits ...func(*config)) *stack {
 	for _, edit := range edits {
 		edit(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// The stack logs to a file; a failing test prints its end.
+	logPath := filepath.Join(t.TempDir(), "ferric.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
 	}
+	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, log, st) }()
@@ -81,9 +84,14 @@ func startStack(t *testing.T, role string, edits ...func(*config)) *stack {
 		case <-time.After(15 * time.Second):
 			t.Error("serve did not stop")
 		}
+		logFile.Close()
+		if t.Failed() {
+			raw, _ := os.ReadFile(logPath)
+			t.Logf("ferric log (end):\n%s", e2eTail(string(raw), 20000))
+		}
 	})
-	endpoint := "http://" + addr + "/v1"
-	deadline := time.Now().Add(10 * time.Second)
+	endpoint := "http://" + cfg.apiAddr + "/v1"
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get(endpoint)
 		if err == nil {
