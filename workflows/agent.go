@@ -40,7 +40,9 @@ const AgentCommandTimeout = 4 * time.Hour
 func agentOptions(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: AgentCommandTimeout,
-		HeartbeatTimeout:    30 * time.Second,
+		// It heartbeats every poll (500 ms): a dead worker is noticed, and the
+		// command re-attached on another, within 10 s.
+		HeartbeatTimeout: 10 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
 			MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
 	})
