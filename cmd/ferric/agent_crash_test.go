@@ -6,11 +6,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -20,8 +18,6 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/nodes"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/ports"
 
-	"github.com/ferric-project/ferric/agent"
-	"github.com/ferric-project/ferric/agent/wire"
 	"github.com/ferric-project/ferric/store/storetest"
 )
 
@@ -86,23 +82,7 @@ func TestAgentDeploySurvivesWorkerCrashes(t *testing.T) {
 	kill(t, w1)
 	w2 := startWorker(t, bin, s, dbURL)
 
-	disk := filepath.Join(t.TempDir(), "vda")
-	if err := os.WriteFile(disk, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	actx, cancel := context.WithCancel(ctx)
-	ag, err := agent.New(agent.Config{
-		APIURL: strings.TrimSuffix(s.endpoint, "/v1"), Version: "test", MACs: []string{mac},
-		ProgressInterval: 200 * time.Millisecond, LookupRetryMin: 50 * time.Millisecond, LookupRetryMax: 200 * time.Millisecond,
-		ListDisks: func() ([]wire.Disk, error) { return []wire.Disk{{Name: disk, Size: 1 << 30}}, nil },
-		Log:       slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- ag.Run(actx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	disk := runAgent(t, s, mac)
 
 	// Crash 2: the agent is writing the image.
 	deadline := time.Now().Add(2 * time.Minute)

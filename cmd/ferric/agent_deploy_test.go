@@ -62,23 +62,7 @@ func TestAgentDeployInProcess(t *testing.T) {
 		t.Fatalf("patch instance_info: %v", err)
 	}
 
-	disk := filepath.Join(t.TempDir(), "vda")
-	if err := os.WriteFile(disk, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	actx, cancel := context.WithCancel(ctx)
-	ag, err := agent.New(agent.Config{
-		APIURL: strings.TrimSuffix(s.endpoint, "/v1"), Version: "test", MACs: []string{mac},
-		ProgressInterval: 100 * time.Millisecond, LookupRetryMin: 50 * time.Millisecond, LookupRetryMax: 200 * time.Millisecond,
-		ListDisks: func() ([]wire.Disk, error) { return []wire.Disk{{Name: disk, Size: 1 << 30}}, nil },
-		Log:       slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- ag.Run(actx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	disk := runAgent(t, s, mac)
 
 	s.provisionAs(t, n.UUID, nodes.TargetActive, nodes.Active, "deploy-node-agent")
 	got, err := nodes.Get(ctx, s.client, n.UUID).Extract()
@@ -111,4 +95,29 @@ func TestAgentDeployInProcess(t *testing.T) {
 	if _, ok, _ := s.st.BootConfigByMAC(ctx, mac); ok {
 		t.Error("the node still boots the ramdisk after a failed deploy")
 	}
+}
+
+// runAgent runs the real ferric-agent code in-process for the node with mac,
+// with a file as its only disk, until the test ends; it returns the disk's
+// path.
+func runAgent(t *testing.T, s *stack, mac string) string {
+	t.Helper()
+	disk := filepath.Join(t.TempDir(), "vda")
+	if err := os.WriteFile(disk, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ag, err := agent.New(agent.Config{
+		APIURL: strings.TrimSuffix(s.endpoint, "/v1"), Version: "test", MACs: []string{mac},
+		ProgressInterval: 100 * time.Millisecond, LookupRetryMin: 50 * time.Millisecond, LookupRetryMax: 200 * time.Millisecond,
+		ListDisks: func() ([]wire.Disk, error) { return []wire.Disk{{Name: disk, Size: 1 << 30}}, nil },
+		Log:       slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ag.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return disk
 }
