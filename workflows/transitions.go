@@ -11,53 +11,28 @@ type transition struct {
 	target   node.ProvisionState // target_provision_state while it runs
 }
 
-// edges is Ironic's verb table (ironic/common/states.py), restricted to what
-// ferric implements. Abort is not here: it signals the running workflow.
-var edges = map[node.ProvisionState]map[node.Verb]transition{
-	node.Enroll: {
-		node.VerbManage: {ManageName, node.Manageable},
-	},
-	node.Manageable: {
-		node.VerbProvide: {ProvideName, node.Available},
-		node.VerbClean:   {CleanName, node.Manageable},
-	},
-	node.Available: {
-		node.VerbActive: {DeployName, node.Active},
-		node.VerbManage: {ManageName, node.Manageable},
-	},
-	node.Active: {
-		node.VerbDeleted: {UndeployName, node.Available},
-		node.VerbRebuild: {DeployName, node.Active},
-	},
-	node.DeployFail: {
-		node.VerbActive:  {DeployName, node.Active},
-		node.VerbRebuild: {DeployName, node.Active},
-		node.VerbDeleted: {UndeployName, node.Available},
-	},
-	node.DeployWait: {
-		node.VerbDeleted: {UndeployName, node.Available},
-	},
-	node.Error: {
-		node.VerbDeleted: {UndeployName, node.Available},
-		node.VerbRebuild: {DeployName, node.Active},
-	},
-	node.CleanFail: {
-		node.VerbManage: {ManageName, node.Manageable},
-	},
-	node.InspectFail: {
-		node.VerbManage: {ManageName, node.Manageable},
-	},
-	node.AdoptFail: {
-		node.VerbManage: {ManageName, node.Manageable},
-	},
-}
-
-// abortable maps a wait state to the failure state an abort leads to.
-var abortable = map[node.ProvisionState]node.ProvisionState{
-	node.DeployWait:  node.DeployFail,
-	node.CleanWait:   node.CleanFail,
-	node.InspectWait: node.InspectFail,
-	node.RescueWait:  node.RescueFail,
+// edge is Ironic's verb table (ironic/common/states.py), restricted to what
+// ferric implements, as code rather than a package-level map. Abort is not
+// here: it signals the running workflow (see AbortTarget).
+func edge(state node.ProvisionState, verb node.Verb) (transition, bool) {
+	deploy := transition{DeployName, node.Active}
+	switch {
+	case verb == node.VerbManage && (state == node.Enroll || state == node.Available ||
+		state == node.CleanFail || state == node.InspectFail || state == node.AdoptFail):
+		return transition{ManageName, node.Manageable}, true
+	case state == node.Manageable && verb == node.VerbProvide:
+		return transition{ProvideName, node.Available}, true
+	case state == node.Manageable && verb == node.VerbClean:
+		return transition{CleanName, node.Manageable}, true
+	case verb == node.VerbActive && (state == node.Available || state == node.DeployFail):
+		return deploy, true
+	case verb == node.VerbRebuild && (state == node.Active || state == node.DeployFail || state == node.Error):
+		return deploy, true
+	case verb == node.VerbDeleted && (state == node.Active || state == node.DeployFail ||
+		state == node.DeployWait || state == node.Error):
+		return transition{UndeployName, node.Available}, true
+	}
+	return transition{}, false
 }
 
 // canonicalVerb folds API 1.73's aliases onto the original verbs.
@@ -76,15 +51,24 @@ func canonicalVerb(v node.Verb) node.Verb {
 // machine has no such edge (the API answers 400). Abort is planned by
 // AbortTarget instead.
 func Plan(state node.ProvisionState, verb node.Verb) (workflow string, target node.ProvisionState, ok bool) {
-	t, ok := edges[state][canonicalVerb(verb)]
+	t, ok := edge(state, canonicalVerb(verb))
 	return t.workflow, t.target, ok
 }
 
 // AbortTarget returns the state an abort leaves a node in, and whether abort
 // is allowed from state.
 func AbortTarget(state node.ProvisionState) (node.ProvisionState, bool) {
-	s, ok := abortable[state]
-	return s, ok
+	switch state {
+	case node.DeployWait:
+		return node.DeployFail, true
+	case node.CleanWait:
+		return node.CleanFail, true
+	case node.InspectWait:
+		return node.InspectFail, true
+	case node.RescueWait:
+		return node.RescueFail, true
+	}
+	return "", false
 }
 
 // Deletable reports whether a node in state may be deleted outside

@@ -150,6 +150,14 @@ func TestPlan(t *testing.T) {
 		{node.DeployFail, node.VerbDeleted, workflows.UndeployName, node.Available, true},
 		{node.CleanFail, node.VerbManage, workflows.ManageName, node.Manageable, true},
 		{node.Deploying, node.VerbDeleted, "", "", false},
+		{node.Available, node.VerbManage, workflows.ManageName, node.Manageable, true},
+		{node.Manageable, node.VerbClean, workflows.CleanName, node.Manageable, true},
+		{node.Manageable, node.VerbManage, "", "", false},
+		{node.Error, node.VerbRebuild, workflows.DeployName, node.Active, true},
+		{node.DeployWait, node.VerbDeleted, workflows.UndeployName, node.Available, true},
+		{node.AdoptFail, node.VerbManage, workflows.ManageName, node.Manageable, true},
+		{node.InspectFail, node.VerbManage, workflows.ManageName, node.Manageable, true},
+		{node.CleanFail, node.VerbProvide, "", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%s", tt.state, tt.verb), func(t *testing.T) {
