@@ -48,14 +48,15 @@ const transitionSQL = `WITH cur AS (
 	WHERE n.id = cur.id AND cur.provision_state = ANY($2::text[])
 	RETURNING n.*, cur.provision_state AS from_state
 ), ev AS (
-	INSERT INTO node_events (uuid, node_id, severity, event_type, event)
+	INSERT INTO node_events (uuid, node_id, severity, event_type, event, request_id)
 	SELECT gen_random_uuid(), upd.id, $16::text, 'provisioning',
-		COALESCE(NULLIF($17::text, ''), upd.from_state || ' -> ' || upd.provision_state)
+		COALESCE(NULLIF($17::text, ''), upd.from_state || ' -> ' || upd.provision_state), NULLIF($5::text, '')
 	FROM upd
 )
-SELECT true, '', ` + nodeSelect + ` FROM upd n LEFT JOIN chassis c ON c.id = n.chassis_id
+SELECT true, false, '', ` + nodeSelect + ` FROM upd n LEFT JOIN chassis c ON c.id = n.chassis_id
 UNION ALL
-SELECT false, COALESCE(n.provision_request_id, ''), ` + nodeSelect + `
+SELECT false, $5::text <> '' AND EXISTS (SELECT 1 FROM node_events e WHERE e.node_id = n.id AND e.request_id = $5::text),
+	COALESCE(n.provision_request_id, ''), ` + nodeSelect + `
 	FROM cur n LEFT JOIN chassis c ON c.id = n.chassis_id
 	WHERE NOT EXISTS (SELECT 1 FROM upd)`
 
@@ -68,7 +69,9 @@ SELECT false, COALESCE(n.provision_request_id, ''), ` + nodeSelect + `
 // When the node is not in r.From but already in r.To with target r.Target
 // (and, if r.RequestID is set, the last transition carried the same
 // RequestID), the call is a retry whose first attempt committed: Transition
-// returns the node unchanged and no error.
+// returns the node unchanged and no error. So is a call whose RequestID is
+// recorded on any earlier history event: a workflow re-running a sequence of
+// steps after a crash replays transitions that later ones superseded.
 //
 // Errors: ErrInvalidState (naming the current state) when the node is
 // elsewhere; ErrNotFound when there is no such node; ErrExists when
@@ -93,15 +96,15 @@ func (q Queries) Transition(ctx context.Context, r TransitionRequest) (Node, err
 		severity = SeverityError
 	}
 	var (
-		applied bool
-		reqID   string
+		applied, seen bool
+		reqID         string
 	)
 	n, err := scanNode(q.db.QueryRow(ctx, transitionSQL,
 		id.String(), from, string(r.To), string(r.Target), r.RequestID,
 		setLastErr, lastErr, r.PowerState != nil, power, setInstanceUUID, instanceUUID,
 		optJSON(r.InstanceInfo), optJSON(r.DeployStep), optJSON(r.CleanStep), optJSON(r.DriverInternalInfo),
 		severity, r.Event,
-	), &applied, &reqID)
+	), &applied, &seen, &reqID)
 	if err != nil {
 		return Node{}, fmt.Errorf("transition node %s to %q: %w", r.UUID, r.To, translate(err, ErrNotFound))
 	}
@@ -111,6 +114,11 @@ func (q Queries) Transition(ctx context.Context, r TransitionRequest) (Node, err
 	if n.ProvisionState == r.To && n.TargetProvisionState == r.Target &&
 		(r.RequestID == "" || r.RequestID == reqID) {
 		return n, nil // our earlier attempt committed
+	}
+	if seen {
+		// This very request committed earlier and later transitions moved
+		// the node on: a workflow re-running its steps after a worker crash.
+		return n, nil
 	}
 	return Node{}, fmt.Errorf("transition node %s to %q: node is %q, want one of %q: %w",
 		r.UUID, r.To, n.ProvisionState, r.From, ErrInvalidState)

@@ -148,6 +148,24 @@ func TestTransitionRequestID(t *testing.T) {
 	if _, err := s.Transition(ctx, other); !errors.Is(err, store.ErrInvalidState) {
 		t.Errorf("twin with another RequestID: %v, want ErrInvalidState", err)
 	}
+
+	// A workflow re-running its steps after a crash replays a transition that
+	// a later one superseded: still recognised as its own.
+	next := store.TransitionRequest{UUID: n.UUID, From: []node.ProvisionState{node.Cleaning},
+		To: node.CleanWait, Target: node.Available, RequestID: "run-1/activity-8"}
+	if _, err := s.Transition(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Transition(ctx, req)
+	if err != nil || got.ProvisionState != node.CleanWait {
+		t.Errorf("replay of a superseded transition: %v (node %q), want success leaving clean wait", err, got.ProvisionState)
+	}
+	if _, err := s.Transition(ctx, other); !errors.Is(err, store.ErrInvalidState) {
+		t.Errorf("stranger after the move: %v, want ErrInvalidState", err)
+	}
+	if events, _ := s.NodeEvents(ctx, n.UUID); len(events) != 2 {
+		t.Errorf("%d history events, want 2 (replays add none)", len(events))
+	}
 }
 
 // TestTransitionConcurrent races 20 callers moving one node from the same

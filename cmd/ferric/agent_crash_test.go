@@ -88,7 +88,8 @@ func TestAgentDeploySurvivesWorkerCrashes(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for served.Load() < 4<<20 {
 		if time.Now().After(deadline) {
-			t.Fatal("the agent never started writing the image")
+			werr := s.temporal.GetDefaultClient().GetWorkflow(ctx, "node/"+n.UUID, "").Get(ctx, nil)
+			t.Fatalf("the agent never started writing the image (deploy workflow: %v)", werr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -99,6 +100,8 @@ func TestAgentDeploySurvivesWorkerCrashes(t *testing.T) {
 		return n.ProvisionState == "active" || n.ProvisionState == "deploy failed"
 	})
 	if got.ProvisionState != "active" {
+		werr := s.temporal.GetDefaultClient().GetWorkflow(ctx, "node/"+n.UUID, "").Get(ctx, nil)
+		t.Logf("deploy workflow result: %v", werr)
 		t.Fatalf("after two worker crashes the node is %q (last_error %q), want active", got.ProvisionState, got.LastError)
 	}
 	if d := downloads.Load(); d != 1 {
