@@ -22,7 +22,7 @@ run: build
 	./$(BIN)/ferric dev -data-dir $(DATA)
 
 ## test: every test, with a throwaway PostgreSQL cluster started for the run.
-test: fmt-check vet check-imports lint-workflows build
+test: fmt-check vet lint check-imports lint-workflows build
 	@set -euo pipefail; \
 	url=$$(./$(BIN)/ferric testdb -log-level warn start $(TESTDB_DIR)); \
 	trap './$(BIN)/ferric testdb -log-level warn stop $(TESTDB_DIR)' EXIT; \
