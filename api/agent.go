@@ -198,6 +198,11 @@ func (s *Server) heartbeat(c *fiber.Ctx) error {
 				"node", n.UUID, "provision_state", n.ProvisionState)
 		case err != nil:
 			return fmt.Errorf("signal agent-ready to node %s: %w", n.UUID, err)
+		default:
+			// The woken workflow queues its first command within moments:
+			// hand it over in this answer rather than one heartbeat
+			// interval later.
+			sess = s.awaitAgentCommand(ctx, sess)
 		}
 	}
 	final := map[string]bool{}
@@ -223,4 +228,27 @@ func (s *Server) sendAgentJSON(c *fiber.Ctx, v any) error {
 	c.Status(fiber.StatusOK)
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(b)
+}
+
+// awaitAgentCommand polls the agent session for up to AgentCommandWait until
+// it holds a command, and returns the latest session read.
+func (s *Server) awaitAgentCommand(ctx context.Context, sess store.AgentSession) store.AgentSession {
+	wait := s.AgentCommandWait
+	if wait == 0 {
+		wait = 2 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for len(sess.Pending()) == 0 && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return sess
+		case <-time.After(50 * time.Millisecond):
+		}
+		cur, err := s.Agents.AgentSession(ctx, sess.NodeUUID)
+		if err != nil {
+			return sess
+		}
+		sess = cur
+	}
+	return sess
 }

@@ -97,7 +97,7 @@ func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	st, wf := newMemStore(), newFakeWorkflows()
 	srv := &Server{Store: st, Workflows: wf, Drivers: testRegistry(), SyncTimeout: 2 * time.Second,
-		BeginWait: time.Millisecond} // no worker behind the fake: do not wait for a state change
+		BeginWait: time.Millisecond, AgentCommandWait: -1} // no worker behind the fakes: do not wait
 	return &testEnv{srv: srv, st: st, wf: wf, app: srv.App()}
 }
 

@@ -126,6 +126,10 @@ type Server struct {
 	// its workflow's first state change before answering 202 anyway
 	// (default 2 s).
 	BeginWait time.Duration
+	// AgentCommandWait bounds how long the heartbeat that wakes a workflow
+	// from a wait state waits for the command the workflow then queues, so
+	// the agent gets it at once (default 2 s; negative: do not wait).
+	AgentCommandWait time.Duration
 	// NodeSortKeys and PortSortKeys are the sort_key values the store
 	// accepts (store.NodeSortKeys(), store.PortSortKeys()); nil means the
 	// defaults below.
