@@ -97,41 +97,11 @@ func (s *Server) listChassis(detailPath bool) fiber.Handler {
 	}
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		v := minor(c)
-		limit, err := s.queryLimit(c)
+		cq, err := s.parseCollectionQuery(c, detailPath, checkChassisFields, []string{"uuid", "description"})
 		if err != nil {
 			return err
 		}
-		sortKey, sortDir, err := querySort(c)
-		if err != nil {
-			return err
-		}
-		fields, hasFields := parseFields(c)
-		var detail *bool
-		if !detailPath {
-			if detail, err = queryBool(c, "detail"); err != nil {
-				return err
-			}
-		} else {
-			hasFields = false
-		}
-		if hasFields {
-			if err := checkChassisFields(v, fields); err != nil {
-				return err
-			}
-		}
-		if detail != nil && v < v43Detail {
-			return badRequest("Invalid query parameter ?detail=%s received.", pyBool(*detail))
-		}
-		if hasFields && detail != nil && *detail {
-			return badRequest("Can not specify ?detail=True and fields in the same request.")
-		}
-		switch {
-		case detailPath || (detail != nil && *detail):
-			fields = nil
-		case !hasFields:
-			fields = []string{"uuid", "description"}
-		}
+		limit, sortKey, sortDir, fields, detail := cq.limit, cq.sortKey, cq.sortDir, cq.fields, cq.detail
 		if sortKey == "extra" {
 			return badRequest("The sort_key value %s is an invalid field for sorting", sortKey)
 		}

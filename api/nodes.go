@@ -382,21 +382,9 @@ func (s *Server) parseNodeList(c *fiber.Ctx, detailPath bool) (*nodeListRequest,
 		r.args = append(r.args, [2]string{"project", project})
 	}
 
-	// get_request_return_fields.
-	if detail != nil && v < v43Detail {
-		return nil, badRequest("Invalid query parameter ?detail=%s received.", pyBool(*detail))
-	}
-	if hasFields && detail != nil && *detail {
-		return nil, badRequest("Can not specify ?detail=True and fields in the same request.")
-	}
 	r.detail = detail
-	switch {
-	case detailPath || (detail != nil && *detail):
-		r.fields = nil
-	case hasFields:
-		r.fields = fields
-	default:
-		r.fields = defaultNodeListFields
+	if r.fields, err = returnFields(v, detailPath, detail, fields, hasFields, defaultNodeListFields); err != nil {
+		return nil, err
 	}
 
 	// _get_nodes_collection.
@@ -1091,4 +1079,63 @@ func (s *Server) nodeInventory(c *fiber.Ctx) error {
 		return err
 	}
 	return notFound("Node inventory for node %s could not be found.", n.UUID)
+}
+
+// returnFields is Ironic's get_request_return_fields: ?detail needs API 1.43
+// and excludes ?fields; it returns the fields a collection shows (nil: all).
+func returnFields(v int, detailPath bool, detail *bool, fields []string, hasFields bool, defaults []string) ([]string, error) {
+	if detail != nil && v < v43Detail {
+		return nil, badRequest("Invalid query parameter ?detail=%s received.", pyBool(*detail))
+	}
+	if hasFields && detail != nil && *detail {
+		return nil, badRequest("Can not specify ?detail=True and fields in the same request.")
+	}
+	switch {
+	case detailPath || (detail != nil && *detail):
+		return nil, nil
+	case hasFields:
+		return fields, nil
+	}
+	return defaults, nil
+}
+
+// collectionQuery is what the port and chassis collections share: page
+// size, sort and the fields to return.
+type collectionQuery struct {
+	limit            int
+	sortKey, sortDir string
+	fields           []string // nil: every field
+	detail           *bool    // ?detail as given, for next links
+}
+
+// parseCollectionQuery reads limit, sort_key/sort_dir, fields and detail;
+// check validates ?fields for the version, defaults are shown without it.
+func (s *Server) parseCollectionQuery(c *fiber.Ctx, detailPath bool, check func(int, []string) *apiError,
+	defaults []string) (collectionQuery, error) {
+	v := minor(c)
+	var q collectionQuery
+	var err error
+	if q.limit, err = s.queryLimit(c); err != nil {
+		return q, err
+	}
+	if q.sortKey, q.sortDir, err = querySort(c); err != nil {
+		return q, err
+	}
+	fields, hasFields := parseFields(c)
+	var detail *bool
+	if !detailPath {
+		if detail, err = queryBool(c, "detail"); err != nil {
+			return q, err
+		}
+	} else {
+		hasFields = false
+	}
+	if hasFields {
+		if aerr := check(v, fields); aerr != nil {
+			return q, aerr
+		}
+	}
+	q.detail = detail
+	q.fields, err = returnFields(v, detailPath, detail, fields, hasFields, defaults)
+	return q, err
 }

@@ -193,40 +193,11 @@ func (s *Server) portCollection(c *fiber.Ctx, detailPath bool, nodeUUID, resourc
 		q.Address = strings.ToLower(raw)
 		args = append(args, [2]string{"address", raw})
 	}
-	limit, err := s.queryLimit(c)
+	cq, err := s.parseCollectionQuery(c, detailPath, checkPortFields, []string{"uuid", "address"})
 	if err != nil {
 		return err
 	}
-	sortKey, sortDir, err := querySort(c)
-	if err != nil {
-		return err
-	}
-	fields, hasFields := parseFields(c)
-	var detail *bool
-	if !detailPath {
-		if detail, err = queryBool(c, "detail"); err != nil {
-			return err
-		}
-	} else {
-		hasFields = false
-	}
-	if hasFields {
-		if err := checkPortFields(v, fields); err != nil {
-			return err
-		}
-	}
-	if detail != nil && v < v43Detail {
-		return badRequest("Invalid query parameter ?detail=%s received.", pyBool(*detail))
-	}
-	if hasFields && detail != nil && *detail {
-		return badRequest("Can not specify ?detail=True and fields in the same request.")
-	}
-	switch {
-	case detailPath || (detail != nil && *detail):
-		fields = nil
-	case !hasFields:
-		fields = []string{"uuid", "address"}
-	}
+	limit, sortKey, sortDir, fields, detail := cq.limit, cq.sortKey, cq.sortDir, cq.fields, cq.detail
 	if contains(invalidPortSortKeys, sortKey) {
 		return badRequest("The sort_key value %s is an invalid field for sorting", sortKey)
 	}
