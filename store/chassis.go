@@ -84,15 +84,7 @@ func (q Queries) ListChassis(ctx context.Context, limit int, markerID int64, sor
 	}
 	var b queryBuilder
 	ks := keyset{table: "chassis", alias: "c", col: col, desc: desc}
-	sql := `SELECT ` + chassisSelect + ` FROM chassis c`
-	if markerID != 0 {
-		sql = `WITH ` + ks.markerCTE(b.arg(markerID)) + ` ` + sql + `, m`
-		b.where = append(b.where, ks.after())
-	}
-	sql += b.whereClause() + ` ORDER BY ` + ks.orderBy()
-	if limit > 0 {
-		sql += ` LIMIT ` + b.arg(limit)
-	}
+	sql := ks.pageSQL(&b, `SELECT `+chassisSelect+` FROM chassis c`, markerID, limit)
 	rows, err := q.db.Query(ctx, sql, b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list chassis: %w", err)

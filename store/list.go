@@ -123,3 +123,19 @@ func capHint(limit int) int {
 	}
 	return 256
 }
+
+// pageSQL completes "SELECT ... FROM ..." into one page of a keyset-paginated
+// list: rows after the marker row (markerID 0: from the start) matching b's
+// conditions, in k's order, at most limit of them (0: all).
+func (k keyset) pageSQL(b *queryBuilder, selectFrom string, markerID int64, limit int) string {
+	sql := selectFrom
+	if markerID != 0 {
+		sql = `WITH ` + k.markerCTE(b.arg(markerID)) + ` ` + sql + `, m`
+		b.where = append(b.where, k.after())
+	}
+	sql += b.whereClause() + ` ORDER BY ` + k.orderBy()
+	if limit > 0 {
+		sql += ` LIMIT ` + b.arg(limit)
+	}
+	return sql
+}

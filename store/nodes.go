@@ -272,15 +272,7 @@ func (q Queries) ListNodes(ctx context.Context, l ListNodes) ([]Node, error) {
 		b.cond("c.uuid = %s::uuid", id.String())
 	}
 	ks := keyset{table: "nodes", alias: "n", col: col, desc: l.SortDesc}
-	sql := `SELECT ` + nodeSelect + nodeJoin
-	if l.MarkerID != 0 {
-		sql = `WITH ` + ks.markerCTE(b.arg(l.MarkerID)) + ` ` + sql + `, m`
-		b.where = append(b.where, ks.after())
-	}
-	sql += b.whereClause() + ` ORDER BY ` + ks.orderBy()
-	if l.Limit > 0 {
-		sql += ` LIMIT ` + b.arg(l.Limit)
-	}
+	sql := ks.pageSQL(&b, `SELECT `+nodeSelect+nodeJoin, l.MarkerID, l.Limit)
 	rows, err := q.db.Query(ctx, sql, b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list nodes: %w", translate(err, ErrNotFound))

@@ -147,15 +147,7 @@ func (q Queries) ListPorts(ctx context.Context, l ListPorts) ([]Port, error) {
 		b.cond("p.address = %s::text", normalizeMAC(l.Address))
 	}
 	ks := keyset{table: "ports", alias: "p", col: col, desc: l.SortDesc}
-	sql := `SELECT ` + portSelect + portJoin
-	if l.MarkerID != 0 {
-		sql = `WITH ` + ks.markerCTE(b.arg(l.MarkerID)) + ` ` + sql + `, m`
-		b.where = append(b.where, ks.after())
-	}
-	sql += b.whereClause() + ` ORDER BY ` + ks.orderBy()
-	if l.Limit > 0 {
-		sql += ` LIMIT ` + b.arg(l.Limit)
-	}
+	sql := ks.pageSQL(&b, `SELECT `+portSelect+portJoin, l.MarkerID, l.Limit)
 	rows, err := q.db.Query(ctx, sql, b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list ports: %w", err)
