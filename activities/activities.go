@@ -18,18 +18,7 @@ import (
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
-)
-
-// Error types are part of the workflow contract; never derive them from Go
-// type names.
-const (
-	ErrTypeBadDriver    = "BadDriverConfig"
-	ErrTypeBMCAuth      = "BMCAuthFailed"
-	ErrTypeUnsupported  = "Unsupported"
-	ErrTypeNotFound     = "NodeNotFound"
-	ErrTypeInvalidState = "InvalidState"
-	ErrTypeConflict     = "NodeConflict"
-	ErrTypeDriverFailed = "DriverFailed"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // NodeStore is what the activities need of the store; *store.Store satisfies it.
@@ -74,6 +63,12 @@ type NodeInfo struct {
 	ProvisionState node.ProvisionState `json:"provision_state"`
 	PowerState     node.PowerState     `json:"power_state"`
 	Maintenance    bool                `json:"maintenance"`
+	// Version, TargetProvisionState and TargetPowerState let a workflow
+	// started by a background pass (power sync, reconciler) check, under the
+	// node lock, that nothing changed since the pass read the node.
+	Version              int64               `json:"version,omitempty"`
+	TargetProvisionState node.ProvisionState `json:"target_provision_state,omitempty"`
+	TargetPowerState     node.PowerState     `json:"target_power_state,omitempty"`
 	// InMemory is true when the node's hardware type does no I/O, so its
 	// driver calls may run as local activities.
 	InMemory bool `json:"in_memory"`
@@ -86,7 +81,8 @@ func (a *Activities) LoadNode(ctx context.Context, uuid string) (NodeInfo, error
 		return NodeInfo{}, classify(fmt.Errorf("load node %s: %w", uuid, err))
 	}
 	info := NodeInfo{UUID: n.UUID, ProvisionState: n.ProvisionState, PowerState: n.PowerState,
-		Maintenance: n.Maintenance}
+		Maintenance: n.Maintenance, Version: n.Version, TargetProvisionState: n.TargetProvisionState,
+		TargetPowerState: n.TargetPowerState}
 	if t, err := a.Drivers.Type(n.Driver); err == nil {
 		info.InMemory = t.InMemory
 	}
@@ -164,9 +160,7 @@ func (a *Activities) load(ctx context.Context, uuid string) (loaded, error) {
 	if err != nil {
 		return loaded{}, fmt.Errorf("load node %s: %w", uuid, err)
 	}
-	return loaded{rec: n, dn: drivers.Node{UUID: n.UUID, DriverInfo: n.DriverInfo,
-		InstanceInfo: n.InstanceInfo, Properties: n.Properties,
-		PowerState: drivers.PowerState(n.PowerState), AutomatedClean: n.AutomatedClean}}, nil
+	return loaded{rec: n, dn: n.DriverNode()}, nil
 }
 
 func (a *Activities) power(ctx context.Context, uuid string) (drivers.Power, error) {
@@ -231,7 +225,7 @@ func (a *Activities) ChangePowerState(ctx context.Context, in SetPowerInput) (no
 		}
 	default:
 		return "", temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("unknown power target %q", in.Target), ErrTypeUnsupported, nil)
+			fmt.Sprintf("unknown power target %q", in.Target), contract.ErrTypeUnsupported, nil)
 	}
 	if err != nil {
 		return "", classify(fmt.Errorf("%s node %s: %w", in.Target, in.UUID, err))
@@ -252,7 +246,7 @@ func (a *Activities) ChangePowerState(ctx context.Context, in SetPowerInput) (no
 		if time.Now().After(deadline) {
 			return "", temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("node %s did not reach %q within %s (still %q)", in.UUID, want, timeout, got),
-				ErrTypeDriverFailed, nil)
+				contract.ErrTypeDriverFailed, nil)
 		}
 		if activity.IsActivity(ctx) {
 			activity.RecordHeartbeat(ctx, poll)
@@ -398,19 +392,19 @@ func classify(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, drivers.ErrBadConfig), errors.Is(err, drivers.ErrUnknownDriver):
-		typ = ErrTypeBadDriver
+		typ = contract.ErrTypeBadDriver
 	case errors.Is(err, drivers.ErrAuth):
-		typ = ErrTypeBMCAuth
+		typ = contract.ErrTypeBMCAuth
 	case errors.Is(err, drivers.ErrUnsupported):
-		typ = ErrTypeUnsupported
+		typ = contract.ErrTypeUnsupported
 	case errors.Is(err, drivers.ErrFailed):
-		typ = ErrTypeDriverFailed
+		typ = contract.ErrTypeDriverFailed
 	case errors.Is(err, store.ErrNotFound):
-		typ = ErrTypeNotFound
+		typ = contract.ErrTypeNotFound
 	case errors.Is(err, store.ErrInvalidState):
-		typ = ErrTypeInvalidState
+		typ = contract.ErrTypeInvalidState
 	case errors.Is(err, store.ErrConflict):
-		typ = ErrTypeConflict
+		typ = contract.ErrTypeConflict
 	default:
 		return err
 	}

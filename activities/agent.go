@@ -11,18 +11,7 @@ import (
 
 	"github.com/ferric-project/ferric/agent/wire"
 	"github.com/ferric-project/ferric/store"
-)
-
-// Error types of the agent activities (workflow contract).
-const (
-	// ErrTypeAgentCommandFailed: the agent ran the command and reported a
-	// failure; the message is the agent's error text.
-	ErrTypeAgentCommandFailed = "AgentCommandFailed"
-	// ErrTypeAgentTimeout: the agent stopped heartbeating, or the command did
-	// not finish within its time limit.
-	ErrTypeAgentTimeout = "AgentTimeout"
-	// ErrTypeBadInstanceInfo: instance_info lacks what a deploy needs.
-	ErrTypeBadInstanceInfo = "InvalidInstanceInfo"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // Defaults of the agent activities.
@@ -44,7 +33,7 @@ type AgentStore interface {
 func (a *Activities) agents() (AgentStore, error) {
 	if a.Agents == nil {
 		return nil, temporal.NewNonRetryableApplicationError("this worker has no agent store",
-			ErrTypeUnsupported, nil)
+			contract.ErrTypeUnsupported, nil)
 	}
 	return a.Agents, nil
 }
@@ -99,17 +88,17 @@ func (a *Activities) ReadInstanceImage(ctx context.Context, uuid string) (json.R
 	if len(n.InstanceInfo) > 0 {
 		if err := json.Unmarshal(n.InstanceInfo, &img); err != nil {
 			return nil, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("instance_info of node %s is not usable: %v", uuid, err), ErrTypeBadInstanceInfo, nil)
+				fmt.Sprintf("instance_info of node %s is not usable: %v", uuid, err), contract.ErrTypeBadInstanceInfo, nil)
 		}
 	}
 	if img.Source == "" {
 		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("cannot deploy node %s: instance_info has no image_source", uuid), ErrTypeBadInstanceInfo, nil)
+			fmt.Sprintf("cannot deploy node %s: instance_info has no image_source", uuid), contract.ErrTypeBadInstanceInfo, nil)
 	}
 	if (img.HashAlgo == "") != (img.HashValue == "") {
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("cannot deploy node %s: instance_info needs both image_os_hash_algo and image_os_hash_value", uuid),
-			ErrTypeBadInstanceInfo, nil)
+			contract.ErrTypeBadInstanceInfo, nil)
 	}
 	w := wire.WriteImage{URL: img.Source, Checksum: img.Checksum, HashAlgo: img.HashAlgo, HashValue: img.HashValue}
 	switch img.DiskFormat {
@@ -148,7 +137,7 @@ type AgentProgress struct {
 // RunAgentCommand queues a command for the node's agent (idempotent by
 // command ID) and waits for its final result, heartbeating the progress and
 // writing it to the node's deploy_step. A failed command is a non-retryable
-// ErrTypeAgentCommandFailed error carrying the agent's message.
+// contract.ErrTypeAgentCommandFailed error carrying the agent's message.
 func (a *Activities) RunAgentCommand(ctx context.Context, in AgentCommandInput) (wire.CommandResult, error) {
 	st, err := a.agents()
 	if err != nil {
@@ -180,7 +169,7 @@ func (a *Activities) RunAgentCommand(ctx context.Context, in AgentCommandInput) 
 		if !ok {
 			return wire.CommandResult{}, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("agent command %s (%s) of node %s is gone: the agent session was reset", id, name, in.UUID),
-				ErrTypeAgentCommandFailed, nil)
+				contract.ErrTypeAgentCommandFailed, nil)
 		}
 		res := wire.CommandResult{ID: c.ID, Name: c.Name, Status: c.Status, Error: c.Error, Result: c.Result,
 			BytesWritten: c.BytesWritten, BytesTotal: c.BytesTotal}
@@ -189,7 +178,7 @@ func (a *Activities) RunAgentCommand(ctx context.Context, in AgentCommandInput) 
 			return res, nil
 		case wire.StatusFailed:
 			return wire.CommandResult{}, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("%s failed on the agent: %s", name, c.Error), ErrTypeAgentCommandFailed, nil, res)
+				fmt.Sprintf("%s failed on the agent: %s", name, c.Error), contract.ErrTypeAgentCommandFailed, nil, res)
 		}
 		if activity.IsActivity(ctx) {
 			activity.RecordHeartbeat(ctx, AgentProgress{Command: id, Status: c.Status,
@@ -211,12 +200,12 @@ func (a *Activities) RunAgentCommand(ctx context.Context, in AgentCommandInput) 
 		if now.Sub(last) > silent {
 			return wire.CommandResult{}, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("the agent of node %s stopped heartbeating (last heartbeat %s ago) while running %s",
-					in.UUID, now.Sub(last).Round(time.Second), name), ErrTypeAgentTimeout, nil)
+					in.UUID, now.Sub(last).Round(time.Second), name), contract.ErrTypeAgentTimeout, nil)
 		}
 		if !deadline.IsZero() && now.After(deadline) {
 			return wire.CommandResult{}, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("%s did not finish on the agent of node %s within %ds", name, in.UUID, in.TimeoutSeconds),
-				ErrTypeAgentTimeout, nil)
+				contract.ErrTypeAgentTimeout, nil)
 		}
 		select {
 		case <-ctx.Done():

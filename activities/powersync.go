@@ -17,10 +17,8 @@ import (
 // PowerSyncStore is what the power sync needs of the store; *store.Store
 // satisfies it.
 type PowerSyncStore interface {
-	ListNodes(ctx context.Context, q store.ListNodes) ([]store.Node, error)
-	SetPower(ctx context.Context, u store.PowerUpdate) (store.Node, error)
-	UpdateNode(ctx context.Context, n store.Node) (store.Node, error)
-	AddEvent(ctx context.Context, e store.Event) error
+	NodesForPowerSync(ctx context.Context, q store.PowerSyncQuery) ([]store.Node, error)
+	ApplyPowerSync(ctx context.Context, u store.PowerSyncUpdate) (bool, error)
 }
 
 // PowerDrivers builds power interfaces; *drivers.Registry satisfies it.
@@ -28,258 +26,261 @@ type PowerDrivers interface {
 	Power(name string, n drivers.Node) (drivers.Power, error)
 }
 
-// PowerSync is Ironic's periodic power state sync (conductor
-// _sync_power_states) as one activity: it reads the power state of every
-// eligible node with bounded concurrency, records out-of-band changes (or
-// forces the recorded state back), counts consecutive failed reads and puts a
-// node in maintenance with fault "power failure" after MaxFailures of them;
-// a later pass that reaches the BMC again clears that maintenance.
+// PowerSync holds the activities of Ironic's periodic power state sync
+// (conductor _sync_power_states). They read BMCs and write what the
+// power-sync workflow decided; they decide nothing themselves: the workflow
+// compares, counts failures, puts nodes in maintenance and starts forced
+// corrections as power workflows on the node lock.
 //
 // Per-BMC pacing is the driver's business (the IPMI driver serializes and
 // spaces commands to one BMC); this type only bounds total concurrency.
 type PowerSync struct {
 	Drivers PowerDrivers
 	Nodes   PowerSyncStore
-	// Concurrency bounds BMC reads in flight (default 128).
+	// Concurrency bounds BMC reads and database writes in flight (default 128).
 	Concurrency int
-	// MaxFailures is how many failed reads in a row put a node in
-	// maintenance (default 3, Ironic's power_state_sync_max_retries).
-	MaxFailures int
-	// Force sets the hardware to the recorded state on mismatch instead of
-	// recording the hardware's state (Ironic's force_power_state_during_sync).
-	Force bool
 	// ReadTimeout bounds one BMC read (default 30 s).
 	ReadTimeout time.Duration
+	// Settings is what PowerSyncSettings hands the workflow.
+	Settings PowerSyncSettings
 }
 
-// PowerSyncResult counts what one pass did.
-type PowerSyncResult struct {
-	Nodes          int   `json:"nodes"`   // nodes in the database
-	Checked        int   `json:"checked"` // nodes whose BMC was read
-	Mismatched     int   `json:"mismatched"`
-	Forced         int   `json:"forced"`
-	Failed         int   `json:"failed"`
-	MaintenanceSet int   `json:"maintenance_set"`
-	Recovered      int   `json:"recovered"`
-	Errors         int   `json:"errors"` // database writes that failed
-	DurationMillis int64 `json:"duration_ms"`
+// PowerSyncSettings configure the decisions of a pass.
+type PowerSyncSettings struct {
+	// PageSize is how many nodes one read activity covers (default 500).
+	PageSize int `json:"page_size"`
+	// MaxFailures is how many failed reads in a row put a node in
+	// maintenance (default 3, Ironic's power_state_sync_max_retries).
+	MaxFailures int `json:"max_failures"`
+	// Force sets the hardware back to the recorded state on a mismatch
+	// instead of recording the hardware's state (Ironic's
+	// force_power_state_during_sync).
+	Force bool `json:"force"`
 }
 
-// failuresKey is the driver_internal_info key counting failed sync reads.
-const failuresKey = "power_sync_failures"
+// Defaults of the power sync.
+const (
+	DefaultPowerSyncPageSize    = 500
+	DefaultPowerSyncMaxFailures = 3
+	defaultPowerSyncConcurrency = 128
+	defaultPowerSyncReadTimeout = 30 * time.Second
+)
 
-// syncExcluded are provision states the sync leaves alone (as Ironic: nodes
-// being set up, or waiting on a ramdisk that owns the power).
-func syncExcluded(s node.ProvisionState) bool {
-	switch s {
-	case node.Enroll, node.Verifying, node.DeployWait, node.CleanWait, node.InspectWait, node.RescueWait,
-		node.Deploying, node.Cleaning, node.Deleting, node.Inspecting, node.Adopting, node.Rescuing:
-		return true
+// PowerSyncSettings returns this worker's sync settings, defaults filled
+// (a local activity: the workflow records them once per pass).
+func (p *PowerSync) PowerSyncSettings(context.Context) (PowerSyncSettings, error) {
+	s := p.Settings
+	if s.PageSize <= 0 {
+		s.PageSize = DefaultPowerSyncPageSize
 	}
-	return false
+	if s.MaxFailures <= 0 {
+		s.MaxFailures = DefaultPowerSyncMaxFailures
+	}
+	return s, nil
 }
 
-// eligible says whether a pass reads n's BMC.
-func eligible(n *store.Node) bool {
-	if syncExcluded(n.ProvisionState) || n.TargetPowerState != "" || n.TargetProvisionState != "" {
-		return false
-	}
-	if n.Maintenance {
-		return n.Fault != nil && *n.Fault == node.FaultPowerFailure // recovery pass
-	}
-	return true
+// PowerReadInput selects one page of nodes to read.
+type PowerReadInput struct {
+	AfterID int64 `json:"after_id"`
+	Limit   int   `json:"limit"`
 }
 
-// SyncPowerStates runs one sync pass over every node.
-func (p *PowerSync) SyncPowerStates(ctx context.Context) (PowerSyncResult, error) {
-	start := time.Now()
-	all, err := p.Nodes.ListNodes(ctx, store.ListNodes{})
+// PowerObservation is what a read found on a node that needs a decision:
+// the BMC reported a state other than the recorded one, the read failed, or
+// an earlier failure is on record.
+type PowerObservation struct {
+	UUID     string          `json:"uuid"`
+	Version  int64           `json:"version"`
+	Recorded node.PowerState `json:"recorded,omitempty"`
+	Observed node.PowerState `json:"observed,omitempty"` // "" when the read failed
+	Error    string          `json:"error,omitempty"`    // the failed read
+	// Failures is the count of consecutive failed reads on record.
+	Failures int `json:"failures,omitempty"`
+	// Maintenance and Fault are the node's maintenance flag and fault.
+	Maintenance bool   `json:"maintenance,omitempty"`
+	Fault       string `json:"fault,omitempty"`
+}
+
+// PowerReadPage is one page of reads.
+type PowerReadPage struct {
+	// LastID is the internal id of the page's last node (the next page
+	// starts after it); More is false on the last page.
+	LastID int64 `json:"last_id"`
+	More   bool  `json:"more"`
+	// Checked counts the BMCs read.
+	Checked int `json:"checked"`
+	// Observations are the nodes that need a decision; matching reads with
+	// nothing on record are left out.
+	Observations []PowerObservation `json:"observations,omitempty"`
+}
+
+// ReadPowerStates reads the BMC of every node of one page (nodes the sync may
+// read: see store.PowerSyncQuery) with bounded concurrency, heartbeating.
+func (p *PowerSync) ReadPowerStates(ctx context.Context, in PowerReadInput) (PowerReadPage, error) {
+	nodes, err := p.Nodes.NodesForPowerSync(ctx, store.PowerSyncQuery{AfterID: in.AfterID, Limit: in.Limit,
+		ExcludeStates: node.SyncExcludedStates(), MaintenanceFault: node.FaultPowerFailure})
 	if err != nil {
-		return PowerSyncResult{}, fmt.Errorf("list nodes for power sync: %w", err)
+		return PowerReadPage{}, classify(fmt.Errorf("list nodes for power sync: %w", err))
 	}
-	res := PowerSyncResult{Nodes: len(all)}
-	conc := p.Concurrency
-	if conc <= 0 {
-		conc = 128
+	page := PowerReadPage{Checked: len(nodes), More: len(nodes) == in.Limit}
+	if len(nodes) > 0 {
+		page.LastID = nodes[len(nodes)-1].ID
 	}
-	work := make(chan *store.Node)
-	outcomes := make(chan outcome, conc)
-	var wg sync.WaitGroup
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := range work {
-				outcomes <- p.syncOne(ctx, n)
-			}
-		}()
+	obs := make([]*PowerObservation, len(nodes))
+	p.each(ctx, len(nodes), func(i int) { obs[i] = p.readOne(ctx, &nodes[i]) })
+	if err := ctx.Err(); err != nil {
+		return PowerReadPage{}, err
 	}
-	go func() {
-		defer close(work)
-		for i := range all {
-			if !eligible(&all[i]) {
-				continue
-			}
-			select {
-			case work <- &all[i]:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	go func() { wg.Wait(); close(outcomes) }()
-
-	beat := time.NewTicker(time.Second)
-	defer beat.Stop()
-	for {
-		select {
-		case o, ok := <-outcomes:
-			if !ok {
-				res.DurationMillis = time.Since(start).Milliseconds()
-				return res, ctx.Err()
-			}
-			res.add(o)
-		case <-beat.C:
-			if activity.IsActivity(ctx) {
-				activity.RecordHeartbeat(ctx, res)
-			}
+	for _, o := range obs {
+		if o != nil {
+			page.Observations = append(page.Observations, *o)
 		}
 	}
+	return page, nil
 }
 
-type outcome struct {
-	checked, mismatched, forced, failed, maintenance, recovered, writeErr bool
-}
-
-func (r *PowerSyncResult) add(o outcome) {
-	for _, c := range []struct {
-		on  bool
-		ctr *int
-	}{{o.checked, &r.Checked}, {o.mismatched, &r.Mismatched}, {o.forced, &r.Forced}, {o.failed, &r.Failed},
-		{o.maintenance, &r.MaintenanceSet}, {o.recovered, &r.Recovered}, {o.writeErr, &r.Errors}} {
-		if c.on {
-			*c.ctr++
-		}
+// readOne reads one BMC; nil when the node needs no decision.
+func (p *PowerSync) readOne(ctx context.Context, n *store.Node) *PowerObservation {
+	o := &PowerObservation{UUID: n.UUID, Version: n.Version, Recorded: n.PowerState,
+		Failures: syncFailures(n.DriverInternalInfo), Maintenance: n.Maintenance}
+	if n.Fault != nil {
+		o.Fault = *n.Fault
 	}
-}
-
-// syncOne reads one node's BMC and records what it found.
-func (p *PowerSync) syncOne(ctx context.Context, n *store.Node) outcome {
-	o := outcome{checked: true}
-	pw, err := p.Drivers.Power(n.Interfaces.Power, drivers.Node{UUID: n.UUID, DriverInfo: n.DriverInfo,
-		InstanceInfo: n.InstanceInfo, Properties: n.Properties, PowerState: drivers.PowerState(n.PowerState)})
-	var got drivers.PowerState
+	pw, err := p.Drivers.Power(n.Interfaces.Power, n.DriverNode())
 	if err == nil {
 		timeout := p.ReadTimeout
 		if timeout <= 0 {
-			timeout = 30 * time.Second
+			timeout = defaultPowerSyncReadTimeout
 		}
 		rctx, cancel := context.WithTimeout(ctx, timeout)
+		var got drivers.PowerState
 		got, err = pw.PowerState(rctx)
 		cancel()
+		o.Observed = node.PowerState(got)
 	}
-	failures := syncFailures(n.DriverInternalInfo)
 	if err != nil {
-		o.failed = true
-		o.maintenance, o.writeErr = p.recordFailure(ctx, n, failures+1, err)
+		o.Observed, o.Error = "", err.Error()
 		return o
 	}
-	if n.Maintenance || failures > 0 {
-		o.recovered = n.Maintenance
-		if p.clearFailures(ctx, n) != nil {
-			o.writeErr = true
-		}
-	}
-	actual := node.PowerState(got)
-	if actual == n.PowerState {
-		return o
-	}
-	if n.PowerState == node.PowerNone {
-		if _, err := p.Nodes.SetPower(ctx, store.PowerUpdate{UUID: n.UUID, PowerState: &actual}); err != nil {
-			o.writeErr = true
-		}
-		return o
-	}
-	o.mismatched = true
-	if p.Force {
-		o.forced = true
-		if err := pw.SetPowerState(ctx, drivers.PowerState(n.PowerState)); err != nil {
-			msg := fmt.Sprintf("power sync: failed to force power state %q back (hardware is %q): %v", n.PowerState, actual, err)
-			o.writeErr = p.Nodes.AddEvent(ctx, store.Event{NodeUUID: n.UUID, Severity: "ERROR", EventType: "power", Event: msg}) != nil
-			return o
-		}
-		msg := fmt.Sprintf("power sync: hardware was %q, forced back to recorded %q", actual, n.PowerState)
-		o.writeErr = p.Nodes.AddEvent(ctx, store.Event{NodeUUID: n.UUID, Severity: "INFO", EventType: "power", Event: msg}) != nil
-		return o
-	}
-	msg := fmt.Sprintf("power sync: power state changed out of band from %q to %q", n.PowerState, actual)
-	if _, err := p.Nodes.SetPower(ctx, store.PowerUpdate{UUID: n.UUID, PowerState: &actual, Event: msg}); err != nil {
-		o.writeErr = true
+	if o.Observed == o.Recorded && o.Failures == 0 && !o.Maintenance {
+		return nil
 	}
 	return o
 }
 
+// PowerSyncRecorded counts what RecordPowerSync wrote.
+type PowerSyncRecorded struct {
+	Applied int `json:"applied"`
+	// Lost counts updates that lost to a concurrent operation or write.
+	Lost int `json:"lost"`
+}
+
+// PowerSyncWrite is one write the workflow decided (see
+// store.PowerSyncUpdate): it applies only if the node is still at Version
+// with no operation targeting it.
+type PowerSyncWrite struct {
+	UUID             string           `json:"uuid"`
+	Version          int64            `json:"version"`
+	PowerState       *node.PowerState `json:"power_state,omitempty"`
+	Failures         *int             `json:"failures,omitempty"`
+	SetMaintenance   bool             `json:"set_maintenance,omitempty"`
+	Fault            string           `json:"fault,omitempty"`
+	Reason           string           `json:"reason,omitempty"`
+	ClearMaintenance bool             `json:"clear_maintenance,omitempty"`
+	Event            string           `json:"event,omitempty"`
+	EventType        string           `json:"event_type,omitempty"`
+	Error            bool             `json:"error,omitempty"`
+}
+
+// RecordPowerSync applies the workflow's writes, each conditional on the
+// node version the read saw and on no operation targeting the node.
+func (p *PowerSync) RecordPowerSync(ctx context.Context, writes []PowerSyncWrite) (PowerSyncRecorded, error) {
+	var (
+		mu   sync.Mutex
+		res  PowerSyncRecorded
+		errs []error
+	)
+	p.each(ctx, len(writes), func(i int) {
+		w := &writes[i]
+		ok, err := p.Nodes.ApplyPowerSync(ctx, store.PowerSyncUpdate{UUID: w.UUID, Version: w.Version,
+			PowerState: w.PowerState, Failures: w.Failures, SetMaintenance: w.SetMaintenance, Fault: w.Fault,
+			Reason: w.Reason, ClearMaintenance: w.ClearMaintenance, Event: w.Event, EventType: w.EventType,
+			Error: w.Error})
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case ok:
+			res.Applied++
+		default:
+			res.Lost++
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	if len(errs) > 0 {
+		// Nothing partial to undo: every applied update stands on its own,
+		// and a retry finds those nodes at a new version and skips them.
+		return res, classify(fmt.Errorf("record power sync (%d of %d failed): %w", len(errs), len(writes), errs[0]))
+	}
+	return res, nil
+}
+
+// each runs fn(0..n-1) with bounded concurrency, heartbeating every second.
+func (p *PowerSync) each(ctx context.Context, n int, fn func(i int)) {
+	conc := p.Concurrency
+	if conc <= 0 {
+		conc = defaultPowerSyncConcurrency
+	}
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(conc, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				fn(i)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	beat := time.NewTicker(time.Second)
+	defer beat.Stop()
+	i := 0
+	for i < n {
+		select {
+		case work <- i:
+			i++
+		case <-beat.C:
+			if activity.IsActivity(ctx) {
+				activity.RecordHeartbeat(ctx, i)
+			}
+		case <-ctx.Done():
+			n = i // stop feeding
+		}
+	}
+	close(work)
+	for {
+		select {
+		case <-done:
+			return
+		case <-beat.C:
+			if activity.IsActivity(ctx) {
+				activity.RecordHeartbeat(ctx, n)
+			}
+		}
+	}
+}
+
+// syncFailures reads the failure count from driver_internal_info.
 func syncFailures(internal json.RawMessage) int {
 	var v map[string]any
 	if json.Unmarshal(internal, &v) != nil {
 		return 0
 	}
-	f, _ := v[failuresKey].(float64)
+	f, _ := v[store.PowerSyncFailuresKey].(float64)
 	return int(f)
-}
-
-func withFailures(internal json.RawMessage, count int) json.RawMessage {
-	v := map[string]any{}
-	_ = json.Unmarshal(internal, &v)
-	if count == 0 {
-		delete(v, failuresKey)
-	} else {
-		v[failuresKey] = count
-	}
-	out, _ := json.Marshal(v)
-	return out
-}
-
-// recordFailure counts a failed read, and at MaxFailures puts the node in
-// maintenance with fault "power failure" and a history entry.
-func (p *PowerSync) recordFailure(ctx context.Context, n *store.Node, count int, cause error) (maintenance, writeErr bool) {
-	limit := p.MaxFailures
-	if limit <= 0 {
-		limit = 3
-	}
-	upd := *n
-	upd.DriverInternalInfo = withFailures(n.DriverInternalInfo, count)
-	if count >= limit && !n.Maintenance {
-		fault := node.FaultPowerFailure
-		reason := fmt.Sprintf("power sync: %d failed BMC reads in a row, last: %v", count, cause)
-		upd.Maintenance, upd.Fault, upd.MaintenanceReason = true, &fault, &reason
-		upd.LastError = &reason
-		maintenance = true
-	}
-	if _, err := p.Nodes.UpdateNode(ctx, upd); err != nil {
-		return false, true // a concurrent write (e.g. an operation started): the next pass counts again
-	}
-	if maintenance {
-		writeErr = p.Nodes.AddEvent(ctx, store.Event{NodeUUID: n.UUID, Severity: "ERROR", EventType: "maintenance",
-			Event: *upd.MaintenanceReason}) != nil
-	}
-	return maintenance, writeErr
-}
-
-// clearFailures resets the failure count and, for a node the sync put in
-// maintenance, clears that maintenance.
-func (p *PowerSync) clearFailures(ctx context.Context, n *store.Node) error {
-	upd := *n
-	upd.DriverInternalInfo = withFailures(n.DriverInternalInfo, 0)
-	if n.Maintenance {
-		upd.Maintenance, upd.Fault, upd.MaintenanceReason, upd.LastError = false, nil, nil, nil
-	}
-	if _, err := p.Nodes.UpdateNode(ctx, upd); err != nil {
-		return err
-	}
-	if n.Maintenance {
-		return p.Nodes.AddEvent(ctx, store.Event{NodeUUID: n.UUID, Severity: "INFO", EventType: "maintenance",
-			Event: "power sync: BMC answers again; maintenance for power failure cleared"})
-	}
-	return nil
 }

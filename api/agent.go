@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +20,7 @@ import (
 	"github.com/ferric-project/ferric/agent/wire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
-	"github.com/ferric-project/ferric/workflows"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // AgentStore is what the ramdisk agent's endpoints need of the store;
@@ -37,10 +36,6 @@ type AgentStore interface {
 // agent pulls commands with its heartbeats, so this is also the delay
 // between "agent-ready" and the first command.
 const defaultAgentHeartbeat = 5 * time.Second
-
-// agentStates are the provision states in which a node's agent may look it
-// up: Ironic answers lookups only while the conductor expects an agent.
-var agentStates = []node.ProvisionState{node.Deploying, node.DeployWait, node.Cleaning, node.CleanWait}
 
 // hashAgentToken is what the store keeps of a token: its hex sha256.
 func hashAgentToken(token string) string {
@@ -112,7 +107,7 @@ func (s *Server) lookup(c *fiber.Ctx) error {
 	if err != nil {
 		return fmt.Errorf("lookup node %s: %w", nodeUUID, err)
 	}
-	if !slices.Contains(agentStates, n.ProvisionState) {
+	if !n.ProvisionState.AgentReachable() {
 		return notFound
 	}
 	sess, err := s.Agents.AgentSession(ctx, n.UUID)
@@ -189,8 +184,8 @@ func (s *Server) heartbeat(c *fiber.Ctx) error {
 	if n.ProvisionState == node.DeployWait || n.ProvisionState == node.CleanWait {
 		// Every heartbeat in a wait state signals; the workflow takes the
 		// first and leaves the wait state.
-		err := s.Workflows.SignalWorkflow(ctx, workflows.WorkflowID(n.UUID), "", workflows.SignalAgentReady,
-			workflows.AgentReady{AgentVersion: hb.AgentVersion})
+		err := s.Workflows.SignalWorkflow(ctx, contract.WorkflowID(n.UUID), "", contract.SignalAgentReady,
+			contract.AgentReady{AgentVersion: hb.AgentVersion})
 		var nf *serviceerror.NotFound
 		switch {
 		case errors.As(err, &nf):

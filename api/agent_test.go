@@ -12,7 +12,7 @@ import (
 	"github.com/ferric-project/ferric/agent/wire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
-	"github.com/ferric-project/ferric/workflows"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // memAgents is an in-memory AgentStore over a memStore's ports, with the
@@ -186,7 +186,7 @@ func TestHeartbeat(t *testing.T) {
 		e, ag := agentEnv(t, st)
 		ag.open(sampleUUID, write, reboot)
 		if running {
-			e.wf.running[workflows.WorkflowID(sampleUUID)] = true
+			e.wf.running[contract.WorkflowID(sampleUUID)] = true
 		}
 		resp, body := e.do(t, "GET", "/v1/lookup?addresses=52:54:00:12:34:56", "", noVersion)
 		var lr wire.LookupResponse
@@ -257,7 +257,7 @@ func TestHeartbeat(t *testing.T) {
 			if resp, raw := e.do(t, "POST", hbPath, body(token), noVersion); resp.StatusCode != 200 {
 				t.Fatalf("heartbeat = %d %s", resp.StatusCode, raw)
 			}
-			want := []string{workflows.WorkflowID(sampleUUID) + " " + workflows.SignalAgentReady}
+			want := []string{contract.WorkflowID(sampleUUID) + " " + contract.SignalAgentReady}
 			if !slices.Equal(e.wf.signals, want) {
 				t.Errorf("signals %q, want %q", e.wf.signals, want)
 			}

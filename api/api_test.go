@@ -16,7 +16,7 @@ import (
 
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
-	"github.com/ferric-project/ferric/workflows"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 var latest = map[string]string{hdrVersion: "latest"}
@@ -507,9 +507,9 @@ func TestProvisioning(t *testing.T) {
 		wantIn   string
 		wantFlow string
 	}{
-		{name: "manage from enroll", body: `{"target":"manage"}`, status: 202, wantFlow: workflows.ManageName},
-		{name: "deploy alias", seed: func(n *store.Node) { n.ProvisionState = node.Available }, body: `{"target":"deploy"}`, status: 202, wantFlow: workflows.DeployName},
-		{name: "undeploy alias", seed: func(n *store.Node) { n.ProvisionState = node.Active }, body: `{"target":"undeploy"}`, status: 202, wantFlow: workflows.UndeployName},
+		{name: "manage from enroll", body: `{"target":"manage"}`, status: 202, wantFlow: contract.ManageName},
+		{name: "deploy alias", seed: func(n *store.Node) { n.ProvisionState = node.Available }, body: `{"target":"deploy"}`, status: 202, wantFlow: contract.DeployName},
+		{name: "undeploy alias", seed: func(n *store.Node) { n.ProvisionState = node.Active }, body: `{"target":"undeploy"}`, status: 202, wantFlow: contract.UndeployName},
 		{name: "locked", seed: func(n *store.Node) { n.ProvisionState = node.Available }, running: true, body: `{"target":"active"}`,
 			status: 409, wantIn: "Node " + sampleUUID + " is locked by host localhost, please retry after the current operation is completed."},
 		{name: "invalid transition", body: `{"target":"provide"}`, status: 400,
@@ -522,7 +522,7 @@ func TestProvisioning(t *testing.T) {
 		{name: "clean needs steps", seed: func(n *store.Node) { n.ProvisionState = node.Manageable }, body: `{"target":"clean"}`,
 			status: 400, wantIn: `"clean_steps" is required`},
 		{name: "clean with steps", seed: func(n *store.Node) { n.ProvisionState = node.Manageable },
-			body: `{"target":"clean","clean_steps":[{"interface":"deploy","step":"erase_devices"}]}`, status: 202, wantFlow: workflows.CleanName},
+			body: `{"target":"clean","clean_steps":[{"interface":"deploy","step":"erase_devices"}]}`, status: 202, wantFlow: contract.CleanName},
 		{name: "bad clean step", seed: func(n *store.Node) { n.ProvisionState = node.Manageable },
 			body: `{"target":"clean","clean_steps":[{"interface":"nope","step":"x"}]}`, status: 400, wantIn: "Invalid clean_steps"},
 		{name: "clean steps with deploy", seed: func(n *store.Node) { n.ProvisionState = node.Available },
@@ -532,7 +532,7 @@ func TestProvisioning(t *testing.T) {
 			body: `{"target":"active","configdrive":"not base64!"}`, status: 400, wantIn: "neither a JSON, nor a URL, nor a base64 string"},
 		{name: "configdrive object", seed: func(n *store.Node) { n.ProvisionState = node.Available },
 			body:   `{"target":"active","configdrive":{"meta_data":{"hostname":"h"}},"deploy_steps":[{"interface":"deploy","step":"x","args":{},"priority":90}]}`,
-			status: 202, wantFlow: workflows.DeployName},
+			status: 202, wantFlow: contract.DeployName},
 		{name: "abort without a running workflow", seed: func(n *store.Node) { n.ProvisionState = node.DeployWait }, body: `{"target":"abort"}`,
 			status: 400, wantIn: `while it is in state "wait call-back"`},
 		{name: "abort from a stable state", body: `{"target":"abort"}`, status: 400, wantIn: `"abort" can not be performed`},
@@ -543,7 +543,7 @@ func TestProvisioning(t *testing.T) {
 			e := newEnv(t)
 			seedNode(tt.seed)(e)
 			if tt.running {
-				e.wf.running[workflows.WorkflowID(sampleUUID)] = true
+				e.wf.running[contract.WorkflowID(sampleUUID)] = true
 			}
 			resp, body := e.do(t, "PUT", u, tt.body, latest)
 			if resp.StatusCode != tt.status {
@@ -565,7 +565,7 @@ func TestProvisioning(t *testing.T) {
 			if got.name != tt.wantFlow {
 				t.Errorf("started %q, want %q", got.name, tt.wantFlow)
 			}
-			in := got.input.(workflows.ProvisionInput)
+			in := got.input.(contract.ProvisionInput)
 			if in.From != sampleNodeState(tt.seed) {
 				t.Errorf("From = %q", in.From)
 			}
@@ -584,12 +584,12 @@ func sampleNodeState(mut func(*store.Node)) node.ProvisionState {
 func TestAbortSignalsTheRunningWorkflow(t *testing.T) {
 	e := newEnv(t)
 	seedNode(func(n *store.Node) { n.ProvisionState, n.TargetProvisionState = node.DeployWait, node.Active })(e)
-	e.wf.running[workflows.WorkflowID(sampleUUID)] = true
+	e.wf.running[contract.WorkflowID(sampleUUID)] = true
 	resp, body := e.do(t, "PUT", "/v1/nodes/"+sampleUUID+"/states/provision", `{"target":"abort"}`, latest)
 	if resp.StatusCode != 202 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	if len(e.wf.signals) != 1 || e.wf.signals[0] != workflows.WorkflowID(sampleUUID)+" "+workflows.SignalAbort {
+	if len(e.wf.signals) != 1 || e.wf.signals[0] != contract.WorkflowID(sampleUUID)+" "+contract.SignalAbort {
 		t.Errorf("signals = %v", e.wf.signals)
 	}
 }
@@ -604,11 +604,11 @@ func TestPower(t *testing.T) {
 		{"timeout not a number", "PUT", u, `{"target":"power off","timeout":"soon"}`, nil, 400, "Expected an integer for timeout: soon"},
 		{"soft off with timeout", "PUT", u, `{"target":"soft power off","timeout":30}`, nil, 202, ""},
 	})
-	in := e.wf.last().input.(workflows.PowerInput)
+	in := e.wf.last().input.(contract.PowerInput)
 	if in.Target != node.SoftPowerOff || in.TimeoutSeconds != 30 {
 		t.Errorf("PowerInput = %+v", in)
 	}
-	e.wf.running[workflows.WorkflowID(sampleUUID)] = true
+	e.wf.running[contract.WorkflowID(sampleUUID)] = true
 	runSteps(t, e, []step{{"locked", "PUT", u, `{"target":"rebooting"}`, nil, 409, "is locked by host"}})
 
 	e2 := newEnv(t)
@@ -623,14 +623,14 @@ func TestBootDevice(t *testing.T) {
 	persistent := true
 	e.wf.result = func(name string, input any) (any, error) {
 		switch name {
-		case workflows.ManagementName:
-			if input.(workflows.ManagementInput).Read == workflows.ReadSupportedBootDevices {
-				return workflows.ManagementResult{SupportedBootDevices: []string{"pxe", "disk"}}, nil
+		case contract.ManagementName:
+			if input.(contract.ManagementInput).Read == contract.ReadSupportedBootDevices {
+				return contract.ManagementResult{SupportedBootDevices: []string{"pxe", "disk"}}, nil
 			}
-			return workflows.ManagementResult{BootDevice: "disk", Persistent: &persistent}, nil
-		case workflows.BootDeviceName:
-			if input.(workflows.BootDeviceInput).Device == "cdrom" {
-				return nil, temporal.NewNonRetryableApplicationError("cdrom is not supported", errTypeUnsupported, nil)
+			return contract.ManagementResult{BootDevice: "disk", Persistent: &persistent}, nil
+		case contract.BootDeviceName:
+			if input.(contract.BootDeviceInput).Device == "cdrom" {
+				return nil, temporal.NewNonRetryableApplicationError("cdrom is not supported", contract.ErrTypeUnsupported, nil)
 			}
 			return nil, nil
 		}
@@ -646,14 +646,14 @@ func TestBootDevice(t *testing.T) {
 	var reads, sets int
 	for _, s := range e.wf.starts {
 		switch s.name {
-		case workflows.ManagementName:
+		case contract.ManagementName:
 			reads++
 			if !strings.HasPrefix(s.opts.ID, "node/"+sampleUUID+"/read/") {
 				t.Errorf("read workflow ID %q takes the node lock", s.opts.ID)
 			}
-		case workflows.BootDeviceName:
+		case contract.BootDeviceName:
 			sets++
-			if s.opts.ID != workflows.WorkflowID(sampleUUID) {
+			if s.opts.ID != contract.WorkflowID(sampleUUID) {
 				t.Errorf("set-boot-device ID %q, want the node lock", s.opts.ID)
 			}
 		}
@@ -661,7 +661,7 @@ func TestBootDevice(t *testing.T) {
 	if reads != 2 || sets != 2 {
 		t.Errorf("reads %d sets %d", reads, sets)
 	}
-	e.wf.running[workflows.WorkflowID(sampleUUID)] = true
+	e.wf.running[contract.WorkflowID(sampleUUID)] = true
 	runSteps(t, e, []step{{"locked", "PUT", u, `{"boot_device":"pxe"}`, nil, 409, "is locked by host"}})
 }
 
@@ -841,7 +841,7 @@ func TestVendorPassthru(t *testing.T) {
 	e := newEnv(t)
 	seedNode(nil)(e)
 	e.wf.result = func(string, any) (any, error) {
-		return workflows.PassthruResult{Return: json.RawMessage(`{"answer":42}`)}, nil
+		return contract.PassthruResult{Return: json.RawMessage(`{"answer":42}`)}, nil
 	}
 	u := "/v1/nodes/" + sampleUUID + "/vendor_passthru"
 	runSteps(t, e, []step{
@@ -854,7 +854,7 @@ func TestVendorPassthru(t *testing.T) {
 	if id := e.wf.last().opts.ID; !strings.Contains(id, "/read/") {
 		t.Errorf("shared-lock method ran under the node lock: %s", id)
 	}
-	e.wf.running[workflows.WorkflowID(sampleUUID)] = true
+	e.wf.running[contract.WorkflowID(sampleUUID)] = true
 	runSteps(t, e, []step{{"exclusive while locked", "POST", u + "?method=second_method", `{}`, nil, 409, "is locked by host"}})
 }
 
@@ -967,7 +967,7 @@ func TestHostileBodies(t *testing.T) {
 func TestVendorPassthruPathForm(t *testing.T) {
 	e := newEnv(t)
 	seedNode(nil)(e)
-	e.wf.result = func(string, any) (any, error) { return workflows.PassthruResult{Return: json.RawMessage(`"ok"`)}, nil }
+	e.wf.result = func(string, any) (any, error) { return contract.PassthruResult{Return: json.RawMessage(`"ok"`)}, nil }
 	runSteps(t, e, []step{
 		{"method in path", "POST", "/v1/nodes/sample-node/vendor_passthru/third_method_sync", `{"bar":"meow"}`, nil, 200, `"ok"`},
 		{"methods listing still wins", "GET", "/v1/nodes/sample-node/vendor_passthru/methods", "", nil, 200, `"second_method"`},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // TestBeginWaitsForFirstStateChange: a provisioning request answers once the
@@ -43,7 +44,7 @@ func TestBeginWaitsForFirstStateChange(t *testing.T) {
 	e2.wf.result = func(string, any) (any, error) {
 		return nil, temporal.NewNonRetryableApplicationError(
 			`The requested action "provide" can not be performed on node "x" while it is in state "active".`,
-			errTypeInvalidState, nil)
+			contract.ErrTypeInvalidState, nil)
 	}
 	resp, body := e2.do(t, "PUT", u, `{"target":"provide"}`, map[string]string{"X-OpenStack-Ironic-API-Version": "latest"})
 	if resp.StatusCode != 400 || !strings.Contains(body, "can not be performed") {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
-	"github.com/ferric-project/ferric/workflows"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // The golden tests replay the real Ironic 21.4 exchanges captured in
@@ -255,22 +255,22 @@ func TestGoldenCaptures(t *testing.T) {
 		{file: "port_create_dup_mac.txt", seed: seedNodeAndPort(nil)},
 		{file: "prov_bad_target.txt", seed: seedNode(nil)},
 		{file: "prov_invalid_transition.txt", seed: seedNode(nil)},
-		{file: "prov_manage.txt", seed: seedNode(nil), check: wantStart(workflows.ManageName, node.VerbManage)},
+		{file: "prov_manage.txt", seed: seedNode(nil), check: wantStart(contract.ManageName, node.VerbManage)},
 		{file: "prov_provide.txt", seed: seedNode(func(n *store.Node) { n.ProvisionState = node.Manageable }),
-			check: wantStart(workflows.ProvideName, node.VerbProvide)},
+			check: wantStart(contract.ProvideName, node.VerbProvide)},
 		{file: "prov_deploy.txt", seed: seedNode(func(n *store.Node) { n.ProvisionState = node.Available }),
-			check: wantStart(workflows.DeployName, node.VerbActive)},
+			check: wantStart(contract.DeployName, node.VerbActive)},
 		{file: "prov_deploy_conflict.txt", seed: seedNode(func(n *store.Node) {
 			n.ProvisionState, n.TargetProvisionState = node.Deploying, node.Active
 		})},
 		{file: "prov_undeploy.txt", seed: seedNode(func(n *store.Node) { n.ProvisionState = node.Active }),
-			check: wantStart(workflows.UndeployName, node.VerbDeleted)},
+			check: wantStart(contract.UndeployName, node.VerbDeleted)},
 		{file: "power_off.txt", seed: seedNode(func(n *store.Node) {
 			n.ProvisionState, n.PowerState = node.Active, node.PowerOn
 		}), check: func(t *testing.T, e *testEnv) {
 			got := e.wf.last()
-			in, _ := got.input.(workflows.PowerInput)
-			if got.name != workflows.PowerName || in.Target != node.PowerOff || got.opts.ID != workflows.WorkflowID(sampleUUID) {
+			in, _ := got.input.(contract.PowerInput)
+			if got.name != contract.PowerName || in.Target != node.PowerOff || got.opts.ID != contract.WorkflowID(sampleUUID) {
 				t.Errorf("start = %s %+v (id %s), want set-power power off under the node lock", got.name, got.input, got.opts.ID)
 			}
 		}},
@@ -293,9 +293,9 @@ func TestGoldenCaptures(t *testing.T) {
 		{file: "vendor_methods.txt", seed: seedNode(nil)},
 		{file: "vendor_call_async.txt", seed: seedNode(nil), check: func(t *testing.T, e *testEnv) {
 			got := e.wf.last()
-			in, _ := got.input.(workflows.PassthruInput)
-			if got.name != workflows.PassthruName || in.Method != "second_method" || string(in.Args) != `{"bar":"kazoo"}` ||
-				got.opts.ID != workflows.WorkflowID(sampleUUID) {
+			in, _ := got.input.(contract.PassthruInput)
+			if got.name != contract.PassthruName || in.Method != "second_method" || string(in.Args) != `{"bar":"kazoo"}` ||
+				got.opts.ID != contract.WorkflowID(sampleUUID) {
 				t.Errorf("start = %s %+v id %s", got.name, got.input, got.opts.ID)
 			}
 		}},
@@ -313,7 +313,7 @@ func TestGoldenCaptures(t *testing.T) {
 			c := loadCapture(t, tt.file)
 			e := newEnv(t)
 			e.wf.result = func(name string, _ any) (any, error) {
-				return workflows.PassthruResult{Return: json.RawMessage("true")}, nil
+				return contract.PassthruResult{Return: json.RawMessage("true")}, nil
 			}
 			if tt.seed != nil {
 				tt.seed(e)
@@ -357,12 +357,12 @@ func wantStart(name string, verb node.Verb) func(t *testing.T, e *testEnv) {
 	return func(t *testing.T, e *testEnv) {
 		t.Helper()
 		got := e.wf.last()
-		in, _ := got.input.(workflows.ProvisionInput)
+		in, _ := got.input.(contract.ProvisionInput)
 		if got.name != name || in.Verb != verb || in.NodeUUID != sampleUUID {
 			t.Errorf("started %q %+v, want %q verb %q", got.name, got.input, name, verb)
 		}
 		o := got.opts
-		if o.ID != workflows.WorkflowID(sampleUUID) || o.TaskQueue != workflows.TaskQueue ||
+		if o.ID != contract.WorkflowID(sampleUUID) || o.TaskQueue != contract.TaskQueue ||
 			!o.WorkflowExecutionErrorWhenAlreadyStarted || o.WorkflowIDConflictPolicy != 1 {
 			t.Errorf("start options = %+v", o)
 		}

@@ -15,7 +15,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"github.com/ferric-project/ferric/node"
-	"github.com/ferric-project/ferric/workflows"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // TestGophercloudClient drives the API with gophercloud's bare metal client
@@ -23,8 +23,8 @@ import (
 func TestGophercloudClient(t *testing.T) {
 	e := newEnv(t)
 	e.wf.result = func(name string, _ any) (any, error) {
-		if name == workflows.ManagementName {
-			return workflows.ManagementResult{BootDevice: "pxe"}, nil
+		if name == contract.ManagementName {
+			return contract.ManagementResult{BootDevice: "pxe"}, nil
 		}
 		return nil, nil
 	}
@@ -82,10 +82,10 @@ func TestGophercloudClient(t *testing.T) {
 	if err := nodes.ChangeProvisionState(ctx, client, uuids[0], nodes.ProvisionStateOpts{Target: nodes.TargetManage}).ExtractErr(); err != nil {
 		t.Errorf("manage: %v", err)
 	}
-	if got := e.wf.last(); got.name != workflows.ManageName {
+	if got := e.wf.last(); got.name != contract.ManageName {
 		t.Errorf("started %q", got.name)
 	}
-	e.wf.running[workflows.WorkflowID(uuids[0])] = true
+	e.wf.running[contract.WorkflowID(uuids[0])] = true
 	err = nodes.ChangePowerState(ctx, client, uuids[0], nodes.PowerStateOpts{Target: nodes.PowerOff}).ExtractErr()
 	if !gophercloud.ResponseCodeIs(err, http.StatusConflict) {
 		t.Errorf("power while locked: %v, want 409", err)

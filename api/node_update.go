@@ -77,12 +77,6 @@ var nodePatchSchema = func() *schema {
 	return &schema{props: props, required: []string{"driver"}}
 }()
 
-// updateAllowedStates are states in which a node with a target may still be
-// updated (Ironic's UPDATE_ALLOWED_STATES).
-var updateAllowedStates = []node.ProvisionState{node.DeployFail, node.Inspecting, node.InspectFail,
-	node.InspectWait, node.CleanFail, node.Error, node.Verifying, node.AdoptFail, node.RescueFail,
-	node.UnrescueFail}
-
 // nodeDoc is the patchable part of a node as a JSON document.
 func nodeDoc(n *store.Node) *object {
 	o := newObject()
@@ -242,7 +236,7 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 	onlyRemoveInstance := len(ops) == 1 && ops[0].op == "remove" && ops[0].path == "/instance_uuid"
 	switch {
 	case n.Maintenance && onlyRemoveInstance:
-	case n.TargetProvisionState != node.NoState && !slices.Contains(updateAllowedStates, n.ProvisionState):
+	case n.TargetProvisionState != node.NoState && !n.ProvisionState.UpdateAllowed():
 		return conflict("Node %s can not be updated while a state transition is in progress.", param(c, "ident"))
 	case n.ProvisionState == node.Inspecting && v >= v39InspectWait:
 		return conflict("Cannot update node \"%s\" while it is in state \"%s\".", n.UUID, node.Inspecting)

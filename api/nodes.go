@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,7 +16,6 @@ import (
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
-	"github.com/ferric-project/ferric/workflows"
 )
 
 func (s *Server) view(c *fiber.Ctx) *nodeView {
@@ -145,15 +145,6 @@ func (s *Server) nodeStates(c *fiber.Ctx) error {
 		}
 		return append(b, '}')
 	})
-}
-
-// validProvisionStates are the states of Ironic's state machine, for the
-// provision_state filter.
-var validProvisionStates = []node.ProvisionState{
-	node.Enroll, node.Verifying, node.Manageable, node.Inspecting, node.InspectWait, node.InspectFail,
-	node.Cleaning, node.CleanWait, node.CleanFail, node.Available, node.Deploying, node.DeployWait,
-	node.DeployFail, node.Active, node.Deleting, node.Error, node.Adopting, node.AdoptFail,
-	node.Rescue, node.Rescuing, node.RescueWait, node.RescueFail, node.Unrescuing, node.UnrescueFail,
 }
 
 // validFaults are Ironic 21.4's faults.VALID_FAULTS.
@@ -299,7 +290,7 @@ func (s *Server) parseNodeList(c *fiber.Ctx, detailPath bool) (*nodeListRequest,
 	if ps, ok, err := str("provision_state", v9ProvisionFilter); err != nil {
 		return nil, err
 	} else if ok {
-		if !containsState(validProvisionStates, node.ProvisionState(ps)) {
+		if !slices.Contains(node.States(), node.ProvisionState(ps)) {
 			return nil, badRequest("Provision state \"%s\" is not valid", ps)
 		}
 		st := node.ProvisionState(ps)
@@ -410,15 +401,6 @@ func (s *Server) parseNodeList(c *fiber.Ctx, detailPath bool) (*nodeListRequest,
 		r.q.MarkerID = m.ID
 	}
 	return r, nil
-}
-
-func containsState(ss []node.ProvisionState, s node.ProvisionState) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // pyBool is Python's str() of a bool, as Ironic echoes booleans in links.
@@ -718,17 +700,6 @@ func pyList(ss []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// driverNode is what driver factories see of a node.
-func driverNode(n *store.Node) drivers.Node {
-	return drivers.Node{
-		UUID:         n.UUID,
-		DriverInfo:   n.DriverInfo,
-		InstanceInfo: n.InstanceInfo,
-		Properties:   n.Properties,
-		PowerState:   drivers.PowerState(n.PowerState),
-	}
-}
-
 // driverMessage is the driver's own text inside a registry error.
 func driverMessage(err error) string {
 	if m, ok := err.(interface{ Unwrap() []error }); ok {
@@ -742,7 +713,7 @@ func driverMessage(err error) string {
 // validateDriverInfo checks driver_info with the power and management
 // factories (pure; no I/O).
 func (s *Server) validateDriverInfo(n *store.Node) *apiError {
-	res := s.Drivers.Validate(interfacesMap(&n.Interfaces), driverNode(n))
+	res := s.Drivers.Validate(interfacesMap(&n.Interfaces), n.DriverNode())
 	for _, k := range []drivers.Kind{drivers.KindPower, drivers.KindManagement} {
 		if err := res[k]; err != nil && errors.Is(err, drivers.ErrBadConfig) {
 			return badRequest("%s", driverMessage(err))
@@ -997,8 +968,8 @@ func (s *Server) deleteNode(c *fiber.Ctx) error {
 	if n.Protected {
 		return newError(fiber.StatusForbidden, "Node %s is protected and cannot be undeployed, rebuilt or deleted", n.UUID)
 	}
-	if !n.Maintenance && !workflows.Deletable(n.ProvisionState) {
-		valid := workflows.DeletableStates()
+	if !n.Maintenance && !n.ProvisionState.Deletable() {
+		valid := node.DeletableStates()
 		names := make([]string, len(valid))
 		for i, st := range valid {
 			names[i] = string(st)
@@ -1041,7 +1012,7 @@ func (s *Server) validateNode(c *fiber.Ctx) error {
 	ifaces := interfacesMap(&n.Interfaces)
 	var res map[drivers.Kind]error
 	if s.Drivers != nil {
-		res = s.Drivers.Validate(ifaces, driverNode(&n))
+		res = s.Drivers.Validate(ifaces, n.DriverNode())
 	}
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
 		b = append(b, '{')

@@ -12,7 +12,7 @@ import (
 
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/store"
-	"github.com/ferric-project/ferric/workflows"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // Vendor passthru: named driver methods with opaque JSON in and out.
@@ -23,7 +23,7 @@ func (s *Server) nodeVendor(n *store.Node) (drivers.Vendor, error) {
 	if s.Drivers == nil {
 		return nil, badRequest("Driver %s does not support vendor interface (disabled or not implemented).", n.Driver)
 	}
-	vd, err := s.Drivers.Vendor(interfacesMap(&n.Interfaces)[drivers.KindVendor], driverNode(n))
+	vd, err := s.Drivers.Vendor(interfacesMap(&n.Interfaces)[drivers.KindVendor], n.DriverNode())
 	switch {
 	case err == nil:
 		return vd, nil
@@ -129,19 +129,19 @@ func (s *Server) nodeVendorPassthru(c *fiber.Ctx) error {
 	} else if ok && v != nil {
 		args = encodeValue(v)
 	}
-	in := workflows.PassthruInput{NodeUUID: n.UUID, Method: method, HTTPMethod: httpMethod, Args: args}
-	id := workflows.ReadWorkflowID(n.UUID, uuid.NewString())
+	in := contract.PassthruInput{NodeUUID: n.UUID, Method: method, HTTPMethod: httpMethod, Args: args}
+	id := contract.ReadWorkflowID(n.UUID, uuid.NewString())
 	if meta.RequireExclusiveLock {
-		id = workflows.WorkflowID(n.UUID)
+		id = contract.WorkflowID(n.UUID)
 	}
 	if meta.Async {
-		if _, err := s.start(c.UserContext(), n.UUID, id, workflows.PassthruName, in); err != nil {
+		if _, err := s.start(c.UserContext(), n.UUID, id, contract.PassthruName, in); err != nil {
 			return err
 		}
 		return empty(c, fiber.StatusAccepted)
 	}
-	var res workflows.PassthruResult
-	if err := s.runSync(c, n.UUID, id, workflows.PassthruName, in, &res); err != nil {
+	var res contract.PassthruResult
+	if err := s.runSync(c, n.UUID, id, contract.PassthruName, in, &res); err != nil {
 		return err
 	}
 	ret := res.Return

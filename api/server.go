@@ -25,7 +25,7 @@ import (
 
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/store"
-	"github.com/ferric-project/ferric/workflows"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // Consumer-side views of the store; *store.Store satisfies all of them.
@@ -102,7 +102,7 @@ type Server struct {
 	// at lookup (default 5 s).
 	AgentHeartbeatInterval time.Duration
 
-	// TaskQueue is where workflows are started (default workflows.TaskQueue).
+	// TaskQueue is where workflows are started (default contract.TaskQueue).
 	TaskQueue string
 	// EagerStart asks Temporal to hand new workflows to a worker in the same
 	// process (set when the API and a worker share the process).
@@ -179,7 +179,7 @@ func (s *Server) maxLimit() int {
 
 func (s *Server) taskQueue() string {
 	if s.TaskQueue == "" {
-		return workflows.TaskQueue
+		return contract.TaskQueue
 	}
 	return s.TaskQueue
 }

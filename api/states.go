@@ -20,13 +20,13 @@ import (
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
-	"github.com/ferric-project/ferric/workflows"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // Workflows.
 
 // startOptions are the options of every workflow the API starts. The ID is
-// either workflows.WorkflowID (the node lock) or a workflows.ReadWorkflowID.
+// either contract.WorkflowID (the node lock) or a contract.ReadWorkflowID.
 func (s *Server) startOptions(id string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                       id,
@@ -67,7 +67,7 @@ func (s *Server) start(ctx context.Context, nodeUUID, id, name string, input any
 // (the node changed since it was read: Ironic's 400) or no worker has picked
 // it up yet (accepted: it runs when one does).
 func (s *Server) begin(ctx context.Context, n *store.Node, name string, input any) error {
-	run, err := s.start(ctx, n.UUID, workflows.WorkflowID(n.UUID), name, input)
+	run, err := s.start(ctx, n.UUID, contract.WorkflowID(n.UUID), name, input)
 	if err != nil {
 		return err
 	}
@@ -93,26 +93,13 @@ func (s *Server) begin(ctx context.Context, n *store.Node, name string, input an
 	switch {
 	case err == nil, gctx.Err() != nil:
 		return nil
-	case errors.As(err, &appErr) && appErr.Type() == errTypeInvalidState:
+	case errors.As(err, &appErr) && appErr.Type() == contract.ErrTypeInvalidState:
 		return badRequest("%s", appErr.Message())
-	case errors.As(err, &appErr) && appErr.Type() == errTypeNotFound:
+	case errors.As(err, &appErr) && appErr.Type() == contract.ErrTypeNotFound:
 		return nodeNotFound(n.UUID)
 	}
 	return nil // it began and failed: the node's state and last_error say how
 }
-
-// Application error types the activities use for permanent failures (the
-// activities package's ErrType* constants, a wire contract; repeated here so
-// that the API does not import activities). The API maps them to Ironic's
-// client errors; the others (BMC authentication, driver failures) are
-// Ironic's 500 with the activity's message.
-const (
-	errTypeUnsupported  = "Unsupported"
-	errTypeBadDriver    = "BadDriverConfig"
-	errTypeNotFound     = "NodeNotFound"
-	errTypeInvalidState = "InvalidState"
-	errTypeConflict     = "NodeConflict"
-)
 
 // runSync starts a workflow and waits for its result, bounded by
 // SyncTimeout, for operations Ironic answers synchronously.
@@ -143,13 +130,13 @@ func (s *Server) workflowError(c *fiber.Ctx, nodeUUID, name string, err error) e
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		switch appErr.Type() {
-		case errTypeUnsupported, errTypeBadDriver:
+		case contract.ErrTypeUnsupported, contract.ErrTypeBadDriver:
 			return badRequest("%s", appErr.Message())
-		case errTypeNotFound:
+		case contract.ErrTypeNotFound:
 			return nodeNotFound(nodeUUID)
-		case errTypeInvalidState:
+		case contract.ErrTypeInvalidState:
 			return conflict("%s", appErr.Message())
-		case errTypeConflict:
+		case contract.ErrTypeConflict:
 			return s.nodeLocked(nodeUUID)
 		}
 		s.log().WarnContext(c.UserContext(), "workflow failed", "workflow", name, "node", nodeUUID, "err", err)
@@ -213,12 +200,6 @@ var minVerbVersions = map[string]int{
 	"abort": v13AbortVerb, "clean": v15ManualClean, "adopt": v17AdoptVerb, "rescue": v38Rescue,
 	"unrescue": v38Rescue, "deploy": v73DeployVerbs, "undeploy": v73DeployVerbs,
 }
-
-// busyStates are states in which Ironic's conductor holds the node's
-// reservation while it works; an impossible action then answers NodeLocked
-// (409) rather than an invalid transition (400).
-var busyStates = []node.ProvisionState{node.Deploying, node.Cleaning, node.Verifying, node.Deleting,
-	node.Inspecting, node.Adopting, node.Rescuing, node.Unrescuing, node.ServiceState}
 
 // cleanStepInterfaces are conductor_steps.CLEANING_INTERFACE_PRIORITY keys.
 var cleanStepInterfaces = []string{"power", "management", "deploy", "bios", "raid", "firmware"}
@@ -288,9 +269,9 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	if target == string(node.VerbAbort) {
 		return s.abort(c, &n, ident)
 	}
-	wf, _, ok := workflows.Plan(n.ProvisionState, node.Verb(target))
+	wf, _, ok := contract.Plan(n.ProvisionState, node.Verb(target))
 	if !ok {
-		if containsState(busyStates, n.ProvisionState) {
+		if n.ProvisionState.Busy() {
 			return s.nodeLocked(n.UUID)
 		}
 		return invalidStateRequested(target, n.UUID, string(n.ProvisionState))
@@ -341,7 +322,7 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 		}
 	}
 
-	in := workflows.ProvisionInput{NodeUUID: n.UUID, Verb: node.Verb(target), From: n.ProvisionState}
+	in := contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.Verb(target), From: n.ProvisionState}
 	if hasConfigDrive && truthy(configDrive) {
 		in.ConfigDrive = encodeValue(configDrive)
 	}
@@ -360,8 +341,8 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 
 // abort signals the workflow waiting in a *wait state to give up.
 func (s *Server) abort(c *fiber.Ctx, n *store.Node, ident string) error {
-	if _, ok := workflows.AbortTarget(n.ProvisionState); !ok {
-		if containsState(busyStates, n.ProvisionState) {
+	if _, ok := contract.AbortTarget(n.ProvisionState); !ok {
+		if n.ProvisionState.Busy() {
 			return s.nodeLocked(n.UUID)
 		}
 		return invalidStateRequested("abort", n.UUID, string(n.ProvisionState))
@@ -369,7 +350,7 @@ func (s *Server) abort(c *fiber.Ctx, n *store.Node, ident string) error {
 	if n.ProvisionState == node.InspectWait && minor(c) < v41InspectAbort {
 		return notAcceptable("")
 	}
-	err := s.Workflows.SignalWorkflow(c.UserContext(), workflows.WorkflowID(n.UUID), "", workflows.SignalAbort, nil)
+	err := s.Workflows.SignalWorkflow(c.UserContext(), contract.WorkflowID(n.UUID), "", contract.SignalAbort, nil)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return invalidStateRequested("abort", n.UUID, string(n.ProvisionState))
@@ -549,8 +530,8 @@ func (s *Server) setPowerState(c *fiber.Ctx) error {
 	if n.ProvisionState == node.CleanWait || n.ProvisionState == node.Cleaning {
 		return invalidStateRequested(target, ident, string(n.ProvisionState))
 	}
-	in := workflows.PowerInput{NodeUUID: n.UUID, Target: node.PowerState(target), TimeoutSeconds: timeout}
-	if err := s.begin(c.UserContext(), &n, workflows.PowerName, in); err != nil {
+	in := contract.PowerInput{NodeUUID: n.UUID, Target: node.PowerState(target), TimeoutSeconds: timeout}
+	if err := s.begin(c.UserContext(), &n, contract.PowerName, in); err != nil {
 		return err
 	}
 	c.Location(s.statesLocation(c, ident))
@@ -578,7 +559,7 @@ func (s *Server) checkManagement(n *store.Node) *apiError {
 		return badRequest("Driver %s does not support management (disabled or not implemented).", n.Driver)
 	}
 	ifaces := interfacesMap(&n.Interfaces)
-	_, err := s.Drivers.Management(ifaces[drivers.KindManagement], driverNode(n))
+	_, err := s.Drivers.Management(ifaces[drivers.KindManagement], n.DriverNode())
 	switch {
 	case err == nil:
 		return nil
@@ -590,8 +571,8 @@ func (s *Server) checkManagement(n *store.Node) *apiError {
 }
 
 // readManagement runs the read-management workflow (no node lock).
-func (s *Server) readManagement(c *fiber.Ctx, what workflows.ManagementRead) (workflows.ManagementResult, error) {
-	var res workflows.ManagementResult
+func (s *Server) readManagement(c *fiber.Ctx, what contract.ManagementRead) (contract.ManagementResult, error) {
+	var res contract.ManagementResult
 	n, err := s.loadNode(c, param(c, "ident"))
 	if err != nil {
 		return res, err
@@ -599,14 +580,14 @@ func (s *Server) readManagement(c *fiber.Ctx, what workflows.ManagementRead) (wo
 	if err := s.checkManagement(&n); err != nil {
 		return res, err
 	}
-	in := workflows.ManagementInput{NodeUUID: n.UUID, Read: what}
-	err = s.runSync(c, n.UUID, workflows.ReadWorkflowID(n.UUID, uuid.NewString()), workflows.ManagementName, in, &res)
+	in := contract.ManagementInput{NodeUUID: n.UUID, Read: what}
+	err = s.runSync(c, n.UUID, contract.ReadWorkflowID(n.UUID, uuid.NewString()), contract.ManagementName, in, &res)
 	return res, err
 }
 
 // getBootDevice answers GET /v1/nodes/{ident}/management/boot_device.
 func (s *Server) getBootDevice(c *fiber.Ctx) error {
-	res, err := s.readManagement(c, workflows.ReadBootDevice)
+	res, err := s.readManagement(c, contract.ReadBootDevice)
 	if err != nil {
 		return err
 	}
@@ -621,7 +602,7 @@ func (s *Server) getBootDevice(c *fiber.Ctx) error {
 
 // supportedBootDevices answers GET .../management/boot_device/supported.
 func (s *Server) supportedBootDevices(c *fiber.Ctx) error {
-	res, err := s.readManagement(c, workflows.ReadSupportedBootDevices)
+	res, err := s.readManagement(c, contract.ReadSupportedBootDevices)
 	if err != nil {
 		return err
 	}
@@ -665,8 +646,8 @@ func (s *Server) setBootDevice(c *fiber.Ctx) error {
 	if err := s.checkManagement(&n); err != nil {
 		return err
 	}
-	in := workflows.BootDeviceInput{NodeUUID: n.UUID, Device: dev, Persistent: persistent}
-	if err := s.runSync(c, n.UUID, workflows.WorkflowID(n.UUID), workflows.BootDeviceName, in, nil); err != nil {
+	in := contract.BootDeviceInput{NodeUUID: n.UUID, Device: dev, Persistent: persistent}
+	if err := s.runSync(c, n.UUID, contract.WorkflowID(n.UUID), contract.BootDeviceName, in, nil); err != nil {
 		return err
 	}
 	return empty(c, fiber.StatusNoContent)

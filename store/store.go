@@ -39,7 +39,7 @@ type DBTX interface {
 type Queries struct{ db DBTX }
 
 // NewQueries returns Queries over db (a pool, a connection or a transaction).
-func NewQueries(db DBTX) Queries { return Queries{db: db} }
+func NewQueries(db DBTX) Queries { return Queries{db: guard{db}} }
 
 // Store is ferric's database: Queries over a connection pool, plus
 // transactions and migrations.
@@ -74,7 +74,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 
 // New returns a Store over an existing pool. Close closes that pool.
 func New(pool *pgxpool.Pool) *Store {
-	return &Store{Queries: Queries{db: pool}, pool: pool}
+	return &Store{Queries: NewQueries(pool), pool: pool}
 }
 
 // Close closes the pool, waiting for connections in use to be returned.
@@ -83,7 +83,7 @@ func (s *Store) Close() { s.pool.Close() }
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
-		return fmt.Errorf("ping database: %w", err)
+		return fmt.Errorf("ping database: %w", unavailable(err))
 	}
 	return nil
 }
@@ -94,7 +94,8 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // InTx runs fn in a transaction. It commits when fn returns nil and rolls back
 // when fn returns an error or panics; fn's error is returned as is.
 func (s *Store) InTx(ctx context.Context, fn func(q Queries) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(Queries{db: tx}) })
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(NewQueries(tx)) })
+	return unavailable(err)
 }
 
 // Postgres error codes translated at the boundary.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
 )
 
@@ -23,6 +24,9 @@ var (
 	// ErrInvalidArgument is returned for a request the store cannot run: an
 	// unknown sort key, a negative limit, malformed JSON.
 	ErrInvalidArgument = errors.New("store: invalid argument")
+	// ErrUnavailable is returned when the database cannot be reached (down,
+	// restarting, connection lost): the request may succeed later.
+	ErrUnavailable = errors.New("store: database unavailable")
 )
 
 // Node is one bare-metal node, with Ironic's field names. JSON-typed fields are
@@ -206,4 +210,17 @@ type PowerUpdate struct {
 	LastError  *string          // nil = leave; "" = clear
 	Event      string           // "" = no history entry
 	Error      bool
+}
+
+// DriverNode is what driver factories see of n: identity and configuration
+// (the one conversion from a stored node to the drivers' view).
+func (n *Node) DriverNode() drivers.Node {
+	return drivers.Node{
+		UUID:           n.UUID,
+		DriverInfo:     n.DriverInfo,
+		InstanceInfo:   n.InstanceInfo,
+		Properties:     n.Properties,
+		PowerState:     drivers.PowerState(n.PowerState),
+		AutomatedClean: n.AutomatedClean,
+	}
 }

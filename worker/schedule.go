@@ -11,30 +11,45 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/ferric-project/ferric/workflows"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // EnsurePowerSync makes the power sync schedule exist with the given
 // interval (overlapping passes are skipped), or pauses it when every is 0.
 // It is safe to call from every worker at start.
 func EnsurePowerSync(ctx context.Context, c client.Client, taskQueue string, every time.Duration) error {
+	return ensureSchedule(ctx, c, contract.PowerSyncScheduleID, "power-sync-pass", contract.PowerSyncName,
+		taskQueue, every)
+}
+
+// EnsureReconcile makes the reconciler's schedule exist with the given
+// interval, or pauses it when every is 0.
+func EnsureReconcile(ctx context.Context, c client.Client, taskQueue string, every time.Duration) error {
+	return ensureSchedule(ctx, c, contract.ReconcileScheduleID, "reconcile-pass", contract.ReconcileName,
+		taskQueue, every)
+}
+
+// ensureSchedule makes schedule id start workflow every interval (skipping
+// overlaps), or pauses it when every is 0.
+func ensureSchedule(ctx context.Context, c client.Client, id, workflowID, workflow, taskQueue string,
+	every time.Duration) error {
 	sc := c.ScheduleClient()
-	h := sc.GetHandle(ctx, workflows.PowerSyncScheduleID)
+	h := sc.GetHandle(ctx, id)
 	if every <= 0 {
-		err := h.Pause(ctx, client.SchedulePauseOptions{Note: "power sync disabled by configuration"})
+		err := h.Pause(ctx, client.SchedulePauseOptions{Note: "disabled by configuration"})
 		if err != nil && !isNotFound(err) {
-			return fmt.Errorf("pause power sync schedule: %w", err)
+			return fmt.Errorf("pause schedule %s: %w", id, err)
 		}
 		return nil
 	}
 	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}}
 	action := &client.ScheduleWorkflowAction{
-		ID:        "power-sync-pass",
-		Workflow:  workflows.PowerSyncName,
+		ID:        workflowID,
+		Workflow:  workflow,
 		TaskQueue: taskQueue,
 	}
 	_, err := sc.Create(ctx, client.ScheduleOptions{
-		ID:      workflows.PowerSyncScheduleID,
+		ID:      id,
 		Spec:    spec,
 		Action:  action,
 		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
@@ -43,7 +58,7 @@ func EnsurePowerSync(ctx context.Context, c client.Client, taskQueue string, eve
 		return nil
 	}
 	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return fmt.Errorf("create power sync schedule: %w", err)
+		return fmt.Errorf("create schedule %s: %w", id, err)
 	}
 	if desc, derr := h.Describe(ctx); derr == nil {
 		cur := desc.Schedule
@@ -64,7 +79,7 @@ func EnsurePowerSync(ctx context.Context, c client.Client, taskQueue string, eve
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("update power sync schedule: %w", err)
+		return fmt.Errorf("update schedule %s: %w", id, err)
 	}
 	return nil
 }

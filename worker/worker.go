@@ -11,6 +11,7 @@ import (
 
 	"github.com/ferric-project/ferric/activities"
 	"github.com/ferric-project/ferric/workflows"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // Config configures a worker.
@@ -39,7 +40,7 @@ func Register(r sdkworker.Registry, acts *activities.Activities, ps *activities.
 func New(cfg Config) sdkworker.Worker {
 	tq := cfg.TaskQueue
 	if tq == "" {
-		tq = workflows.TaskQueue
+		tq = contract.TaskQueue
 	}
 	w := sdkworker.New(cfg.Client, tq, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:     cfg.MaxConcurrentActivities,

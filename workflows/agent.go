@@ -20,6 +20,9 @@ const (
 	versionAgentDeploy = "agent-deploy"
 	versionAgentClean  = "agent-clean"
 	versionUndeployOff = "undeploy-power-off"
+	// versionUndeployOffAll powers off every node on undeploy, in-memory
+	// fakes included (before it, only real hardware was).
+	versionUndeployOffAll = "undeploy-power-off-all"
 )
 
 // Deploy and clean steps as Ironic shows them in deploy_step / clean_step.

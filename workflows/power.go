@@ -9,42 +9,34 @@ import (
 	"github.com/ferric-project/ferric/activities"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
-
-// powerTarget is the power_state a power action ends in (Ironic shows it as
-// target_power_state while the action runs).
-func powerTarget(t node.PowerState) (node.PowerState, bool) {
-	switch t {
-	case node.PowerOn, node.Rebooting, node.SoftRebooting:
-		return node.PowerOn, true
-	case node.PowerOff, node.SoftPowerOff:
-		return node.PowerOff, true
-	}
-	return "", false
-}
-
-// ValidPowerTarget reports whether the API may start set-power with t.
-func ValidPowerTarget(t node.PowerState) bool {
-	_, ok := powerTarget(t)
-	return ok
-}
 
 // SetPower performs a power action: target_power_state is set while it runs
 // and cleared after; the reached state is recorded, or last_error on failure.
-func SetPower(ctx workflow.Context, in PowerInput) error {
-	target, ok := powerTarget(in.Target)
+func SetPower(ctx workflow.Context, in contract.PowerInput) error {
+	target, ok := contract.PowerTarget(in.Target)
 	if !ok {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("invalid power target %q", in.Target),
-			activities.ErrTypeUnsupported, nil)
+			contract.ErrTypeUnsupported, nil)
 	}
-	st := Status{Step: string(in.Target)}
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (Status, error) { return st, nil }); err != nil {
+	st := contract.Status{Step: string(in.Target)}
+	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (contract.Status, error) { return st, nil }); err != nil {
 		return err
 	}
 	ctx = withOptions(ctx)
 	var info activities.NodeInfo
 	if err := workflow.ExecuteLocalActivity(ctx, a.LoadNode, in.NodeUUID).Get(ctx, &info); err != nil {
 		return fmt.Errorf("load node: %w", err)
+	}
+	if in.IfRecorded != node.PowerNone && (info.PowerState != in.IfRecorded || info.Maintenance ||
+		info.TargetPowerState != node.PowerNone || info.TargetProvisionState != node.NoState) {
+		// A conditional action (the power sync forcing the recorded state
+		// back) whose condition no longer holds: an operation or a user
+		// changed the node since the pass read it, and wins.
+		workflow.GetLogger(ctx).Info("conditional power action skipped: the node changed",
+			"node", in.NodeUUID, "recorded", info.PowerState, "expected", in.IfRecorded)
+		return nil
 	}
 	if err := workflow.ExecuteLocalActivity(ctx, a.RecordPower, activities.RecordPowerInput{
 		UUID: in.NodeUUID, Target: &target,
@@ -65,18 +57,19 @@ func SetPower(ctx workflow.Context, in PowerInput) error {
 	} else {
 		clear := ""
 		rec.PowerState, rec.LastError = &reached, &clear
+		rec.Event = in.Reason
 	}
 	if rerr := workflow.ExecuteLocalActivity(ctx, a.RecordPower, rec).Get(ctx, nil); rerr != nil {
 		return rerr
 	}
 	if err != nil {
-		return temporal.NewNonRetryableApplicationError(st.Error, "PowerFailed", nil)
+		return temporal.NewNonRetryableApplicationError(st.Error, contract.ErrTypePowerFailed, nil)
 	}
 	return nil
 }
 
 // SetBootDevice sets a node's boot device (the API waits for the result).
-func SetBootDevice(ctx workflow.Context, in BootDeviceInput) error {
+func SetBootDevice(ctx workflow.Context, in contract.BootDeviceInput) error {
 	ctx = withOptions(ctx)
 	var info activities.NodeInfo
 	if err := workflow.ExecuteLocalActivity(ctx, a.LoadNode, in.NodeUUID).Get(ctx, &info); err != nil {
@@ -89,39 +82,39 @@ func SetBootDevice(ctx workflow.Context, in BootDeviceInput) error {
 }
 
 // ReadManagement reads boot device facts from the BMC (no node lock).
-func ReadManagement(ctx workflow.Context, in ManagementInput) (ManagementResult, error) {
+func ReadManagement(ctx workflow.Context, in contract.ManagementInput) (contract.ManagementResult, error) {
 	ctx = withOptions(ctx)
 	var info activities.NodeInfo
 	if err := workflow.ExecuteLocalActivity(ctx, a.LoadNode, in.NodeUUID).Get(ctx, &info); err != nil {
-		return ManagementResult{}, fmt.Errorf("load node: %w", err)
+		return contract.ManagementResult{}, fmt.Errorf("load node: %w", err)
 	}
 	o := &op{info: info}
 	var bd activities.BootDeviceInfo
 	if err := o.driver(ctx, a.ReadBootDevice, in.NodeUUID).Get(ctx, &bd); err != nil {
-		return ManagementResult{}, err
+		return contract.ManagementResult{}, err
 	}
 	switch in.Read {
-	case ReadSupportedBootDevices:
-		out := ManagementResult{SupportedBootDevices: []string{}}
+	case contract.ReadSupportedBootDevices:
+		out := contract.ManagementResult{SupportedBootDevices: []string{}}
 		for _, d := range bd.Supported {
 			out.SupportedBootDevices = append(out.SupportedBootDevices, string(d))
 		}
 		return out, nil
 	default:
 		p := bd.Persistent
-		return ManagementResult{BootDevice: string(bd.Device), Persistent: &p}, nil
+		return contract.ManagementResult{BootDevice: string(bd.Device), Persistent: &p}, nil
 	}
 }
 
 // VendorPassthru calls a vendor method; arguments and reply pass unaltered.
-func VendorPassthru(ctx workflow.Context, in PassthruInput) (PassthruResult, error) {
+func VendorPassthru(ctx workflow.Context, in contract.PassthruInput) (contract.PassthruResult, error) {
 	ctx = withOptions(ctx)
 	var info activities.NodeInfo
 	if err := workflow.ExecuteLocalActivity(ctx, a.LoadNode, in.NodeUUID).Get(ctx, &info); err != nil {
-		return PassthruResult{}, fmt.Errorf("load node: %w", err)
+		return contract.PassthruResult{}, fmt.Errorf("load node: %w", err)
 	}
 	o := &op{info: info}
-	var out PassthruResult
+	var out contract.PassthruResult
 	err := o.driver(ctx, a.CallVendorMethod, activities.VendorInput{
 		UUID: in.NodeUUID, Method: in.Method, Args: in.Args,
 	}).Get(ctx, &out.Return)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ferric-project/ferric/activities"
 	"github.com/ferric-project/ferric/node"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // a names activities by method value; it is never called directly (the
@@ -24,7 +25,7 @@ var errAborted = errors.New("aborted by request")
 
 // op is the in-memory state of one provisioning workflow run.
 type op struct {
-	in      ProvisionInput
+	in      contract.ProvisionInput
 	info    activities.NodeInfo
 	state   node.ProvisionState
 	target  node.ProvisionState
@@ -41,12 +42,12 @@ type op struct {
 
 // start sets up the query handler and activity options, loads the node's
 // workflow-visible facts and checks that verb is allowed from in.From.
-func start(ctx workflow.Context, in ProvisionInput, name string) (*op, workflow.Context, error) {
+func start(ctx workflow.Context, in contract.ProvisionInput, name string) (*op, workflow.Context, error) {
 	o := &op{in: in, state: in.From,
-		abortCh: workflow.GetSignalChannel(ctx, SignalAbort),
-		agentCh: workflow.GetSignalChannel(ctx, SignalAgentReady)}
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (Status, error) {
-		return Status{State: o.state, Target: o.target, Step: o.step, Error: o.lastErr}, nil
+		abortCh: workflow.GetSignalChannel(ctx, contract.SignalAbort),
+		agentCh: workflow.GetSignalChannel(ctx, contract.SignalAgentReady)}
+	if err := workflow.SetQueryHandler(ctx, contract.QueryState, func() (contract.Status, error) {
+		return contract.Status{State: o.state, Target: o.target, Step: o.step, Error: o.lastErr}, nil
 	}); err != nil {
 		return nil, ctx, err
 	}
@@ -58,24 +59,33 @@ func start(ctx workflow.Context, in ProvisionInput, name string) (*op, workflow.
 	// loaded: after a worker crash, local activities run again and may see the
 	// node already moved by this very run. The first transition is a
 	// compare-and-set from in.From, so a stale API read fails there instead.
-	wf, target, ok := Plan(o.state, in.Verb)
+	wf, target, ok := contract.Plan(o.state, in.Verb)
 	if !ok || wf != name {
 		return nil, ctx, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("The requested action \"%s\" can not be performed on node \"%s\" while it is in state \"%s\".",
-				in.Verb, in.NodeUUID, o.state), activities.ErrTypeInvalidState, nil)
+				in.Verb, in.NodeUUID, o.state), contract.ErrTypeInvalidState, nil)
 	}
 	o.target = target
 	return o, ctx, nil
 }
 
+// storeRetryLimit bounds how long a local activity (a store write, an
+// in-memory driver call) is retried: in practice, for as long as the
+// database is away. The operation is durable and the database comes back;
+// giving up would end the workflow with its node in a transient state that
+// nothing moves on (a non-retryable error still fails at once).
+const storeRetryLimit = 10 * 365 * 24 * time.Hour
+
 // withOptions sets the activity options every workflow uses: local
-// activities for short store writes and in-memory drivers, regular activities
-// with heartbeats for real hardware.
+// activities for short store writes and in-memory drivers, retried until the
+// database answers, and regular activities with heartbeats for real
+// hardware.
 func withOptions(ctx workflow.Context) workflow.Context {
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
+		ScheduleToCloseTimeout: storeRetryLimit,
+		StartToCloseTimeout:    30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2,
-			MaximumInterval: 10 * time.Second, MaximumAttempts: 8},
+			MaximumInterval: 10 * time.Second},
 	})
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
@@ -131,7 +141,7 @@ func (o *op) failWith(ctx workflow.Context, to node.ProvisionState, cause error,
 	}); err != nil {
 		return errors.Join(cause, err)
 	}
-	return temporal.NewNonRetryableApplicationError(msg, "ProvisioningFailed", nil)
+	return temporal.NewNonRetryableApplicationError(msg, contract.ErrTypeProvisioningFailed, nil)
 }
 
 // succeed ends in a stable state, clearing last_error.
@@ -182,7 +192,7 @@ func (o *op) waitAgent(ctx workflow.Context, timeout time.Duration) error {
 	var result error
 	sel := workflow.NewSelector(ctx)
 	sel.AddReceive(o.agentCh, func(c workflow.ReceiveChannel, _ bool) {
-		var r AgentReady
+		var r contract.AgentReady
 		c.Receive(ctx, &r)
 	})
 	sel.AddReceive(o.abortCh, func(c workflow.ReceiveChannel, _ bool) {
@@ -198,8 +208,8 @@ func (o *op) waitAgent(ctx workflow.Context, timeout time.Duration) error {
 
 // Manage verifies a node's credentials (enroll -> verifying -> manageable)
 // or moves a failed or available node back to manageable.
-func Manage(ctx workflow.Context, in ProvisionInput) error {
-	o, ctx, err := start(ctx, in, ManageName)
+func Manage(ctx workflow.Context, in contract.ProvisionInput) error {
+	o, ctx, err := start(ctx, in, contract.ManageName)
 	if err != nil {
 		return err
 	}
@@ -219,8 +229,8 @@ func Manage(ctx workflow.Context, in ProvisionInput) error {
 }
 
 // Provide runs automated cleaning and makes a manageable node available.
-func Provide(ctx workflow.Context, in ProvisionInput) error {
-	o, ctx, err := start(ctx, in, ProvideName)
+func Provide(ctx workflow.Context, in contract.ProvisionInput) error {
+	o, ctx, err := start(ctx, in, contract.ProvideName)
 	if err != nil {
 		return err
 	}
@@ -234,8 +244,8 @@ func Provide(ctx workflow.Context, in ProvisionInput) error {
 }
 
 // Clean runs manual cleaning: manageable -> cleaning -> manageable.
-func Clean(ctx workflow.Context, in ProvisionInput) error {
-	o, ctx, err := start(ctx, in, CleanName)
+func Clean(ctx workflow.Context, in contract.ProvisionInput) error {
+	o, ctx, err := start(ctx, in, contract.CleanName)
 	if err != nil {
 		return err
 	}
@@ -270,8 +280,8 @@ func (o *op) clean(ctx workflow.Context) error {
 
 // Deploy puts an image on an available node (or redeploys it, for rebuild):
 // deploying -> (wait call-back) -> active.
-func Deploy(ctx workflow.Context, in ProvisionInput) error {
-	o, ctx, err := start(ctx, in, DeployName)
+func Deploy(ctx workflow.Context, in contract.ProvisionInput) error {
+	o, ctx, err := start(ctx, in, contract.DeployName)
 	if err != nil {
 		return err
 	}
@@ -300,8 +310,8 @@ func Deploy(ctx workflow.Context, in ProvisionInput) error {
 
 // Undeploy tears an instance down and cleans the node:
 // deleting -> cleaning -> available.
-func Undeploy(ctx workflow.Context, in ProvisionInput) error {
-	o, ctx, err := start(ctx, in, UndeployName)
+func Undeploy(ctx workflow.Context, in contract.ProvisionInput) error {
+	o, ctx, err := start(ctx, in, contract.UndeployName)
 	if err != nil {
 		return err
 	}
@@ -312,10 +322,15 @@ func Undeploy(ctx workflow.Context, in ProvisionInput) error {
 	if err := o.driver(ctx, a.TearDownInstance, in.NodeUUID).Get(ctx, nil); err != nil {
 		return o.fail(ctx, node.Error, err)
 	}
-	// Real hardware is powered off when its instance goes, as Ironic's
-	// deploy interfaces do in tear_down (in-memory fakes keep their
-	// recorded command sequence).
-	if !o.info.InMemory && workflow.GetVersion(ctx, versionUndeployOff, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+	// A node is powered off when its instance goes, as Ironic's deploy
+	// interfaces do in tear_down: one sequence for every driver, fakes
+	// included. Runs recorded before (when only real hardware was powered
+	// off, behind versionUndeployOff) replay as they ran.
+	off := workflow.GetVersion(ctx, versionUndeployOffAll, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	if !off && !o.info.InMemory {
+		off = workflow.GetVersion(ctx, versionUndeployOff, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	}
+	if off {
 		if err := o.power(ctx, node.PowerOff); err != nil {
 			return o.fail(ctx, node.Error, fmt.Errorf("power off: %w", err))
 		}

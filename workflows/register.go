@@ -3,22 +3,26 @@ package workflows
 import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // Register registers every workflow under its wire name. The worker and the
 // tests (testsuite's environment satisfies the interface) both use it.
 func Register(r worker.WorkflowRegistry) {
 	for name, fn := range map[string]any{
-		ManageName:     Manage,
-		ProvideName:    Provide,
-		CleanName:      Clean,
-		DeployName:     Deploy,
-		UndeployName:   Undeploy,
-		PowerName:      SetPower,
-		BootDeviceName: SetBootDevice,
-		ManagementName: ReadManagement,
-		PassthruName:   VendorPassthru,
-		PowerSyncName:  PowerSyncPass,
+		contract.ManageName:     Manage,
+		contract.ProvideName:    Provide,
+		contract.CleanName:      Clean,
+		contract.DeployName:     Deploy,
+		contract.UndeployName:   Undeploy,
+		contract.PowerName:      SetPower,
+		contract.BootDeviceName: SetBootDevice,
+		contract.ManagementName: ReadManagement,
+		contract.PassthruName:   VendorPassthru,
+		contract.PowerSyncName:  PowerSyncPass,
+		contract.ReconcileName:  ReconcileNodes,
+		contract.RecoverName:    RecoverNode,
 	} {
 		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

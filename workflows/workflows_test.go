@@ -17,6 +17,7 @@ import (
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // memNodes is a minimal in-memory NodeStore with the store's semantics for
@@ -137,42 +138,42 @@ func TestPlan(t *testing.T) {
 		target node.ProvisionState
 		ok     bool
 	}{
-		{node.Enroll, node.VerbManage, workflows.ManageName, node.Manageable, true},
+		{node.Enroll, node.VerbManage, contract.ManageName, node.Manageable, true},
 		{node.Enroll, node.VerbActive, "", "", false},
 		{node.Enroll, "bogus", "", "", false},
-		{node.Manageable, node.VerbProvide, workflows.ProvideName, node.Available, true},
-		{node.Available, node.VerbActive, workflows.DeployName, node.Active, true},
-		{node.Available, node.VerbDeploy, workflows.DeployName, node.Active, true},
-		{node.Active, node.VerbDeleted, workflows.UndeployName, node.Available, true},
-		{node.Active, node.VerbUndeploy, workflows.UndeployName, node.Available, true},
-		{node.Active, node.VerbRebuild, workflows.DeployName, node.Active, true},
+		{node.Manageable, node.VerbProvide, contract.ProvideName, node.Available, true},
+		{node.Available, node.VerbActive, contract.DeployName, node.Active, true},
+		{node.Available, node.VerbDeploy, contract.DeployName, node.Active, true},
+		{node.Active, node.VerbDeleted, contract.UndeployName, node.Available, true},
+		{node.Active, node.VerbUndeploy, contract.UndeployName, node.Available, true},
+		{node.Active, node.VerbRebuild, contract.DeployName, node.Active, true},
 		{node.Active, node.VerbProvide, "", "", false},
-		{node.DeployFail, node.VerbDeleted, workflows.UndeployName, node.Available, true},
-		{node.CleanFail, node.VerbManage, workflows.ManageName, node.Manageable, true},
+		{node.DeployFail, node.VerbDeleted, contract.UndeployName, node.Available, true},
+		{node.CleanFail, node.VerbManage, contract.ManageName, node.Manageable, true},
 		{node.Deploying, node.VerbDeleted, "", "", false},
-		{node.Available, node.VerbManage, workflows.ManageName, node.Manageable, true},
-		{node.Manageable, node.VerbClean, workflows.CleanName, node.Manageable, true},
+		{node.Available, node.VerbManage, contract.ManageName, node.Manageable, true},
+		{node.Manageable, node.VerbClean, contract.CleanName, node.Manageable, true},
 		{node.Manageable, node.VerbManage, "", "", false},
-		{node.Error, node.VerbRebuild, workflows.DeployName, node.Active, true},
-		{node.DeployWait, node.VerbDeleted, workflows.UndeployName, node.Available, true},
-		{node.AdoptFail, node.VerbManage, workflows.ManageName, node.Manageable, true},
-		{node.InspectFail, node.VerbManage, workflows.ManageName, node.Manageable, true},
+		{node.Error, node.VerbRebuild, contract.DeployName, node.Active, true},
+		{node.DeployWait, node.VerbDeleted, contract.UndeployName, node.Available, true},
+		{node.AdoptFail, node.VerbManage, contract.ManageName, node.Manageable, true},
+		{node.InspectFail, node.VerbManage, contract.ManageName, node.Manageable, true},
 		{node.CleanFail, node.VerbProvide, "", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%s", tt.state, tt.verb), func(t *testing.T) {
 			t.Parallel()
-			wf, target, ok := workflows.Plan(tt.state, tt.verb)
+			wf, target, ok := contract.Plan(tt.state, tt.verb)
 			if wf != tt.wantWF || target != tt.target || ok != tt.ok {
 				t.Fatalf("Plan(%q, %q) = %q, %q, %v; want %q, %q, %v",
 					tt.state, tt.verb, wf, target, ok, tt.wantWF, tt.target, tt.ok)
 			}
 		})
 	}
-	if got, ok := workflows.AbortTarget(node.DeployWait); !ok || got != node.DeployFail {
+	if got, ok := contract.AbortTarget(node.DeployWait); !ok || got != node.DeployFail {
 		t.Errorf("AbortTarget(wait call-back) = %q, %v", got, ok)
 	}
-	if _, ok := workflows.AbortTarget(node.Active); ok {
+	if _, ok := contract.AbortTarget(node.Active); ok {
 		t.Error("abort allowed from active")
 	}
 }
@@ -192,39 +193,43 @@ func TestProvisioning(t *testing.T) {
 		want       node.ProvisionState
 		wantErr    bool
 		wantPower  node.PowerState
+		power      node.PowerState // recorded (and hardware) power state at the start
 	}{
-		{name: "manage verifies power", start: node.Enroll, verb: node.VerbManage, workflow: workflows.ManageName,
+		{name: "manage verifies power", start: node.Enroll, verb: node.VerbManage, workflow: contract.ManageName,
 			want: node.Manageable, wantPower: node.PowerOff},
 		{name: "manage with broken BMC returns to enroll", start: node.Enroll, verb: node.VerbManage,
-			workflow: workflows.ManageName, driverInfo: `{"fake_fail":["power"]}`, want: node.Enroll, wantErr: true},
-		{name: "provide cleans", start: node.Manageable, verb: node.VerbProvide, workflow: workflows.ProvideName,
+			workflow: contract.ManageName, driverInfo: `{"fake_fail":["power"]}`, want: node.Enroll, wantErr: true},
+		{name: "provide cleans", start: node.Manageable, verb: node.VerbProvide, workflow: contract.ProvideName,
 			want: node.Available},
-		{name: "clean failure", start: node.Manageable, verb: node.VerbProvide, workflow: workflows.ProvideName,
+		{name: "clean failure", start: node.Manageable, verb: node.VerbProvide, workflow: contract.ProvideName,
 			driverInfo: `{"fake_fail":["clean"]}`, want: node.CleanFail, wantErr: true},
-		{name: "fake deploy", start: node.Available, verb: node.VerbActive, workflow: workflows.DeployName,
+		{name: "fake deploy", start: node.Available, verb: node.VerbActive, workflow: contract.DeployName,
 			want: node.Active},
-		{name: "slow fake deploy", start: node.Available, verb: node.VerbActive, workflow: workflows.DeployName,
+		{name: "slow fake deploy", start: node.Available, verb: node.VerbActive, workflow: contract.DeployName,
 			driverInfo: `{"fake_deploy_delay":"50ms"}`, want: node.Active},
-		{name: "deploy failure", start: node.Available, verb: node.VerbActive, workflow: workflows.DeployName,
+		{name: "deploy failure", start: node.Available, verb: node.VerbActive, workflow: contract.DeployName,
 			driverInfo: `{"fake_fail":["deploy"]}`, want: node.DeployFail, wantErr: true},
-		{name: "agent calls back", start: node.Available, verb: node.VerbActive, workflow: workflows.DeployName,
-			deploy: "direct", signal: workflows.SignalAgentReady, signalAt: time.Minute, want: node.Active},
-		{name: "agent never calls back", start: node.Available, verb: node.VerbActive, workflow: workflows.DeployName,
+		{name: "agent calls back", start: node.Available, verb: node.VerbActive, workflow: contract.DeployName,
+			deploy: "direct", signal: contract.SignalAgentReady, signalAt: time.Minute, want: node.Active},
+		{name: "agent never calls back", start: node.Available, verb: node.VerbActive, workflow: contract.DeployName,
 			deploy: "direct", timeout: 600, want: node.DeployFail, wantErr: true},
-		{name: "abort in wait call-back", start: node.Available, verb: node.VerbActive, workflow: workflows.DeployName,
-			deploy: "direct", signal: workflows.SignalAbort, signalAt: time.Minute, want: node.DeployFail, wantErr: true},
-		{name: "undeploy", start: node.Active, verb: node.VerbDeleted, workflow: workflows.UndeployName,
-			want: node.Available},
+		{name: "abort in wait call-back", start: node.Available, verb: node.VerbActive, workflow: contract.DeployName,
+			deploy: "direct", signal: contract.SignalAbort, signalAt: time.Minute, want: node.DeployFail, wantErr: true},
+		// One sequence for every driver: a fake node is powered off on
+		// undeploy, as real hardware is.
+		{name: "undeploy powers off", start: node.Active, power: node.PowerOn, verb: node.VerbDeleted,
+			workflow: contract.UndeployName, want: node.Available, wantPower: node.PowerOff},
 		{name: "verb not allowed from the state", start: node.Active, verb: node.VerbProvide,
-			workflow: workflows.ProvideName, want: node.Active, wantErr: true},
+			workflow: contract.ProvideName, want: node.Active, wantErr: true},
 		{name: "state changed since the API looked", start: node.Active, seen: node.Available, verb: node.VerbActive,
-			workflow: workflows.DeployName, want: node.Active, wantErr: true},
+			workflow: contract.DeployName, want: node.Active, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var ts testsuite.WorkflowTestSuite
 			env := ts.NewTestWorkflowEnvironment()
 			n := fakeNode("n1", tt.start, tt.driverInfo)
+			n.PowerState = tt.power
 			if tt.deploy != "" {
 				n.Interfaces.Deploy = tt.deploy
 			}
@@ -235,19 +240,19 @@ func TestProvisioning(t *testing.T) {
 			workflows.Register(env)
 			if tt.signal != "" {
 				env.RegisterDelayedCallback(func() {
-					v, err := env.QueryWorkflow(workflows.QueryState)
-					var st workflows.Status
+					v, err := env.QueryWorkflow(contract.QueryState)
+					var st contract.Status
 					if err != nil || v.Get(&st) != nil || st.State != node.DeployWait {
 						t.Errorf("query before signal = %+v, %v; want %q", st, err, node.DeployWait)
 					}
-					env.SignalWorkflow(tt.signal, workflows.AgentReady{AgentVersion: "test"})
+					env.SignalWorkflow(tt.signal, contract.AgentReady{AgentVersion: "test"})
 				}, tt.signalAt)
 			}
 			from := tt.start
 			if tt.seen != "" {
 				from = tt.seen
 			}
-			env.ExecuteWorkflow(tt.workflow, workflows.ProvisionInput{NodeUUID: "n1", Verb: tt.verb, From: from,
+			env.ExecuteWorkflow(tt.workflow, contract.ProvisionInput{NodeUUID: "n1", Verb: tt.verb, From: from,
 				AgentTimeoutSeconds: tt.timeout})
 			if !env.IsWorkflowCompleted() {
 				t.Fatal("workflow did not complete")
@@ -296,7 +301,7 @@ func TestSetPower(t *testing.T) {
 			nodes := newMemNodes(n)
 			env.RegisterActivity(&activities.Activities{Drivers: registry(), Nodes: nodes, PollInterval: time.Millisecond})
 			workflows.Register(env)
-			env.ExecuteWorkflow(workflows.PowerName, workflows.PowerInput{NodeUUID: "n1", Target: tt.target})
+			env.ExecuteWorkflow(contract.PowerName, contract.PowerInput{NodeUUID: "n1", Target: tt.target})
 			if err := env.GetWorkflowError(); (err != nil) != tt.wantErr {
 				t.Fatalf("workflow error = %v, wantErr %v", err, tt.wantErr)
 			}

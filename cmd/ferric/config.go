@@ -6,6 +6,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/ferric-project/ferric/drivers/fake"
 )
 
 // config is every role's configuration, parsed from flags with FERRIC_*
@@ -33,6 +35,7 @@ type config struct {
 	syncEvery      time.Duration
 	syncForce      bool
 	syncConc       int
+	reconcileEvery time.Duration
 	pprofAddr      string
 
 	// Agent-based deploy and the boot server.
@@ -44,6 +47,10 @@ type config struct {
 	agentAPIURL    string        // ferric.api_url= on the ramdisk's kernel command line
 	agentHeartbeat time.Duration // idle heartbeat period given to agents at lookup
 	automatedClean bool          // default of nodes' automated_clean (direct deploy)
+
+	// hardware, when set (tests), is the fake-hardware state the registry
+	// uses instead of a new one.
+	hardware *fake.Hardware
 }
 
 func parse(role string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -93,6 +100,7 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	duration(&c.ipmiMinGap, "ipmi-min-command-interval", "FERRIC_IPMI_MIN_COMMAND_INTERVAL", 0, "minimum pause between two commands to one BMC")
 	duration(&c.syncEvery, "power-sync-interval", "FERRIC_POWER_SYNC_INTERVAL", time.Minute, "power state sync interval (0 disables)")
 	boolean(&c.syncForce, "power-sync-force", "FERRIC_POWER_SYNC_FORCE", false, "on mismatch, force the recorded power state onto the hardware")
+	duration(&c.reconcileEvery, "reconcile-interval", "FERRIC_RECONCILE_INTERVAL", time.Minute, "how often nodes left in a busy state by a lost operation are looked for and failed (0 disables)")
 	integer(&c.syncConc, "power-sync-concurrency", "FERRIC_POWER_SYNC_CONCURRENCY", 128, "BMC reads in flight during a power sync pass")
 	bootTFTP, bootHTTP := "", ""
 	switch role {

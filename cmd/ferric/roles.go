@@ -44,7 +44,11 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 func registry(cfg config) (*drivers.Registry, func()) {
 	r := drivers.NewRegistry()
 	if cfg.fakeDrivers {
-		fake.New().Register(r)
+		hw := cfg.hardware
+		if hw == nil {
+			hw = fake.New()
+		}
+		hw.Register(r)
 	}
 	ipmiCfg := ipmi.DefaultConfig()
 	ipmiCfg.MinCommandInterval = cfg.ipmiMinGap
@@ -119,7 +123,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 	}
 	if runWorker {
 		acts := &activities.Activities{Drivers: reg, Nodes: st, Agents: st, PollInterval: cfg.pollInterval}
-		ps := &activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: cfg.syncConc, Force: cfg.syncForce}
+		ps := &activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: cfg.syncConc,
+			Settings: activities.PowerSyncSettings{Force: cfg.syncForce}}
 		w := worker.New(worker.Config{Client: tc, TaskQueue: cfg.taskQueue, Activities: acts, PowerSync: ps,
 			MaxConcurrentActivities: cfg.workerSlots, MaxConcurrentWorkflowTasks: cfg.workerSlots})
 		if err := w.Start(); err != nil {
@@ -127,24 +132,30 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		}
 		defer w.Stop()
 		log.Info("worker started", "task_queue", cfg.taskQueue, "drivers", typeNames(reg))
-		g.Go(func() error {
-			// The schedule lives in Temporal; failing to set it up must not
-			// stop the worker: retry in the background until it sticks.
-			for delay := time.Second; ; delay = min(2*delay, time.Minute) {
-				sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-				err := worker.EnsurePowerSync(sctx, tc, cfg.taskQueue, cfg.syncEvery)
-				cancel()
-				if err == nil || ctx.Err() != nil {
-					return nil
+		for _, sch := range []struct {
+			name   string
+			ensure func(context.Context, client.Client, string, time.Duration) error
+			every  time.Duration
+		}{{"power sync", worker.EnsurePowerSync, cfg.syncEvery}, {"reconciler", worker.EnsureReconcile, cfg.reconcileEvery}} {
+			g.Go(func() error {
+				// The schedule lives in Temporal; failing to set it up must not
+				// stop the worker: retry in the background until it sticks.
+				for delay := time.Second; ; delay = min(2*delay, time.Minute) {
+					sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+					err := sch.ensure(sctx, tc, cfg.taskQueue, sch.every)
+					cancel()
+					if err == nil || ctx.Err() != nil {
+						return nil
+					}
+					log.Warn(sch.name+" schedule not set up yet; retrying", "err", err, "in", delay)
+					select {
+					case <-ctx.Done():
+						return nil
+					case <-time.After(delay):
+					}
 				}
-				log.Warn("power sync schedule not set up yet; retrying", "err", err, "in", delay)
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(delay):
-				}
-			}
-		})
+			})
+		}
 	}
 	if runAPI {
 		app := newAPI(cfg, log, st, tc, reg, runWorker && cfg.eagerStart)

@@ -5,6 +5,7 @@
 //
 //	fake_delay          Go duration (e.g. "20ms") added to every call
 //	fake_power_delay    added to power calls
+//	fake_read_delay     added to power state reads only (to widen races in tests)
 //	fake_deploy_delay   added to deploy and clean calls
 //	fake_fail           list of operations that fail: "power", "management",
 //	                    "deploy", "clean", "vendor", "validate"
@@ -30,9 +31,10 @@ const TypeName = "fake-hardware"
 // Hardware holds the in-memory state of every fake node. It is safe for
 // concurrent use.
 type Hardware struct {
-	mu    sync.Mutex
-	nodes map[string]*state
-	calls []Call
+	mu     sync.Mutex
+	nodes  map[string]*state
+	calls  []Call
+	counts map[string]int // "op:arg" -> calls since New
 }
 
 // Call records one driver call, for tests.
@@ -49,7 +51,7 @@ type state struct {
 }
 
 // New returns an empty fake hardware.
-func New() *Hardware { return &Hardware{nodes: map[string]*state{}} }
+func New() *Hardware { return &Hardware{nodes: map[string]*state{}, counts: map[string]int{}} }
 
 // Register adds the fake-hardware type and its interfaces to r.
 func (h *Hardware) Register(r *drivers.Registry) {
@@ -76,6 +78,7 @@ func (h *Hardware) Register(r *drivers.Registry) {
 		Properties: map[string]string{
 			"fake_delay":        "Latency added to every call (Go duration, e.g. 20ms). Optional.",
 			"fake_power_delay":  "Latency added to power calls. Optional.",
+			"fake_read_delay":   "Latency added to power state reads only. Optional.",
 			"fake_deploy_delay": "Latency added to deploy and clean calls. Optional.",
 			"fake_fail":         "List of operations that fail: power, management, deploy, clean, vendor, validate. Optional.",
 		},
@@ -96,10 +99,30 @@ func (h *Hardware) Calls() []Call {
 	return slices.Clone(h.calls)
 }
 
+// Count returns how many calls of op with arg (e.g. "power", "power on")
+// were made since New; unlike Calls, nothing is dropped.
+func (h *Hardware) Count(op, arg string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.counts[op+":"+arg]
+}
+
+// PowerStateOf returns a node's simulated power state, without a call.
+func (h *Hardware) PowerStateOf(uuid string) (drivers.PowerState, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s, ok := h.nodes[uuid]
+	if !ok {
+		return "", false
+	}
+	return s.power, true
+}
+
 // Config is the fake's view of driver_info.
 type Config struct {
 	Delay       time.Duration
 	PowerDelay  time.Duration
+	ReadDelay   time.Duration
 	DeployDelay time.Duration
 	Fail        []string
 }
@@ -107,6 +130,7 @@ type Config struct {
 type rawConfig struct {
 	Delay       string   `json:"fake_delay"`
 	PowerDelay  string   `json:"fake_power_delay"`
+	ReadDelay   string   `json:"fake_read_delay"`
 	DeployDelay string   `json:"fake_deploy_delay"`
 	Fail        []string `json:"fake_fail"`
 }
@@ -125,6 +149,7 @@ func ParseConfig(info json.RawMessage) (Config, error) {
 		in   string
 		out  *time.Duration
 	}{{"fake_delay", raw.Delay, &c.Delay}, {"fake_power_delay", raw.PowerDelay, &c.PowerDelay},
+		{"fake_read_delay", raw.ReadDelay, &c.ReadDelay},
 		{"fake_deploy_delay", raw.DeployDelay, &c.DeployDelay}} {
 		if d.in == "" {
 			continue
@@ -186,6 +211,7 @@ func (n *Node) do(ctx context.Context, op, arg string, extra time.Duration) erro
 		n.h.calls = append(n.h.calls[:0], n.h.calls[maxCalls/2:]...)
 	}
 	n.h.calls = append(n.h.calls, Call{Node: n.uuid, Op: op, Arg: arg})
+	n.h.counts[op+":"+arg]++
 	n.h.mu.Unlock()
 	if slices.Contains(n.cfg.Fail, op) {
 		return fmt.Errorf("%w: fake %s failure requested by fake_fail", drivers.ErrFailed, op)
@@ -210,7 +236,7 @@ func (n *Node) st() *state {
 
 // PowerState returns the simulated power state.
 func (n *Node) PowerState(ctx context.Context) (drivers.PowerState, error) {
-	if err := n.do(ctx, "power", "get", n.cfg.PowerDelay); err != nil {
+	if err := n.do(ctx, "power", "get", n.cfg.PowerDelay+n.cfg.ReadDelay); err != nil {
 		return "", err
 	}
 	n.h.mu.Lock()

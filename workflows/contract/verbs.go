@@ -1,4 +1,4 @@
-package workflows
+package contract
 
 import (
 	"github.com/ferric-project/ferric/node"
@@ -71,18 +71,15 @@ func AbortTarget(state node.ProvisionState) (node.ProvisionState, bool) {
 	return "", false
 }
 
-// Deletable reports whether a node in state may be deleted outside
-// maintenance (Ironic: manageable, enroll, adopt failed, available).
-func Deletable(state node.ProvisionState) bool {
-	switch state {
-	case node.Manageable, node.Enroll, node.AdoptFail, node.Available:
-		return true
+// PowerTarget is the power_state a power action ends in (Ironic shows it as
+// target_power_state while the action runs); ok is false for anything the
+// API may not start set-power with.
+func PowerTarget(action node.PowerState) (node.PowerState, bool) {
+	switch action {
+	case node.PowerOn, node.Rebooting, node.SoftRebooting:
+		return node.PowerOn, true
+	case node.PowerOff, node.SoftPowerOff:
+		return node.PowerOff, true
 	}
-	return false
-}
-
-// DeletableStates lists the states Deletable accepts, in Ironic's order, for
-// error messages.
-func DeletableStates() []node.ProvisionState {
-	return []node.ProvisionState{node.Manageable, node.Enroll, node.AdoptFail, node.Available}
+	return "", false
 }

@@ -1,8 +1,14 @@
-// Package workflows holds ferric's provisioning state machine as durable
-// Temporal workflows. This file is the wire contract shared with the API and
-// the worker: workflow, signal and query names, workflow IDs and input types.
-// Names are stable; changing one needs workflow.GetVersion and a replay test.
-package workflows
+// Package contract is the wire contract between ferric's API, its workflows
+// and its activities: workflow, signal and query names, workflow IDs, the
+// inputs and results that travel through Temporal, the application error
+// types activities and workflows fail with, and Ironic's verb table (which
+// workflow a verb on a node in a given state runs).
+//
+// It is a leaf (stdlib, node and drivers' constants only) so that the API can
+// start workflows by name without importing the workflow code or the
+// activities. Names and error types are stable: changing one needs
+// workflow.GetVersion and a replay test.
+package contract
 
 import (
 	"encoding/json"
@@ -21,6 +27,23 @@ const (
 	BootDeviceName = "set-boot-device" // management: set boot device (synchronous for the API)
 	ManagementName = "read-management" // management reads (boot device, supported devices); synchronous
 	PassthruName   = "vendor-passthru" // vendor passthru call
+	// PowerSyncName is the workflow a Temporal Schedule starts every sync
+	// interval: one pass over every node's BMC.
+	PowerSyncName = "power-sync"
+	// ReconcileName is the workflow a Temporal Schedule starts to find nodes
+	// left in a busy state by an operation that is no longer running.
+	ReconcileName = "reconcile-nodes"
+	// RecoverName runs on a node's lock (WorkflowID) and fails a node that
+	// no running operation holds out of its busy state.
+	RecoverName = "recover-node"
+)
+
+// Schedule IDs.
+const (
+	// PowerSyncScheduleID names the schedule that runs PowerSyncName.
+	PowerSyncScheduleID = "power-sync"
+	// ReconcileScheduleID names the schedule that runs ReconcileName.
+	ReconcileScheduleID = "reconcile-nodes"
 )
 
 // Signal, query and update names.
@@ -41,19 +64,60 @@ func WorkflowID(nodeUUID string) string { return "node/" + nodeUUID }
 // suffix must be unique per call.
 func ReadWorkflowID(nodeUUID, suffix string) string { return "node/" + nodeUUID + "/read/" + suffix }
 
+// Application error types: the Type of every temporal.ApplicationError that
+// ferric's activities and workflows fail with. The API maps them to Ironic's
+// status codes; never derive them from Go type names.
+const (
+	// ErrTypeBadDriver: driver_info is invalid or the driver is unknown.
+	ErrTypeBadDriver = "BadDriverConfig"
+	// ErrTypeBMCAuth: the BMC rejected the credentials.
+	ErrTypeBMCAuth = "BMCAuthFailed"
+	// ErrTypeUnsupported: the node's driver cannot do this.
+	ErrTypeUnsupported = "Unsupported"
+	// ErrTypeNotFound: the node is gone.
+	ErrTypeNotFound = "NodeNotFound"
+	// ErrTypeInvalidState: the node is not in a state the operation starts from.
+	ErrTypeInvalidState = "InvalidState"
+	// ErrTypeConflict: a concurrent write won an optimistic-lock race.
+	ErrTypeConflict = "NodeConflict"
+	// ErrTypeDriverFailed: the driver ran and reported a failure.
+	ErrTypeDriverFailed = "DriverFailed"
+	// ErrTypeAgentCommandFailed: the agent ran the command and reported a
+	// failure; the message is the agent's error text.
+	ErrTypeAgentCommandFailed = "AgentCommandFailed"
+	// ErrTypeAgentTimeout: the agent stopped heartbeating, or the command did
+	// not finish within its time limit.
+	ErrTypeAgentTimeout = "AgentTimeout"
+	// ErrTypeBadInstanceInfo: instance_info lacks what a deploy needs.
+	ErrTypeBadInstanceInfo = "InvalidInstanceInfo"
+	// ErrTypeProvisioningFailed: a provisioning workflow ended in a failure
+	// state (recorded on the node with last_error).
+	ErrTypeProvisioningFailed = "ProvisioningFailed"
+	// ErrTypePowerFailed: set-power failed (recorded on the node with
+	// last_error).
+	ErrTypePowerFailed = "PowerFailed"
+)
+
 // ProvisionInput starts every provisioning workflow (manage, provide, deploy,
-// undeploy, inspect, clean). It carries no secrets: activities read
-// credentials from the store by node UUID.
+// undeploy, inspect, clean). It carries no secrets and no user data:
+// activities read credentials, the config drive and the steps from the store
+// by node UUID and operation ID.
 type ProvisionInput struct {
 	NodeUUID string    `json:"node_uuid"`
 	Verb     node.Verb `json:"verb"`
 	// From is the provision state the API saw; the workflow re-checks it
 	// against the store when it starts.
 	From node.ProvisionState `json:"from"`
-	// ConfigDrive, CleanSteps and DeploySteps are passed through from the request.
+	// ConfigDrive, CleanSteps and DeploySteps were passed through from the
+	// request by ferric before operation records existed. New runs never set
+	// them; they stay so that old histories decode.
 	ConfigDrive json.RawMessage `json:"config_drive,omitempty"`
 	CleanSteps  json.RawMessage `json:"clean_steps,omitempty"`
 	DeploySteps json.RawMessage `json:"deploy_steps,omitempty"`
+	// OperationID names the operation record (store) holding what the
+	// request gave beyond the verb: config drive, clean or deploy steps.
+	// "" when the request gave nothing more.
+	OperationID string `json:"operation_id,omitempty"`
 	// AgentTimeoutSeconds bounds wait call-back (0 = the worker's default).
 	AgentTimeoutSeconds int `json:"agent_timeout_seconds,omitempty"`
 }
@@ -63,6 +127,13 @@ type PowerInput struct {
 	NodeUUID       string          `json:"node_uuid"`
 	Target         node.PowerState `json:"target"` // power on, power off, rebooting, soft power off, soft rebooting
 	TimeoutSeconds int             `json:"timeout_seconds,omitempty"`
+	// IfRecorded makes the action conditional: it runs only if the node's
+	// recorded power_state is still IfRecorded and no operation targets the
+	// node when the workflow holds the lock ("" = unconditional). The power
+	// sync uses it to force the recorded state back.
+	IfRecorded node.PowerState `json:"if_recorded,omitempty"`
+	// Reason is a history note ("" for a user request).
+	Reason string `json:"reason,omitempty"`
 }
 
 // BootDeviceInput starts set-boot-device.
@@ -107,6 +178,14 @@ type PassthruInput struct {
 type PassthruResult struct {
 	Async  bool            `json:"async"`
 	Return json.RawMessage `json:"return,omitempty"`
+}
+
+// RecoverInput starts recover-node on a node's lock.
+type RecoverInput struct {
+	NodeUUID string `json:"node_uuid"`
+	// Version is the node version the reconciler saw: the node is failed
+	// only if nothing wrote it since.
+	Version int64 `json:"version"`
 }
 
 // Status is what the "state" query returns.

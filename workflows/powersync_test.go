@@ -1,0 +1,266 @@
+package workflows_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/ferric-project/ferric/activities"
+	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/drivers/fake"
+	"github.com/ferric-project/ferric/node"
+	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/store/storetest"
+	"github.com/ferric-project/ferric/workflows"
+	"github.com/ferric-project/ferric/workflows/contract"
+)
+
+func createFakeNode(t testing.TB, st *store.Store, name string, state node.ProvisionState, power node.PowerState, driverInfo string) store.Node {
+	t.Helper()
+	ctx := context.Background()
+	n, err := st.CreateNode(ctx, store.Node{Name: &name, Driver: fake.TypeName, DriverInfo: json.RawMessage(driverInfo),
+		Interfaces: store.Interfaces{Power: "fake", Management: "fake", Deploy: "fake", Vendor: "fake", Boot: "fake",
+			Bios: "fake", Console: "fake", Inspect: "fake", Network: "noop", RAID: "fake", Rescue: "fake",
+			Storage: "fake", Firmware: "fake"}})
+	if err != nil {
+		t.Fatalf("create node: %v", err)
+	}
+	if state != node.Enroll {
+		if n, err = st.Transition(ctx, store.TransitionRequest{UUID: n.UUID, From: []node.ProvisionState{node.Enroll}, To: state}); err != nil {
+			t.Fatalf("transition: %v", err)
+		}
+	}
+	if power != "" {
+		if n, err = st.SetPower(ctx, store.PowerUpdate{UUID: n.UUID, PowerState: &power}); err != nil {
+			t.Fatalf("set power: %v", err)
+		}
+	}
+	return n
+}
+
+func setHardware(t *testing.T, reg *drivers.Registry, uuid string, s drivers.PowerState) {
+	t.Helper()
+	p, err := reg.Power("fake", drivers.Node{UUID: uuid, DriverInfo: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetPowerState(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func hardware(t *testing.T, reg *drivers.Registry, uuid string) drivers.PowerState {
+	t.Helper()
+	p, err := reg.Power("fake", drivers.Node{UUID: uuid, DriverInfo: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.PowerState(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// runPass runs one power-sync pass in the SDK's test environment with the
+// real activities over st.
+func runPass(t *testing.T, reg *drivers.Registry, st *store.Store, settings activities.PowerSyncSettings) workflows.PowerSyncResult {
+	t.Helper()
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{Drivers: reg, Nodes: st, PollInterval: time.Millisecond})
+	env.RegisterActivity(&activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: 4, Settings: settings})
+	workflows.Register(env)
+	env.ExecuteWorkflow(contract.PowerSyncName)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("pass: %v", err)
+	}
+	var res workflows.PowerSyncResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestPowerSyncPass(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	reg := drivers.NewRegistry()
+	fake.New().Register(reg)
+
+	drifted := createFakeNode(t, st, "drifted", node.Active, node.PowerOff, `{}`)
+	setHardware(t, reg, drifted.UUID, drivers.PowerOn) // someone pressed the power button
+	steady := createFakeNode(t, st, "steady", node.Available, node.PowerOff, `{}`)
+	broken := createFakeNode(t, st, "broken", node.Active, node.PowerOn, `{"fake_fail":["power"]}`)
+	busy := createFakeNode(t, st, "busy", node.DeployWait, node.PowerOn, `{"fake_fail":["power"]}`)
+	newFakeNode := createFakeNode(t, st, "new", node.Enroll, "", `{}`)
+	unknown := createFakeNode(t, st, "unknown", node.Manageable, "", `{}`)
+
+	// Small pages: the pass walks several.
+	settings := activities.PowerSyncSettings{PageSize: 2, MaxFailures: 3}
+	for pass := 1; pass <= 3; pass++ {
+		res := runPass(t, reg, st, settings)
+		if res.Checked != 4 || res.Failed != 1 || res.Lost != 0 {
+			t.Fatalf("pass %d: %+v; want 4 checked (drifted, steady, broken, unknown), 1 failed, none lost", pass, res)
+		}
+		b, _ := st.Node(ctx, broken.UUID)
+		if pass < 3 && b.Maintenance {
+			t.Fatalf("maintenance after %d failures, want after 3", pass)
+		}
+		if pass == 3 && res.MaintenanceSet != 1 {
+			t.Errorf("third pass set maintenance on %d nodes, want 1", res.MaintenanceSet)
+		}
+	}
+	if d, _ := st.Node(ctx, drifted.UUID); d.PowerState != node.PowerOn {
+		t.Errorf("drifted node records %q, want the hardware's power on", d.PowerState)
+	}
+	if ev, _ := st.NodeEvents(ctx, drifted.UUID); len(ev) == 0 || !strings.Contains(ev[len(ev)-1].Event, "out of band") {
+		t.Errorf("no out-of-band history entry: %+v", ev)
+	}
+	if s, _ := st.Node(ctx, steady.UUID); s.PowerState != node.PowerOff {
+		t.Errorf("steady node changed to %q", s.PowerState)
+	}
+	if u, _ := st.Node(ctx, unknown.UUID); u.PowerState != node.PowerOff {
+		t.Errorf("first reading not recorded: %q", u.PowerState)
+	}
+	if n, _ := st.Node(ctx, newFakeNode.UUID); n.PowerState != node.PowerNone {
+		t.Errorf("enroll node was synced: %q", n.PowerState)
+	}
+	if b, _ := st.Node(ctx, busy.UUID); b.Maintenance {
+		t.Error("a node in wait call-back was synced")
+	}
+	b, _ := st.Node(ctx, broken.UUID)
+	if !b.Maintenance || b.Fault == nil || *b.Fault != node.FaultPowerFailure || b.LastError == nil {
+		t.Fatalf("broken node: maintenance %v fault %v; want maintenance with fault %q and last_error",
+			b.Maintenance, b.Fault, node.FaultPowerFailure)
+	}
+	events, _ := st.NodeEvents(ctx, broken.UUID)
+	if len(events) == 0 || !strings.Contains(events[len(events)-1].Event, "failed BMC reads") {
+		t.Errorf("no history entry for the maintenance: %+v", events)
+	}
+
+	// The BMC answers again: the next pass clears the maintenance.
+	b.DriverInfo = json.RawMessage(`{}`)
+	if _, err := st.UpdateNode(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if res := runPass(t, reg, st, settings); res.Recovered != 1 {
+		t.Fatalf("recovery pass: %+v; want 1 recovered", res)
+	}
+	if b, _ = st.Node(ctx, broken.UUID); b.Maintenance || b.Fault != nil || b.LastError != nil {
+		t.Errorf("after recovery: maintenance %v fault %v last_error %v", b.Maintenance, b.Fault, b.LastError)
+	}
+
+	// Force mode puts the recorded state back on the hardware, through a
+	// set-power workflow on the node's lock.
+	setHardware(t, reg, steady.UUID, drivers.PowerOn)
+	settings.Force = true
+	if res := runPass(t, reg, st, settings); res.Forced != 1 || res.Mismatched != 1 {
+		t.Fatalf("force pass: %+v; want 1 mismatched, 1 forced", res)
+	}
+	if got := hardware(t, reg, steady.UUID); got != drivers.PowerOff {
+		t.Errorf("forced node's hardware is %q, want power off", got)
+	}
+	if s, _ := st.Node(ctx, steady.UUID); s.PowerState != node.PowerOff || s.TargetPowerState != node.PowerNone {
+		t.Errorf("forced node records %q (target %q)", s.PowerState, s.TargetPowerState)
+	}
+}
+
+// TestPowerSyncLosesToOperations: a write the pass decided loses when the
+// node changed since the read, and a forced correction does nothing when the
+// recorded state changed before it took the lock.
+func TestPowerSyncLosesToOperations(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	reg := drivers.NewRegistry()
+	fake.New().Register(reg)
+	n := createFakeNode(t, st, "n", node.Active, node.PowerOff, `{}`)
+	setHardware(t, reg, n.UUID, drivers.PowerOn)
+
+	// A user operation began after the read: the write loses.
+	ps := &activities.PowerSync{Drivers: reg, Nodes: st}
+	page, err := ps.ReadPowerStates(ctx, activities.PowerReadInput{Limit: 10})
+	if err != nil || len(page.Observations) != 1 {
+		t.Fatalf("read: %+v, %v", page, err)
+	}
+	target := node.PowerOn
+	if _, err := st.SetPower(ctx, store.PowerUpdate{UUID: n.UUID, Target: &target}); err != nil {
+		t.Fatal(err)
+	}
+	on := node.PowerOn
+	rec, err := ps.RecordPowerSync(ctx, []activities.PowerSyncWrite{{UUID: n.UUID,
+		Version: page.Observations[0].Version, PowerState: &on, Event: "stale"}})
+	if err != nil || rec.Lost != 1 || rec.Applied != 0 {
+		t.Fatalf("record after an operation began: %+v, %v; want lost", rec, err)
+	}
+	if ev, _ := st.NodeEvents(ctx, n.UUID); strings.Contains(fmt.Sprint(ev), "stale") {
+		t.Error("a lost write left a history entry")
+	}
+
+	// A conditional power action whose condition no longer holds does nothing.
+	none := node.PowerNone
+	if _, err := st.SetPower(ctx, store.PowerUpdate{UUID: n.UUID, Target: &none}); err != nil {
+		t.Fatal(err)
+	}
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{Drivers: reg, Nodes: st, PollInterval: time.Millisecond})
+	workflows.Register(env)
+	env.ExecuteWorkflow(contract.PowerName, contract.PowerInput{NodeUUID: n.UUID, Target: node.PowerOn,
+		IfRecorded: node.PowerOn, Reason: "power sync"})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if got := hardware(t, reg, n.UUID); got != drivers.PowerOn {
+		t.Fatalf("hardware %q changed", got)
+	}
+	if cur, _ := st.Node(ctx, n.UUID); cur.PowerState != node.PowerOff || cur.TargetPowerState != node.PowerNone {
+		t.Errorf("skipped action wrote the node: %q target %q", cur.PowerState, cur.TargetPowerState)
+	}
+}
+
+// BenchmarkPowerSync10k measures one sync pass over 10,000 nodes whose BMCs
+// answer in 20 ms (fake driver latency), as in the fleet goal: the whole
+// workflow (pages of reads, decisions, conditional writes) in the SDK's test
+// environment over PostgreSQL.
+func BenchmarkPowerSync10k(b *testing.B) {
+	st := storetest.New(b)
+	reg := drivers.NewRegistry()
+	fake.New().Register(reg)
+	const nodes = 10000
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := range nodes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			createFakeNode(b, st, fmt.Sprintf("bench-%d", i), node.Active, node.PowerOff, `{"fake_power_delay":"20ms"}`)
+		}()
+	}
+	wg.Wait()
+	for _, conc := range []int{128, 512} {
+		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
+			for b.Loop() {
+				var ts testsuite.WorkflowTestSuite
+				env := ts.NewTestWorkflowEnvironment()
+				env.RegisterActivity(&activities.Activities{Drivers: reg, Nodes: st})
+				env.RegisterActivity(&activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: conc})
+				workflows.Register(env)
+				env.ExecuteWorkflow(contract.PowerSyncName)
+				var res workflows.PowerSyncResult
+				if err := env.GetWorkflowError(); err != nil || env.GetWorkflowResult(&res) != nil ||
+					res.Checked != nodes || res.Failed != 0 {
+					b.Fatalf("pass: %+v, %v", res, err)
+				}
+			}
+		})
+	}
+}
