@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/ferric-project/ferric/store"
 )
@@ -123,6 +124,12 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		var fe *fiber.Error
 		switch {
 		case errors.As(err, &ae):
+		case errors.Is(err, store.ErrUnavailable), isTemporalUnavailable(err):
+			// An outage of the database or of Temporal: the client may retry.
+			log.WarnContext(c.UserContext(), "dependency unavailable",
+				"method", c.Method(), "path", c.Path(), "err", err)
+			ae = newError(fiber.StatusServiceUnavailable,
+				"The service is temporarily unavailable (its database or workflow engine cannot be reached); retry later.")
 		case errors.Is(err, store.ErrNotFound):
 			ae = notFound("Resource could not be found.")
 		case errors.Is(err, store.ErrConflict):
@@ -185,4 +192,12 @@ func errorBody(ae *apiError) []byte {
 	out = append(out, `{"error_message": `...)
 	out = appendASCIIString(out, string(inner))
 	return append(out, '}')
+}
+
+// isTemporalUnavailable reports whether err says the Temporal frontend cannot
+// be reached.
+func isTemporalUnavailable(err error) bool {
+	var u *serviceerror.Unavailable
+	var d *serviceerror.DeadlineExceeded
+	return errors.As(err, &u) || errors.As(err, &d)
 }

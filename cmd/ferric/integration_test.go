@@ -54,7 +54,12 @@ func freeAddr(t *testing.T) string {
 // adjust the configuration first.
 func startStack(t *testing.T, role string, edits ...func(*config)) *stack {
 	t.Helper()
-	st := storetest.New(t)
+	return startStackOn(t, storetest.New(t), role, edits...)
+}
+
+// startStackOn is startStack over an existing store.
+func startStackOn(t *testing.T, st *store.Store, role string, edits ...func(*config)) *stack {
+	t.Helper()
 	ts := temporaltest.NewServer(temporaltest.WithT(t),
 		temporaltest.WithBaseServerOptions(temporal.WithDynamicConfigClient(devtemporal.DynamicConfig())))
 	addr := freeAddr(t)

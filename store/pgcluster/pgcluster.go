@@ -146,6 +146,17 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	return nil
 }
 
+// Kill stops the server the way a crash or a power cut would (pg_ctl stop
+// -m immediate: no checkpoint, every connection dropped; the next start
+// recovers from the WAL). Tests use it to cut the database away.
+func (c *Cluster) Kill(ctx context.Context) error {
+	if out, err := c.run(ctx, "pg_ctl", "stop", "-D", c.data, "-m", "immediate", "-w", "-t", "60", "-s"); err != nil {
+		return fmt.Errorf("pgcluster: kill %s: %w: %s", c.data, err, out)
+	}
+	c.log.Info("postgres killed")
+	return nil
+}
+
 // findBinDir returns the directory holding initdb, pg_ctl and postgres.
 func findBinDir(binDir string) (string, error) {
 	if binDir != "" {
