@@ -49,6 +49,9 @@ type Activities struct {
 	// Agents holds the ramdisk agent sessions (the agent activities fail
 	// without it).
 	Agents AgentStore
+	// Operations holds the operation records (what a request gave beyond
+	// its verb: config drive, steps); nil: operations with a record fail.
+	Operations OperationStore
 	// AgentPollInterval is the pause between reads of an agent command's
 	// result (default 500 ms).
 	AgentPollInterval time.Duration
@@ -121,6 +124,7 @@ func (a *Activities) TransitionNode(ctx context.Context, in TransitionInput) (no
 		empty := ""
 		r.InstanceInfo = json.RawMessage(`{}`)
 		r.InstanceUUID = &empty
+		r.DropConfigDrives = true
 	}
 	n, err := a.Nodes.Transition(ctx, r)
 	if err != nil {

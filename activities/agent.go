@@ -28,6 +28,7 @@ type AgentStore interface {
 	EnqueueAgentCommand(ctx context.Context, nodeUUID string, cmd wire.Command) error
 	AgentSession(ctx context.Context, nodeUUID string) (store.AgentSession, error)
 	SetDeployProgress(ctx context.Context, nodeUUID string, step json.RawMessage) error
+	SetCleanProgress(ctx context.Context, nodeUUID string, step json.RawMessage) error
 }
 
 func (a *Activities) agents() (AgentStore, error) {
@@ -75,35 +76,17 @@ type instanceImage struct {
 }
 
 // ReadInstanceImage returns the write_image parameters (wire.WriteImage as
-// JSON) of the node's instance_info: image_source, image_checksum or image_os_hash_algo and
-// image_os_hash_value, and the format from image_disk_format (raw, qcow2;
-// others are detected by the agent from the content). The device is left to
-// the agent (its first disk).
+// JSON) of the node's instance_info. Deploys started before the steps
+// engine pass them through the workflow; newer ones build them in
+// RunAgentCommand (see AgentCommandInput.Step) and only CheckInstanceImage.
 func (a *Activities) ReadInstanceImage(ctx context.Context, uuid string) (json.RawMessage, error) {
 	n, err := a.Nodes.Node(ctx, uuid)
 	if err != nil {
 		return nil, classify(fmt.Errorf("load node %s: %w", uuid, err))
 	}
-	var img instanceImage
-	if len(n.InstanceInfo) > 0 {
-		if err := json.Unmarshal(n.InstanceInfo, &img); err != nil {
-			return nil, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("instance_info of node %s is not usable: %v", uuid, err), contract.ErrTypeBadInstanceInfo, nil)
-		}
-	}
-	if img.Source == "" {
-		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("cannot deploy node %s: instance_info has no image_source", uuid), contract.ErrTypeBadInstanceInfo, nil)
-	}
-	if (img.HashAlgo == "") != (img.HashValue == "") {
-		return nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("cannot deploy node %s: instance_info needs both image_os_hash_algo and image_os_hash_value", uuid),
-			contract.ErrTypeBadInstanceInfo, nil)
-	}
-	w := wire.WriteImage{URL: img.Source, Checksum: img.Checksum, HashAlgo: img.HashAlgo, HashValue: img.HashValue}
-	switch img.DiskFormat {
-	case "raw", "qcow2":
-		w.Format = img.DiskFormat
+	w, err := writeImageParams(uuid, n.InstanceInfo)
+	if err != nil {
+		return nil, err
 	}
 	out, err := json.Marshal(w)
 	if err != nil {
@@ -123,7 +106,23 @@ type AgentCommandInput struct {
 	DeployStep json.RawMessage `json:"deploy_step,omitempty"`
 	// TimeoutSeconds bounds the command (0: only the activity's timeout).
 	TimeoutSeconds int `json:"timeout_seconds,omitempty"`
+
+	// Step, when set, makes the command that runs this step of the
+	// operation (Kind, OperationID): its name and parameters are built from
+	// the store (instance_info, the request's step arguments), so that no
+	// image URL or user data travels through the workflow, and the step is
+	// shown (with progress) in the node's clean_step or deploy_step.
+	// Command then only carries the ID.
+	Step        *StepRef `json:"step,omitempty"`
+	Kind        StepKind `json:"kind,omitempty"`
+	OperationID string   `json:"operation_id,omitempty"`
+	// Build, when BuildConfigDrive, makes the command that writes the
+	// operation's config drive.
+	Build string `json:"build,omitempty"`
 }
+
+// BuildConfigDrive is AgentCommandInput.Build for write_configdrive.
+const BuildConfigDrive = "configdrive"
 
 // AgentProgress is the heartbeat detail of RunAgentCommand (shown by the
 // Temporal UI on the pending activity).
@@ -143,9 +142,23 @@ func (a *Activities) RunAgentCommand(ctx context.Context, in AgentCommandInput) 
 	if err != nil {
 		return wire.CommandResult{}, err
 	}
-	id, name := in.Command.ID, in.Command.Name
-	if err := st.EnqueueAgentCommand(ctx, in.UUID, in.Command); err != nil {
+	cmd, progress, err := a.agentCommand(ctx, in)
+	if err != nil {
+		return wire.CommandResult{}, err
+	}
+	id, name := cmd.ID, cmd.Name
+	if err := st.EnqueueAgentCommand(ctx, in.UUID, cmd); err != nil {
 		return wire.CommandResult{}, classify(fmt.Errorf("queue %s for the agent of node %s: %w", name, in.UUID, err))
+	}
+	set := st.SetDeployProgress
+	if in.Kind == CleanSteps {
+		set = st.SetCleanProgress
+	}
+	if len(progress) > 0 {
+		// The step shows on the node from the moment it is queued.
+		if err := set(ctx, in.UUID, progress); err != nil {
+			return wire.CommandResult{}, classify(fmt.Errorf("show %s on node %s: %w", name, in.UUID, err))
+		}
 	}
 	every := a.AgentPollInterval
 	if every <= 0 {
@@ -159,7 +172,7 @@ func (a *Activities) RunAgentCommand(ctx context.Context, in AgentCommandInput) 
 	if in.TimeoutSeconds > 0 {
 		deadline = time.Now().Add(time.Duration(in.TimeoutSeconds) * time.Second)
 	}
-	written := int64(-1)
+	written := int64(0)
 	for {
 		sess, err := st.AgentSession(ctx, in.UUID)
 		if err != nil {
@@ -184,9 +197,9 @@ func (a *Activities) RunAgentCommand(ctx context.Context, in AgentCommandInput) 
 			activity.RecordHeartbeat(ctx, AgentProgress{Command: id, Status: c.Status,
 				BytesWritten: c.BytesWritten, BytesTotal: c.BytesTotal})
 		}
-		if len(in.DeployStep) > 0 && c.BytesWritten != written {
+		if len(progress) > 0 && c.BytesWritten != written {
 			written = c.BytesWritten
-			if err := st.SetDeployProgress(ctx, in.UUID, withProgress(in.DeployStep, c.BytesWritten, c.BytesTotal)); err != nil &&
+			if err := set(ctx, in.UUID, withProgress(progress, c.BytesWritten, c.BytesTotal)); err != nil &&
 				activity.IsActivity(ctx) {
 				// Progress is informative: losing one tick must not fail the deploy.
 				activity.GetLogger(ctx).Warn("record deploy progress", "node", in.UUID, "err", err)

@@ -394,17 +394,9 @@ func (a *Agent) execute(ctx context.Context, cmd wire.Command, prog *Progress) o
 		if err = decode(&p); err != nil {
 			break
 		}
-		devices := []string{p.Device}
-		if p.Device == "" {
-			disks, derr := a.disks()
-			if derr != nil {
-				err = derr
-				break
-			}
-			devices = devices[:0]
-			for _, d := range disks {
-				devices = append(devices, d.Name)
-			}
+		var devices []string
+		if devices, err = a.devicesOr(p.Device); err != nil {
+			break
 		}
 		for _, d := range devices {
 			if err = EraseMetadata(a.cfg.Images.OpenDevice, d); err != nil {
@@ -412,6 +404,32 @@ func (a *Agent) execute(ctx context.Context, cmd wire.Command, prog *Progress) o
 			}
 		}
 		result = map[string][]string{"devices": devices}
+	case wire.CmdEraseDevices:
+		var p wire.EraseDevices
+		if err = decode(&p); err != nil {
+			break
+		}
+		var devices []string
+		if devices, err = a.devicesOr(p.Device); err != nil {
+			break
+		}
+		for _, d := range devices {
+			if err = EraseDevice(ctx, a.cfg.Images.OpenDevice, d, prog); err != nil {
+				break
+			}
+		}
+		result = map[string][]string{"devices": devices}
+	case wire.CmdWriteConfigDrive:
+		var p wire.WriteConfigDrive
+		if err = decode(&p); err != nil {
+			break
+		}
+		if p.Device == "" {
+			if p.Device, err = a.firstDisk(); err != nil {
+				break
+			}
+		}
+		result, err = WriteConfigDrive(ctx, a.cfg.Images.OpenDevice, a.cfg.Images.Client, p)
 	case wire.CmdReportDisks:
 		var disks []wire.Disk
 		disks, err = a.disks()
@@ -448,6 +466,22 @@ func (a *Agent) disks() ([]wire.Disk, error) {
 		return a.cfg.ListDisks()
 	}
 	return Disks(a.cfg.SysfsRoot, a.cfg.DevRoot)
+}
+
+// devicesOr returns [device], or every disk when device is "".
+func (a *Agent) devicesOr(device string) ([]string, error) {
+	if device != "" {
+		return []string{device}, nil
+	}
+	disks, err := a.disks()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(disks))
+	for _, d := range disks {
+		out = append(out, d.Name)
+	}
+	return out, nil
 }
 
 func (a *Agent) firstDisk() (string, error) {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -126,6 +127,45 @@ func EraseMetadata(open OpenDeviceFunc, name string) error {
 	}
 	if err := dev.Sync(); err != nil {
 		return fmt.Errorf("erase metadata of %s: sync: %w", name, err)
+	}
+	return nil
+}
+
+// EraseDevice overwrites every byte of the device with zeros (Ironic's
+// erase_devices), in 64 MiB chunks, reporting progress and stopping when ctx
+// ends, then fsyncs it. A device whose size cannot be told is refused: there
+// is no end to erase up to.
+func EraseDevice(ctx context.Context, open OpenDeviceFunc, name string, prog *Progress) error {
+	const chunk = 64 << 20
+	if open == nil {
+		open = OpenBlockDevice
+	}
+	dev, err := open(name)
+	if err != nil {
+		return fmt.Errorf("erase %s: %w", name, err)
+	}
+	defer dev.Close()
+	size, _, err := deviceSize(dev)
+	if err != nil {
+		return fmt.Errorf("erase %s: %w", name, err)
+	}
+	if size <= 0 {
+		return fmt.Errorf("erase %s: %w: size unknown", name, ErrNoDevice)
+	}
+	prog.setTotal(prog.total.Load() + size)
+	zeros := make([]byte, 1<<20)
+	for off := int64(0); off < size; off += chunk {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("erase %s: %w", name, err)
+		}
+		n := min(chunk, size-off)
+		if err := zeroRange(dev, zeros, off, n); err != nil {
+			return fmt.Errorf("erase %s: %w", name, err)
+		}
+		prog.add(n)
+	}
+	if err := dev.Sync(); err != nil {
+		return fmt.Errorf("erase %s: sync: %w", name, err)
 	}
 	return nil
 }

@@ -506,6 +506,7 @@ func TestProvisioning(t *testing.T) {
 		status   int
 		wantIn   string
 		wantFlow string
+		wantOp   bool // an operation record carries what the request gave
 	}{
 		{name: "manage from enroll", body: `{"target":"manage"}`, status: 202, wantFlow: contract.ManageName},
 		{name: "deploy alias", seed: func(n *store.Node) { n.ProvisionState = node.Available }, body: `{"target":"deploy"}`, status: 202, wantFlow: contract.DeployName},
@@ -522,7 +523,8 @@ func TestProvisioning(t *testing.T) {
 		{name: "clean needs steps", seed: func(n *store.Node) { n.ProvisionState = node.Manageable }, body: `{"target":"clean"}`,
 			status: 400, wantIn: `"clean_steps" is required`},
 		{name: "clean with steps", seed: func(n *store.Node) { n.ProvisionState = node.Manageable },
-			body: `{"target":"clean","clean_steps":[{"interface":"deploy","step":"erase_devices"}]}`, status: 202, wantFlow: contract.CleanName},
+			body: `{"target":"clean","clean_steps":[{"interface":"deploy","step":"erase_devices"}]}`, status: 202,
+			wantFlow: contract.CleanName, wantOp: true},
 		{name: "bad clean step", seed: func(n *store.Node) { n.ProvisionState = node.Manageable },
 			body: `{"target":"clean","clean_steps":[{"interface":"nope","step":"x"}]}`, status: 400, wantIn: "Invalid clean_steps"},
 		{name: "clean steps with deploy", seed: func(n *store.Node) { n.ProvisionState = node.Available },
@@ -531,8 +533,25 @@ func TestProvisioning(t *testing.T) {
 		{name: "configdrive garbage", seed: func(n *store.Node) { n.ProvisionState = node.Available },
 			body: `{"target":"active","configdrive":"not base64!"}`, status: 400, wantIn: "neither a JSON, nor a URL, nor a base64 string"},
 		{name: "configdrive object", seed: func(n *store.Node) { n.ProvisionState = node.Available },
-			body:   `{"target":"active","configdrive":{"meta_data":{"hostname":"h"}},"deploy_steps":[{"interface":"deploy","step":"x","args":{},"priority":90}]}`,
-			status: 202, wantFlow: contract.DeployName},
+			body:   `{"target":"active","configdrive":{"meta_data":{"hostname":"h","admin_pass":"s3cret"}},"deploy_steps":[{"interface":"deploy","step":"erase_devices_metadata","args":{},"priority":90}]}`,
+			status: 202, wantFlow: contract.DeployName, wantOp: true},
+		{name: "unknown deploy step", seed: func(n *store.Node) { n.ProvisionState = node.Available },
+			body:   `{"target":"active","deploy_steps":[{"interface":"deploy","step":"x","args":{},"priority":90}]}`,
+			status: 400, wantIn: "node does not support this deploy step: {'interface': 'deploy', 'step': 'x', 'args': {}, 'priority': 90}"},
+		{name: "core deploy step", seed: func(n *store.Node) { n.ProvisionState = node.Available },
+			body:   `{"target":"active","deploy_steps":[{"interface":"deploy","step":"deploy","args":{},"priority":0}]}`,
+			status: 400, wantIn: "is a core step"},
+		{name: "in-band deploy step before the ramdisk", seed: func(n *store.Node) {
+			n.ProvisionState, n.Interfaces.Deploy = node.Available, "direct"
+		},
+			body:   `{"target":"active","deploy_steps":[{"interface":"deploy","step":"write_image","args":{},"priority":150}]}`,
+			status: 400, wantIn: "priority must be below 100"},
+		{name: "unknown clean step", seed: func(n *store.Node) { n.ProvisionState = node.Manageable },
+			body:   `{"target":"clean","clean_steps":[{"interface":"deploy","step":"erase_everything"}]}`,
+			status: 400, wantIn: "node does not support this clean step: {'interface': 'deploy', 'step': 'erase_everything'}"},
+		{name: "clean step with unexpected args", seed: func(n *store.Node) { n.ProvisionState = node.Manageable },
+			body:   `{"target":"clean","clean_steps":[{"interface":"deploy","step":"erase_devices","args":{"passes":3}}]}`,
+			status: 400, wantIn: "has these unexpected arguments: passes"},
 		{name: "abort without a running workflow", seed: func(n *store.Node) { n.ProvisionState = node.DeployWait }, body: `{"target":"abort"}`,
 			status: 400, wantIn: `while it is in state "wait call-back"`},
 		{name: "abort from a stable state", body: `{"target":"abort"}`, status: 400, wantIn: `"abort" can not be performed`},
@@ -568,6 +587,22 @@ func TestProvisioning(t *testing.T) {
 			in := got.input.(contract.ProvisionInput)
 			if in.From != sampleNodeState(tt.seed) {
 				t.Errorf("From = %q", in.From)
+			}
+			// The config drive and the steps go to an operation record;
+			// the workflow gets its ID only.
+			if in.ConfigDrive != nil || in.CleanSteps != nil || in.DeploySteps != nil {
+				t.Errorf("request data in the workflow input: %+v", in)
+			}
+			if tt.wantOp {
+				op, ok := e.st.ops[in.OperationID]
+				if !ok {
+					t.Fatalf("no operation record %q", in.OperationID)
+				}
+				if strings.Contains(tt.body, "configdrive") && !strings.Contains(string(op.ConfigDrive), "s3cret") {
+					t.Errorf("config drive not recorded: %s", op.ConfigDrive)
+				}
+			} else if in.OperationID != "" {
+				t.Errorf("operation record for a plain request")
 			}
 		})
 	}

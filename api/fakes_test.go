@@ -15,6 +15,8 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/drivers/deploy/agent"
+	"github.com/ferric-project/ferric/drivers/fake"
 	"github.com/ferric-project/ferric/store"
 )
 
@@ -33,6 +35,7 @@ type memStore struct {
 	beforeUpdate func(stored *store.Node)
 	updates      int
 	listCalls    int
+	ops          map[string]store.Operation
 }
 
 func newMemStore() *memStore {
@@ -457,12 +460,6 @@ func (testManagement) BootDevice(context.Context) (drivers.BootDevice, bool, err
 }
 func (testManagement) SetBootDevice(context.Context, drivers.BootDevice, bool) error { return nil }
 
-type testDeploy struct{}
-
-func (testDeploy) Deploy(context.Context) (bool, error) { return true, nil }
-func (testDeploy) TearDown(context.Context) error       { return nil }
-func (testDeploy) Clean(context.Context) (bool, error)  { return true, nil }
-
 type testVendor struct{}
 
 func (testVendor) VendorMethods() map[string]drivers.VendorMethod {
@@ -484,6 +481,12 @@ var errNoAddress = errors.New("missing ipmi_address in driver_info")
 
 func testRegistry() *drivers.Registry {
 	r := drivers.NewRegistry()
+	// The real deploy interfaces (pure factories): the API checks requested
+	// steps against what they offer.
+	real := drivers.NewRegistry()
+	fake.New().Register(real)
+	r.AddDeploy("fake", func(n drivers.Node) (drivers.Deploy, error) { return real.Deploy("fake", n) })
+	agent.Register(r, agent.Config{AutomatedClean: true})
 	r.AddType(drivers.HardwareType{
 		Name: "fake-hardware",
 		Interfaces: map[drivers.Kind][]string{
@@ -515,7 +518,6 @@ func testRegistry() *drivers.Registry {
 	}
 	r.AddPower("fake", func(drivers.Node) (drivers.Power, error) { return testPower{}, nil })
 	r.AddManagement("fake", func(drivers.Node) (drivers.Management, error) { return testManagement{}, nil })
-	r.AddDeploy("fake", func(drivers.Node) (drivers.Deploy, error) { return testDeploy{}, nil })
 	r.AddVendor("fake", func(drivers.Node) (drivers.Vendor, error) { return testVendor{}, nil })
 	needAddress := func(n drivers.Node) error {
 		if !strings.Contains(string(n.DriverInfo), `"ipmi_address"`) {
@@ -528,4 +530,29 @@ func testRegistry() *drivers.Registry {
 		return testManagement{}, needAddress(n)
 	})
 	return r
+}
+
+func (m *memStore) CreateOperation(_ context.Context, op store.Operation) (store.Operation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.nodes[op.NodeUUID] == nil {
+		return store.Operation{}, store.ErrNotFound
+	}
+	op.ID = uuid.NewString()
+	if m.ops == nil {
+		m.ops = map[string]store.Operation{}
+	}
+	m.ops[op.ID] = op
+	return op, nil
+}
+
+func (m *memStore) DeleteOperation(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.ops, id)
+	return nil
+}
+
+func (m *memStore) LatestConfigDrive(context.Context, string) (json.RawMessage, error) {
+	return nil, nil
 }

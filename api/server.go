@@ -13,6 +13,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
@@ -68,8 +69,16 @@ type (
 		UpdateChassis(ctx context.Context, ch store.Chassis) (store.Chassis, error)
 		DeleteChassis(ctx context.Context, uuid string) error
 	}
+	// OperationWriter keeps what a provisioning request gave beyond its
+	// verb (config drive, steps) for the workflow that runs it.
+	OperationWriter interface {
+		CreateOperation(ctx context.Context, op store.Operation) (store.Operation, error)
+		DeleteOperation(ctx context.Context, id string) error
+		LatestConfigDrive(ctx context.Context, nodeUUID string) (json.RawMessage, error)
+	}
 	// Store is everything the API needs from the database.
 	Store interface {
+		OperationWriter
 		NodeReader
 		NodeWriter
 		NodeHistory

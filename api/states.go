@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -322,17 +323,47 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 		}
 	}
 
-	in := contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.Verb(target), From: n.ProvisionState}
-	if hasConfigDrive && truthy(configDrive) {
-		in.ConfigDrive = encodeValue(configDrive)
-	}
 	if len(cleanSteps) > 0 {
-		in.CleanSteps = encodeValue(cleanSteps)
+		if err := s.checkNodeSteps(&n, "clean", cleanSteps); err != nil {
+			return err
+		}
 	}
 	if len(deploySteps) > 0 {
-		in.DeploySteps = encodeValue(deploySteps)
+		if err := s.checkNodeSteps(&n, "deploy", deploySteps); err != nil {
+			return err
+		}
+	}
+
+	// What the request gives beyond its verb goes to an operation record;
+	// only its ID travels through Temporal (a config drive holds user data
+	// and secrets).
+	op := store.Operation{NodeUUID: n.UUID, Verb: target}
+	if hasConfigDrive && truthy(configDrive) {
+		op.ConfigDrive = encodeValue(configDrive)
+	} else if target == string(node.VerbRebuild) {
+		// A rebuild without a config drive writes the one the node was
+		// deployed with, as Ironic keeps it in instance_info.
+		if op.ConfigDrive, err = s.Store.LatestConfigDrive(ctx, n.UUID); err != nil {
+			return fmt.Errorf("read config drive of node %s: %w", n.UUID, err)
+		}
+	}
+	if len(cleanSteps) > 0 {
+		op.CleanSteps = encodeValue(cleanSteps)
+	}
+	if len(deploySteps) > 0 {
+		op.DeploySteps = encodeValue(deploySteps)
+	}
+	in := contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.Verb(target), From: n.ProvisionState}
+	if op.ConfigDrive != nil || op.CleanSteps != nil || op.DeploySteps != nil {
+		if op, err = s.Store.CreateOperation(ctx, op); err != nil {
+			return fmt.Errorf("record the operation on node %s: %w", n.UUID, err)
+		}
+		in.OperationID = op.ID
 	}
 	if err := s.begin(ctx, &n, wf, in); err != nil {
+		if in.OperationID != "" {
+			_ = s.Store.DeleteOperation(context.WithoutCancel(ctx), in.OperationID)
+		}
 		return err
 	}
 	c.Location(s.statesLocation(c, ident))
@@ -476,6 +507,89 @@ func checkSteps(kind string, steps []any, deploy bool) *apiError {
 		}
 	}
 	return nil
+}
+
+// checkNodeSteps checks a request's clean or deploy steps against the steps
+// the node's deploy interface offers, as Ironic's conductor does, before
+// anything is booted: unknown steps, unexpected arguments, missing required
+// ones, and (deploy) the core step or in-band steps at a priority that would
+// run them before the ramdisk is up.
+func (s *Server) checkNodeSteps(n *store.Node, kind string, steps []any) *apiError {
+	var catalog []drivers.Step
+	if s.Drivers != nil {
+		if d, err := s.Drivers.Deploy(n.Interfaces.Deploy, n.DriverNode()); err == nil {
+			if st, ok := d.(drivers.Stepper); ok {
+				catalog = st.CleanSteps()
+				if kind == "deploy" {
+					catalog = st.DeploySteps()
+				}
+			}
+		}
+	}
+	var errs []string
+	for _, raw := range steps {
+		o, _ := raw.(*object) // checkSteps made sure
+		iface, _ := o.vals["interface"].(string)
+		name, _ := o.vals["step"].(string)
+		i := slices.IndexFunc(catalog, func(c drivers.Step) bool { return string(c.Interface) == iface && c.Name == name })
+		if i < 0 {
+			errs = append(errs, fmt.Sprintf("node does not support this %s step: %s", kind, pyRepr(o)))
+			continue
+		}
+		c := catalog[i]
+		var unexpected, missing []string
+		if args, ok := o.vals["args"].(*object); ok {
+			for _, k := range args.keys {
+				if _, known := c.Args[k]; !known {
+					unexpected = append(unexpected, k)
+				}
+			}
+		}
+		if len(unexpected) > 0 {
+			errs = append(errs, fmt.Sprintf("%s step %s has these unexpected arguments: %s", kind, pyRepr(o),
+				strings.Join(unexpected, ", ")))
+		}
+		args, _ := o.vals["args"].(*object)
+		for arg, info := range c.Args {
+			if info.Required && (args == nil || !slices.Contains(args.keys, arg)) {
+				missing = append(missing, arg)
+			}
+		}
+		if len(missing) > 0 {
+			slices.Sort(missing)
+			errs = append(errs, fmt.Sprintf("%s step %s is missing these required arguments: %s", kind, pyRepr(o),
+				strings.Join(missing, ", ")))
+		}
+		if kind != "deploy" {
+			continue
+		}
+		prio := stepPriority(o.vals["priority"])
+		switch {
+		case c.Core:
+			errs = append(errs, fmt.Sprintf("deploy step %s on interface %s is a core step and cannot be overridden by user steps",
+				name, iface))
+		case c.InBand && prio >= 100:
+			errs = append(errs, fmt.Sprintf("deploy step %s on interface %s runs on the ramdisk agent, after the core deploy "+
+				"step (priority 100): its priority must be below 100", name, iface))
+		}
+	}
+	if len(errs) > 0 {
+		return badRequest("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// stepPriority reads a validated step priority (a number or a numeric string).
+func stepPriority(v any) int {
+	var text string
+	switch p := v.(type) {
+	case json.Number:
+		text = string(p)
+	case string:
+		text = p
+	}
+	n, _ := strconv.Atoi(text)
+	return n
 }
 
 // Power.

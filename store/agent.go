@@ -332,3 +332,21 @@ func (q Queries) SetDeployProgress(ctx context.Context, nodeUUID string, step js
 	}
 	return nil
 }
+
+// SetCleanProgress writes a node's clean_step (the running clean step and
+// its progress) without bumping its version, like SetDeployProgress.
+func (q Queries) SetCleanProgress(ctx context.Context, nodeUUID string, step json.RawMessage) error {
+	id, err := uuid.Parse(nodeUUID)
+	if err != nil {
+		return fmt.Errorf("set clean progress of node %q: %w", nodeUUID, ErrNotFound)
+	}
+	tag, err := q.db.Exec(ctx, `UPDATE nodes SET clean_step = $2::jsonb, updated_at = now()
+		WHERE uuid = $1::uuid`, id.String(), jsonObject(step))
+	if err != nil {
+		return fmt.Errorf("set clean progress of node %s: %w", nodeUUID, translate(err, ErrNotFound))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("set clean progress of node %s: %w", nodeUUID, ErrNotFound)
+	}
+	return nil
+}

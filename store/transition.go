@@ -52,6 +52,9 @@ const transitionSQL = `WITH cur AS (
 	SELECT gen_random_uuid(), upd.id, $16::text, 'provisioning',
 		COALESCE(NULLIF($17::text, ''), upd.from_state || ' -> ' || upd.provision_state), NULLIF($5::text, '')
 	FROM upd
+), drop AS (
+	UPDATE node_operations o SET config_drive = NULL FROM upd
+	WHERE $18::boolean AND o.node_id = upd.id AND o.config_drive IS NOT NULL
 )
 SELECT true, false, '', ` + nodeSelect + ` FROM upd n LEFT JOIN chassis c ON c.id = n.chassis_id
 UNION ALL
@@ -103,7 +106,7 @@ func (q Queries) Transition(ctx context.Context, r TransitionRequest) (Node, err
 		id.String(), from, string(r.To), string(r.Target), r.RequestID,
 		setLastErr, lastErr, r.PowerState != nil, power, setInstanceUUID, instanceUUID,
 		optJSON(r.InstanceInfo), optJSON(r.DeployStep), optJSON(r.CleanStep), optJSON(r.DriverInternalInfo),
-		severity, r.Event,
+		severity, r.Event, r.DropConfigDrives,
 	), &applied, &seen, &reqID)
 	if err != nil {
 		return Node{}, fmt.Errorf("transition node %s to %q: %w", r.UUID, r.To, translate(err, ErrNotFound))

@@ -190,6 +190,9 @@ type TransitionRequest struct {
 	DeployStep         json.RawMessage
 	CleanStep          json.RawMessage
 	DriverInternalInfo json.RawMessage
+	// DropConfigDrives deletes the config drives of the node's operation
+	// records (the instance they configured is gone).
+	DropConfigDrives bool
 
 	Event string // history text; "" = "<from> -> <to>"
 	Error bool   // history severity ERROR

@@ -152,23 +152,7 @@ func (o *op) agentDeploy(ctx workflow.Context) error {
 	if err := o.runAgent(ctx, "write-image", wire.Command{Name: wire.CmdWriteImage, Params: params}, stepWriteImage); err != nil {
 		return failed(err)
 	}
-	o.step = "boot from disk"
-	if err := o.bootDevice(ctx, drivers.BootDisk, true); err != nil {
-		return failed(fmt.Errorf("set boot device to disk: %w", err))
-	}
-	if err := workflow.ExecuteLocalActivity(ctx, a.CleanUpRamdiskBoot, o.in.NodeUUID).Get(ctx, nil); err != nil {
-		return failed(fmt.Errorf("clean up ramdisk boot: %w", err))
-	}
-	// The agent fsynced the image before reporting success: a hard power
-	// cycle is safe and works whatever state the ramdisk is in.
-	if err := o.power(ctx, node.PowerOff); err != nil {
-		return failed(fmt.Errorf("power off after writing the image: %w", err))
-	}
-	if err := o.power(ctx, node.PowerOn); err != nil {
-		return failed(fmt.Errorf("power on from disk: %w", err))
-	}
-	o.powerState = &on
-	return o.succeed(ctx, node.Active, nil)
+	return o.bootFromDisk(ctx, failed)
 }
 
 // agentClean erases disk metadata through the ramdisk agent: boot the

@@ -252,6 +252,12 @@ func Clean(ctx workflow.Context, in contract.ProvisionInput) error {
 	if err := o.enter(ctx, node.Cleaning, node.Manageable, nil); err != nil {
 		return err
 	}
+	if workflow.GetVersion(ctx, versionSteps, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		if err := o.cleanSteps(ctx); err != nil {
+			return o.fail(ctx, node.CleanFail, err)
+		}
+		return o.succeed(ctx, node.Manageable, nil)
+	}
 	if err := o.clean(ctx); err != nil {
 		return o.fail(ctx, node.CleanFail, err)
 	}
@@ -270,6 +276,13 @@ func (o *op) clean(ctx workflow.Context) error {
 		return nil
 	}
 	if workflow.GetVersion(ctx, versionAgentClean, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		if workflow.GetVersion(ctx, versionSteps, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+			f, err := o.facts(ctx, activities.CleanSteps)
+			if err != nil {
+				return err
+			}
+			return o.agentCleanSteps(ctx, automatedCleanPlan(f.Catalog))
+		}
 		return o.agentClean(ctx)
 	}
 	if err := o.enter(ctx, node.CleanWait, o.target, nil); err != nil {
@@ -287,6 +300,9 @@ func Deploy(ctx workflow.Context, in contract.ProvisionInput) error {
 	}
 	if err := o.enter(ctx, node.Deploying, node.Active, nil); err != nil {
 		return err
+	}
+	if workflow.GetVersion(ctx, versionSteps, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		return o.deploySteps(ctx)
 	}
 	o.step = "deploy"
 	var done bool

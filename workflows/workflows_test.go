@@ -1,134 +1,12 @@
 package workflows_test
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"slices"
-	"sync"
 	"testing"
-	"time"
 
-	"go.temporal.io/sdk/testsuite"
-
-	"github.com/ferric-project/ferric/activities"
-	"github.com/ferric-project/ferric/drivers"
-	"github.com/ferric-project/ferric/drivers/fake"
 	"github.com/ferric-project/ferric/node"
-	"github.com/ferric-project/ferric/store"
-	"github.com/ferric-project/ferric/workflows"
 	"github.com/ferric-project/ferric/workflows/contract"
 )
-
-// memNodes is a minimal in-memory NodeStore with the store's semantics for
-// the calls activities make.
-type memNodes struct {
-	mu     sync.Mutex
-	nodes  map[string]*store.Node
-	events []string
-}
-
-func newMemNodes(nodes ...store.Node) *memNodes {
-	m := &memNodes{nodes: map[string]*store.Node{}}
-	for i := range nodes {
-		n := nodes[i]
-		m.nodes[n.UUID] = &n
-	}
-	return m
-}
-
-func (m *memNodes) Node(_ context.Context, id string) (store.Node, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, ok := m.nodes[id]
-	if !ok {
-		return store.Node{}, store.ErrNotFound
-	}
-	return *n, nil
-}
-
-func (m *memNodes) Transition(_ context.Context, r store.TransitionRequest) (store.Node, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, ok := m.nodes[r.UUID]
-	if !ok {
-		return store.Node{}, store.ErrNotFound
-	}
-	if !slices.Contains(r.From, n.ProvisionState) {
-		if n.ProvisionState == r.To && n.TargetProvisionState == r.Target {
-			return *n, nil
-		}
-		return store.Node{}, fmt.Errorf("node in %s: %w", n.ProvisionState, store.ErrInvalidState)
-	}
-	n.ProvisionState, n.TargetProvisionState = r.To, r.Target
-	if r.LastError != nil {
-		if *r.LastError == "" {
-			n.LastError = nil
-		} else {
-			e := *r.LastError
-			n.LastError = &e
-		}
-	}
-	if r.PowerState != nil {
-		n.PowerState = *r.PowerState
-	}
-	if r.InstanceInfo != nil {
-		n.InstanceInfo = r.InstanceInfo
-	}
-	if r.DeployStep != nil {
-		n.DeployStep = r.DeployStep
-	}
-	if r.CleanStep != nil {
-		n.CleanStep = r.CleanStep
-	}
-	n.Version++
-	m.events = append(m.events, string(r.To))
-	return *n, nil
-}
-
-func (m *memNodes) SetPower(_ context.Context, u store.PowerUpdate) (store.Node, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	n, ok := m.nodes[u.UUID]
-	if !ok {
-		return store.Node{}, store.ErrNotFound
-	}
-	if u.PowerState != nil {
-		n.PowerState = *u.PowerState
-	}
-	if u.Target != nil {
-		n.TargetPowerState = *u.Target
-	}
-	if u.LastError != nil {
-		if *u.LastError == "" {
-			n.LastError = nil
-		} else {
-			e := *u.LastError
-			n.LastError = &e
-		}
-	}
-	return *n, nil
-}
-
-// asyncDeploy is a deploy interface that needs an agent callback.
-type asyncDeploy struct{}
-
-func (asyncDeploy) Deploy(context.Context) (bool, error) { return false, nil }
-func (asyncDeploy) TearDown(context.Context) error       { return nil }
-func (asyncDeploy) Clean(context.Context) (bool, error)  { return true, nil }
-
-func registry() *drivers.Registry {
-	r := drivers.NewRegistry()
-	fake.New().Register(r)
-	r.AddDeploy("direct", func(drivers.Node) (drivers.Deploy, error) { return asyncDeploy{}, nil })
-	return r
-}
-
-func fakeNode(uuid string, state node.ProvisionState, driverInfo string) store.Node {
-	return store.Node{UUID: uuid, Driver: fake.TypeName, ProvisionState: state,
-		DriverInfo: json.RawMessage(driverInfo), InstanceInfo: json.RawMessage(`{"image_source":"x"}`),
-		Interfaces: store.Interfaces{Power: "fake", Management: "fake", Deploy: "fake", Vendor: "fake"}}
-}
 
 func TestPlan(t *testing.T) {
 	tests := []struct {
@@ -186,10 +64,6 @@ func TestProvisioning(t *testing.T) {
 		verb       node.Verb
 		workflow   string
 		driverInfo string
-		deploy     string // deploy interface name
-		signal     string // signal sent after signalAt
-		signalAt   time.Duration
-		timeout    int
 		want       node.ProvisionState
 		wantErr    bool
 		wantPower  node.PowerState
@@ -209,12 +83,6 @@ func TestProvisioning(t *testing.T) {
 			driverInfo: `{"fake_deploy_delay":"50ms"}`, want: node.Active},
 		{name: "deploy failure", start: node.Available, verb: node.VerbActive, workflow: contract.DeployName,
 			driverInfo: `{"fake_fail":["deploy"]}`, want: node.DeployFail, wantErr: true},
-		{name: "agent calls back", start: node.Available, verb: node.VerbActive, workflow: contract.DeployName,
-			deploy: "direct", signal: contract.SignalAgentReady, signalAt: time.Minute, want: node.Active},
-		{name: "agent never calls back", start: node.Available, verb: node.VerbActive, workflow: contract.DeployName,
-			deploy: "direct", timeout: 600, want: node.DeployFail, wantErr: true},
-		{name: "abort in wait call-back", start: node.Available, verb: node.VerbActive, workflow: contract.DeployName,
-			deploy: "direct", signal: contract.SignalAbort, signalAt: time.Minute, want: node.DeployFail, wantErr: true},
 		// One sequence for every driver: a fake node is powered off on
 		// undeploy, as real hardware is.
 		{name: "undeploy powers off", start: node.Active, power: node.PowerOn, verb: node.VerbDeleted,
@@ -226,34 +94,14 @@ func TestProvisioning(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var ts testsuite.WorkflowTestSuite
-			env := ts.NewTestWorkflowEnvironment()
-			n := fakeNode("n1", tt.start, tt.driverInfo)
-			n.PowerState = tt.power
-			if tt.deploy != "" {
-				n.Interfaces.Deploy = tt.deploy
-			}
-			nodes := newMemNodes(n)
-			acts := &activities.Activities{Drivers: registry(), Nodes: nodes, PollInterval: time.Millisecond,
-				Agents: newFakeAgents(succeed), AgentPollInterval: time.Millisecond}
-			env.RegisterActivity(acts)
-			workflows.Register(env)
-			if tt.signal != "" {
-				env.RegisterDelayedCallback(func() {
-					v, err := env.QueryWorkflow(contract.QueryState)
-					var st contract.Status
-					if err != nil || v.Get(&st) != nil || st.State != node.DeployWait {
-						t.Errorf("query before signal = %+v, %v; want %q", st, err, node.DeployWait)
-					}
-					env.SignalWorkflow(tt.signal, contract.AgentReady{AgentVersion: "test"})
-				}, tt.signalAt)
-			}
+			t.Parallel()
+			env := newEnv(t, nil)
+			n := createNode(t, env.st, nodeSpec{state: tt.start, power: tt.power, driverInfo: tt.driverInfo})
 			from := tt.start
 			if tt.seen != "" {
 				from = tt.seen
 			}
-			env.ExecuteWorkflow(tt.workflow, contract.ProvisionInput{NodeUUID: "n1", Verb: tt.verb, From: from,
-				AgentTimeoutSeconds: tt.timeout})
+			env.ExecuteWorkflow(tt.workflow, contract.ProvisionInput{NodeUUID: n.UUID, Verb: tt.verb, From: from})
 			if !env.IsWorkflowCompleted() {
 				t.Fatal("workflow did not complete")
 			}
@@ -261,7 +109,7 @@ func TestProvisioning(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("workflow error = %v, wantErr %v", err, tt.wantErr)
 			}
-			got, _ := nodes.Node(context.Background(), "n1")
+			got := mustNode(t, env.st, n.UUID)
 			if got.ProvisionState != tt.want || got.TargetProvisionState != node.NoState {
 				t.Errorf("stored state %q (target %q), want %q (no target)", got.ProvisionState, got.TargetProvisionState, tt.want)
 			}
@@ -294,18 +142,14 @@ func TestSetPower(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var ts testsuite.WorkflowTestSuite
-			env := ts.NewTestWorkflowEnvironment()
-			n := fakeNode("n1", node.Active, tt.driverInfo)
-			n.PowerState = node.PowerOff
-			nodes := newMemNodes(n)
-			env.RegisterActivity(&activities.Activities{Drivers: registry(), Nodes: nodes, PollInterval: time.Millisecond})
-			workflows.Register(env)
-			env.ExecuteWorkflow(contract.PowerName, contract.PowerInput{NodeUUID: "n1", Target: tt.target})
+			t.Parallel()
+			env := newEnv(t, nil)
+			n := createNode(t, env.st, nodeSpec{state: node.Active, power: node.PowerOff, driverInfo: tt.driverInfo})
+			env.ExecuteWorkflow(contract.PowerName, contract.PowerInput{NodeUUID: n.UUID, Target: tt.target})
 			if err := env.GetWorkflowError(); (err != nil) != tt.wantErr {
 				t.Fatalf("workflow error = %v, wantErr %v", err, tt.wantErr)
 			}
-			got, _ := nodes.Node(context.Background(), "n1")
+			got := mustNode(t, env.st, n.UUID)
 			if got.PowerState != tt.want || got.TargetPowerState != node.PowerNone {
 				t.Errorf("power %q target %q, want %q and no target", got.PowerState, got.TargetPowerState, tt.want)
 			}

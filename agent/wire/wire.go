@@ -66,9 +66,13 @@ type HeartbeatResponse struct {
 const (
 	CmdWriteImage    = "write_image"    // Params: WriteImage
 	CmdEraseMetadata = "erase_metadata" // Params: EraseMetadata
-	CmdReportDisks   = "report_disks"   // no params
-	CmdPowerOff      = "power_off"      // no params
-	CmdReboot        = "reboot"         // no params
+	CmdEraseDevices  = "erase_devices"  // Params: EraseDevices
+	// CmdWriteConfigDrive writes a config drive (ISO 9660, label config-2)
+	// to a partition at the end of the disk the image went to.
+	CmdWriteConfigDrive = "write_configdrive" // Params: WriteConfigDrive
+	CmdReportDisks      = "report_disks"      // no params
+	CmdPowerOff         = "power_off"         // no params
+	CmdReboot           = "reboot"            // no params
 )
 
 // Command is one instruction for the agent.
@@ -125,6 +129,34 @@ type WriteImageResult struct {
 // end of the device), Ironic's erase_devices_metadata clean step.
 type EraseMetadata struct {
 	Device string `json:"device"` // "" = every disk
+}
+
+// EraseDevices overwrites every byte of a device with zeros (Ironic's
+// erase_devices clean step), reporting progress in bytes.
+type EraseDevices struct {
+	Device string `json:"device"` // "" = every disk
+}
+
+// WriteConfigDrive writes a config drive as Ironic's agent does: a partition
+// at the end of the disk (64 MiB; a new MBR or GPT entry, or an existing
+// partition holding a config-2 filesystem) receives the ISO image.
+type WriteConfigDrive struct {
+	Device string `json:"device"` // "" = the first disk reported
+	// ConfigDrive is the image: base64 of a (usually gzipped) ISO 9660
+	// image, or an http(s) URL serving one (base64 or not, gzipped or not).
+	ConfigDrive string `json:"configdrive"`
+	// ImageSize is how many bytes the image written before occupies at the
+	// start of the disk: the new partition never starts before its end.
+	ImageSize int64 `json:"image_size,omitempty"`
+}
+
+// WriteConfigDriveResult says where the config drive went.
+type WriteConfigDriveResult struct {
+	Device    string `json:"device"`
+	Partition int    `json:"partition"` // 1-based partition number
+	Start     int64  `json:"start"`     // byte offset
+	Size      int64  `json:"size"`      // partition size in bytes
+	ISOSize   int64  `json:"iso_size"`
 }
 
 // Disk is a block device seen by the agent.

@@ -8,7 +8,7 @@
 //	fake_read_delay     added to power state reads only (to widen races in tests)
 //	fake_deploy_delay   added to deploy and clean calls
 //	fake_fail           list of operations that fail: "power", "management",
-//	                    "deploy", "clean", "vendor", "validate"
+//	                    "deploy", "clean", "step", "vendor", "validate"
 //
 // A fake-hardware node with no such keys costs nothing per call, so the type is
 // marked InMemory and workflows may run its calls as local activities.
@@ -80,7 +80,7 @@ func (h *Hardware) Register(r *drivers.Registry) {
 			"fake_power_delay":  "Latency added to power calls. Optional.",
 			"fake_read_delay":   "Latency added to power state reads only. Optional.",
 			"fake_deploy_delay": "Latency added to deploy and clean calls. Optional.",
-			"fake_fail":         "List of operations that fail: power, management, deploy, clean, vendor, validate. Optional.",
+			"fake_fail":         "List of operations that fail: power, management, deploy, clean, step, vendor, validate. Optional.",
 		},
 	})
 	r.AddPower("fake", func(n drivers.Node) (drivers.Power, error) { return h.node(n) })
@@ -184,6 +184,8 @@ var (
 	_ drivers.Management = (*Node)(nil)
 	_ drivers.Deploy     = (*Node)(nil)
 	_ drivers.Vendor     = (*Node)(nil)
+	_ drivers.Stepper    = (*Node)(nil)
+	_ drivers.StepRunner = (*Node)(nil)
 )
 
 func (h *Hardware) node(n drivers.Node) (*Node, error) {
@@ -320,6 +322,25 @@ func (n *Node) TearDown(ctx context.Context) error {
 // Clean pretends to clean the disks; it completes synchronously.
 func (n *Node) Clean(ctx context.Context) (bool, error) {
 	return true, n.do(ctx, "clean", "", n.cfg.DeployDelay)
+}
+
+// CleanSteps are the fake's clean steps: the agent's, run in memory.
+func (n *Node) CleanSteps() []drivers.Step { return inMemory(drivers.AgentCleanSteps()) }
+
+// DeploySteps are the fake's deploy steps: the agent deploy's, run in memory.
+func (n *Node) DeploySteps() []drivers.Step { return inMemory(drivers.AgentDeploySteps()) }
+
+func inMemory(steps []drivers.Step) []drivers.Step {
+	for i := range steps {
+		steps[i].InBand = false
+	}
+	return steps
+}
+
+// RunStep records the step as a call (op "step", arg "<interface>.<name>");
+// it fails when fake_fail lists "step".
+func (n *Node) RunStep(ctx context.Context, step drivers.Step, _ json.RawMessage) error {
+	return n.do(ctx, "step", step.ID(), n.cfg.DeployDelay)
 }
 
 // VendorMethods lists the fake's passthru methods (as Ironic's fake vendor).

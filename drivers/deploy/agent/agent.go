@@ -27,7 +27,10 @@ type Deploy struct {
 	clean bool
 }
 
-var _ drivers.Deploy = Deploy{}
+var (
+	_ drivers.Deploy  = Deploy{}
+	_ drivers.Stepper = Deploy{}
+)
 
 // Factory returns the drivers.Factory of the interface.
 func Factory(cfg Config) drivers.Factory[drivers.Deploy] {
@@ -52,3 +55,9 @@ func (Deploy) TearDown(context.Context) error { return nil }
 // Clean reports whether cleaning needs the agent (done = false: erase disk
 // metadata through it) or is skipped (automated cleaning disabled).
 func (d Deploy) Clean(context.Context) (bool, error) { return !d.clean, nil }
+
+// CleanSteps are the agent's clean steps (drivers.AgentCleanSteps).
+func (Deploy) CleanSteps() []drivers.Step { return drivers.AgentCleanSteps() }
+
+// DeploySteps are the agent deploy's steps (drivers.AgentDeploySteps).
+func (Deploy) DeploySteps() []drivers.Step { return drivers.AgentDeploySteps() }

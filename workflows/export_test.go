@@ -1,0 +1,4 @@
+package workflows
+
+// DeployPlanOf exposes deployPlan to the external tests.
+var DeployPlanOf = deployPlan

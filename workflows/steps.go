@@ -1,0 +1,245 @@
+package workflows
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/ferric-project/ferric/activities"
+	"github.com/ferric-project/ferric/agent/wire"
+	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/node"
+)
+
+// versionSteps gates the steps engine: deploys, manual and automated
+// cleanings run the steps their request and the node's deploy interface
+// give, and a deploy writes the request's config drive. Runs that started
+// before it keep their fixed sequences.
+const versionSteps = "steps"
+
+// deployPlan orders a deploy's steps as Ironic does: the interface's steps
+// with a priority above 0, unless the request disables them (priority 0),
+// and the request's steps with the priority it gives; highest priority
+// first, the interface's order breaking ties, then the request's.
+func deployPlan(catalog, user []activities.StepRef) []activities.StepRef {
+	var plan []activities.StepRef
+	overridden := func(s activities.StepRef) bool {
+		return slices.ContainsFunc(user, func(u activities.StepRef) bool { return u.ID() == s.ID() })
+	}
+	for _, s := range catalog {
+		if s.Priority > 0 && !overridden(s) {
+			plan = append(plan, s)
+		}
+	}
+	for _, u := range user {
+		if u.Priority > 0 {
+			plan = append(plan, u)
+		}
+	}
+	slices.SortStableFunc(plan, func(a, b activities.StepRef) int { return cmp.Compare(b.Priority, a.Priority) })
+	return plan
+}
+
+// automatedCleanPlan is the interface's clean steps with a priority above
+// 0, highest first (Ironic's automated cleaning).
+func automatedCleanPlan(catalog []activities.StepRef) []activities.StepRef {
+	return deployPlan(catalog, nil)
+}
+
+// facts loads the operation's step facts.
+func (o *op) facts(ctx workflow.Context, kind activities.StepKind) (activities.OperationFacts, error) {
+	var f activities.OperationFacts
+	err := workflow.ExecuteLocalActivity(ctx, a.OperationFacts, activities.OperationFactsInput{
+		UUID: o.in.NodeUUID, OperationID: o.in.OperationID, Kind: kind}).Get(ctx, &f)
+	return f, err
+}
+
+// stepShown is a step as shown in clean_step or deploy_step before it runs
+// (its arguments are filled in when it does, from the store).
+func stepShown(s activities.StepRef) json.RawMessage {
+	out, _ := json.Marshal(map[string]any{"interface": s.Interface, "step": s.Name, "priority": s.Priority,
+		"args": map[string]any{}})
+	return out
+}
+
+// runSteps runs steps in order through a deploy interface that runs them
+// itself (the fake, in memory).
+func (o *op) runSteps(ctx workflow.Context, kind activities.StepKind, steps []activities.StepRef) error {
+	o.clearSteps = true
+	for _, s := range steps {
+		o.step = s.ID()
+		if err := o.driver(ctx, a.RunDeployStep, activities.StepInput{UUID: o.in.NodeUUID,
+			OperationID: o.in.OperationID, Kind: kind, Step: s}).Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runAgentStep runs one step on the ramdisk agent: the command is built
+// from the store, and the step (with its progress) is shown on the node.
+func (o *op) runAgentStep(ctx workflow.Context, kind activities.StepKind, s activities.StepRef) error {
+	o.step = s.ID()
+	step := s
+	return workflow.ExecuteActivity(agentOptions(ctx), a.RunAgentCommand, activities.AgentCommandInput{
+		UUID: o.in.NodeUUID, Command: wire.Command{ID: commandID(ctx, string(kind)+"-"+s.ID())},
+		Step: &step, Kind: kind, OperationID: o.in.OperationID,
+	}).Get(ctx, nil)
+}
+
+// bootAgent boots the ramdisk and waits for its agent in wait (clean wait,
+// wait call-back), showing first as the coming step, then moves to busy
+// (cleaning, deploying). On failure the ramdisk boot is abandoned.
+func (o *op) bootAgent(ctx workflow.Context, wait, busy node.ProvisionState, kind activities.StepKind,
+	first activities.StepRef) error {
+	o.clearSteps = true
+	if err := o.bootRamdisk(ctx); err != nil {
+		return err
+	}
+	on := node.PowerOn
+	if err := o.enter(ctx, wait, o.target, func(t *activities.TransitionInput) {
+		t.PowerState = &on
+		if kind == activities.CleanSteps {
+			t.CleanStep = stepShown(first)
+		} else {
+			t.DeployStep = stepShown(first)
+		}
+	}); err != nil {
+		return err
+	}
+	o.step = "wait for agent"
+	if err := o.waitAgent(ctx, time.Duration(o.in.AgentTimeoutSeconds)*time.Second); err != nil {
+		return err
+	}
+	return o.enter(ctx, busy, o.target, nil)
+}
+
+// agentCleanSteps runs clean steps on the ramdisk agent: boot it, clean
+// wait, run each step, remove the ramdisk boot and power off. On failure
+// the ramdisk boot is abandoned and the error returned (the caller fails
+// the node to clean failed). Manual and automated cleaning share it.
+func (o *op) agentCleanSteps(ctx workflow.Context, steps []activities.StepRef) error {
+	if len(steps) == 0 {
+		return nil
+	}
+	err := o.bootAgent(ctx, node.CleanWait, node.Cleaning, activities.CleanSteps, steps[0])
+	for i := 0; err == nil && i < len(steps); i++ {
+		err = o.runAgentStep(ctx, activities.CleanSteps, steps[i])
+	}
+	if err == nil {
+		if err = workflow.ExecuteLocalActivity(ctx, a.CleanUpRamdiskBoot, o.in.NodeUUID).Get(ctx, nil); err != nil {
+			err = fmt.Errorf("clean up ramdisk boot: %w", err)
+		}
+	}
+	if err != nil {
+		o.abandonAgent(ctx)
+		return err
+	}
+	if err := o.power(ctx, node.PowerOff); err != nil {
+		return fmt.Errorf("power off after cleaning: %w", err)
+	}
+	off := node.PowerOff
+	o.powerState = &off
+	return nil
+}
+
+// cleanSteps runs the request's clean steps (manual cleaning).
+func (o *op) cleanSteps(ctx workflow.Context) error {
+	f, err := o.facts(ctx, activities.CleanSteps)
+	if err != nil {
+		return err
+	}
+	if f.RunsSteps {
+		return o.runSteps(ctx, activities.CleanSteps, f.User)
+	}
+	return o.agentCleanSteps(ctx, f.User)
+}
+
+// deploySteps deploys by steps: through an interface that runs them itself
+// (the core deploy step is its Deploy), or through the ramdisk agent: check
+// the image, boot the ramdisk (the core step), run the other steps in
+// order, write the config drive, boot from disk. Every failure ends in
+// deploy failed with the ramdisk boot removed; the node never becomes active
+// with a bad image.
+func (o *op) deploySteps(ctx workflow.Context) error {
+	f, err := o.facts(ctx, activities.DeploySteps)
+	if err != nil {
+		return o.fail(ctx, node.DeployFail, err)
+	}
+	plan := deployPlan(f.Catalog, f.User)
+	if f.RunsSteps {
+		for _, s := range plan {
+			if s.Core {
+				o.step = "deploy"
+				if err := o.driver(ctx, a.DeployImage, o.in.NodeUUID).Get(ctx, nil); err != nil {
+					return o.fail(ctx, node.DeployFail, err)
+				}
+				continue
+			}
+			if err := o.runSteps(ctx, activities.DeploySteps, []activities.StepRef{s}); err != nil {
+				return o.fail(ctx, node.DeployFail, err)
+			}
+		}
+		return o.succeed(ctx, node.Active, nil)
+	}
+	o.clearSteps = true
+	if err := workflow.ExecuteLocalActivity(ctx, a.CheckInstanceImage, o.in.NodeUUID).Get(ctx, nil); err != nil {
+		return o.fail(ctx, node.DeployFail, err)
+	}
+	failed := func(err error) error {
+		o.abandonAgent(ctx)
+		return o.fail(ctx, node.DeployFail, err)
+	}
+	var inBand []activities.StepRef
+	for _, s := range plan {
+		if !s.Core {
+			inBand = append(inBand, s)
+		}
+	}
+	core := activities.StepRef{Interface: string(drivers.KindDeploy), Name: drivers.StepDeploy, Priority: 100}
+	if err := o.bootAgent(ctx, node.DeployWait, node.Deploying, activities.DeploySteps, core); err != nil {
+		return failed(err)
+	}
+	for _, s := range inBand {
+		if err := o.runAgentStep(ctx, activities.DeploySteps, s); err != nil {
+			return failed(err)
+		}
+	}
+	if f.HasConfigDrive {
+		o.step = "write config drive"
+		if err := workflow.ExecuteActivity(agentOptions(ctx), a.RunAgentCommand, activities.AgentCommandInput{
+			UUID: o.in.NodeUUID, Command: wire.Command{ID: commandID(ctx, "configdrive")},
+			Build: activities.BuildConfigDrive, OperationID: o.in.OperationID,
+		}).Get(ctx, nil); err != nil {
+			return failed(fmt.Errorf("write config drive: %w", err))
+		}
+	}
+	return o.bootFromDisk(ctx, failed)
+}
+
+// bootFromDisk ends an agent deploy: boot device disk, ramdisk boot removed
+// (the token dies), power cycle, active.
+func (o *op) bootFromDisk(ctx workflow.Context, failed func(error) error) error {
+	o.step = "boot from disk"
+	if err := o.bootDevice(ctx, drivers.BootDisk, true); err != nil {
+		return failed(fmt.Errorf("set boot device to disk: %w", err))
+	}
+	if err := workflow.ExecuteLocalActivity(ctx, a.CleanUpRamdiskBoot, o.in.NodeUUID).Get(ctx, nil); err != nil {
+		return failed(fmt.Errorf("clean up ramdisk boot: %w", err))
+	}
+	// The agent fsynced what it wrote before reporting success: a hard
+	// power cycle is safe and works whatever state the ramdisk is in.
+	if err := o.power(ctx, node.PowerOff); err != nil {
+		return failed(fmt.Errorf("power off after writing the image: %w", err))
+	}
+	if err := o.power(ctx, node.PowerOn); err != nil {
+		return failed(fmt.Errorf("power on from disk: %w", err))
+	}
+	on := node.PowerOn
+	o.powerState = &on
+	return o.succeed(ctx, node.Active, nil)
+}
