@@ -199,7 +199,10 @@ func isProtectiveMBR(mbr []byte) bool {
 // (one without a partition table gets one).
 func mbrConfigDrive(dev ReadWriteDevice, size int64, mbr []byte, isoSize, imageEnd int64) (partition, error) {
 	if mbr[510] != 0x55 || mbr[511] != 0xAA {
-		mbr[510], mbr[511] = 0x55, 0xAA // a boot sector without a table: start one
+		// No partition table (a raw image): start an empty one; whatever
+		// the entries' bytes held was not a table.
+		clear(mbr[mbrEntries:510])
+		mbr[510], mbr[511] = 0x55, 0xAA
 	}
 	free, usedEnd := -1, max(imageEnd, 0)
 	for i := 0; i < 4; i++ {

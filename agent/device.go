@@ -28,9 +28,10 @@ type Device interface {
 type OpenDeviceFunc func(name string) (Device, error)
 
 // OpenBlockDevice is the default OpenDeviceFunc: the device opened
-// O_WRONLY (page cache, no O_SYNC, no O_DIRECT; writers fsync at the end).
+// read-write (page cache, no O_SYNC, no O_DIRECT; writers fsync at the end).
+// Writing a config drive reads the partition table first.
 func OpenBlockDevice(name string) (Device, error) {
-	f, err := os.OpenFile(name, os.O_WRONLY, 0)
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open device: %w", err)
 	}

@@ -35,6 +35,10 @@ func TestAgentDeployInProcess(t *testing.T) {
 
 	image := make([]byte, 3<<20)
 	_, _ = rand.Read(image)
+	// An image with an empty MBR partition table, as a whole-disk image has
+	// one: the config drive adds its partition to it.
+	clear(image[446:510])
+	image[510], image[511] = 0x55, 0xAA
 	sum := sha256.Sum256(image)
 	img := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "disk.raw", time.Time{}, bytes.NewReader(image))
@@ -64,7 +68,18 @@ func TestAgentDeployInProcess(t *testing.T) {
 
 	disk := runAgent(t, s, mac)
 
-	s.provisionAs(t, n.UUID, nodes.TargetActive, nodes.Active, "deploy-node-agent")
+	// Deploy with a config drive: it goes to a partition after the image,
+	// and its secret into no workflow history.
+	const secret = "in-process-admin-pass-31c8"
+	if err := nodes.ChangeProvisionState(ctx, s.client, n.UUID, nodes.ProvisionStateOpts{Target: nodes.TargetActive,
+		ConfigDrive: nodes.ConfigDrive{MetaData: map[string]any{"admin_pass": secret},
+			UserData: "#cloud-config\nfinal_message: ferric e2e config drive\n"}}).ExtractErr(); err != nil {
+		t.Fatalf("deploy: %v", err)
+	}
+	s.waitFor(t, n.UUID, 30*time.Second, func(n *nodes.Node) bool {
+		return n.ProvisionState == string(nodes.Active) && n.TargetProvisionState == ""
+	})
+	s.settleAs(t, n.UUID, "deploy-node-agent-steps")
 	got, err := nodes.Get(ctx, s.client, n.UUID).Extract()
 	if err != nil {
 		t.Fatal(err)
@@ -72,10 +87,11 @@ func TestAgentDeployInProcess(t *testing.T) {
 	if got.PowerState != "power on" || got.LastError != "" || len(got.DeployStep) != 0 {
 		t.Errorf("after deploy: power %q, last_error %q, deploy_step %v", got.PowerState, got.LastError, got.DeployStep)
 	}
-	written, err := os.ReadFile(disk)
-	if err != nil || !bytes.Equal(written, image) {
-		t.Fatalf("disk holds %d bytes (err %v), want the %d-byte image", len(written), err, len(image))
+	if err := e2eImageOnDisk(disk, image); err != nil {
+		t.Fatal(err)
 	}
+	e2eCheckConfigDrive(t, disk, int64(len(image)), n.UUID, secret, `"name":"direct-0"`)
+	e2eNoSecretInHistory(t, s, secret)
 	if _, ok, _ := s.st.BootConfigByMAC(ctx, mac); ok {
 		t.Error("the node still boots the ramdisk after deploy")
 	}
@@ -106,11 +122,14 @@ func runAgent(t *testing.T, s *stack, mac string) string {
 	if err := os.WriteFile(disk, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Truncate(disk, 128<<20); err != nil { // sparse: room for the image and a config drive
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ag, err := agent.New(agent.Config{
 		APIURL: strings.TrimSuffix(s.endpoint, "/v1"), Version: "test", MACs: []string{mac},
 		ProgressInterval: 100 * time.Millisecond, LookupRetryMin: 50 * time.Millisecond, LookupRetryMax: 200 * time.Millisecond,
-		ListDisks: func() ([]wire.Disk, error) { return []wire.Disk{{Name: disk, Size: 1 << 30}}, nil },
+		ListDisks: func() ([]wire.Disk, error) { return []wire.Disk{{Name: disk, Size: 128 << 20}}, nil },
 		Log:       slog.New(slog.DiscardHandler),
 	})
 	if err != nil {

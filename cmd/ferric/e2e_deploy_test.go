@@ -30,6 +30,8 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/nodes"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/ports"
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ferric-project/ferric/agent/wire"
 	"github.com/ferric-project/ferric/drivers"
@@ -49,8 +51,11 @@ const (
 	e2eMAC    = "52:54:00:fe:2e:01" // the VM's NIC and the node's port
 	e2eMarker = "FERRIC-E2E-BOOTED" // printed on COM1 by the image's boot sector
 	e2eImage  = 32 << 20            // image size
-	e2eDisk   = 64 << 20            // the VM's disk (sparse file)
-	e2eBMCPW  = "secret"            // testdata/e2e/lan.conf.in: user admin
+	e2eDisk   = 128 << 20           // the VM's disk (sparse file): the image, then the config drive's 64 MiB
+	// e2eSecret is in the deploy's config drive: it must reach the disk and
+	// no Temporal history.
+	e2eSecret = "e2e-admin-pass-7f3a9c"
+	e2eBMCPW  = "secret" // testdata/e2e/lan.conf.in: user admin
 )
 
 // e2ePrereqs gates the test: it runs with FERRIC_E2E_QEMU=1, and must run
@@ -669,8 +674,10 @@ func TestE2EDeployQEMU(t *testing.T) {
 	t.Run("deploy", func(t *testing.T) {
 		setImage(imgSHA)
 		start := time.Now()
+		cd := nodes.ConfigDrive{MetaData: map[string]any{"hostname": "e2e-vm", "admin_pass": e2eSecret},
+			UserData: "#cloud-config\nfinal_message: ferric e2e config drive\n"}
 		if err := nodes.ChangeProvisionState(ctx, s.client, n.UUID,
-			nodes.ProvisionStateOpts{Target: nodes.TargetActive}).ExtractErr(); err != nil {
+			nodes.ProvisionStateOpts{Target: nodes.TargetActive, ConfigDrive: cd}).ExtractErr(); err != nil {
 			t.Fatalf("deploy: %v", err)
 		}
 		got := s.e2eFollow(t, n.UUID, start, 8*time.Minute, "active", "deploy failed", "error")
@@ -731,9 +738,15 @@ func TestE2EDeployQEMU(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(bmc.state, "qemu.pid")); err == nil {
 			t.Error("the API says power off but the VM still runs")
 		}
-		if h, err := e2eHashPrefix(disk, int64(len(img))); err != nil || h != imgSHA {
-			t.Errorf("the disk's first %d bytes hash to %s (%v), want the image's %s", len(img), h, err, imgSHA)
+		if err := e2eImageOnDisk(disk, img); err != nil {
+			t.Error(err)
 		}
+		// The config drive is on the disk, where cloud-init looks for it:
+		// a partition after the image holding an ISO 9660 filesystem
+		// labelled config-2 with the request's meta_data and user_data.
+		e2eCheckConfigDrive(t, disk, int64(len(img)), n.UUID, `"hostname":"e2e-vm"`, e2eSecret)
+		// ... and its secret is in no workflow history.
+		e2eNoSecretInHistory(t, s, e2eSecret)
 	})
 	if t.Failed() {
 		return
@@ -795,4 +808,111 @@ func (s *stack) e2eFollow(t *testing.T, id string, start time.Time, timeout time
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// e2eImageOnDisk checks that the disk starts with the image, but for the
+// MBR's partition entries, where the config drive adds its partition.
+func e2eImageOnDisk(disk string, img []byte) error {
+	f, err := os.Open(disk)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	got := make([]byte, len(img))
+	if _, err := io.ReadFull(f, got); err != nil {
+		return fmt.Errorf("read the disk: %w", err)
+	}
+	want := bytes.Clone(img)
+	clear(got[446:510])
+	clear(want[446:510])
+	if !bytes.Equal(got, want) {
+		return fmt.Errorf("the disk's first %d bytes are not the image (partition entries aside)", len(img))
+	}
+	return nil
+}
+
+// e2eCheckConfigDrive reads the VM's disk with sfdisk, blkid and isoinfo: a
+// partition after the image's end holds the config drive.
+func e2eCheckConfigDrive(t *testing.T, disk string, imageEnd int64, nodeUUID string, wantMeta ...string) {
+	t.Helper()
+	out, err := exec.Command("sfdisk", "--json", disk).Output()
+	if err != nil {
+		t.Fatalf("sfdisk --json: %v", err)
+	}
+	var tab struct {
+		PartitionTable struct {
+			Partitions []struct{ Start, Size int64 } `json:"partitions"`
+		} `json:"partitiontable"`
+	}
+	if err := json.Unmarshal(out, &tab); err != nil || len(tab.PartitionTable.Partitions) != 1 {
+		t.Fatalf("partition table %s (%v): want one config drive partition", out, err)
+	}
+	p := tab.PartitionTable.Partitions[0]
+	start, size := p.Start*512, p.Size*512
+	if start < imageEnd {
+		t.Errorf("config drive at %d overlaps the image (%d bytes)", start, imageEnd)
+	}
+	if out, err := exec.Command("blkid", "-p", "-O", strconv.FormatInt(start, 10), "-o", "export", disk).Output(); err != nil ||
+		!strings.Contains(string(out), "LABEL=config-2") || !strings.Contains(string(out), "TYPE=iso9660") {
+		t.Errorf("blkid at %d: %s (%v)", start, out, err)
+	}
+	iso := filepath.Join(t.TempDir(), "configdrive.iso")
+	raw, err := os.ReadFile(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(iso, raw[start:start+size], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string][]string{
+		"/openstack/latest/user_data":      {"final_message: ferric e2e config drive"},
+		"/openstack/latest/meta_data.json": append(wantMeta, `"uuid":"`+nodeUUID+`"`),
+	} {
+		out, err := exec.Command("isoinfo", "-R", "-i", iso, "-x", file).Output()
+		for _, w := range want {
+			if err != nil || !strings.Contains(string(out), w) {
+				t.Errorf("%s on the disk: %q (%v), want %q", file, out, err, w)
+			}
+		}
+	}
+	t.Logf("config drive: partition at %d MiB, %d MiB, label config-2", start>>20, size>>20)
+}
+
+// e2eNoSecretInHistory reads the history of every workflow of the
+// namespace, open or closed, and fails if secret appears in any event.
+func e2eNoSecretInHistory(t *testing.T, s *stack, secret string) {
+	t.Helper()
+	ctx := context.Background()
+	c := s.temporal.GetDefaultClient()
+	var token []byte
+	runs := 0
+	for {
+		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: s.namespace, PageSize: 100, NextPageToken: token})
+		if err != nil {
+			t.Fatalf("list workflows: %v", err)
+		}
+		for _, e := range resp.GetExecutions() {
+			runs++
+			it := c.GetWorkflowHistory(ctx, e.GetExecution().GetWorkflowId(), e.GetExecution().GetRunId(), false, 0)
+			for it.HasNext() {
+				ev, err := it.Next()
+				if err != nil {
+					t.Fatalf("read history: %v", err)
+				}
+				raw, _ := protojson.Marshal(ev)
+				if strings.Contains(string(raw), secret) {
+					t.Errorf("workflow %s holds the config drive's secret in event %d (%s)",
+						e.GetExecution().GetWorkflowId(), ev.GetEventId(), ev.GetEventType())
+				}
+			}
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			break
+		}
+	}
+	if runs == 0 {
+		t.Error("no workflow runs listed: the check saw nothing")
+	}
+	t.Logf("config drive secret absent from the histories of %d workflow runs", runs)
 }
