@@ -23,8 +23,10 @@ import (
 	"go.temporal.io/server/common/config"
 	"go.temporal.io/server/common/dynamicconfig"
 	tlog "go.temporal.io/server/common/log"
+	"go.temporal.io/server/common/membership/static"
 	"go.temporal.io/server/common/metrics"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
+	"go.temporal.io/server/common/primitives"
 	"go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 )
@@ -124,12 +126,26 @@ func Start(cfg Config) (*Server, error) {
 		}
 		return p
 	}
-	svc := func(grpcPort int) config.Service {
-		return config.Service{RPC: config.RPC{GRPCPort: grpcPort, MembershipPort: free(), BindOnIP: host}}
+	// Static membership, as the Temporal CLI's dev server: each service is
+	// the one host at its gRPC address. Ringpop would instead seed itself
+	// from the cluster_membership rows of earlier runs, whose ports are dead,
+	// and keep tasks waiting for about a minute after every restart; static
+	// membership never reads those rows, so old data folders work as they are.
+	services := make(map[string]config.Service, len(temporal.DefaultServices))
+	hosts := make(map[primitives.ServiceName]static.Hosts, len(temporal.DefaultServices))
+	for _, name := range temporal.DefaultServices {
+		grpcPort := port
+		if name != string(primitives.FrontendService) {
+			grpcPort = free()
+		}
+		services[name] = config.Service{RPC: config.RPC{GRPCPort: grpcPort, BindOnIP: host}}
+		hosts[primitives.ServiceName(name)] = static.SingleLocalHost(net.JoinHostPort(dialHost(host), strconv.Itoa(grpcPort)))
 	}
 	conf := &config.Config{
 		Global: config.Global{
-			Membership: config.Membership{MaxJoinDuration: 30 * time.Second, BroadcastAddress: host},
+			// Ringpop is not used; the join duration still sets how long
+			// the services may take to start (twice this).
+			Membership: config.Membership{MaxJoinDuration: 30 * time.Second},
 			Metrics: &metrics.Config{Prometheus: &metrics.PrometheusConfig{
 				ListenAddress: net.JoinHostPort(host, strconv.Itoa(free())), HandlerPath: "/metrics"}},
 		},
@@ -152,12 +168,7 @@ func Start(cfg Config) (*Server, error) {
 			},
 		},
 		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
-		Services: map[string]config.Service{
-			"frontend": svc(port),
-			"history":  svc(free()),
-			"matching": svc(free()),
-			"worker":   svc(free()),
-		},
+		Services:            services,
 		Archival: config.Archival{
 			History:    config.HistoryArchival{State: "disabled"},
 			Visibility: config.VisibilityArchival{State: "disabled"},
@@ -184,6 +195,7 @@ func Start(cfg Config) (*Server, error) {
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
+		temporal.WithStaticHosts(hosts),
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
@@ -248,6 +260,15 @@ func portFree(addr string) error {
 		return fmt.Errorf("address %s is in use (another ferric dev or Temporal running?): %w", addr, err)
 	}
 	return l.Close()
+}
+
+// dialHost is the address the services reach each other on when they listen
+// on host: loopback when host is a wildcard address.
+func dialHost(host string) string {
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		return "127.0.0.1"
+	}
+	return host
 }
 
 func freePort(host string) (int, error) {
