@@ -26,6 +26,7 @@ type NodeStore interface {
 	Node(ctx context.Context, ident string) (store.Node, error)
 	Transition(ctx context.Context, r store.TransitionRequest) (store.Node, error)
 	SetPower(ctx context.Context, u store.PowerUpdate) (store.Node, error)
+	NodesInProgress(ctx context.Context, q store.InProgressQuery) ([]store.NodeRef, error)
 }
 
 // DriverSource builds driver interfaces; *drivers.Registry satisfies it.
@@ -49,6 +50,10 @@ type Activities struct {
 	// Agents holds the ramdisk agent sessions (the agent activities fail
 	// without it).
 	Agents AgentStore
+	// ReconcileIdle is how long a node in progress must have gone unwritten
+	// before the reconciler checks it (0: DefaultReconcileIdle; negative:
+	// at once, for tests).
+	ReconcileIdle time.Duration
 	// Operations holds the operation records (what a request gave beyond
 	// its verb: config drive, steps); nil: operations with a record fail.
 	Operations OperationStore

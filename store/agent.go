@@ -311,42 +311,33 @@ func (q Queries) BootConfigByMAC(ctx context.Context, mac string) (nodeUUID stri
 	return nodeUUID, ok, nil
 }
 
-// SetDeployProgress writes the node's deploy_step (Ironic's current deploy
-// step, e.g. {"step":"write_image","interface":"deploy","priority":80,
-// "bytes_written":N,"bytes_total":M}). It is a progress report, not a change
-// a client could conflict with: it does not bump Version, so API PATCHes do
-// not lose optimistic-lock races against every progress tick. ErrNotFound
-// when there is no such node.
+// SetDeployProgress writes a node's deploy_step (the running deploy step
+// and its progress) without bumping its version: the workflow holding the
+// node's lock reports progress, and optimistic writers are not disturbed.
 func (q Queries) SetDeployProgress(ctx context.Context, nodeUUID string, step json.RawMessage) error {
+	return q.setStep(ctx, nodeUUID, "deploy_step", step)
+}
+
+// SetCleanProgress writes a node's clean_step, like SetDeployProgress.
+func (q Queries) SetCleanProgress(ctx context.Context, nodeUUID string, step json.RawMessage) error {
+	return q.setStep(ctx, nodeUUID, "clean_step", step)
+}
+
+// setStep writes column (deploy_step or clean_step, this package's
+// constants, never input).
+func (q Queries) setStep(ctx context.Context, nodeUUID, column string, step json.RawMessage) error {
 	id, err := uuid.Parse(nodeUUID)
 	if err != nil {
-		return fmt.Errorf("set deploy progress of node %q: %w", nodeUUID, ErrNotFound)
+		return fmt.Errorf("set %s of node %q: %w", column, nodeUUID, ErrNotFound)
 	}
-	tag, err := q.db.Exec(ctx, `UPDATE nodes SET deploy_step = $2::jsonb, updated_at = now()
+	tag, err := q.db.Exec(ctx, `UPDATE nodes SET `+column+` = $2::jsonb, updated_at = now()
 		WHERE uuid = $1::uuid`, id.String(), jsonObject(step))
 	if err != nil {
-		return fmt.Errorf("set deploy progress of node %s: %w", nodeUUID, translate(err, ErrNotFound))
+		return fmt.Errorf("set %s of node %s: %w", column, nodeUUID, translate(err, ErrNotFound))
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("set deploy progress of node %s: %w", nodeUUID, ErrNotFound)
+		return fmt.Errorf("set %s of node %s: %w", column, nodeUUID, ErrNotFound)
 	}
 	return nil
 }
 
-// SetCleanProgress writes a node's clean_step (the running clean step and
-// its progress) without bumping its version, like SetDeployProgress.
-func (q Queries) SetCleanProgress(ctx context.Context, nodeUUID string, step json.RawMessage) error {
-	id, err := uuid.Parse(nodeUUID)
-	if err != nil {
-		return fmt.Errorf("set clean progress of node %q: %w", nodeUUID, ErrNotFound)
-	}
-	tag, err := q.db.Exec(ctx, `UPDATE nodes SET clean_step = $2::jsonb, updated_at = now()
-		WHERE uuid = $1::uuid`, id.String(), jsonObject(step))
-	if err != nil {
-		return fmt.Errorf("set clean progress of node %s: %w", nodeUUID, translate(err, ErrNotFound))
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("set clean progress of node %s: %w", nodeUUID, ErrNotFound)
-	}
-	return nil
-}

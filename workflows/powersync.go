@@ -182,14 +182,27 @@ func decideSync(o activities.PowerObservation, s activities.PowerSyncSettings) s
 // lock is held by an operation loses the correction: the operation decides
 // the node's power.
 func startCorrections(ctx workflow.Context, forces []contract.PowerInput) (started, lost int, err error) {
-	futures := make([]workflow.ChildWorkflowFuture, len(forces))
+	ids := make([]string, len(forces))
+	inputs := make([]any, len(forces))
 	for i, f := range forces {
+		ids[i], inputs[i] = f.NodeUUID, f
+	}
+	return startOnLocks(ctx, contract.PowerName, ids, inputs)
+}
+
+// startOnLocks starts workflow name on the lock of each node (its
+// WorkflowID), with inputs[i] for nodes[i], abandoned by the caller. It
+// counts the workflows started and the nodes whose lock an operation held
+// (nothing started there: the operation wins).
+func startOnLocks(ctx workflow.Context, name string, nodes []string, inputs []any) (started, held int, err error) {
+	futures := make([]workflow.ChildWorkflowFuture, len(nodes))
+	for i, uuid := range nodes {
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID:            contract.WorkflowID(f.NodeUUID),
+			WorkflowID:            contract.WorkflowID(uuid),
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		})
-		futures[i] = workflow.ExecuteChildWorkflow(cctx, contract.PowerName, f)
+		futures[i] = workflow.ExecuteChildWorkflow(cctx, name, inputs[i])
 	}
 	for _, fut := range futures {
 		cerr := fut.GetChildWorkflowExecution().Get(ctx, nil)
@@ -198,10 +211,10 @@ func startCorrections(ctx workflow.Context, forces []contract.PowerInput) (start
 		case cerr == nil:
 			started++
 		case errors.As(cerr, &already):
-			lost++
+			held++
 		default:
-			return started, lost, fmt.Errorf("start forced power correction: %w", cerr)
+			return started, held, fmt.Errorf("start %s: %w", name, cerr)
 		}
 	}
-	return started, lost, nil
+	return started, held, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -14,14 +13,8 @@ import (
 	"github.com/ferric-project/ferric/workflows/contract"
 )
 
-// Reconciler bounds.
-const (
-	// ReconcileIdle is how long a node must have gone unwritten before the
-	// reconciler looks at it.
-	ReconcileIdle = time.Minute
-	// reconcileBatch bounds the nodes one pass looks at.
-	reconcileBatch = 500
-)
+// reconcileBatch bounds the nodes one reconciler pass looks at.
+const reconcileBatch = 500
 
 // ReconcileResult counts what one reconciler pass did.
 type ReconcileResult struct {
@@ -43,32 +36,20 @@ func ReconcileNodes(ctx workflow.Context) (ReconcileResult, error) {
 	})
 	var res ReconcileResult
 	var refs []activities.NodeRef
-	if err := workflow.ExecuteActivity(ctx, a.ListNodesInProgress, activities.ListNodesInProgressInput{
-		IdleSeconds: int(ReconcileIdle / time.Second), Limit: reconcileBatch}).Get(ctx, &refs); err != nil {
+	if err := workflow.ExecuteActivity(ctx, a.ListNodesInProgress,
+		activities.ListNodesInProgressInput{Limit: reconcileBatch}).Get(ctx, &refs); err != nil {
 		return res, err
 	}
 	res.Candidates = len(refs)
-	futures := make([]workflow.ChildWorkflowFuture, len(refs))
+	nodes := make([]string, len(refs))
+	inputs := make([]any, len(refs))
 	for i, r := range refs {
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID:            contract.WorkflowID(r.UUID),
-			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
-		})
-		futures[i] = workflow.ExecuteChildWorkflow(cctx, contract.RecoverName,
-			contract.RecoverInput{NodeUUID: r.UUID, Version: r.Version})
+		nodes[i], inputs[i] = r.UUID, contract.RecoverInput{NodeUUID: r.UUID, Version: r.Version}
 	}
-	for _, f := range futures {
-		err := f.GetChildWorkflowExecution().Get(ctx, nil)
-		var held *temporal.ChildWorkflowExecutionAlreadyStartedError
-		switch {
-		case err == nil:
-			res.Checked++
-		case errors.As(err, &held):
-			res.Held++
-		default:
-			return res, fmt.Errorf("start recover-node: %w", err)
-		}
+	var err error
+	res.Checked, res.Held, err = startOnLocks(ctx, contract.RecoverName, nodes, inputs)
+	if err != nil {
+		return res, err
 	}
 	return res, nil
 }

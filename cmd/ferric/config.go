@@ -36,6 +36,7 @@ type config struct {
 	syncForce      bool
 	syncConc       int
 	reconcileEvery time.Duration
+	reconcileIdle  time.Duration
 	pprofAddr      string
 
 	// Agent-based deploy and the boot server.
@@ -101,6 +102,7 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	duration(&c.syncEvery, "power-sync-interval", "FERRIC_POWER_SYNC_INTERVAL", time.Minute, "power state sync interval (0 disables)")
 	boolean(&c.syncForce, "power-sync-force", "FERRIC_POWER_SYNC_FORCE", false, "on mismatch, force the recorded power state onto the hardware")
 	duration(&c.reconcileEvery, "reconcile-interval", "FERRIC_RECONCILE_INTERVAL", time.Minute, "how often nodes left in a busy state by a lost operation are looked for and failed (0 disables)")
+	duration(&c.reconcileIdle, "reconcile-idle", "FERRIC_RECONCILE_IDLE", time.Minute, "how long a node in a busy state must go unwritten before the reconciler checks that an operation still holds it")
 	integer(&c.syncConc, "power-sync-concurrency", "FERRIC_POWER_SYNC_CONCURRENCY", 128, "BMC reads in flight during a power sync pass")
 	bootTFTP, bootHTTP := "", ""
 	switch role {
