@@ -36,6 +36,7 @@ type DriverSource interface {
 	Management(name string, n drivers.Node) (drivers.Management, error)
 	Deploy(name string, n drivers.Node) (drivers.Deploy, error)
 	Vendor(name string, n drivers.Node) (drivers.Vendor, error)
+	Inspect(name string, n drivers.Node) (drivers.Inspector, error)
 }
 
 // Activities holds the dependencies of every activity. Its exported method
@@ -54,6 +55,13 @@ type Activities struct {
 	// before the reconciler checks it (0: DefaultReconcileIdle; negative:
 	// at once, for tests).
 	ReconcileIdle time.Duration
+	// Inspection stores inventories and applies them (nil: inspection
+	// fails).
+	Inspection InspectStore
+	// InspectAddPorts is which NICs inspection makes ports of: "all",
+	// "active" (with an IP address), "pxe" (the NIC the node booted from;
+	// the default, as Ironic's [inspector]add_ports) or "disabled".
+	InspectAddPorts string
 	// Operations holds the operation records (what a request gave beyond
 	// its verb: config drive, steps); nil: operations with a record fail.
 	Operations OperationStore
@@ -111,6 +119,10 @@ type TransitionInput struct {
 	CleanStep     json.RawMessage `json:"clean_step,omitempty"`
 	Event         string          `json:"event,omitempty"`
 	Error         bool            `json:"error,omitempty"`
+	// InspectionStarted and InspectionFinished stamp
+	// inspection_started_at / inspection_finished_at.
+	InspectionStarted  bool `json:"inspection_started,omitempty"`
+	InspectionFinished bool `json:"inspection_finished,omitempty"`
 }
 
 // TransitionNode persists a provision state change and appends it to the
@@ -118,7 +130,8 @@ type TransitionInput struct {
 func (a *Activities) TransitionNode(ctx context.Context, in TransitionInput) (node.ProvisionState, error) {
 	r := store.TransitionRequest{UUID: in.UUID, From: in.From, To: in.To, Target: in.Target,
 		LastError: in.LastError, PowerState: in.PowerState, DeployStep: in.DeployStep,
-		CleanStep: in.CleanStep, Event: in.Event, Error: in.Error}
+		CleanStep: in.CleanStep, Event: in.Event, Error: in.Error,
+		InspectionStarted: in.InspectionStarted, InspectionFinished: in.InspectionFinished}
 	if activity.IsActivity(ctx) {
 		// Deterministic across retries and replays (local activity IDs are
 		// sequence numbers within the run), unique across runs.

@@ -184,7 +184,9 @@ func (a *Activities) RunAgentCommand(ctx context.Context, in AgentCommandInput) 
 				fmt.Sprintf("agent command %s (%s) of node %s is gone: the agent session was reset", id, name, in.UUID),
 				contract.ErrTypeAgentCommandFailed, nil)
 		}
-		res := wire.CommandResult{ID: c.ID, Name: c.Name, Status: c.Status, Error: c.Error, Result: c.Result,
+		// The result's payload (an inventory, say) stays in the store: the
+		// activity's own result is recorded in workflow history.
+		res := wire.CommandResult{ID: c.ID, Name: c.Name, Status: c.Status, Error: c.Error,
 			BytesWritten: c.BytesWritten, BytesTotal: c.BytesTotal}
 		switch c.Status {
 		case wire.StatusSucceeded:

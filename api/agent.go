@@ -18,7 +18,6 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/ferric-project/ferric/agent/wire"
-	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
 )
@@ -181,7 +180,7 @@ func (s *Server) heartbeat(c *fiber.Ctx) error {
 	if err != nil {
 		return fmt.Errorf("heartbeat of node %s: %w", id, err)
 	}
-	if n.ProvisionState == node.DeployWait || n.ProvisionState == node.CleanWait {
+	if n.ProvisionState.Wait() && n.ProvisionState.AgentReachable() {
 		// Every heartbeat in a wait state signals; the workflow takes the
 		// first and leaves the wait state.
 		err := s.Workflows.SignalWorkflow(ctx, contract.WorkflowID(n.UUID), "", contract.SignalAgentReady,

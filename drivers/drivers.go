@@ -99,6 +99,15 @@ type Deploy interface {
 	Clean(ctx context.Context) (done bool, err error)
 }
 
+// Inspector is the common-tier inspect interface. InspectHardware returns
+// the node's hardware inventory as one JSON document in ironic-python-agent's
+// format ({"inventory": ..., "plugin_data": ...}; the schema is
+// drivers/inventory's), which the caller validates and stores unaltered; or
+// nil when the ramdisk agent inspects (in-band): the workflow boots it.
+type Inspector interface {
+	InspectHardware(ctx context.Context) (json.RawMessage, error)
+}
+
 // VendorMethod describes one vendor passthru method.
 type VendorMethod struct {
 	HTTPMethods          []string `json:"http_methods"` // e.g. ["POST"]

@@ -61,6 +61,7 @@ type Registry struct {
 	management map[string]Factory[Management]
 	deploy     map[string]Factory[Deploy]
 	vendor     map[string]Factory[Vendor]
+	inspect    map[string]Factory[Inspector]
 }
 
 // NewRegistry returns an empty registry.
@@ -71,6 +72,7 @@ func NewRegistry() *Registry {
 		management: map[string]Factory[Management]{},
 		deploy:     map[string]Factory[Deploy]{},
 		vendor:     map[string]Factory[Vendor]{},
+		inspect:    map[string]Factory[Inspector]{},
 	}
 }
 
@@ -115,6 +117,11 @@ func (r *Registry) AddDeploy(name string, f Factory[Deploy]) {
 // AddVendor registers a vendor interface implementation.
 func (r *Registry) AddVendor(name string, f Factory[Vendor]) {
 	register(r, r.vendor, KindVendor, name, f)
+}
+
+// AddInspect registers an inspect interface implementation.
+func (r *Registry) AddInspect(name string, f Factory[Inspector]) {
+	register(r, r.inspect, KindInspect, name, f)
 }
 
 // Type returns a hardware type by name.
@@ -198,6 +205,11 @@ func (r *Registry) Deploy(name string, n Node) (Deploy, error) {
 // Vendor builds the named vendor interface for n.
 func (r *Registry) Vendor(name string, n Node) (Vendor, error) {
 	return build(r, r.vendor, KindVendor, name, n)
+}
+
+// Inspect builds the named inspect interface for n.
+func (r *Registry) Inspect(name string, n Node) (Inspector, error) {
+	return build(r, r.inspect, KindInspect, name, n)
 }
 
 // Validate checks a node's configuration for each kind that has an

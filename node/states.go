@@ -72,7 +72,7 @@ func (s ProvisionState) FailState() (ProvisionState, bool) {
 // AgentStates are the states in which a node runs the ramdisk agent: the
 // agent may look the node up and heartbeat.
 func AgentStates() []ProvisionState {
-	return []ProvisionState{Deploying, DeployWait, Cleaning, CleanWait}
+	return []ProvisionState{Deploying, DeployWait, Cleaning, CleanWait, Inspecting, InspectWait}
 }
 
 // AgentReachable reports whether s is one of AgentStates.

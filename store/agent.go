@@ -268,7 +268,7 @@ func (q Queries) RecordAgentResults(ctx context.Context, nodeUUID, agentVersion 
 		FROM nodes n WHERE n.id = s.node_id AND n.uuid = $1::uuid
 		RETURNING s.node_id
 	), r AS (
-		SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::jsonb[], $7::bigint[], $8::bigint[])
+		SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[])
 			AS r(id, status, error, result, bytes_written, bytes_total)
 	), upd AS (
 		UPDATE agent_commands c SET status = r.status, error = NULLIF(r.error, ''), result = r.result,

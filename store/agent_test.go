@@ -103,7 +103,7 @@ func TestAgentSessionLifecycle(t *testing.T) {
 	}
 	record(wire.CommandResult{ID: "run-reboot", Status: wire.StatusSucceeded, Result: json.RawMessage(`{"ok":true}`)})
 	sess, _ = s.AgentSession(ctx, n.UUID)
-	if c, _ := sess.Command("run-reboot"); string(c.Result) != `{"ok": true}` {
+	if c, _ := sess.Command("run-reboot"); string(c.Result) != `{"ok":true}` { // as the agent sent it
 		t.Errorf("result = %s", c.Result)
 	}
 

@@ -43,7 +43,10 @@ const transitionSQL = `WITH cur AS (
 		instance_info = COALESCE($12::jsonb, n.instance_info),
 		deploy_step = COALESCE($13::jsonb, n.deploy_step),
 		clean_step = COALESCE($14::jsonb, n.clean_step),
-		driver_internal_info = COALESCE($15::jsonb, n.driver_internal_info)
+		driver_internal_info = COALESCE($15::jsonb, n.driver_internal_info),
+		inspection_started_at = CASE WHEN $19::boolean THEN now() ELSE n.inspection_started_at END,
+		inspection_finished_at = CASE WHEN $20::boolean THEN now() WHEN $19::boolean THEN NULL
+			ELSE n.inspection_finished_at END
 	FROM cur
 	WHERE n.id = cur.id AND cur.provision_state = ANY($2::text[])
 	RETURNING n.*, cur.provision_state AS from_state
@@ -106,7 +109,7 @@ func (q Queries) Transition(ctx context.Context, r TransitionRequest) (Node, err
 		id.String(), from, string(r.To), string(r.Target), r.RequestID,
 		setLastErr, lastErr, r.PowerState != nil, power, setInstanceUUID, instanceUUID,
 		optJSON(r.InstanceInfo), optJSON(r.DeployStep), optJSON(r.CleanStep), optJSON(r.DriverInternalInfo),
-		severity, r.Event, r.DropConfigDrives,
+		severity, r.Event, r.DropConfigDrives, r.InspectionStarted, r.InspectionFinished,
 	), &applied, &seen, &reqID)
 	if err != nil {
 		return Node{}, fmt.Errorf("transition node %s to %q: %w", r.UUID, r.To, translate(err, ErrNotFound))

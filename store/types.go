@@ -193,6 +193,10 @@ type TransitionRequest struct {
 	// DropConfigDrives deletes the config drives of the node's operation
 	// records (the instance they configured is gone).
 	DropConfigDrives bool
+	// InspectionStarted sets inspection_started_at to now and clears
+	// inspection_finished_at; InspectionFinished sets the latter to now.
+	InspectionStarted  bool
+	InspectionFinished bool
 
 	Event string // history text; "" = "<from> -> <to>"
 	Error bool   // history severity ERROR

@@ -105,11 +105,26 @@ func newEnv(t *testing.T, script func(wire.Command) []wire.CommandResult) *testE
 		script = succeed
 	}
 	agents := &simAgent{Store: st, scripts: map[string][]wire.CommandResult{}, script: script}
-	env.RegisterActivity(&activities.Activities{Drivers: r, Nodes: st, Agents: agents, Operations: st,
+	env.RegisterActivity(&activities.Activities{Drivers: r, Nodes: st, Agents: agents, Operations: st, Inspection: st,
 		PollInterval: time.Millisecond, AgentPollInterval: time.Millisecond})
 	env.RegisterActivity(&activities.PowerSync{Drivers: r, Nodes: st, Concurrency: 4})
 	workflows.Register(env)
 	return &testEnv{TestWorkflowEnvironment: env, st: st, hw: hw, agents: agents}
+}
+
+// newEnvOn is a fresh test environment (a workflow environment runs one
+// workflow) over prev's store, hardware and agent.
+func newEnvOn(t *testing.T, prev *testEnv) *testEnv {
+	t.Helper()
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	r := drivers.NewRegistry()
+	prev.hw.Register(r)
+	agent.Register(r, agent.Config{AutomatedClean: true})
+	env.RegisterActivity(&activities.Activities{Drivers: r, Nodes: prev.st, Agents: prev.agents, Operations: prev.st,
+		Inspection: prev.st, PollInterval: time.Millisecond, AgentPollInterval: time.Millisecond})
+	workflows.Register(env)
+	return &testEnv{TestWorkflowEnvironment: env, st: prev.st, hw: prev.hw, agents: prev.agents}
 }
 
 // simAgent is the ramdisk agent, simulated on the real store: each command

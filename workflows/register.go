@@ -14,6 +14,7 @@ func Register(r worker.WorkflowRegistry) {
 		contract.ManageName:     Manage,
 		contract.ProvideName:    Provide,
 		contract.CleanName:      Clean,
+		contract.InspectName:    Inspect,
 		contract.DeployName:     Deploy,
 		contract.UndeployName:   Undeploy,
 		contract.PowerName:      SetPower,

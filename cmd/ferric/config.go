@@ -37,6 +37,7 @@ type config struct {
 	syncConc       int
 	reconcileEvery time.Duration
 	reconcileIdle  time.Duration
+	addPorts       string
 	pprofAddr      string
 
 	// Agent-based deploy and the boot server.
@@ -103,6 +104,7 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	boolean(&c.syncForce, "power-sync-force", "FERRIC_POWER_SYNC_FORCE", false, "on mismatch, force the recorded power state onto the hardware")
 	duration(&c.reconcileEvery, "reconcile-interval", "FERRIC_RECONCILE_INTERVAL", time.Minute, "how often nodes left in a busy state by a lost operation are looked for and failed (0 disables)")
 	duration(&c.reconcileIdle, "reconcile-idle", "FERRIC_RECONCILE_IDLE", time.Minute, "how long a node in a busy state must go unwritten before the reconciler checks that an operation still holds it")
+	str(&c.addPorts, "inspect-add-ports", "FERRIC_INSPECT_ADD_PORTS", "pxe", "which NICs inspection makes ports of: all, active (with an IP address), pxe (the one the node booted from) or disabled")
 	integer(&c.syncConc, "power-sync-concurrency", "FERRIC_POWER_SYNC_CONCURRENCY", 128, "BMC reads in flight during a power sync pass")
 	bootTFTP, bootHTTP := "", ""
 	switch role {
@@ -128,6 +130,11 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	case "dev", "api", "worker", "boot", "all", "migrate", "testdb":
 	default:
 		return config{}, fmt.Errorf("unknown role %q (want dev, api, worker, boot, all, migrate or testdb)", role)
+	}
+	switch c.addPorts {
+	case "all", "active", "pxe", "disabled":
+	default:
+		return config{}, fmt.Errorf("-inspect-add-ports %q: want all, active, pxe or disabled", c.addPorts)
 	}
 	if role != "dev" && role != "testdb" && c.databaseURL == "" {
 		return config{}, fmt.Errorf("%s needs -database-url or FERRIC_DATABASE_URL", role)

@@ -8,7 +8,10 @@
 //	fake_read_delay     added to power state reads only (to widen races in tests)
 //	fake_deploy_delay   added to deploy and clean calls
 //	fake_fail           list of operations that fail: "power", "management",
-//	                    "deploy", "clean", "step", "vendor", "validate"
+//	                    "deploy", "clean", "step", "inspect", "vendor", "validate"
+//	fake_inventory      the inventory document out-of-band inspection returns
+//	                    (ironic-python-agent's format); default: a small server
+//	                    derived from the node's UUID
 //
 // A fake-hardware node with no such keys costs nothing per call, so the type is
 // marked InMemory and workflows may run its calls as local activities.
@@ -18,6 +21,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"sync"
 	"time"
@@ -68,7 +72,7 @@ func (h *Hardware) Register(r *drivers.Registry) {
 	ifaces[drivers.KindBios] = []string{"fake", "no-bios"}
 	ifaces[drivers.KindConsole] = []string{"fake", "no-console"}
 	ifaces[drivers.KindRescue] = []string{"fake", "no-rescue"}
-	ifaces[drivers.KindInspect] = []string{"fake", "no-inspect"}
+	ifaces[drivers.KindInspect] = []string{"fake", "agent", "no-inspect"}
 	ifaces[drivers.KindFirmware] = []string{"fake", "no-firmware"}
 	ifaces[drivers.KindVendor] = []string{"fake", "no-vendor"}
 	r.AddType(drivers.HardwareType{
@@ -87,6 +91,7 @@ func (h *Hardware) Register(r *drivers.Registry) {
 	r.AddManagement("fake", func(n drivers.Node) (drivers.Management, error) { return h.node(n) })
 	r.AddDeploy("fake", func(n drivers.Node) (drivers.Deploy, error) { return h.node(n) })
 	r.AddVendor("fake", func(n drivers.Node) (drivers.Vendor, error) { return h.node(n) })
+	r.AddInspect("fake", func(n drivers.Node) (drivers.Inspector, error) { return h.node(n) })
 }
 
 // maxCalls bounds the recorded calls; the oldest half is dropped when full.
@@ -125,14 +130,17 @@ type Config struct {
 	ReadDelay   time.Duration
 	DeployDelay time.Duration
 	Fail        []string
+	// Inventory is fake_inventory as given (nil: the default document).
+	Inventory json.RawMessage
 }
 
 type rawConfig struct {
-	Delay       string   `json:"fake_delay"`
-	PowerDelay  string   `json:"fake_power_delay"`
-	ReadDelay   string   `json:"fake_read_delay"`
-	DeployDelay string   `json:"fake_deploy_delay"`
-	Fail        []string `json:"fake_fail"`
+	Delay       string          `json:"fake_delay"`
+	PowerDelay  string          `json:"fake_power_delay"`
+	ReadDelay   string          `json:"fake_read_delay"`
+	DeployDelay string          `json:"fake_deploy_delay"`
+	Fail        []string        `json:"fake_fail"`
+	Inventory   json.RawMessage `json:"fake_inventory"`
 }
 
 // ParseConfig reads the fake_* keys of driver_info; other keys are ignored.
@@ -161,6 +169,9 @@ func ParseConfig(info json.RawMessage) (Config, error) {
 		*d.out = v
 	}
 	c.Fail = raw.Fail
+	if len(raw.Inventory) > 0 && string(raw.Inventory) != "null" {
+		c.Inventory = raw.Inventory
+	}
 	if slices.Contains(c.Fail, "validate") {
 		return Config{}, fmt.Errorf("fake_fail contains validate")
 	}
@@ -186,6 +197,7 @@ var (
 	_ drivers.Vendor     = (*Node)(nil)
 	_ drivers.Stepper    = (*Node)(nil)
 	_ drivers.StepRunner = (*Node)(nil)
+	_ drivers.Inspector  = (*Node)(nil)
 )
 
 func (h *Hardware) node(n drivers.Node) (*Node, error) {
@@ -341,6 +353,48 @@ func inMemory(steps []drivers.Step) []drivers.Step {
 // it fails when fake_fail lists "step".
 func (n *Node) RunStep(ctx context.Context, step drivers.Step, _ json.RawMessage) error {
 	return n.do(ctx, "step", step.ID(), n.cfg.DeployDelay)
+}
+
+// InspectHardware returns fake_inventory, or a default document for a small
+// server whose NIC MACs and serial number derive from the node's UUID (so
+// that thousands of fake nodes inspect to distinct ports). It fails when
+// fake_fail lists "inspect".
+func (n *Node) InspectHardware(ctx context.Context) (json.RawMessage, error) {
+	if err := n.do(ctx, "inspect", "", n.cfg.DeployDelay); err != nil {
+		return nil, err
+	}
+	if n.cfg.Inventory != nil {
+		return n.cfg.Inventory, nil
+	}
+	h := fnv.New64a()
+	h.Write([]byte(n.uuid))
+	sum := h.Sum64()
+	mac := func(i byte) string {
+		return fmt.Sprintf("52:54:%02x:%02x:%02x:%02x", byte(sum>>24), byte(sum>>16), byte(sum>>8), byte(sum)+i)
+	}
+	return json.RawMessage(fmt.Sprintf(`{"inventory":{`+
+		`"interfaces":[`+
+		`{"name":"eth0","mac_address":"%[1]s","ipv4_address":null,"ipv6_address":null,"has_carrier":true,"lldp":null,`+
+		`"vendor":"0x8086","product":"0x1572","client_id":null,"biosdevname":null,"speed_mbps":10000,`+
+		`"pci_address":"0000:3b:00.0","driver":"i40e"},`+
+		`{"name":"eth1","mac_address":"%[2]s","ipv4_address":null,"ipv6_address":null,"has_carrier":false,"lldp":null,`+
+		`"vendor":"0x8086","product":"0x1572","client_id":null,"biosdevname":null,"speed_mbps":10000,`+
+		`"pci_address":"0000:3b:00.1","driver":"i40e"}],`+
+		`"cpu":{"model_name":"Fake CPU @ 2.40GHz","frequency":"2400.0000","count":8,"architecture":"x86_64",`+
+		`"flags":["fpu","sse2","vmx"],"socket_count":1},`+
+		`"memory":{"total":17179869184,"physical_mb":16384},`+
+		`"disks":[{"name":"/dev/sda","model":"Fake Disk","size":107374182400,"rotational":false,"wwn":null,`+
+		`"serial":"FAKE%[3]x","vendor":"FAKE","wwn_with_extension":null,"wwn_vendor_extension":null,`+
+		`"hctl":"0:0:0:0","by_path":"/dev/disk/by-path/pci-0000:00:17.0-ata-1","logical_sectors":512,`+
+		`"physical_sectors":512,"tran":"sata"}],`+
+		`"boot":{"current_boot_mode":"uefi","pxe_interface":"%[1]s"},`+
+		`"system_vendor":{"product_name":"Fake Server","serial_number":"FAKE-%[3]x","manufacturer":"ferric",`+
+		`"firmware":{"vendor":"ferric","version":"1.0","build_date":"01/01/2026"}},`+
+		`"bmc_address":null,"bmc_v6address":null,"bmc_mac":null,"hostname":"fake-%[3]x"},`+
+		`"plugin_data":{"pci_devices":[`+
+		`{"vendor_id":"8086","product_id":"1572","class":"020000","revision":"02","bus":"0000:3b:00.0","numa_node_id":"0"},`+
+		`{"vendor_id":"8086","product_id":"1572","class":"020000","revision":"02","bus":"0000:3b:00.1","numa_node_id":"0"}]}}`,
+		mac(0), mac(1), sum&0xffffff)), nil
 }
 
 // VendorMethods lists the fake's passthru methods (as Ironic's fake vendor).

@@ -23,6 +23,7 @@ const (
 	DeployName     = "deploy-node"     // available -> deploying -> (wait call-back) -> active; also rebuild
 	UndeployName   = "undeploy-node"   // active|deploy failed|error -> deleting -> cleaning -> available
 	CleanName      = "clean-node"      // manual cleaning: manageable -> cleaning -> manageable
+	InspectName    = "inspect-node"    // manageable|inspect failed -> inspecting -> (inspect wait) -> manageable
 	PowerName      = "set-power"       // power on/off/reboot/soft variants
 	BootDeviceName = "set-boot-device" // management: set boot device (synchronous for the API)
 	ManagementName = "read-management" // management reads (boot device, supported devices); synchronous

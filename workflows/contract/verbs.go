@@ -24,6 +24,8 @@ func edge(state node.ProvisionState, verb node.Verb) (transition, bool) {
 		return transition{ProvideName, node.Available}, true
 	case state == node.Manageable && verb == node.VerbClean:
 		return transition{CleanName, node.Manageable}, true
+	case verb == node.VerbInspect && (state == node.Manageable || state == node.InspectFail):
+		return transition{InspectName, node.Manageable}, true
 	case verb == node.VerbActive && (state == node.Available || state == node.DeployFail):
 		return deploy, true
 	case verb == node.VerbRebuild && (state == node.Active || state == node.DeployFail || state == node.Error):

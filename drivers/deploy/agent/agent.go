@@ -8,6 +8,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/ferric-project/ferric/drivers"
 )
@@ -43,8 +44,23 @@ func Factory(cfg Config) drivers.Factory[drivers.Deploy] {
 	}
 }
 
-// Register adds the interface to r under Name.
-func Register(r *drivers.Registry, cfg Config) { r.AddDeploy(Name, Factory(cfg)) }
+// InspectName is the in-band inspect interface's name, as in Ironic: the
+// ramdisk agent collects the inventory.
+const InspectName = "agent"
+
+// Register adds the deploy interface to r under Name and the in-band inspect
+// interface under InspectName.
+func Register(r *drivers.Registry, cfg Config) {
+	r.AddDeploy(Name, Factory(cfg))
+	r.AddInspect(InspectName, func(drivers.Node) (drivers.Inspector, error) { return Inspect{}, nil })
+}
+
+// Inspect is the in-band inspect interface: the agent inspects.
+type Inspect struct{}
+
+// InspectHardware returns nil: the workflow boots the ramdisk and the agent
+// collects the inventory.
+func (Inspect) InspectHardware(context.Context) (json.RawMessage, error) { return nil, nil }
 
 // Deploy reports that the ramdisk agent writes the image (done = false).
 func (Deploy) Deploy(context.Context) (bool, error) { return false, nil }

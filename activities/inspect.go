@@ -1,0 +1,356 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/ferric-project/ferric/agent/wire"
+	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/workflows/contract"
+)
+
+// InspectStore is what inspection needs of the store; *store.Store
+// satisfies it.
+type InspectStore interface {
+	SetInventory(ctx context.Context, inv store.Inventory) error
+	NodeInventory(ctx context.Context, nodeUUID string) (store.Inventory, error)
+	UpdateNode(ctx context.Context, n store.Node) (store.Node, error)
+	CreatePort(ctx context.Context, p store.Port) (store.Port, error)
+	ListPorts(ctx context.Context, q store.ListPorts) ([]store.Port, error)
+}
+
+func (a *Activities) inspectStore() (InspectStore, error) {
+	if a.Inspection == nil {
+		return nil, temporal.NewNonRetryableApplicationError("this worker has no inspection store",
+			contract.ErrTypeUnsupported, nil)
+	}
+	return a.Inspection, nil
+}
+
+// InspectHardware runs the node's inspect interface. Out of band (the
+// driver asks the BMC, or the fake answers) it validates and stores the
+// inventory and returns true; an in-band interface returns false: the
+// workflow boots the ramdisk and the agent inspects.
+func (a *Activities) InspectHardware(ctx context.Context, uuid string) (bool, error) {
+	st, err := a.inspectStore()
+	if err != nil {
+		return false, err
+	}
+	l, err := a.load(ctx, uuid)
+	if err != nil {
+		return false, classify(err)
+	}
+	in, err := a.Drivers.Inspect(l.rec.Interfaces.Inspect, l.dn)
+	if err != nil {
+		return false, classify(err)
+	}
+	doc, err := in.InspectHardware(ctx)
+	if err != nil {
+		return false, classify(fmt.Errorf("inspect node %s: %w", uuid, err))
+	}
+	if doc == nil {
+		return false, nil
+	}
+	if err := storeDocument(ctx, st, uuid, l.rec.Interfaces.Inspect, doc); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// StoreAgentInventoryInput names the agent command whose result is the
+// inventory.
+type StoreAgentInventoryInput struct {
+	UUID      string `json:"uuid"`
+	CommandID string `json:"command_id"`
+}
+
+// StoreAgentInventory validates and stores the inventory the ramdisk agent
+// reported as the result of its inspect command (it stays in the store: the
+// workflow never carries it).
+func (a *Activities) StoreAgentInventory(ctx context.Context, in StoreAgentInventoryInput) error {
+	st, err := a.inspectStore()
+	if err != nil {
+		return err
+	}
+	ag, err := a.agents()
+	if err != nil {
+		return err
+	}
+	sess, err := ag.AgentSession(ctx, in.UUID)
+	if err != nil {
+		return classify(fmt.Errorf("read agent session of node %s: %w", in.UUID, err))
+	}
+	c, ok := sess.Command(in.CommandID)
+	if !ok || c.Status != wire.StatusSucceeded {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("the agent of node %s reported no inventory", in.UUID), contract.ErrTypeAgentCommandFailed, nil)
+	}
+	return storeDocument(ctx, st, in.UUID, "agent", c.Result)
+}
+
+// ErrTypeBadInventory: the inventory does not match the schema.
+const errTypeBadInventory = "InvalidInventory"
+
+// storeDocument validates an inventory document and stores its two parts
+// as they were submitted.
+func storeDocument(ctx context.Context, st InspectStore, uuid, source string, doc json.RawMessage) error {
+	parts, err := splitDocument(doc)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("inventory of node %s from %s is invalid: %v", uuid, source, err), errTypeBadInventory, nil)
+	}
+	if err := st.SetInventory(ctx, store.Inventory{NodeUUID: uuid, Inventory: parts.inventory,
+		PluginData: parts.pluginData, Source: source}); err != nil {
+		return classify(fmt.Errorf("store inventory of node %s: %w", uuid, err))
+	}
+	return nil
+}
+
+type documentParts struct{ inventory, pluginData json.RawMessage }
+
+// splitDocument returns the inventory and plugin_data members of a
+// document, byte for byte, after checking them.
+func splitDocument(doc json.RawMessage) (documentParts, error) {
+	if err := validateInventory(doc); err != nil {
+		return documentParts{}, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &m); err != nil {
+		return documentParts{}, err
+	}
+	p := documentParts{inventory: m["inventory"], pluginData: m["plugin_data"]}
+	if len(p.pluginData) == 0 || string(p.pluginData) == "null" {
+		p.pluginData = json.RawMessage(`{}`)
+	}
+	return p, nil
+}
+
+// ApplyInspectionInput applies a stored inventory to its node.
+type ApplyInspectionInput struct {
+	UUID string `json:"uuid"`
+	// AddPorts overrides the worker's InspectAddPorts ("" = the worker's).
+	AddPorts string `json:"add_ports,omitempty"`
+}
+
+// InspectionApplied says what ApplyInspection changed.
+type InspectionApplied struct {
+	Properties   []string `json:"properties,omitempty"` // property keys set
+	PortsCreated []string `json:"ports_created,omitempty"`
+	PortsSkipped []string `json:"ports_skipped,omitempty"` // MACs that belong to another node
+}
+
+// ApplyInspection does what Ironic's inspection does with an inventory:
+// node properties (cpus, memory_mb, local_gb, cpu_arch, capabilities'
+// boot_mode) and ports for the NICs found, as add_ports says, with
+// pxe_enabled on the NIC the node booted from.
+func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInput) (InspectionApplied, error) {
+	var out InspectionApplied
+	st, err := a.inspectStore()
+	if err != nil {
+		return out, err
+	}
+	inv, err := st.NodeInventory(ctx, in.UUID)
+	if err != nil {
+		return out, classify(fmt.Errorf("read inventory of node %s: %w", in.UUID, err))
+	}
+	sum, err := summarizeInventory(inv.Inventory)
+	if err != nil {
+		return out, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("inventory of node %s: %v", in.UUID, err), errTypeBadInventory, nil)
+	}
+	// Properties. The workflow holds the node's lock; only API writes
+	// (PATCH) can race: re-read and re-apply.
+	for attempt := 0; ; attempt++ {
+		n, err := a.Nodes.Node(ctx, in.UUID)
+		if err != nil {
+			return out, classify(fmt.Errorf("load node %s: %w", in.UUID, err))
+		}
+		props := map[string]any{}
+		if len(n.Properties) > 0 {
+			if err := json.Unmarshal(n.Properties, &props); err != nil {
+				props = map[string]any{}
+			}
+		}
+		out.Properties = out.Properties[:0]
+		set := func(k string, v any) { props[k] = v; out.Properties = append(out.Properties, k) }
+		if sum.cpus > 0 {
+			set("cpus", sum.cpus)
+		}
+		if sum.memoryMB > 0 {
+			set("memory_mb", sum.memoryMB)
+		}
+		if sum.localGB > 0 {
+			set("local_gb", sum.localGB)
+		}
+		if sum.cpuArch != "" {
+			set("cpu_arch", sum.cpuArch)
+		}
+		if sum.bootMode != "" {
+			caps, _ := props["capabilities"].(string)
+			set("capabilities", withCapability(caps, "boot_mode", sum.bootMode))
+		}
+		raw, err := json.Marshal(props)
+		if err != nil {
+			return out, fmt.Errorf("encode properties: %w", err)
+		}
+		n.Properties = raw
+		if _, err := st.UpdateNode(ctx, n); err == nil {
+			break
+		} else if !errors.Is(err, store.ErrConflict) || attempt >= 4 {
+			return out, classify(fmt.Errorf("update properties of node %s: %w", in.UUID, err))
+		}
+	}
+	// Ports.
+	existing, err := st.ListPorts(ctx, store.ListPorts{NodeUUID: in.UUID})
+	if err != nil {
+		return out, classify(fmt.Errorf("list ports of node %s: %w", in.UUID, err))
+	}
+	have := map[string]bool{}
+	for _, p := range existing {
+		have[strings.ToLower(p.Address)] = true
+	}
+	policy := in.AddPorts
+	if policy == "" {
+		policy = a.InspectAddPorts
+	}
+	for _, nic := range portsToAdd(sum.nics, policy) {
+		mac := strings.ToLower(nic.mac)
+		if have[mac] {
+			continue
+		}
+		p, err := st.CreatePort(ctx, store.Port{Address: mac, NodeUUID: in.UUID, PXEEnabled: nic.pxe,
+			Extra: json.RawMessage(`{}`), LocalLinkConnection: json.RawMessage(`{}`), InternalInfo: json.RawMessage(`{}`)})
+		switch {
+		case errors.Is(err, store.ErrExists):
+			out.PortsSkipped = append(out.PortsSkipped, mac)
+		case err != nil:
+			return out, classify(fmt.Errorf("create port %s of node %s: %w", mac, in.UUID, err))
+		default:
+			have[mac] = true
+			out.PortsCreated = append(out.PortsCreated, p.Address)
+		}
+	}
+	return out, nil
+}
+
+// portsToAdd applies Ironic's add_ports: all NICs, the active ones (with an
+// IP address), the PXE one (falling back to the active ones when it is not
+// known), or none.
+func portsToAdd(nics []nicSummary, policy string) []nicSummary {
+	var out []nicSummary
+	switch policy {
+	case "disabled":
+		return nil
+	case "all":
+		return nics
+	case "active":
+		for _, n := range nics {
+			if n.ipv4 != "" {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	for _, n := range nics {
+		if n.pxe {
+			return []nicSummary{n}
+		}
+	}
+	return portsToAdd(nics, "active")
+}
+
+// withCapability sets key:value in Ironic's "k1:v1,k2:v2" capabilities.
+func withCapability(caps, key, value string) string {
+	var parts []string
+	for _, kv := range strings.Split(caps, ",") {
+		if kv == "" || strings.HasPrefix(kv, key+":") {
+			continue
+		}
+		parts = append(parts, kv)
+	}
+	return strings.Join(append(parts, key+":"+value), ",")
+}
+
+// ---- inventory reading (replaced by drivers/inventory once it lands) ----
+
+type nicSummary struct {
+	name, mac, ipv4 string
+	pxe             bool
+}
+
+type inventorySummary struct {
+	cpus, memoryMB, localGB int
+	cpuArch, bootMode       string
+	nics                    []nicSummary
+}
+
+func validateInventory(doc json.RawMessage) error {
+	var d struct {
+		Inventory *json.RawMessage `json:"inventory"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil {
+		return err
+	}
+	if d.Inventory == nil {
+		return errors.New("inventory: missing")
+	}
+	_, err := summarizeInventory(*d.Inventory)
+	return err
+}
+
+func summarizeInventory(raw json.RawMessage) (inventorySummary, error) {
+	var inv struct {
+		CPU struct {
+			Count        int    `json:"count"`
+			Architecture string `json:"architecture"`
+		} `json:"cpu"`
+		Memory struct {
+			Total      int64 `json:"total"`
+			PhysicalMB int   `json:"physical_mb"`
+		} `json:"memory"`
+		Disks []struct {
+			Size int64 `json:"size"`
+		} `json:"disks"`
+		Interfaces []struct {
+			Name string  `json:"name"`
+			MAC  string  `json:"mac_address"`
+			IPv4 *string `json:"ipv4_address"`
+		} `json:"interfaces"`
+		Boot struct {
+			Mode string `json:"current_boot_mode"`
+			PXE  string `json:"pxe_interface"`
+		} `json:"boot"`
+	}
+	if err := json.Unmarshal(raw, &inv); err != nil {
+		return inventorySummary{}, err
+	}
+	s := inventorySummary{cpus: inv.CPU.Count, cpuArch: inv.CPU.Architecture, bootMode: inv.Boot.Mode,
+		memoryMB: inv.Memory.PhysicalMB}
+	if s.memoryMB == 0 {
+		s.memoryMB = int(inv.Memory.Total >> 20)
+	}
+	var root int64
+	for _, d := range inv.Disks {
+		if d.Size >= 4<<30 && (root == 0 || d.Size < root) {
+			root = d.Size
+		}
+	}
+	if root > 0 {
+		s.localGB = int(math.Floor(float64(root)/(1<<30))) - 1
+	}
+	for _, i := range inv.Interfaces {
+		n := nicSummary{name: i.Name, mac: i.MAC}
+		if i.IPv4 != nil {
+			n.ipv4 = *i.IPv4
+		}
+		n.pxe = strings.EqualFold(inv.Boot.PXE, i.MAC) || inv.Boot.PXE == i.Name
+		s.nics = append(s.nics, n)
+	}
+	return s, nil
+}
