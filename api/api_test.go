@@ -1021,3 +1021,26 @@ func TestSyncTimeout(t *testing.T) {
 	}
 	runSteps(t, e, []step{{"slow BMC", "GET", "/v1/nodes/" + sampleUUID + "/management/boot_device", "", nil, 503, "Timed out waiting for read-management"}})
 }
+
+func TestNodeInventory(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	seedNode(nil)(e)
+	u := "/v1/nodes/" + sampleUUID + "/inventory"
+	resp, body := e.do(t, "GET", u, "", ver("1.81"))
+	if resp.StatusCode != 404 || !strings.Contains(faultString(t, body), "Node inventory for node "+sampleUUID+" could not be found.") {
+		t.Fatalf("before inspection: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := e.do(t, "GET", u, "", ver("1.80")); resp.StatusCode != 404 {
+		t.Errorf("at 1.80: %d", resp.StatusCode)
+	}
+	inv := `{"cpu": {"count":2},  "interfaces":[{"mac_address":"52:54:00:00:00:01"}]}`
+	e.st.mu.Lock()
+	e.st.inventories = map[string]store.Inventory{sampleUUID: {NodeUUID: sampleUUID, Inventory: []byte(inv),
+		PluginData: []byte(`{"pci_devices":[]}`)}}
+	e.st.mu.Unlock()
+	resp, body = e.do(t, "GET", u, "", ver("1.81"))
+	if resp.StatusCode != 200 || body != `{"inventory":`+inv+`,"plugin_data":{"pci_devices":[]}}` {
+		t.Fatalf("after inspection: %d %s", resp.StatusCode, body)
+	}
+}

@@ -36,6 +36,7 @@ type memStore struct {
 	updates      int
 	listCalls    int
 	ops          map[string]store.Operation
+	inventories  map[string]store.Inventory
 }
 
 func newMemStore() *memStore {
@@ -555,4 +556,14 @@ func (m *memStore) DeleteOperation(_ context.Context, id string) error {
 
 func (m *memStore) LatestConfigDrive(context.Context, string) (json.RawMessage, error) {
 	return nil, nil
+}
+
+func (m *memStore) NodeInventory(_ context.Context, uuid string) (store.Inventory, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	inv, ok := m.inventories[uuid]
+	if !ok {
+		return store.Inventory{}, store.ErrNotFound
+	}
+	return inv, nil
 }

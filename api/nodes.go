@@ -1039,8 +1039,9 @@ func (s *Server) validateNode(c *fiber.Ctx) error {
 	})
 }
 
-// nodeInventory answers GET /v1/nodes/{ident}/inventory (1.81): ferric keeps
-// no inspection data, so there never is an inventory.
+// nodeInventory answers GET /v1/nodes/{ident}/inventory (1.81): the
+// inventory and plugin_data of the node's last inspection, each exactly as
+// it was submitted.
 func (s *Server) nodeInventory(c *fiber.Ctx) error {
 	if minor(c) < v81Inventory {
 		return webobNotFound()
@@ -1049,7 +1050,20 @@ func (s *Server) nodeInventory(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return notFound("Node inventory for node %s could not be found.", n.UUID)
+	inv, err := s.Store.NodeInventory(c.UserContext(), n.UUID)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("Node inventory for node %s could not be found.", n.UUID)
+	}
+	if err != nil {
+		return fmt.Errorf("read inventory of node %s: %w", n.UUID, err)
+	}
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
+		b = append(b, `{"inventory":`...)
+		b = append(b, inv.Inventory...)
+		b = append(b, `,"plugin_data":`...)
+		b = append(b, inv.PluginData...)
+		return append(b, '}')
+	})
 }
 
 // returnFields is Ironic's get_request_return_fields: ?detail needs API 1.43

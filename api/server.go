@@ -76,9 +76,14 @@ type (
 		DeleteOperation(ctx context.Context, id string) error
 		LatestConfigDrive(ctx context.Context, nodeUUID string) (json.RawMessage, error)
 	}
+	// InventoryReader reads inspected inventories.
+	InventoryReader interface {
+		NodeInventory(ctx context.Context, nodeUUID string) (store.Inventory, error)
+	}
 	// Store is everything the API needs from the database.
 	Store interface {
 		OperationWriter
+		InventoryReader
 		NodeReader
 		NodeWriter
 		NodeHistory
