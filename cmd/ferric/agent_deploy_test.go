@@ -56,6 +56,38 @@ func TestAgentDeployInProcess(t *testing.T) {
 		t.Fatalf("create port: %v", err)
 	}
 	s.provision(t, n.UUID, nodes.TargetManage, nodes.Manageable)
+	disk := runAgent(t, s, mac)
+
+	// Manual cleaning through the agent: erase_devices_metadata zeroes the
+	// disk's first and last MiB, erase_devices every byte.
+	stale := bytes.Repeat([]byte("STALE!"), 1000)
+	for _, off := range []int64{0, 64 << 20, 128<<20 - int64(len(stale))} {
+		e2eWriteAt(t, disk, stale, off)
+	}
+	if err := nodes.ChangeProvisionState(ctx, s.client, n.UUID, nodes.ProvisionStateOpts{Target: nodes.TargetClean,
+		CleanSteps: []nodes.CleanStep{{Interface: nodes.InterfaceDeploy, Step: "erase_devices_metadata"}}}).ExtractErr(); err != nil {
+		t.Fatalf("clean: %v", err)
+	}
+	s.waitFor(t, n.UUID, 30*time.Second, func(n *nodes.Node) bool {
+		return n.ProvisionState == string(nodes.Manageable) && n.TargetProvisionState == ""
+	})
+	s.settleAs(t, n.UUID, "clean-node-agent")
+	raw, _ := os.ReadFile(disk)
+	if bytes.Contains(raw[:1<<20], []byte("STALE!")) || bytes.Contains(raw[len(raw)-(1<<20):], []byte("STALE!")) ||
+		!bytes.Contains(raw[64<<20:65<<20], []byte("STALE!")) {
+		t.Error("erase_devices_metadata did not erase exactly the first and last MiB")
+	}
+	if err := nodes.ChangeProvisionState(ctx, s.client, n.UUID, nodes.ProvisionStateOpts{Target: nodes.TargetClean,
+		CleanSteps: []nodes.CleanStep{{Interface: nodes.InterfaceDeploy, Step: "erase_devices"}}}).ExtractErr(); err != nil {
+		t.Fatalf("clean: %v", err)
+	}
+	s.waitFor(t, n.UUID, 30*time.Second, func(n *nodes.Node) bool {
+		return n.ProvisionState == string(nodes.Manageable) && n.TargetProvisionState == ""
+	})
+	if raw, _ := os.ReadFile(disk); bytes.Contains(raw, []byte("STALE!")) {
+		t.Error("erase_devices left data on the disk")
+	}
+	s.settle(t, n.UUID)
 	s.provision(t, n.UUID, nodes.TargetProvide, nodes.Available)
 	if _, err := nodes.Update(ctx, s.client, n.UUID, nodes.UpdateOpts{
 		nodes.UpdateOperation{Op: nodes.AddOp, Path: "/instance_info/image_source", Value: img.URL + "/disk.raw"},
@@ -65,8 +97,6 @@ func TestAgentDeployInProcess(t *testing.T) {
 	}).Extract(); err != nil {
 		t.Fatalf("patch instance_info: %v", err)
 	}
-
-	disk := runAgent(t, s, mac)
 
 	// Deploy with a config drive: it goes to a partition after the image,
 	// and its secret into no workflow history.
