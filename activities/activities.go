@@ -182,6 +182,10 @@ func (a *Activities) load(ctx context.Context, uuid string) (loaded, error) {
 	if err != nil {
 		return loaded{}, fmt.Errorf("load node %s: %w", uuid, err)
 	}
+	if n.SealedSecrets() {
+		return loaded{}, fmt.Errorf("driver_info of node %s holds secrets sealed with a key this worker's "+
+			"-secrets-key-file does not have: %w", uuid, drivers.ErrBadConfig)
+	}
 	return loaded{rec: n, dn: n.DriverNode()}, nil
 }
 

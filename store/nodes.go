@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ferric-project/ferric/node"
+	"github.com/ferric-project/ferric/store/seal"
 )
 
 // nodeSelect lists the columns scanNode reads, in order, over "n" (nodes or a
@@ -101,16 +102,16 @@ func jsonObject(raw json.RawMessage) string {
 
 // scanNode reads one row of nodeSelect, after the columns that pre, if any,
 // receive.
-func scanNode(row pgx.Row, pre ...any) (Node, error) {
+func (q Queries) scanNode(row pgx.Row, pre ...any) (Node, error) {
 	var n Node
-	if err := scanNodeInto(row, &n, pre...); err != nil {
+	if err := q.scanNodeInto(row, &n, pre...); err != nil {
 		return Node{}, err
 	}
 	return n, nil
 }
 
 // scanNodeInto is scanNode writing to *n, which lets lists scan in place.
-func scanNodeInto(row pgx.Row, n *Node, pre ...any) error {
+func (q Queries) scanNodeInto(row pgx.Row, n *Node, pre ...any) error {
 	var (
 		ps, tps, power, powerTarget string
 		i                           = &n.Interfaces
@@ -136,6 +137,14 @@ func scanNodeInto(row pgx.Row, n *Node, pre ...any) error {
 	n.TargetProvisionState = node.ProvisionState(tps)
 	n.PowerState = node.PowerState(power)
 	n.TargetPowerState = node.PowerState(powerTarget)
+	if q.ring != nil && seal.HasSealed(n.DriverInfo) {
+		// A value that does not open (its key left the key file) stays
+		// sealed: the API masks it anyway, and a driver given it fails
+		// with the reason (see Node.SealedSecrets).
+		if open, err := q.ring.OpenJSON(n.DriverInfo, n.UUID); err == nil {
+			n.DriverInfo = open
+		}
+	}
 	return nil
 }
 
@@ -161,6 +170,9 @@ func (q Queries) CreateNode(ctx context.Context, n Node) (Node, error) {
 	if n.ProvisionState == node.NoState {
 		n.ProvisionState = node.Enroll
 	}
+	if err := q.seal(&n); err != nil {
+		return Node{}, fmt.Errorf("create node %s: %w", n.UUID, err)
+	}
 	args, err := nodeWriteArgs(n)
 	if err != nil {
 		return Node{}, fmt.Errorf("create node %s: %w", n.UUID, err)
@@ -175,7 +187,7 @@ func (q Queries) CreateNode(ctx context.Context, n Node) (Node, error) {
 			NULLIF($51::text, ''), NULLIF($52::text, ''), NULLIF($53::text, ''), $54::timestamptz)
 		RETURNING *)
 		SELECT `+nodeSelect+` FROM n LEFT JOIN chassis c ON c.id = n.chassis_id`, args...)
-	out, err := scanNode(row)
+	out, err := q.scanNode(row)
 	if err != nil {
 		return Node{}, fmt.Errorf("create node %s: %w", n.UUID, translate(err, ErrNotFound))
 	}
@@ -189,7 +201,7 @@ func (q Queries) Node(ctx context.Context, ident string) (Node, error) {
 	if id, err := uuid.Parse(ident); err == nil {
 		where, arg = ` WHERE n.uuid = $1::uuid`, id.String()
 	}
-	n, err := scanNode(q.db.QueryRow(ctx, `SELECT `+nodeSelect+nodeJoin+where, arg))
+	n, err := q.scanNode(q.db.QueryRow(ctx, `SELECT `+nodeSelect+nodeJoin+where, arg))
 	if err != nil {
 		return Node{}, fmt.Errorf("get node %q: %w", ident, translate(err, ErrNotFound))
 	}
@@ -281,7 +293,7 @@ func (q Queries) ListNodes(ctx context.Context, l ListNodes) ([]Node, error) {
 	out := make([]Node, 0, capHint(l.Limit))
 	for rows.Next() {
 		out = append(out, Node{})
-		if err := scanNodeInto(rows, &out[len(out)-1]); err != nil {
+		if err := q.scanNodeInto(rows, &out[len(out)-1]); err != nil {
 			return nil, fmt.Errorf("list nodes: %w", err)
 		}
 	}
@@ -328,12 +340,15 @@ func (q Queries) UpdateNode(ctx context.Context, n Node) (Node, error) {
 		return Node{}, fmt.Errorf("update node %q: %w", n.UUID, ErrNotFound)
 	}
 	n.UUID = id.String()
+	if err := q.seal(&n); err != nil {
+		return Node{}, fmt.Errorf("update node %s: %w", n.UUID, err)
+	}
 	args, err := nodeWriteArgs(n)
 	if err != nil {
 		return Node{}, fmt.Errorf("update node %s: %w", n.UUID, err)
 	}
 	args = append([]any{n.UUID, n.Version}, args...)
-	out, err := scanNode(q.db.QueryRow(ctx, `WITH n AS (
+	out, err := q.scanNode(q.db.QueryRow(ctx, `WITH n AS (
 		UPDATE nodes SET (`+nodeWriteCols+`) = (`+nodeWriteVals+`),
 			version = version + 1, updated_at = now()
 		WHERE uuid = $1::uuid AND version = $2::bigint
@@ -383,3 +398,20 @@ func (q Queries) DeleteNode(ctx context.Context, nodeUUID string) error {
 	}
 	return nil
 }
+
+// seal seals n's driver_info secrets with the store's key ring, if any.
+func (q Queries) seal(n *Node) error {
+	if q.ring == nil {
+		return nil
+	}
+	sealed, err := q.ring.SealJSON(n.DriverInfo, n.UUID)
+	if err != nil {
+		return fmt.Errorf("seal driver_info secrets: %w: %w", ErrInvalidArgument, err)
+	}
+	n.DriverInfo = sealed
+	return nil
+}
+
+// SealedSecrets reports whether n's driver_info still holds sealed values:
+// the store could not open them (their key is not in the key file).
+func (n *Node) SealedSecrets() bool { return seal.HasSealed(n.DriverInfo) }

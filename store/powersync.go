@@ -48,7 +48,7 @@ func (q Queries) NodesForPowerSync(ctx context.Context, pq PowerSyncQuery) ([]No
 	out := make([]Node, 0, min(pq.Limit, 1024))
 	for rows.Next() {
 		out = append(out, Node{})
-		if err := scanNodeInto(rows, &out[len(out)-1]); err != nil {
+		if err := q.scanNodeInto(rows, &out[len(out)-1]); err != nil {
 			return nil, fmt.Errorf("nodes for power sync: %w", err)
 		}
 	}

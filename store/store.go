@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ferric-project/ferric/store/seal"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -35,8 +36,13 @@ type DBTX interface {
 }
 
 // Queries runs the store's statements on a pool, a connection or a
-// transaction.
-type Queries struct{ db DBTX }
+// transaction. With a key ring, the secrets of driver_info are sealed on
+// write and opened on read (see package seal): only ciphertext reaches the
+// database.
+type Queries struct {
+	db   DBTX
+	ring *seal.Ring
+}
 
 // NewQueries returns Queries over db (a pool, a connection or a transaction).
 func NewQueries(db DBTX) Queries { return Queries{db: guard{db}} }
@@ -88,13 +94,17 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// SetSecrets makes the store seal driver_info secrets with r on write and
+// open them on read (nil: store them as given). Call it before use.
+func (s *Store) SetSecrets(r *seal.Ring) { s.ring = r }
+
 // Pool returns the underlying pool, for health checks and pool statistics.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // InTx runs fn in a transaction. It commits when fn returns nil and rolls back
 // when fn returns an error or panics; fn's error is returned as is.
 func (s *Store) InTx(ctx context.Context, fn func(q Queries) error) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(NewQueries(tx)) })
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return fn(Queries{db: guard{tx}, ring: s.ring}) })
 	return unavailable(err)
 }
 

@@ -105,7 +105,7 @@ func (q Queries) Transition(ctx context.Context, r TransitionRequest) (Node, err
 		applied, seen bool
 		reqID         string
 	)
-	n, err := scanNode(q.db.QueryRow(ctx, transitionSQL,
+	n, err := q.scanNode(q.db.QueryRow(ctx, transitionSQL,
 		id.String(), from, string(r.To), string(r.Target), r.RequestID,
 		setLastErr, lastErr, r.PowerState != nil, power, setInstanceUUID, instanceUUID,
 		optJSON(r.InstanceInfo), optJSON(r.DeployStep), optJSON(r.CleanStep), optJSON(r.DriverInternalInfo),
@@ -168,7 +168,7 @@ func (q Queries) SetPower(ctx context.Context, u PowerUpdate) (Node, error) {
 	if u.Error {
 		severity = SeverityError
 	}
-	n, err := scanNode(q.db.QueryRow(ctx, `WITH upd AS (
+	n, err := q.scanNode(q.db.QueryRow(ctx, `WITH upd AS (
 		UPDATE nodes n SET
 			power_state = CASE WHEN $2::boolean THEN NULLIF($3::text, '') ELSE n.power_state END,
 			target_power_state = CASE WHEN $4::boolean THEN NULLIF($5::text, '') ELSE n.target_power_state END,

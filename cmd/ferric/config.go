@@ -38,6 +38,8 @@ type config struct {
 	reconcileEvery time.Duration
 	reconcileIdle  time.Duration
 	addPorts       string
+	secretsKeyFile string // key file sealing driver_info secrets at rest ("" = in clear; dev: <data-dir>/secrets.key)
+	rotateSecrets  bool   // migrate: reseal every node's secrets under the key file's first key
 	pprofAddr      string
 
 	// Agent-based deploy and the boot server.
@@ -104,6 +106,8 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	boolean(&c.syncForce, "power-sync-force", "FERRIC_POWER_SYNC_FORCE", false, "on mismatch, force the recorded power state onto the hardware")
 	duration(&c.reconcileEvery, "reconcile-interval", "FERRIC_RECONCILE_INTERVAL", time.Minute, "how often nodes left in a busy state by a lost operation are looked for and failed (0 disables)")
 	duration(&c.reconcileIdle, "reconcile-idle", "FERRIC_RECONCILE_IDLE", time.Minute, "how long a node in a busy state must go unwritten before the reconciler checks that an operation still holds it")
+	str(&c.secretsKeyFile, "secrets-key-file", "FERRIC_SECRETS_KEY_FILE", "", "file of keys sealing driver_info secrets (BMC passwords, SSH keys) in the database: lines \"<id> <base64 32-byte key>\", the first seals (dev default: <data-dir>/secrets.key, created when missing)")
+	boolean(&c.rotateSecrets, "rotate-secrets", "FERRIC_ROTATE_SECRETS", false, "migrate: reseal every node's driver_info secrets under the key file's first key (rotation; also seals secrets stored in clear)")
 	str(&c.addPorts, "inspect-add-ports", "FERRIC_INSPECT_ADD_PORTS", "pxe", "which NICs inspection makes ports of: all, active (with an IP address), pxe (the one the node booted from) or disabled")
 	integer(&c.syncConc, "power-sync-concurrency", "FERRIC_POWER_SYNC_CONCURRENCY", 128, "BMC reads in flight during a power sync pass")
 	bootTFTP, bootHTTP := "", ""

@@ -26,6 +26,7 @@ import (
 	"github.com/ferric-project/ferric/drivers/ssh"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/store/pgcluster"
+	"github.com/ferric-project/ferric/store/seal"
 	"github.com/ferric-project/ferric/worker"
 )
 
@@ -70,12 +71,36 @@ func registry(cfg config) (*drivers.Registry, func()) {
 // Temporal servers.
 func runServices(ctx context.Context, cfg config, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
-	st, err := store.Open(ctx, cfg.databaseURL)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return err
 	}
 	defer st.Close()
 	return serve(ctx, cfg, log, st)
+}
+
+// openStore opens the database with the secrets key file, if one is
+// configured; without one, driver_info secrets are stored in clear, and the
+// roles that write them say so.
+func openStore(ctx context.Context, cfg config, log *slog.Logger) (*store.Store, error) {
+	st, err := store.Open(ctx, cfg.databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	if cfg.secretsKeyFile == "" {
+		if cfg.role != "boot" {
+			log.Warn("no -secrets-key-file: BMC passwords and SSH keys are stored in clear in the database")
+		}
+		return st, nil
+	}
+	ring, err := seal.LoadKeyFile(cfg.secretsKeyFile)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	st.SetSecrets(ring)
+	log.Info("driver_info secrets sealed at rest", "key", ring.Current())
+	return st, nil
 }
 
 // serve runs the roles' long-lived parts until ctx is done.
@@ -195,15 +220,25 @@ func typeNames(r *drivers.Registry) string {
 
 func runMigrate(ctx context.Context, cfg config, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
-	st, err := store.Open(ctx, cfg.databaseURL)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return err
 	}
 	defer st.Close()
 	if err := st.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	log.Info("migrations applied")
+	if cfg.rotateSecrets {
+		if cfg.secretsKeyFile == "" {
+			return fmt.Errorf("-rotate-secrets needs -secrets-key-file")
+		}
+		n, err := st.ResealSecrets(ctx)
+		if err != nil {
+			return fmt.Errorf("rotate secrets: %w", err)
+		}
+		log.Info("driver_info secrets resealed", "nodes", n)
+	}
 	return nil
 }
 
@@ -232,13 +267,25 @@ func runDev(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		}()
 		cfg.databaseURL = pg.URL()
 	}
-	st, err := store.Open(ctx, cfg.databaseURL)
+	if cfg.secretsKeyFile == "" {
+		cfg.secretsKeyFile = filepath.Join(dataDir, "secrets.key")
+		if err := seal.CreateKeyFile(cfg.secretsKeyFile, "dev"); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("secrets key file: %w", err)
+		}
+	}
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("database: %w", err)
+		return err
 	}
 	defer st.Close()
 	if err := st.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	// Secrets stored in clear by an earlier ferric dev are sealed now.
+	if n, err := st.ResealSecrets(ctx); err != nil {
+		return fmt.Errorf("seal secrets: %w", err)
+	} else if n > 0 {
+		log.Info("driver_info secrets sealed", "nodes", n)
 	}
 
 	ts, err := devtemporal.Start(devtemporal.Config{
