@@ -14,6 +14,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
@@ -138,11 +139,11 @@ func TestMicroversionNegotiation(t *testing.T) {
 // nodeKeys returns the members of a node document, in order.
 func nodeKeys(t *testing.T, body string) []string {
 	t.Helper()
-	v, err := decodeJSON([]byte(body))
+	v, err := jsonwire.Decode([]byte(body))
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}
-	return v.(*object).keys
+	return v.(*jsonwire.Object).Keys()
 }
 
 func TestNodeFieldsFollowMicroversion(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/store"
 )
 
@@ -173,9 +174,9 @@ func errorBody(ae *apiError) []byte {
 		inner = append(inner, `{"code": `...)
 		inner = strconv.AppendInt(inner, int64(ae.status), 10)
 		inner = append(inner, `, "title": `...)
-		inner = appendASCIIString(inner, http.StatusText(ae.status))
+		inner = jsonwire.AppendASCIIString(inner, http.StatusText(ae.status))
 		inner = append(inner, `, "description": `...)
-		inner = appendASCIIString(inner, ae.msg)
+		inner = jsonwire.AppendASCIIString(inner, ae.msg)
 		inner = append(inner, '}')
 	default:
 		fault := "Client"
@@ -183,14 +184,14 @@ func errorBody(ae *apiError) []byte {
 			fault = "Server"
 		}
 		inner = append(inner, `{"faultcode": `...)
-		inner = appendASCIIString(inner, fault)
+		inner = jsonwire.AppendASCIIString(inner, fault)
 		inner = append(inner, `, "faultstring": `...)
-		inner = appendASCIIString(inner, ae.msg)
+		inner = jsonwire.AppendASCIIString(inner, ae.msg)
 		inner = append(inner, `, "debuginfo": null}`...)
 	}
 	out := make([]byte, 0, len(inner)+32)
 	out = append(out, `{"error_message": `...)
-	out = appendASCIIString(out, string(inner))
+	out = jsonwire.AppendASCIIString(out, string(inner))
 	return append(out, '}')
 }
 

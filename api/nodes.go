@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
@@ -118,30 +119,30 @@ func (s *Server) nodeStates(c *fiber.Ctx) error {
 	v := minor(c)
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
 		b = append(b, `{"console_enabled":`...)
-		b = appendBool(b, n.ConsoleEnabled)
+		b = jsonwire.AppendBool(b, n.ConsoleEnabled)
 		b = append(b, `,"last_error":`...)
-		b = appendStringPtr(b, n.LastError)
+		b = jsonwire.AppendStringPtr(b, n.LastError)
 		b = append(b, `,"power_state":`...)
-		b = appendStringOrNull(b, string(n.PowerState))
+		b = jsonwire.AppendStringOrNull(b, string(n.PowerState))
 		b = append(b, `,"provision_state":`...)
-		b = appendStringOrNull(b, string(displayProvisionState(n.ProvisionState, v)))
+		b = jsonwire.AppendStringOrNull(b, string(displayProvisionState(n.ProvisionState, v)))
 		b = append(b, `,"target_power_state":`...)
-		b = appendStringOrNull(b, string(n.TargetPowerState))
+		b = jsonwire.AppendStringOrNull(b, string(n.TargetPowerState))
 		b = append(b, `,"target_provision_state":`...)
-		b = appendStringOrNull(b, string(n.TargetProvisionState))
+		b = jsonwire.AppendStringOrNull(b, string(n.TargetProvisionState))
 		b = append(b, `,"provision_updated_at":`...)
-		b = appendTimePtr(b, n.ProvisionUpdatedAt)
+		b = jsonwire.AppendTimePtr(b, n.ProvisionUpdatedAt)
 		if v >= v12RAIDConfig {
 			b = append(b, `,"raid_config":`...)
-			b = appendRawObject(b, n.RAIDConfig)
+			b = jsonwire.AppendRawObject(b, n.RAIDConfig)
 			b = append(b, `,"target_raid_config":`...)
-			b = appendRawObject(b, n.TargetRAIDConfig)
+			b = jsonwire.AppendRawObject(b, n.TargetRAIDConfig)
 		}
 		if v >= v75BootMode {
 			b = append(b, `,"boot_mode":`...)
-			b = appendStringPtr(b, n.BootMode)
+			b = jsonwire.AppendStringPtr(b, n.BootMode)
 			b = append(b, `,"secure_boot":`...)
-			b = appendBoolPtr(b, n.SecureBoot)
+			b = jsonwire.AppendBoolPtr(b, n.SecureBoot)
 		}
 		return append(b, '}')
 	})
@@ -498,7 +499,7 @@ func (s *Server) nodeCollection(c *fiber.Ctx, r *nodeListRequest, resource strin
 		b = append(b, ']')
 		if next != "" {
 			b = append(b, `,"next":`...)
-			b = appendString(b, next)
+			b = jsonwire.AppendString(b, next)
 		}
 		return append(b, '}')
 	})
@@ -752,12 +753,12 @@ func (s *Server) createNode(c *fiber.Ctx) error {
 		return err
 	}
 	// reject_fields_in_newer_versions.
-	for _, k := range body.keys {
+	for _, k := range body.Keys() {
 		f, ok := nodeFieldByName[k]
 		if !ok || v >= nodeFields[f].min {
 			continue
 		}
-		val := body.vals[k]
+		val := body.Value(k)
 		// Ironic compares with the field's empty value: "" for
 		// conductor_group (so even null is refused), None otherwise.
 		if k == "conductor_group" {
@@ -770,7 +771,7 @@ func (s *Server) createNode(c *fiber.Ctx) error {
 	}
 
 	n := store.Node{
-		Driver:             body.vals["driver"].(string),
+		Driver:             body.Value("driver").(string),
 		DriverInfo:         json.RawMessage("{}"),
 		DriverInternalInfo: json.RawMessage("{}"),
 		Properties:         json.RawMessage("{}"),
@@ -830,9 +831,9 @@ func (s *Server) createNode(c *fiber.Ctx) error {
 
 // setNodeScalars copies the validated members of a create body or patched
 // document into n, applying Ironic's value validators.
-func setNodeScalars(n *store.Node, o *object, v int, nameErr string) *apiError {
-	for _, k := range o.keys {
-		val := o.vals[k]
+func setNodeScalars(n *store.Node, o *jsonwire.Object, v int, nameErr string) *apiError {
+	for _, k := range o.Keys() {
+		val := o.Value(k)
 		str, _ := val.(string)
 		strp := func() *string {
 			if val == nil {
@@ -896,7 +897,7 @@ func setNodeScalars(n *store.Node, o *object, v int, nameErr string) *apiError {
 		case "driver_info", "extra", "instance_info", "properties", "network_data":
 			raw := json.RawMessage("{}")
 			if val != nil {
-				raw = encodeValue(val)
+				raw = jsonwire.Encode(val)
 			}
 			switch k {
 			case "driver_info":
@@ -1017,7 +1018,7 @@ func (s *Server) validateNode(c *fiber.Ctx) error {
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
 		b = append(b, '{')
 		for i, k := range validateKinds {
-			b = appendKey(b, string(k), i == 0)
+			b = jsonwire.AppendKey(b, string(k), i == 0)
 			reason := ""
 			switch err := res[k]; {
 			case s.Drivers == nil:
@@ -1032,7 +1033,7 @@ func (s *Server) validateNode(c *fiber.Ctx) error {
 				continue
 			}
 			b = append(b, `{"result":false,"reason":`...)
-			b = appendString(b, reason)
+			b = jsonwire.AppendString(b, reason)
 			b = append(b, '}')
 		}
 		return append(b, '}')

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 )
@@ -235,7 +236,7 @@ type nodeView struct {
 func (v *nodeView) appendNode(b []byte, n *store.Node, p nodePlan) []byte {
 	b = append(b, '{')
 	for i, f := range p {
-		b = appendKey(b, nodeFields[f].name, i == 0)
+		b = jsonwire.AppendKey(b, nodeFields[f].name, i == 0)
 		b = v.appendNodeField(b, n, f)
 	}
 	return append(b, '}')
@@ -244,130 +245,130 @@ func (v *nodeView) appendNode(b []byte, n *store.Node, p nodePlan) []byte {
 func (v *nodeView) appendNodeField(b []byte, n *store.Node, f nodeField) []byte {
 	switch f {
 	case nfUUID:
-		return appendString(b, n.UUID)
+		return jsonwire.AppendString(b, n.UUID)
 	case nfCreatedAt:
 		if n.CreatedAt.IsZero() {
 			return append(b, "null"...)
 		}
-		return appendTime(b, n.CreatedAt)
+		return jsonwire.AppendTime(b, n.CreatedAt)
 	case nfUpdatedAt:
-		return appendTimePtr(b, n.UpdatedAt)
+		return jsonwire.AppendTimePtr(b, n.UpdatedAt)
 	case nfAutomatedClean:
-		return appendBoolPtr(b, n.AutomatedClean)
+		return jsonwire.AppendBoolPtr(b, n.AutomatedClean)
 	case nfBiosInterface:
-		return appendStringOrNull(b, n.Interfaces.Bios)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Bios)
 	case nfBootInterface:
-		return appendStringOrNull(b, n.Interfaces.Boot)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Boot)
 	case nfBootMode:
-		return appendStringPtr(b, n.BootMode)
+		return jsonwire.AppendStringPtr(b, n.BootMode)
 	case nfCleanStep:
-		return appendRawObject(b, n.CleanStep)
+		return jsonwire.AppendRawObject(b, n.CleanStep)
 	case nfConductorGroup:
-		return appendString(b, n.ConductorGroup)
+		return jsonwire.AppendString(b, n.ConductorGroup)
 	case nfConsoleEnabled:
-		return appendBool(b, n.ConsoleEnabled)
+		return jsonwire.AppendBool(b, n.ConsoleEnabled)
 	case nfConsoleInterface:
-		return appendStringOrNull(b, n.Interfaces.Console)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Console)
 	case nfDeployInterface:
-		return appendStringOrNull(b, n.Interfaces.Deploy)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Deploy)
 	case nfDeployStep:
-		return appendRawObject(b, n.DeployStep)
+		return jsonwire.AppendRawObject(b, n.DeployStep)
 	case nfDescription:
-		return appendStringPtr(b, n.Description)
+		return jsonwire.AppendStringPtr(b, n.Description)
 	case nfDriver:
-		return appendString(b, n.Driver)
+		return jsonwire.AppendString(b, n.Driver)
 	case nfDriverInfo:
 		return appendMasked(b, n.DriverInfo, false)
 	case nfDriverInternalInfo:
 		return appendDriverInternalInfo(b, n.DriverInternalInfo)
 	case nfExtra:
-		return appendRawObject(b, n.Extra)
+		return jsonwire.AppendRawObject(b, n.Extra)
 	case nfFault:
-		return appendStringPtr(b, n.Fault)
+		return jsonwire.AppendStringPtr(b, n.Fault)
 	case nfInspectionFinishedAt:
-		return appendTimePtr(b, n.InspectionFinishedAt)
+		return jsonwire.AppendTimePtr(b, n.InspectionFinishedAt)
 	case nfInspectionStartedAt:
-		return appendTimePtr(b, n.InspectionStartedAt)
+		return jsonwire.AppendTimePtr(b, n.InspectionStartedAt)
 	case nfInspectInterface:
-		return appendStringOrNull(b, n.Interfaces.Inspect)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Inspect)
 	case nfInstanceInfo:
 		return appendMasked(b, n.InstanceInfo, true)
 	case nfInstanceUUID:
-		return appendStringPtr(b, n.InstanceUUID)
+		return jsonwire.AppendStringPtr(b, n.InstanceUUID)
 	case nfLastError:
-		return appendStringPtr(b, n.LastError)
+		return jsonwire.AppendStringPtr(b, n.LastError)
 	case nfLessee:
-		return appendStringPtr(b, n.Lessee)
+		return jsonwire.AppendStringPtr(b, n.Lessee)
 	case nfMaintenance:
-		return appendBool(b, n.Maintenance)
+		return jsonwire.AppendBool(b, n.Maintenance)
 	case nfMaintenanceReason:
-		return appendStringPtr(b, n.MaintenanceReason)
+		return jsonwire.AppendStringPtr(b, n.MaintenanceReason)
 	case nfManagementInterface:
-		return appendStringOrNull(b, n.Interfaces.Management)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Management)
 	case nfName:
-		return appendStringPtr(b, n.Name)
+		return jsonwire.AppendStringPtr(b, n.Name)
 	case nfNetworkData:
-		return appendRawObject(b, n.NetworkData)
+		return jsonwire.AppendRawObject(b, n.NetworkData)
 	case nfNetworkInterface:
-		return appendStringOrNull(b, n.Interfaces.Network)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Network)
 	case nfOwner:
-		return appendStringPtr(b, n.Owner)
+		return jsonwire.AppendStringPtr(b, n.Owner)
 	case nfPowerInterface:
-		return appendStringOrNull(b, n.Interfaces.Power)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Power)
 	case nfPowerState:
-		return appendStringOrNull(b, string(n.PowerState))
+		return jsonwire.AppendStringOrNull(b, string(n.PowerState))
 	case nfProperties:
-		return appendRawObject(b, n.Properties)
+		return jsonwire.AppendRawObject(b, n.Properties)
 	case nfProtected:
-		return appendBool(b, n.Protected)
+		return jsonwire.AppendBool(b, n.Protected)
 	case nfProtectedReason:
-		return appendStringPtr(b, n.ProtectedReason)
+		return jsonwire.AppendStringPtr(b, n.ProtectedReason)
 	case nfProvisionState:
-		return appendStringOrNull(b, string(displayProvisionState(n.ProvisionState, v.minor)))
+		return jsonwire.AppendStringOrNull(b, string(displayProvisionState(n.ProvisionState, v.minor)))
 	case nfProvisionUpdatedAt:
-		return appendTimePtr(b, n.ProvisionUpdatedAt)
+		return jsonwire.AppendTimePtr(b, n.ProvisionUpdatedAt)
 	case nfRAIDConfig:
-		return appendRawObject(b, n.RAIDConfig)
+		return jsonwire.AppendRawObject(b, n.RAIDConfig)
 	case nfRAIDInterface:
-		return appendStringOrNull(b, n.Interfaces.RAID)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.RAID)
 	case nfRescueInterface:
-		return appendStringOrNull(b, n.Interfaces.Rescue)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Rescue)
 	case nfReservation:
 		// The node lock is a Temporal workflow ID; it is not visible here.
 		return append(b, "null"...)
 	case nfResourceClass:
-		return appendStringPtr(b, n.ResourceClass)
+		return jsonwire.AppendStringPtr(b, n.ResourceClass)
 	case nfRetired:
-		return appendBool(b, n.Retired)
+		return jsonwire.AppendBool(b, n.Retired)
 	case nfRetiredReason:
-		return appendStringPtr(b, n.RetiredReason)
+		return jsonwire.AppendStringPtr(b, n.RetiredReason)
 	case nfSecureBoot:
-		return appendBoolPtr(b, n.SecureBoot)
+		return jsonwire.AppendBoolPtr(b, n.SecureBoot)
 	case nfShard:
-		return appendStringPtr(b, n.Shard)
+		return jsonwire.AppendStringPtr(b, n.Shard)
 	case nfStorageInterface:
-		return appendStringOrNull(b, n.Interfaces.Storage)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Storage)
 	case nfTargetPowerState:
-		return appendStringOrNull(b, string(n.TargetPowerState))
+		return jsonwire.AppendStringOrNull(b, string(n.TargetPowerState))
 	case nfTargetProvisionState:
-		return appendStringOrNull(b, string(n.TargetProvisionState))
+		return jsonwire.AppendStringOrNull(b, string(n.TargetProvisionState))
 	case nfTargetRAIDConfig:
-		return appendRawObject(b, n.TargetRAIDConfig)
+		return jsonwire.AppendRawObject(b, n.TargetRAIDConfig)
 	case nfTraits:
 		if n.Traits == nil {
 			return append(b, '[', ']')
 		}
-		return appendStrings(b, n.Traits)
+		return jsonwire.AppendStrings(b, n.Traits)
 	case nfVendorInterface:
-		return appendStringOrNull(b, n.Interfaces.Vendor)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Vendor)
 	case nfLinks:
 		return appendLinksParts(b, v.escBase, "nodes/", n.UUID, "")
 	case nfConductor:
-		return appendString(b, v.conductor)
+		return jsonwire.AppendString(b, v.conductor)
 	case nfAllocationUUID:
 		return append(b, "null"...)
 	case nfChassisUUID:
-		return appendStringPtr(b, n.ChassisUUID)
+		return jsonwire.AppendStringPtr(b, n.ChassisUUID)
 	case nfPorts:
 		return appendLinksParts(b, v.escBase, "nodes/", n.UUID, "/ports")
 	case nfStates:
@@ -477,7 +478,7 @@ func hasFoldAt(b []byte, i int, w string) bool {
 // is shown unmasked only if it holds no secret-looking key at all.
 func appendMasked(b []byte, raw []byte, instance bool) []byte {
 	if len(raw) == 0 || !mayHoldSecrets(raw, instance) {
-		return appendRawObject(b, raw)
+		return jsonwire.AppendRawObject(b, raw)
 	}
 	out, _, ok := maskRaw(b, raw, skipSpace(raw, 0), instance)
 	if !ok {
@@ -615,17 +616,17 @@ func rawTruthy(v []byte) bool {
 // appendDriverInternalInfo hides the agent token, as Ironic does.
 func appendDriverInternalInfo(b []byte, raw []byte) []byte {
 	if len(raw) == 0 || !bytes.Contains(raw, []byte("agent_secret_token")) {
-		return appendRawObject(b, raw)
+		return jsonwire.AppendRawObject(b, raw)
 	}
-	v, err := decodeJSON(raw)
-	o, ok := v.(*object)
+	v, err := jsonwire.DecodeStored(raw)
+	o, ok := v.(*jsonwire.Object)
 	if err != nil || !ok {
-		return appendRawObject(b, raw)
+		return jsonwire.AppendRawObject(b, raw)
 	}
-	if val, ok := o.get("agent_secret_token"); ok && truthy(val) {
-		o.set("agent_secret_token", maskedValue)
+	if val, ok := o.Get("agent_secret_token"); ok && truthy(val) {
+		o.Set("agent_secret_token", maskedValue)
 	}
-	return appendValue(b, o)
+	return jsonwire.AppendValue(b, o)
 }
 
 // truthy is Python's truth value of a decoded JSON value.
@@ -639,8 +640,8 @@ func truthy(v any) bool {
 		return t != ""
 	case []any:
 		return len(t) > 0
-	case *object:
-		return len(t.keys) > 0
+	case *jsonwire.Object:
+		return t.Len() > 0
 	default:
 		return true
 	}

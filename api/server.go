@@ -23,6 +23,7 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
@@ -375,7 +376,7 @@ func (s *Server) root(c *fiber.Ctx) error {
 
 func appendVersionDoc(b []byte, base string) []byte {
 	b = append(b, `{"id":"v1","links":[{"href":"`...)
-	b = appendEscapedURL(b, base)
+	b = jsonwire.AppendEscaped(b, base)
 	b = append(b, `/v1/","rel":"self"}],"status":"CURRENT","min_version":"`...)
 	b = append(b, minVersionString...)
 	b = append(b, `","version":"`...)
@@ -392,7 +393,7 @@ func (s *Server) v1Root(c *fiber.Ctx) error {
 	v := minor(c)
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
 		b = append(b, `{"id":"v1","links":[{"href":"`...)
-		b = appendEscapedURL(b, base)
+		b = jsonwire.AppendEscaped(b, base)
 		b = append(b, `/v1/","rel":"self"},{"href":"https://docs.openstack.org//ironic/latest/contributor//webapi.html","rel":"describedby","type":"text/html"}],"media_types":{"base":"application/json","type":"application/vnd.openstack.ironic.v1+json"}`...)
 		res := func(name string) {
 			b = append(b, ',', '"')
