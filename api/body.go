@@ -64,11 +64,29 @@ type prop struct {
 	maxLen int
 }
 
+// Length limits. Ironic's database declares most strings String(255) (name,
+// driver, owner, lessee, shard, the interfaces; boot_mode String(16),
+// resource_class String(80)) and PostgreSQL refuses more there; ferric's
+// text columns would take them, but an indexed value beyond ~2.7 KB fails
+// the index, and Ironic's clients expect its limits. The free-text reasons
+// are Text in Ironic (unbounded in its API): ferric caps them as Ironic caps
+// a node's description.
+const (
+	maxColumn      = 255
+	maxDescription = 4096 // Ironic's _NODE_DESCRIPTION_MAX_LENGTH
+	maxReason      = maxDescription
+)
+
 var (
-	tString     = prop{types: []string{"string"}}
-	tStringNull = prop{types: []string{"string", "null"}}
-	tObjectNull = prop{types: []string{"object", "null"}}
-	tBoolish    = prop{types: []string{"string", "boolean", "null"}}
+	tString        = prop{types: []string{"string"}}
+	tStringNull    = prop{types: []string{"string", "null"}}
+	tObjectNull    = prop{types: []string{"object", "null"}}
+	tBoolish       = prop{types: []string{"string", "boolean", "null"}}
+	tColumn        = prop{types: []string{"string"}, maxLen: maxColumn}
+	tColumnNull    = prop{types: []string{"string", "null"}, maxLen: maxColumn}
+	tReasonNull    = prop{types: []string{"string", "null"}, maxLen: maxReason}
+	tBootModeNull  = prop{types: []string{"string", "null"}, maxLen: 16}
+	tResourceClass = prop{types: []string{"string", "null"}, maxLen: 80}
 )
 
 // schema is a flat object schema with additionalProperties false.

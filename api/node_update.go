@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -74,7 +75,7 @@ var nodePatchSchema = func() *schema {
 		props[k] = p
 	}
 	props["protected"] = tBoolish
-	props["protected_reason"] = tStringNull
+	props["protected_reason"] = tReasonNull
 	return &schema{props: props, required: []string{"driver"}}
 }()
 
@@ -200,8 +201,8 @@ func (s *Server) patchNode(c *fiber.Ctx) error {
 		return badRequest("The reset_interfaces parameter can only be used when changing the node's driver.")
 	}
 	if d := patchValues(ops, "/description"); len(d) > 0 {
-		if s, ok := d[0].(string); ok && len([]rune(s)) > 4096 {
-			return badRequest("Cannot update node with description exceeding 4096 characters")
+		if s, ok := d[0].(string); ok && utf8.RuneCountInString(s) > maxDescription {
+			return badRequest("Cannot update node with description exceeding %d characters", maxDescription)
 		}
 	}
 	nameErr := "Node " + strings.ReplaceAll(ident, "%", "%%") + ": Cannot change name to invalid name '%s'"
@@ -369,6 +370,9 @@ func (s *Server) setMaintenance(on bool) fiber.Handler {
 				switch r := o.Value("reason").(type) {
 				case nil:
 				case string:
+					if utf8.RuneCountInString(r) > maxReason {
+						return badRequest("Cannot set maintenance reason exceeding %d characters", maxReason)
+					}
 					reason = &r
 				default:
 					return badRequest("Expected string for reason: %s", pyDisplay(r))

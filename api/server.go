@@ -12,15 +12,18 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
 	"go.temporal.io/sdk/client"
 
 	"github.com/ferric-project/ferric/api/jsonwire"
@@ -223,6 +226,7 @@ func (s *Server) App() *fiber.App {
 	})
 	app.Use(recover.New()) // a panic becomes a logged 500, not a dead process
 	app.Use(requestID)
+	app.Use(checkRequestText)
 	app.Get("/", s.root)
 
 	v1 := app.Group("/v1", s.negotiate)
@@ -309,6 +313,41 @@ func (s *Server) App() *fiber.App {
 func requestID(c *fiber.Ctx) error {
 	c.Set("Openstack-Request-Id", "req-"+uuid.NewString())
 	return c.Next()
+}
+
+// checkRequestText refuses a request whose path or query (names and values,
+// unescaped) holds a NUL character or is not valid UTF-8. No identifier or
+// filter can contain one, and PostgreSQL can neither store nor compare such
+// text: it would answer an error where the client deserves a 400.
+func checkRequestText(c *fiber.Ctx) error {
+	if what := badText(fasthttp.AppendUnquotedArg(nil, c.Context().URI().PathOriginal())); what != "" {
+		return badRequest("The request path %s.", what)
+	}
+	var err *apiError
+	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+		switch {
+		case err != nil:
+		case badText(k) != "":
+			err = badRequest("A query parameter name %s.", badText(k))
+		case badText(v) != "":
+			err = badRequest("Query parameter %s %s.", k, badText(v))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return c.Next()
+}
+
+// badText says what is wrong with b as request text, or "".
+func badText(b []byte) string {
+	switch {
+	case !utf8.Valid(b):
+		return "is not valid UTF-8"
+	case bytes.IndexByte(b, 0) >= 0:
+		return "contains a NUL character"
+	}
+	return ""
 }
 
 // missingParam answers what Ironic answers for DELETE or PATCH on a
