@@ -191,10 +191,11 @@ func parseBoolString(s string) (bool, bool) {
 	return false, false
 }
 
-// pyDisplay is Python's str() of a decoded value (strings unquoted).
+// pyDisplay is Python's str() of a decoded value (strings unquoted, cut
+// when long).
 func pyDisplay(v any) string {
 	if s, ok := v.(string); ok {
-		return s
+		return clipEcho(s)
 	}
 	return pyRepr(v)
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"go.temporal.io/api/serviceerror"
@@ -152,6 +153,7 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 				"method", c.Method(), "path", c.Path(), "err", err)
 			ae = &apiError{status: fiber.StatusInternalServerError, msg: "An unknown exception occurred."}
 		}
+		ae.msg = clipMessage(ae.msg)
 		if ae.bare {
 			h := &c.Response().Header
 			h.Del(hdrVersion)
@@ -162,6 +164,28 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.Send(errorBody(ae))
 	}
+}
+
+// maxMessage bounds an error message in bytes. Messages quote what clients
+// sent; pyRepr and pyDisplay cut long values, and this catches any other
+// quote (a format's %s of a request value) so that no answer echoes a large
+// input back.
+const maxMessage = 2048
+
+// clipMessage cuts the middle out of a message longer than maxMessage,
+// keeping its start and its end (where the verdict usually is).
+func clipMessage(msg string) string {
+	if len(msg) <= maxMessage {
+		return msg
+	}
+	head, tail := msg[:maxMessage*3/4], msg[len(msg)-maxMessage/8:]
+	for len(head) > 0 && !utf8.RuneStart(msg[len(head)]) {
+		head = head[:len(head)-1]
+	}
+	for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
+		tail = tail[1:]
+	}
+	return head + " ... " + tail
 }
 
 // errorBody renders ae in Ironic's format: a JSON object whose only member is

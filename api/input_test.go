@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -156,5 +157,47 @@ func TestBadInputIsA400(t *testing.T) {
 	}
 	if len(e.wf.starts) != 0 {
 		t.Errorf("workflows started: %+v", e.wf.starts)
+	}
+}
+
+// TestErrorsDoNotEchoHugeInput: a message quoting what the client sent
+// quotes the start of it, not 10 MB (an error body stays under 16 KB: a
+// message of at most maxMessage bytes, each escaped twice at worst).
+func TestErrorsDoNotEchoHugeInput(t *testing.T) {
+	e := newEnv(t)
+	e.srv.BodyLimit = 16 << 20
+	e.app = e.srv.App()
+	seedNode(nil)(e)
+	huge := strings.Repeat("a", 10<<20)
+	n := "/v1/nodes/" + sampleUUID
+	tests := []struct{ name, method, path, body, wantIn string }{
+		{"uuid", "POST", "/v1/nodes", `{"driver":"fake-hardware","uuid":"` + huge + `"}`, "Expected UUID for uuid: aaaa"},
+		{"owner", "POST", "/v1/nodes", `{"driver":"fake-hardware","owner":"` + huge + `"}`, "is too long"},
+		{"name", "POST", "/v1/nodes", `{"driver":"fake-hardware","name":"` + huge + `"}`, "Cannot create node with invalid name 'aaaa"},
+		{"unknown field", "POST", "/v1/nodes", `{"driver":"fake-hardware","` + huge + `":1}`, "Additional properties are not allowed"},
+		{"boot device", "PUT", n + "/management/boot_device", `{"boot_device":"` + huge + `"}`, "Invalid boot device aaaa"},
+		{"patch path", "PATCH", n, `[{"op":"remove","path":"/extra/` + huge + `"}]`, "Couldn't apply patch"},
+		{"power target", "PUT", n + "/states/power", `{"target":"` + huge + `"}`, "The requested action \"aaaa"},
+		{"trait", "PUT", n + "/traits", `{"traits":["` + huge + `"]}`, "is not valid under any of the given schemas"},
+		{"multi-byte", "PUT", n + "/management/boot_device", `{"boot_device":"` + strings.Repeat("é", 1<<20) + `"}`, "Invalid boot device éé"},
+		{"multi-byte repr", "POST", "/v1/nodes", `{"driver":"fake-hardware","shard":"` + strings.Repeat("中", 1<<20) + `"}`, "'中中"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := e.do(t, tt.method, tt.path, tt.body, latest)
+			if resp.StatusCode != 400 {
+				t.Fatalf("status %d: %.300s", resp.StatusCode, body)
+			}
+			if len(body) > 16<<10 {
+				t.Errorf("error body of %d bytes: %.300s...", len(body), body)
+			}
+			msg := faultString(t, body)
+			if !strings.Contains(msg, tt.wantIn) {
+				t.Errorf("message %.300q lacks %q", msg, tt.wantIn)
+			}
+			if strings.ContainsRune(msg, utf8.RuneError) {
+				t.Errorf("message cut inside a character: %.300q", msg)
+			}
+		})
 	}
 }

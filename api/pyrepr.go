@@ -60,9 +60,29 @@ func writePyRepr(sb *strings.Builder, v any) {
 	}
 }
 
+// maxEcho is how many characters of a client's string a message quotes;
+// longer ones are cut and marked with "...", as Python's reprlib does.
+const maxEcho = 256
+
+// clipEcho returns s, or its first maxEcho characters and "...".
+func clipEcho(s string) string {
+	if len(s) <= maxEcho {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == maxEcho {
+			return s[:i] + "..."
+		}
+		n++
+	}
+	return s
+}
+
 // pyStr is Python's repr() of a str: single quotes unless the text holds a
-// single quote and no double quote.
+// single quote and no double quote. Long strings are cut (clipEcho).
 func pyStr(s string) string {
+	s = clipEcho(s)
 	q := byte('\'')
 	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
 		q = '"'
