@@ -3,12 +3,13 @@ package api
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/ferric-project/ferric/api/jsonwire"
@@ -118,9 +119,10 @@ const (
 
 // errorHandler is the single place that writes error bodies. It maps the
 // store's sentinels for handlers that pass them through, Fiber's routing
-// errors to webob-shaped bodies, and everything else to a 500 that names
-// nothing internal (the real error is logged).
-func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+// and reading errors to webob-shaped bodies, and everything else to a 500
+// that names nothing internal (the real error is logged).
+func (s *Server) errorHandler() fiber.ErrorHandler {
+	log := s.log()
 	return func(c *fiber.Ctx, err error) error {
 		var ae *apiError
 		var fe *fiber.Error
@@ -145,6 +147,16 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 				// Ironic's router leaves the description empty.
 			case fiber.StatusMethodNotAllowed:
 				ae.msg = "The method " + c.Method() + " is not allowed for this resource."
+			case fiber.StatusRequestEntityTooLarge:
+				// oslo.middleware's words. fasthttp refused the body
+				// before reading it: take it in, or closing the
+				// connection resets it before the client reads this.
+				ae.msg = "Request is too large. Larger than max_request_body_size (" +
+					strconv.Itoa(s.bodyLimit(c.Request().Header.Method(), c.Request().Header.RequestURI())) + ")."
+				drainRequest(c.Context())
+			case fiber.StatusRequestHeaderFieldsTooLarge:
+				ae.msg = fe.Message
+				drainRequest(c.Context())
 			default:
 				ae.msg = fe.Message
 			}
@@ -163,6 +175,44 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		c.Status(ae.status)
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.Send(errorBody(ae))
+	}
+}
+
+// Draining: how long, how idle and how much of a refused request is read
+// and discarded.
+const (
+	drainFor  = 10 * time.Second
+	drainIdle = 200 * time.Millisecond
+	drainMax  = 256 << 20
+)
+
+// drainRequest reads and discards what the client is still sending after
+// its request was refused unread (too large a body or header), until it
+// pauses — a client sends its request before it reads the answer — or for
+// at most drainFor and drainMax bytes. Closing a socket with unread data
+// makes the kernel reset the connection, and the client would see "connection
+// reset" instead of the status. The server closes the connection after
+// answering.
+func drainRequest(ctx *fasthttp.RequestCtx) {
+	conn := ctx.Conn()
+	if conn == nil {
+		return
+	}
+	deadline := time.Now().Add(drainFor)
+	buf := make([]byte, 64<<10)
+	for total := 0; total < drainMax; {
+		next := time.Now().Add(drainIdle)
+		if next.After(deadline) {
+			next = deadline
+		}
+		if err := conn.SetReadDeadline(next); err != nil {
+			return
+		}
+		n, err := conn.Read(buf)
+		total += n
+		if err != nil {
+			return
+		}
 	}
 }
 

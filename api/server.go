@@ -120,9 +120,14 @@ type Server struct {
 	PublicURL string
 	// MaxLimit caps page sizes (Ironic's [api]max_limit, default 1000).
 	MaxLimit int
-	// BodyLimit caps request bodies in bytes (default 16 MiB, room for a
-	// config drive).
+	// BodyLimit caps request bodies in bytes (default 114688, Ironic's:
+	// oslo.middleware's max_request_body_size). Larger ones are answered
+	// 413.
 	BodyLimit int
+	// ProvisionBodyLimit caps the body of PUT
+	// /v1/nodes/{ident}/states/provision, which carries config drives
+	// (default 16 MiB).
+	ProvisionBodyLimit int
 	// SyncTimeout bounds synchronous operations (boot device, sync vendor
 	// passthru) that wait for a workflow's result (default 60 s).
 	SyncTimeout time.Duration
@@ -145,10 +150,11 @@ type Server struct {
 
 // Defaults.
 const (
-	defaultConductor   = "localhost"
-	defaultMaxLimit    = 1000
-	defaultBodyLimit   = 16 << 20
-	defaultSyncTimeout = 60 * time.Second
+	defaultConductor          = "localhost"
+	defaultMaxLimit           = 1000
+	defaultBodyLimit          = 114688
+	defaultProvisionBodyLimit = 16 << 20
+	defaultSyncTimeout        = 60 * time.Second
 )
 
 // DefaultNodeSortKeys are the node columns ferric sorts by when
@@ -202,6 +208,31 @@ func (s *Server) syncTimeout() time.Duration {
 	return s.SyncTimeout
 }
 
+// bodyLimits returns the body limit of most requests and that of PUT
+// .../states/provision.
+func (s *Server) bodyLimits() (general, provision int) {
+	general, provision = s.BodyLimit, s.ProvisionBodyLimit
+	if general <= 0 {
+		general = defaultBodyLimit
+	}
+	if provision <= 0 {
+		provision = defaultProvisionBodyLimit
+	}
+	return general, provision
+}
+
+// bodyLimit is the largest body accepted for method and path (a request
+// URI; any query is ignored).
+func (s *Server) bodyLimit(method, path []byte) int {
+	general, provision := s.bodyLimits()
+	path, _, _ = bytes.Cut(path, []byte("?"))
+	if string(method) == fiber.MethodPut && bytes.HasPrefix(path, []byte("/v1/nodes/")) &&
+		bytes.HasSuffix(bytes.TrimSuffix(path, []byte("/")), []byte("/states/provision")) {
+		return provision
+	}
+	return general
+}
+
 func (s *Server) log() *slog.Logger {
 	if s.Log == nil {
 		return slog.New(slog.DiscardHandler)
@@ -211,19 +242,21 @@ func (s *Server) log() *slog.Logger {
 
 // App builds the Fiber application serving the API.
 func (s *Server) App() *fiber.App {
-	bodyLimit := s.BodyLimit
-	if bodyLimit <= 0 {
-		bodyLimit = defaultBodyLimit
-	}
+	general, provision := s.bodyLimits()
 	app := fiber.New(fiber.Config{
 		AppName:               "ferric",
-		BodyLimit:             bodyLimit,
-		ErrorHandler:          errorHandler(s.log()),
+		BodyLimit:             max(general, provision), // per request: HeaderReceived below
+		ErrorHandler:          s.errorHandler(),
 		DisableStartupMessage: true,
 		ReadBufferSize:        16 << 10, // room for large auth headers
 		ReadTimeout:           5 * time.Minute,
 		IdleTimeout:           2 * time.Minute,
 	})
+	// Each request gets the body limit of its route as soon as its headers
+	// are read: fasthttp refuses a larger body before reading it.
+	app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		return fasthttp.RequestConfig{MaxRequestBodySize: s.bodyLimit(h.Method(), h.RequestURI())}
+	}
 	app.Use(recover.New()) // a panic becomes a logged 500, not a dead process
 	app.Use(requestID)
 	app.Use(checkRequestText)
