@@ -146,7 +146,7 @@ func (s *Server) errorHandler() fiber.ErrorHandler {
 			case fiber.StatusNotFound:
 				// Ironic's router leaves the description empty.
 			case fiber.StatusMethodNotAllowed:
-				ae.msg = "The method " + c.Method() + " is not allowed for this resource."
+				ae.msg = "The method " + requestMethod(c) + " is not allowed for this resource."
 			case fiber.StatusRequestEntityTooLarge:
 				// oslo.middleware's words. fasthttp refused the body
 				// before reading it: take it in, or closing the

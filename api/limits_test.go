@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,5 +98,64 @@ func TestOversizedRequestsGetAStatus(t *testing.T) {
 	}
 	if got := e.st.get(sampleUUID).Extra; !bytes.Equal(got, sampleNode().Extra) {
 		t.Errorf("extra = %s", got)
+	}
+}
+
+// TestUnknownMethods: a method no route serves — one Fiber does not even know
+// (FOO, PROPFIND) included — on a known path is Ironic's 405 in webob's
+// shape, with an Allow header and no microversion headers; on an unknown
+// path it is the router's 404.
+func TestUnknownMethods(t *testing.T) {
+	e := newEnv(t)
+	seedNode(nil)(e)
+	n := "/v1/nodes/" + sampleUUID
+	tests := []struct {
+		method, path string
+		want         int
+		allow        string
+	}{
+		{"FOO", "/v1/nodes", 405, "DELETE, GET, HEAD, PATCH, POST"},
+		{"PROPFIND", n, 405, "DELETE, GET, HEAD, PATCH"},
+		{"PUT", "/v1/nodes", 405, "DELETE, GET, HEAD, PATCH, POST"},
+		{"POST", n + "/states", 405, "GET, HEAD"},
+		{"delete", n + "/states/provision/", 405, "PUT"},
+		{"FOO", "/v1/nosuch", 404, ""},
+		{"FOO", "/", 405, "GET, HEAD"},
+	}
+	base := listen(t, e)
+	for _, tt := range tests {
+		for _, viaSocket := range []bool{false, true} {
+			var resp *http.Response
+			var body string
+			if viaSocket {
+				req, _ := http.NewRequest(tt.method, base+tt.path, nil)
+				req.Header.Set(hdrVersion, "latest")
+				r, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatalf("%s %s: %v", tt.method, tt.path, err)
+				}
+				b, _ := io.ReadAll(r.Body)
+				r.Body.Close()
+				resp, body = r, string(b)
+			} else {
+				resp, body = e.do(t, tt.method, tt.path, "", latest)
+			}
+			if resp.StatusCode != tt.want {
+				t.Errorf("%s %s (socket %v) = %d, want %d: %s", tt.method, tt.path, viaSocket, resp.StatusCode, tt.want, body)
+				continue
+			}
+			msg := faultString(t, body) // webob's shape: the description
+			if tt.want == 405 && msg != "The method "+tt.method+" is not allowed for this resource." {
+				t.Errorf("%s %s: description %q", tt.method, tt.path, msg)
+			}
+			allow := strings.Split(resp.Header.Get("Allow"), ", ")
+			slices.Sort(allow)
+			if got := strings.Join(allow, ", "); got != tt.allow {
+				t.Errorf("%s %s: Allow %q, want %q", tt.method, tt.path, got, tt.allow)
+			}
+			if resp.Header.Get(hdrVersion) != "" || resp.Header.Get(hdrMaxVersion) != "" {
+				t.Errorf("%s %s: microversion headers on a routing error", tt.method, tt.path)
+			}
+		}
 	}
 }

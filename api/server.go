@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -208,6 +209,21 @@ func (s *Server) syncTimeout() time.Duration {
 	return s.SyncTimeout
 }
 
+// methodUnknown is the method under which requests with a method Fiber does
+// not know are routed; originalMethod keys the method they came with among
+// the request's user values.
+const methodUnknown = "UNKNOWN"
+
+type originalMethod struct{}
+
+// requestMethod is the method the client sent.
+func requestMethod(c *fiber.Ctx) string {
+	if m, ok := c.Context().UserValue(originalMethod{}).(string); ok {
+		return m
+	}
+	return c.Method()
+}
+
 // bodyLimits returns the body limit of most requests and that of PUT
 // .../states/provision.
 func (s *Server) bodyLimits() (general, provision int) {
@@ -251,7 +267,20 @@ func (s *Server) App() *fiber.App {
 		ReadBufferSize:        16 << 10, // room for large auth headers
 		ReadTimeout:           5 * time.Minute,
 		IdleTimeout:           2 * time.Minute,
+		RequestMethods:        append(slices.Clone(fiber.DefaultMethods), methodUnknown),
 	})
+	// Fiber answers a method it does not know (FOO, PROPFIND) with a
+	// plain-text 400 before routing; such a request is routed as
+	// methodUnknown instead, which no route serves, so that it gets the 405
+	// (with Allow) or 404 in Ironic's shape that Ironic answers.
+	route := app.Server().Handler
+	app.Server().Handler = func(ctx *fasthttp.RequestCtx) {
+		if m := ctx.Method(); !slices.Contains(fiber.DefaultMethods, string(m)) {
+			ctx.SetUserValue(originalMethod{}, string(m))
+			ctx.Request.Header.SetMethod(methodUnknown)
+		}
+		route(ctx)
+	}
 	// Each request gets the body limit of its route as soon as its headers
 	// are read: fasthttp refuses a larger body before reading it.
 	app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
