@@ -540,8 +540,9 @@ func skipValue(raw []byte, i int) (int, bool) {
 }
 
 // maskRaw copies the object at raw[i:] to b, masking secret keys at every
-// depth (mask_dict_password), and for instance_info the top-level
-// configdrive and image_url when set. It returns the index after the object.
+// depth (mask_dict_password), in lists too (maskArray), and for
+// instance_info the top-level configdrive and image_url when set. It
+// returns the index after the object.
 func maskRaw(b []byte, raw []byte, i int, instance bool) ([]byte, int, bool) {
 	if i >= len(raw) || raw[i] != '{' {
 		return b, i, false
@@ -576,20 +577,28 @@ func maskRaw(b []byte, raw []byte, i int, instance bool) ([]byte, int, bool) {
 		i = skipSpace(raw, i+1)
 		b = append(b, rawKey...)
 		b = append(b, ':')
-		if i < len(raw) && raw[i] == '{' {
+		// Ironic hides instance_info's configdrive (a string or an
+		// object) and image_url whenever they are set.
+		whenSet := instance && (key == "configdrive" || key == "image_url")
+		switch {
+		case i < len(raw) && raw[i] == '{' && !whenSet:
+			// Objects are descended whatever their key, as oslo does.
 			b, i, ok = maskRaw(b, raw, i, false)
 			if !ok {
 				return b, i, false
 			}
-		} else {
+		case i < len(raw) && raw[i] == '[' && !whenSet && !isSecretKey(key):
+			b, i, ok = maskArray(b, raw, i)
+			if !ok {
+				return b, i, false
+			}
+		default:
 			vEnd, ok := skipValue(raw, i)
 			if !ok {
 				return b, i, false
 			}
 			val := raw[i:vEnd]
-			hide := isSecretKey(key) ||
-				(instance && (key == "configdrive" || key == "image_url") && rawTruthy(val))
-			if hide {
+			if (isSecretKey(key) && val[0] != '{') || (whenSet && rawTruthy(val)) {
 				b = append(b, `"******"`...)
 			} else {
 				b = append(b, val...)
@@ -602,6 +611,47 @@ func maskRaw(b []byte, raw []byte, i int, instance bool) ([]byte, int, bool) {
 		return b, i, false
 	}
 	return append(b, '}'), i + 1, true
+}
+
+// maskArray copies the array at raw[i:] to b, masking the objects in it
+// (and in arrays in it) as maskRaw does; other elements are copied as they
+// are. oslo's mask_dict_password leaves lists alone, so Ironic shows
+// {"bmcs": [{"password": "x"}]} in clear; ferric does not.
+func maskArray(b []byte, raw []byte, i int) ([]byte, int, bool) {
+	b = append(b, '[')
+	i = skipSpace(raw, i+1)
+	first := true
+	for i < len(raw) && raw[i] != ']' {
+		if !first {
+			if raw[i] != ',' {
+				return b, i, false
+			}
+			b = append(b, ',')
+			i = skipSpace(raw, i+1)
+		}
+		first = false
+		ok := false
+		switch {
+		case i < len(raw) && raw[i] == '{':
+			b, i, ok = maskRaw(b, raw, i, false)
+		case i < len(raw) && raw[i] == '[':
+			b, i, ok = maskArray(b, raw, i)
+		default:
+			var end int
+			if end, ok = skipValue(raw, i); ok {
+				b = append(b, raw[i:end]...)
+				i = end
+			}
+		}
+		if !ok {
+			return b, i, false
+		}
+		i = skipSpace(raw, i)
+	}
+	if i >= len(raw) {
+		return b, i, false
+	}
+	return append(b, ']'), i + 1, true
 }
 
 // rawTruthy is Python's truth value of a raw JSON scalar or container.

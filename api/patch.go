@@ -264,7 +264,8 @@ func applyArrayOp(doc *jsonwire.Object, tokens []string, arr []any, last string,
 // restoreMasked keeps stored secrets when a client sends back the
 // "******" placeholder it was shown: wherever newV holds the placeholder under
 // a secret key, the value from oldV is put back (or the key dropped when
-// there was none).
+// there was none). Objects in lists are matched with the stored list's by
+// position.
 func restoreMasked(oldV, newV *jsonwire.Object, instance bool) {
 	for _, k := range append([]string(nil), newV.Keys()...) {
 		nv := newV.Value(k)
@@ -272,18 +273,41 @@ func restoreMasked(oldV, newV *jsonwire.Object, instance bool) {
 		if oldV != nil {
 			ov, had = oldV.Get(k)
 		}
-		if sub, ok := nv.(*jsonwire.Object); ok {
+		secret := isSecretKey(k) || (instance && (k == "configdrive" || k == "image_url"))
+		switch t := nv.(type) {
+		case *jsonwire.Object:
 			oldSub, _ := ov.(*jsonwire.Object)
-			restoreMasked(oldSub, sub, false)
+			restoreMasked(oldSub, t, false)
+			continue
+		case []any:
+			oldList, _ := ov.([]any)
+			restoreMaskedList(oldList, t)
 			continue
 		}
-		secret := isSecretKey(k) || (instance && (k == "configdrive" || k == "image_url"))
 		if s, ok := nv.(string); ok && s == maskedValue && secret {
 			if had {
 				newV.Set(k, ov)
 			} else {
 				newV.Delete(k)
 			}
+		}
+	}
+}
+
+// restoreMaskedList is restoreMasked for the objects of a list.
+func restoreMaskedList(oldList, newList []any) {
+	for i, e := range newList {
+		var old any
+		if i < len(oldList) {
+			old = oldList[i]
+		}
+		switch t := e.(type) {
+		case *jsonwire.Object:
+			oldSub, _ := old.(*jsonwire.Object)
+			restoreMasked(oldSub, t, false)
+		case []any:
+			oldSub, _ := old.([]any)
+			restoreMaskedList(oldSub, t)
 		}
 	}
 }
