@@ -96,22 +96,23 @@ func plain(v any) any {
 	return v
 }
 
-// walk calls f on every string (keys included) and number text in v.
-func walk(v any, f func(s string, number bool)) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			f(k, false)
-			walk(e, f)
+// walk calls f on every string (keys included) and number text of data, in
+// encoding/json's token stream: values a later duplicate key replaces are
+// seen too.
+func walk(data []byte, f func(s string, number bool)) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return
 		}
-	case []any:
-		for _, e := range t {
-			walk(e, f)
+		switch t := tok.(type) {
+		case string:
+			f(t, false)
+		case json.Number:
+			f(string(t), true)
 		}
-	case string:
-		f(t, false)
-	case json.Number:
-		f(string(t), true)
 	}
 }
 
@@ -163,12 +164,12 @@ func FuzzDecode(f *testing.F) {
 			case errors.Is(err, ErrInvalidUTF8):
 				justified = !utf8.Valid(data)
 			case errors.Is(err, ErrNUL):
-				walk(std, func(s string, _ bool) { justified = justified || strings.ContainsRune(s, 0) })
+				walk(data, func(s string, _ bool) { justified = justified || strings.ContainsRune(s, 0) })
 			case errors.Is(err, ErrLoneSurrogate):
-				walk(std, func(s string, _ bool) { justified = justified || strings.ContainsRune(s, utf8.RuneError) })
+				walk(data, func(s string, _ bool) { justified = justified || strings.ContainsRune(s, utf8.RuneError) })
 				justified = justified && surrogateEscape.Match(data)
 			case errors.Is(err, ErrNumberRange):
-				walk(std, func(s string, n bool) { justified = justified || (n && outOfRange(s)) })
+				walk(data, func(s string, n bool) { justified = justified || (n && outOfRange(s)) })
 			}
 			if !justified {
 				t.Fatalf("refused what encoding/json takes: %v: %q", err, data)
