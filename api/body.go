@@ -36,6 +36,9 @@ func decodeBody(c *fiber.Ctx) (any, bool, error) {
 	return v, true, nil
 }
 
+// encodeValue returns a decoded value as compact JSON (jsonwire.Encode).
+func encodeValue(v any) json.RawMessage { return jsonwire.Encode(v) }
+
 // decodeObjectBody parses a body that must be a JSON object; name is the
 // argument name used in messages ("node", "port", ...).
 func decodeObjectBody(c *fiber.Ctx, name string) (*jsonwire.Object, error) {

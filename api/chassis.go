@@ -200,7 +200,7 @@ func setChassisFields(ch *store.Chassis, o *jsonwire.Object) *apiError {
 		case "extra":
 			ch.Extra = json.RawMessage("{}")
 			if val != nil {
-				ch.Extra = jsonwire.Encode(val)
+				ch.Extra = encodeValue(val)
 			}
 		}
 	}

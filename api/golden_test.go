@@ -401,5 +401,5 @@ func canonical(t *testing.T, doc string, ignore []string) string {
 			o.Delete(k)
 		}
 	}
-	return string(jsonwire.Encode(v))
+	return string(encodeValue(v))
 }

@@ -426,7 +426,7 @@ func (s *Server) setRAIDConfig(c *fiber.Ctx) error {
 	if !ok || !isObj {
 		return badRequest("Expected types <class 'dict'> for target_raid_config: %s", pyDisplay(v))
 	}
-	raw := jsonwire.Encode(o)
+	raw := encodeValue(o)
 	if _, err := s.updateNode(c, param(c, "ident"), func(n *store.Node) error {
 		n.TargetRAIDConfig = raw
 		return nil

@@ -898,7 +898,7 @@ func setNodeScalars(n *store.Node, o *jsonwire.Object, v int, nameErr string) *a
 		case "driver_info", "extra", "instance_info", "properties", "network_data":
 			raw := json.RawMessage("{}")
 			if val != nil {
-				raw = jsonwire.Encode(val)
+				raw = encodeValue(val)
 			}
 			switch k {
 			case "driver_info":

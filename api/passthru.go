@@ -128,7 +128,7 @@ func (s *Server) nodeVendorPassthru(c *fiber.Ctx) error {
 	if v, ok, err := decodeBody(c); err != nil {
 		return err
 	} else if ok && v != nil {
-		args = jsonwire.Encode(v)
+		args = encodeValue(v)
 	}
 	in := contract.PassthruInput{NodeUUID: n.UUID, Method: method, HTTPMethod: httpMethod, Args: args}
 	id := contract.ReadWorkflowID(n.UUID, uuid.NewString())

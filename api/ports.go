@@ -356,7 +356,7 @@ func (s *Server) setPortFields(c *fiber.Ctx, p *store.Port, o *jsonwire.Object, 
 		case "extra":
 			p.Extra = json.RawMessage("{}")
 			if val != nil {
-				p.Extra = jsonwire.Encode(val)
+				p.Extra = encodeValue(val)
 			}
 		case "local_link_connection":
 			llc, err := checkLocalLink(val, v)
@@ -443,7 +443,7 @@ func checkLocalLink(val any, v int) (json.RawMessage, error) {
 			return nil, badRequest("Expected a MAC address or OpenFlow datapath ID but received %s.", sw)
 		}
 	}
-	return jsonwire.Encode(o), nil
+	return encodeValue(o), nil
 }
 
 // isDatapathID accepts an OpenFlow datapath ID (16 hex digits).

@@ -325,13 +325,13 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 
 	in := contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.Verb(target), From: n.ProvisionState}
 	if hasConfigDrive && truthy(configDrive) {
-		in.ConfigDrive = jsonwire.Encode(configDrive)
+		in.ConfigDrive = encodeValue(configDrive)
 	}
 	if len(cleanSteps) > 0 {
-		in.CleanSteps = jsonwire.Encode(cleanSteps)
+		in.CleanSteps = encodeValue(cleanSteps)
 	}
 	if len(deploySteps) > 0 {
-		in.DeploySteps = jsonwire.Encode(deploySteps)
+		in.DeploySteps = encodeValue(deploySteps)
 	}
 	if err := s.begin(ctx, &n, wf, in); err != nil {
 		return err
