@@ -7,7 +7,7 @@ TESTDB_DIR  ?= $(abspath $(DATA))/testdb
 MODULE      := github.com/ferric-project/ferric
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
-.PHONY: all build run test vet fmt-check check-imports lint-workflows lint bench clean
+.PHONY: all build run test vet fmt-check check-imports lint-workflows lint bench fuzz clean
 
 all: build
 
@@ -58,6 +58,21 @@ bench: build
 	url=$$(./$(BIN)/ferric testdb -log-level warn start $(TESTDB_DIR)); \
 	trap './$(BIN)/ferric testdb -log-level warn stop $(TESTDB_DIR)' EXIT; \
 	FERRIC_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+## fuzz: every fuzz target under api/ for FUZZTIME each, with a throwaway PostgreSQL for those that use one
+## (make test runs only their seed corpora, testdata/fuzz/<target>/). A failing input is written there: commit it
+## with the fix.
+FUZZTIME ?= 60s
+fuzz: build
+	@set -euo pipefail; \
+	url=$$(./$(BIN)/ferric testdb -log-level warn start $(TESTDB_DIR)); \
+	trap './$(BIN)/ferric testdb -log-level warn stop $(TESTDB_DIR)' EXIT; \
+	for pkg in $$($(GO) list ./api/...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$t ($(FUZZTIME))"; \
+			FERRIC_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
 
 clean:
 	rm -rf $(BIN)

@@ -14,6 +14,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
@@ -138,11 +139,11 @@ func TestMicroversionNegotiation(t *testing.T) {
 // nodeKeys returns the members of a node document, in order.
 func nodeKeys(t *testing.T, body string) []string {
 	t.Helper()
-	v, err := decodeJSON([]byte(body))
+	v, err := jsonwire.Decode([]byte(body))
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}
-	return v.(*object).keys
+	return v.(*jsonwire.Object).Keys()
 }
 
 func TestNodeFieldsFollowMicroversion(t *testing.T) {
@@ -302,19 +303,21 @@ func TestSecretsAreMasked(t *testing.T) {
 	e := newEnv(t)
 	seedNode(func(n *store.Node) {
 		n.DriverInfo = json.RawMessage(`{"ipmi_address":"10.0.0.9","ipmi_password":"s3cret","ssh_key_contents":"KEY",` +
-			`"redfish_auth_token":"tok","tls":{"client_secret":"x","plain":"ok"},"snmp_auth_key":"k","deploy_kernel":"k1"}`)
+			`"redfish_auth_token":"tok","tls":{"client_secret":"x","plain":"ok"},"snmp_auth_key":"k","deploy_kernel":"k1",` +
+			`"bmcs":[{"address":"10.0.0.8","password":"l1st"},[{"token":"n3sted"}]]}`)
 		n.InstanceInfo = json.RawMessage(`{"image_source":"http://i","configdrive":"H4sI","image_url":"http://temp?sig=1"}`)
 		n.DriverInternalInfo = json.RawMessage(`{"agent_secret_token":"abc","agent_url":"http://a"}`)
 	})(e)
 	for _, path := range []string{"/v1/nodes/" + sampleUUID, "/v1/nodes/detail", "/v1/nodes?fields=driver_info,instance_info,driver_internal_info"} {
 		_, body := e.do(t, "GET", path, "", latest)
-		for _, secret := range []string{"s3cret", `"KEY"`, `"tok"`, `"x"`, `"k"`, "H4sI", "sig=1", `"abc"`} {
+		for _, secret := range []string{"s3cret", `"KEY"`, `"tok"`, `"x"`, `"k"`, "H4sI", "sig=1", `"abc"`, "l1st", "n3sted"} {
 			if strings.Contains(body, secret) {
 				t.Errorf("%s leaks %s: %s", path, secret, body)
 			}
 		}
 		for _, shown := range []string{`"ipmi_address":"10.0.0.9"`, `"plain":"ok"`, `"deploy_kernel":"k1"`,
-			`"image_source":"http://i"`, `"agent_url":"http://a"`, `"ipmi_password":"******"`} {
+			`"image_source":"http://i"`, `"agent_url":"http://a"`, `"ipmi_password":"******"`,
+			`"bmcs":[{"address":"10.0.0.8","password":"******"},[{"token":"******"}]]`} {
 			if !strings.Contains(body, shown) {
 				t.Errorf("%s hides %s: %s", path, shown, body)
 			}
@@ -325,17 +328,19 @@ func TestSecretsAreMasked(t *testing.T) {
 func TestPatchKeepsMaskedSecrets(t *testing.T) {
 	e := newEnv(t)
 	seedNode(func(n *store.Node) {
-		n.DriverInfo = json.RawMessage(`{"ipmi_address":"10.0.0.9","ipmi_password":"s3cret"}`)
+		n.DriverInfo = json.RawMessage(`{"ipmi_address":"10.0.0.9","ipmi_password":"s3cret","bmcs":[{"a":1,"password":"l1st"}]}`)
 	})(e)
 	u := "/v1/nodes/" + sampleUUID
 	runSteps(t, e, []step{
 		{"whole driver_info sent back masked", "PATCH", u,
-			`[{"op":"replace","path":"/driver_info","value":{"ipmi_address":"10.0.0.10","ipmi_password":"******"}}]`, nil, 200, `"ipmi_address":"10.0.0.10"`},
+			`[{"op":"replace","path":"/driver_info","value":{"ipmi_address":"10.0.0.10","ipmi_password":"******","bmcs":[{"a":2,"password":"******"}]}}]`,
+			nil, 200, `"ipmi_address":"10.0.0.10"`},
 		{"single secret sent back masked", "PATCH", u,
 			`[{"op":"add","path":"/driver_info/ipmi_password","value":"******"}]`, nil, 200, ""},
 	})
-	if got := string(e.st.get(sampleUUID).DriverInfo); !strings.Contains(got, `"ipmi_password":"s3cret"`) {
-		t.Errorf("stored driver_info = %s, want the original password kept", got)
+	if got := string(e.st.get(sampleUUID).DriverInfo); !strings.Contains(got, `"ipmi_password":"s3cret"`) ||
+		!strings.Contains(got, `"bmcs":[{"a":2,"password":"l1st"}]`) {
+		t.Errorf("stored driver_info = %s, want the original passwords kept", got)
 	}
 	runSteps(t, e, []step{{"real change", "PATCH", u,
 		`[{"op":"replace","path":"/driver_info/ipmi_password","value":"n3w"}]`, nil, 200, ""}})
@@ -972,17 +977,27 @@ func TestMaskRaw(t *testing.T) {
 		{`{"a": {"b": {"secret_key": [1, {"x": "}"}]}}, "token": null}`, `{"a":{"b":{"secret_key":"******"}},"token":"******"}`},
 		{`{"str": "has \"quotes\" and {braces} and password", "n": -1.5e3, "t": true}`, `{"str":"has \"quotes\" and {braces} and password","n":-1.5e3,"t":true}`},
 		{`{"pass\u0077ord": "x"}`, `{"pass\u0077ord":"******"}`},
-		{`{"list": [{"password": "in a list"}], "ssh_key_contents": "K"}`, `{"list":[{"password": "in a list"}],"ssh_key_contents":"******"}`},
+		{`{"list": [{"password": "in a list"}], "ssh_key_contents": "K"}`, `{"list":[{"password":"******"}],"ssh_key_contents":"******"}`},
+		{`{"a": [ [ {"token": 1} ], "x", 2, {"b": {"secret": "s"}}, [], {} ], "n": []}`, `{"a":[[{"token":"******"}],"x",2,{"b":{"secret":"******"}},[],{}],"n":[]}`},
+		{`{"passwords": [{"user": "u"}, "p"]}`, `{"passwords":"******"}`},
+		{`{"a": ["}", "]", {"k": "[{"}]}`, `{"a": ["}", "]", {"k": "[{"}]}`}, // nothing secret-looking: as stored
+		{`{"pw": [" ] ", {"k": "[{"}], "token": 1}`, `{"pw":[" ] ",{"k":"[{"}],"token":"******"}`},
 	}
 	for _, tt := range tests {
 		if got := string(appendMasked(nil, []byte(tt.in), false)); got != tt.want {
 			t.Errorf("mask %s = %s, want %s", tt.in, got, tt.want)
 		}
 	}
-	inst := `{"configdrive": "", "image_url": "http://x?temp_url_sig=1", "image_source": "http://y"}`
-	want := `{"configdrive":"******","image_url":"******","image_source":"http://y"}`
-	if got := string(appendMasked(nil, []byte(inst), true)); got != want {
-		t.Errorf("instance_info mask = %s, want %s", got, want)
+	for _, tt := range []struct{ in, want string }{
+		{`{"configdrive": "", "image_url": "http://x?temp_url_sig=1", "image_source": "http://y"}`,
+			`{"configdrive":"******","image_url":"******","image_source":"http://y"}`},
+		// Ironic hides a configdrive object (meta_data, user_data) whole.
+		{`{"configdrive": {"user_data": "#!/bin/sh\necho s3cret"}, "image_url": {}}`, `{"configdrive":"******","image_url":{}}`},
+		{`{"configdrive": ["x"], "nested": {"configdrive": "c"}}`, `{"configdrive":"******","nested":{"configdrive":"******"}}`},
+	} {
+		if got := string(appendMasked(nil, []byte(tt.in), true)); got != tt.want {
+			t.Errorf("instance_info mask %s = %s, want %s", tt.in, got, tt.want)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/store"
 )
 
@@ -30,23 +31,23 @@ func appendChassis(b []byte, ch *store.Chassis, fields []string, base string) []
 		if !keep(name) || (name == "nodes" && fields != nil) {
 			continue
 		}
-		b = appendKey(b, name, first)
+		b = jsonwire.AppendKey(b, name, first)
 		first = false
 		switch name {
 		case "uuid":
-			b = appendString(b, ch.UUID)
+			b = jsonwire.AppendString(b, ch.UUID)
 		case "created_at":
 			if ch.CreatedAt.IsZero() {
 				b = append(b, "null"...)
 			} else {
-				b = appendTime(b, ch.CreatedAt)
+				b = jsonwire.AppendTime(b, ch.CreatedAt)
 			}
 		case "updated_at":
-			b = appendTimePtr(b, ch.UpdatedAt)
+			b = jsonwire.AppendTimePtr(b, ch.UpdatedAt)
 		case "description":
-			b = appendStringPtr(b, ch.Description)
+			b = jsonwire.AppendStringPtr(b, ch.Description)
 		case "extra":
-			b = appendRawObject(b, ch.Extra)
+			b = jsonwire.AppendRawObject(b, ch.Extra)
 		case "links":
 			b = appendLinks(b, base, "chassis/"+ch.UUID)
 		case "nodes":
@@ -147,7 +148,7 @@ func (s *Server) listChassis(detailPath bool) fiber.Handler {
 			b = append(b, ']')
 			if next != "" {
 				b = append(b, `,"next":`...)
-				b = appendString(b, next)
+				b = jsonwire.AppendString(b, next)
 			}
 			return append(b, '}')
 		})
@@ -177,9 +178,9 @@ var chassisSchema = &schema{props: map[string]prop{
 	"uuid":        tStringNull,
 }}
 
-func setChassisFields(ch *store.Chassis, o *object) *apiError {
-	for _, k := range o.keys {
-		val := o.vals[k]
+func setChassisFields(ch *store.Chassis, o *jsonwire.Object) *apiError {
+	for _, k := range o.Keys() {
+		val := o.Value(k)
 		switch k {
 		case "uuid":
 			u, err := argUUID("uuid", val)
@@ -246,13 +247,13 @@ func (s *Server) patchChassis(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	doc := newObject()
+	doc := jsonwire.NewObject()
 	if ch.Description != nil {
-		doc.set("description", *ch.Description)
+		doc.Set("description", *ch.Description)
 	} else {
-		doc.set("description", nil)
+		doc.Set("description", nil)
 	}
-	doc.set("extra", decodeObject(ch.Extra))
+	doc.Set("extra", decodeObject(ch.Extra))
 	if err := applyPatch(doc, ops); err != nil {
 		return err
 	}
@@ -260,8 +261,8 @@ func (s *Server) patchChassis(c *fiber.Ctx) error {
 		return err
 	}
 	for _, k := range []string{"description", "extra"} {
-		if _, ok := doc.get(k); !ok {
-			doc.set(k, nil)
+		if _, ok := doc.Get(k); !ok {
+			doc.Set(k, nil)
 		}
 	}
 	if err := setChassisFields(&ch, doc); err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
@@ -374,19 +375,19 @@ func wantStart(name string, verb node.Verb) func(t *testing.T, e *testEnv) {
 // whose order is configuration order in Ironic).
 func canonical(t *testing.T, doc string, ignore []string) string {
 	t.Helper()
-	v, err := decodeJSON([]byte(doc))
+	v, err := jsonwire.Decode([]byte(doc))
 	if err != nil {
 		t.Fatalf("decode %q: %v", doc, err)
 	}
 	var walk func(v any)
 	walk = func(v any) {
 		switch x := v.(type) {
-		case *object:
-			for _, k := range x.keys {
-				if arr, ok := x.vals[k].([]any); ok && strings.HasPrefix(k, "enabled_") {
+		case *jsonwire.Object:
+			for _, k := range x.Keys() {
+				if arr, ok := x.Value(k).([]any); ok && strings.HasPrefix(k, "enabled_") {
 					sort.Slice(arr, func(i, j int) bool { return pyRepr(arr[i]) < pyRepr(arr[j]) })
 				}
-				walk(x.vals[k])
+				walk(x.Value(k))
 			}
 		case []any:
 			for _, e := range x {
@@ -395,9 +396,9 @@ func canonical(t *testing.T, doc string, ignore []string) string {
 		}
 	}
 	walk(v)
-	if o, ok := v.(*object); ok {
+	if o, ok := v.(*jsonwire.Object); ok {
 		for _, k := range ignore {
-			o.del(k)
+			o.Delete(k)
 		}
 	}
 	return string(encodeValue(v))

@@ -8,9 +8,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
@@ -73,13 +75,13 @@ var nodePatchSchema = func() *schema {
 		props[k] = p
 	}
 	props["protected"] = tBoolish
-	props["protected_reason"] = tStringNull
+	props["protected_reason"] = tReasonNull
 	return &schema{props: props, required: []string{"driver"}}
 }()
 
 // nodeDoc is the patchable part of a node as a JSON document.
-func nodeDoc(n *store.Node) *object {
-	o := newObject()
+func nodeDoc(n *store.Node) *jsonwire.Object {
+	o := jsonwire.NewObject()
 	str := func(s string) any {
 		if s == "" {
 			return nil
@@ -142,7 +144,7 @@ func nodeDoc(n *store.Node) *object {
 		default: // *_interface
 			v = str(*ifaceOf(&n.Interfaces, drivers.Kind(strings.TrimSuffix(k, "_interface"))))
 		}
-		o.set(k, v)
+		o.Set(k, v)
 	}
 	return o
 }
@@ -156,15 +158,15 @@ func equalPtr[T comparable](a, b *T) bool {
 }
 
 // decodeObject decodes a stored JSON object (an empty one when unset).
-func decodeObject(raw json.RawMessage) *object {
+func decodeObject(raw json.RawMessage) *jsonwire.Object {
 	if len(raw) == 0 {
-		return newObject()
+		return jsonwire.NewObject()
 	}
-	v, err := decodeJSON(raw)
-	if o, ok := v.(*object); ok && err == nil {
+	v, err := jsonwire.DecodeStored(raw)
+	if o, ok := v.(*jsonwire.Object); ok && err == nil {
 		return o
 	}
-	return newObject()
+	return jsonwire.NewObject()
 }
 
 // patchNode answers PATCH /v1/nodes/{ident}.
@@ -199,8 +201,8 @@ func (s *Server) patchNode(c *fiber.Ctx) error {
 		return badRequest("The reset_interfaces parameter can only be used when changing the node's driver.")
 	}
 	if d := patchValues(ops, "/description"); len(d) > 0 {
-		if s, ok := d[0].(string); ok && len([]rune(s)) > 4096 {
-			return badRequest("Cannot update node with description exceeding 4096 characters")
+		if s, ok := d[0].(string); ok && utf8.RuneCountInString(s) > maxDescription {
+			return badRequest("Cannot update node with description exceeding %d characters", maxDescription)
 		}
 	}
 	nameErr := "Node " + strings.ReplaceAll(ident, "%", "%%") + ": Cannot change name to invalid name '%s'"
@@ -243,9 +245,9 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 	}
 
 	doc := nodeDoc(n)
-	oldDriverInfo, _ := doc.vals["driver_info"].(*object)
-	oldInstanceInfo, _ := doc.vals["instance_info"].(*object)
-	oldDriverInfo, oldInstanceInfo = cloneObject(oldDriverInfo), cloneObject(oldInstanceInfo)
+	oldDriverInfo, _ := doc.Value("driver_info").(*jsonwire.Object)
+	oldInstanceInfo, _ := doc.Value("instance_info").(*jsonwire.Object)
+	oldDriverInfo, oldInstanceInfo = oldDriverInfo.Clone(), oldInstanceInfo.Clone()
 	if err := applyPatch(doc, ops); err != nil {
 		return err
 	}
@@ -253,19 +255,19 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 		return err
 	}
 	for _, k := range nodePatchAllowed { // removed root members read as null
-		if _, ok := doc.get(k); !ok {
-			doc.set(k, nil)
+		if _, ok := doc.Get(k); !ok {
+			doc.Set(k, nil)
 		}
 	}
-	if di, ok := doc.vals["driver_info"].(*object); ok {
+	if di, ok := doc.Value("driver_info").(*jsonwire.Object); ok {
 		restoreMasked(oldDriverInfo, di, false)
 	}
-	if ii, ok := doc.vals["instance_info"].(*object); ok {
+	if ii, ok := doc.Value("instance_info").(*jsonwire.Object); ok {
 		restoreMasked(oldInstanceInfo, ii, true)
 	}
 	// Names were checked against the patch up front; an unchanged stored
 	// name is not re-validated.
-	doc.del("name")
+	doc.Delete("name")
 	if err := setNodeScalars(n, doc, v, nameErr); err != nil {
 		return err
 	}
@@ -347,18 +349,6 @@ func patchedName(old *string, ops []patchOp) *string {
 	return name
 }
 
-// cloneObject deep-copies o (nil stays nil).
-func cloneObject(o *object) *object {
-	if o == nil {
-		return nil
-	}
-	v, err := decodeJSON(encodeValue(o))
-	if c, ok := v.(*object); ok && err == nil {
-		return c
-	}
-	return nil
-}
-
 // setMaintenance answers PUT (on=true) and DELETE (on=false)
 // /v1/nodes/{ident}/maintenance.
 func (s *Server) setMaintenance(on bool) fiber.Handler {
@@ -368,18 +358,21 @@ func (s *Server) setMaintenance(on bool) fiber.Handler {
 			if v, ok, err := decodeBody(c); err != nil {
 				return err
 			} else if ok && v != nil {
-				o, isObj := v.(*object)
+				o, isObj := v.(*jsonwire.Object)
 				if !isObj {
 					return badRequest("Invalid request body: expected a JSON object")
 				}
-				for _, k := range o.keys {
+				for _, k := range o.Keys() {
 					if k != "reason" {
 						return badRequest("Unexpected arguments: %s", k)
 					}
 				}
-				switch r := o.vals["reason"].(type) {
+				switch r := o.Value("reason").(type) {
 				case nil:
 				case string:
+					if utf8.RuneCountInString(r) > maxReason {
+						return badRequest("Cannot set maintenance reason exceeding %d characters", maxReason)
+					}
 					reason = &r
 				default:
 					return badRequest("Expected string for reason: %s", pyDisplay(r))
@@ -429,7 +422,7 @@ func (s *Server) setRAIDConfig(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	o, isObj := v.(*object)
+	o, isObj := v.(*jsonwire.Object)
 	if !ok || !isObj {
 		return badRequest("Expected types <class 'dict'> for target_raid_config: %s", pyDisplay(v))
 	}
@@ -481,7 +474,7 @@ func (s *Server) getTraits(c *fiber.Ctx) error {
 		if traits == nil {
 			traits = []string{}
 		}
-		b = appendStrings(b, traits)
+		b = jsonwire.AppendStrings(b, traits)
 		return append(b, '}')
 	})
 }
@@ -495,15 +488,15 @@ func (s *Server) setTraits(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	for _, k := range body.keys {
+	for _, k := range body.Keys() {
 		if k != "traits" {
 			return schemaError("body", fmt.Sprintf("Additional properties are not allowed (%s was unexpected)", pyStr(k)))
 		}
 	}
-	arr, ok := body.vals["traits"].([]any)
+	arr, ok := body.Value("traits").([]any)
 	if !ok {
-		if _, present := body.get("traits"); present {
-			return schemaError("body", pyRepr(body.vals["traits"])+" is not of type 'array'")
+		if _, present := body.Get("traits"); present {
+			return schemaError("body", pyRepr(body.Value("traits"))+" is not of type 'array'")
 		}
 		return badRequest("A single node trait may be added via PUT /v1/nodes/<node identifier>/traits/<trait> with no body, " +
 			"or all node traits may be replaced via PUT /v1/nodes/<node identifier>/traits with the list of traits specified in the request body.")

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
@@ -118,30 +119,30 @@ func (s *Server) nodeStates(c *fiber.Ctx) error {
 	v := minor(c)
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
 		b = append(b, `{"console_enabled":`...)
-		b = appendBool(b, n.ConsoleEnabled)
+		b = jsonwire.AppendBool(b, n.ConsoleEnabled)
 		b = append(b, `,"last_error":`...)
-		b = appendStringPtr(b, n.LastError)
+		b = jsonwire.AppendStringPtr(b, n.LastError)
 		b = append(b, `,"power_state":`...)
-		b = appendStringOrNull(b, string(n.PowerState))
+		b = jsonwire.AppendStringOrNull(b, string(n.PowerState))
 		b = append(b, `,"provision_state":`...)
-		b = appendStringOrNull(b, string(displayProvisionState(n.ProvisionState, v)))
+		b = jsonwire.AppendStringOrNull(b, string(displayProvisionState(n.ProvisionState, v)))
 		b = append(b, `,"target_power_state":`...)
-		b = appendStringOrNull(b, string(n.TargetPowerState))
+		b = jsonwire.AppendStringOrNull(b, string(n.TargetPowerState))
 		b = append(b, `,"target_provision_state":`...)
-		b = appendStringOrNull(b, string(n.TargetProvisionState))
+		b = jsonwire.AppendStringOrNull(b, string(n.TargetProvisionState))
 		b = append(b, `,"provision_updated_at":`...)
-		b = appendTimePtr(b, n.ProvisionUpdatedAt)
+		b = jsonwire.AppendTimePtr(b, n.ProvisionUpdatedAt)
 		if v >= v12RAIDConfig {
 			b = append(b, `,"raid_config":`...)
-			b = appendRawObject(b, n.RAIDConfig)
+			b = jsonwire.AppendRawObject(b, n.RAIDConfig)
 			b = append(b, `,"target_raid_config":`...)
-			b = appendRawObject(b, n.TargetRAIDConfig)
+			b = jsonwire.AppendRawObject(b, n.TargetRAIDConfig)
 		}
 		if v >= v75BootMode {
 			b = append(b, `,"boot_mode":`...)
-			b = appendStringPtr(b, n.BootMode)
+			b = jsonwire.AppendStringPtr(b, n.BootMode)
 			b = append(b, `,"secure_boot":`...)
-			b = appendBoolPtr(b, n.SecureBoot)
+			b = jsonwire.AppendBoolPtr(b, n.SecureBoot)
 		}
 		return append(b, '}')
 	})
@@ -498,7 +499,7 @@ func (s *Server) nodeCollection(c *fiber.Ctx, r *nodeListRequest, resource strin
 		b = append(b, ']')
 		if next != "" {
 			b = append(b, `,"next":`...)
-			b = appendString(b, next)
+			b = jsonwire.AppendString(b, next)
 		}
 		return append(b, '}')
 	})
@@ -546,44 +547,45 @@ func (s *Server) listNodes(detailPath bool) fiber.Handler {
 	}
 }
 
-// nodeCreateSchema is Ironic's node_schema().
+// nodeCreateSchema is Ironic's node_schema(), with the lengths of Ironic's
+// columns (see maxColumn).
 var nodeCreateSchema = &schema{
 	props: map[string]prop{
 		"automated_clean":      tBoolish,
-		"bios_interface":       tStringNull,
-		"boot_interface":       tStringNull,
-		"boot_mode":            tStringNull,
+		"bios_interface":       tColumnNull,
+		"boot_interface":       tColumnNull,
+		"boot_mode":            tBootModeNull,
 		"chassis_uuid":         tStringNull,
 		"conductor_group":      tStringNull,
 		"console_enabled":      tBoolish,
-		"console_interface":    tStringNull,
-		"deploy_interface":     tStringNull,
-		"description":          {types: []string{"string", "null"}, maxLen: 4096},
-		"driver":               tString,
+		"console_interface":    tColumnNull,
+		"deploy_interface":     tColumnNull,
+		"description":          {types: []string{"string", "null"}, maxLen: maxDescription},
+		"driver":               tColumn,
 		"driver_info":          tObjectNull,
 		"extra":                tObjectNull,
-		"inspect_interface":    tStringNull,
+		"inspect_interface":    tColumnNull,
 		"instance_info":        tObjectNull,
 		"instance_uuid":        tStringNull,
-		"lessee":               tStringNull,
-		"management_interface": tStringNull,
+		"lessee":               tColumnNull,
+		"management_interface": tColumnNull,
 		"maintenance":          tBoolish,
 		"name":                 tStringNull,
 		"network_data":         tObjectNull,
-		"network_interface":    tStringNull,
-		"owner":                tStringNull,
-		"power_interface":      tStringNull,
+		"network_interface":    tColumnNull,
+		"owner":                tColumnNull,
+		"power_interface":      tColumnNull,
 		"properties":           tObjectNull,
-		"raid_interface":       tStringNull,
-		"rescue_interface":     tStringNull,
-		"resource_class":       {types: []string{"string", "null"}, maxLen: 80},
+		"raid_interface":       tColumnNull,
+		"rescue_interface":     tColumnNull,
+		"resource_class":       tResourceClass,
 		"retired":              tBoolish,
-		"retired_reason":       tStringNull,
+		"retired_reason":       tReasonNull,
 		"secure_boot":          tBoolish,
-		"shard":                tStringNull,
-		"storage_interface":    tStringNull,
+		"shard":                tColumnNull,
+		"storage_interface":    tColumnNull,
 		"uuid":                 tStringNull,
-		"vendor_interface":     tStringNull,
+		"vendor_interface":     tColumnNull,
 	},
 	required: []string{"driver"},
 }
@@ -752,12 +754,12 @@ func (s *Server) createNode(c *fiber.Ctx) error {
 		return err
 	}
 	// reject_fields_in_newer_versions.
-	for _, k := range body.keys {
+	for _, k := range body.Keys() {
 		f, ok := nodeFieldByName[k]
 		if !ok || v >= nodeFields[f].min {
 			continue
 		}
-		val := body.vals[k]
+		val := body.Value(k)
 		// Ironic compares with the field's empty value: "" for
 		// conductor_group (so even null is refused), None otherwise.
 		if k == "conductor_group" {
@@ -770,7 +772,7 @@ func (s *Server) createNode(c *fiber.Ctx) error {
 	}
 
 	n := store.Node{
-		Driver:             body.vals["driver"].(string),
+		Driver:             body.Value("driver").(string),
 		DriverInfo:         json.RawMessage("{}"),
 		DriverInternalInfo: json.RawMessage("{}"),
 		Properties:         json.RawMessage("{}"),
@@ -830,9 +832,9 @@ func (s *Server) createNode(c *fiber.Ctx) error {
 
 // setNodeScalars copies the validated members of a create body or patched
 // document into n, applying Ironic's value validators.
-func setNodeScalars(n *store.Node, o *object, v int, nameErr string) *apiError {
-	for _, k := range o.keys {
-		val := o.vals[k]
+func setNodeScalars(n *store.Node, o *jsonwire.Object, v int, nameErr string) *apiError {
+	for _, k := range o.Keys() {
+		val := o.Value(k)
 		str, _ := val.(string)
 		strp := func() *string {
 			if val == nil {
@@ -1017,7 +1019,7 @@ func (s *Server) validateNode(c *fiber.Ctx) error {
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
 		b = append(b, '{')
 		for i, k := range validateKinds {
-			b = appendKey(b, string(k), i == 0)
+			b = jsonwire.AppendKey(b, string(k), i == 0)
 			reason := ""
 			switch err := res[k]; {
 			case s.Drivers == nil:
@@ -1032,7 +1034,7 @@ func (s *Server) validateNode(c *fiber.Ctx) error {
 				continue
 			}
 			b = append(b, `{"result":false,"reason":`...)
-			b = appendString(b, reason)
+			b = jsonwire.AppendString(b, reason)
 			b = append(b, '}')
 		}
 		return append(b, '}')

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 )
@@ -235,7 +236,7 @@ type nodeView struct {
 func (v *nodeView) appendNode(b []byte, n *store.Node, p nodePlan) []byte {
 	b = append(b, '{')
 	for i, f := range p {
-		b = appendKey(b, nodeFields[f].name, i == 0)
+		b = jsonwire.AppendKey(b, nodeFields[f].name, i == 0)
 		b = v.appendNodeField(b, n, f)
 	}
 	return append(b, '}')
@@ -244,130 +245,130 @@ func (v *nodeView) appendNode(b []byte, n *store.Node, p nodePlan) []byte {
 func (v *nodeView) appendNodeField(b []byte, n *store.Node, f nodeField) []byte {
 	switch f {
 	case nfUUID:
-		return appendString(b, n.UUID)
+		return jsonwire.AppendString(b, n.UUID)
 	case nfCreatedAt:
 		if n.CreatedAt.IsZero() {
 			return append(b, "null"...)
 		}
-		return appendTime(b, n.CreatedAt)
+		return jsonwire.AppendTime(b, n.CreatedAt)
 	case nfUpdatedAt:
-		return appendTimePtr(b, n.UpdatedAt)
+		return jsonwire.AppendTimePtr(b, n.UpdatedAt)
 	case nfAutomatedClean:
-		return appendBoolPtr(b, n.AutomatedClean)
+		return jsonwire.AppendBoolPtr(b, n.AutomatedClean)
 	case nfBiosInterface:
-		return appendStringOrNull(b, n.Interfaces.Bios)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Bios)
 	case nfBootInterface:
-		return appendStringOrNull(b, n.Interfaces.Boot)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Boot)
 	case nfBootMode:
-		return appendStringPtr(b, n.BootMode)
+		return jsonwire.AppendStringPtr(b, n.BootMode)
 	case nfCleanStep:
-		return appendRawObject(b, n.CleanStep)
+		return jsonwire.AppendRawObject(b, n.CleanStep)
 	case nfConductorGroup:
-		return appendString(b, n.ConductorGroup)
+		return jsonwire.AppendString(b, n.ConductorGroup)
 	case nfConsoleEnabled:
-		return appendBool(b, n.ConsoleEnabled)
+		return jsonwire.AppendBool(b, n.ConsoleEnabled)
 	case nfConsoleInterface:
-		return appendStringOrNull(b, n.Interfaces.Console)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Console)
 	case nfDeployInterface:
-		return appendStringOrNull(b, n.Interfaces.Deploy)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Deploy)
 	case nfDeployStep:
-		return appendRawObject(b, n.DeployStep)
+		return jsonwire.AppendRawObject(b, n.DeployStep)
 	case nfDescription:
-		return appendStringPtr(b, n.Description)
+		return jsonwire.AppendStringPtr(b, n.Description)
 	case nfDriver:
-		return appendString(b, n.Driver)
+		return jsonwire.AppendString(b, n.Driver)
 	case nfDriverInfo:
 		return appendMasked(b, n.DriverInfo, false)
 	case nfDriverInternalInfo:
 		return appendDriverInternalInfo(b, n.DriverInternalInfo)
 	case nfExtra:
-		return appendRawObject(b, n.Extra)
+		return jsonwire.AppendRawObject(b, n.Extra)
 	case nfFault:
-		return appendStringPtr(b, n.Fault)
+		return jsonwire.AppendStringPtr(b, n.Fault)
 	case nfInspectionFinishedAt:
-		return appendTimePtr(b, n.InspectionFinishedAt)
+		return jsonwire.AppendTimePtr(b, n.InspectionFinishedAt)
 	case nfInspectionStartedAt:
-		return appendTimePtr(b, n.InspectionStartedAt)
+		return jsonwire.AppendTimePtr(b, n.InspectionStartedAt)
 	case nfInspectInterface:
-		return appendStringOrNull(b, n.Interfaces.Inspect)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Inspect)
 	case nfInstanceInfo:
 		return appendMasked(b, n.InstanceInfo, true)
 	case nfInstanceUUID:
-		return appendStringPtr(b, n.InstanceUUID)
+		return jsonwire.AppendStringPtr(b, n.InstanceUUID)
 	case nfLastError:
-		return appendStringPtr(b, n.LastError)
+		return jsonwire.AppendStringPtr(b, n.LastError)
 	case nfLessee:
-		return appendStringPtr(b, n.Lessee)
+		return jsonwire.AppendStringPtr(b, n.Lessee)
 	case nfMaintenance:
-		return appendBool(b, n.Maintenance)
+		return jsonwire.AppendBool(b, n.Maintenance)
 	case nfMaintenanceReason:
-		return appendStringPtr(b, n.MaintenanceReason)
+		return jsonwire.AppendStringPtr(b, n.MaintenanceReason)
 	case nfManagementInterface:
-		return appendStringOrNull(b, n.Interfaces.Management)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Management)
 	case nfName:
-		return appendStringPtr(b, n.Name)
+		return jsonwire.AppendStringPtr(b, n.Name)
 	case nfNetworkData:
-		return appendRawObject(b, n.NetworkData)
+		return jsonwire.AppendRawObject(b, n.NetworkData)
 	case nfNetworkInterface:
-		return appendStringOrNull(b, n.Interfaces.Network)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Network)
 	case nfOwner:
-		return appendStringPtr(b, n.Owner)
+		return jsonwire.AppendStringPtr(b, n.Owner)
 	case nfPowerInterface:
-		return appendStringOrNull(b, n.Interfaces.Power)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Power)
 	case nfPowerState:
-		return appendStringOrNull(b, string(n.PowerState))
+		return jsonwire.AppendStringOrNull(b, string(n.PowerState))
 	case nfProperties:
-		return appendRawObject(b, n.Properties)
+		return jsonwire.AppendRawObject(b, n.Properties)
 	case nfProtected:
-		return appendBool(b, n.Protected)
+		return jsonwire.AppendBool(b, n.Protected)
 	case nfProtectedReason:
-		return appendStringPtr(b, n.ProtectedReason)
+		return jsonwire.AppendStringPtr(b, n.ProtectedReason)
 	case nfProvisionState:
-		return appendStringOrNull(b, string(displayProvisionState(n.ProvisionState, v.minor)))
+		return jsonwire.AppendStringOrNull(b, string(displayProvisionState(n.ProvisionState, v.minor)))
 	case nfProvisionUpdatedAt:
-		return appendTimePtr(b, n.ProvisionUpdatedAt)
+		return jsonwire.AppendTimePtr(b, n.ProvisionUpdatedAt)
 	case nfRAIDConfig:
-		return appendRawObject(b, n.RAIDConfig)
+		return jsonwire.AppendRawObject(b, n.RAIDConfig)
 	case nfRAIDInterface:
-		return appendStringOrNull(b, n.Interfaces.RAID)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.RAID)
 	case nfRescueInterface:
-		return appendStringOrNull(b, n.Interfaces.Rescue)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Rescue)
 	case nfReservation:
 		// The node lock is a Temporal workflow ID; it is not visible here.
 		return append(b, "null"...)
 	case nfResourceClass:
-		return appendStringPtr(b, n.ResourceClass)
+		return jsonwire.AppendStringPtr(b, n.ResourceClass)
 	case nfRetired:
-		return appendBool(b, n.Retired)
+		return jsonwire.AppendBool(b, n.Retired)
 	case nfRetiredReason:
-		return appendStringPtr(b, n.RetiredReason)
+		return jsonwire.AppendStringPtr(b, n.RetiredReason)
 	case nfSecureBoot:
-		return appendBoolPtr(b, n.SecureBoot)
+		return jsonwire.AppendBoolPtr(b, n.SecureBoot)
 	case nfShard:
-		return appendStringPtr(b, n.Shard)
+		return jsonwire.AppendStringPtr(b, n.Shard)
 	case nfStorageInterface:
-		return appendStringOrNull(b, n.Interfaces.Storage)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Storage)
 	case nfTargetPowerState:
-		return appendStringOrNull(b, string(n.TargetPowerState))
+		return jsonwire.AppendStringOrNull(b, string(n.TargetPowerState))
 	case nfTargetProvisionState:
-		return appendStringOrNull(b, string(n.TargetProvisionState))
+		return jsonwire.AppendStringOrNull(b, string(n.TargetProvisionState))
 	case nfTargetRAIDConfig:
-		return appendRawObject(b, n.TargetRAIDConfig)
+		return jsonwire.AppendRawObject(b, n.TargetRAIDConfig)
 	case nfTraits:
 		if n.Traits == nil {
 			return append(b, '[', ']')
 		}
-		return appendStrings(b, n.Traits)
+		return jsonwire.AppendStrings(b, n.Traits)
 	case nfVendorInterface:
-		return appendStringOrNull(b, n.Interfaces.Vendor)
+		return jsonwire.AppendStringOrNull(b, n.Interfaces.Vendor)
 	case nfLinks:
 		return appendLinksParts(b, v.escBase, "nodes/", n.UUID, "")
 	case nfConductor:
-		return appendString(b, v.conductor)
+		return jsonwire.AppendString(b, v.conductor)
 	case nfAllocationUUID:
 		return append(b, "null"...)
 	case nfChassisUUID:
-		return appendStringPtr(b, n.ChassisUUID)
+		return jsonwire.AppendStringPtr(b, n.ChassisUUID)
 	case nfPorts:
 		return appendLinksParts(b, v.escBase, "nodes/", n.UUID, "/ports")
 	case nfStates:
@@ -477,7 +478,7 @@ func hasFoldAt(b []byte, i int, w string) bool {
 // is shown unmasked only if it holds no secret-looking key at all.
 func appendMasked(b []byte, raw []byte, instance bool) []byte {
 	if len(raw) == 0 || !mayHoldSecrets(raw, instance) {
-		return appendRawObject(b, raw)
+		return jsonwire.AppendRawObject(b, raw)
 	}
 	out, _, ok := maskRaw(b, raw, skipSpace(raw, 0), instance)
 	if !ok {
@@ -539,8 +540,9 @@ func skipValue(raw []byte, i int) (int, bool) {
 }
 
 // maskRaw copies the object at raw[i:] to b, masking secret keys at every
-// depth (mask_dict_password), and for instance_info the top-level
-// configdrive and image_url when set. It returns the index after the object.
+// depth (mask_dict_password), in lists too (maskArray), and for
+// instance_info the top-level configdrive and image_url when set. It
+// returns the index after the object.
 func maskRaw(b []byte, raw []byte, i int, instance bool) ([]byte, int, bool) {
 	if i >= len(raw) || raw[i] != '{' {
 		return b, i, false
@@ -575,20 +577,28 @@ func maskRaw(b []byte, raw []byte, i int, instance bool) ([]byte, int, bool) {
 		i = skipSpace(raw, i+1)
 		b = append(b, rawKey...)
 		b = append(b, ':')
-		if i < len(raw) && raw[i] == '{' {
+		// Ironic hides instance_info's configdrive (a string or an
+		// object) and image_url whenever they are set.
+		whenSet := instance && (key == "configdrive" || key == "image_url")
+		switch {
+		case i < len(raw) && raw[i] == '{' && !whenSet:
+			// Objects are descended whatever their key, as oslo does.
 			b, i, ok = maskRaw(b, raw, i, false)
 			if !ok {
 				return b, i, false
 			}
-		} else {
+		case i < len(raw) && raw[i] == '[' && !whenSet && !isSecretKey(key):
+			b, i, ok = maskArray(b, raw, i)
+			if !ok {
+				return b, i, false
+			}
+		default:
 			vEnd, ok := skipValue(raw, i)
 			if !ok {
 				return b, i, false
 			}
 			val := raw[i:vEnd]
-			hide := isSecretKey(key) ||
-				(instance && (key == "configdrive" || key == "image_url") && rawTruthy(val))
-			if hide {
+			if (isSecretKey(key) && val[0] != '{') || (whenSet && rawTruthy(val)) {
 				b = append(b, `"******"`...)
 			} else {
 				b = append(b, val...)
@@ -603,6 +613,47 @@ func maskRaw(b []byte, raw []byte, i int, instance bool) ([]byte, int, bool) {
 	return append(b, '}'), i + 1, true
 }
 
+// maskArray copies the array at raw[i:] to b, masking the objects in it
+// (and in arrays in it) as maskRaw does; other elements are copied as they
+// are. oslo's mask_dict_password leaves lists alone, so Ironic shows
+// {"bmcs": [{"password": "x"}]} in clear; ferric does not.
+func maskArray(b []byte, raw []byte, i int) ([]byte, int, bool) {
+	b = append(b, '[')
+	i = skipSpace(raw, i+1)
+	first := true
+	for i < len(raw) && raw[i] != ']' {
+		if !first {
+			if raw[i] != ',' {
+				return b, i, false
+			}
+			b = append(b, ',')
+			i = skipSpace(raw, i+1)
+		}
+		first = false
+		ok := false
+		switch {
+		case i < len(raw) && raw[i] == '{':
+			b, i, ok = maskRaw(b, raw, i, false)
+		case i < len(raw) && raw[i] == '[':
+			b, i, ok = maskArray(b, raw, i)
+		default:
+			var end int
+			if end, ok = skipValue(raw, i); ok {
+				b = append(b, raw[i:end]...)
+				i = end
+			}
+		}
+		if !ok {
+			return b, i, false
+		}
+		i = skipSpace(raw, i)
+	}
+	if i >= len(raw) {
+		return b, i, false
+	}
+	return append(b, ']'), i + 1, true
+}
+
 // rawTruthy is Python's truth value of a raw JSON scalar or container.
 func rawTruthy(v []byte) bool {
 	switch string(v) {
@@ -615,17 +666,17 @@ func rawTruthy(v []byte) bool {
 // appendDriverInternalInfo hides the agent token, as Ironic does.
 func appendDriverInternalInfo(b []byte, raw []byte) []byte {
 	if len(raw) == 0 || !bytes.Contains(raw, []byte("agent_secret_token")) {
-		return appendRawObject(b, raw)
+		return jsonwire.AppendRawObject(b, raw)
 	}
-	v, err := decodeJSON(raw)
-	o, ok := v.(*object)
+	v, err := jsonwire.DecodeStored(raw)
+	o, ok := v.(*jsonwire.Object)
 	if err != nil || !ok {
-		return appendRawObject(b, raw)
+		return jsonwire.AppendRawObject(b, raw)
 	}
-	if val, ok := o.get("agent_secret_token"); ok && truthy(val) {
-		o.set("agent_secret_token", maskedValue)
+	if val, ok := o.Get("agent_secret_token"); ok && truthy(val) {
+		o.Set("agent_secret_token", maskedValue)
 	}
-	return appendValue(b, o)
+	return jsonwire.AppendValue(b, o)
 }
 
 // truthy is Python's truth value of a decoded JSON value.
@@ -639,8 +690,8 @@ func truthy(v any) bool {
 		return t != ""
 	case []any:
 		return len(t) > 0
-	case *object:
-		return len(t.keys) > 0
+	case *jsonwire.Object:
+		return t.Len() > 0
 	default:
 		return true
 	}

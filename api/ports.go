@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/store"
 )
 
@@ -69,38 +70,38 @@ func portPlan(v int, fields []string) []portField {
 func appendPort(b []byte, p *store.Port, plan []portField, escBase string) []byte {
 	b = append(b, '{')
 	for i, f := range plan {
-		b = appendKey(b, portFields[f].name, i == 0)
+		b = jsonwire.AppendKey(b, portFields[f].name, i == 0)
 		switch f {
 		case pfUUID:
-			b = appendString(b, p.UUID)
+			b = jsonwire.AppendString(b, p.UUID)
 		case pfCreatedAt:
 			if p.CreatedAt.IsZero() {
 				b = append(b, "null"...)
 			} else {
-				b = appendTime(b, p.CreatedAt)
+				b = jsonwire.AppendTime(b, p.CreatedAt)
 			}
 		case pfUpdatedAt:
-			b = appendTimePtr(b, p.UpdatedAt)
+			b = jsonwire.AppendTimePtr(b, p.UpdatedAt)
 		case pfAddress:
-			b = appendString(b, p.Address)
+			b = jsonwire.AppendString(b, p.Address)
 		case pfExtra:
-			b = appendRawObject(b, p.Extra)
+			b = jsonwire.AppendRawObject(b, p.Extra)
 		case pfInternalInfo:
-			b = appendRawObject(b, p.InternalInfo)
+			b = jsonwire.AppendRawObject(b, p.InternalInfo)
 		case pfIsSmartNIC:
-			b = appendBool(b, p.IsSmartNIC)
+			b = jsonwire.AppendBool(b, p.IsSmartNIC)
 		case pfLocalLinkConnection:
-			b = appendRawObject(b, p.LocalLinkConnection)
+			b = jsonwire.AppendRawObject(b, p.LocalLinkConnection)
 		case pfPhysicalNetwork:
-			b = appendStringPtr(b, p.PhysicalNetwork)
+			b = jsonwire.AppendStringPtr(b, p.PhysicalNetwork)
 		case pfPXEEnabled:
-			b = appendBool(b, p.PXEEnabled)
+			b = jsonwire.AppendBool(b, p.PXEEnabled)
 		case pfNodeUUID:
-			b = appendStringOrNull(b, p.NodeUUID)
+			b = jsonwire.AppendStringOrNull(b, p.NodeUUID)
 		case pfLinks:
 			b = appendLinksParts(b, escBase, "ports/", p.UUID, "")
 		case pfPortgroupUUID:
-			b = appendStringPtr(b, p.PortgroupUUID)
+			b = jsonwire.AppendStringPtr(b, p.PortgroupUUID)
 		}
 	}
 	return append(b, '}')
@@ -251,7 +252,7 @@ func (s *Server) portCollection(c *fiber.Ctx, detailPath bool, nodeUUID, resourc
 		b = append(b, ']')
 		if next != "" {
 			b = append(b, `,"next":`...)
-			b = appendString(b, next)
+			b = jsonwire.AppendString(b, next)
 		}
 		return append(b, '}')
 	})
@@ -319,10 +320,10 @@ var portFieldMin = map[string]int{
 }
 
 // setPortFields copies a validated create body or patched document into p.
-func (s *Server) setPortFields(c *fiber.Ctx, p *store.Port, o *object, name string) error {
+func (s *Server) setPortFields(c *fiber.Ctx, p *store.Port, o *jsonwire.Object, name string) error {
 	v := minor(c)
-	for _, k := range o.keys {
-		val := o.vals[k]
+	for _, k := range o.Keys() {
+		val := o.Value(k)
 		switch k {
 		case "uuid":
 			u, err := argUUID("uuid", val)
@@ -393,8 +394,8 @@ func (s *Server) setPortFields(c *fiber.Ctx, p *store.Port, o *object, name stri
 	}
 	if p.IsSmartNIC {
 		llc := decodeObject(p.LocalLinkConnection)
-		_, hasPort := llc.get("port_id")
-		_, hasHost := llc.get("hostname")
+		_, hasPort := llc.Get("port_id")
+		_, hasHost := llc.Get("hostname")
 		if !hasPort || !hasHost {
 			return badRequest("Invalid %s: Smart NIC port must have port_id and hostname in local_link_connection", name)
 		}
@@ -408,22 +409,22 @@ func checkLocalLink(val any, v int) (json.RawMessage, error) {
 	if val == nil {
 		return json.RawMessage("{}"), nil
 	}
-	o := val.(*object)
+	o := val.(*jsonwire.Object)
 	notValid := schemaError("local_link_connection", pyRepr(o)+" is not valid under any of the given schemas")
 	allowed := []string{"port_id", "switch_id", "hostname", "switch_info", "network_type"}
-	for _, k := range o.keys {
+	for _, k := range o.Keys() {
 		if !contains(allowed, k) {
 			return nil, notValid
 		}
-		if _, ok := o.vals[k].(string); !ok {
+		if _, ok := o.Value(k).(string); !ok {
 			return nil, notValid
 		}
 	}
-	if len(o.keys) == 0 {
+	if o.Len() == 0 {
 		return json.RawMessage("{}"), nil
 	}
-	has := func(k string) bool { _, ok := o.get(k); return ok }
-	if nt, ok := o.vals["network_type"].(string); ok {
+	has := func(k string) bool { _, ok := o.Get(k); return ok }
+	if nt, ok := o.Value("network_type").(string); ok {
 		if v < v64LLCNetworkType {
 			return nil, notAcceptable("")
 		}
@@ -431,13 +432,13 @@ func checkLocalLink(val any, v int) (json.RawMessage, error) {
 			return nil, notValid
 		}
 	}
-	unmanaged := o.vals["network_type"] == "unmanaged"
+	unmanaged := o.Value("network_type") == "unmanaged"
 	if !unmanaged && !(has("port_id") && (has("switch_id") || has("hostname"))) {
 		return nil, notValid
 	}
-	if sw, ok := o.vals["switch_id"].(string); ok {
+	if sw, ok := o.Value("switch_id").(string); ok {
 		if mac, ok := isValidMAC(sw); ok {
-			o.set("switch_id", mac)
+			o.Set("switch_id", mac)
 		} else if !isDatapathID(sw) {
 			return nil, badRequest("Expected a MAC address or OpenFlow datapath ID but received %s.", sw)
 		}
@@ -469,8 +470,8 @@ func (s *Server) createPort(c *fiber.Ctx) error {
 	if err := portSchema.check("port", body); err != nil {
 		return err
 	}
-	for _, k := range body.keys {
-		if m, ok := portFieldMin[k]; ok && v < m && body.vals[k] != nil {
+	for _, k := range body.Keys() {
+		if m, ok := portFieldMin[k]; ok && v < m && body.Value(k) != nil {
 			return notAcceptable("")
 		}
 	}
@@ -505,24 +506,24 @@ func (s *Server) createPort(c *fiber.Ctx) error {
 }
 
 // portDoc is the patchable part of a port as a JSON document.
-func portDoc(p *store.Port) *object {
-	o := newObject()
-	o.set("address", p.Address)
-	o.set("extra", decodeObject(p.Extra))
-	o.set("is_smartnic", p.IsSmartNIC)
-	o.set("local_link_connection", decodeObject(p.LocalLinkConnection))
-	o.set("node_uuid", p.NodeUUID)
+func portDoc(p *store.Port) *jsonwire.Object {
+	o := jsonwire.NewObject()
+	o.Set("address", p.Address)
+	o.Set("extra", decodeObject(p.Extra))
+	o.Set("is_smartnic", p.IsSmartNIC)
+	o.Set("local_link_connection", decodeObject(p.LocalLinkConnection))
+	o.Set("node_uuid", p.NodeUUID)
 	if p.PhysicalNetwork != nil {
-		o.set("physical_network", *p.PhysicalNetwork)
+		o.Set("physical_network", *p.PhysicalNetwork)
 	} else {
-		o.set("physical_network", nil)
+		o.Set("physical_network", nil)
 	}
 	if p.PortgroupUUID != nil {
-		o.set("portgroup_uuid", *p.PortgroupUUID)
+		o.Set("portgroup_uuid", *p.PortgroupUUID)
 	} else {
-		o.set("portgroup_uuid", nil)
+		o.Set("portgroup_uuid", nil)
 	}
-	o.set("pxe_enabled", p.PXEEnabled)
+	o.Set("pxe_enabled", p.PXEEnabled)
 	return o
 }
 
@@ -554,16 +555,16 @@ func (s *Server) patchPort(c *fiber.Ctx) error {
 		return err
 	}
 	for _, k := range portPatchAllowed {
-		if _, ok := doc.get(k); !ok {
-			doc.set(k, nil)
+		if _, ok := doc.Get(k); !ok {
+			doc.Set(k, nil)
 		}
 	}
 	// Only what the patch touched is re-validated.
-	touched := newObject()
-	for _, k := range doc.keys {
+	touched := jsonwire.NewObject()
+	for _, k := range doc.Keys() {
 		for _, op := range ops {
 			if op.rootField() == k {
-				touched.set(k, doc.vals[k])
+				touched.Set(k, doc.Value(k))
 				break
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
@@ -154,20 +155,20 @@ func (s *Server) statesLocation(c *fiber.Ctx, ident string) string {
 
 // bodyArgs parses a JSON object body whose members are handler arguments
 // (Ironic refuses unknown ones).
-func bodyArgs(c *fiber.Ctx, allowed ...string) (*object, error) {
+func bodyArgs(c *fiber.Ctx, allowed ...string) (*jsonwire.Object, error) {
 	v, ok, err := decodeBody(c)
 	if err != nil {
 		return nil, err
 	}
 	if !ok || v == nil {
-		return newObject(), nil
+		return jsonwire.NewObject(), nil
 	}
-	o, isObj := v.(*object)
+	o, isObj := v.(*jsonwire.Object)
 	if !isObj {
 		return nil, badRequest("Invalid request body: expected a JSON object")
 	}
 	var extra []string
-	for _, k := range o.keys {
+	for _, k := range o.Keys() {
 		if !contains(allowed, k) {
 			extra = append(extra, k)
 		}
@@ -178,8 +179,8 @@ func bodyArgs(c *fiber.Ctx, allowed ...string) (*object, error) {
 	return o, nil
 }
 
-func argString(o *object, name string, required bool) (string, bool, error) {
-	v, ok := o.get(name)
+func argString(o *jsonwire.Object, name string, required bool) (string, bool, error) {
+	v, ok := o.Get(name)
 	if !ok || v == nil {
 		if required {
 			return "", false, badRequest("Missing mandatory parameter: %s", name)
@@ -218,14 +219,14 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	configDrive, hasConfigDrive := body.get("configdrive")
+	configDrive, hasConfigDrive := body.Get("configdrive")
 	switch configDrive.(type) {
-	case nil, string, *object:
+	case nil, string, *jsonwire.Object:
 	default:
 		return badRequest("Expected types <class 'NoneType'>, <class 'dict'>, <class 'str'> for configdrive: %s", pyDisplay(configDrive))
 	}
 	steps := func(name string) ([]any, error) {
-		val, ok := body.get(name)
+		val, ok := body.Get(name)
 		if !ok || val == nil {
 			return nil, nil
 		}
@@ -248,7 +249,7 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 		return err
 	}
 	var disableRamdisk *bool
-	if val, ok := body.get("disable_ramdisk"); ok {
+	if val, ok := body.Get("disable_ramdisk"); ok {
 		b, aerr := argBool("disable_ramdisk", val)
 		if aerr != nil {
 			return aerr
@@ -411,21 +412,21 @@ func checkConfigDrive(v int, target string, cd any) *apiError {
 			strings.Join(allowed, ", "))
 	}
 	switch t := cd.(type) {
-	case *object:
-		for _, k := range t.keys {
+	case *jsonwire.Object:
+		for _, k := range t.Keys() {
 			switch k {
 			case "meta_data", "network_data", "vendor_data":
-				if _, ok := t.vals[k].(*object); !ok {
-					return badRequest("Invalid configdrive format: %s is not of type 'object'", pyRepr(t.vals[k]))
+				if _, ok := t.Value(k).(*jsonwire.Object); !ok {
+					return badRequest("Invalid configdrive format: %s is not of type 'object'", pyRepr(t.Value(k)))
 				}
 			case "user_data":
-				if _, ok := t.vals[k].(json.Number); ok {
+				if _, ok := t.Value(k).(json.Number); ok {
 					return badRequest("Invalid configdrive format: %s is not of type 'object', 'array', 'string', 'null'",
-						pyRepr(t.vals[k]))
+						pyRepr(t.Value(k)))
 				}
-				if _, ok := t.vals[k].(bool); ok {
+				if _, ok := t.Value(k).(bool); ok {
 					return badRequest("Invalid configdrive format: %s is not of type 'object', 'array', 'string', 'null'",
-						pyRepr(t.vals[k]))
+						pyRepr(t.Value(k)))
 				}
 			default:
 				return badRequest("Invalid configdrive format: Additional properties are not allowed (%s was unexpected)", pyStr(k))
@@ -435,7 +436,7 @@ func checkConfigDrive(v int, target string, cd any) *apiError {
 			return badRequest("Providing a JSON object for configdrive is only supported starting with API version 1.%d",
 				v56BuildConfigDrive)
 		}
-		if _, ok := t.get("vendor_data"); ok && v < v59ConfigDriveVendor {
+		if _, ok := t.Get("vendor_data"); ok && v < v59ConfigDriveVendor {
 			return badRequest("Providing vendor_data in configdrive is only supported starting with API version 1.%d",
 				v59ConfigDriveVendor)
 		}
@@ -456,7 +457,7 @@ func checkConfigDrive(v int, target string, cd any) *apiError {
 func checkSteps(kind string, steps []any, deploy bool) *apiError {
 	fail := func(msg string) *apiError { return badRequest("Invalid %s_steps: %s", kind, msg) }
 	for _, st := range steps {
-		o, ok := st.(*object)
+		o, ok := st.(*jsonwire.Object)
 		if !ok {
 			return fail(pyRepr(st) + " is not of type 'object'")
 		}
@@ -466,13 +467,13 @@ func checkSteps(kind string, steps []any, deploy bool) *apiError {
 			allowed = append(allowed, "priority")
 			required = []string{"interface", "step", "args", "priority"}
 		}
-		for _, k := range o.keys {
+		for _, k := range o.Keys() {
 			if !contains(allowed, k) {
 				return fail(fmt.Sprintf("Additional properties are not allowed (%s was unexpected)", pyStr(k)))
 			}
 		}
 		for _, r := range required {
-			if _, ok := o.get(r); !ok {
+			if _, ok := o.Get(r); !ok {
 				return fail(pyStr(r) + " is a required property")
 			}
 		}
@@ -480,19 +481,19 @@ func checkSteps(kind string, steps []any, deploy bool) *apiError {
 		if deploy {
 			ifaces = []string{"deploy", "power", "management", "bios", "raid", "storage", "firmware"}
 		}
-		if iface, _ := o.vals["interface"].(string); !contains(ifaces, iface) {
-			return fail(pyRepr(o.vals["interface"]) + " is not one of " + pyList(ifaces))
+		if iface, _ := o.Value("interface").(string); !contains(ifaces, iface) {
+			return fail(pyRepr(o.Value("interface")) + " is not one of " + pyList(ifaces))
 		}
-		if step, ok := o.vals["step"].(string); !ok || step == "" {
-			return fail(pyRepr(o.vals["step"]) + " is not of type 'string'")
+		if step, ok := o.Value("step").(string); !ok || step == "" {
+			return fail(pyRepr(o.Value("step")) + " is not of type 'string'")
 		}
-		if a, ok := o.get("args"); ok {
-			if _, isObj := a.(*object); !isObj {
+		if a, ok := o.Get("args"); ok {
+			if _, isObj := a.(*jsonwire.Object); !isObj {
 				return fail(pyRepr(a) + " is not of type 'object'")
 			}
 		}
 		if deploy {
-			switch p := o.vals["priority"].(type) {
+			switch p := o.Value("priority").(type) {
 			case json.Number:
 				if i, err := strconv.Atoi(string(p)); err != nil || i < 0 {
 					return fail(pyRepr(p) + " is not valid under any of the given schemas")
@@ -611,7 +612,7 @@ func (s *Server) setPowerState(c *fiber.Ctx) error {
 	}
 	timeout := 0
 	hasTimeout := false
-	if tv, ok := body.get("timeout"); ok && tv != nil {
+	if tv, ok := body.Get("timeout"); ok && tv != nil {
 		var n int
 		var perr error
 		switch t := tv.(type) {
@@ -707,9 +708,9 @@ func (s *Server) getBootDevice(c *fiber.Ctx) error {
 	}
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
 		b = append(b, `{"boot_device":`...)
-		b = appendStringOrNull(b, res.BootDevice)
+		b = jsonwire.AppendStringOrNull(b, res.BootDevice)
 		b = append(b, `,"persistent":`...)
-		b = appendBoolPtr(b, res.Persistent)
+		b = jsonwire.AppendBoolPtr(b, res.Persistent)
 		return append(b, '}')
 	})
 }
@@ -726,7 +727,7 @@ func (s *Server) supportedBootDevices(c *fiber.Ctx) error {
 	}
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
 		b = append(b, `{"supported_boot_devices":`...)
-		b = appendStrings(b, devs)
+		b = jsonwire.AppendStrings(b, devs)
 		return append(b, '}')
 	})
 }
@@ -743,7 +744,7 @@ func (s *Server) setBootDevice(c *fiber.Ctx) error {
 		return err
 	}
 	persistent := false
-	if pv, ok := body.get("persistent"); ok {
+	if pv, ok := body.Get("persistent"); ok {
 		b, aerr := argBool("persistent", pv)
 		if aerr != nil {
 			return aerr

@@ -87,7 +87,7 @@ func (q Queries) ListChassis(ctx context.Context, limit int, markerID int64, sor
 	sql := ks.pageSQL(&b, `SELECT `+chassisSelect+` FROM chassis c`, markerID, limit)
 	rows, err := q.db.Query(ctx, sql, b.args...)
 	if err != nil {
-		return nil, fmt.Errorf("list chassis: %w", err)
+		return nil, fmt.Errorf("list chassis: %w", translate(err, ErrNotFound))
 	}
 	defer rows.Close()
 	var out []Chassis
@@ -99,7 +99,7 @@ func (q Queries) ListChassis(ctx context.Context, limit int, markerID int64, sor
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list chassis: %w", err)
+		return nil, fmt.Errorf("list chassis: %w", translate(err, ErrNotFound))
 	}
 	if len(out) == 0 && markerID != 0 {
 		if err := q.checkMarker(ctx, "chassis", markerID); err != nil {

@@ -150,7 +150,7 @@ func (q Queries) ListPorts(ctx context.Context, l ListPorts) ([]Port, error) {
 	sql := ks.pageSQL(&b, `SELECT `+portSelect+portJoin, l.MarkerID, l.Limit)
 	rows, err := q.db.Query(ctx, sql, b.args...)
 	if err != nil {
-		return nil, fmt.Errorf("list ports: %w", err)
+		return nil, fmt.Errorf("list ports: %w", translate(err, ErrNotFound))
 	}
 	defer rows.Close()
 	var out []Port
@@ -162,7 +162,7 @@ func (q Queries) ListPorts(ctx context.Context, l ListPorts) ([]Port, error) {
 		out = append(out, p)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list ports: %w", err)
+		return nil, fmt.Errorf("list ports: %w", translate(err, ErrNotFound))
 	}
 	if len(out) == 0 && l.MarkerID != 0 {
 		if err := q.checkMarker(ctx, "ports", l.MarkerID); err != nil {

@@ -22,7 +22,10 @@ var (
 	// (a chassis with nodes).
 	ErrInUse = errors.New("store: still referenced")
 	// ErrInvalidArgument is returned for a request the store cannot run: an
-	// unknown sort key, a negative limit, malformed JSON.
+	// unknown sort key, a negative limit, malformed JSON, or a value
+	// PostgreSQL cannot store or compare (NUL or invalid UTF-8 in text,
+	// \u0000 in JSON, a number beyond numeric, an indexed value beyond a
+	// btree page).
 	ErrInvalidArgument = errors.New("store: invalid argument")
 	// ErrUnavailable is returned when the database cannot be reached (down,
 	// restarting, connection lost): the request may succeed later.
