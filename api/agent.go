@@ -169,6 +169,15 @@ func (s *Server) heartbeat(c *fiber.Ctx) error {
 		subtle.ConstantTimeCompare([]byte(hashAgentToken(token)), []byte(sess.TokenHash)) != 1 {
 		return unauthorizedAgent()
 	}
+	for i := range hb.Results {
+		// An agent's error text is shown in last_error: it must be text
+		// PostgreSQL can store, whatever the machine sent.
+		r := &hb.Results[i]
+		r.Error = strings.ToValidUTF8(strings.ReplaceAll(r.Error, "\x00", ""), "\uFFFD")
+		if len(r.Result) > 0 && !json.Valid(r.Result) {
+			r.Result = nil
+		}
+	}
 	err = s.Agents.RecordAgentResults(ctx, sess.NodeUUID, hb.AgentVersion, hb.Results)
 	if errors.Is(err, store.ErrNotFound) {
 		return unauthorizedAgent() // closed meanwhile

@@ -400,24 +400,9 @@ func displayProvisionState(s node.ProvisionState, minor int) node.ProvisionState
 
 const maskedValue = "******"
 
-// secretKeySubstrings are the (lower-case) key fragments oslo.utils'
-// _SANITIZE_KEYS masks, plus the "_key_contents" suffix of SSH/TLS keys.
-var secretKeySubstrings = []string{
-	"password", "secret", "token", "passphrase", "admin_pass", "new_pass", "sys_pswd",
-	"configdrive", "encrypted_key", "private_key", "privatekey", "fernetkey", "sslkey",
-	"cephxkey", "accesskey", "access_key",
-}
-
-// isSecretKey reports whether a driver_info or instance_info key is masked.
-func isSecretKey(k string) bool {
-	lk := strings.ToLower(k)
-	for _, s := range secretKeySubstrings {
-		if strings.Contains(lk, s) {
-			return true
-		}
-	}
-	return strings.HasSuffix(lk, "_key_contents") || lk == "snmp_auth_key" || lk == "snmp_priv_key"
-}
+// isSecretKey reports whether a driver_info or instance_info key is masked
+// (node.IsSecretKey: the store seals the same keys at rest).
+func isSecretKey(k string) bool { return node.IsSecretKey(k) }
 
 // mayHoldSecrets is a cheap pre-check on stored JSON (one pass, no
 // allocation): when it is false no key can be secret and the bytes are

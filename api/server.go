@@ -169,6 +169,7 @@ const (
 	defaultMaxLimit           = 1000
 	defaultBodyLimit          = 114688
 	defaultProvisionBodyLimit = 16 << 20
+	agentBodyLimit            = 4 << 20 // an inventory's largest size
 	defaultSyncTimeout        = 60 * time.Second
 )
 
@@ -259,6 +260,11 @@ func (s *Server) bodyLimit(method, path []byte) int {
 	if string(method) == fiber.MethodPut && bytes.HasPrefix(path, []byte("/v1/nodes/")) &&
 		bytes.HasSuffix(bytes.TrimSuffix(path, []byte("/")), []byte("/states/provision")) {
 		return provision
+	}
+	// An agent's heartbeat carries command results, an inspection's
+	// inventory among them (up to inventory.MaxDocumentSize).
+	if string(method) == fiber.MethodPost && bytes.HasPrefix(path, []byte("/v1/heartbeat/")) {
+		return max(general, agentBodyLimit)
 	}
 	return general
 }

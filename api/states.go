@@ -529,9 +529,9 @@ func (s *Server) checkNodeSteps(n *store.Node, kind string, steps []any) *apiErr
 	}
 	var errs []string
 	for _, raw := range steps {
-		o, _ := raw.(*object) // checkSteps made sure
-		iface, _ := o.vals["interface"].(string)
-		name, _ := o.vals["step"].(string)
+		o, _ := raw.(*jsonwire.Object) // checkSteps made sure
+		iface, _ := o.Value("interface").(string)
+		name, _ := o.Value("step").(string)
 		i := slices.IndexFunc(catalog, func(c drivers.Step) bool { return string(c.Interface) == iface && c.Name == name })
 		if i < 0 {
 			errs = append(errs, fmt.Sprintf("node does not support this %s step: %s", kind, pyRepr(o)))
@@ -539,8 +539,8 @@ func (s *Server) checkNodeSteps(n *store.Node, kind string, steps []any) *apiErr
 		}
 		c := catalog[i]
 		var unexpected, missing []string
-		if args, ok := o.vals["args"].(*object); ok {
-			for _, k := range args.keys {
+		if args, ok := o.Value("args").(*jsonwire.Object); ok {
+			for _, k := range args.Keys() {
 				if _, known := c.Args[k]; !known {
 					unexpected = append(unexpected, k)
 				}
@@ -550,9 +550,9 @@ func (s *Server) checkNodeSteps(n *store.Node, kind string, steps []any) *apiErr
 			errs = append(errs, fmt.Sprintf("%s step %s has these unexpected arguments: %s", kind, pyRepr(o),
 				strings.Join(unexpected, ", ")))
 		}
-		args, _ := o.vals["args"].(*object)
+		args, _ := o.Value("args").(*jsonwire.Object)
 		for arg, info := range c.Args {
-			if info.Required && (args == nil || !slices.Contains(args.keys, arg)) {
+			if info.Required && (args == nil || !slices.Contains(args.Keys(), arg)) {
 				missing = append(missing, arg)
 			}
 		}
@@ -564,7 +564,7 @@ func (s *Server) checkNodeSteps(n *store.Node, kind string, steps []any) *apiErr
 		if kind != "deploy" {
 			continue
 		}
-		prio := stepPriority(o.vals["priority"])
+		prio := stepPriority(o.Value("priority"))
 		switch {
 		case c.Core:
 			errs = append(errs, fmt.Sprintf("deploy step %s on interface %s is a core step and cannot be overridden by user steps",
