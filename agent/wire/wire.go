@@ -71,8 +71,12 @@ const (
 	// to a partition at the end of the disk the image went to.
 	CmdWriteConfigDrive = "write_configdrive" // Params: WriteConfigDrive
 	CmdReportDisks      = "report_disks"      // no params
-	CmdPowerOff         = "power_off"         // no params
-	CmdReboot           = "reboot"            // no params
+	// CmdInspect collects the hardware inventory; the result is the
+	// document {"inventory": ..., "plugin_data": ...} in
+	// ironic-python-agent\'s format (drivers/inventory).
+	CmdInspect  = "inspect"   // no params
+	CmdPowerOff = "power_off" // no params
+	CmdReboot   = "reboot"    // no params
 )
 
 // Command is one instruction for the agent.
