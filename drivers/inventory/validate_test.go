@@ -69,6 +69,10 @@ func TestSchema(t *testing.T) {
 
 func TestValidateAcceptsRealDocuments(t *testing.T) {
 	t.Parallel()
+	if err := Validate([]byte(`{"inventory": {"interfaces": [{"name": "eth0", "mac_address": "52:54:00:00:00:01"}],
+		"cpu": {"count": 1, "architecture": "x86_64"}, "memory": {"total": null}, "disks": []}, "plugin_data": null}`)); err != nil {
+		t.Errorf("Validate(a minimal document) = %v", err)
+	}
 	for _, name := range acceptedFixtures {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -134,7 +138,7 @@ func rejectCases(t *testing.T) []rejectCase {
 		{"unknown boot mode", edit("inventory.boot.current_boot_mode", "legacy"), "inventory.boot.current_boot_mode", `want one of "uefi", "bios"`},
 		{"NUL in an unknown member", edit("plugin_data.extra.cpu.logical.note", "a\x00"), "plugin_data.extra.cpu.logical.note", "contains a NUL character"},
 		{"NUL in a member name", edit("plugin_data.extra.k\x00", 1), `plugin_data.extra["k\x00"]`, "member name contains a NUL character"},
-		{"plugin_data not an object", edit("plugin_data", []any{}), "plugin_data", "is array, want object"},
+		{"plugin_data not an object", edit("plugin_data", []any{}), "plugin_data", "is array, want object or null"},
 		{"PCI vendor with 0x", edit("plugin_data.pci_devices", []any{map[string]any{
 			"vendor_id": "0x8086", "product_id": "1572", "class": "020000", "bus": "0000:3b:00.0"}}), "plugin_data.pci_devices[0].vendor_id", "does not match"},
 		{"PCI device without a bus", edit("plugin_data.pci_devices", []any{map[string]any{
