@@ -2,7 +2,8 @@
 // machine being provisioned, finds its node through ferric's API by MAC
 // address, then heartbeats with a per-operation token, pulls commands from
 // the heartbeat answers and runs them one at a time (write an image onto a
-// disk, wipe disk metadata, report disks, power off, reboot).
+// disk, wipe disk metadata, report disks, inspect the hardware, power off,
+// reboot).
 //
 // It talks HTTP to ferric's API only (agent/wire is the protocol). It never
 // holds Temporal or database credentials: the machine is untrusted.
@@ -23,7 +24,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferric-project/ferric/agent/inspect"
 	"github.com/ferric-project/ferric/agent/wire"
+	"github.com/ferric-project/ferric/drivers/inventory"
 )
 
 // Defaults of Config.
@@ -63,10 +66,15 @@ type Config struct {
 
 	// MACs used for lookup; nil: MACAddresses(SysfsRoot).
 	MACs []string
-	// SysfsRoot ("/sys") and DevRoot ("/dev") are used for discovery.
-	SysfsRoot, DevRoot string
+	// SysfsRoot ("/sys") and DevRoot ("/dev") are used for discovery;
+	// they, ProcRoot ("/proc") and RunRoot ("/run", udev's database) for
+	// inspection.
+	SysfsRoot, DevRoot, ProcRoot, RunRoot string
 	// ListDisks overrides disk discovery (tests); nil: Disks(SysfsRoot, DevRoot).
 	ListDisks func() ([]wire.Disk, error)
+	// Collect overrides inspection (tests); nil: inspect.Collect over the
+	// roots above and the running system's interface addresses.
+	Collect func(ctx context.Context) (inventory.Document, error)
 	// Power runs power_off and reboot; nil: those commands fail.
 	Power Power
 	// HTTPClient talks to the API; nil: http.DefaultTransport.
@@ -111,6 +119,12 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.DevRoot == "" {
 		cfg.DevRoot = "/dev"
+	}
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = "/proc"
+	}
+	if cfg.RunRoot == "" {
+		cfg.RunRoot = "/run"
 	}
 	if cfg.Version == "" {
 		cfg.Version = "dev"
@@ -434,6 +448,8 @@ func (a *Agent) execute(ctx context.Context, cmd wire.Command, prog *Progress) o
 		var disks []wire.Disk
 		disks, err = a.disks()
 		result, out.disksPassed = disks, true
+	case wire.CmdInspect:
+		result, err = a.inspect(ctx)
 	case wire.CmdPowerOff, wire.CmdReboot:
 		if a.cfg.Power == nil {
 			err = fmt.Errorf("%s: no power control configured", cmd.Name)
@@ -459,6 +475,20 @@ func (a *Agent) execute(ctx context.Context, cmd wire.Command, prog *Progress) o
 	}
 	out.result = r
 	return out
+}
+
+// inspect collects the hardware inventory document.
+func (a *Agent) inspect(ctx context.Context) (inventory.Document, error) {
+	if a.cfg.Collect != nil {
+		return a.cfg.Collect(ctx)
+	}
+	return inspect.Collect(ctx, inspect.Config{
+		SysfsRoot: a.cfg.SysfsRoot,
+		ProcRoot:  a.cfg.ProcRoot,
+		DevRoot:   a.cfg.DevRoot,
+		RunRoot:   a.cfg.RunRoot,
+		Version:   a.cfg.Version,
+	})
 }
 
 func (a *Agent) disks() ([]wire.Disk, error) {
