@@ -22,6 +22,7 @@ type InspectStore interface {
 	NodeInventory(ctx context.Context, nodeUUID string) (store.Inventory, error)
 	UpdateNode(ctx context.Context, n store.Node) (store.Node, error)
 	CreatePort(ctx context.Context, p store.Port) (store.Port, error)
+	UpdatePort(ctx context.Context, p store.Port) (store.Port, error)
 	ListPorts(ctx context.Context, q store.ListPorts) ([]store.Port, error)
 }
 
@@ -143,6 +144,18 @@ type InspectionApplied struct {
 	Properties   []string `json:"properties,omitempty"` // property keys set
 	PortsCreated []string `json:"ports_created,omitempty"`
 	PortsSkipped []string `json:"ports_skipped,omitempty"` // MACs that belong to another node
+	PortsUpdated []string `json:"ports_updated,omitempty"` // pxe_enabled changed
+}
+
+// pxeKnown reports whether the inventory says which NIC the machine booted
+// from.
+func pxeKnown(nics []inventory.NIC) bool {
+	for _, n := range nics {
+		if n.PXE {
+			return true
+		}
+	}
+	return false
 }
 
 // ApplyInspection does what Ironic's inspection does with an inventory:
@@ -216,8 +229,22 @@ func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInpu
 		return out, classify(fmt.Errorf("list ports of node %s: %w", in.UUID, err))
 	}
 	have := map[string]bool{}
+	pxe := map[string]bool{}
+	for _, nic := range sum.NICs {
+		pxe[nic.MAC] = nic.PXE
+	}
 	for _, p := range existing {
-		have[strings.ToLower(p.Address)] = true
+		mac := strings.ToLower(p.Address)
+		have[mac] = true
+		// As Ironic's inspection: a known port's pxe_enabled follows what
+		// the machine booted from.
+		if want, seen := pxe[mac]; seen && want != p.PXEEnabled && pxeKnown(sum.NICs) {
+			p.PXEEnabled = want
+			if _, err := st.UpdatePort(ctx, p); err != nil {
+				return out, classify(fmt.Errorf("update port %s of node %s: %w", mac, in.UUID, err))
+			}
+			out.PortsUpdated = append(out.PortsUpdated, mac)
+		}
 	}
 	policy := in.AddPorts
 	if policy == "" {

@@ -624,7 +624,7 @@ func TestE2EDeployQEMU(t *testing.T) {
 	e2eWriteAt(t, disk, stale, e2eDisk-int64(len(stale)))
 	n, err := nodes.Create(ctx, s.client, nodes.CreateOpts{
 		Name: "e2e-vm", Driver: "ipmi", DriverInfo: bmc.driverInfo(),
-		DeployInterface: "direct", BootInterface: "pxe",
+		DeployInterface: "direct", BootInterface: "pxe", InspectInterface: "agent",
 		Properties: map[string]any{"cpus": 1, "memory_mb": 512, "local_gb": 0},
 	}).Extract()
 	if err != nil {
@@ -634,6 +634,71 @@ func TestE2EDeployQEMU(t *testing.T) {
 		t.Fatalf("create port: %v", err)
 	}
 	s.provision(t, n.UUID, nodes.TargetManage, nodes.Manageable) // reads the power state through ipmi_sim
+
+	t.Run("inspect through the agent", func(t *testing.T) {
+		start := time.Now()
+		if err := nodes.ChangeProvisionState(ctx, s.client, n.UUID,
+			nodes.ProvisionStateOpts{Target: nodes.TargetInspect}).ExtractErr(); err != nil {
+			t.Fatalf("inspect: %v", err)
+		}
+		got := s.e2eFollow(t, n.UUID, start, 8*time.Minute, "manageable", "inspect failed")
+		if got.ProvisionState != "manageable" {
+			t.Fatalf("inspection ended in %q (last_error %q)", got.ProvisionState, got.LastError)
+		}
+		lookup, _ := tap.firstLookup(start)
+		t.Logf("timings: inspect request -> lookup %s; lookup -> manageable %s; inspect request -> manageable %s",
+			e2eSince(start, lookup), e2eSince(lookup, time.Now()), e2eSince(start, time.Now()))
+		// The inventory is the VM QEMU was started with.
+		c := *s.client
+		c.Microversion = "1.81"
+		inv, err := nodes.GetInventory(ctx, &c, n.UUID).Extract()
+		if err != nil {
+			t.Fatalf("GetInventory: %v", err)
+		}
+		var nic *struct{ pci, vendor string }
+		for _, i := range inv.Inventory.Interfaces {
+			if i.MACAddress == e2eMAC {
+				nic = &struct{ pci, vendor string }{i.PCIAddress, i.Vendor}
+			}
+		}
+		if nic == nil || !strings.HasPrefix(nic.pci, "0000:00:") || nic.vendor != "0x1af4" {
+			t.Errorf("the VM's virtio NIC %s is not in the inventory as such: %+v", e2eMAC, inv.Inventory.Interfaces)
+		}
+		if len(inv.Inventory.Disks) != 1 || inv.Inventory.Disks[0].Name != "/dev/vda" ||
+			inv.Inventory.Disks[0].Size != e2eDisk {
+			t.Errorf("disks %+v, want /dev/vda of %d bytes", inv.Inventory.Disks, e2eDisk)
+		}
+		if inv.Inventory.CPU.Count != 1 || inv.Inventory.CPU.Architecture != "x86_64" ||
+			inv.Inventory.Memory.PhysicalMb != 512 || inv.Inventory.Boot.CurrentBootMode != "bios" {
+			t.Errorf("cpu %+v memory %+v boot %+v, want QEMU's 1 CPU, -m 512, bios",
+				inv.Inventory.CPU, inv.Inventory.Memory, inv.Inventory.Boot)
+		}
+		if _, err := inv.PluginData.AsStandardData(); err != nil {
+			t.Errorf("typed plugin data: %v", err)
+		}
+		raw, _ := inv.PluginData.AsMap()
+		var virtioNet bool
+		devs, _ := raw["pci_devices"].([]any)
+		for _, d := range devs {
+			m, _ := d.(map[string]any)
+			virtioNet = virtioNet || (m["vendor_id"] == "1af4" && m["product_id"] == "1000")
+		}
+		if !virtioNet {
+			t.Errorf("PCI devices %v lack QEMU's virtio-net (1af4:1000)", raw["pci_devices"])
+		}
+		if got.Properties["cpus"] != float64(1) || got.Properties["memory_mb"] != float64(512) ||
+			got.Properties["cpu_arch"] != "x86_64" {
+			t.Errorf("properties %v", got.Properties)
+		}
+		ps, _ := ports.List(s.client, ports.ListOpts{NodeUUID: n.UUID, Fields: []string{"address", "pxe_enabled"}}).AllPages(ctx)
+		list, _ := ports.ExtractPorts(ps)
+		if len(list) != 1 || list[0].Address != e2eMAC || !list[0].PXEEnabled {
+			t.Errorf("ports %+v: want the VM's NIC, pxe_enabled", list)
+		}
+	})
+	if t.Failed() {
+		return
+	}
 
 	t.Run("provide cleans through the agent", func(t *testing.T) {
 		start := time.Now()

@@ -159,7 +159,7 @@ func (h *Hardware) Register(r *drivers.Registry) {
 		drivers.KindBios:       {"no-bios"},
 		drivers.KindConsole:    {"no-console"},
 		drivers.KindRescue:     {"no-rescue"},
-		drivers.KindInspect:    {"no-inspect"},
+		drivers.KindInspect:    {"no-inspect", "agent"},
 		drivers.KindFirmware:   {"no-firmware"},
 	}
 	r.AddType(drivers.HardwareType{Name: TypeName, Interfaces: ifaces, Properties: properties()})
