@@ -537,20 +537,6 @@ func e2eReadAt(t *testing.T, path string, n int, off int64) []byte {
 	return p
 }
 
-// e2eHashPrefix is the sha256 of the first n bytes of the file.
-func e2eHashPrefix(path string, n int64) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.CopyN(h, f, n); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // startE2EStack is startStack with ferric's boot server on and ipmi for power:
 // the API on 127.0.0.1 (the agent reaches it through tap, as
 // http://10.0.2.2:TAPPORT), the boot server's HTTP side on bootHTTP
