@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -61,9 +62,8 @@ func (o *op) facts(ctx workflow.Context, kind activities.StepKind) (activities.O
 // stepShown is a step as shown in clean_step or deploy_step before it runs
 // (its arguments are filled in when it does, from the store).
 func stepShown(s activities.StepRef) json.RawMessage {
-	out, _ := json.Marshal(map[string]any{"interface": s.Interface, "step": s.Name, "priority": s.Priority,
-		"args": map[string]any{}})
-	return out
+	return json.RawMessage(fmt.Sprintf(`{"args":{},"interface":%s,"priority":%d,"step":%s}`,
+		strconv.Quote(s.Interface), s.Priority, strconv.Quote(s.Name)))
 }
 
 // runSteps runs steps in order through a deploy interface that runs them
