@@ -73,7 +73,7 @@ type LAN struct {
 	MAC net.HardwareAddr // 6 bytes (parameter 5)
 	// IPv6 are served as active SLAAC addresses (parameters 55 and 59).
 	// Empty: the IPv6 parameters are not supported, as in go-ipmi's own
-	// server. The IPv6 answers skip go-ipmi's privilege check.
+	// server.
 	IPv6 []netip.Addr
 }
 
@@ -143,10 +143,14 @@ func (b *BMC) serve(ctx context.Context, port int) error {
 		return err
 	}
 	reg := handlers.NewRegistry()
-	if len(b.opts.LAN.IPv6) > 0 {
-		reg.Use(b.lanIPv6) // before the handlers: middleware wraps them as they register
-	}
 	handlers.RegisterAllHandlers(reg)
+	if len(b.opts.LAN.IPv6) > 0 {
+		// go-ipmi's handler answers every other parameter; registering here
+		// keeps the privilege check (Operator) in front of both.
+		std := handlers.NewRegistry()
+		handlers.RegisterAllHandlers(std)
+		reg.RegisterFunc(types.CommandGetLanConfigParam, b.lanIPv6(std))
+	}
 	// go-ipmi maps App Cold/Warm Reset (BMC resets) onto the chassis HAL's
 	// ColdReset/WarmReset, the same methods as chassis hard reset and soft
 	// shutdown: count BMC resets separately instead.
@@ -255,31 +259,30 @@ func (b *BMC) Restart(ctx context.Context, down time.Duration) error {
 
 // lanIPv6 answers the IPv6 parameters of Get LAN Configuration Parameters
 // from Options.LAN.IPv6 (go-ipmi's server supports none) and passes every
-// other request on.
-func (b *BMC) lanIPv6(next handlers.Handler) handlers.Handler {
+// other request to std's handler.
+func (b *BMC) lanIPv6(std *handlers.Registry) func(context.Context, *handlers.HandlerContext, []byte) ([]byte,
+	types.CompletionCode, error) {
 	const revision = 0x11
-	return handlers.HandlerFunc(func(ctx context.Context, hctx *handlers.HandlerContext, req []byte) ([]byte,
-		types.CompletionCode, error) {
-		if hctx == nil || hctx.Command.ID != types.CommandGetLanConfigParam.ID ||
-			hctx.Command.NetFn != types.CommandGetLanConfigParam.NetFn || len(req) < 4 {
-			return next.Handle(ctx, hctx, req)
-		}
+	cmd := types.CommandGetLanConfigParam
+	return func(ctx context.Context, hctx *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
 		addrs := b.opts.LAN.IPv6
-		switch types.LanConfigParamSelector(req[1]) {
-		case types.LanConfigParamSelector_IPv6Status:
-			// no static addresses, len(addrs) dynamic ones, SLAAC supported
-			return []byte{revision, 0, byte(len(addrs)), 0x02}, types.CodeOK, nil
-		case types.LanConfigParamSelector_IPv6DynamicAddress:
-			set := req[2]
-			if int(set) >= len(addrs) {
-				return nil, types.CodeParameterOutOfRange, nil
+		if len(req) >= 4 {
+			switch types.LanConfigParamSelector(req[1]) {
+			case types.LanConfigParamSelector_IPv6Status:
+				// no static addresses, len(addrs) dynamic ones, SLAAC supported
+				return []byte{revision, 0, byte(len(addrs)), 0x02}, types.CodeOK, nil
+			case types.LanConfigParamSelector_IPv6DynamicAddress:
+				set := req[2]
+				if int(set) >= len(addrs) {
+					return nil, types.CodeParameterOutOfRange, nil
+				}
+				a := addrs[set].As16()
+				out := append([]byte{revision, set, byte(types.LanIPv6AddressSource_SLAAC)}, a[:]...)
+				return append(out, 64, byte(types.LanIPv6AddressStatus_Active)), types.CodeOK, nil
 			}
-			a := addrs[set].As16()
-			out := append([]byte{revision, set, byte(types.LanIPv6AddressSource_SLAAC)}, a[:]...)
-			return append(out, 64, byte(types.LanIPv6AddressStatus_Active)), types.CodeOK, nil
 		}
-		return next.Handle(ctx, hctx, req)
-	})
+		return std.Dispatch(ctx, hctx, uint8(cmd.NetFn), cmd.ID, req)
+	}
 }
 
 // StartBMCs starts n BMCs with the default credentials and the given reply
