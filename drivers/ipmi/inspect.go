@@ -116,7 +116,7 @@ func (n *Node) inspect(ctx context.Context, x *exchanger, f *bmcFacts) error {
 		}
 		f.unavailable[g.name] = libError{err: err, secret: n.info.Password}.Error()
 		if first == nil {
-			first = fmt.Errorf("%s: %w", strings.ReplaceAll(g.name, "_", " "), err)
+			first = err // each says what it read: "get device id: ..."
 		}
 	}
 	if !f.learnt() && first != nil {

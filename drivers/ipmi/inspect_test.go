@@ -281,6 +281,17 @@ func TestInspectAgainstGoIPMIServer(t *testing.T) {
 				}
 			})
 
+			t.Run("a BMC that reports nothing fails the inspection, classified", func(t *testing.T) {
+				sim := startSim(t, ipmisim.Options{FRU: fru, LAN: lan,
+					Users: []ipmisim.User{{Name: "cb", Password: "cb-pass", Privilege: "CALLBACK"}}})
+				n := newNode(t, h, sim.DriverInfo(map[string]any{"ipmi_username": "cb", "ipmi_password": "cb-pass",
+					"ipmi_priv_level": "CALLBACK"}))
+				doc, err := n.InspectHardware(ctx)
+				if !errors.Is(err, drivers.ErrAuth) || doc != nil || !strings.Contains(err.Error(), "reported nothing") {
+					t.Errorf("InspectHardware() as a CALLBACK user = %s, %v; want ErrAuth", doc, err)
+				}
+			})
+
 			t.Run("an unreachable BMC fails the inspection", func(t *testing.T) {
 				sim := startSim(t, ipmisim.Options{})
 				info := sim.DriverInfo(nil)
