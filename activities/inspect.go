@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ferric-project/ferric/agent/wire"
@@ -51,7 +53,9 @@ func (a *Activities) InspectHardware(ctx context.Context, uuid string) (bool, er
 	if err != nil {
 		return false, classify(err)
 	}
+	stop := heartbeatEvery(ctx, inspectHeartbeatInterval)
 	doc, err := in.InspectHardware(ctx)
+	stop()
 	if err != nil {
 		return false, classify(fmt.Errorf("inspect node %s: %w", uuid, err))
 	}
@@ -62,6 +66,37 @@ func (a *Activities) InspectHardware(ctx context.Context, uuid string) (bool, er
 		return false, err
 	}
 	return true, nil
+}
+
+// inspectHeartbeatInterval is how often InspectHardware heartbeats while
+// the driver works: an out-of-band inspection sends a few dozen commands to
+// the BMC, which pacing (-ipmi-min-command-interval) can stretch past the
+// activity's heartbeat timeout.
+const inspectHeartbeatInterval = 10 * time.Second
+
+// heartbeatEvery records a heartbeat every interval, in a regular activity,
+// until the returned stop is called; stop waits for the heartbeats to end.
+func heartbeatEvery(ctx context.Context, every time.Duration) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for beat := 1; ; beat++ {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx, beat)
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
 }
 
 // StoreAgentInventoryInput names the agent command whose result is the

@@ -26,15 +26,24 @@ type Document struct {
 
 // Inventory is IPA's hardware inventory (hardware.py list_hardware_info).
 // Every member IPA sends is here, with IPA's JSON name and JSON type.
+//
+// A fact nobody collected is left out of the JSON: a nil Interfaces or
+// Disks, a zero CPU, Memory or Boot. An out-of-band inspection (a BMC
+// knows the system's vendor and serial number and its own address, not
+// the NICs, CPUs, memory or disks the host sees) reports only what it
+// knows; an in-band one sends every list, [] when it found nothing.
 type Inventory struct {
-	// Interfaces are the machine's network interfaces; Ironic requires at
-	// least one, each with a MAC address.
-	Interfaces []Interface `json:"interfaces"`
-	CPU        CPU         `json:"cpu"`
-	// Disks are the block devices an image could go to ([] when there is
-	// none: a nil slice is encoded as []).
-	Disks  []Disk `json:"disks"`
-	Memory Memory `json:"memory"`
+	// Interfaces are the machine's network interfaces, each with a MAC
+	// address; Ironic requires at least one when the member is present.
+	// nil (unknown) is left out; an empty slice is encoded as [].
+	Interfaces []Interface `json:"interfaces,omitzero"`
+	// CPU is left out when nothing is known of it (CPU.IsZero).
+	CPU CPU `json:"cpu,omitzero"`
+	// Disks are the block devices an image could go to: [] when there is
+	// none, left out when unknown (nil).
+	Disks []Disk `json:"disks,omitzero"`
+	// Memory is left out when unknown (zero).
+	Memory Memory `json:"memory,omitzero"`
 	// BMCAddress and BMCV6Address are the BMC's addresses, null when
 	// unknown (IPA asks ipmitool; ferric's agent does not).
 	BMCAddress   NullString `json:"bmc_address"`
@@ -42,21 +51,17 @@ type Inventory struct {
 	// BMCMAC is sent only when known.
 	BMCMAC       string       `json:"bmc_mac,omitempty"`
 	SystemVendor SystemVendor `json:"system_vendor"`
-	Boot         Boot         `json:"boot"`
-	Hostname     string       `json:"hostname"`
+	// Boot is left out when unknown (zero): out of band, nothing booted.
+	Boot     Boot   `json:"boot,omitzero"`
+	Hostname string `json:"hostname"`
 }
 
-// MarshalJSON encodes nil lists as [] (IPA always sends lists).
+// MarshalJSON encodes a known CPU's nil flags as [] (IPA always sends the
+// list).
 func (inv Inventory) MarshalJSON() ([]byte, error) {
 	type plain Inventory
 	p := plain(inv)
-	if p.Interfaces == nil {
-		p.Interfaces = []Interface{}
-	}
-	if p.Disks == nil {
-		p.Disks = []Disk{}
-	}
-	if p.CPU.Flags == nil {
+	if p.CPU.Flags == nil && !p.CPU.IsZero() {
 		p.CPU.Flags = []string{}
 	}
 	return json.Marshal(p)
@@ -128,6 +133,13 @@ type CPU struct {
 	Architecture string   `json:"architecture"`
 	Flags        []string `json:"flags"`
 	SocketCount  int      `json:"socket_count"`
+}
+
+// IsZero reports whether nothing is known of the CPUs; the inventory then
+// leaves its cpu member out.
+func (c CPU) IsZero() bool {
+	return c.ModelName == "" && c.Frequency == "" && c.Count == 0 && c.Architecture == "" && len(c.Flags) == 0 &&
+		c.SocketCount == 0
 }
 
 // Memory is the machine's RAM.
@@ -228,6 +240,32 @@ type PluginData struct {
 	// Error is a ramdisk-side failure; Ironic's ramdisk-error hook fails
 	// the inspection when it is set.
 	Error string `json:"error,omitempty"`
+	// BMC is what an out-of-band inspection learnt of the BMC itself
+	// (IPA sends no such member); nil in band.
+	BMC *BMC `json:"bmc,omitempty"`
+}
+
+// BMC describes the baseboard management controller an out-of-band
+// inspection talked to: its identity and firmware as IPMI's Get Device ID
+// reports them, and the facts it could not tell.
+type BMC struct {
+	// FirmwareVersion is the BMC's firmware revision: "1.02" (major,
+	// then the minor revision in two digits, as ipmitool prints it). It
+	// is not the system firmware (system_vendor.firmware, SMBIOS's BIOS
+	// information), which a BMC does not report over IPMI.
+	FirmwareVersion string `json:"firmware_version,omitempty"`
+	// IPMIVersion is the IPMI version the BMC implements: "2.0".
+	IPMIVersion string `json:"ipmi_version,omitempty"`
+	// ManufacturerID is the BMC manufacturer's IANA enterprise number
+	// (7154 for the IPMI forum), 0 when unspecified.
+	ManufacturerID int `json:"manufacturer_id,omitempty"`
+	// ProductID is the manufacturer's product number, 0 when
+	// unspecified.
+	ProductID int `json:"product_id,omitempty"`
+	// Unavailable names each group of facts the BMC did not report
+	// ("device_id", "fru", "lan", "lan6") with the reason, in one line:
+	// a completion code, a malformed FRU, a missing privilege.
+	Unavailable map[string]string `json:"unavailable,omitempty"`
 }
 
 // ProcessedInterface is an interface as Ironic's validate-interfaces hook

@@ -3,6 +3,7 @@ package inventory
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -54,6 +55,13 @@ func TestSummarize(t *testing.T) {
 			doc: Document{Inventory: Inventory{Disks: []Disk{
 				disk("/dev/sdb", 100*GiB), disk("/dev/sda", 100*GiB), disk("/dev/sdc", 3*GiB), disk("/dev/sdd", 200*GiB)}}},
 			want: Summary{LocalGB: 99},
+		},
+		{
+			name: "out of band: no NICs, CPUs, memory, disks or boot mode",
+			doc: Document{Inventory: Inventory{BMCAddress: "192.0.2.17", BMCMAC: "52:54:00:ab:cd:ef",
+				SystemVendor: SystemVendor{Manufacturer: "Supermicro", ProductName: "SYS-1029P", SerialNumber: "S1"}},
+				PluginData: PluginData{BMC: &BMC{FirmwareVersion: "1.02"}}},
+			want: Summary{},
 		},
 		{
 			name: "no disk of 4 GiB: diskless",
@@ -179,16 +187,41 @@ func TestNullValues(t *testing.T) {
 	if err := json.Unmarshal([]byte(want), &iface); err != nil || iface.Vendor != "" || iface.SpeedMbps != 1000 {
 		t.Errorf("decode: %+v, %v", iface, err)
 	}
-	b, err = json.Marshal(Inventory{})
-	if err != nil {
-		t.Fatal(err)
+	members := func(inv Inventory) map[string]json.RawMessage {
+		t.Helper()
+		b, err := json.Marshal(inv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
+	// Unknown facts (out of band) are left out; known empty lists are [].
+	m := members(Inventory{})
+	for _, k := range []string{"interfaces", "cpu", "memory", "disks", "boot"} {
+		if v, ok := m[k]; ok {
+			t.Errorf("empty inventory has %s: %s; want it left out (unknown)", k, v)
+		}
 	}
-	if string(m["disks"]) != "[]" || string(m["interfaces"]) != "[]" || string(m["bmc_address"]) != "null" {
-		t.Errorf("empty inventory JSON = %s; want [] lists and a null bmc_address", b)
+	if string(m["bmc_address"]) != "null" || string(m["system_vendor"]) == "" {
+		t.Errorf("empty inventory = %v; want a null bmc_address and a system_vendor", m)
+	}
+	m = members(Inventory{Interfaces: []Interface{}, Disks: []Disk{}, CPU: CPU{Count: 1, Architecture: "x86_64"},
+		Boot: Boot{CurrentBootMode: BootModeBIOS}})
+	if string(m["disks"]) != "[]" || string(m["interfaces"]) != "[]" || !strings.Contains(string(m["cpu"]), `"flags":[]`) ||
+		m["boot"] == nil {
+		t.Errorf("inventory with empty lists = %v; want [] lists, cpu flags [] and boot", m)
+	}
+	if _, ok := m["memory"]; ok {
+		t.Error("unknown memory is not left out")
+	}
+	var back Inventory // [] decodes as an empty list, not as unknown
+	if err := json.Unmarshal([]byte(`{"interfaces": [], "disks": []}`), &back); err != nil || back.Interfaces == nil ||
+		back.Disks == nil {
+		t.Errorf("decode [] lists = %+v, %v; want empty, non-nil lists", back, err)
 	}
 	var tlv []LLDPTLV
 	if err := json.Unmarshal([]byte(`[[1, "04aa"], [5, "7377"]]`), &tlv); err != nil || tlv[1] != (LLDPTLV{5, "7377"}) {

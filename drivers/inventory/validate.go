@@ -45,12 +45,14 @@ func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 // Validate checks a submitted document (JSON) against the schema (Schema)
 // and returns a *FieldError naming the first bad member: malformed JSON,
-// a duplicate member name, a wrong JSON type, a missing required member
-// (inventory with interfaces (at least one, each with a name and a
-// mac_address), cpu (count, architecture), memory (total) and disks, each
-// with a name and a size), a NUL character in any string, or a size,
-// count or length beyond the schema's bounds. Members the schema does not
-// list are allowed. A valid document decodes into Document.
+// a duplicate member name, a wrong JSON type, a missing required member,
+// a NUL character in any string, or a size, count or length beyond the
+// schema's bounds. In-band (agent) and out-of-band (driver) documents are
+// held to the same schema: only inventory is required, and each fact
+// that is present has its required members (interfaces: at least one,
+// each with a name and a mac_address; cpu: count and architecture;
+// memory: total; disks: each with a name and a size). Members the schema
+// does not list are allowed. A valid document decodes into Document.
 func Validate(raw []byte) error {
 	if len(raw) > MaxDocumentSize {
 		return &FieldError{Message: fmt.Sprintf("is %d bytes, more than %d", len(raw), MaxDocumentSize)}

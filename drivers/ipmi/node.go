@@ -16,8 +16,8 @@ import (
 )
 
 // Node is one node's ipmitool interfaces. It implements drivers.Power,
-// drivers.Rebooter, drivers.SoftPower, drivers.Management and
-// drivers.Vendor. It is cheap (no connection of its own) and safe for
+// drivers.Rebooter, drivers.SoftPower, drivers.Management, drivers.Vendor
+// and drivers.Inspector. It is cheap (no connection of its own) and safe for
 // concurrent use.
 type Node struct {
 	h        *Hardware
@@ -75,7 +75,14 @@ func (x *exchanger) call(ctx context.Context, f func(c *client.Client) error) er
 // restarted, dropped the session, or a reply was lost) and retry is set, fn
 // runs once more on a fresh session. Every call is bounded by CallTimeout.
 func (n *Node) do(ctx context.Context, op string, retry bool, fn func(context.Context, *exchanger) error) error {
-	ctx, cancel := context.WithTimeout(ctx, n.h.cfg.CallTimeout)
+	return n.doWithin(ctx, op, retry, n.h.cfg.CallTimeout, fn)
+}
+
+// doWithin is do bounded by limit instead of CallTimeout, for operations
+// of many commands (each paced by MinCommandInterval).
+func (n *Node) doWithin(ctx context.Context, op string, retry bool, limit time.Duration,
+	fn func(context.Context, *exchanger) error) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	b, err := n.h.lock(ctx, n.info.HostPort())
 	if err != nil {
