@@ -44,7 +44,9 @@ func (t *tree) file(path, content string) {
 	must(os.WriteFile(p, []byte(content), 0o644))
 }
 
-func (t *tree) dir(path string) { must(os.MkdirAll(filepath.Join(t.root, path), 0o755)) }
+// dir makes a sysfs directory; like every sysfs directory it holds a
+// uevent file (which also keeps it in git, which drops empty directories).
+func (t *tree) dir(path string) { t.file(filepath.Join(path, "uevent"), "") }
 
 // link makes path a symlink to target, relative to path's directory as
 // sysfs's links are.
