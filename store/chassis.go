@@ -2,23 +2,50 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
-const chassisSelect = `c.id, c.uuid::text, c.description, c.extra, c.created_at, c.updated_at`
+// chassisColumns are a Chassis's fields as columns of the chassis table,
+// read over "c".
+func chassisColumns() []column[Chassis] {
+	return []column[Chassis]{
+		idCol(func(c *Chassis) *int64 { return &c.ID }),
+		uuidCol("c", func(c *Chassis) *string { return &c.UUID }),
+		optTextCol("description", func(c *Chassis) **string { return &c.Description }).sorted(),
+		jsonCol("extra", func(c *Chassis) *json.RawMessage { return &c.Extra }),
+		createdCol(func(c *Chassis) *time.Time { return &c.CreatedAt }).sorted(),
+		optTimeCol("updated_at", func(c *Chassis) **time.Time { return &c.UpdatedAt }).insertOnly().sorted(),
+	}
+}
+
+// chassisTable is chassisColumns with the SQL they build.
+var chassisTable = newTable("chassis", "c", chassisColumns())
+
+// The statements of CreateChassis and UpdateChassis; UpdateChassis binds
+// the UUID as $1 and the columns from $2.
+var chassisInsertSQL, chassisUpdateSQL = func() (string, string) {
+	icols, ivals := chassisTable.writeList(onInsert, 1)
+	ucols, uvals := chassisTable.writeList(always, 2)
+	return `INSERT INTO chassis AS c (` + icols + `) VALUES (` + ivals + `) RETURNING ` + chassisTable.selectList,
+		`UPDATE chassis AS c SET (` + ucols + `) = (` + uvals + `), updated_at = now()
+		WHERE c.uuid = $1::uuid RETURNING ` + chassisTable.selectList
+}()
 
 func scanChassis(row pgx.Row) (Chassis, error) {
 	var c Chassis
-	err := row.Scan(&c.ID, &c.UUID, &c.Description, (*[]byte)(&c.Extra), &c.CreatedAt, &c.UpdatedAt)
+	err := chassisTable.scan(row, &c)
 	return c, err
 }
 
-// CreateChassis inserts c and returns the stored row. A UUID (v4) is
-// generated when c.UUID is empty; absent Extra becomes {}. ErrExists for a
-// duplicate UUID.
+// CreateChassis inserts c and returns the stored row: every field as given
+// except ID. A UUID (v4) is generated when c.UUID is empty, CreatedAt when
+// zero is now, and absent Extra becomes {}. ErrExists for a duplicate UUID.
 func (q Queries) CreateChassis(ctx context.Context, c Chassis) (Chassis, error) {
 	if c.UUID == "" {
 		c.UUID = uuid.NewString()
@@ -27,9 +54,7 @@ func (q Queries) CreateChassis(ctx context.Context, c Chassis) (Chassis, error) 
 	} else {
 		return Chassis{}, fmt.Errorf("create chassis %q: malformed uuid: %w", c.UUID, ErrInvalidArgument)
 	}
-	out, err := scanChassis(q.db.QueryRow(ctx, `INSERT INTO chassis AS c (uuid, description, extra)
-		VALUES ($1::uuid, $2::text, $3::jsonb) RETURNING `+chassisSelect,
-		c.UUID, c.Description, jsonObject(c.Extra)))
+	out, err := scanChassis(q.db.QueryRow(ctx, chassisInsertSQL, chassisTable.args(&c, onInsert)...))
 	if err != nil {
 		return Chassis{}, fmt.Errorf("create chassis %s: %w", c.UUID, translate(err, ErrNotFound))
 	}
@@ -42,7 +67,7 @@ func (q Queries) Chassis(ctx context.Context, chassisUUID string) (Chassis, erro
 	if err != nil {
 		return Chassis{}, fmt.Errorf("get chassis %q: %w", chassisUUID, ErrNotFound)
 	}
-	c, err := scanChassis(q.db.QueryRow(ctx, `SELECT `+chassisSelect+` FROM chassis c WHERE c.uuid = $1::uuid`,
+	c, err := scanChassis(q.db.QueryRow(ctx, `SELECT `+chassisTable.selectList+` FROM chassis c WHERE c.uuid = $1::uuid`,
 		id.String()))
 	if err != nil {
 		return Chassis{}, fmt.Errorf("get chassis %s: %w", chassisUUID, translate(err, ErrNotFound))
@@ -50,23 +75,8 @@ func (q Queries) Chassis(ctx context.Context, chassisUUID string) (Chassis, erro
 	return c, nil
 }
 
-// chassisSortColumn resolves a ChassisSortKeys key.
-func chassisSortColumn(key string) (sortColumn, bool) {
-	switch key {
-	case "", "id":
-		return sortColumn{expr: "c.id"}, true
-	case "uuid", "created_at":
-		return sortColumn{expr: "c." + key}, true
-	case "description", "updated_at":
-		return sortColumn{expr: "c." + key, nullable: true}, true
-	}
-	return sortColumn{}, false
-}
-
 // ChassisSortKeys returns the sort keys ListChassis accepts.
-func ChassisSortKeys() []string {
-	return []string{"id", "uuid", "description", "created_at", "updated_at"}
-}
+func ChassisSortKeys() []string { return slices.Clone(chassisTable.sortKeys) }
 
 // ListChassis returns chassis ordered by (sortKey, id) ("" = id), descending
 // when desc, after the chassis whose ID is markerID (0 = from the start), at
@@ -75,7 +85,7 @@ func ChassisSortKeys() []string {
 // Errors: ErrInvalidArgument for an unknown sort key or a negative limit;
 // ErrNotFound when markerID names no chassis.
 func (q Queries) ListChassis(ctx context.Context, limit int, markerID int64, sortKey string, desc bool) ([]Chassis, error) {
-	col, ok := chassisSortColumn(sortKey)
+	col, ok := chassisTable.sortColumn(sortKey)
 	if !ok {
 		return nil, fmt.Errorf("list chassis: sort key %q: %w", sortKey, ErrInvalidArgument)
 	}
@@ -84,19 +94,15 @@ func (q Queries) ListChassis(ctx context.Context, limit int, markerID int64, sor
 	}
 	var b queryBuilder
 	ks := keyset{table: "chassis", alias: "c", col: col, desc: desc}
-	sql := ks.pageSQL(&b, `SELECT `+chassisSelect+` FROM chassis c`, markerID, limit)
+	sql := ks.pageSQL(&b, `SELECT `+chassisTable.selectList+` FROM chassis c`, markerID, limit)
 	rows, err := q.db.Query(ctx, sql, b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("list chassis: %w", translate(err, ErrNotFound))
 	}
 	defer rows.Close()
-	var out []Chassis
-	for rows.Next() {
-		c, err := scanChassis(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list chassis: %w", err)
-		}
-		out = append(out, c)
+	out, err := chassisTable.scanAll(rows, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("list chassis: %w", err)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list chassis: %w", translate(err, ErrNotFound))
@@ -117,10 +123,8 @@ func (q Queries) UpdateChassis(ctx context.Context, c Chassis) (Chassis, error) 
 	if err != nil {
 		return Chassis{}, fmt.Errorf("update chassis %q: %w", c.UUID, ErrNotFound)
 	}
-	out, err := scanChassis(q.db.QueryRow(ctx, `UPDATE chassis AS c
-		SET description = $2::text, extra = $3::jsonb, updated_at = now()
-		WHERE c.uuid = $1::uuid RETURNING `+chassisSelect,
-		id.String(), c.Description, jsonObject(c.Extra)))
+	c.UUID = id.String()
+	out, err := scanChassis(q.db.QueryRow(ctx, chassisUpdateSQL, chassisTable.args(&c, always, c.UUID)...))
 	if err != nil {
 		return Chassis{}, fmt.Errorf("update chassis %s: %w", c.UUID, translate(err, ErrNotFound))
 	}

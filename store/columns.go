@@ -1,0 +1,250 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// A row type's fields are declared once, as a list of columns: the list
+// builds the SELECT list, the column lists and placeholders of the INSERT
+// and UPDATE, their arguments, the scan destinations and the sort
+// whitelist. Adding a field to Node is one column in nodeColumns (and a
+// migration).
+
+// writeMode says when a column is written from the row value.
+type writeMode uint8
+
+const (
+	readOnly writeMode = iota // set by the database only (id, version)
+	onInsert                  // written by Create only (uuid, state fields, timestamps)
+	always                    // written by Create and Update
+)
+
+// column maps one field of the row type T to its table column.
+type column[T any] struct {
+	name     string    // the field's name (Ironic's) and sort key; the table column unless col is set
+	col      string    // the table column written and sorted by, when not name
+	read     string    // the SQL read, when not <alias>.<name>
+	typ      string    // the SQL type values are bound as
+	value    string    // the SQL written, %[1]s standing for the placeholder; "" = %[1]s::typ
+	write    writeMode // which statements write it
+	nullable bool      // the column may hold NULL (sorting needs a NULL-aware keyset)
+	sortable bool      // a sort key of the table's list method
+	dst      func(*T) any
+	arg      func(*T) any
+}
+
+// Column constructors, one per Go type of field. Options are set on the
+// value they return (sorted, nullableCol, insertOnly, ...).
+
+func textCol[T any](name string, p func(*T) *string) column[T] {
+	return column[T]{name: name, typ: "text", write: always,
+		dst: func(t *T) any { return p(t) }, arg: func(t *T) any { return *p(t) }}
+}
+
+func optTextCol[T any](name string, p func(*T) **string) column[T] {
+	return column[T]{name: name, typ: "text", write: always, nullable: true,
+		dst: func(t *T) any { return p(t) }, arg: func(t *T) any { return *p(t) }}
+}
+
+// stateCol is a text column that holds NULL for the empty string.
+func stateCol[T any](name string, p func(*T) *string) column[T] {
+	return column[T]{name: name, typ: "text", write: always, nullable: true,
+		value: "NULLIF(%[1]s::text, '')",
+		dst:   func(t *T) any { return p(t) }, arg: func(t *T) any { return *p(t) }}
+}
+
+func boolCol[T any](name string, p func(*T) *bool) column[T] {
+	return column[T]{name: name, typ: "boolean", write: always,
+		dst: func(t *T) any { return p(t) }, arg: func(t *T) any { return *p(t) }}
+}
+
+func optBoolCol[T any](name string, p func(*T) **bool) column[T] {
+	return column[T]{name: name, typ: "boolean", write: always, nullable: true,
+		dst: func(t *T) any { return p(t) }, arg: func(t *T) any { return *p(t) }}
+}
+
+// jsonCol is a jsonb object column: an absent value is written as {}.
+func jsonCol[T any](name string, p func(*T) *json.RawMessage) column[T] {
+	return column[T]{name: name, typ: "jsonb", write: always,
+		dst: func(t *T) any { return (*[]byte)(p(t)) }, arg: func(t *T) any { return jsonObject(*p(t)) }}
+}
+
+// textsCol is a text[] column: nil is written as an empty array.
+func textsCol[T any](name string, p func(*T) *[]string) column[T] {
+	return column[T]{name: name, typ: "text[]", write: always,
+		dst: func(t *T) any { return p(t) },
+		arg: func(t *T) any {
+			if v := *p(t); v != nil {
+				return v
+			}
+			return []string{}
+		}}
+}
+
+func optTimeCol[T any](name string, p func(*T) **time.Time) column[T] {
+	return column[T]{name: name, typ: "timestamptz", write: always, nullable: true,
+		dst: func(t *T) any { return p(t) }, arg: func(t *T) any { return *p(t) }}
+}
+
+// createdCol is created_at: written on insert, the zero time meaning now.
+func createdCol[T any](p func(*T) *time.Time) column[T] {
+	return column[T]{name: "created_at", typ: "timestamptz", write: onInsert,
+		value: "COALESCE(%[1]s::timestamptz, now())",
+		dst:   func(t *T) any { return p(t) },
+		arg: func(t *T) any {
+			if v := *p(t); !v.IsZero() {
+				return v
+			}
+			return nil
+		}}
+}
+
+// idCol is the internal row id.
+func idCol[T any](p func(*T) *int64) column[T] {
+	return column[T]{name: "id", typ: "bigint", write: readOnly, sortable: true,
+		dst: func(t *T) any { return p(t) }}
+}
+
+// uuidCol is the row's UUID, written on insert.
+func uuidCol[T any](alias string, p func(*T) *string) column[T] {
+	return column[T]{name: "uuid", read: alias + ".uuid::text", typ: "uuid", write: onInsert, sortable: true,
+		dst: func(t *T) any { return p(t) }, arg: func(t *T) any { return *p(t) }}
+}
+
+// sorted makes c a sort key.
+func (c column[T]) sorted() column[T] { c.sortable = true; return c }
+
+// insertOnly makes c written by Create only.
+func (c column[T]) insertOnly() column[T] { c.write = onInsert; return c }
+
+// setByDB makes c written by the database only.
+func (c column[T]) setByDB() column[T] { c.write = readOnly; return c }
+
+// readAs reads c with expr (e.g. a joined table's column).
+func (c column[T]) readAs(expr string) column[T] { c.read = expr; return c }
+
+// writeTo writes c to the table column col with the SQL value (%[1]s is the
+// placeholder).
+func (c column[T]) writeTo(col, value string) column[T] { c.col, c.value = col, value; return c }
+
+// table is a row type's columns with the SQL they build, computed once.
+type table[T any] struct {
+	name, alias string
+	cols        []column[T]
+	// selectList reads every column, in order, for scan.
+	selectList string
+	sorts      map[string]sortColumn
+	sortKeys   []string
+}
+
+func newTable[T any](name, alias string, cols []column[T]) *table[T] {
+	tb := &table[T]{name: name, alias: alias, cols: cols, sorts: map[string]sortColumn{}}
+	reads := make([]string, len(cols))
+	for i, c := range cols {
+		reads[i] = c.read
+		if reads[i] == "" {
+			reads[i] = alias + "." + c.name
+		}
+		if c.sortable {
+			tb.sorts[c.name] = sortColumn{expr: alias + "." + c.column(), nullable: c.nullable}
+			tb.sortKeys = append(tb.sortKeys, c.name)
+		}
+	}
+	tb.selectList = strings.Join(reads, ", ")
+	return tb
+}
+
+// column is the table column c writes and sorts by.
+func (c column[T]) column() string {
+	if c.col != "" {
+		return c.col
+	}
+	return c.name
+}
+
+// written reports whether a statement writing columns of mode m or above
+// writes c.
+func (c column[T]) written(m writeMode) bool { return c.write != readOnly && c.write >= m }
+
+// writeList returns the columns a statement writing mode m writes and their
+// values, with placeholders from $first on in column order.
+func (tb *table[T]) writeList(m writeMode, first int) (cols, vals string) {
+	var cs, vs []string
+	n := first
+	for _, c := range tb.cols {
+		if !c.written(m) {
+			continue
+		}
+		ph := "$" + strconv.Itoa(n)
+		n++
+		v := c.value
+		if v == "" {
+			v = "%[1]s::" + c.typ
+		}
+		cs = append(cs, c.column())
+		vs = append(vs, fmt.Sprintf(v, ph))
+	}
+	return strings.Join(cs, ", "), strings.Join(vs, ", ")
+}
+
+// args appends to pre the arguments of writeList(m, len(pre)+1) for t.
+func (tb *table[T]) args(t *T, m writeMode, pre ...any) []any {
+	out := make([]any, 0, len(pre)+len(tb.cols))
+	out = append(out, pre...)
+	for _, c := range tb.cols {
+		if c.written(m) {
+			out = append(out, c.arg(t))
+		}
+	}
+	return out
+}
+
+// dests returns dst (emptied) filled with pre and the scan destinations of
+// selectList in t, so that a list can reuse one slice for every row.
+func (tb *table[T]) dests(dst []any, t *T, pre ...any) []any {
+	dst = append(dst[:0], pre...)
+	for _, c := range tb.cols {
+		dst = append(dst, c.dst(t))
+	}
+	return dst
+}
+
+// scan reads one row of selectList, after the columns pre receive, into t.
+func (tb *table[T]) scan(row pgx.Row, t *T, pre ...any) error {
+	return row.Scan(tb.dests(make([]any, 0, len(pre)+len(tb.cols)), t, pre...)...)
+}
+
+// scanAll appends the rows of selectList that rows holds to out, reusing
+// one slice of scan destinations; after, if not nil, runs on each row read.
+// The caller checks rows.Err.
+func (tb *table[T]) scanAll(rows pgx.Rows, out []T, after func(*T)) ([]T, error) {
+	var dst []any
+	for rows.Next() {
+		var zero T
+		out = append(out, zero)
+		t := &out[len(out)-1]
+		dst = tb.dests(dst, t)
+		if err := rows.Scan(dst...); err != nil {
+			return nil, err
+		}
+		if after != nil {
+			after(t)
+		}
+	}
+	return out, nil
+}
+
+// sortColumn resolves a sort key ("" = id).
+func (tb *table[T]) sortColumn(key string) (sortColumn, bool) {
+	if key == "" {
+		key = "id"
+	}
+	c, ok := tb.sorts[key]
+	return c, ok
+}
