@@ -25,7 +25,7 @@ func chassisColumns() []column[Chassis] {
 }
 
 // chassisTable is chassisColumns with the SQL they build.
-var chassisTable = newTable("chassis", "c", chassisColumns())
+var chassisTable = newTable("chassis", "c", "chassis", " FROM chassis c", chassisColumns())
 
 // The statements of CreateChassis and UpdateChassis; UpdateChassis binds
 // the UUID as $1 and the columns from $2.
@@ -63,16 +63,7 @@ func (q Queries) CreateChassis(ctx context.Context, c Chassis) (Chassis, error) 
 
 // Chassis returns the chassis with that UUID. ErrNotFound when there is none.
 func (q Queries) Chassis(ctx context.Context, chassisUUID string) (Chassis, error) {
-	id, err := uuid.Parse(chassisUUID)
-	if err != nil {
-		return Chassis{}, fmt.Errorf("get chassis %q: %w", chassisUUID, ErrNotFound)
-	}
-	c, err := scanChassis(q.db.QueryRow(ctx, `SELECT `+chassisTable.selectList+` FROM chassis c WHERE c.uuid = $1::uuid`,
-		id.String()))
-	if err != nil {
-		return Chassis{}, fmt.Errorf("get chassis %s: %w", chassisUUID, translate(err, ErrNotFound))
-	}
-	return c, nil
+	return chassisTable.byUUID(ctx, q.db, chassisUUID)
 }
 
 // ChassisSortKeys returns the sort keys ListChassis accepts.
@@ -85,34 +76,7 @@ func ChassisSortKeys() []string { return slices.Clone(chassisTable.sortKeys) }
 // Errors: ErrInvalidArgument for an unknown sort key or a negative limit;
 // ErrNotFound when markerID names no chassis.
 func (q Queries) ListChassis(ctx context.Context, limit int, markerID int64, sortKey string, desc bool) ([]Chassis, error) {
-	col, ok := chassisTable.sortColumn(sortKey)
-	if !ok {
-		return nil, fmt.Errorf("list chassis: sort key %q: %w", sortKey, ErrInvalidArgument)
-	}
-	if err := (page{limit: limit, markerID: markerID}).check(); err != nil {
-		return nil, fmt.Errorf("list chassis: %w", err)
-	}
-	var b queryBuilder
-	ks := keyset{table: "chassis", alias: "c", col: col, desc: desc}
-	sql := ks.pageSQL(&b, `SELECT `+chassisTable.selectList+` FROM chassis c`, markerID, limit)
-	rows, err := q.db.Query(ctx, sql, b.args...)
-	if err != nil {
-		return nil, fmt.Errorf("list chassis: %w", translate(err, ErrNotFound))
-	}
-	defer rows.Close()
-	out, err := chassisTable.scanAll(rows, nil, nil)
-	if err != nil {
-		return nil, fmt.Errorf("list chassis: %w", err)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list chassis: %w", translate(err, ErrNotFound))
-	}
-	if len(out) == 0 && markerID != 0 {
-		if err := q.checkMarker(ctx, "chassis", markerID); err != nil {
-			return nil, fmt.Errorf("list chassis: %w", err)
-		}
-	}
-	return out, nil
+	return chassisTable.list(ctx, q.db, listPage{sortKey, desc, markerID, limit}, nil, nil)
 }
 
 // UpdateChassis writes c's Description and Extra over the chassis with the
@@ -134,16 +98,5 @@ func (q Queries) UpdateChassis(ctx context.Context, c Chassis) (Chassis, error) 
 // DeleteChassis deletes the chassis with that UUID. ErrNotFound when there is
 // none, ErrInUse while nodes reference it.
 func (q Queries) DeleteChassis(ctx context.Context, chassisUUID string) error {
-	id, err := uuid.Parse(chassisUUID)
-	if err != nil {
-		return fmt.Errorf("delete chassis %q: %w", chassisUUID, ErrNotFound)
-	}
-	tag, err := q.db.Exec(ctx, `DELETE FROM chassis WHERE uuid = $1::uuid`, id.String())
-	if err != nil {
-		return fmt.Errorf("delete chassis %s: %w", chassisUUID, translate(err, ErrInUse))
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete chassis %s: %w", chassisUUID, ErrNotFound)
-	}
-	return nil
+	return chassisTable.delete(ctx, q.db, chassisUUID, ErrInUse)
 }

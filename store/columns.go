@@ -1,12 +1,14 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -136,6 +138,8 @@ func (c column[T]) writeTo(col, value string) column[T] { c.col, c.value = col, 
 // table is a row type's columns with the SQL they build, computed once.
 type table[T any] struct {
 	name, alias string
+	what        string // the row type in messages ("node")
+	from        string // the FROM clause of selectList (the table as alias, joined)
 	cols        []column[T]
 	// selectList reads every column, in order, for scan.
 	selectList string
@@ -143,8 +147,8 @@ type table[T any] struct {
 	sortKeys   []string
 }
 
-func newTable[T any](name, alias string, cols []column[T]) *table[T] {
-	tb := &table[T]{name: name, alias: alias, cols: cols, sorts: map[string]sortColumn{}}
+func newTable[T any](name, alias, what, from string, cols []column[T]) *table[T] {
+	tb := &table[T]{name: name, alias: alias, what: what, from: from, cols: cols, sorts: map[string]sortColumn{}}
 	reads := make([]string, len(cols))
 	for i, c := range cols {
 		reads[i] = c.read
@@ -247,4 +251,94 @@ func (tb *table[T]) sortColumn(key string) (sortColumn, bool) {
 	}
 	c, ok := tb.sorts[key]
 	return c, ok
+}
+
+// get reads the row where cond (on $1 = arg) holds; ident names it in
+// errors. ErrNotFound when there is none.
+func (tb *table[T]) get(ctx context.Context, db DBTX, ident, cond string, arg any) (T, error) {
+	var t T
+	if err := tb.scan(db.QueryRow(ctx, `SELECT `+tb.selectList+tb.from+` WHERE `+cond, arg), &t); err != nil {
+		return t, fmt.Errorf("get %s %q: %w", tb.what, ident, translate(err, ErrNotFound))
+	}
+	return t, nil
+}
+
+// byUUID reads the row with that UUID. ErrNotFound when there is none.
+func (tb *table[T]) byUUID(ctx context.Context, db DBTX, ident string) (T, error) {
+	id, err := uuid.Parse(ident)
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("get %s %q: %w", tb.what, ident, ErrNotFound)
+	}
+	return tb.get(ctx, db, ident, tb.alias+`.uuid = $1::uuid`, id.String())
+}
+
+// listPage is what a list method pages by.
+type listPage struct {
+	sortKey  string // "" = id
+	desc     bool
+	markerID int64 // the rows after this one in sort order (0 = from the start)
+	limit    int   // 0 = all
+}
+
+// list returns one keyset page of the rows that the conditions filter adds
+// select (filter returns false when no row can match), ordered by
+// (p.sortKey, id); after, if not nil, runs on each row.
+//
+// Errors: ErrInvalidArgument for an unknown sort key or a negative limit;
+// ErrNotFound when p.markerID names no row.
+func (tb *table[T]) list(ctx context.Context, db DBTX, p listPage, filter func(b *queryBuilder) bool,
+	after func(*T)) ([]T, error) {
+	col, ok := tb.sortColumn(p.sortKey)
+	if !ok {
+		return nil, fmt.Errorf("list %s: sort key %q: %w", tb.name, p.sortKey, ErrInvalidArgument)
+	}
+	if p.limit < 0 || p.markerID < 0 {
+		return nil, fmt.Errorf("list %s: limit %d, marker %d: %w", tb.name, p.limit, p.markerID, ErrInvalidArgument)
+	}
+	var b queryBuilder
+	if filter != nil && !filter(&b) {
+		return nil, nil
+	}
+	ks := keyset{table: tb.name, alias: tb.alias, col: col, desc: p.desc}
+	rows, err := db.Query(ctx, ks.pageSQL(&b, `SELECT `+tb.selectList+tb.from, p.markerID, p.limit), b.args...)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", tb.name, translate(err, ErrNotFound))
+	}
+	defer rows.Close()
+	out, err := tb.scanAll(rows, make([]T, 0, capHint(p.limit)), after)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", tb.name, err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list %s: %w", tb.name, translate(err, ErrNotFound))
+	}
+	if len(out) == 0 && p.markerID != 0 {
+		var exists bool
+		if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+tb.name+` WHERE id = $1)`, p.markerID).
+			Scan(&exists); err != nil {
+			return nil, fmt.Errorf("list %s: check marker %d: %w", tb.name, p.markerID, err)
+		}
+		if !exists {
+			return nil, fmt.Errorf("list %s: marker %d: %w", tb.name, p.markerID, ErrNotFound)
+		}
+	}
+	return out, nil
+}
+
+// delete deletes the row with that UUID. ErrNotFound when there is none;
+// a foreign key violation is inUse.
+func (tb *table[T]) delete(ctx context.Context, db DBTX, ident string, inUse error) error {
+	id, err := uuid.Parse(ident)
+	if err != nil {
+		return fmt.Errorf("delete %s %q: %w", tb.what, ident, ErrNotFound)
+	}
+	tag, err := db.Exec(ctx, `DELETE FROM `+tb.name+` WHERE uuid = $1::uuid`, id.String())
+	if err != nil {
+		return fmt.Errorf("delete %s %s: %w", tb.what, ident, translate(err, inUse))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delete %s %s: %w", tb.what, ident, ErrNotFound)
+	}
+	return nil
 }

@@ -97,7 +97,7 @@ func nodeColumns() []column[Node] {
 }
 
 // nodeTable is nodeColumns with the SQL they build.
-var nodeTable = newTable("nodes", "n", nodeColumns())
+var nodeTable = newTable("nodes", "n", "node", nodeJoin, nodeColumns())
 
 // nodeSelect lists the columns scanNode reads, over "n" LEFT JOINed to "c".
 var nodeSelect = nodeTable.selectList
@@ -217,14 +217,15 @@ func (q Queries) prepareWrite(n *Node) error {
 // Node returns the node whose UUID is ident when ident parses as a UUID, else
 // the node named ident. ErrNotFound when there is none.
 func (q Queries) Node(ctx context.Context, ident string) (Node, error) {
-	where, arg := ` WHERE n.name = $1::text`, ident
+	where, arg := `n.name = $1::text`, ident
 	if id, err := uuid.Parse(ident); err == nil {
-		where, arg = ` WHERE n.uuid = $1::uuid`, id.String()
+		where, arg = `n.uuid = $1::uuid`, id.String()
 	}
-	n, err := q.scanNode(q.db.QueryRow(ctx, `SELECT `+nodeSelect+nodeJoin+where, arg))
+	n, err := nodeTable.get(ctx, q.db, ident, where, arg)
 	if err != nil {
-		return Node{}, fmt.Errorf("get node %q: %w", ident, translate(err, ErrNotFound))
+		return Node{}, err
 	}
+	q.open(&n)
 	return n, nil
 }
 
@@ -239,79 +240,41 @@ func NodeSortKeys() []string { return slices.Clone(nodeTable.sortKeys) }
 // Errors: ErrInvalidArgument for an unknown sort key or a negative limit;
 // ErrNotFound when q.MarkerID names no node.
 func (q Queries) ListNodes(ctx context.Context, l ListNodes) ([]Node, error) {
-	col, ok := nodeTable.sortColumn(l.SortKey)
-	if !ok {
-		return nil, fmt.Errorf("list nodes: sort key %q: %w", l.SortKey, ErrInvalidArgument)
-	}
-	if err := (page{limit: l.Limit, markerID: l.MarkerID}).check(); err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	var b queryBuilder
-	if l.ProvisionState != nil {
-		b.cond("n.provision_state = %s::text", string(*l.ProvisionState))
-	}
-	if l.Maintenance != nil {
-		b.cond("n.maintenance = %s::boolean", *l.Maintenance)
-	}
-	if l.Associated != nil {
-		if *l.Associated {
-			b.where = append(b.where, "n.instance_uuid IS NOT NULL")
-		} else {
-			b.where = append(b.where, "n.instance_uuid IS NULL")
+	return nodeTable.list(ctx, q.db, listPage{l.SortKey, l.SortDesc, l.MarkerID, l.Limit}, func(b *queryBuilder) bool {
+		if l.ProvisionState != nil {
+			b.cond("n.provision_state = %s::text", string(*l.ProvisionState))
 		}
-	}
-	if l.Retired != nil {
-		b.cond("n.retired = %s::boolean", *l.Retired)
-	}
-	for _, f := range []struct{ col, val string }{
-		{"driver", l.Driver}, {"resource_class", l.ResourceClass}, {"conductor_group", l.ConductorGroup},
-		{"owner", l.Owner}, {"lessee", l.Lessee}, {"fault", l.Fault}, {"instance_uuid", l.InstanceUUID},
-		{"shard", l.Shard},
-	} {
-		if f.val != "" {
-			b.cond("n."+f.col+" = %s::text", f.val)
+		if l.Maintenance != nil {
+			b.cond("n.maintenance = %s::boolean", *l.Maintenance)
 		}
-	}
-	if l.ChassisUUID != "" {
-		id, err := uuid.Parse(l.ChassisUUID)
-		if err != nil {
-			return nil, nil // no chassis has that UUID, so no node is in it
+		if l.Associated != nil {
+			if *l.Associated {
+				b.where = append(b.where, "n.instance_uuid IS NOT NULL")
+			} else {
+				b.where = append(b.where, "n.instance_uuid IS NULL")
+			}
 		}
-		b.cond("c.uuid = %s::uuid", id.String())
-	}
-	ks := keyset{table: "nodes", alias: "n", col: col, desc: l.SortDesc}
-	sql := ks.pageSQL(&b, `SELECT `+nodeSelect+nodeJoin, l.MarkerID, l.Limit)
-	rows, err := q.db.Query(ctx, sql, b.args...)
-	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", translate(err, ErrNotFound))
-	}
-	defer rows.Close()
-	out, err := q.scanNodes(rows, make([]Node, 0, capHint(l.Limit)))
-	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list nodes: %w", translate(err, ErrNotFound))
-	}
-	if len(out) == 0 && l.MarkerID != 0 {
-		if err := q.checkMarker(ctx, "nodes", l.MarkerID); err != nil {
-			return nil, fmt.Errorf("list nodes: %w", err)
+		if l.Retired != nil {
+			b.cond("n.retired = %s::boolean", *l.Retired)
 		}
-	}
-	return out, nil
-}
-
-// checkMarker returns ErrNotFound when table has no row with id markerID.
-func (q Queries) checkMarker(ctx context.Context, table string, markerID int64) error {
-	var ok bool
-	// table is one of this package's constants, never input.
-	if err := q.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+table+` WHERE id = $1)`, markerID).Scan(&ok); err != nil {
-		return fmt.Errorf("check marker %d: %w", markerID, err)
-	}
-	if !ok {
-		return fmt.Errorf("marker %d: %w", markerID, ErrNotFound)
-	}
-	return nil
+		for _, f := range []struct{ col, val string }{
+			{"driver", l.Driver}, {"resource_class", l.ResourceClass}, {"conductor_group", l.ConductorGroup},
+			{"owner", l.Owner}, {"lessee", l.Lessee}, {"fault", l.Fault}, {"instance_uuid", l.InstanceUUID},
+			{"shard", l.Shard},
+		} {
+			if f.val != "" {
+				b.cond("n."+f.col+" = %s::text", f.val)
+			}
+		}
+		if l.ChassisUUID != "" {
+			id, err := uuid.Parse(l.ChassisUUID)
+			if err != nil {
+				return false // no chassis has that UUID, so no node is in it
+			}
+			b.cond("c.uuid = %s::uuid", id.String())
+		}
+		return true
+	}, q.open)
 }
 
 // UpdateNode writes n over the stored node with the same UUID if nobody
@@ -367,18 +330,7 @@ func (q Queries) UpdateNode(ctx context.Context, n Node) (Node, error) {
 // DeleteNode deletes the node with that UUID, with its ports and history.
 // ErrNotFound when there is none.
 func (q Queries) DeleteNode(ctx context.Context, nodeUUID string) error {
-	id, err := uuid.Parse(nodeUUID)
-	if err != nil {
-		return fmt.Errorf("delete node %q: %w", nodeUUID, ErrNotFound)
-	}
-	tag, err := q.db.Exec(ctx, `DELETE FROM nodes WHERE uuid = $1::uuid`, id.String())
-	if err != nil {
-		return fmt.Errorf("delete node %s: %w", nodeUUID, translate(err, ErrInUse))
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete node %s: %w", nodeUUID, ErrNotFound)
-	}
-	return nil
+	return nodeTable.delete(ctx, q.db, nodeUUID, ErrInUse)
 }
 
 // seal seals n's driver_info secrets with the store's key ring, if any.

@@ -39,7 +39,7 @@ func portColumns() []column[Port] {
 }
 
 // portTable is portColumns with the SQL they build.
-var portTable = newTable("ports", "p", portColumns())
+var portTable = newTable("ports", "p", "port", portJoin, portColumns())
 
 // portJoin is the FROM clause matching portTable.selectList for the ports
 // table.
@@ -109,26 +109,13 @@ func (q Queries) CreatePort(ctx context.Context, p Port) (Port, error) {
 
 // Port returns the port with that UUID. ErrNotFound when there is none.
 func (q Queries) Port(ctx context.Context, portUUID string) (Port, error) {
-	id, err := uuid.Parse(portUUID)
-	if err != nil {
-		return Port{}, fmt.Errorf("get port %q: %w", portUUID, ErrNotFound)
-	}
-	p, err := scanPort(q.db.QueryRow(ctx, `SELECT `+portTable.selectList+portJoin+` WHERE p.uuid = $1::uuid`, id.String()))
-	if err != nil {
-		return Port{}, fmt.Errorf("get port %s: %w", portUUID, translate(err, ErrNotFound))
-	}
-	return p, nil
+	return portTable.byUUID(ctx, q.db, portUUID)
 }
 
 // PortByAddress returns the port with that MAC address (any case).
 // ErrNotFound when there is none.
 func (q Queries) PortByAddress(ctx context.Context, mac string) (Port, error) {
-	p, err := scanPort(q.db.QueryRow(ctx, `SELECT `+portTable.selectList+portJoin+` WHERE p.address = $1::text`,
-		normalizeMAC(mac)))
-	if err != nil {
-		return Port{}, fmt.Errorf("get port by address %s: %w", mac, translate(err, ErrNotFound))
-	}
-	return p, nil
+	return portTable.get(ctx, q.db, mac, `p.address = $1::text`, normalizeMAC(mac))
 }
 
 // PortSortKeys returns the sort keys ListPorts accepts (ListPorts.SortKey).
@@ -140,44 +127,19 @@ func PortSortKeys() []string { return slices.Clone(portTable.sortKeys) }
 // Errors: ErrInvalidArgument for an unknown sort key or a negative limit;
 // ErrNotFound when l.MarkerID names no port.
 func (q Queries) ListPorts(ctx context.Context, l ListPorts) ([]Port, error) {
-	col, ok := portTable.sortColumn(l.SortKey)
-	if !ok {
-		return nil, fmt.Errorf("list ports: sort key %q: %w", l.SortKey, ErrInvalidArgument)
-	}
-	if err := (page{limit: l.Limit, markerID: l.MarkerID}).check(); err != nil {
-		return nil, fmt.Errorf("list ports: %w", err)
-	}
-	var b queryBuilder
-	if l.NodeUUID != "" {
-		id, err := uuid.Parse(l.NodeUUID)
-		if err != nil {
-			return nil, nil // no node has that UUID, so it has no ports
+	return portTable.list(ctx, q.db, listPage{l.SortKey, l.SortDesc, l.MarkerID, l.Limit}, func(b *queryBuilder) bool {
+		if l.NodeUUID != "" {
+			id, err := uuid.Parse(l.NodeUUID)
+			if err != nil {
+				return false // no node has that UUID, so it has no ports
+			}
+			b.cond("n.uuid = %s::uuid", id.String())
 		}
-		b.cond("n.uuid = %s::uuid", id.String())
-	}
-	if l.Address != "" {
-		b.cond("p.address = %s::text", normalizeMAC(l.Address))
-	}
-	ks := keyset{table: "ports", alias: "p", col: col, desc: l.SortDesc}
-	sql := ks.pageSQL(&b, `SELECT `+portTable.selectList+portJoin, l.MarkerID, l.Limit)
-	rows, err := q.db.Query(ctx, sql, b.args...)
-	if err != nil {
-		return nil, fmt.Errorf("list ports: %w", translate(err, ErrNotFound))
-	}
-	defer rows.Close()
-	out, err := portTable.scanAll(rows, nil, nil)
-	if err != nil {
-		return nil, fmt.Errorf("list ports: %w", err)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list ports: %w", translate(err, ErrNotFound))
-	}
-	if len(out) == 0 && l.MarkerID != 0 {
-		if err := q.checkMarker(ctx, "ports", l.MarkerID); err != nil {
-			return nil, fmt.Errorf("list ports: %w", err)
+		if l.Address != "" {
+			b.cond("p.address = %s::text", normalizeMAC(l.Address))
 		}
-	}
-	return out, nil
+		return true
+	}, nil)
 }
 
 // UpdatePort writes p over the stored port with the same UUID (every field
@@ -204,16 +166,5 @@ func (q Queries) UpdatePort(ctx context.Context, p Port) (Port, error) {
 
 // DeletePort deletes the port with that UUID. ErrNotFound when there is none.
 func (q Queries) DeletePort(ctx context.Context, portUUID string) error {
-	id, err := uuid.Parse(portUUID)
-	if err != nil {
-		return fmt.Errorf("delete port %q: %w", portUUID, ErrNotFound)
-	}
-	tag, err := q.db.Exec(ctx, `DELETE FROM ports WHERE uuid = $1::uuid`, id.String())
-	if err != nil {
-		return fmt.Errorf("delete port %s: %w", portUUID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("delete port %s: %w", portUUID, ErrNotFound)
-	}
-	return nil
+	return portTable.delete(ctx, q.db, portUUID, ErrInUse)
 }
