@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 )
 
 // chassisColumns are a Chassis's fields as columns of the chassis table,
@@ -25,36 +24,22 @@ func chassisColumns() []column[Chassis] {
 }
 
 // chassisTable is chassisColumns with the SQL they build.
-var chassisTable = newTable("chassis", "c", "chassis", " FROM chassis c", chassisColumns())
+var chassisTable = newTable("chassis", "c", "chassis", "", chassisColumns())
 
-// The statements of CreateChassis and UpdateChassis; UpdateChassis binds
-// the UUID as $1 and the columns from $2.
-var chassisInsertSQL, chassisUpdateSQL = func() (string, string) {
-	icols, ivals := chassisTable.writeList(onInsert, 1)
-	ucols, uvals := chassisTable.writeList(always, 2)
-	return `INSERT INTO chassis AS c (` + icols + `) VALUES (` + ivals + `) RETURNING ` + chassisTable.selectList,
-		`UPDATE chassis AS c SET (` + ucols + `) = (` + uvals + `), updated_at = now()
-		WHERE c.uuid = $1::uuid RETURNING ` + chassisTable.selectList
-}()
-
-func scanChassis(row pgx.Row) (Chassis, error) {
-	var c Chassis
-	err := chassisTable.scan(row, &c)
-	return c, err
-}
+// chassisUpdateSQL is UpdateChassis's statement: the UUID is $1, the
+// columns from $2.
+var chassisUpdateSQL = chassisTable.updateSQL(2, "updated_at = now()", "uuid = $1::uuid")
 
 // CreateChassis inserts c and returns the stored row: every field as given
 // except ID. A UUID (v4) is generated when c.UUID is empty, CreatedAt when
 // zero is now, and absent Extra becomes {}. ErrExists for a duplicate UUID.
 func (q Queries) CreateChassis(ctx context.Context, c Chassis) (Chassis, error) {
-	if c.UUID == "" {
-		c.UUID = uuid.NewString()
-	} else if id, err := uuid.Parse(c.UUID); err == nil {
-		c.UUID = id.String()
-	} else {
-		return Chassis{}, fmt.Errorf("create chassis %q: malformed uuid: %w", c.UUID, ErrInvalidArgument)
+	id, err := newUUID(c.UUID)
+	if err != nil {
+		return Chassis{}, fmt.Errorf("create chassis: %w", err)
 	}
-	out, err := scanChassis(q.db.QueryRow(ctx, chassisInsertSQL, chassisTable.args(&c, onInsert)...))
+	c.UUID = id
+	out, err := chassisTable.write(ctx, q.db, chassisTable.insertSQL, &c, onInsert)
 	if err != nil {
 		return Chassis{}, fmt.Errorf("create chassis %s: %w", c.UUID, translate(err, ErrNotFound))
 	}
@@ -88,7 +73,7 @@ func (q Queries) UpdateChassis(ctx context.Context, c Chassis) (Chassis, error) 
 		return Chassis{}, fmt.Errorf("update chassis %q: %w", c.UUID, ErrNotFound)
 	}
 	c.UUID = id.String()
-	out, err := scanChassis(q.db.QueryRow(ctx, chassisUpdateSQL, chassisTable.args(&c, always, c.UUID)...))
+	out, err := chassisTable.write(ctx, q.db, chassisUpdateSQL, &c, always, c.UUID)
 	if err != nil {
 		return Chassis{}, fmt.Errorf("update chassis %s: %w", c.UUID, translate(err, ErrNotFound))
 	}

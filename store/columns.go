@@ -42,33 +42,39 @@ type column[T any] struct {
 }
 
 // Column constructors, one per Go type of field. Options are set on the
-// value they return (sorted, nullableCol, insertOnly, ...).
+// value they return (sorted, insertOnly, setByDB, readAs, writeTo).
 
-func textCol[T any](name string, p func(*T) *string) column[T] {
-	return column[T]{name: name, typ: "text", write: always,
+// valueCol is a column bound and scanned as its field's own Go type V.
+func valueCol[T, V any](name, typ string, nullable bool, p func(*T) *V) column[T] {
+	return column[T]{name: name, typ: typ, write: always, nullable: nullable,
 		dst: func(t *T) any { return p(t) }, arg: func(t *T) any { return *p(t) }}
 }
 
+func textCol[T any](name string, p func(*T) *string) column[T] {
+	return valueCol(name, "text", false, p)
+}
+
 func optTextCol[T any](name string, p func(*T) **string) column[T] {
-	return column[T]{name: name, typ: "text", write: always, nullable: true,
-		dst: func(t *T) any { return p(t) }, arg: func(t *T) any { return *p(t) }}
+	return valueCol(name, "text", true, p)
 }
 
 // stateCol is a text column that holds NULL for the empty string.
 func stateCol[T any](name string, p func(*T) *string) column[T] {
-	return column[T]{name: name, typ: "text", write: always, nullable: true,
-		value: "NULLIF(%[1]s::text, '')",
-		dst:   func(t *T) any { return p(t) }, arg: func(t *T) any { return *p(t) }}
+	c := valueCol(name, "text", true, p)
+	c.value = "NULLIF(%[1]s::text, '')"
+	return c
 }
 
 func boolCol[T any](name string, p func(*T) *bool) column[T] {
-	return column[T]{name: name, typ: "boolean", write: always,
-		dst: func(t *T) any { return p(t) }, arg: func(t *T) any { return *p(t) }}
+	return valueCol(name, "boolean", false, p)
 }
 
 func optBoolCol[T any](name string, p func(*T) **bool) column[T] {
-	return column[T]{name: name, typ: "boolean", write: always, nullable: true,
-		dst: func(t *T) any { return p(t) }, arg: func(t *T) any { return *p(t) }}
+	return valueCol(name, "boolean", true, p)
+}
+
+func optTimeCol[T any](name string, p func(*T) **time.Time) column[T] {
+	return valueCol(name, "timestamptz", true, p)
 }
 
 // jsonCol is a jsonb object column: an absent value is written as {}.
@@ -89,11 +95,6 @@ func textsCol[T any](name string, p func(*T) *[]string) column[T] {
 		}}
 }
 
-func optTimeCol[T any](name string, p func(*T) **time.Time) column[T] {
-	return column[T]{name: name, typ: "timestamptz", write: always, nullable: true,
-		dst: func(t *T) any { return p(t) }, arg: func(t *T) any { return *p(t) }}
-}
-
 // createdCol is created_at: written on insert, the zero time meaning now.
 func createdCol[T any](p func(*T) *time.Time) column[T] {
 	return column[T]{name: "created_at", typ: "timestamptz", write: onInsert,
@@ -109,14 +110,12 @@ func createdCol[T any](p func(*T) *time.Time) column[T] {
 
 // idCol is the internal row id.
 func idCol[T any](p func(*T) *int64) column[T] {
-	return column[T]{name: "id", typ: "bigint", write: readOnly, sortable: true,
-		dst: func(t *T) any { return p(t) }}
+	return valueCol("id", "bigint", false, p).setByDB().sorted()
 }
 
 // uuidCol is the row's UUID, written on insert.
 func uuidCol[T any](alias string, p func(*T) *string) column[T] {
-	return column[T]{name: "uuid", read: alias + ".uuid::text", typ: "uuid", write: onInsert, sortable: true,
-		dst: func(t *T) any { return p(t) }, arg: func(t *T) any { return *p(t) }}
+	return valueCol("uuid", "uuid", false, p).readAs(alias + ".uuid::text").insertOnly().sorted()
 }
 
 // sorted makes c a sort key.
@@ -139,16 +138,22 @@ func (c column[T]) writeTo(col, value string) column[T] { c.col, c.value = col, 
 type table[T any] struct {
 	name, alias string
 	what        string // the row type in messages ("node")
-	from        string // the FROM clause of selectList (the table as alias, joined)
+	joins       string // the joins selectList reads from, after the table as alias
+	from        string // the FROM clause of selectList: the table as alias, joined
 	cols        []column[T]
 	// selectList reads every column, in order, for scan.
 	selectList string
-	sorts      map[string]sortColumn
-	sortKeys   []string
+	// insertSQL creates a row from the insert arguments and reads it back.
+	insertSQL string
+	sorts     map[string]sortColumn
+	sortKeys  []string
 }
 
-func newTable[T any](name, alias, what, from string, cols []column[T]) *table[T] {
-	tb := &table[T]{name: name, alias: alias, what: what, from: from, cols: cols, sorts: map[string]sortColumn{}}
+// newTable builds the SQL of table name, read as alias with joins; what
+// names the row type in messages.
+func newTable[T any](name, alias, what, joins string, cols []column[T]) *table[T] {
+	tb := &table[T]{name: name, alias: alias, what: what, joins: joins, from: " FROM " + name + " " + alias + joins,
+		cols: cols, sorts: map[string]sortColumn{}}
 	reads := make([]string, len(cols))
 	for i, c := range cols {
 		reads[i] = c.read
@@ -161,7 +166,43 @@ func newTable[T any](name, alias, what, from string, cols []column[T]) *table[T]
 		}
 	}
 	tb.selectList = strings.Join(reads, ", ")
+	icols, ivals := tb.writeList(onInsert, 1)
+	tb.insertSQL = tb.returning(`INSERT INTO ` + name + ` (` + icols + `) VALUES (` + ivals + `)`)
 	return tb
+}
+
+// returning wraps a data-modifying statement on the table so that it
+// returns the rows it wrote as selectList.
+func (tb *table[T]) returning(stmt string) string {
+	return `WITH ` + tb.alias + ` AS (` + stmt + ` RETURNING *) SELECT ` + tb.selectList + ` FROM ` + tb.alias + tb.joins
+}
+
+// updateSQL returns the statement that writes the columns Update writes
+// (from $first on) and set to the row where cond holds, and reads it back.
+func (tb *table[T]) updateSQL(first int, set, cond string) string {
+	cols, vals := tb.writeList(always, first)
+	return tb.returning(`UPDATE ` + tb.name + ` SET (` + cols + `) = (` + vals + `), ` + set + ` WHERE ` + cond)
+}
+
+// write runs an insertSQL or updateSQL statement with t's arguments after
+// pre and reads the row back.
+func (tb *table[T]) write(ctx context.Context, db DBTX, sql string, t *T, m writeMode, pre ...any) (T, error) {
+	var out T
+	err := tb.scan(db.QueryRow(ctx, sql, tb.args(t, m, pre...)...), &out)
+	return out, err
+}
+
+// newUUID returns id in canonical form, or a fresh UUID (v4) for "".
+// ErrInvalidArgument when id is malformed.
+func newUUID(id string) (string, error) {
+	if id == "" {
+		return uuid.NewString(), nil
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", fmt.Errorf("malformed uuid %q: %w", id, ErrInvalidArgument)
+	}
+	return u.String(), nil
 }
 
 // column is the table column c writes and sorts by.

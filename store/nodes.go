@@ -36,7 +36,7 @@ func nodeColumns() []column[Node] {
 		idCol(func(n *Node) *int64 { return &n.ID }),
 		uuidCol("n", func(n *Node) *string { return &n.UUID }),
 		opt("name", func(n *Node) **string { return &n.Name }).sorted(),
-		column[Node]{name: "version", typ: "bigint", dst: func(n *Node) any { return &n.Version }}.setByDB(),
+		valueCol("version", "bigint", false, func(n *Node) *int64 { return &n.Version }).setByDB(),
 		text("driver", func(n *Node) *string { return &n.Driver }).sorted(),
 		js("driver_info", func(n *Node) *json.RawMessage { return &n.DriverInfo }),
 		js("driver_internal_info", func(n *Node) *json.RawMessage { return &n.DriverInternalInfo }),
@@ -97,28 +97,22 @@ func nodeColumns() []column[Node] {
 }
 
 // nodeTable is nodeColumns with the SQL they build.
-var nodeTable = newTable("nodes", "n", "node", nodeJoin, nodeColumns())
+var nodeTable = newTable("nodes", "n", "node", " LEFT JOIN chassis c ON c.id = n.chassis_id", nodeColumns())
 
 // nodeSelect lists the columns scanNode reads, over "n" LEFT JOINed to "c".
 var nodeSelect = nodeTable.selectList
 
 // nodeJoin is the FROM clause matching nodeSelect for the nodes table.
-const nodeJoin = ` FROM nodes n LEFT JOIN chassis c ON c.id = n.chassis_id`
+var nodeJoin = nodeTable.from
 
-// The statements of CreateNode and UpdateNode. UpdateNode binds the UUID
-// and the version read as $1 and $2, the columns from $3; replaying
-// compares the stored row with what the update would write.
-var nodeInsertSQL, nodeUpdateSQL, nodeReplaySQL = func() (string, string, string) {
-	icols, ivals := nodeTable.writeList(onInsert, 1)
-	ucols, uvals := nodeTable.writeList(always, 3)
-	return `WITH n AS (INSERT INTO nodes (` + icols + `) VALUES (` + ivals + `) RETURNING *)
-		SELECT ` + nodeSelect + ` FROM n LEFT JOIN chassis c ON c.id = n.chassis_id`,
-		`WITH n AS (
-		UPDATE nodes SET (` + ucols + `) = (` + uvals + `), version = version + 1, updated_at = now()
-		WHERE uuid = $1::uuid AND version = $2::bigint
-		RETURNING *)
-		SELECT ` + nodeSelect + ` FROM n LEFT JOIN chassis c ON c.id = n.chassis_id`,
-		`SELECT version, version = $2::bigint + 1 AND (` + ucols + `) IS NOT DISTINCT FROM (` + uvals + `)
+// UpdateNode's statement binds the UUID and the version read as $1 and $2,
+// the columns from $3; replaying compares the stored row with what the
+// update would write.
+var nodeUpdateSQL, nodeReplaySQL = func() (string, string) {
+	cols, vals := nodeTable.writeList(always, 3)
+	return nodeTable.updateSQL(3, "version = version + 1, updated_at = now()",
+			"uuid = $1::uuid AND version = $2::bigint"),
+		`SELECT version, version = $2::bigint + 1 AND (` + cols + `) IS NOT DISTINCT FROM (` + vals + `)
 		FROM nodes WHERE uuid = $1::uuid`
 }()
 
@@ -184,25 +178,22 @@ func (q Queries) scanNodes(rows pgx.Rows, out []Node) ([]Node, error) {
 // when n.ChassisUUID names no chassis; ErrInvalidArgument for a malformed
 // UUID or JSON field.
 func (q Queries) CreateNode(ctx context.Context, n Node) (Node, error) {
-	if n.UUID == "" {
-		n.UUID = uuid.NewString()
-	} else {
-		id, err := uuid.Parse(n.UUID)
-		if err != nil {
-			return Node{}, fmt.Errorf("create node %q: malformed uuid: %w", n.UUID, ErrInvalidArgument)
-		}
-		n.UUID = id.String()
+	id, err := newUUID(n.UUID)
+	if err != nil {
+		return Node{}, fmt.Errorf("create node: %w", err)
 	}
+	n.UUID = id
 	if n.ProvisionState == node.NoState {
 		n.ProvisionState = node.Enroll
 	}
 	if err := q.prepareWrite(&n); err != nil {
 		return Node{}, fmt.Errorf("create node %s: %w", n.UUID, err)
 	}
-	out, err := q.scanNode(q.db.QueryRow(ctx, nodeInsertSQL, nodeTable.args(&n, onInsert)...))
+	out, err := nodeTable.write(ctx, q.db, nodeTable.insertSQL, &n, onInsert)
 	if err != nil {
 		return Node{}, fmt.Errorf("create node %s: %w", n.UUID, translate(err, ErrNotFound))
 	}
+	q.open(&out)
 	return out, nil
 }
 
@@ -299,9 +290,9 @@ func (q Queries) UpdateNode(ctx context.Context, n Node) (Node, error) {
 	if err := q.prepareWrite(&n); err != nil {
 		return Node{}, fmt.Errorf("update node %s: %w", n.UUID, err)
 	}
-	args := nodeTable.args(&n, always, n.UUID, n.Version)
-	out, err := q.scanNode(q.db.QueryRow(ctx, nodeUpdateSQL, args...))
+	out, err := nodeTable.write(ctx, q.db, nodeUpdateSQL, &n, always, n.UUID, n.Version)
 	if err == nil {
+		q.open(&out)
 		return out, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
@@ -312,7 +303,7 @@ func (q Queries) UpdateNode(ctx context.Context, n Node) (Node, error) {
 		version int64
 		replay  bool
 	)
-	err = q.db.QueryRow(ctx, nodeReplaySQL, args...).Scan(&version, &replay)
+	err = q.db.QueryRow(ctx, nodeReplaySQL, nodeTable.args(&n, always, n.UUID, n.Version)...).Scan(&version, &replay)
 	if err != nil {
 		return Node{}, fmt.Errorf("update node %s: %w", n.UUID, translate(err, ErrNotFound))
 	}

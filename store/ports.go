@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 )
 
 // portColumns are a Port's fields as columns of the ports table, read over
@@ -39,29 +38,11 @@ func portColumns() []column[Port] {
 }
 
 // portTable is portColumns with the SQL they build.
-var portTable = newTable("ports", "p", "port", portJoin, portColumns())
+var portTable = newTable("ports", "p", "port", " JOIN nodes n ON n.id = p.node_id", portColumns())
 
-// portJoin is the FROM clause matching portTable.selectList for the ports
-// table.
-const portJoin = ` FROM ports p JOIN nodes n ON n.id = p.node_id`
-
-// The statements of CreatePort and UpdatePort; UpdatePort binds the UUID as
-// $1 and the columns from $2.
-var portInsertSQL, portUpdateSQL = func() (string, string) {
-	icols, ivals := portTable.writeList(onInsert, 1)
-	ucols, uvals := portTable.writeList(always, 2)
-	return `WITH p AS (INSERT INTO ports (` + icols + `) VALUES (` + ivals + `) RETURNING *)
-		SELECT ` + portTable.selectList + ` FROM p JOIN nodes n ON n.id = p.node_id`,
-		`WITH p AS (UPDATE ports SET (` + ucols + `) = (` + uvals + `), updated_at = now()
-		WHERE uuid = $1::uuid RETURNING *)
-		SELECT ` + portTable.selectList + ` FROM p JOIN nodes n ON n.id = p.node_id`
-}()
-
-func scanPort(row pgx.Row) (Port, error) {
-	var p Port
-	err := portTable.scan(row, &p)
-	return p, err
-}
+// portUpdateSQL is UpdatePort's statement: the UUID is $1, the columns
+// from $2.
+var portUpdateSQL = portTable.updateSQL(2, "updated_at = now()", "uuid = $1::uuid")
 
 // normalizeMAC returns a MAC address as stored: trimmed and lower case.
 func normalizeMAC(mac string) string { return strings.ToLower(strings.TrimSpace(mac)) }
@@ -90,17 +71,15 @@ func normalizePort(p *Port) error {
 // p.NodeUUID names no node; ErrInvalidArgument for an empty address or a
 // malformed UUID.
 func (q Queries) CreatePort(ctx context.Context, p Port) (Port, error) {
-	if p.UUID == "" {
-		p.UUID = uuid.NewString()
-	} else if id, err := uuid.Parse(p.UUID); err == nil {
-		p.UUID = id.String()
-	} else {
-		return Port{}, fmt.Errorf("create port %q: malformed uuid: %w", p.UUID, ErrInvalidArgument)
+	id, err := newUUID(p.UUID)
+	if err != nil {
+		return Port{}, fmt.Errorf("create port %s: %w", p.Address, err)
 	}
+	p.UUID = id
 	if err := normalizePort(&p); err != nil {
 		return Port{}, fmt.Errorf("create port %s: %w", p.Address, err)
 	}
-	out, err := scanPort(q.db.QueryRow(ctx, portInsertSQL, portTable.args(&p, onInsert)...))
+	out, err := portTable.write(ctx, q.db, portTable.insertSQL, &p, onInsert)
 	if err != nil {
 		return Port{}, fmt.Errorf("create port %s: %w", p.Address, translate(err, ErrNotFound))
 	}
@@ -157,7 +136,7 @@ func (q Queries) UpdatePort(ctx context.Context, p Port) (Port, error) {
 	if err := normalizePort(&p); err != nil {
 		return Port{}, fmt.Errorf("update port %s: %w", p.UUID, err)
 	}
-	out, err := scanPort(q.db.QueryRow(ctx, portUpdateSQL, portTable.args(&p, always, p.UUID)...))
+	out, err := portTable.write(ctx, q.db, portUpdateSQL, &p, always, p.UUID)
 	if err != nil {
 		return Port{}, fmt.Errorf("update port %s: %w", p.UUID, translate(err, ErrNotFound))
 	}
