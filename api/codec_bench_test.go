@@ -207,12 +207,16 @@ func renderStd(vw *view, nodes []store.Node, buf *bytes.Buffer) error {
 // TestCodecBenchEquivalence checks that the encoding/json variant renders
 // the same document as the hand-rolled one, so the benchmark compares equals.
 func TestCodecBenchEquivalence(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	n := sampleNode()
 	n.DriverInfo = json.RawMessage(`{"ipmi_address": "10.0.0.9", "ipmi_password": "s3cret"}`)
 	n.LastError = strp("x <&> \u2028 \"q\"")
-	e.st.put(n)
-	nodes, _ := e.st.ListNodes(t.Context(), store.ListNodes{})
+	e.put(n)
+	nodes, err := e.st.ListNodes(t.Context(), store.ListNodes{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	vw := &view{minor: maxMinor, base: "http://h", escBase: "http://h", conductor: "localhost"}
 	hand := renderHand(vw, nodes, nil)
 	var std bytes.Buffer

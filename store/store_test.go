@@ -172,6 +172,33 @@ func TestCreateKeepsGivenTimes(t *testing.T) {
 	}
 }
 
+// TestReset: storetest.Reset empties a schema that every kind of row
+// references, and the store works on after it.
+func TestReset(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	c, err := s.CreateChassis(ctx, store.Chassis{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := mustNode(t, s, "n", func(n *store.Node) { n.ChassisUUID = &c.UUID })
+	if _, err := s.CreatePort(ctx, store.Port{Address: "52:54:00:00:00:01", NodeUUID: n.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.OpenAgentSession(ctx, n.UUID); err != nil {
+		t.Fatal(err)
+	}
+	storetest.Reset(t, s)
+	nodes, err := s.ListNodes(ctx, store.ListNodes{})
+	ports, _ := s.ListPorts(ctx, store.ListPorts{})
+	chassis, _ := s.ListChassis(ctx, 0, 0, "", false)
+	if err != nil || len(nodes)+len(ports)+len(chassis) != 0 {
+		t.Fatalf("after Reset: %d nodes, %d ports, %d chassis, %v", len(nodes), len(ports), len(chassis), err)
+	}
+	mustNode(t, s, "n")
+}
+
 func TestCreateNodeErrors(t *testing.T) {
 	t.Parallel()
 	s := storetest.New(t)
