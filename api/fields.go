@@ -63,7 +63,8 @@ const (
 // stored type (store.Node, store.Port, store.Chassis).
 type field[T any] struct {
 	name string
-	min  int // the first microversion that shows it and accepts it as input
+	key  string // `"name":`, set by newResource
+	min  int    // the first microversion that shows it and accepts it as input
 	kind kind
 
 	// The accessor of the stored value: the one kind says.
@@ -351,6 +352,7 @@ func newResource[T any](member string, fields []field[T], askedOrder bool, sortK
 		askedOrder: askedOrder, sortKeys: sortKeys, badFields: badFields,
 		create: &schema{props: map[string]prop{}}, patch: &schema{props: map[string]prop{}}}
 	for i, f := range fields {
+		fields[i].key = `"` + f.name + `":`
 		r.index[f.name] = i
 		if f.in&inCreate != 0 {
 			r.create.props[f.name] = f.prop
@@ -492,7 +494,10 @@ func (r *resource[T]) appendObject(b []byte, v *view, t *T, p plan) []byte {
 	b = append(b, '{')
 	for i, fi := range p {
 		f := &r.fields[fi]
-		b = jsonwire.AppendKey(b, f.name, i == 0)
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, f.key...)
 		b = f.appendValue(b, v, t)
 	}
 	return append(b, '}')
