@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // chassisColumns are a Chassis's fields as columns of the chassis table,
@@ -25,10 +23,6 @@ func chassisColumns() []column[Chassis] {
 
 // chassisTable is chassisColumns with the SQL they build.
 var chassisTable = newTable("chassis", "c", "chassis", "", chassisColumns())
-
-// chassisUpdateSQL is UpdateChassis's statement: the UUID is $1, the
-// columns from $2.
-var chassisUpdateSQL = chassisTable.updateSQL(2, "updated_at = now()", "uuid = $1::uuid")
 
 // CreateChassis inserts c and returns the stored row: every field as given
 // except ID. A UUID (v4) is generated when c.UUID is empty, CreatedAt when
@@ -68,16 +62,7 @@ func (q Queries) ListChassis(ctx context.Context, limit int, markerID int64, sor
 // same UUID, sets UpdatedAt and returns the stored row. ErrNotFound when
 // there is none.
 func (q Queries) UpdateChassis(ctx context.Context, c Chassis) (Chassis, error) {
-	id, err := uuid.Parse(c.UUID)
-	if err != nil {
-		return Chassis{}, fmt.Errorf("update chassis %q: %w", c.UUID, ErrNotFound)
-	}
-	c.UUID = id.String()
-	out, err := chassisTable.write(ctx, q.db, chassisUpdateSQL, &c, always, c.UUID)
-	if err != nil {
-		return Chassis{}, fmt.Errorf("update chassis %s: %w", c.UUID, translate(err, ErrNotFound))
-	}
-	return out, nil
+	return chassisTable.update(ctx, q.db, &c, &c.UUID, nil)
 }
 
 // DeleteChassis deletes the chassis with that UUID. ErrNotFound when there is

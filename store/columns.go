@@ -143,10 +143,12 @@ type table[T any] struct {
 	cols        []column[T]
 	// selectList reads every column, in order, for scan.
 	selectList string
-	// insertSQL creates a row from the insert arguments and reads it back.
-	insertSQL string
-	sorts     map[string]sortColumn
-	sortKeys  []string
+	// insertSQL creates a row from the insert arguments and reads it back;
+	// updateSQL writes the update arguments (from $2) over the row whose
+	// UUID is $1 and reads it back.
+	insertSQL, updateSQL string
+	sorts                map[string]sortColumn
+	sortKeys             []string
 }
 
 // newTable builds the SQL of table name, read as alias with joins; what
@@ -168,6 +170,7 @@ func newTable[T any](name, alias, what, joins string, cols []column[T]) *table[T
 	tb.selectList = strings.Join(reads, ", ")
 	icols, ivals := tb.writeList(onInsert, 1)
 	tb.insertSQL = tb.returning(`INSERT INTO ` + name + ` (` + icols + `) VALUES (` + ivals + `)`)
+	tb.updateSQL = tb.updateWhere(2, "updated_at = now()", "uuid = $1::uuid")
 	return tb
 }
 
@@ -177,9 +180,9 @@ func (tb *table[T]) returning(stmt string) string {
 	return `WITH ` + tb.alias + ` AS (` + stmt + ` RETURNING *) SELECT ` + tb.selectList + ` FROM ` + tb.alias + tb.joins
 }
 
-// updateSQL returns the statement that writes the columns Update writes
+// updateWhere returns the statement that writes the columns Update writes
 // (from $first on) and set to the row where cond holds, and reads it back.
-func (tb *table[T]) updateSQL(first int, set, cond string) string {
+func (tb *table[T]) updateWhere(first int, set, cond string) string {
 	cols, vals := tb.writeList(always, first)
 	return tb.returning(`UPDATE ` + tb.name + ` SET (` + cols + `) = (` + vals + `), ` + set + ` WHERE ` + cond)
 }
@@ -190,6 +193,28 @@ func (tb *table[T]) write(ctx context.Context, db DBTX, sql string, t *T, m writ
 	var out T
 	err := tb.scan(db.QueryRow(ctx, sql, tb.args(t, m, pre...)...), &out)
 	return out, err
+}
+
+// update writes t over the row with UUID *id (canonicalized) after
+// prepare, if any, checked t, and reads the row back. ErrNotFound when
+// there is none.
+func (tb *table[T]) update(ctx context.Context, db DBTX, t *T, id *string, prepare func(*T) error) (T, error) {
+	var zero T
+	u, err := uuid.Parse(*id)
+	if err != nil {
+		return zero, fmt.Errorf("update %s %q: %w", tb.what, *id, ErrNotFound)
+	}
+	*id = u.String()
+	if prepare != nil {
+		if err := prepare(t); err != nil {
+			return zero, fmt.Errorf("update %s %s: %w", tb.what, *id, err)
+		}
+	}
+	out, err := tb.write(ctx, db, tb.updateSQL, t, always, *id)
+	if err != nil {
+		return zero, fmt.Errorf("update %s %s: %w", tb.what, *id, translate(err, ErrNotFound))
+	}
+	return out, nil
 }
 
 // newUUID returns id in canonical form, or a fresh UUID (v4) for "".

@@ -110,7 +110,7 @@ var nodeJoin = nodeTable.from
 // update would write.
 var nodeUpdateSQL, nodeReplaySQL = func() (string, string) {
 	cols, vals := nodeTable.writeList(always, 3)
-	return nodeTable.updateSQL(3, "version = version + 1, updated_at = now()",
+	return nodeTable.updateWhere(3, "version = version + 1, updated_at = now()",
 			"uuid = $1::uuid AND version = $2::bigint"),
 		`SELECT version, version = $2::bigint + 1 AND (` + cols + `) IS NOT DISTINCT FROM (` + vals + `)
 		FROM nodes WHERE uuid = $1::uuid`

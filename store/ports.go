@@ -40,10 +40,6 @@ func portColumns() []column[Port] {
 // portTable is portColumns with the SQL they build.
 var portTable = newTable("ports", "p", "port", " JOIN nodes n ON n.id = p.node_id", portColumns())
 
-// portUpdateSQL is UpdatePort's statement: the UUID is $1, the columns
-// from $2.
-var portUpdateSQL = portTable.updateSQL(2, "updated_at = now()", "uuid = $1::uuid")
-
 // normalizeMAC returns a MAC address as stored: trimmed and lower case.
 func normalizeMAC(mac string) string { return strings.ToLower(strings.TrimSpace(mac)) }
 
@@ -128,19 +124,7 @@ func (q Queries) ListPorts(ctx context.Context, l ListPorts) ([]Port, error) {
 // Errors: ErrNotFound when the port is gone or p.NodeUUID names no node;
 // ErrExists for a duplicate address.
 func (q Queries) UpdatePort(ctx context.Context, p Port) (Port, error) {
-	pid, err := uuid.Parse(p.UUID)
-	if err != nil {
-		return Port{}, fmt.Errorf("update port %q: %w", p.UUID, ErrNotFound)
-	}
-	p.UUID = pid.String()
-	if err := normalizePort(&p); err != nil {
-		return Port{}, fmt.Errorf("update port %s: %w", p.UUID, err)
-	}
-	out, err := portTable.write(ctx, q.db, portUpdateSQL, &p, always, p.UUID)
-	if err != nil {
-		return Port{}, fmt.Errorf("update port %s: %w", p.UUID, translate(err, ErrNotFound))
-	}
-	return out, nil
+	return portTable.update(ctx, q.db, &p, &p.UUID, normalizePort)
 }
 
 // DeletePort deletes the port with that UUID. ErrNotFound when there is none.
