@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"time"
 )
@@ -28,16 +27,7 @@ var chassisTable = newTable("chassis", "c", "chassis", "", chassisColumns())
 // except ID. A UUID (v4) is generated when c.UUID is empty, CreatedAt when
 // zero is now, and absent Extra becomes {}. ErrExists for a duplicate UUID.
 func (q Queries) CreateChassis(ctx context.Context, c Chassis) (Chassis, error) {
-	id, err := newUUID(c.UUID)
-	if err != nil {
-		return Chassis{}, fmt.Errorf("create chassis: %w", err)
-	}
-	c.UUID = id
-	out, err := chassisTable.write(ctx, q.db, chassisTable.insertSQL, &c, onInsert)
-	if err != nil {
-		return Chassis{}, fmt.Errorf("create chassis %s: %w", c.UUID, translate(err, ErrNotFound))
-	}
-	return out, nil
+	return chassisTable.create(ctx, q.db, &c, &c.UUID, nil)
 }
 
 // Chassis returns the chassis with that UUID. ErrNotFound when there is none.

@@ -195,6 +195,27 @@ func (tb *table[T]) write(ctx context.Context, db DBTX, sql string, t *T, m writ
 	return out, err
 }
 
+// create inserts t with UUID *id (canonicalized; generated when empty)
+// after prepare, if any, checked t, and reads the row back.
+func (tb *table[T]) create(ctx context.Context, db DBTX, t *T, id *string, prepare func(*T) error) (T, error) {
+	var zero T
+	u, err := newUUID(*id)
+	if err != nil {
+		return zero, fmt.Errorf("create %s: %w", tb.what, err)
+	}
+	*id = u
+	if prepare != nil {
+		if err := prepare(t); err != nil {
+			return zero, fmt.Errorf("create %s %s: %w", tb.what, *id, err)
+		}
+	}
+	out, err := tb.write(ctx, db, tb.insertSQL, t, onInsert)
+	if err != nil {
+		return zero, fmt.Errorf("create %s %s: %w", tb.what, *id, translate(err, ErrNotFound))
+	}
+	return out, nil
+}
+
 // update writes t over the row with UUID *id (canonicalized) after
 // prepare, if any, checked t, and reads the row back. ErrNotFound when
 // there is none.

@@ -178,20 +178,14 @@ func (q Queries) scanNodes(rows pgx.Rows, out []Node) ([]Node, error) {
 // when n.ChassisUUID names no chassis; ErrInvalidArgument for a malformed
 // UUID or JSON field.
 func (q Queries) CreateNode(ctx context.Context, n Node) (Node, error) {
-	id, err := newUUID(n.UUID)
+	out, err := nodeTable.create(ctx, q.db, &n, &n.UUID, func(n *Node) error {
+		if n.ProvisionState == node.NoState {
+			n.ProvisionState = node.Enroll
+		}
+		return q.prepareWrite(n)
+	})
 	if err != nil {
-		return Node{}, fmt.Errorf("create node: %w", err)
-	}
-	n.UUID = id
-	if n.ProvisionState == node.NoState {
-		n.ProvisionState = node.Enroll
-	}
-	if err := q.prepareWrite(&n); err != nil {
-		return Node{}, fmt.Errorf("create node %s: %w", n.UUID, err)
-	}
-	out, err := nodeTable.write(ctx, q.db, nodeTable.insertSQL, &n, onInsert)
-	if err != nil {
-		return Node{}, fmt.Errorf("create node %s: %w", n.UUID, translate(err, ErrNotFound))
+		return Node{}, err
 	}
 	q.open(&out)
 	return out, nil

@@ -67,19 +67,7 @@ func normalizePort(p *Port) error {
 // p.NodeUUID names no node; ErrInvalidArgument for an empty address or a
 // malformed UUID.
 func (q Queries) CreatePort(ctx context.Context, p Port) (Port, error) {
-	id, err := newUUID(p.UUID)
-	if err != nil {
-		return Port{}, fmt.Errorf("create port %s: %w", p.Address, err)
-	}
-	p.UUID = id
-	if err := normalizePort(&p); err != nil {
-		return Port{}, fmt.Errorf("create port %s: %w", p.Address, err)
-	}
-	out, err := portTable.write(ctx, q.db, portTable.insertSQL, &p, onInsert)
-	if err != nil {
-		return Port{}, fmt.Errorf("create port %s: %w", p.Address, translate(err, ErrNotFound))
-	}
-	return out, nil
+	return portTable.create(ctx, q.db, &p, &p.UUID, normalizePort)
 }
 
 // Port returns the port with that UUID. ErrNotFound when there is none.
