@@ -137,7 +137,7 @@ func stdLinks(base, path string) []stdLink {
 
 // toStdNode builds the encoding/json document of n at the latest
 // microversion (masking as the hand-rolled path masks).
-func toStdNode(vw *nodeView, n *store.Node) stdNode {
+func toStdNode(vw *view, n *store.Node) stdNode {
 	i := &n.Interfaces
 	traits := n.Traits
 	if traits == nil {
@@ -178,29 +178,21 @@ func toStdNode(vw *nodeView, n *store.Node) stdNode {
 
 // codecNodes are the 500 nodes of the API benchmarks, with masked BMC
 // credentials (the common case on real hardware).
-func codecNodes(b *testing.B) (*nodeView, []store.Node) {
+func codecNodes(b *testing.B) (*view, []store.Node) {
 	e, _ := benchEnv(b)
 	nodes := e.srv.Store.(staticList).nodes
 	for i := range nodes {
 		nodes[i].DriverInfo = json.RawMessage(`{"ipmi_address": "10.0.0.9", "ipmi_username": "admin", "ipmi_password": "s3cret", "deploy_kernel": "http://k"}`)
 	}
 	base := "http://127.0.0.1:6385"
-	return &nodeView{minor: maxMinor, base: base, escBase: escapeURL(base), conductor: "localhost"}, nodes
+	return &view{minor: maxMinor, base: base, escBase: escapeURL(base), conductor: "localhost"}, nodes
 }
 
-func renderHand(vw *nodeView, nodes []store.Node, b []byte) []byte {
-	plan := fullNodePlan(vw.minor)
-	b = append(b, `{"nodes":[`...)
-	for i := range nodes {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = vw.appendNode(b, &nodes[i], plan)
-	}
-	return append(b, ']', '}')
+func renderHand(vw *view, nodes []store.Node, b []byte) []byte {
+	return nodeRes.appendList(b, vw, nodes, nodeRes.fullPlan(vw.minor), "")
 }
 
-func renderStd(vw *nodeView, nodes []store.Node, buf *bytes.Buffer) error {
+func renderStd(vw *view, nodes []store.Node, buf *bytes.Buffer) error {
 	doc := struct {
 		Nodes []stdNode `json:"nodes"`
 	}{Nodes: make([]stdNode, len(nodes))}
@@ -215,13 +207,17 @@ func renderStd(vw *nodeView, nodes []store.Node, buf *bytes.Buffer) error {
 // TestCodecBenchEquivalence checks that the encoding/json variant renders
 // the same document as the hand-rolled one, so the benchmark compares equals.
 func TestCodecBenchEquivalence(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	n := sampleNode()
 	n.DriverInfo = json.RawMessage(`{"ipmi_address": "10.0.0.9", "ipmi_password": "s3cret"}`)
 	n.LastError = strp("x <&> \u2028 \"q\"")
-	e.st.put(n)
-	nodes, _ := e.st.ListNodes(t.Context(), store.ListNodes{})
-	vw := &nodeView{minor: maxMinor, base: "http://h", escBase: "http://h", conductor: "localhost"}
+	e.put(n)
+	nodes, err := e.st.ListNodes(t.Context(), store.ListNodes{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vw := &view{minor: maxMinor, base: "http://h", escBase: "http://h", conductor: "localhost"}
 	hand := renderHand(vw, nodes, nil)
 	var std bytes.Buffer
 	if err := renderStd(vw, nodes, &std); err != nil {
@@ -270,13 +266,13 @@ func BenchmarkCodecEncodeDetail500Std(b *testing.B) {
 
 func BenchmarkCodecEncodeNodeHand(b *testing.B) {
 	vw, nodes := codecNodes(b)
-	plan := fullNodePlan(vw.minor)
-	buf := vw.appendNode(nil, &nodes[42], plan)
+	plan := nodeRes.fullPlan(vw.minor)
+	buf := nodeRes.appendObject(nil, vw, &nodes[42], plan)
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		buf = vw.appendNode(buf[:0], &nodes[42], plan)
+		buf = nodeRes.appendObject(buf[:0], vw, &nodes[42], plan)
 	}
 }
 

@@ -5,9 +5,9 @@ package api
 // answer is never a 5xx (a panic becomes one), an error is a 4xx with an
 // Ironic-shaped body, a success is JSON, and a refused PATCH writes nothing.
 //
+// Both run over PostgreSQL (FERRIC_TEST_DATABASE_URL; see storetest).
 // `go test` (and make test) runs the seed corpora in testdata/fuzz; to
-// search for longer (FERRIC_TEST_DATABASE_URL set: FuzzListQuery runs over
-// PostgreSQL, otherwise over the in-memory store):
+// search for longer:
 //
 //	go test -run '^$' -fuzz '^FuzzPatch$' -fuzztime 60s ./api/
 //	go test -run '^$' -fuzz '^FuzzListQuery$' -fuzztime 60s ./api/
@@ -18,7 +18,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +26,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/ferric-project/ferric/store"
-	"github.com/ferric-project/ferric/store/storetest"
 )
 
 // serve runs one request through h.
@@ -100,8 +99,8 @@ func fuzzNode() store.Node {
 
 const fuzzChassis = "1be26c0b-03f2-4d2e-ae87-c02d7f33c123"
 
-// FuzzPatch sends arbitrary PATCH bodies to a node, a port and a chassis of
-// the in-memory store, at an arbitrary microversion.
+// FuzzPatch sends arbitrary PATCH bodies to a node, a port and a chassis,
+// at an arbitrary microversion; each input starts from the same rows.
 func FuzzPatch(f *testing.F) {
 	for _, s := range []string{
 		`[{"op":"add","path":"/extra/foo","value":"bar"}]`,
@@ -116,13 +115,7 @@ func FuzzPatch(f *testing.F) {
 	e := newEnv(f)
 	h := e.app.Handler()
 	f.Fuzz(func(t *testing.T, body []byte, which uint8, version string) {
-		e.st.put(fuzzNode())
-		p := samplePort()
-		p.ID = 100
-		e.st.mu.Lock()
-		e.st.ports[p.UUID] = &p
-		e.st.chassis[fuzzChassis] = &store.Chassis{ID: 200, UUID: fuzzChassis, Extra: json.RawMessage(`{"a":[1]}`)}
-		e.st.mu.Unlock()
+		resetFuzzRows(t, e.st)
 		paths := []string{"/v1/nodes/" + sampleUUID, "/v1/ports/" + portUUID, "/v1/chassis/" + fuzzChassis}
 		path := paths[int(which)%len(paths)]
 		_, before, _ := serve(h, "GET", path, nil, "latest")
@@ -136,18 +129,33 @@ func FuzzPatch(f *testing.F) {
 	})
 }
 
-// sortAnyKey is the in-memory store listing in id order whatever the sort
-// key (it implements only id; the store proper implements them all).
-type sortAnyKey struct{ *memStore }
-
-func (s sortAnyKey) ListNodes(ctx context.Context, q store.ListNodes) ([]store.Node, error) {
-	q.SortKey = ""
-	return s.memStore.ListNodes(ctx, q)
+// resetFuzzRows (re)creates the fuzz targets' node (in its chassis), port
+// and chassis as fuzzNode, samplePort and fuzzChassis.
+func resetFuzzRows(t *testing.T, st *store.Store) {
+	ctx := context.Background()
+	if err := st.DeleteNode(ctx, sampleUUID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		t.Fatal(err)
+	}
+	if err := st.DeleteChassis(ctx, fuzzChassis); err != nil && !errors.Is(err, store.ErrNotFound) {
+		t.Fatal(err)
+	}
+	created := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	if _, err := st.CreateChassis(ctx, store.Chassis{UUID: fuzzChassis, Extra: json.RawMessage(`{"a":[1]}`),
+		CreatedAt: created}); err != nil {
+		t.Fatal(err)
+	}
+	n := fuzzNode()
+	n.ChassisUUID = strp(fuzzChassis)
+	if _, err := st.CreateNode(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreatePort(ctx, samplePort()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // FuzzListQuery sends arbitrary query strings (and microversions) to every
-// collection of nodes, ports and chassis, over PostgreSQL when
-// FERRIC_TEST_DATABASE_URL is set.
+// collection of nodes, ports and chassis.
 func FuzzListQuery(f *testing.F) {
 	for _, q := range []string{
 		"driver=fake-hardware&provision_state=enroll&limit=1&sort_key=name&sort_dir=desc",
@@ -164,31 +172,16 @@ func FuzzListQuery(f *testing.F) {
 	}
 	f.Add("fields=uuid", uint8(4), "1.7")
 	e := newEnv(f)
-	if os.Getenv(storetest.EnvURL) != "" {
-		e.srv.Store = storetest.New(f)
-		e.app = e.srv.App()
-		h := e.app.Handler()
-		for _, c := range []struct{ path, body string }{
-			{"/v1/chassis", `{"uuid":"` + fuzzChassis + `"}`},
-			{"/v1/nodes", `{"uuid":"` + sampleUUID + `","name":"sample-node","driver":"fake-hardware","owner":"owner-1","chassis_uuid":"` + fuzzChassis + `"}`},
-			{"/v1/ports", `{"uuid":"` + portUUID + `","address":"52:54:00:12:34:56","node_uuid":"` + sampleUUID + `"}`},
-		} {
-			if status, out, _ := serve(h, "POST", c.path, []byte(c.body), "latest"); status != 201 {
-				f.Fatalf("seed %s: %d %s", c.path, status, out)
-			}
-		}
-	} else {
-		e.srv.Store = sortAnyKey{e.st}
-		e.app = e.srv.App()
-		n := fuzzNode()
-		n.ChassisUUID = strp(fuzzChassis)
-		e.st.put(n)
-		p := samplePort()
-		e.st.ports[p.UUID] = &p
-		e.st.chassis[fuzzChassis] = &store.Chassis{ID: 200, UUID: fuzzChassis, Extra: json.RawMessage(`{}`),
-			CreatedAt: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)}
-	}
 	h := e.app.Handler()
+	for _, c := range []struct{ path, body string }{
+		{"/v1/chassis", `{"uuid":"` + fuzzChassis + `"}`},
+		{"/v1/nodes", `{"uuid":"` + sampleUUID + `","name":"sample-node","driver":"fake-hardware","owner":"owner-1","chassis_uuid":"` + fuzzChassis + `"}`},
+		{"/v1/ports", `{"uuid":"` + portUUID + `","address":"52:54:00:12:34:56","node_uuid":"` + sampleUUID + `"}`},
+	} {
+		if status, out, _ := serve(h, "POST", c.path, []byte(c.body), "latest"); status != 201 {
+			f.Fatalf("seed %s: %d %s", c.path, status, out)
+		}
+	}
 	paths := []string{"/v1/nodes", "/v1/nodes/detail", "/v1/ports", "/v1/ports/detail", "/v1/chassis",
 		"/v1/chassis/detail", "/v1/chassis/" + fuzzChassis + "/nodes", "/v1/nodes/" + sampleUUID + "/ports/detail"}
 	f.Fuzz(func(t *testing.T, query string, which uint8, version string) {

@@ -164,6 +164,7 @@ func TestBadInputIsA400(t *testing.T) {
 // quotes the start of it, not 10 MB (an error body stays under 16 KB: a
 // message of at most maxMessage bytes, each escaped twice at worst).
 func TestErrorsDoNotEchoHugeInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.srv.BodyLimit = 16 << 20
 	e.app = e.srv.App()

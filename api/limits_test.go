@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -32,8 +31,8 @@ func listen(t *testing.T, e *testEnv) string {
 // the read buffer is answered with a status in Ironic's shape, never a reset
 // connection, whether the client sends a Content-Length or chunks.
 func TestOversizedRequestsGetAStatus(t *testing.T) {
-	e := newEnv(t)
-	seedNode(func(n *store.Node) { n.ProvisionState = node.Available })(e)
+	t.Parallel()
+	e := newNodeEnv(t, func(n *store.Node) { n.ProvisionState = node.Available })
 	base := listen(t, e)
 	body := func(n int) string { return `{"driver":"fake-hardware","extra":{"x":"` + strings.Repeat("a", n) + `"}}` }
 	configDrive := func(n int) string { return `{"target":"active","configdrive":"` + strings.Repeat("QUFB", n/4) + `"}` }
@@ -93,10 +92,10 @@ func TestOversizedRequestsGetAStatus(t *testing.T) {
 		})
 	}
 	// Only the 100 KiB create was stored; the node's extra is untouched.
-	if len(e.st.nodes) != 2 {
-		t.Errorf("%d nodes stored, want 2", len(e.st.nodes))
+	if n := e.nodeCount(); n != 2 {
+		t.Errorf("%d nodes stored, want 2", n)
 	}
-	if got := e.st.get(sampleUUID).Extra; !bytes.Equal(got, sampleNode().Extra) {
+	if got := e.node(sampleUUID).Extra; !jsonEqual(t, got, string(sampleNode().Extra)) {
 		t.Errorf("extra = %s", got)
 	}
 }
@@ -106,8 +105,8 @@ func TestOversizedRequestsGetAStatus(t *testing.T) {
 // shape, with an Allow header and no microversion headers; on an unknown
 // path it is the router's 404.
 func TestUnknownMethods(t *testing.T) {
-	e := newEnv(t)
-	seedNode(nil)(e)
+	t.Parallel()
+	e := newNodeEnv(t, nil)
 	n := "/v1/nodes/" + sampleUUID
 	tests := []struct {
 		method, path string

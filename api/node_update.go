@@ -13,7 +13,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ferric-project/ferric/api/jsonwire"
-	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 )
@@ -57,98 +56,6 @@ func (s *Server) updateNode(c *fiber.Ctx, ident string, mutate func(n *store.Nod
 	}
 }
 
-// nodePatchAllowed is Ironic's PATCH_ALLOWED_FIELDS for nodes.
-var nodePatchAllowed = []string{
-	"automated_clean", "bios_interface", "boot_interface", "chassis_uuid", "conductor_group",
-	"console_interface", "deploy_interface", "description", "driver", "driver_info", "extra",
-	"inspect_interface", "instance_info", "instance_uuid", "lessee", "maintenance", "management_interface",
-	"name", "network_data", "network_interface", "owner", "power_interface", "properties", "protected",
-	"protected_reason", "raid_interface", "rescue_interface", "resource_class", "retired", "retired_reason",
-	"shard", "storage_interface", "vendor_interface",
-}
-
-// nodePatchSchema is Ironic's node_patch_schema() (node_schema plus
-// protected and protected_reason).
-var nodePatchSchema = func() *schema {
-	props := make(map[string]prop, len(nodeCreateSchema.props)+2)
-	for k, p := range nodeCreateSchema.props {
-		props[k] = p
-	}
-	props["protected"] = tBoolish
-	props["protected_reason"] = tReasonNull
-	return &schema{props: props, required: []string{"driver"}}
-}()
-
-// nodeDoc is the patchable part of a node as a JSON document.
-func nodeDoc(n *store.Node) *jsonwire.Object {
-	o := jsonwire.NewObject()
-	str := func(s string) any {
-		if s == "" {
-			return nil
-		}
-		return s
-	}
-	strp := func(s *string) any {
-		if s == nil {
-			return nil
-		}
-		return *s
-	}
-	for _, k := range nodePatchAllowed {
-		var v any
-		switch k {
-		case "automated_clean":
-			if n.AutomatedClean != nil {
-				v = *n.AutomatedClean
-			}
-		case "chassis_uuid":
-			v = strp(n.ChassisUUID)
-		case "conductor_group":
-			v = n.ConductorGroup
-		case "description":
-			v = strp(n.Description)
-		case "driver":
-			v = n.Driver
-		case "driver_info":
-			v = decodeObject(n.DriverInfo)
-		case "extra":
-			v = decodeObject(n.Extra)
-		case "instance_info":
-			v = decodeObject(n.InstanceInfo)
-		case "instance_uuid":
-			v = strp(n.InstanceUUID)
-		case "lessee":
-			v = strp(n.Lessee)
-		case "maintenance":
-			v = n.Maintenance
-		case "name":
-			v = strp(n.Name)
-		case "network_data":
-			v = decodeObject(n.NetworkData)
-		case "owner":
-			v = strp(n.Owner)
-		case "properties":
-			v = decodeObject(n.Properties)
-		case "protected":
-			v = n.Protected
-		case "protected_reason":
-			v = strp(n.ProtectedReason)
-		case "resource_class":
-			v = strp(n.ResourceClass)
-		case "retired":
-			v = n.Retired
-		case "retired_reason":
-			v = strp(n.RetiredReason)
-		case "shard":
-			v = strp(n.Shard)
-		default: // *_interface
-			v = str(*ifaceOf(&n.Interfaces, drivers.Kind(strings.TrimSuffix(k, "_interface"))))
-		}
-		o.Set(k, v)
-	}
-	return o
-}
-
 // equalPtr compares two optional values.
 func equalPtr[T comparable](a, b *T) bool {
 	if a == nil || b == nil {
@@ -188,13 +95,8 @@ func (s *Server) patchNode(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := checkAllowed(ops, nodePatchAllowed); err != nil {
+	if err := nodeRes.checkPatch(v, ops); err != nil {
 		return err
-	}
-	for _, f := range nodePatchAllowed { // reject_patch_in_newer_versions
-		if nf, ok := nodeFieldByName[f]; ok && v < nodeFields[nf].min && len(patchValues(ops, "/"+f)) > 0 {
-			return notAcceptable("")
-		}
 	}
 	driverChange := len(patchValues(ops, "/driver")) > 0
 	if reset && !driverChange {
@@ -225,9 +127,7 @@ func (s *Server) patchNode(c *fiber.Ctx) error {
 	if before.Maintenance != updated.Maintenance {
 		s.maintenanceEvent(c, &updated)
 	}
-	vw := s.view(c)
-	plan := fullNodePlan(v)
-	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return vw.appendNode(b, &updated, plan) })
+	return sendObject(s, c, fiber.StatusOK, nodeRes, &updated, nil)
 }
 
 // applyNodePatch applies a validated patch to n (in place), with the checks
@@ -244,34 +144,9 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 		return conflict("Cannot update node \"%s\" while it is in state \"%s\".", n.UUID, node.Inspecting)
 	}
 
-	doc := nodeDoc(n)
-	oldDriverInfo, _ := doc.Value("driver_info").(*jsonwire.Object)
-	oldInstanceInfo, _ := doc.Value("instance_info").(*jsonwire.Object)
-	oldDriverInfo, oldInstanceInfo = oldDriverInfo.Clone(), oldInstanceInfo.Clone()
-	if err := applyPatch(doc, ops); err != nil {
+	if err := nodeRes.patchObject(n, ops, &input{c: c, s: s, v: v, nameErr: nameErr}); err != nil {
 		return err
 	}
-	if err := nodePatchSchema.check("patch", doc); err != nil {
-		return err
-	}
-	for _, k := range nodePatchAllowed { // removed root members read as null
-		if _, ok := doc.Get(k); !ok {
-			doc.Set(k, nil)
-		}
-	}
-	if di, ok := doc.Value("driver_info").(*jsonwire.Object); ok {
-		restoreMasked(oldDriverInfo, di, false)
-	}
-	if ii, ok := doc.Value("instance_info").(*jsonwire.Object); ok {
-		restoreMasked(oldInstanceInfo, ii, true)
-	}
-	// Names were checked against the patch up front; an unchanged stored
-	// name is not re-validated.
-	doc.Delete("name")
-	if err := setNodeScalars(n, doc, v, nameErr); err != nil {
-		return err
-	}
-	n.Name = patchedName(old.Name, ops)
 
 	// Conductor-side rules (ironic.conductor.manager.update_node).
 	switch {
@@ -312,11 +187,11 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 			return conflict("Node %s can not update the driver while the console is enabled. Please stop the console first.",
 				param(c, "ident"))
 		}
-		if reset {
-			for _, k := range nodeKinds {
-				field := nodeFields[k.field].name
-				if len(patchValues(ops, "/"+field)) == 0 {
-					*ifaceOf(&n.Interfaces, k.kind) = ""
+		if reset { // interfaces the patch does not set go back to the defaults
+			for _, name := range nodeRes.patchable {
+				if f := &nodeRes.fields[nodeRes.index[name]]; strings.HasSuffix(name, "_interface") &&
+					len(patchValues(ops, "/"+name)) == 0 {
+					*f.str(n) = ""
 				}
 			}
 			n.Interfaces.Firmware = ""
@@ -326,27 +201,6 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 		return err
 	}
 	return nil
-}
-
-// patchedName is the name after ops (names were validated up front).
-func patchedName(old *string, ops []patchOp) *string {
-	name := old
-	for _, p := range ops {
-		if p.path != "/name" {
-			continue
-		}
-		switch p.op {
-		case "remove":
-			name = nil
-		default:
-			if s, ok := p.value.(string); ok {
-				name = &s
-			} else {
-				name = nil
-			}
-		}
-	}
-	return name
 }
 
 // setMaintenance answers PUT (on=true) and DELETE (on=false)

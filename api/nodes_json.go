@@ -4,381 +4,150 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 )
 
-// nodeField identifies one member of Ironic's node representation. The
-// constants are in the order Ironic's node_convert_with_links emits them.
-type nodeField uint8
-
-const (
-	nfUUID nodeField = iota
-	nfCreatedAt
-	nfUpdatedAt
-	nfAutomatedClean
-	nfBiosInterface
-	nfBootInterface
-	nfBootMode
-	nfCleanStep
-	nfConductorGroup
-	nfConsoleEnabled
-	nfConsoleInterface
-	nfDeployInterface
-	nfDeployStep
-	nfDescription
-	nfDriver
-	nfDriverInfo
-	nfDriverInternalInfo
-	nfExtra
-	nfFault
-	nfInspectionFinishedAt
-	nfInspectionStartedAt
-	nfInspectInterface
-	nfInstanceInfo
-	nfInstanceUUID
-	nfLastError
-	nfLessee
-	nfMaintenance
-	nfMaintenanceReason
-	nfManagementInterface
-	nfName
-	nfNetworkData
-	nfNetworkInterface
-	nfOwner
-	nfPowerInterface
-	nfPowerState
-	nfProperties
-	nfProtected
-	nfProtectedReason
-	nfProvisionState
-	nfProvisionUpdatedAt
-	nfRAIDConfig
-	nfRAIDInterface
-	nfRescueInterface
-	nfReservation
-	nfResourceClass
-	nfRetired
-	nfRetiredReason
-	nfSecureBoot
-	nfShard
-	nfStorageInterface
-	nfTargetPowerState
-	nfTargetProvisionState
-	nfTargetRAIDConfig
-	nfTraits
-	nfVendorInterface
-	nfLinks
-	nfConductor
-	nfAllocationUUID
-	nfChassisUUID
-	nfPorts
-	nfStates
-	nfPortgroups
-	nfVolume
-	nfCount
-)
-
-type nodeFieldSpec struct {
-	name string
-	min  int // first microversion showing the field
-}
-
-// nodeFields describes every field, indexed by nodeField.
-var nodeFields = [nfCount]nodeFieldSpec{
-	nfUUID:                 {"uuid", 1},
-	nfCreatedAt:            {"created_at", 1},
-	nfUpdatedAt:            {"updated_at", 1},
-	nfAutomatedClean:       {"automated_clean", v47AutomatedClean},
-	nfBiosInterface:        {"bios_interface", v40BiosInterface},
-	nfBootInterface:        {"boot_interface", v31DynamicInterfaces},
-	nfBootMode:             {"boot_mode", v75BootMode},
-	nfCleanStep:            {"clean_step", v7NodeCleanStep},
-	nfConductorGroup:       {"conductor_group", v46ConductorGroup},
-	nfConsoleEnabled:       {"console_enabled", 1},
-	nfConsoleInterface:     {"console_interface", v31DynamicInterfaces},
-	nfDeployInterface:      {"deploy_interface", v31DynamicInterfaces},
-	nfDeployStep:           {"deploy_step", v44DeployStep},
-	nfDescription:          {"description", v51Description},
-	nfDriver:               {"driver", 1},
-	nfDriverInfo:           {"driver_info", 1},
-	nfDriverInternalInfo:   {"driver_internal_info", v3DriverInternalInfo},
-	nfExtra:                {"extra", 1},
-	nfFault:                {"fault", v42Fault},
-	nfInspectionFinishedAt: {"inspection_finished_at", v6InspectState},
-	nfInspectionStartedAt:  {"inspection_started_at", v6InspectState},
-	nfInspectInterface:     {"inspect_interface", v31DynamicInterfaces},
-	nfInstanceInfo:         {"instance_info", 1},
-	nfInstanceUUID:         {"instance_uuid", 1},
-	nfLastError:            {"last_error", 1},
-	nfLessee:               {"lessee", v65Lessee},
-	nfMaintenance:          {"maintenance", 1},
-	nfMaintenanceReason:    {"maintenance_reason", 1},
-	nfManagementInterface:  {"management_interface", v31DynamicInterfaces},
-	nfName:                 {"name", v5NodeName},
-	nfNetworkData:          {"network_data", v66NetworkData},
-	nfNetworkInterface:     {"network_interface", v20NetworkInterface},
-	nfOwner:                {"owner", v50Owner},
-	nfPowerInterface:       {"power_interface", v31DynamicInterfaces},
-	nfPowerState:           {"power_state", 1},
-	nfProperties:           {"properties", 1},
-	nfProtected:            {"protected", v48Protected},
-	nfProtectedReason:      {"protected_reason", v48Protected},
-	nfProvisionState:       {"provision_state", 1},
-	nfProvisionUpdatedAt:   {"provision_updated_at", 1},
-	nfRAIDConfig:           {"raid_config", v12RAIDConfig},
-	nfRAIDInterface:        {"raid_interface", v31DynamicInterfaces},
-	nfRescueInterface:      {"rescue_interface", v38Rescue},
-	nfReservation:          {"reservation", 1},
-	nfResourceClass:        {"resource_class", v21ResourceClass},
-	nfRetired:              {"retired", v61Retired},
-	nfRetiredReason:        {"retired_reason", v61Retired},
-	nfSecureBoot:           {"secure_boot", v75BootMode},
-	nfShard:                {"shard", v82Shard},
-	nfStorageInterface:     {"storage_interface", v33StorageInterface},
-	nfTargetPowerState:     {"target_power_state", 1},
-	nfTargetProvisionState: {"target_provision_state", 1},
-	nfTargetRAIDConfig:     {"target_raid_config", v12RAIDConfig},
-	nfTraits:               {"traits", v37Traits},
-	nfVendorInterface:      {"vendor_interface", v31DynamicInterfaces},
-	nfLinks:                {"links", 1},
-	nfConductor:            {"conductor", v49Conductors},
-	nfAllocationUUID:       {"allocation_uuid", v52Allocations},
-	nfChassisUUID:          {"chassis_uuid", 1},
-	nfPorts:                {"ports", 1},
-	nfStates:               {"states", v14StatesLinks},
-	nfPortgroups:           {"portgroups", v24PortgroupSubctl},
-	nfVolume:               {"volume", v32Volume},
-}
-
-// nodeFieldByName maps the names a client may ask for in ?fields= to
-// fields. Ironic accepts every object field plus the API-computed
-// chassis_uuid, conductor and allocation_uuid, but not created_at,
-// updated_at or the link members.
-var nodeFieldByName = func() map[string]nodeField {
-	m := make(map[string]nodeField, nfCount)
-	for f := nfUUID; f < nfLinks; f++ {
-		if f == nfCreatedAt || f == nfUpdatedAt {
-			continue
-		}
-		m[nodeFields[f].name] = f
+// nodeFields is Ironic's node representation, in the order Ironic's
+// node_convert_with_links emits it: one entry per field (see fields.go;
+// the store declares the same fields as columns in store.nodeColumns).
+func nodeFields() []field[store.Node] {
+	type f = field[store.Node]
+	type n = store.Node
+	opt := strPtrField[n]
+	obj := objectField[n]
+	iface := func(k drivers.Kind, min int) f {
+		return strNullField(string(k)+"_interface", min, func(n *n) *string { return ifaceOf(&n.Interfaces, k) }).
+			input(tColumnNull, inCreate|inPatch)
 	}
-	m["conductor"] = nfConductor
-	m["allocation_uuid"] = nfAllocationUUID
-	m["chassis_uuid"] = nfChassisUUID
-	return m
-}()
+	uuidOf := func(n *n) *string { return &n.UUID }
+	link := func(name string, min int, suffix string) f { return linkField(name, min, "nodes/", uuidOf, suffix) }
+	return []f{
+		uuidField(uuidOf),
+		timeField("created_at", func(n *n) *time.Time { return &n.CreatedAt }).hide(),
+		timePtrField("updated_at", 1, func(n *n) **time.Time { return &n.UpdatedAt }).hide(),
+		boolPtrField("automated_clean", v47AutomatedClean, func(n *n) **bool { return &n.AutomatedClean }).
+			input(tBoolish, inCreate|inPatch),
+		iface(drivers.KindBios, v40BiosInterface),
+		iface(drivers.KindBoot, v31DynamicInterfaces),
+		opt("boot_mode", v75BootMode, func(n *n) **string { return &n.BootMode }).input(tBootModeNull, inCreate),
+		obj("clean_step", v7NodeCleanStep, func(n *n) *json.RawMessage { return &n.CleanStep }),
+		strField("conductor_group", v46ConductorGroup, func(n *n) *string { return &n.ConductorGroup }).
+			input(tStringNull, inCreate|inPatch).blankEmpty().checked(checkConductorGroup),
+		boolField("console_enabled", 1, func(n *n) *bool { return &n.ConsoleEnabled }).input(tBoolish, inCreate),
+		iface(drivers.KindConsole, v31DynamicInterfaces),
+		iface(drivers.KindDeploy, v31DynamicInterfaces),
+		obj("deploy_step", v44DeployStep, func(n *n) *json.RawMessage { return &n.DeployStep }),
+		opt("description", v51Description, func(n *n) **string { return &n.Description }).
+			input(prop{types: []string{"string", "null"}, maxLen: maxDescription}, inCreate|inPatch),
+		strField("driver", 1, func(n *n) *string { return &n.Driver }).input(tColumn, inCreate|inPatch|inRequired),
+		obj("driver_info", 1, func(n *n) *json.RawMessage { return &n.DriverInfo }).masked(maskSecrets).
+			input(tObjectNull, inCreate|inPatch),
+		obj("driver_internal_info", v3DriverInternalInfo, func(n *n) *json.RawMessage { return &n.DriverInternalInfo }).
+			masked(maskToken),
+		obj("extra", 1, func(n *n) *json.RawMessage { return &n.Extra }).input(tObjectNull, inCreate|inPatch),
+		opt("fault", v42Fault, func(n *n) **string { return &n.Fault }),
+		timePtrField("inspection_finished_at", v6InspectState, func(n *n) **time.Time { return &n.InspectionFinishedAt }),
+		timePtrField("inspection_started_at", v6InspectState, func(n *n) **time.Time { return &n.InspectionStartedAt }),
+		iface(drivers.KindInspect, v31DynamicInterfaces),
+		obj("instance_info", 1, func(n *n) *json.RawMessage { return &n.InstanceInfo }).masked(maskInstance).
+			input(tObjectNull, inCreate|inPatch),
+		opt("instance_uuid", 1, func(n *n) **string { return &n.InstanceUUID }).
+			input(tStringNull, inCreate|inPatch).checked(uuidCheck("instance_uuid")),
+		opt("last_error", 1, func(n *n) **string { return &n.LastError }),
+		opt("lessee", v65Lessee, func(n *n) **string { return &n.Lessee }).input(tColumnNull, inCreate|inPatch),
+		boolField("maintenance", 1, func(n *n) *bool { return &n.Maintenance }).input(tBoolish, inCreate|inPatch),
+		opt("maintenance_reason", 1, func(n *n) **string { return &n.MaintenanceReason }),
+		iface(drivers.KindManagement, v31DynamicInterfaces),
+		opt("name", v5NodeName, func(n *n) **string { return &n.Name }).
+			input(tStringNull, inCreate|inPatch).checked(checkNodeNameInput),
+		obj("network_data", v66NetworkData, func(n *n) *json.RawMessage { return &n.NetworkData }).
+			input(tObjectNull, inCreate|inPatch),
+		iface(drivers.KindNetwork, v20NetworkInterface),
+		opt("owner", v50Owner, func(n *n) **string { return &n.Owner }).input(tColumnNull, inCreate|inPatch),
+		iface(drivers.KindPower, v31DynamicInterfaces),
+		strNullField("power_state", 1, func(n *n) *string { return (*string)(&n.PowerState) }),
+		obj("properties", 1, func(n *n) *json.RawMessage { return &n.Properties }).input(tObjectNull, inCreate|inPatch),
+		boolField("protected", v48Protected, func(n *n) *bool { return &n.Protected }).input(tBoolish, inPatch),
+		opt("protected_reason", v48Protected, func(n *n) **string { return &n.ProtectedReason }).
+			input(tReasonNull, inPatch),
+		strNullField("provision_state", 1, func(n *n) *string { return (*string)(&n.ProvisionState) }).
+			renderBy(func(b []byte, v *view, n *n) []byte {
+				return jsonwire.AppendStringOrNull(b, string(displayProvisionState(n.ProvisionState, v.minor)))
+			}),
+		timePtrField("provision_updated_at", 1, func(n *n) **time.Time { return &n.ProvisionUpdatedAt }),
+		obj("raid_config", v12RAIDConfig, func(n *n) *json.RawMessage { return &n.RAIDConfig }),
+		iface(drivers.KindRAID, v31DynamicInterfaces),
+		iface(drivers.KindRescue, v38Rescue),
+		nullField[n]("reservation", 1), // the node lock is a Temporal workflow ID
+		opt("resource_class", v21ResourceClass, func(n *n) **string { return &n.ResourceClass }).
+			input(tResourceClass, inCreate|inPatch),
+		boolField("retired", v61Retired, func(n *n) *bool { return &n.Retired }).input(tBoolish, inCreate|inPatch),
+		opt("retired_reason", v61Retired, func(n *n) **string { return &n.RetiredReason }).
+			input(tReasonNull, inCreate|inPatch),
+		boolPtrField("secure_boot", v75BootMode, func(n *n) **bool { return &n.SecureBoot }).input(tBoolish, inCreate),
+		opt("shard", v82Shard, func(n *n) **string { return &n.Shard }).input(tColumnNull, inCreate|inPatch),
+		iface(drivers.KindStorage, v33StorageInterface),
+		strNullField("target_power_state", 1, func(n *n) *string { return (*string)(&n.TargetPowerState) }),
+		strNullField("target_provision_state", 1, func(n *n) *string { return (*string)(&n.TargetProvisionState) }),
+		obj("target_raid_config", v12RAIDConfig, func(n *n) *json.RawMessage { return &n.TargetRAIDConfig }),
+		stringsField("traits", v37Traits, func(n *n) *[]string { return &n.Traits }),
+		iface(drivers.KindVendor, v31DynamicInterfaces),
+		link("links", 1, "").hide(),
+		computedField("conductor", v49Conductors, func(b []byte, v *view, _ *n) []byte {
+			return jsonwire.AppendString(b, v.conductor)
+		}).apiComputed(),
+		nullField[n]("allocation_uuid", v52Allocations).apiComputed(),
+		opt("chassis_uuid", 1, func(n *n) **string { return &n.ChassisUUID }).apiComputed().
+			input(tStringNull, inCreate|inPatch).checked(uuidCheck("chassis_uuid")),
+		link("ports", 1, "/ports"),
+		link("states", v14StatesLinks, "/states"),
+		link("portgroups", v24PortgroupSubctl, "/portgroups"),
+		link("volume", v32Volume, "/volume"),
+	}
+}
+
+// nodeRes is the node resource: nodeFields with what they build.
+var nodeRes = newResource("nodes", nodeFields(), true, store.NodeSortKeys(),
+	func(names []string) *apiError { return badRequest("Field %s is not a valid field.", names[0]) })
 
 // defaultNodeListFields is Ironic's _DEFAULT_RETURN_FIELDS for GET /v1/nodes.
 var defaultNodeListFields = []string{"instance_uuid", "maintenance", "power_state", "provision_state", "uuid", "name"}
 
-// nodePlan is the ordered list of fields rendered for one request.
-type nodePlan []nodeField
+// nodeStatesFields are the members of GET /v1/nodes/{ident}/states.
+var nodeStatesFields = []string{"console_enabled", "last_error", "power_state", "provision_state",
+	"target_power_state", "target_provision_state", "provision_updated_at", "raid_config", "target_raid_config",
+	"boot_mode", "secure_boot"}
 
-// fullNodePlan is the representation of a single node (GET, POST, PATCH and
-// detail lists) at microversion v.
-func fullNodePlan(v int) nodePlan {
-	p := make(nodePlan, 0, nfCount)
-	for f := nfUUID; f < nfCount; f++ {
-		if v >= nodeFields[f].min {
-			p = append(p, f)
+// uuidCheck is argUUID for a string field.
+func uuidCheck(name string) func(s string, _ *input) (string, error) {
+	return func(s string, _ *input) (string, error) {
+		if _, err := argUUID(name, s); err != nil {
+			return "", err
 		}
+		return s, nil
 	}
-	return p
 }
 
-// fieldsNodePlan is the representation for ?fields=a,b (already validated):
-// uuid first if asked for, then the other object fields in the order asked,
-// links, then the API-computed fields, as Ironic's object_to_dict and
-// sanitize_dict produce.
-func fieldsNodePlan(v int, fields []string) nodePlan {
-	p := make(nodePlan, 0, len(fields)+1)
-	want := make([]bool, nfCount)
-	for _, name := range fields {
-		if f, ok := nodeFieldByName[name]; ok && v >= nodeFields[f].min {
-			want[f] = true
-		}
+// checkNodeNameInput checks a node name in a create body or PATCH.
+func checkNodeNameInput(s string, in *input) (string, error) {
+	if err := checkNodeName(s, in.v, in.nameErr); err != nil {
+		return "", err
 	}
-	if want[nfUUID] {
-		p = append(p, nfUUID)
-	}
-	for _, name := range fields {
-		f := nodeFieldByName[name]
-		switch f {
-		case nfUUID, nfConductor, nfAllocationUUID, nfChassisUUID:
-			continue
-		}
-		if want[f] {
-			want[f] = false // each once, at its first mention
-			p = append(p, f)
-		}
-	}
-	p = append(p, nfLinks)
-	for _, f := range []nodeField{nfConductor, nfAllocationUUID, nfChassisUUID} {
-		if want[f] {
-			p = append(p, f)
-		}
-	}
-	return p
+	return s, nil
 }
 
-// nodeView carries what rendering needs besides the node.
-type nodeView struct {
-	minor     int
-	base      string // public URL, no trailing slash
-	escBase   string // base, escaped for a JSON string
-	conductor string
-}
-
-// appendNode renders n with plan p.
-func (v *nodeView) appendNode(b []byte, n *store.Node, p nodePlan) []byte {
-	b = append(b, '{')
-	for i, f := range p {
-		b = jsonwire.AppendKey(b, nodeFields[f].name, i == 0)
-		b = v.appendNodeField(b, n, f)
+// checkConductorGroup is utils.validate_conductor_group, lower-casing.
+func checkConductorGroup(s string, _ *input) (string, error) {
+	g := strings.ToLower(s)
+	if !conductorGroupRE(g) {
+		return "", badRequest("Invalid conductor group %s", s)
 	}
-	return append(b, '}')
-}
-
-func (v *nodeView) appendNodeField(b []byte, n *store.Node, f nodeField) []byte {
-	switch f {
-	case nfUUID:
-		return jsonwire.AppendString(b, n.UUID)
-	case nfCreatedAt:
-		if n.CreatedAt.IsZero() {
-			return append(b, "null"...)
-		}
-		return jsonwire.AppendTime(b, n.CreatedAt)
-	case nfUpdatedAt:
-		return jsonwire.AppendTimePtr(b, n.UpdatedAt)
-	case nfAutomatedClean:
-		return jsonwire.AppendBoolPtr(b, n.AutomatedClean)
-	case nfBiosInterface:
-		return jsonwire.AppendStringOrNull(b, n.Interfaces.Bios)
-	case nfBootInterface:
-		return jsonwire.AppendStringOrNull(b, n.Interfaces.Boot)
-	case nfBootMode:
-		return jsonwire.AppendStringPtr(b, n.BootMode)
-	case nfCleanStep:
-		return jsonwire.AppendRawObject(b, n.CleanStep)
-	case nfConductorGroup:
-		return jsonwire.AppendString(b, n.ConductorGroup)
-	case nfConsoleEnabled:
-		return jsonwire.AppendBool(b, n.ConsoleEnabled)
-	case nfConsoleInterface:
-		return jsonwire.AppendStringOrNull(b, n.Interfaces.Console)
-	case nfDeployInterface:
-		return jsonwire.AppendStringOrNull(b, n.Interfaces.Deploy)
-	case nfDeployStep:
-		return jsonwire.AppendRawObject(b, n.DeployStep)
-	case nfDescription:
-		return jsonwire.AppendStringPtr(b, n.Description)
-	case nfDriver:
-		return jsonwire.AppendString(b, n.Driver)
-	case nfDriverInfo:
-		return appendMasked(b, n.DriverInfo, false)
-	case nfDriverInternalInfo:
-		return appendDriverInternalInfo(b, n.DriverInternalInfo)
-	case nfExtra:
-		return jsonwire.AppendRawObject(b, n.Extra)
-	case nfFault:
-		return jsonwire.AppendStringPtr(b, n.Fault)
-	case nfInspectionFinishedAt:
-		return jsonwire.AppendTimePtr(b, n.InspectionFinishedAt)
-	case nfInspectionStartedAt:
-		return jsonwire.AppendTimePtr(b, n.InspectionStartedAt)
-	case nfInspectInterface:
-		return jsonwire.AppendStringOrNull(b, n.Interfaces.Inspect)
-	case nfInstanceInfo:
-		return appendMasked(b, n.InstanceInfo, true)
-	case nfInstanceUUID:
-		return jsonwire.AppendStringPtr(b, n.InstanceUUID)
-	case nfLastError:
-		return jsonwire.AppendStringPtr(b, n.LastError)
-	case nfLessee:
-		return jsonwire.AppendStringPtr(b, n.Lessee)
-	case nfMaintenance:
-		return jsonwire.AppendBool(b, n.Maintenance)
-	case nfMaintenanceReason:
-		return jsonwire.AppendStringPtr(b, n.MaintenanceReason)
-	case nfManagementInterface:
-		return jsonwire.AppendStringOrNull(b, n.Interfaces.Management)
-	case nfName:
-		return jsonwire.AppendStringPtr(b, n.Name)
-	case nfNetworkData:
-		return jsonwire.AppendRawObject(b, n.NetworkData)
-	case nfNetworkInterface:
-		return jsonwire.AppendStringOrNull(b, n.Interfaces.Network)
-	case nfOwner:
-		return jsonwire.AppendStringPtr(b, n.Owner)
-	case nfPowerInterface:
-		return jsonwire.AppendStringOrNull(b, n.Interfaces.Power)
-	case nfPowerState:
-		return jsonwire.AppendStringOrNull(b, string(n.PowerState))
-	case nfProperties:
-		return jsonwire.AppendRawObject(b, n.Properties)
-	case nfProtected:
-		return jsonwire.AppendBool(b, n.Protected)
-	case nfProtectedReason:
-		return jsonwire.AppendStringPtr(b, n.ProtectedReason)
-	case nfProvisionState:
-		return jsonwire.AppendStringOrNull(b, string(displayProvisionState(n.ProvisionState, v.minor)))
-	case nfProvisionUpdatedAt:
-		return jsonwire.AppendTimePtr(b, n.ProvisionUpdatedAt)
-	case nfRAIDConfig:
-		return jsonwire.AppendRawObject(b, n.RAIDConfig)
-	case nfRAIDInterface:
-		return jsonwire.AppendStringOrNull(b, n.Interfaces.RAID)
-	case nfRescueInterface:
-		return jsonwire.AppendStringOrNull(b, n.Interfaces.Rescue)
-	case nfReservation:
-		// The node lock is a Temporal workflow ID; it is not visible here.
-		return append(b, "null"...)
-	case nfResourceClass:
-		return jsonwire.AppendStringPtr(b, n.ResourceClass)
-	case nfRetired:
-		return jsonwire.AppendBool(b, n.Retired)
-	case nfRetiredReason:
-		return jsonwire.AppendStringPtr(b, n.RetiredReason)
-	case nfSecureBoot:
-		return jsonwire.AppendBoolPtr(b, n.SecureBoot)
-	case nfShard:
-		return jsonwire.AppendStringPtr(b, n.Shard)
-	case nfStorageInterface:
-		return jsonwire.AppendStringOrNull(b, n.Interfaces.Storage)
-	case nfTargetPowerState:
-		return jsonwire.AppendStringOrNull(b, string(n.TargetPowerState))
-	case nfTargetProvisionState:
-		return jsonwire.AppendStringOrNull(b, string(n.TargetProvisionState))
-	case nfTargetRAIDConfig:
-		return jsonwire.AppendRawObject(b, n.TargetRAIDConfig)
-	case nfTraits:
-		if n.Traits == nil {
-			return append(b, '[', ']')
-		}
-		return jsonwire.AppendStrings(b, n.Traits)
-	case nfVendorInterface:
-		return jsonwire.AppendStringOrNull(b, n.Interfaces.Vendor)
-	case nfLinks:
-		return appendLinksParts(b, v.escBase, "nodes/", n.UUID, "")
-	case nfConductor:
-		return jsonwire.AppendString(b, v.conductor)
-	case nfAllocationUUID:
-		return append(b, "null"...)
-	case nfChassisUUID:
-		return jsonwire.AppendStringPtr(b, n.ChassisUUID)
-	case nfPorts:
-		return appendLinksParts(b, v.escBase, "nodes/", n.UUID, "/ports")
-	case nfStates:
-		return appendLinksParts(b, v.escBase, "nodes/", n.UUID, "/states")
-	case nfPortgroups:
-		return appendLinksParts(b, v.escBase, "nodes/", n.UUID, "/portgroups")
-	case nfVolume:
-		return appendLinksParts(b, v.escBase, "nodes/", n.UUID, "/volume")
-	}
-	return append(b, "null"...)
+	return g, nil
 }
 
 // displayProvisionState applies Ironic's update_state_in_older_versions:

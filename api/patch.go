@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -93,25 +94,15 @@ func (p patchOp) rootField() string {
 }
 
 // checkAllowed refuses paths outside allowed (Ironic's
-// patch_validate_allowed_fields) and returns the root fields touched.
-func checkAllowed(ops []patchOp, allowed []string) (map[string]bool, *apiError) {
-	touched := map[string]bool{}
+// patch_validate_allowed_fields).
+func checkAllowed(ops []patchOp, allowed []string) *apiError {
 	for _, p := range ops {
-		f := p.rootField()
-		ok := false
-		for _, a := range allowed {
-			if a == f {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return nil, badRequest("Cannot patch %s. Only the following can be updated: %s",
+		if !slices.Contains(allowed, p.rootField()) {
+			return badRequest("Cannot patch %s. Only the following can be updated: %s",
 				p.path, strings.Join(allowed, ", "))
 		}
-		touched[f] = true
 	}
-	return touched, nil
+	return nil
 }
 
 // patchValues returns the values set at exactly path (Ironic's

@@ -154,13 +154,7 @@ type Server struct {
 	// from a wait state waits for the command the workflow then queues, so
 	// the agent gets it at once (default 2 s; negative: do not wait).
 	AgentCommandWait time.Duration
-	// NodeSortKeys and PortSortKeys are the sort_key values the store
-	// accepts (store.NodeSortKeys(), store.PortSortKeys()); nil means the
-	// defaults below.
-	NodeSortKeys []string
-	PortSortKeys []string
-
-	bufs sync.Pool
+	bufs             sync.Pool
 }
 
 // Defaults.
@@ -172,22 +166,6 @@ const (
 	agentBodyLimit            = 4 << 20 // an inventory's largest size
 	defaultSyncTimeout        = 60 * time.Second
 )
-
-// DefaultNodeSortKeys are the node columns ferric sorts by when
-// Server.NodeSortKeys is nil (the same as store.NodeSortKeys). Ironic
-// refuses JSON columns (properties, driver_info, ...) and accepts the others.
-func DefaultNodeSortKeys() []string {
-	return []string{"id", "uuid", "name", "created_at", "updated_at", "provision_state",
-		"target_provision_state", "provision_updated_at", "power_state", "target_power_state", "driver",
-		"maintenance", "inspection_started_at", "inspection_finished_at", "instance_uuid", "resource_class",
-		"conductor_group", "owner", "lessee", "shard", "fault", "retired", "protected", "console_enabled"}
-}
-
-// DefaultPortSortKeys are the port columns ferric sorts by when
-// Server.PortSortKeys is nil (the same as store.PortSortKeys).
-func DefaultPortSortKeys() []string {
-	return []string{"id", "uuid", "address", "created_at", "updated_at"}
-}
 
 func (s *Server) conductor() string {
 	if s.Conductor == "" {

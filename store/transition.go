@@ -27,7 +27,7 @@ const (
 // SELECT returns either the updated row (applied = true) or the current one
 // (applied = false) so that the caller can tell a replay from a refusal
 // without another query.
-const transitionSQL = `WITH cur AS (
+var transitionSQL = `WITH cur AS (
 	SELECT * FROM nodes WHERE uuid = $1::uuid FOR UPDATE
 ), upd AS (
 	UPDATE nodes n SET

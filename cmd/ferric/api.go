@@ -15,17 +15,15 @@ import (
 // driver registry (used only for its pure, I/O-free calls).
 func newAPI(cfg config, log *slog.Logger, st *store.Store, tc client.Client, reg *drivers.Registry, eager bool) *fiber.App {
 	s := &api.Server{
-		Store:        st,
-		Workflows:    tc,
-		Drivers:      reg,
-		Log:          log.With("component", "api"),
-		TaskQueue:    cfg.taskQueue,
-		EagerStart:   eager,
-		Conductor:    cfg.conductor,
-		PublicURL:    cfg.publicURL,
-		NodeSortKeys: store.NodeSortKeys(),
-		PortSortKeys: store.PortSortKeys(),
-		Agents:       st,
+		Store:      st,
+		Workflows:  tc,
+		Drivers:    reg,
+		Log:        log.With("component", "api"),
+		TaskQueue:  cfg.taskQueue,
+		EagerStart: eager,
+		Conductor:  cfg.conductor,
+		PublicURL:  cfg.publicURL,
+		Agents:     st,
 
 		AgentHeartbeatInterval: cfg.agentHeartbeat,
 	}
