@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ferric-project/ferric/agent/wire"
+	"github.com/ferric-project/ferric/drivers/inventory"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
@@ -194,6 +195,13 @@ func TestHeartbeat(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a malformed inventory is refused, naming the field", func(t *testing.T) {
+		e, token := setup(t, node.Inspecting, false)
+		bad := wire.CommandResult{ID: "run-inspect", Name: wire.CmdInspect, Status: wire.StatusSucceeded,
+			Result: json.RawMessage(`{"inventory":{"cpu":{"count":"two","architecture":"x86_64"}}}`)}
+		runSteps(t, e, []step{{name: "bad inventory", method: "POST", path: hbPath, body: body(token, bad),
+			headers: noVersion, wantStatus: 400, wantIn: "inventory.cpu.count"}})
+	})
 	t.Run("no workflow to signal", func(t *testing.T) {
 		e, token := setup(t, node.DeployWait, false)
 		if resp, raw := e.do(t, "POST", hbPath, body(token), noVersion); resp.StatusCode != 200 {
@@ -212,4 +220,16 @@ func TestHeartbeat(t *testing.T) {
 		runSteps(t, e, []step{{name: "replayed in a new session", method: "POST", path: hbPath, body: body(token),
 			headers: noVersion, wantStatus: 401}})
 	})
+}
+
+// TestInventorySchemaServed: the schema inspections are validated against
+// is public, as version discovery is.
+func TestInventorySchemaServed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	resp, body := e.do(t, "GET", "/schemas/"+inventory.SchemaFile, "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, inventory.SchemaID) ||
+		resp.Header.Get("Content-Type") != "application/schema+json" {
+		t.Fatalf("GET schema: %d %s", resp.StatusCode, body[:min(len(body), 200)])
+	}
 }

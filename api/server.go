@@ -30,6 +30,7 @@ import (
 
 	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/drivers/inventory"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
 )
@@ -288,6 +289,11 @@ func (s *Server) App() *fiber.App {
 	app.Use(requestID)
 	app.Use(checkRequestText)
 	app.Get("/", s.root)
+	// The inventory schema every inspection's document is validated against.
+	app.Get("/schemas/"+inventory.SchemaFile, func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, "application/schema+json")
+		return c.Send(inventory.Schema())
+	})
 
 	v1 := app.Group("/v1", s.negotiate)
 	v1.Get("/", s.v1Root)

@@ -16,6 +16,10 @@ import (
 // document that an earlier version accepted.
 const SchemaID = "https://github.com/ferric-project/ferric/raw/main/drivers/inventory/schema/inventory.v1.json"
 
+// SchemaFile is the schema's file name (the API serves it as
+// /schemas/<SchemaFile>).
+const SchemaFile = "inventory.v1.json"
+
 //go:embed schema/inventory.v1.json
 var schemaJSON []byte
 
