@@ -354,7 +354,8 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	if len(deploySteps) > 0 {
 		op.DeploySteps = encodeValue(deploySteps)
 	}
-	in := contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.Verb(target), From: n.ProvisionState}
+	in := contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.Verb(target), From: n.ProvisionState,
+		Revision: contract.CurrentRevision}
 	if op.ConfigDrive != nil || op.CleanSteps != nil || op.DeploySteps != nil {
 		if op, err = s.Store.CreateOperation(ctx, op); err != nil {
 			return fmt.Errorf("record the operation on node %s: %w", n.UUID, err)

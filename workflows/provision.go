@@ -95,6 +95,17 @@ func withOptions(ctx workflow.Context) workflow.Context {
 	})
 }
 
+// takes reports whether the run takes the change gated by version marker
+// change: always when it was started at a revision (no marker is
+// recorded), otherwise as its marker says (the first run of the change
+// records one).
+func (o *op) takes(ctx workflow.Context, change string) bool {
+	if o.in.Revision >= 1 {
+		return true
+	}
+	return workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+}
+
 // driver runs a driver activity: local for in-memory hardware types, regular
 // (with heartbeats, visible as pending in the UI) otherwise.
 func (o *op) driver(ctx workflow.Context, fn any, args ...any) workflow.Future {
@@ -252,7 +263,7 @@ func Clean(ctx workflow.Context, in contract.ProvisionInput) error {
 	if err := o.enter(ctx, node.Cleaning, node.Manageable, nil); err != nil {
 		return err
 	}
-	if workflow.GetVersion(ctx, versionSteps, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+	if o.takes(ctx, versionSteps) {
 		if err := o.cleanSteps(ctx); err != nil {
 			return o.fail(ctx, node.CleanFail, err)
 		}
@@ -275,8 +286,8 @@ func (o *op) clean(ctx workflow.Context) error {
 	if done {
 		return nil
 	}
-	if workflow.GetVersion(ctx, versionAgentClean, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
-		if workflow.GetVersion(ctx, versionSteps, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+	if o.takes(ctx, versionAgentClean) {
+		if o.takes(ctx, versionSteps) {
 			f, err := o.facts(ctx, activities.CleanSteps)
 			if err != nil {
 				return err
@@ -301,7 +312,7 @@ func Deploy(ctx workflow.Context, in contract.ProvisionInput) error {
 	if err := o.enter(ctx, node.Deploying, node.Active, nil); err != nil {
 		return err
 	}
-	if workflow.GetVersion(ctx, versionSteps, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+	if o.takes(ctx, versionSteps) {
 		return o.deploySteps(ctx)
 	}
 	o.step = "deploy"
@@ -310,7 +321,7 @@ func Deploy(ctx workflow.Context, in contract.ProvisionInput) error {
 		return o.fail(ctx, node.DeployFail, err)
 	}
 	if !done {
-		if workflow.GetVersion(ctx, versionAgentDeploy, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		if o.takes(ctx, versionAgentDeploy) {
 			return o.agentDeploy(ctx)
 		}
 		if err := o.enter(ctx, node.DeployWait, node.Active, nil); err != nil {
@@ -342,9 +353,9 @@ func Undeploy(ctx workflow.Context, in contract.ProvisionInput) error {
 	// interfaces do in tear_down: one sequence for every driver, fakes
 	// included. Runs recorded before (when only real hardware was powered
 	// off, behind versionUndeployOff) replay as they ran.
-	off := workflow.GetVersion(ctx, versionUndeployOffAll, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	off := o.takes(ctx, versionUndeployOffAll)
 	if !off && !o.info.InMemory {
-		off = workflow.GetVersion(ctx, versionUndeployOff, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+		off = o.takes(ctx, versionUndeployOff)
 	}
 	if off {
 		if err := o.power(ctx, node.PowerOff); err != nil {

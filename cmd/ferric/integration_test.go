@@ -20,6 +20,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/noauth"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/nodes"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/ports"
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
@@ -171,14 +172,6 @@ func (s *stack) settleAs(t *testing.T, id, name string) {
 	c := s.temporal.GetDefaultClient()
 	run := c.GetWorkflow(ctx, "node/"+id, "")
 	_ = run.Get(ctx, nil) // failures are asserted through the node's state
-	dir := os.Getenv("FERRIC_RECORD_HISTORIES")
-	if dir == "" {
-		return
-	}
-	desc, err := c.DescribeWorkflowExecution(ctx, "node/"+id, run.GetRunID())
-	if err != nil {
-		t.Fatalf("describe workflow: %v", err)
-	}
 	var h historypb.History
 	it := c.GetWorkflowHistory(ctx, "node/"+id, run.GetRunID(), false, 0)
 	for it.HasNext() {
@@ -187,6 +180,24 @@ func (s *stack) settleAs(t *testing.T, id, name string) {
 			t.Fatalf("read history: %v", err)
 		}
 		h.Events = append(h.Events, ev)
+	}
+	// Operations are started at a revision: no run records a version
+	// marker or upserts search attributes (each a history event and a
+	// visibility write).
+	for _, ev := range h.Events {
+		if ev.GetEventType() == enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES ||
+			ev.GetMarkerRecordedEventAttributes().GetMarkerName() == "Version" {
+			t.Errorf("run of node %s recorded %v (event %d): operations started at a revision need no version markers",
+				id, ev.GetEventType(), ev.GetEventId())
+		}
+	}
+	dir := os.Getenv("FERRIC_RECORD_HISTORIES")
+	if dir == "" {
+		return
+	}
+	desc, err := c.DescribeWorkflowExecution(ctx, "node/"+id, run.GetRunID())
+	if err != nil {
+		t.Fatalf("describe workflow: %v", err)
 	}
 	raw, err := protojson.Marshal(&h)
 	if err != nil {

@@ -121,7 +121,19 @@ type ProvisionInput struct {
 	OperationID string `json:"operation_id,omitempty"`
 	// AgentTimeoutSeconds bounds wait call-back (0 = the worker's default).
 	AgentTimeoutSeconds int `json:"agent_timeout_seconds,omitempty"`
+	// Revision is the behaviour the starter asks for (CurrentRevision).
+	// A run started at revision 1 or later takes every change gated by a
+	// version marker before revisions existed, without recording the
+	// marker: each marker costs a history event, a search-attribute upsert
+	// and a visibility write per operation. 0 = started before revisions
+	// existed: the run's markers decide, as they did when it ran.
+	Revision int `json:"revision,omitempty"`
 }
+
+// CurrentRevision is the Revision new operations are started at. Raise it
+// (and gate on the new value in the workflow) for a change that old
+// histories must replay without.
+const CurrentRevision = 1
 
 // PowerInput starts set-power.
 type PowerInput struct {
