@@ -276,6 +276,9 @@ func (q Queries) ListNodes(ctx context.Context, l ListNodes) ([]Node, error) {
 			b.cond("n."+f.col+" = %s::text", f.val)
 		}
 	}
+	if l.Project != "" {
+		b.cond("(n.owner = %[1]s::text OR n.lessee = %[1]s::text)", l.Project)
+	}
 	if l.ChassisUUID != "" {
 		id, err := uuid.Parse(l.ChassisUUID)
 		if err != nil {

@@ -146,6 +146,9 @@ func (q Queries) ListPorts(ctx context.Context, l ListPorts) ([]Port, error) {
 	if l.Address != "" {
 		b.cond("p.address = %s::text", normalizeMAC(l.Address))
 	}
+	if l.Project != "" {
+		b.cond("(n.owner = %[1]s::text OR n.lessee = %[1]s::text)", l.Project)
+	}
 	ks := keyset{table: "ports", alias: "p", col: col, desc: l.SortDesc}
 	sql := ks.pageSQL(&b, `SELECT `+portSelect+portJoin, l.MarkerID, l.Limit)
 	rows, err := q.db.Query(ctx, sql, b.args...)

@@ -59,7 +59,13 @@ func TestSecretsSealedAtRest(t *testing.T) {
 		}
 		pgDump = matches[0]
 	}
-	out, err := exec.Command(pgDump, "--data-only", storetest.URL(t)).CombinedOutput()
+	// Only this test's schema: other tests (and other test runs sharing the
+	// database) drop theirs concurrently, which fails a whole-database dump.
+	var schema string
+	if err := s.Pool().QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(pgDump, "--data-only", "--schema", schema, storetest.URL(t)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("pg_dump: %v\n%s", err, out)
 	}
