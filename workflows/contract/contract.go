@@ -121,7 +121,24 @@ type ProvisionInput struct {
 	OperationID string `json:"operation_id,omitempty"`
 	// AgentTimeoutSeconds bounds wait call-back (0 = the worker's default).
 	AgentTimeoutSeconds int `json:"agent_timeout_seconds,omitempty"`
+	// RequestedBy names who asked; the run's history entries carry it.
+	RequestedBy Requester `json:"requested_by,omitzero"`
 }
+
+// Requester names who asked for an operation: the user and project IDs of
+// the request's credentials (references, never a secret; empty under
+// noauth and for the system's own operations). The API also puts them in the
+// workflow's memo (MemoUser, MemoProject).
+type Requester struct {
+	User    string `json:"user,omitempty"`
+	Project string `json:"project,omitempty"`
+}
+
+// Memo keys of the workflows the API starts on behalf of a request.
+const (
+	MemoUser    = "user"
+	MemoProject = "project"
+)
 
 // PowerInput starts set-power.
 type PowerInput struct {
@@ -135,6 +152,8 @@ type PowerInput struct {
 	IfRecorded node.PowerState `json:"if_recorded,omitempty"`
 	// Reason is a history note ("" for a user request).
 	Reason string `json:"reason,omitempty"`
+	// RequestedBy names who asked; the power history entries carry it.
+	RequestedBy Requester `json:"requested_by,omitzero"`
 }
 
 // BootDeviceInput starts set-boot-device.
