@@ -227,6 +227,7 @@ func (s *Server) patchNode(c *fiber.Ctx) error {
 	}
 	vw := s.view(c)
 	plan := fullNodePlan(v)
+	s.redactNode(c, &updated) // auth.go
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return vw.appendNode(b, &updated, plan) })
 }
 
@@ -407,6 +408,7 @@ func (s *Server) maintenanceEvent(c *fiber.Ctx, n *store.Node) {
 	}
 	e := store.Event{NodeUUID: n.UUID, Severity: "INFO", EventType: "maintenance", Event: text,
 		Conductor: s.conductor()}
+	e.User, e.Project = eventBy(c.UserContext()) // auth.go
 	if err := s.Store.AddEvent(c.UserContext(), e); err != nil {
 		s.log().WarnContext(c.UserContext(), "record maintenance event", "node", n.UUID, "err", err)
 	}

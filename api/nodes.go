@@ -46,6 +46,9 @@ func (s *Server) loadNode(c *fiber.Ctx, ident string) (store.Node, error) {
 	if err != nil {
 		return store.Node{}, fmt.Errorf("read node %s: %w", ident, err)
 	}
+	if err := s.authorizeNode(c, &n, ident); err != nil { // auth.go
+		return store.Node{}, err
+	}
 	return n, nil
 }
 
@@ -107,6 +110,7 @@ func (s *Server) getNode(c *fiber.Ctx) error {
 		}
 		plan = fieldsNodePlan(vw.minor, fields)
 	}
+	s.redactNode(c, &n) // auth.go
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return vw.appendNode(b, &n, plan) })
 }
 
@@ -458,8 +462,12 @@ func (s *Server) nodeCollection(c *fiber.Ctx, r *nodeListRequest, resource strin
 	var nodes []store.Node
 	if !r.none {
 		var err error
+		r.q.Project = listProject(c) // auth.go
 		if nodes, err = s.fetchNodes(c.UserContext(), r.q, r.keep); err != nil {
 			return fmt.Errorf("list nodes: %w", err)
+		}
+		for i := range nodes {
+			s.redactNode(c, &nodes[i]) // auth.go
 		}
 	}
 	vw := s.view(c)
@@ -790,6 +798,9 @@ func (s *Server) createNode(c *fiber.Ctx) error {
 		n.ProvisionState = node.Available
 	}
 	if err := setNodeScalars(&n, body, v, "Cannot create node with invalid name '%s'"); err != nil {
+		return err
+	}
+	if err := s.ownNewNode(c, &n); err != nil { // auth.go
 		return err
 	}
 	if n.UUID == "" {

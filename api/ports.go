@@ -171,7 +171,7 @@ func (s *Server) nodePorts(detailPath bool) fiber.Handler {
 func (s *Server) portCollection(c *fiber.Ctx, detailPath bool, nodeUUID, resource string) error {
 	ctx := c.UserContext()
 	v := minor(c)
-	q := store.ListPorts{NodeUUID: nodeUUID}
+	q := store.ListPorts{NodeUUID: nodeUUID, Project: listProject(c)} // listProject: auth.go
 	var args [][2]string
 	if nodeUUID == "" {
 		if raw, ok := query(c, "node_uuid"); ok {
@@ -269,6 +269,9 @@ func (s *Server) loadPort(c *fiber.Ctx, ident string) (store.Port, error) {
 	}
 	if err != nil {
 		return store.Port{}, fmt.Errorf("read port %s: %w", ident, err)
+	}
+	if err := s.authorizePort(c, &p, ident); err != nil { // auth.go
+		return store.Port{}, err
 	}
 	return p, nil
 }
@@ -482,6 +485,9 @@ func (s *Server) createPort(c *fiber.Ctx) error {
 		PXEEnabled:          true,
 	}
 	if err := s.setPortFields(c, &p, body, "port"); err != nil {
+		return err
+	}
+	if err := s.authorizePortCreate(c, p.NodeUUID); err != nil { // auth.go
 		return err
 	}
 	if p.UUID == "" {

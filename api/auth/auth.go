@@ -148,3 +148,34 @@ func (e *Error) Unwrap() error { return e.Err }
 func fail(kind error, msg string, cause error) *Error {
 	return &Error{Kind: kind, Message: msg, Err: cause}
 }
+
+// Kind returns the kind of an authentication failure: ErrUnauthenticated,
+// ErrMalformed or ErrUnavailable (anything else counts as unavailable).
+func Kind(err error) error {
+	for _, k := range []error{ErrUnauthenticated, ErrMalformed, ErrUnavailable} {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return ErrUnavailable
+}
+
+// message is the client message of err, or def.
+func message(err error, def string) string {
+	var ae *Error
+	if errors.As(err, &ae) && ae.Message != "" {
+		return ae.Message
+	}
+	return def
+}
+
+// status is the HTTP status of a failure kind.
+func status(kind error) int {
+	switch kind {
+	case ErrUnauthenticated:
+		return 401
+	case ErrMalformed:
+		return 400
+	}
+	return 503
+}

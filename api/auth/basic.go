@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -288,4 +289,23 @@ func (b *Basic) remember(k [32]byte, e basicEntry, now time.Time) {
 		}
 	}
 	b.cache[k] = e
+}
+
+// Reject renders a failure of Authenticate as ironic-lib does:
+// {"error": {"message": ..., "code": ...}}, with WWW-Authenticate on a 401.
+func (b *Basic) Reject(err error) (code int, body []byte, challenge string) {
+	kind := Kind(err)
+	code = status(kind)
+	doc := struct {
+		Error struct {
+			Message string `json:"message"`
+			Code    int    `json:"code"`
+		} `json:"error"`
+	}{}
+	doc.Error.Message, doc.Error.Code = message(err, "Authentication failed"), code
+	body, _ = json.Marshal(doc)
+	if kind == ErrUnauthenticated {
+		challenge = BasicChallenge
+	}
+	return code, body, challenge
 }

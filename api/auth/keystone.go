@@ -397,3 +397,22 @@ func redactURLError(err error) error {
 	}
 	return err
 }
+
+// Reject renders a failure of Authenticate as keystonemiddleware does:
+// {"error": {"code": ..., "title": ..., "message": ...}}, with
+// WWW-Authenticate on a 401. keystonemiddleware's 503 is webob's plain
+// page; ferric answers it in the same JSON shape.
+func (k *Keystone) Reject(err error) (code int, body []byte, challenge string) {
+	kind := Kind(err)
+	code = status(kind)
+	def := keystoneUnavailable
+	if kind == ErrUnauthenticated {
+		def = keystoneUnauthorized
+		challenge = k.Challenge()
+	}
+	// jsonutils.dumps' spelling: ", " and ": " separators.
+	title, _ := json.Marshal(http.StatusText(code))
+	msg, _ := json.Marshal(message(err, def))
+	body = fmt.Appendf(nil, `{"error": {"code": %d, "title": %s, "message": %s}}`, code, title, msg)
+	return code, body, challenge
+}
