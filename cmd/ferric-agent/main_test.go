@@ -1,15 +1,16 @@
 package main
 
 import (
-	"github.com/ferric-project/ferric/agent"
-	"github.com/ferric-project/ferric/agent/wire"
-	"github.com/ferric-project/ferric/tlsfile/tlsfiletest"
 	"io"
 	"io/fs"
 	"maps"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferric-project/ferric/agent"
+	"github.com/ferric-project/ferric/agent/wire"
+	"github.com/ferric-project/ferric/tlsfile/tlsfiletest"
 )
 
 func TestParseCmdline(t *testing.T) {
