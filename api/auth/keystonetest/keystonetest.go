@@ -21,6 +21,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -132,6 +133,19 @@ expiration = 3600
 	if err := run("bootstrap", "--bootstrap-password", AdminPassword, "--bootstrap-public-url", s.URL+"/",
 		"--bootstrap-region-id", "RegionOne"); err != nil {
 		return err
+	}
+	// Keystone's SQL backends keep read transactions open on their own
+	// connections; in SQLite's default journal mode a later write then
+	// fails with "database is locked". WAL lets writers commit past readers.
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		return fmt.Errorf("keystonetest: %w", err)
+	}
+	wal := exec.CommandContext(ctx, py, "-c", "import sqlite3, sys; "+
+		"print(sqlite3.connect(sys.argv[1]).execute('PRAGMA journal_mode=WAL').fetchone()[0])",
+		filepath.Join(s.dir, "keystone.db"))
+	if out, err := wal.CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "wal" {
+		return fmt.Errorf("keystonetest: journal_mode=WAL: %v: %s", err, out)
 	}
 	s.cmd = exec.Command(wsgi, "--host", "127.0.0.1", "--port", strconv.Itoa(port), "--", "--config-file", conf)
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
@@ -365,9 +379,7 @@ func (s *Server) CreateUser(ctx context.Context, name, password string) (string,
 }
 
 // createRoles creates the role tests use beyond bootstrap's (service) and
-// learns every role's ID. Keystone 22 on SQLite fails to create a role
-// ("database is locked") after another write to the roles or projects
-// tables in the same process, so this runs first, once.
+// learns every role's ID.
 func (s *Server) createRoles(ctx context.Context) error {
 	s.roles = map[string]string{}
 	for _, role := range []string{"service"} {
