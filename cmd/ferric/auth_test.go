@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,8 +27,11 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/ferric-project/ferric/agent/wire"
 	"github.com/ferric-project/ferric/api/auth"
 	"github.com/ferric-project/ferric/api/auth/keystonetest"
+	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/store/storetest"
 	"github.com/ferric-project/ferric/tlsfile/tlsfiletest"
 	"github.com/ferric-project/ferric/workflows/contract"
 )
@@ -471,5 +475,86 @@ func TestAPIOverTLS(t *testing.T) {
 	env := []string{"OS_AUTH_TYPE=none", "OS_ENDPOINT=" + strings.TrimSuffix(s.endpoint, "/v1"), "OS_CACERT=" + caFile}
 	if out := mustBaremetal(t, env, "node", "list", "-f", "value", "-c", "Name"); !strings.Contains(out, "tls-0") {
 		t.Errorf("baremetal over https: %s", out)
+	}
+}
+
+// TestAgentCAOnKernelCmdline: with -agent-ca-file the boot server puts the
+// CA on the ramdisk's kernel command line (ferric.ca=, what ferric-agent
+// decodes), serves its HTTP side over HTTPS with -boot-tls-*, and refuses to
+// start when the agent API URL is plain HTTP or the CA too large.
+func TestAgentCAOnKernelCmdline(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t)
+	ctx := t.Context()
+	dir := t.TempDir()
+	ca := tlsfiletest.NewCA(t, "ferric CA")
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, ca.PEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := ca.WriteFiles(t, dir, "boot")
+	ramdisk := t.TempDir()
+	for _, f := range []string{"vmlinuz", "initramfs"} {
+		if err := os.WriteFile(filepath.Join(ramdisk, f), []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := config{role: "boot", bootHTTPAddr: "127.0.0.1:0", ramdiskDir: ramdisk, agentAPIURL: "https://10.0.2.2:6385",
+		auth: authConfig{agentCAFile: caFile, bootTLSCertFile: certFile, bootTLSKeyFile: keyFile}}
+	log := slog.New(slog.DiscardHandler)
+	srv, err := newBootServer(cfg, log, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	n, err := st.CreateNode(ctx, store.Node{Driver: "ipmi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreatePort(ctx, store.Port{Address: "52:54:00:12:34:58", NodeUUID: n.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.OpenAgentSession(ctx, n.UUID); err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
+	resp, err := hc.Get("https://" + srv.HTTPAddr() + "/ipxe/52-54-00-12-34-58")
+	if err != nil {
+		t.Fatalf("boot script over https: %v", err)
+	}
+	script, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	_, after, ok := strings.Cut(string(script), wire.CACmdlineKey+"=")
+	if !ok {
+		t.Fatalf("no %s= in the script:\n%s", wire.CACmdlineKey, script)
+	}
+	pool, err := wire.DecodeCA(strings.Fields(after)[0])
+	if err != nil || !pool.Equal(ca.Pool()) {
+		t.Errorf("ferric.ca= decodes to another pool: %v", err)
+	}
+	if !strings.Contains(string(script), "https://"+srv.HTTPAddr()+"/images/vmlinuz") {
+		t.Errorf("the script does not fetch the ramdisk over https:\n%s", script)
+	}
+
+	plain := cfg
+	plain.agentAPIURL = "http://10.0.2.2:6385"
+	if _, err := newBootServer(plain, log, st); err == nil || !strings.Contains(err.Error(), "not https") {
+		t.Errorf("CA with an http agent API URL: %v", err)
+	}
+	var bundle []byte
+	for range 4 {
+		bundle = append(bundle, tlsfiletest.NewCA(t, strings.Repeat("a long CA name ", 10)).PEM...)
+	}
+	big := filepath.Join(dir, "big.pem")
+	if err := os.WriteFile(big, bundle, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	large := cfg
+	large.auth.agentCAFile = big
+	if _, err := newBootServer(large, log, st); err == nil || !strings.Contains(err.Error(), "kernel command line") {
+		t.Errorf("CA bundle too large for the kernel command line: %v", err)
 	}
 }
