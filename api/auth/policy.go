@@ -124,7 +124,7 @@ func (p *Policy) Allowed(rule Rule, c *Credentials, t Target) bool {
 		return true
 	}
 	chk := rule.check()
-	return chk != nil && chk(&env{p: p, c: c, t: t})
+	return chk != nil && chk(env{p: p, c: c, t: t})
 }
 
 // env is one evaluation: policy settings, credentials and target.
@@ -134,48 +134,27 @@ type env struct {
 	t Target
 }
 
-// check is a check string: a predicate over one evaluation.
-type check func(e *env) bool
+// check is a check string: a predicate over one evaluation. Checks are plain
+// functions (no closures): evaluating a rule allocates nothing.
+type check func(e env) bool
 
-func role(name string) check { return func(e *env) bool { return e.c.HasRole(name) } }
-
-func and(cs ...check) check {
-	return func(e *env) bool {
-		for _, c := range cs {
-			if !c(e) {
-				return false
-			}
-		}
-		return true
-	}
-}
-
-func or(cs ...check) check {
-	return func(e *env) bool {
-		for _, c := range cs {
-			if c(e) {
-				return true
-			}
-		}
-		return false
-	}
-}
+func (e env) role(name string) bool { return e.c.HasRole(name) }
 
 // systemAll is "system_scope:all".
-func systemAll(e *env) bool { return e.c.SystemScoped() }
+func (e env) systemAll() bool { return e.c.SystemScoped() }
 
 // owner is "project_id:%(node.owner)s". Unlike oslo.policy, which compares
 // str(None) with str(None), a token without a project never matches a node
 // without an owner: a domain-scoped token is not the owner of unowned nodes.
-func owner(e *env) bool { return e.c.ProjectID != "" && e.c.ProjectID == e.t.Owner }
+func (e env) owner() bool { return e.c.ProjectID != "" && e.c.ProjectID == e.t.Owner }
 
 // lessee is "project_id:%(node.lessee)s" (same caveat as owner).
-func lessee(e *env) bool { return e.c.ProjectID != "" && e.c.ProjectID == e.t.Lessee }
+func (e env) lessee() bool { return e.c.ProjectID != "" && e.c.ProjectID == e.t.Lessee }
 
 // serviceRole is Ironic's rule service_role: "role:service and
 // project_name:%(config.service_project_name)s", where the right side only
 // exists when rbac_service_role_elevated_access is set.
-func serviceRole(e *env) bool {
+func (e env) serviceRole() bool {
 	if !e.p.ServiceRoleElevated {
 		return false
 	}
@@ -183,94 +162,123 @@ func serviceRole(e *env) bool {
 	if project == "" {
 		project = "service"
 	}
-	return e.c.HasRole("service") && e.c.ProjectName == project
+	return e.role("service") && e.c.ProjectName == project
 }
 
-// Ironic's check-string constants (ironic/common/policy.py), as functions
-// (no package state).
+// Ironic's check-string constants (ironic/common/policy.py).
 
-func systemAdmin() check  { return and(role("admin"), systemAll) }
-func systemMember() check { return or(and(role("member"), systemAll), serviceRole) }
-func systemReader() check {
-	return or(and(role("reader"), systemAll), and(role("service"), systemAll), serviceRole)
-}
-func projectAdmin() check   { return and(role("admin"), owner) }
-func projectMember() check  { return and(role("member"), or(owner, lessee)) }
-func projectReader() check  { return and(role("reader"), or(owner, lessee)) }
-func systemService() check  { return and(role("service"), systemAll) }
-func projectService() check { return and(role("service"), owner) }
+// SYSTEM_ADMIN
+func systemAdmin(e env) bool { return e.role("admin") && e.systemAll() }
 
-func systemOrProjectMember() check {
-	return or(systemMember(), projectMember(), systemService())
+// SYSTEM_MEMBER
+func systemMember(e env) bool { return (e.role("member") && e.systemAll()) || e.serviceRole() }
+
+// SYSTEM_READER
+func systemReader(e env) bool {
+	return (e.role("reader") && e.systemAll()) || (e.role("service") && e.systemAll()) || e.serviceRole()
 }
 
-func systemOrProjectReader() check {
-	return or(systemReader(), projectReader(), projectService())
+// PROJECT_ADMIN
+func projectAdmin(e env) bool { return e.role("admin") && e.owner() }
+
+// PROJECT_MEMBER
+func projectMember(e env) bool { return e.role("member") && (e.owner() || e.lessee()) }
+
+// PROJECT_READER
+func projectReader(e env) bool { return e.role("reader") && (e.owner() || e.lessee()) }
+
+// SYSTEM_SERVICE
+func systemService(e env) bool { return e.role("service") && e.systemAll() }
+
+// PROJECT_SERVICE
+func projectService(e env) bool { return e.role("service") && e.owner() }
+
+// PROJECT_OWNER_<ROLE> and PROJECT_LESSEE_<ROLE>
+func (e env) ownerRole(r string) bool  { return e.role(r) && e.owner() }
+func (e env) lesseeRole(r string) bool { return e.role(r) && e.lessee() }
+
+// SYSTEM_OR_PROJECT_MEMBER
+func systemOrProjectMember(e env) bool {
+	return systemMember(e) || projectMember(e) || systemService(e)
 }
 
-func ownerRole(r string) check  { return and(role(r), owner) }
-func lesseeRole(r string) check { return and(role(r), lessee) }
-
-func systemOrOwnerMemberAndLesseeAdmin() check {
-	return or(systemMember(), systemService(), ownerRole("member"), lesseeRole("admin"), lesseeRole("manager"),
-		projectService())
+// SYSTEM_OR_PROJECT_READER
+func systemOrProjectReader(e env) bool {
+	return systemReader(e) || projectReader(e) || projectService(e)
 }
 
-func systemAdminOrOwnerAdmin() check {
-	return or(systemAdmin(), systemService(), ownerRole("admin"), ownerRole("manager"), projectService())
+// SYSTEM_OR_OWNER_MEMBER_AND_LESSEE_ADMIN
+func systemOrOwnerMemberAndLesseeAdmin(e env) bool {
+	return systemMember(e) || systemService(e) || e.ownerRole("member") || e.lesseeRole("admin") ||
+		e.lesseeRole("manager") || projectService(e)
 }
 
-func systemMemberOrOwnerAdmin() check {
-	return or(systemMember(), systemService(), ownerRole("admin"), ownerRole("manager"), projectService())
+// SYSTEM_ADMIN_OR_OWNER_ADMIN
+func systemAdminOrOwnerAdmin(e env) bool {
+	return systemAdmin(e) || systemService(e) || e.ownerRole("admin") || e.ownerRole("manager") || projectService(e)
 }
 
-func systemMemberOrOwnerMember() check {
-	return or(systemMember(), systemService(), ownerRole("member"), projectService())
+// SYSTEM_MEMBER_OR_OWNER_ADMIN
+func systemMemberOrOwnerAdmin(e env) bool {
+	return systemMember(e) || systemService(e) || e.ownerRole("admin") || e.ownerRole("manager") || projectService(e)
 }
 
-func systemOrOwnerReader() check {
-	return or(systemReader(), systemService(), ownerRole("reader"), projectService())
+// SYSTEM_MEMBER_OR_OWNER_MEMBER
+func systemMemberOrOwnerMember(e env) bool {
+	return systemMember(e) || systemService(e) || e.ownerRole("member") || projectService(e)
 }
 
-func apiReader() check { return or(role("reader"), role("service")) }
+// SYSTEM_OR_OWNER_READER
+func systemOrOwnerReader(e env) bool {
+	return systemReader(e) || systemService(e) || e.ownerRole("reader") || projectService(e)
+}
+
+// API_READER
+func apiReader(e env) bool { return e.role("reader") || e.role("service") }
+
+// baremetal:node:create
+func nodeCreate(e env) bool { return systemAdmin(e) || systemService(e) }
+
+// baremetal:node:create:self_owned_node
+func nodeCreateSelfOwned(e env) bool { return e.role("admin") || e.role("service") }
 
 // check returns the rule's default check string (Ironic 2023.1), or nil for
 // an unknown rule.
 func (r Rule) check() check {
 	switch r {
 	case NodeCreate:
-		return or(systemAdmin(), systemService())
+		return nodeCreate
 	case NodeCreateSelfOwned:
-		return or(role("admin"), role("service"))
+		return nodeCreateSelfOwned
 	case NodeList, PortList:
-		return apiReader()
+		return apiReader
 	case NodeListAll, PortListAll, NodeGetFilterThreshold, ShardsGet, ChassisGet, DriverGet, DriverGetProperties,
 		ConductorGet:
-		return systemReader()
+		return systemReader
 	case NodeGet, PortGet, NodeGetStates, NodeTraitsList:
-		return systemOrProjectReader()
+		return systemOrProjectReader
 	case NodeGetLastError, NodeGetReservation, NodeGetDriverInternalInfo, NodeGetDriverInfo, NodeHistoryGet,
 		NodeInventoryGet:
-		return systemOrOwnerReader()
+		return systemOrOwnerReader
 	case NodeUpdateDriverInfo, NodeUpdateProperties, NodeUpdateInstanceUUID, NodeUpdateLessee,
 		NodeUpdateNetworkData, NodeUpdateName, NodeUpdateRetired, NodeSetRAIDState:
-		return systemMemberOrOwnerMember()
+		return systemMemberOrOwnerMember
 	case NodeUpdateChassisUUID, NodeUpdateShard, NodeUpdateOwnerProvisioned, NodeDisableCleaning, NodeDelete,
 		NodeVendorPassthru, DriverVendorPassthru, ChassisCreate, ChassisDelete:
-		return systemAdmin()
+		return systemAdmin
 	case NodeUpdateOwner, NodeUpdateConductorGroup, ChassisUpdate:
-		return systemMember()
+		return systemMember
 	case NodeUpdateDriverInterfaces, NodeGetBootDevice, NodeSetBootDevice, NodeInjectNMI, NodeTraitsSet,
 		NodeTraitsDelete, PortUpdate:
-		return systemMemberOrOwnerAdmin()
+		return systemMemberOrOwnerAdmin
 	case NodeUpdate, NodeUpdateExtra, NodeSetPowerState:
-		return systemOrProjectMember()
+		return systemOrProjectMember
 	case NodeUpdateInstanceInfo, NodeValidate, NodeSetMaintenance, NodeClearMaintenance, NodeSetProvisionState:
-		return systemOrOwnerMemberAndLesseeAdmin()
+		return systemOrOwnerMemberAndLesseeAdmin
 	case NodeDeleteSelfOwned:
-		return projectAdmin()
+		return projectAdmin
 	case PortCreate, PortDelete:
-		return systemAdminOrOwnerAdmin()
+		return systemAdminOrOwnerAdmin
 	}
 	return nil
 }
