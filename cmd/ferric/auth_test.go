@@ -87,6 +87,17 @@ func TestParseAuthFlags(t *testing.T) {
 			t.Errorf("%s: %v, want error %q", tt.name, err, tt.err)
 		}
 	}
+	// An htpasswd entry that is not bcrypt stops the start, naming the line
+	// and the user (never the hash).
+	bad := filepath.Join(dir, "htpasswd-sha")
+	if err := os.WriteFile(bad, []byte("alice:{SHA}fEqNCco3Yq9h5ZUglD3CZJT4lBs=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := newAuthenticator(authConfig{strategy: auth.StrategyHTTPBasic, basicUserFile: bad}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), `line 1: only bcrypt digested passwords are supported for "alice"`) ||
+		strings.Contains(err.Error(), "fEqNCco3") {
+		t.Errorf("non-bcrypt htpasswd: %v", err)
+	}
 }
 
 // baremetal runs python3-ironicclient's CLI with env (plus the process's
