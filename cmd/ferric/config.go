@@ -53,6 +53,9 @@ type config struct {
 	callbackWait   time.Duration // bound on deploy, clean and inspect wait
 	automatedClean bool          // default of nodes' automated_clean (direct deploy)
 
+	// Authentication (auth.go) and TLS.
+	auth authConfig
+
 	// hardware, when set (tests), is the fake-hardware state the registry
 	// uses instead of a new one.
 	hardware *fake.Hardware
@@ -128,6 +131,7 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	duration(&c.agentHeartbeat, "agent-heartbeat-interval", "FERRIC_AGENT_HEARTBEAT_INTERVAL", 5*time.Second, "idle heartbeat period of ramdisk agents (also their delay in picking up a command)")
 	boolean(&c.automatedClean, "automated-clean", "FERRIC_AUTOMATED_CLEAN", true, "erase disk metadata through the agent on provide and undeploy (direct deploy; nodes' automated_clean overrides)")
 	integer(&c.workerSlots, "worker-slots", "FERRIC_WORKER_SLOTS", 0, "max concurrent activities and workflow tasks per worker (0 = SDK default)")
+	authFlags(&c.auth, str, boolean, duration, integer, getenv)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -144,6 +148,9 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	}
 	if role != "dev" && role != "testdb" && c.databaseURL == "" {
 		return config{}, fmt.Errorf("%s needs -database-url or FERRIC_DATABASE_URL", role)
+	}
+	if err := c.auth.check(role, c.apiAddr); err != nil {
+		return config{}, err
 	}
 	return c, nil
 }
