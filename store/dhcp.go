@@ -107,7 +107,10 @@ func (s *Store) AcquireDHCPLease(ctx context.Context, r DHCPLeaseRequest) (netip
 	hold := r.Hold.Seconds()
 	var got netip.Addr
 	var err error
-	for range 5 { // a concurrent acquire may take the chosen address first: choose again
+	// A concurrent acquire may take the chosen address first (the unique
+	// index on ip refuses ours): choose again. Each refusal means another
+	// client got an address, so this ends; the bound is for safety.
+	for range 64 {
 		err = s.InTx(ctx, func(q Queries) error {
 			var cur netip.Addr
 			err := q.db.QueryRow(ctx, `SELECT ip FROM dhcp_leases WHERE mac = $1::text FOR UPDATE`, mac).Scan(&cur)
@@ -127,18 +130,24 @@ func (s *Store) AcquireDHCPLease(ctx context.Context, r DHCPLeaseRequest) (netip
 					ip = r.Requested
 				}
 			}
-			if !ip.IsValid() {
+			// Probe a short window first (PostgreSQL materializes the
+			// series: the whole range costs milliseconds), then the rest.
+			for _, w := range []struct{ from, to int64 }{{0, min(size, 64)}, {min(size, 64), size}} {
+				if ip.IsValid() || w.from >= w.to {
+					break
+				}
 				err := q.db.QueryRow(ctx, `SELECT $2::inet + ((g + $3::bigint) % $4::bigint)
-					FROM generate_series(0::bigint, $4::bigint - 1) g
+					FROM generate_series($5::bigint, $6::bigint - 1) g
 					WHERE `+fmt.Sprintf(leaseFree, `$2::inet + ((g + $3::bigint) % $4::bigint)`)+` LIMIT 1`,
-					mac, r.RangeStart, start, size).Scan(&ip)
-				if errors.Is(translate(err, ErrNotFound), ErrNotFound) {
-					return fmt.Errorf("no free address in %s-%s: %w", r.RangeStart, r.RangeEnd, ErrNotFound)
-				} else if err != nil {
+					mac, r.RangeStart, start, size, w.from, w.to).Scan(&ip)
+				if err := translate(err, ErrNotFound); err != nil && !errors.Is(err, ErrNotFound) {
 					return err
 				}
-				ip = ip.Unmap()
 			}
+			if !ip.IsValid() {
+				return fmt.Errorf("no free address in %s-%s: %w", r.RangeStart, r.RangeEnd, ErrNotFound)
+			}
+			ip = ip.Unmap()
 			// A stale holder (expired lease, reservation of a deleted
 			// port) gives the address up; the condition is checked again
 			// on the row as it is when locked.

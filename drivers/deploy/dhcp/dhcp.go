@@ -114,7 +114,8 @@ type Config struct {
 	ARM64File string
 
 	// Workers is how many requests are handled at once (0: 16); requests
-	// beyond a queue of as many are dropped (clients retransmit).
+	// beyond a queue of eight times as many are dropped (clients
+	// retransmit).
 	Workers int
 
 	// Log receives one line per answered or refused boot request. Nil

@@ -145,7 +145,7 @@ func (s *Server) Start(ctx context.Context) error {
 	var runCtx context.Context
 	runCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.errc = make(chan error, len(conns))
-	jobs := make(chan packet, s.cfg.Workers)
+	jobs := make(chan packet, 8*s.cfg.Workers)
 	var workers sync.WaitGroup
 	for range s.cfg.Workers {
 		workers.Go(func() {
