@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -166,24 +168,38 @@ func l2DeleteStale(t testing.TB) {
 
 // in runs fn on an OS thread moved into namespace ns: sockets fn opens
 // belong to ns for their whole life, wherever they are used later. The
-// thread is never unlocked, so it exits with fn's goroutine instead of
-// going back to the runtime in the wrong namespace (threads the runtime
-// starts meanwhile come from its template thread, not this one).
+// thread is moved back before it is unlocked; if that fails it stays locked
+// and exits with the goroutine rather than serve others in the wrong
+// namespace. (Letting threads exit is not free either: a child started with
+// Pdeathsig, like the tests' ipmi_sim, dies with the thread that forked it.)
 func in(ns string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer home.Close()
 		f, err := os.Open("/run/netns/" + ns)
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- err
 			return
 		}
 		defer f.Close()
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("setns %s: %w", ns, err)
 			return
 		}
-		errc <- fn()
+		err = fn()
+		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
 	}()
 	return <-errc
 }
@@ -216,4 +232,49 @@ func bindToDevice(c syscall.RawConn, iface string) error {
 		return err
 	}
 	return serr
+}
+
+// startRouterAdvertiser plays the provisioning network's IPv6 router on br0:
+// it answers router solicitations with a router advertisement that offers
+// nothing (no prefix, not a default router, no DHCPv6). iPXE configures
+// IPv6 beside DHCPv4 and waits for an answer (~15 s per round without one);
+// QEMU's user network answers too, so the L2 timings compare like with like.
+func (n *l2Net) startRouterAdvertiser() {
+	n.t.Helper()
+	var pc *icmp.PacketConn
+	var ifi *net.Interface
+	if err := in(n.ns, func() (err error) {
+		if ifi, err = net.InterfaceByName("br0"); err != nil {
+			return err
+		}
+		pc, err = icmp.ListenPacket("ip6:ipv6-icmp", "::")
+		return err
+	}); err != nil {
+		n.t.Fatalf("router advertiser: %v", err)
+	}
+	p := pc.IPv6PacketConn()
+	if err := p.JoinGroup(ifi, &net.IPAddr{IP: net.ParseIP("ff02::2")}); err != nil {
+		n.t.Fatalf("router advertiser: join all-routers: %v", err)
+	}
+	_ = p.SetControlMessage(ipv6.FlagInterface, true)
+	var f ipv6.ICMPFilter
+	f.SetAll(true)
+	f.Accept(ipv6.ICMPTypeRouterSolicitation)
+	_ = p.SetICMPFilter(&f)
+	// Type 134, code 0, checksum (the kernel's), hop limit 64, no flags,
+	// router lifetime 0, reachable time 0, retransmit timer 0; the source
+	// link-layer address option.
+	ra := append([]byte{134, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1}, ifi.HardwareAddr...)
+	allNodes := &net.IPAddr{IP: net.ParseIP("ff02::1"), Zone: "br0"}
+	cm := &ipv6.ControlMessage{HopLimit: 255, IfIndex: ifi.Index}
+	n.t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			if _, _, _, err := p.ReadFrom(buf); err != nil {
+				return
+			}
+			_, _ = p.WriteTo(ra, cm, allNodes)
+		}
+	}()
 }
