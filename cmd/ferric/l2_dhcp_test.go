@@ -12,7 +12,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -123,15 +125,18 @@ var (
 	udhcpcIPXE    = []string{"-V", "PXEClient:Arch:00000:UNDI:002001", "-x", "0x5d:0000", "-x", "0x4d:69505845"}
 )
 
-// TestL2DHCPFullMode runs ferric's DHCP server in full mode on a bridge in
-// a network namespace and busybox udhcpc in namespaces of their own on that
+// TestL2DHCPFullMode runs `ferric boot` in full mode on a bridge in a
+// network namespace and busybox udhcpc in namespaces of their own on that
 // bridge: an unknown MAC gets an address but no boot file, an enrolled MAC
 // both (the iPXE binary for PXE firmware, the boot script for iPXE), and
-// after a restart of the server the enrolled MAC's reservation holds while
-// no address already leased is handed out again. Another DHCP server on the
-// port is a clear error.
+// after a restart of the process the enrolled MAC's reservation holds while
+// no address already leased is handed out again. A second DHCP server on
+// the port, ferric or dnsmasq, makes ferric boot exit with a clear error.
 func TestL2DHCPFullMode(t *testing.T) {
 	l2Prereqs(t, "busybox", "dnsmasq")
+	if _, err := os.Stat("/usr/lib/ipxe/" + dhcp.DefaultBIOSFile); err != nil {
+		t.Skipf("iPXE binaries (apt-get install ipxe): %v", err)
+	}
 	st := storetest.New(t)
 	ctx := t.Context()
 	const enrolled, unknownA, unknownB = "52:54:00:d0:00:01", "52:54:00:d0:00:0a", "52:54:00:d0:00:0b"
@@ -143,11 +148,16 @@ func TestL2DHCPFullMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	nw := newL2Net(t)
-	log := l2Log(t)
-	cfg := l2DHCPConfig("full")
-	// Two addresses: the restart below must find both taken.
-	cfg.dhcp.rangeStart, cfg.dhcp.rangeEnd = netip.MustParseAddr("10.213.0.100"), netip.MustParseAddr("10.213.0.101")
-	stop := startL2DHCP(t, nw, cfg, log, st)
+	ramdisk := t.TempDir() // the boot server only starts with a ramdisk to serve
+	for _, f := range []string{"vmlinuz", "initramfs"} {
+		if err := os.WriteFile(filepath.Join(ramdisk, f), []byte(f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two addresses: after the restart below, both are taken.
+	args := append(l2BootArgs("full", ramdisk, "http://"+l2BridgeIP+":"+l2AgentPort), "-dhcp-range", "10.213.0.100-10.213.0.101")
+	boot := newL2Boot(t, nw, st, args...)
+	boot.start()
 	hostA, hostE, hostB := nw.addHost(unknownA, ""), nw.addHost(enrolled, ""), nw.addHost(unknownB, "")
 	inRange := func(ip string) bool { return ip == "10.213.0.100" || ip == "10.213.0.101" }
 
@@ -168,29 +178,36 @@ func TestL2DHCPFullMode(t *testing.T) {
 		t.Fatalf("enrolled MAC (iPXE): %v %v; want %s and the boot script", err, ipxe, e["ip"])
 	}
 
-	// A second server on the same port fails clearly, and so does ferric
-	// beside a dnsmasq serving DHCP on the bridge.
-	if srv, err := newDHCPServer(cfg, log, st); err != nil {
-		t.Fatal(err)
-	} else if err := in(nw.ns, func() error { return srv.Start(ctx) }); !errors.Is(err, dhcp.ErrPortInUse) {
-		t.Errorf("second server on br0:67: %v, want ErrPortInUse", err)
+	// A second ferric on the same interface (its TFTP and HTTP elsewhere)
+	// exits with a clear error, and so does ferric beside a dnsmasq that
+	// serves DHCP on the bridge.
+	second := append(slices.Clone(args), "-tftp-address", ":6969", "-boot-http-address", l2BridgeIP+":8081")
+	var exit *l2BootExit
+	if err := newL2Boot(t, nw, st, second...).run(); !errors.As(err, &exit) || !strings.Contains(exit.out, "port 67 on br0 is taken") {
+		t.Errorf("a second ferric boot on br0: %v; want it to exit saying port 67 is taken", err)
 	}
-	stop()
+	// Without the capability to bind ports below 1024, it says so.
+	if _, err := exec.LookPath("setpriv"); err == nil {
+		unpriv := newL2Boot(t, nw, st, second...)
+		unpriv.args = append([]string{"setpriv", "--bounding-set=-net_bind_service"}, unpriv.args...)
+		if err := unpriv.run(); !errors.As(err, &exit) || !strings.Contains(exit.out, "CAP_NET_BIND_SERVICE") {
+			t.Errorf("ferric boot without CAP_NET_BIND_SERVICE: %v; want it to exit naming the capability", err)
+		}
+	}
+	boot.stop()
 	dnsmasq := startDnsmasq(t, nw.ns, "br0", "10.213.0.150,10.213.0.160")
-	if srv, err := newDHCPServer(cfg, log, st); err != nil {
-		t.Fatal(err)
-	} else if err := in(nw.ns, func() error { return srv.Start(ctx) }); !errors.Is(err, dhcp.ErrPortInUse) ||
-		!strings.Contains(err.Error(), "dnsmasq") {
-		t.Errorf("beside dnsmasq: %v, want ErrPortInUse naming dnsmasq", err)
+	if err := newL2Boot(t, nw, st, args...).run(); !errors.As(err, &exit) || !strings.Contains(exit.out, "dnsmasq") {
+		t.Errorf("ferric boot beside dnsmasq: %v; want it to exit naming dnsmasq", err)
 	} else {
-		t.Logf("beside dnsmasq: %v", err)
+		lines := strings.Split(strings.TrimSpace(exit.out), "\n")
+		t.Logf("ferric boot beside dnsmasq exits with:\n%s", lines[len(lines)-1])
 	}
 	dnsmasq()
 
 	// Restart: only PostgreSQL remembers. The enrolled MAC gets its
 	// address again; a new MAC gets nothing, since the unknown MAC's lease
 	// (not released: udhcpc -q keeps it) holds the other address.
-	startL2DHCP(t, nw, cfg, log, st)
+	boot.start()
 	if again, err := udhcpc(t, hostE, udhcpcPXEBIOS...); err != nil || again["ip"] != e["ip"] {
 		t.Fatalf("enrolled MAC after restart: %v %v, want its reservation %s", err, again, e["ip"])
 	}
