@@ -109,8 +109,7 @@ func newTestHandler(t testing.TB, mode Mode, edit ...func(*Config)) (*handler, *
 	for _, e := range edit {
 		e(&cfg)
 	}
-	s, err := New(cfg, nil, &fakeLeases{})
-	if err == nil || !errors.Is(err, ErrBadConfig) {
+	if _, err := New(cfg, nil, &fakeLeases{}); !errors.Is(err, ErrBadConfig) {
 		t.Fatalf("New without Hosts: %v, want ErrBadConfig", err)
 	}
 	hosts := &fakeHosts{hosts: map[string]Host{
@@ -118,7 +117,7 @@ func newTestHandler(t testing.TB, mode Mode, edit ...func(*Config)) (*handler, *
 		macUEFINode: {NodeUUID: "node-2", PXEEnabled: true, BootMode: "uefi"},
 		macNoPXE:    {NodeUUID: "node-3"},
 	}}
-	s, err = New(cfg, hosts, &fakeLeases{})
+	s, err := New(cfg, hosts, &fakeLeases{})
 	if err != nil {
 		t.Fatal(err)
 	}
