@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"bytes"
 	"context"
 	"errors"
@@ -85,9 +86,10 @@ func startL2DHCP(t testing.TB, n *l2Net, cfg config, log *slog.Logger, st *store
 	return stop
 }
 
-// udhcpcScript records each udhcpc event's environment in $DIR/<event>.env.
+// udhcpcScript records the variables udhcpc sets for each event in
+// $DIR/<event>.env.
 const udhcpcScript = `#!/bin/sh
-env > "$(dirname "$0")/$1.env"
+env | grep -E '^(ip|subnet|router|serverid|siaddr|sname|boot_file|bootfile|tftp|vendor|lease)=' > "$(dirname "$0")/$1.env"
 `
 
 // udhcpc runs busybox udhcpc in ns (3 DISCOVERs, 1 s apart) and returns
@@ -226,17 +228,72 @@ func TestL2DHCPFullMode(t *testing.T) {
 	}
 }
 
+// TestL2DHCPOffModeDnsmasq checks the README's dnsmasq settings for
+// -dhcp-mode=off (an external DHCP server chainloads ferric's iPXE): PXE
+// firmware gets the iPXE binary for its architecture from ferric's TFTP, iPXE
+// gets ferric's boot script, and UEFI HTTP boot the iPXE binary over HTTP.
+func TestL2DHCPOffModeDnsmasq(t *testing.T) {
+	l2Prereqs(t, "busybox", "dnsmasq")
+	nw := newL2Net(t)
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The lines after "dnsmasq:" in the README, up to the closing fence.
+	_, rest, _ := strings.Cut(string(readme), "MACs if that matters")
+	_, rest, _ = strings.Cut(rest, "```\n")
+	block, _, _ := strings.Cut(rest, "```")
+	conf := strings.NewReplacer("10.0.0.100,10.0.0.200", "10.213.0.150,10.213.0.160,255.255.0.0", "10.0.0.1", l2BridgeIP).Replace(block)
+	if !strings.Contains(conf, "dhcp-boot=tag:ipxe,http://"+l2BridgeIP+":8080/boot.ipxe") {
+		t.Fatalf("README's dnsmasq settings not found:\n%s", conf)
+	}
+	confFile := filepath.Join(t.TempDir(), "ferric.conf")
+	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dnsHost := nw.addHost("", "10.213.0.2")
+	startDnsmasq(t, dnsHost, "eth0", "", "--conf-file="+confFile)
+
+	// dnsmasq puts the file in option 67 when asked for it (udhcpc -O
+	// bootfile), else in the BOOTP header's file field.
+	file := func(env map[string]string) string { return cmp.Or(env["bootfile"], env["boot_file"]) }
+	pxe, err := udhcpc(t, nw.addHost("52:54:00:d2:00:01", ""), udhcpcPXEBIOS...)
+	if err != nil || file(pxe) != dhcp.DefaultBIOSFile || pxe["siaddr"] != l2BridgeIP {
+		t.Errorf("BIOS PXE: %v %v; want undionly.kpxe from %s", err, pxe, l2BridgeIP)
+	}
+	efi, err := udhcpc(t, nw.addHost("52:54:00:d2:00:02", ""), "-V", "PXEClient:Arch:00007:UNDI:003016", "-x", "0x5d:0007")
+	if err != nil || file(efi) != dhcp.DefaultUEFIFile || efi["siaddr"] != l2BridgeIP {
+		t.Errorf("UEFI PXE: %v %v; want snponly.efi from %s", err, efi, l2BridgeIP)
+	}
+	ipxe, err := udhcpc(t, nw.addHost("52:54:00:d2:00:03", ""), udhcpcIPXE...)
+	if err != nil || file(ipxe) != "http://"+l2BridgeIP+":8080/boot.ipxe" {
+		t.Errorf("iPXE: %v %v; want ferric's boot script", err, ipxe)
+	}
+	http, err := udhcpc(t, nw.addHost("52:54:00:d2:00:04", ""), "-V", "HTTPClient:Arch:00016:UNDI:003016", "-x", "0x5d:0010",
+		"-O", "vendor")
+	if err != nil || file(http) != "http://"+l2BridgeIP+":8080/ipxe-bin/snponly.efi" || http["vendor"] != "HTTPClient" {
+		t.Errorf("UEFI HTTP boot: %v %v; want the iPXE binary over HTTP", err, http)
+	}
+}
+
 // startDnsmasq runs dnsmasq as a DHCP server (no DNS, no PXE) on iface in
 // ns, handing out rng ("first,last"); the returned func stops it.
-func startDnsmasq(t testing.TB, ns, iface, rng string) (stop func()) {
+func startDnsmasq(t testing.TB, ns, iface, rng string, extra ...string) (stop func()) {
 	t.Helper()
 	dir := t.TempDir()
-	var out bytes.Buffer
-	cmd := netnsCmd(ns, "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0", "--interface="+iface,
-		"--bind-interfaces", "--dhcp-range="+rng+",255.255.0.0,1h", "--dhcp-leasefile="+filepath.Join(dir, "leases"),
-		"--pid-file="+filepath.Join(dir, "pid"), "--user=root", "--log-dhcp", "--dhcp-authoritative",
-		"--no-ping") // no ICMP check of an address before offering it: offers come at once
-	cmd.Stdout, cmd.Stderr = &out, &out
+	out := &l2Output{}
+	args := []string{"--no-daemon", "--port=0", "--interface=" + iface,
+		"--bind-interfaces", "--dhcp-leasefile=" + filepath.Join(dir, "leases"),
+		"--pid-file=" + filepath.Join(dir, "pid"), "--user=root", "--log-dhcp", "--dhcp-authoritative",
+		"--no-ping"} // no ICMP check of an address before offering it: offers come at once
+	if rng != "" {
+		args = append(args, "--dhcp-range="+rng+",255.255.0.0,1h")
+	}
+	if len(extra) == 0 {
+		extra = []string{"--conf-file=/dev/null"}
+	}
+	cmd := netnsCmd(ns, "dnsmasq", append(args, extra...)...)
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start dnsmasq: %v", err)
 	}
@@ -261,6 +318,24 @@ func startDnsmasq(t testing.TB, ns, iface, rng string) (stop func()) {
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// l2Output collects a program's output; safe for concurrent use.
+type l2Output struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (o *l2Output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+func (o *l2Output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
 }
 
 // dhcpProbe is a DHCP client socket on eth0 of a host namespace: it sends
