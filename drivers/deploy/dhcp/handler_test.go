@@ -244,6 +244,27 @@ func TestProxyMode(t *testing.T) {
 		})
 	}
 
+	t.Run("arm64 with its binary", func(t *testing.T) {
+		t.Parallel()
+		h, _ := newTestHandler(t, ModeProxy)
+		if err := os.WriteFile(filepath.Join(h.cfg.IPXEDir, DefaultARM64File), []byte("ipxe"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for arch, want := range map[iana.Arch]string{
+			iana.EFI_ARM64:      DefaultARM64File,
+			iana.EFI_ARM64_HTTP: "http://10.9.0.1:8080/ipxe-bin/" + DefaultARM64File,
+		} {
+			vc := "PXEClient:Arch:00011:UNDI:003000"
+			if arch == iana.EFI_ARM64_HTTP {
+				vc = "HTTPClient:Arch:00019:UNDI:003000"
+			}
+			r, err := h.handle(t.Context(), discover(t, macEnrolled, vc, archp(arch), "").ToBytes(), client68, viaServer)
+			if err != nil || r == nil || r.msg.BootFileName != want {
+				t.Errorf("%s: reply %v err %v, want %s", arch, r, err, want)
+			}
+		}
+	})
+
 	t.Run("mismatch is reported", func(t *testing.T) {
 		t.Parallel()
 		h, hosts := newTestHandler(t, ModeProxy)
