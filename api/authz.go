@@ -73,6 +73,10 @@ func routeAccess() []routeRule {
 		{post, "/v1/heartbeat/:node", public()},
 		// The inventory schema describes a format; it holds no data.
 		{get, "/schemas/inventory.v1.json", public()},
+		// Liveness and readiness probes (orchestrators and load balancers
+		// hold no credentials); they answer dependency names, no data.
+		{get, "/healthz", public()},
+		{get, "/readyz", public()},
 
 		{get, "/v1/nodes", special(accessNodeList)},
 		{post, "/v1/nodes", special(accessNodeCreate)},

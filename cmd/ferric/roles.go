@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/ferric-project/ferric/activities"
 	"github.com/ferric-project/ferric/api/auth"
+	"github.com/ferric-project/ferric/api/health"
 	"github.com/ferric-project/ferric/cmd/ferric/devtemporal"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/drivers/deploy/agent"
@@ -112,18 +114,29 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 	runAPI := cfg.role == "api" || cfg.role == "all" || cfg.role == "dev"
 	runBoot := cfg.role == "boot" || cfg.role == "all" || cfg.role == "dev"
 
+	// Readiness: the database always; Temporal for the roles using it; the
+	// worker polling; the boot server listening (role boot only: in all
+	// and dev it is optional).
+	checker := &health.Checker{Log: log.With("component", "health"), Checks: []health.Check{databaseCheck(st)}}
+	identity := clientIdentity()
 	var tc client.Client
 	if runWorker || runAPI {
 		var err error
 		tc, err = client.DialContext(ctx, client.Options{
 			HostPort:  cfg.temporalAddr,
 			Namespace: cfg.namespace,
+			Identity:  identity,
 			Logger:    tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
 		})
 		if err != nil {
 			return fmt.Errorf("temporal %s: %w", cfg.temporalAddr, err)
 		}
 		defer tc.Close()
+		checker.Checks = append(checker.Checks, temporalCheck(tc, cfg.namespace))
+	}
+	var workerStarted atomic.Bool
+	if runWorker {
+		checker.Checks = append(checker.Checks, workerCheck(tc, cfg.taskQueue, identity, &workerStarted))
 	}
 
 	reg, closeDrivers := registry(cfg)
@@ -134,6 +147,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		boot, err := newBootServer(cfg, log, st)
 		if err != nil {
 			return err
+		}
+		if cfg.role == "boot" {
+			checker.Checks = append(checker.Checks, bootCheck(boot))
 		}
 		dhcpSrv, err := newDHCPServer(cfg, log, st)
 		if err != nil {
@@ -148,6 +164,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		case dhcpSrv != nil:
 			log.Warn("dhcp server not started: it would send machines to a boot server that is not running")
 		}
+	}
+	if cfg.healthAddr != "" {
+		hs, err := listenHealth(cfg.healthAddr, checker, log)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return hs.run(ctx) })
 	}
 	if cfg.pprofAddr != "" {
 		srv := &http.Server{Addr: cfg.pprofAddr, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
@@ -171,6 +194,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 			return fmt.Errorf("start worker: %w", err)
 		}
 		defer w.Stop()
+		workerStarted.Store(true)
 		log.Info("worker started", "task_queue", cfg.taskQueue, "drivers", typeNames(reg))
 		for _, sch := range []struct {
 			name   string
@@ -198,7 +222,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		}
 	}
 	if runAPI {
-		app, err := newAPI(cfg, log, st, tc, reg, runWorker && cfg.eagerStart)
+		app, err := newAPI(cfg, log, st, tc, reg, checker, runWorker && cfg.eagerStart)
 		if err != nil {
 			return err
 		}
