@@ -58,12 +58,12 @@ var transitionSQL = `WITH cur AS (
 ), drop AS (
 	UPDATE node_operations o SET config_drive = NULL FROM upd
 	WHERE $18::boolean AND o.node_id = upd.id AND o.config_drive IS NOT NULL
-)
-SELECT true, false, '', ` + nodeSelect + ` FROM upd n LEFT JOIN chassis c ON c.id = n.chassis_id
+), ` + fmt.Sprintf(releaseAllocationCTE, "upd") + `
+SELECT true, false, '', ` + nodeSelect + ` FROM upd n` + nodeJoins + `
 UNION ALL
 SELECT false, $5::text <> '' AND EXISTS (SELECT 1 FROM node_events e WHERE e.node_id = n.id AND e.request_id = $5::text),
 	COALESCE(n.provision_request_id, ''), ` + nodeSelect + `
-	FROM cur n LEFT JOIN chassis c ON c.id = n.chassis_id
+	FROM cur n` + nodeJoins + `
 	WHERE NOT EXISTS (SELECT 1 FROM upd)`
 
 // Transition moves a node to r.To if its provision_state is one of r.From
@@ -181,7 +181,7 @@ func (q Queries) SetPower(ctx context.Context, u PowerUpdate) (Node, error) {
 		INSERT INTO node_events (uuid, node_id, severity, event_type, event)
 		SELECT gen_random_uuid(), upd.id, $8::text, 'power', $9::text FROM upd WHERE $9::text <> ''
 	)
-	SELECT `+nodeSelect+` FROM upd n LEFT JOIN chassis c ON c.id = n.chassis_id`,
+	SELECT `+nodeSelect+` FROM upd n`+nodeJoins,
 		id.String(), u.PowerState != nil, power, u.Target != nil, target, setLastErr, lastErr,
 		severity, u.Event))
 	if err != nil {

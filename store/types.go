@@ -48,6 +48,9 @@ type Node struct {
 	Extra                json.RawMessage
 	InstanceUUID         *string
 	ChassisUUID          *string // resolved from chassis_id on read
+	// AllocationUUID is the allocation holding the node (read only: the
+	// allocation's node link, see Allocation).
+	AllocationUUID *string
 	ResourceClass        *string
 	Description          *string
 	Owner                *string
