@@ -40,17 +40,17 @@ type Node struct {
 	Name    *string
 	Version int64 // optimistic lock, bumped on every write
 
-	Driver               string
-	DriverInfo           json.RawMessage
-	DriverInternalInfo   json.RawMessage
-	Properties           json.RawMessage
-	InstanceInfo         json.RawMessage
-	Extra                json.RawMessage
-	InstanceUUID         *string
-	ChassisUUID          *string // resolved from chassis_id on read
+	Driver             string
+	DriverInfo         json.RawMessage
+	DriverInternalInfo json.RawMessage
+	Properties         json.RawMessage
+	InstanceInfo       json.RawMessage
+	Extra              json.RawMessage
+	InstanceUUID       *string
+	ChassisUUID        *string // resolved from chassis_id on read
 	// AllocationUUID is the allocation holding the node (read only: the
 	// allocation's node link, see Allocation).
-	AllocationUUID *string
+	AllocationUUID       *string
 	ResourceClass        *string
 	Description          *string
 	Owner                *string
