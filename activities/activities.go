@@ -71,6 +71,9 @@ type Activities struct {
 	// AgentHeartbeatTimeout fails a running agent command when the agent has
 	// not heartbeaten for this long (default 5 min).
 	AgentHeartbeatTimeout time.Duration
+	// Allocations holds the allocations (the allocation activities fail
+	// without it).
+	Allocations AllocationStore
 }
 
 // NodeInfo is what a workflow may know of a node: no secrets.

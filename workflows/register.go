@@ -24,6 +24,7 @@ func Register(r worker.WorkflowRegistry) {
 		contract.PowerSyncName:  PowerSyncPass,
 		contract.ReconcileName:  ReconcileNodes,
 		contract.RecoverName:    RecoverNode,
+		contract.AllocateName:   Allocate,
 	} {
 		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}
