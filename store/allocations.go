@@ -278,16 +278,21 @@ func (q Queries) FailAllocation(ctx context.Context, allocUUID, lastError string
 // may hold node n (already deployed); a non-nil error is the failure.
 type BackfillCheck func(n *Node, a *Allocation) error
 
+// ErrInstanceTaken is returned when an allocation's UUID is already
+// another node's instance_uuid.
+var ErrInstanceTaken = errors.New("store: instance UUID already used by another node")
+
 // BackfillAllocation creates allocation a and makes it hold the node
 // nodeUUID at once (Ironic's backfilling, API 1.58): in one transaction
 // with the node's row locked, check decides, then the node gets
 // instance_uuid (unless it has it) and instance_info.traits and the
-// allocation becomes active. A failure of check (or a node already held)
-// is recorded on the allocation (state error, last_error msgOf(err)),
-// which is kept, and returned.
+// allocation becomes active. Any failure after the allocation is created is
+// recorded on it (state error, last_error msgOf(err)), which is kept, and
+// returned.
 //
 // Errors: ErrExists/ErrDuplicateName as CreateAllocation (nothing is
-// written); ErrNotFound when the node is gone; check's error.
+// written); then ErrNotFound when the node is gone, ErrConflict when it
+// holds another instance, ErrInstanceTaken, or check's error.
 func (s *Store) BackfillAllocation(ctx context.Context, a Allocation, nodeUUID string, check BackfillCheck,
 	msgOf func(error) string) (Allocation, error) {
 	a.State = node.AllocationAllocating
@@ -296,28 +301,29 @@ func (s *Store) BackfillAllocation(ctx context.Context, a Allocation, nodeUUID s
 		return Allocation{}, err
 	}
 	var out Allocation
-	var failure error
 	err = s.InTx(ctx, func(q Queries) error {
 		n, err := q.scanNode(q.db.QueryRow(ctx, `SELECT `+nodeSelect+nodeJoin+` WHERE n.uuid = $1::uuid FOR UPDATE OF n`,
 			nodeUUID))
 		if err != nil {
 			return fmt.Errorf("backfill allocation %s: node %s: %w", created.UUID, nodeUUID, translate(err, ErrNotFound))
 		}
-		if failure = check(&n, &created); failure != nil {
-			return nil
+		if err := check(&n, &created); err != nil {
+			return err
 		}
 		tag, err := q.db.Exec(ctx, `UPDATE nodes SET instance_uuid = $2::text,
 				instance_info = jsonb_set(instance_info, '{traits}', to_jsonb($3::text[])),
 				version = version + 1, updated_at = now()
 			WHERE id = $1::bigint AND (instance_uuid IS NULL OR lower(instance_uuid) = $2::text)`,
 			n.ID, created.UUID, nonNil(created.Traits))
+		if errors.Is(translate(err, ErrNotFound), ErrExists) {
+			return fmt.Errorf("backfill allocation %s: %w", created.UUID, ErrInstanceTaken)
+		}
 		if err != nil {
 			return fmt.Errorf("backfill allocation %s: %w", created.UUID, translate(err, ErrNotFound))
 		}
 		if tag.RowsAffected() == 0 {
-			failure = fmt.Errorf("node %s is associated with instance %s: %w", n.UUID, deref(n.InstanceUUID),
-				ErrConflict)
-			return nil
+			return fmt.Errorf("backfill allocation %s: node %s is associated with instance %s: %w",
+				created.UUID, n.UUID, deref(n.InstanceUUID), ErrConflict)
 		}
 		if _, err := q.db.Exec(ctx, `UPDATE allocations SET node_id = $2::bigint, state = 'active', updated_at = now()
 			WHERE id = $1::bigint`, created.ID, n.ID); err != nil {
@@ -326,16 +332,13 @@ func (s *Store) BackfillAllocation(ctx context.Context, a Allocation, nodeUUID s
 		out, err = q.Allocation(ctx, created.UUID)
 		return err
 	})
-	if err == nil && failure == nil {
+	if err == nil {
 		return out, nil
 	}
-	if err != nil {
-		failure = err
+	if _, ferr := s.FailAllocation(context.WithoutCancel(ctx), created.UUID, msgOf(err)); ferr != nil {
+		return Allocation{}, errors.Join(err, ferr)
 	}
-	if _, ferr := s.FailAllocation(context.WithoutCancel(ctx), created.UUID, msgOf(failure)); ferr != nil {
-		return Allocation{}, errors.Join(failure, ferr)
-	}
-	return Allocation{}, failure
+	return Allocation{}, err
 }
 
 // ReleaseCheck decides, with the node's row locked, whether allocation a
