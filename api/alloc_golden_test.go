@@ -345,5 +345,3 @@ func wantAllocate(uuid string) func(t *testing.T, e *testEnv) {
 		}
 	}
 }
-
-
