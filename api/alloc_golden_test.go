@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -265,6 +266,46 @@ func TestGoldenAllocations(t *testing.T) {
 				t.Error("refused PATCH released the allocation")
 			}
 		}},
+		// The verbs (the same nodes, later in the script).
+		{file: "verb_retired_available.txt", seed: verbNode(allocN1, node.Available, nil)},
+		{file: "verb_provide_retired.txt", seed: verbNode(allocN4, node.Manageable, func(n *store.Node) {
+			n.Retired, n.RetiredReason = true, strp("old")
+		})},
+		{file: "verb_adopt_1_16.txt", seed: verbNode(allocN4, node.Manageable, nil)},
+		{file: "verb_adopt_available.txt", seed: verbNode(allocN1, node.Available, nil)},
+		{file: "verb_adopt.txt", seed: verbNode(allocN4, node.Manageable, nil),
+			check: wantVerb(allocN4, contract.AdoptName, node.VerbAdopt)},
+		{file: "verb_rescue_1_37.txt", seed: verbNode(allocN4, node.Active, nil)},
+		{file: "verb_rescue_no_password.txt", seed: verbNode(allocN4, node.Active, nil)},
+		{file: "verb_rescue_blank_password.txt", seed: verbNode(allocN4, node.Active, nil)},
+		{file: "verb_rescue_password_deploy.txt", seed: verbNode(allocN1, node.Available, nil)},
+		{file: "verb_rescue_available.txt", seed: verbNode(allocN1, node.Available, nil)},
+		{file: "verb_rescue_no_rescue.txt", seed: verbNode(allocN5, node.Active, nil), adjust: client400},
+		{file: "verb_unrescue_active.txt", seed: verbNode(allocN4, node.Active, nil)},
+		{file: "verb_rescue.txt", seed: verbNode(allocN4, node.Active, nil), check: func(t *testing.T, e *testEnv) {
+			wantVerb(allocN4, contract.RescueName, node.VerbRescue)(t, e)
+			ii := decodeObject(e.node(allocN4).InstanceInfo)
+			pw, _ := ii.Value("rescue_password").(string)
+			hashed, _ := ii.Value("hashed_rescue_password").(string)
+			if pw != "s3cret" || !strings.HasPrefix(hashed, "$6$") {
+				t.Errorf("instance_info = %s, want the rescue password and its hash", e.node(allocN4).InstanceInfo)
+			}
+			if in := e.wf.last().input; strings.Contains(string(must(json.Marshal(in))(t)), "s3cret") {
+				t.Errorf("the rescue password is in the workflow input %+v", in)
+			}
+			_, body := e.do(t, "GET", "/v1/nodes/"+allocN4, "", map[string]string{hdrVersion: "latest"})
+			if strings.Contains(body, "s3cret") || strings.Contains(body, hashed) ||
+				!strings.Contains(body, `"rescue_password":"******"`) {
+				t.Errorf("node shows its rescue password: %s", body)
+			}
+		}},
+		{file: "verb_abort_rescue.txt", seed: verbNode(allocN4, node.Rescue, nil)},
+		{file: "verb_unrescue.txt", seed: verbNode(allocN4, node.Rescue, nil),
+			check: wantVerb(allocN4, contract.UnrescueName, node.VerbUnrescue)},
+		{file: "verb_undeploy_rescue.txt", seed: verbNode(allocN4, node.Rescue, nil),
+			check: wantVerb(allocN4, contract.UndeployName, node.VerbDeleted)},
+		{file: "verb_undeploy_retired.txt", seed: verbNode(allocN5, node.Active, func(n *store.Node) { n.Retired = true }),
+			check: wantVerb(allocN5, contract.UndeployName, node.VerbDeleted)},
 	}
 	shared := newEnv(t)
 	for _, tt := range tests {
@@ -315,6 +356,40 @@ func TestGoldenAllocations(t *testing.T) {
 				tt.check(t, e)
 			}
 		})
+	}
+}
+
+// verbNode seeds the captures' nodes with node id in state (changed by
+// mut).
+func verbNode(id string, state node.ProvisionState, mut func(*store.Node)) func(*testEnv) {
+	return func(e *testEnv) {
+		allocNodes(e)
+		n := e.node(id)
+		if _, err := e.st.Pool().Exec(context.Background(), `UPDATE nodes SET provision_state = $2, instance_uuid = NULL
+			WHERE uuid = $1`, id, string(state)); err != nil {
+			e.t.Fatal(err)
+		}
+		if mut != nil {
+			n = e.node(id)
+			mut(&n)
+			if _, err := e.st.UpdateNode(context.Background(), n); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+}
+
+// wantVerb checks that the workflow of verb was started on the node's lock,
+// at the current revision.
+func wantVerb(id, name string, verb node.Verb) func(t *testing.T, e *testEnv) {
+	return func(t *testing.T, e *testEnv) {
+		t.Helper()
+		got := e.wf.last()
+		in, _ := got.input.(contract.ProvisionInput)
+		if got.name != name || in.Verb != verb || in.NodeUUID != id || got.opts.ID != contract.WorkflowID(id) ||
+			in.Revision != contract.CurrentRevision {
+			t.Errorf("started %q %+v (id %s), want %s verb %s", got.name, got.input, got.opts.ID, name, verb)
+		}
 	}
 }
 

@@ -165,6 +165,13 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 	case !equalPtr(old.RetiredReason, n.RetiredReason) && !n.Retired:
 		return badRequest("Cannot set retired_reason without retired=True")
 	}
+	if n.Retired && !old.Retired && n.ProvisionState == node.Available {
+		// A retired node must never be available (allocations and deploys
+		// would take it); it is retired in manageable, or when active and
+		// undeployed later (cleaning then ends in manageable).
+		return conflict("Node %s can not have 'retired' set in provision state 'available', the current state is '%s'",
+			n.UUID, n.ProvisionState)
+	}
 	if old.Maintenance && !n.Maintenance {
 		n.MaintenanceReason = nil
 		n.Fault = nil

@@ -40,7 +40,7 @@ var transitionSQL = `WITH cur AS (
 		last_error = CASE WHEN $6::boolean THEN NULLIF($7::text, '') ELSE n.last_error END,
 		power_state = CASE WHEN $8::boolean THEN NULLIF($9::text, '') ELSE n.power_state END,
 		instance_uuid = CASE WHEN $10::boolean THEN NULLIF($11::text, '') ELSE n.instance_uuid END,
-		instance_info = COALESCE($12::jsonb, n.instance_info),
+		instance_info = COALESCE($12::jsonb, n.instance_info) - $21::text[],
 		deploy_step = COALESCE($13::jsonb, n.deploy_step),
 		clean_step = COALESCE($14::jsonb, n.clean_step),
 		driver_internal_info = COALESCE($15::jsonb, n.driver_internal_info),
@@ -109,7 +109,7 @@ func (q Queries) Transition(ctx context.Context, r TransitionRequest) (Node, err
 		id.String(), from, string(r.To), string(r.Target), r.RequestID,
 		setLastErr, lastErr, r.PowerState != nil, power, setInstanceUUID, instanceUUID,
 		optJSON(r.InstanceInfo), optJSON(r.DeployStep), optJSON(r.CleanStep), optJSON(r.DriverInternalInfo),
-		severity, r.Event, r.DropConfigDrives, r.InspectionStarted, r.InspectionFinished,
+		severity, r.Event, r.DropConfigDrives, r.InspectionStarted, r.InspectionFinished, nonNil(r.RemoveInstanceKeys),
 	), &applied, &seen, &reqID)
 	if err != nil {
 		return Node{}, fmt.Errorf("transition node %s to %q: %w", r.UUID, r.To, translate(err, ErrNotFound))

@@ -189,10 +189,13 @@ type TransitionRequest struct {
 	Target node.ProvisionState // target_provision_state after the move ("" = null)
 
 	// Optional field updates applied in the same write. nil = leave alone.
-	LastError          *string // "" clears last_error (null)
-	PowerState         *node.PowerState
-	InstanceInfo       json.RawMessage // replace instance_info (e.g. cleared on undeploy)
-	InstanceUUID       *string         // "" clears
+	LastError    *string // "" clears last_error (null)
+	PowerState   *node.PowerState
+	InstanceInfo json.RawMessage // replace instance_info (e.g. cleared on undeploy)
+	// RemoveInstanceKeys are instance_info members removed (after
+	// InstanceInfo, if any), e.g. a rescue password.
+	RemoveInstanceKeys []string
+	InstanceUUID       *string // "" clears
 	DeployStep         json.RawMessage
 	CleanStep          json.RawMessage
 	DriverInternalInfo json.RawMessage

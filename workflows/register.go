@@ -25,6 +25,9 @@ func Register(r worker.WorkflowRegistry) {
 		contract.ReconcileName:  ReconcileNodes,
 		contract.RecoverName:    RecoverNode,
 		contract.AllocateName:   Allocate,
+		contract.AdoptName:      Adopt,
+		contract.RescueName:     Rescue,
+		contract.UnrescueName:   Unrescue,
 	} {
 		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}
