@@ -402,14 +402,14 @@ func (s *Server) checkVerb(n *store.Node, verb node.Verb, rescuePassword string)
 		if n.Maintenance {
 			return badRequest("The rescuing operation can't be performed on node %s because it's in maintenance mode.", n.UUID)
 		}
-		if _, err := s.rescuer(n); err != nil {
+		if msg := s.rescueRefusal(n); msg != "" {
 			instance := "None"
 			if n.InstanceUUID != nil {
 				instance = *n.InstanceUUID
 			}
 			// Ironic answers 500 (InstanceRescueFailure) for this client
 			// mistake; ferric answers 400.
-			return badRequest("Failed to rescue instance %s for node %s: Validation failed: %s", instance, n.UUID, err)
+			return badRequest("Failed to rescue instance %s for node %s: Validation failed: %s", instance, n.UUID, msg)
 		}
 	case node.VerbUnrescue:
 		if n.Maintenance {
@@ -419,19 +419,19 @@ func (s *Server) checkVerb(n *store.Node, verb node.Verb, rescuePassword string)
 	return nil
 }
 
-// rescuer checks, without I/O, that n's rescue interface can be built; the
-// error is Ironic's message.
-func (s *Server) rescuer(n *store.Node) (drivers.Rescuer, error) {
+// rescueRefusal checks, without I/O, that n's rescue interface can be
+// built; it returns Ironic's message when it cannot, else "".
+func (s *Server) rescueRefusal(n *store.Node) string {
 	if s.Drivers != nil {
-		r, err := s.Drivers.Rescue(n.Interfaces.Rescue, n.DriverNode())
+		_, err := s.Drivers.Rescue(n.Interfaces.Rescue, n.DriverNode())
 		switch {
 		case err == nil:
-			return r, nil
+			return ""
 		case errors.Is(err, drivers.ErrBadConfig):
-			return nil, errors.New(driverMessage(err))
+			return driverMessage(err)
 		}
 	}
-	return nil, fmt.Errorf("Driver %s does not support rescue (disabled or not implemented).", n.Driver)
+	return fmt.Sprintf("Driver %s does not support rescue (disabled or not implemented).", n.Driver)
 }
 
 // setRescuePassword stores the rescue password and its hash in the node's

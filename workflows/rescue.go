@@ -28,7 +28,7 @@ func Adopt(ctx workflow.Context, in contract.ProvisionInput) error {
 	if err := o.driver(ctx, a.TakeOverNode, in.NodeUUID).Get(ctx, nil); err != nil {
 		none := node.PowerNone
 		return o.failWith(ctx, node.AdoptFail,
-			fmt.Errorf("Error while attempting to adopt node %s: %s.", in.NodeUUID, message(err)),
+			ironicf("Error while attempting to adopt node %s: %s.", in.NodeUUID, message(err)),
 			func(t *activities.TransitionInput) { t.PowerState = &none })
 	}
 	return o.succeed(ctx, node.Active, nil)
@@ -51,11 +51,11 @@ func Rescue(ctx workflow.Context, in contract.ProvisionInput) error {
 	dropPassword := func(t *activities.TransitionInput) { t.DropRescuePassword = true }
 	var done bool
 	if err := o.driver(ctx, a.RescueNode, in.NodeUUID).Get(ctx, &done); err != nil {
-		return o.failWith(ctx, node.RescueFail, fmt.Errorf("Failed to rescue: %s", message(err)), dropPassword)
+		return o.failWith(ctx, node.RescueFail, ironicf("Failed to rescue: %s", message(err)), dropPassword)
 	}
 	if !done {
 		return o.failWith(ctx, node.RescueFail,
-			fmt.Errorf("Failed to rescue: the rescue interface of node %s needs a ramdisk agent, which ferric "+
+			ironicf("Failed to rescue: the rescue interface of node %s needs a ramdisk agent, which ferric "+
 				"does not run for rescue", in.NodeUUID), dropPassword)
 	}
 	return o.succeed(ctx, node.Rescue, nil)
@@ -74,7 +74,16 @@ func Unrescue(ctx workflow.Context, in contract.ProvisionInput) error {
 	}
 	o.step = "unrescue"
 	if err := o.driver(ctx, a.UnrescueNode, in.NodeUUID).Get(ctx, nil); err != nil {
-		return o.fail(ctx, node.UnrescueFail, fmt.Errorf("Failed to unrescue: %s", message(err)))
+		return o.fail(ctx, node.UnrescueFail, ironicf("Failed to unrescue: %s", message(err)))
 	}
 	return o.succeed(ctx, node.Active, nil)
 }
+
+// ironicError is a failure whose text is Ironic's last_error verbatim
+// (capitalized and punctuated as Ironic writes it).
+type ironicError string
+
+func (e ironicError) Error() string { return string(e) }
+
+// ironicf formats Ironic's message for a failure.
+func ironicf(format string, args ...any) error { return ironicError(fmt.Sprintf(format, args...)) }
