@@ -112,6 +112,9 @@ func (s *Server) loadAllocation(c *fiber.Ctx, ident string) (store.Allocation, e
 	if err != nil {
 		return store.Allocation{}, fmt.Errorf("read allocation %s: %w", ident, err)
 	}
+	if err := s.authorizeAllocation(c, &a, ident); err != nil {
+		return store.Allocation{}, err
+	}
 	return a, nil
 }
 
@@ -157,6 +160,9 @@ func (s *Server) listAllocations(c *fiber.Ctx) error {
 			return notAcceptable("")
 		}
 		q.Owner = &raw
+	}
+	if p := listProject(c); p != "" {
+		q.Owner = &p // a project-scoped caller sees its project's (checked in authenticate)
 	}
 	if err := allocationRes.gateSort(v, sortKey); err != nil {
 		return err
@@ -334,8 +340,12 @@ func (s *Server) createAllocation(c *fiber.Ctx) error {
 		}
 		a.ResourceClass = target.ResourceClass
 	}
+	project, err := s.allocationScope(c, &a)
+	if err != nil {
+		return err
+	}
 	if len(a.CandidateNodes) > 0 {
-		if a.CandidateNodes, err = s.candidateUUIDs(ctx, a.CandidateNodes); err != nil {
+		if a.CandidateNodes, err = s.candidateUUIDs(ctx, a.CandidateNodes, project); err != nil {
 			return err
 		}
 	}
@@ -389,8 +399,9 @@ func deref(s *string) string {
 }
 
 // candidateUUIDs resolves candidate node names and UUIDs to UUIDs, in the
-// request's order (Ironic's check_node_list).
-func (s *Server) candidateUUIDs(ctx context.Context, idents []string) ([]string, error) {
+// request's order (Ironic's check_node_list); with project set, only the
+// nodes it owns or leases are found.
+func (s *Server) candidateUUIDs(ctx context.Context, idents []string, project string) ([]string, error) {
 	out := make([]string, 0, len(idents))
 	var missing []string
 	for _, ident := range idents {
@@ -399,7 +410,7 @@ func (s *Server) candidateUUIDs(ctx context.Context, idents []string) ([]string,
 			continue
 		}
 		n, err := s.Store.Node(ctx, ident)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && project != "" && !ownsOrLeases(&n, project)) {
 			missing = append(missing, ident)
 			continue
 		}
@@ -618,6 +629,9 @@ func (s *Server) deleteNodeAllocation(c *fiber.Ctx) error {
 	} else if err != nil {
 		return fmt.Errorf("read allocation of node %s: %w", n.UUID, err)
 	}
+	if err := s.authorizeNodeAllocation(c, &a); err != nil {
+		return err
+	}
 	if err := s.releaseAllocation(c, a.UUID, a.UUID); err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) && ae.status == fiber.StatusNotFound {
@@ -626,4 +640,9 @@ func (s *Server) deleteNodeAllocation(c *fiber.Ctx) error {
 		return err
 	}
 	return nil
+}
+
+// ownsOrLeases reports whether project owns or leases n.
+func ownsOrLeases(n *store.Node, project string) bool {
+	return (n.Owner != nil && *n.Owner == project) || (n.Lessee != nil && *n.Lessee == project)
 }

@@ -40,6 +40,19 @@ const (
 	// accessNodePorts: a node's ports: node visibility and the port list
 	// rules.
 	accessNodePorts
+	// accessAllocation: allocation visibility (baremetal:allocation:get,
+	// else not found) then rule, against the allocation's owner, in
+	// loadAllocation.
+	accessAllocation
+	// accessAllocationList: allocation:list_all, or allocation:list
+	// filtered to the caller's project.
+	accessAllocationList
+	// accessAllocationCreate: allocation:create; a project-scoped caller's
+	// allocation belongs to its project unless allocation:create_restricted.
+	accessAllocationCreate
+	// accessNodeAllocation: node visibility, then rule against the owner of
+	// the node's allocation (in the handler).
+	accessNodeAllocation
 )
 
 // access is how one route is authorized.
@@ -55,9 +68,15 @@ type routeRule struct {
 	access       access
 }
 
-func global(r auth.Rule) access   { return access{kind: accessGlobal, rule: r} }
-func onNode(r auth.Rule) access   { return access{kind: accessNode, rule: r} }
-func onPort(r auth.Rule) access   { return access{kind: accessPort, rule: r} }
+func global(r auth.Rule) access { return access{kind: accessGlobal, rule: r} }
+func onNode(r auth.Rule) access { return access{kind: accessNode, rule: r} }
+func onPort(r auth.Rule) access { return access{kind: accessPort, rule: r} }
+func onAllocation(r auth.Rule) access {
+	return access{kind: accessAllocation, rule: r}
+}
+func onNodeAllocation(r auth.Rule) access {
+	return access{kind: accessNodeAllocation, rule: r}
+}
 func special(k accessKind) access { return access{kind: k} }
 func public() access              { return access{kind: accessPublic} }
 func anyone() access              { return access{kind: accessAnyone} }
@@ -107,16 +126,15 @@ func routeAccess() []routeRule {
 		{"*", "/v1/nodes/:ident/vendor_passthru", onNode(auth.NodeVendorPassthru)},
 		{"*", "/v1/nodes/:ident/vendor_passthru/:method", onNode(auth.NodeVendorPassthru)},
 
+		// Ironic shows a node's allocation to whoever sees the node.
 		{get, "/v1/nodes/:ident/allocation", onNode(auth.NodeGet)},
-		{del, "/v1/nodes/:ident/allocation", onNode(auth.NodeGet)},
+		{del, "/v1/nodes/:ident/allocation", onNodeAllocation(auth.AllocationDelete)},
 
-		// Allocations are checked against the system scope: ferric does not
-		// yet scope them to their owner's project.
-		{get, "/v1/allocations", global(auth.AllocationListAll)},
-		{post, "/v1/allocations", global(auth.AllocationCreateRestricted)},
-		{get, "/v1/allocations/:ident", global(auth.AllocationGet)},
-		{patch, "/v1/allocations/:ident", global(auth.AllocationUpdate)},
-		{del, "/v1/allocations/:ident", global(auth.AllocationDelete)},
+		{get, "/v1/allocations", special(accessAllocationList)},
+		{post, "/v1/allocations", special(accessAllocationCreate)},
+		{get, "/v1/allocations/:ident", onAllocation(auth.AllocationGet)},
+		{patch, "/v1/allocations/:ident", onAllocation(auth.AllocationUpdate)},
+		{del, "/v1/allocations/:ident", onAllocation(auth.AllocationDelete)},
 
 		{get, "/v1/ports", special(accessPortList)},
 		{post, "/v1/ports", special(accessPortCreate)},
