@@ -86,7 +86,7 @@ type process struct {
 // test unless the test stops it first.
 func startServer(t *testing.T, cfg devtemporal.Config) *process {
 	t.Helper()
-	srv, err := devtemporal.Start(cfg)
+	srv, err := devtemporal.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("start dev server: %v", err)
 	}
