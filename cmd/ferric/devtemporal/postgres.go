@@ -50,7 +50,7 @@ type Postgres struct {
 	// URL locates the server: postgres://user:password@host:port/db?params.
 	// Its database (default "postgres") is the one connected to for creating
 	// the two below; its query parameters (sslmode, sslrootcert, ...) apply
-	// to every connection.
+	// to every connection, except pgxpool's pool_* settings.
 	URL string
 	// Database holds workflow state and VisibilityDatabase the visibility
 	// records (what the UI lists); both are created when missing.
@@ -110,6 +110,13 @@ func (p Postgres) parse() (parsedURL, error) {
 		params:   u.Query(),
 	}
 	pu.password, _ = u.User.Password()
+	for k := range pu.params {
+		// pgxpool's settings (a ferric database URL may carry them) are
+		// not connection parameters: the server would refuse them.
+		if strings.HasPrefix(k, "pool_") {
+			pu.params.Del(k)
+		}
+	}
 	if pu.database == "" {
 		pu.database = "postgres"
 	}
