@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
+	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ferric-project/ferric/agent/wire"
+	"github.com/ferric-project/ferric/drivers/inventory"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
 )
@@ -22,6 +24,7 @@ type InspectStore interface {
 	NodeInventory(ctx context.Context, nodeUUID string) (store.Inventory, error)
 	UpdateNode(ctx context.Context, n store.Node) (store.Node, error)
 	CreatePort(ctx context.Context, p store.Port) (store.Port, error)
+	UpdatePort(ctx context.Context, p store.Port) (store.Port, error)
 	ListPorts(ctx context.Context, q store.ListPorts) ([]store.Port, error)
 }
 
@@ -50,7 +53,9 @@ func (a *Activities) InspectHardware(ctx context.Context, uuid string) (bool, er
 	if err != nil {
 		return false, classify(err)
 	}
+	stop := heartbeatEvery(ctx, inspectHeartbeatInterval)
 	doc, err := in.InspectHardware(ctx)
+	stop()
 	if err != nil {
 		return false, classify(fmt.Errorf("inspect node %s: %w", uuid, err))
 	}
@@ -61,6 +66,37 @@ func (a *Activities) InspectHardware(ctx context.Context, uuid string) (bool, er
 		return false, err
 	}
 	return true, nil
+}
+
+// inspectHeartbeatInterval is how often InspectHardware heartbeats while
+// the driver works: an out-of-band inspection sends a few dozen commands to
+// the BMC, which pacing (-ipmi-min-command-interval) can stretch past the
+// activity's heartbeat timeout.
+const inspectHeartbeatInterval = 10 * time.Second
+
+// heartbeatEvery records a heartbeat every interval, in a regular activity,
+// until the returned stop is called; stop waits for the heartbeats to end.
+func heartbeatEvery(ctx context.Context, every time.Duration) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for beat := 1; ; beat++ {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx, beat)
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
 }
 
 // StoreAgentInventoryInput names the agent command whose result is the
@@ -115,9 +151,9 @@ func storeDocument(ctx context.Context, st InspectStore, uuid, source string, do
 type documentParts struct{ inventory, pluginData json.RawMessage }
 
 // splitDocument returns the inventory and plugin_data members of a
-// document, byte for byte, after checking them.
+// document, byte for byte, after validating it against the inventory schema.
 func splitDocument(doc json.RawMessage) (documentParts, error) {
-	if err := validateInventory(doc); err != nil {
+	if err := inventory.Validate(doc); err != nil {
 		return documentParts{}, err
 	}
 	var m map[string]json.RawMessage
@@ -143,6 +179,18 @@ type InspectionApplied struct {
 	Properties   []string `json:"properties,omitempty"` // property keys set
 	PortsCreated []string `json:"ports_created,omitempty"`
 	PortsSkipped []string `json:"ports_skipped,omitempty"` // MACs that belong to another node
+	PortsUpdated []string `json:"ports_updated,omitempty"` // pxe_enabled changed
+}
+
+// pxeKnown reports whether the inventory says which NIC the machine booted
+// from.
+func pxeKnown(nics []inventory.NIC) bool {
+	for _, n := range nics {
+		if n.PXE {
+			return true
+		}
+	}
+	return false
 }
 
 // ApplyInspection does what Ironic's inspection does with an inventory:
@@ -159,11 +207,15 @@ func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInpu
 	if err != nil {
 		return out, classify(fmt.Errorf("read inventory of node %s: %w", in.UUID, err))
 	}
-	sum, err := summarizeInventory(inv.Inventory)
-	if err != nil {
+	var doc inventory.Document
+	if err := json.Unmarshal(inv.Inventory, &doc.Inventory); err != nil {
 		return out, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("inventory of node %s: %v", in.UUID, err), errTypeBadInventory, nil)
 	}
+	if len(inv.PluginData) > 0 {
+		_ = json.Unmarshal(inv.PluginData, &doc.PluginData) // root_disk, when given; the rest is optional
+	}
+	sum := inventory.Summarize(doc)
 	// Properties. The workflow holds the node's lock; only API writes
 	// (PATCH) can race: re-read and re-apply.
 	for attempt := 0; ; attempt++ {
@@ -179,21 +231,21 @@ func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInpu
 		}
 		out.Properties = out.Properties[:0]
 		set := func(k string, v any) { props[k] = v; out.Properties = append(out.Properties, k) }
-		if sum.cpus > 0 {
-			set("cpus", sum.cpus)
+		if sum.CPUs > 0 {
+			set("cpus", sum.CPUs)
 		}
-		if sum.memoryMB > 0 {
-			set("memory_mb", sum.memoryMB)
+		if sum.MemoryMB > 0 {
+			set("memory_mb", sum.MemoryMB)
 		}
-		if sum.localGB > 0 {
-			set("local_gb", sum.localGB)
+		if sum.LocalGB > 0 {
+			set("local_gb", sum.LocalGB)
 		}
-		if sum.cpuArch != "" {
-			set("cpu_arch", sum.cpuArch)
+		if sum.CPUArch != "" {
+			set("cpu_arch", sum.CPUArch)
 		}
-		if sum.bootMode != "" {
+		if sum.BootMode != "" {
 			caps, _ := props["capabilities"].(string)
-			set("capabilities", withCapability(caps, "boot_mode", sum.bootMode))
+			set("capabilities", withCapability(caps, "boot_mode", sum.BootMode))
 		}
 		raw, err := json.Marshal(props)
 		if err != nil {
@@ -212,19 +264,33 @@ func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInpu
 		return out, classify(fmt.Errorf("list ports of node %s: %w", in.UUID, err))
 	}
 	have := map[string]bool{}
+	pxe := map[string]bool{}
+	for _, nic := range sum.NICs {
+		pxe[nic.MAC] = nic.PXE
+	}
 	for _, p := range existing {
-		have[strings.ToLower(p.Address)] = true
+		mac := strings.ToLower(p.Address)
+		have[mac] = true
+		// As Ironic's inspection: a known port's pxe_enabled follows what
+		// the machine booted from.
+		if want, seen := pxe[mac]; seen && want != p.PXEEnabled && pxeKnown(sum.NICs) {
+			p.PXEEnabled = want
+			if _, err := st.UpdatePort(ctx, p); err != nil {
+				return out, classify(fmt.Errorf("update port %s of node %s: %w", mac, in.UUID, err))
+			}
+			out.PortsUpdated = append(out.PortsUpdated, mac)
+		}
 	}
 	policy := in.AddPorts
 	if policy == "" {
 		policy = a.InspectAddPorts
 	}
-	for _, nic := range portsToAdd(sum.nics, policy) {
-		mac := strings.ToLower(nic.mac)
+	for _, nic := range portsToAdd(sum.NICs, policy) {
+		mac := nic.MAC
 		if have[mac] {
 			continue
 		}
-		p, err := st.CreatePort(ctx, store.Port{Address: mac, NodeUUID: in.UUID, PXEEnabled: nic.pxe,
+		p, err := st.CreatePort(ctx, store.Port{Address: mac, NodeUUID: in.UUID, PXEEnabled: nic.PXE,
 			Extra: json.RawMessage(`{}`), LocalLinkConnection: json.RawMessage(`{}`), InternalInfo: json.RawMessage(`{}`)})
 		switch {
 		case errors.Is(err, store.ErrExists):
@@ -242,8 +308,8 @@ func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInpu
 // portsToAdd applies Ironic's add_ports: all NICs, the active ones (with an
 // IP address), the PXE one (falling back to the active ones when it is not
 // known), or none.
-func portsToAdd(nics []nicSummary, policy string) []nicSummary {
-	var out []nicSummary
+func portsToAdd(nics []inventory.NIC, policy string) []inventory.NIC {
+	var out []inventory.NIC
 	switch policy {
 	case "disabled":
 		return nil
@@ -251,15 +317,15 @@ func portsToAdd(nics []nicSummary, policy string) []nicSummary {
 		return nics
 	case "active":
 		for _, n := range nics {
-			if n.ipv4 != "" {
+			if n.IPv4 != "" {
 				out = append(out, n)
 			}
 		}
 		return out
 	}
 	for _, n := range nics {
-		if n.pxe {
-			return []nicSummary{n}
+		if n.PXE {
+			return []inventory.NIC{n}
 		}
 	}
 	return portsToAdd(nics, "active")
@@ -275,82 +341,4 @@ func withCapability(caps, key, value string) string {
 		parts = append(parts, kv)
 	}
 	return strings.Join(append(parts, key+":"+value), ",")
-}
-
-// ---- inventory reading (replaced by drivers/inventory once it lands) ----
-
-type nicSummary struct {
-	name, mac, ipv4 string
-	pxe             bool
-}
-
-type inventorySummary struct {
-	cpus, memoryMB, localGB int
-	cpuArch, bootMode       string
-	nics                    []nicSummary
-}
-
-func validateInventory(doc json.RawMessage) error {
-	var d struct {
-		Inventory *json.RawMessage `json:"inventory"`
-	}
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return err
-	}
-	if d.Inventory == nil {
-		return errors.New("inventory: missing")
-	}
-	_, err := summarizeInventory(*d.Inventory)
-	return err
-}
-
-func summarizeInventory(raw json.RawMessage) (inventorySummary, error) {
-	var inv struct {
-		CPU struct {
-			Count        int    `json:"count"`
-			Architecture string `json:"architecture"`
-		} `json:"cpu"`
-		Memory struct {
-			Total      int64 `json:"total"`
-			PhysicalMB int   `json:"physical_mb"`
-		} `json:"memory"`
-		Disks []struct {
-			Size int64 `json:"size"`
-		} `json:"disks"`
-		Interfaces []struct {
-			Name string  `json:"name"`
-			MAC  string  `json:"mac_address"`
-			IPv4 *string `json:"ipv4_address"`
-		} `json:"interfaces"`
-		Boot struct {
-			Mode string `json:"current_boot_mode"`
-			PXE  string `json:"pxe_interface"`
-		} `json:"boot"`
-	}
-	if err := json.Unmarshal(raw, &inv); err != nil {
-		return inventorySummary{}, err
-	}
-	s := inventorySummary{cpus: inv.CPU.Count, cpuArch: inv.CPU.Architecture, bootMode: inv.Boot.Mode,
-		memoryMB: inv.Memory.PhysicalMB}
-	if s.memoryMB == 0 {
-		s.memoryMB = int(inv.Memory.Total >> 20)
-	}
-	var root int64
-	for _, d := range inv.Disks {
-		if d.Size >= 4<<30 && (root == 0 || d.Size < root) {
-			root = d.Size
-		}
-	}
-	if root > 0 {
-		s.localGB = int(math.Floor(float64(root)/(1<<30))) - 1
-	}
-	for _, i := range inv.Interfaces {
-		n := nicSummary{name: i.Name, mac: i.MAC}
-		if i.IPv4 != nil {
-			n.ipv4 = *i.IPv4
-		}
-		n.pxe = strings.EqualFold(inv.Boot.PXE, i.MAC) || inv.Boot.PXE == i.Name
-		s.nics = append(s.nics, n)
-	}
-	return s, nil
 }

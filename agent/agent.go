@@ -2,7 +2,8 @@
 // machine being provisioned, finds its node through ferric's API by MAC
 // address, then heartbeats with a per-operation token, pulls commands from
 // the heartbeat answers and runs them one at a time (write an image onto a
-// disk, wipe disk metadata, report disks, power off, reboot).
+// disk, wipe disk metadata, report disks, inspect the hardware, power off,
+// reboot).
 //
 // It talks HTTP to ferric's API only (agent/wire is the protocol). It never
 // holds Temporal or database credentials: the machine is untrusted.
@@ -13,6 +14,8 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +26,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferric-project/ferric/agent/inspect"
 	"github.com/ferric-project/ferric/agent/wire"
+	"github.com/ferric-project/ferric/drivers/inventory"
 )
 
 // Defaults of Config.
@@ -63,14 +68,24 @@ type Config struct {
 
 	// MACs used for lookup; nil: MACAddresses(SysfsRoot).
 	MACs []string
-	// SysfsRoot ("/sys") and DevRoot ("/dev") are used for discovery.
-	SysfsRoot, DevRoot string
+	// SysfsRoot ("/sys") and DevRoot ("/dev") are used for discovery;
+	// they, ProcRoot ("/proc") and RunRoot ("/run", udev's database) for
+	// inspection.
+	SysfsRoot, DevRoot, ProcRoot, RunRoot string
 	// ListDisks overrides disk discovery (tests); nil: Disks(SysfsRoot, DevRoot).
 	ListDisks func() ([]wire.Disk, error)
+	// Collect overrides inspection (tests); nil: inspect.Collect over the
+	// roots above and the running system's interface addresses.
+	Collect func(ctx context.Context) (inventory.Document, error)
 	// Power runs power_off and reboot; nil: those commands fail.
 	Power Power
-	// HTTPClient talks to the API; nil: http.DefaultTransport.
+	// HTTPClient talks to the API; nil: a client trusting RootCAs (or the
+	// system's roots).
 	HTTPClient *http.Client
+	// RootCAs, when set, is the only CA the API's certificate may chain to
+	// (kernel command line ferric.ca=), and the API URL must be https://:
+	// the agent then refuses plain HTTP, redirects to it included.
+	RootCAs *x509.CertPool
 	// Images writes images; its OpenDevice is also used by erase_metadata.
 	Images ImageWriter
 	// Log; nil: discard.
@@ -92,6 +107,9 @@ func New(cfg Config) (*Agent, error) {
 	if !strings.HasPrefix(cfg.APIURL, "http://") && !strings.HasPrefix(cfg.APIURL, "https://") {
 		return nil, fmt.Errorf("agent: API URL %q is not http(s)", cfg.APIURL)
 	}
+	if cfg.RootCAs != nil && !strings.HasPrefix(cfg.APIURL, "https://") {
+		return nil, fmt.Errorf("agent: a CA is set (%s=) but the API URL %q is plain HTTP: refusing it", wire.CACmdlineKey, cfg.APIURL)
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -112,6 +130,12 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.DevRoot == "" {
 		cfg.DevRoot = "/dev"
 	}
+	if cfg.ProcRoot == "" {
+		cfg.ProcRoot = "/proc"
+	}
+	if cfg.RunRoot == "" {
+		cfg.RunRoot = "/run"
+	}
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
@@ -126,7 +150,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{}
+		hc = apiHTTPClient(cfg.RootCAs)
 	}
 	return &Agent{
 		cfg: cfg,
@@ -434,6 +458,8 @@ func (a *Agent) execute(ctx context.Context, cmd wire.Command, prog *Progress) o
 		var disks []wire.Disk
 		disks, err = a.disks()
 		result, out.disksPassed = disks, true
+	case wire.CmdInspect:
+		result, err = a.inspect(ctx)
 	case wire.CmdPowerOff, wire.CmdReboot:
 		if a.cfg.Power == nil {
 			err = fmt.Errorf("%s: no power control configured", cmd.Name)
@@ -459,6 +485,20 @@ func (a *Agent) execute(ctx context.Context, cmd wire.Command, prog *Progress) o
 	}
 	out.result = r
 	return out
+}
+
+// inspect collects the hardware inventory document.
+func (a *Agent) inspect(ctx context.Context) (inventory.Document, error) {
+	if a.cfg.Collect != nil {
+		return a.cfg.Collect(ctx)
+	}
+	return inspect.Collect(ctx, inspect.Config{
+		SysfsRoot: a.cfg.SysfsRoot,
+		ProcRoot:  a.cfg.ProcRoot,
+		DevRoot:   a.cfg.DevRoot,
+		RunRoot:   a.cfg.RunRoot,
+		Version:   a.cfg.Version,
+	})
 }
 
 func (a *Agent) disks() ([]wire.Disk, error) {
@@ -510,4 +550,23 @@ func sleep(ctx context.Context, d time.Duration) error {
 // jitter spreads d over [0.75d, 1.25d) so a rack of agents does not retry in step.
 func jitter(d time.Duration) time.Duration {
 	return d*3/4 + rand.N(d/2+1)
+}
+
+// apiHTTPClient is the client of the API: with roots, it trusts only them
+// and follows no redirect away from https.
+func apiHTTPClient(roots *x509.CertPool) *http.Client {
+	if roots == nil {
+		return &http.Client{}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != "https" {
+			return fmt.Errorf("agent: refusing a redirect to plain HTTP (%s)", req.URL.Redacted())
+		}
+		if len(via) >= 10 {
+			return errors.New("agent: too many redirects")
+		}
+		return nil
+	}}
 }

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/ferric-project/ferric/agent/wire"
+	"github.com/ferric-project/ferric/drivers/inventory"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
 )
@@ -168,6 +169,23 @@ func (s *Server) heartbeat(c *fiber.Ctx) error {
 	if sess.TokenHash == "" ||
 		subtle.ConstantTimeCompare([]byte(hashAgentToken(token)), []byte(sess.TokenHash)) != 1 {
 		return unauthorizedAgent()
+	}
+	for i := range hb.Results {
+		r := &hb.Results[i]
+		// An inventory is checked against the schema when it arrives: a
+		// malformed one is refused, naming its first bad field, and stored
+		// nowhere.
+		if r.Name == wire.CmdInspect && r.Status == wire.StatusSucceeded {
+			if err := inventory.Validate(r.Result); err != nil {
+				return badRequest("Invalid inventory from the agent: %s", err.Error())
+			}
+		}
+		// An agent's error text is shown in last_error: it must be text
+		// PostgreSQL can store, whatever the machine sent.
+		r.Error = strings.ToValidUTF8(strings.ReplaceAll(r.Error, "\x00", ""), "\uFFFD")
+		if len(r.Result) > 0 && !json.Valid(r.Result) {
+			r.Result = nil
+		}
 	}
 	err = s.Agents.RecordAgentResults(ctx, sess.NodeUUID, hb.AgentVersion, hb.Results)
 	if errors.Is(err, store.ErrNotFound) {

@@ -6,123 +6,58 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/ferric-project/ferric/agent/wire"
+	"github.com/ferric-project/ferric/drivers/inventory"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
 )
 
-// memAgents is an in-memory AgentStore over a memStore's ports, with the
-// store's semantics (one-time token, final results stick).
-type memAgents struct {
-	st       *memStore
-	mu       sync.Mutex
-	sessions map[string]*store.AgentSession
-	recorded []wire.CommandResult
-}
-
-func newMemAgents(st *memStore) *memAgents {
-	return &memAgents{st: st, sessions: map[string]*store.AgentSession{}}
-}
-
-func (m *memAgents) PortByAddress(_ context.Context, mac string) (store.Port, error) {
-	m.st.mu.Lock()
-	defer m.st.mu.Unlock()
-	for _, p := range m.st.ports {
-		if strings.EqualFold(p.Address, mac) {
-			return *p, nil
-		}
-	}
-	return store.Port{}, store.ErrNotFound
-}
-
-func (m *memAgents) AgentSession(_ context.Context, id string) (store.AgentSession, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, ok := m.sessions[id]
-	if !ok {
-		return store.AgentSession{}, store.ErrNotFound
-	}
-	cp := *s
-	cp.Commands = slices.Clone(s.Commands)
-	return cp, nil
-}
-
-func (m *memAgents) IssueAgentToken(_ context.Context, id, hash string) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, ok := m.sessions[id]
-	if !ok {
-		return false, store.ErrNotFound
-	}
-	if s.TokenHash != "" {
-		return false, nil
-	}
-	s.TokenHash = hash
-	return true, nil
-}
-
-func (m *memAgents) RecordAgentResults(_ context.Context, id, version string, rs []wire.CommandResult) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, ok := m.sessions[id]
-	if !ok {
-		return store.ErrNotFound
-	}
-	s.AgentVersion = version
-	for _, r := range rs {
-		for i := range s.Commands {
-			if c := &s.Commands[i]; c.ID == r.ID && !c.Final() {
-				c.Status, c.Error = r.Status, r.Error
-			}
-		}
-	}
-	m.recorded = append(m.recorded, rs...)
-	return nil
-}
-
-func (m *memAgents) open(id string, cmds ...wire.Command) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := &store.AgentSession{NodeUUID: id, BootRamdisk: true}
-	for _, c := range cmds {
-		s.Commands = append(s.Commands, store.AgentCommand{Command: c})
-	}
-	m.sessions[id] = s
-}
-
-func (m *memAgents) close(id string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.sessions, id)
-}
-
-func agentEnv(t *testing.T, state node.ProvisionState) (*testEnv, *memAgents) {
-	t.Helper()
-	e := newEnv(t)
-	ag := newMemAgents(e.st)
-	e.srv.Agents = ag
-	e.app = e.srv.App()
-	e.st.put(store.Node{UUID: sampleUUID, Driver: "fake-hardware", ProvisionState: state,
+// agentEnv seeds e with a node in state (instance_info holding a secret)
+// and its port.
+func agentEnv(e *testEnv, state node.ProvisionState) *testEnv {
+	e.t.Helper()
+	e.put(store.Node{UUID: sampleUUID, Driver: "fake-hardware", ProvisionState: state,
 		Properties: json.RawMessage(`{"cpus":2}`), InstanceInfo: json.RawMessage(`{"image_source":"http://secret"}`)})
-	if _, err := e.st.CreatePort(context.Background(), store.Port{UUID: portUUID, Address: "52:54:00:12:34:56",
-		NodeUUID: sampleUUID}); err != nil {
-		t.Fatal(err)
+	e.putPort(store.Port{UUID: portUUID, Address: "52:54:00:12:34:56", NodeUUID: sampleUUID})
+	return e
+}
+
+// openSession opens the node's agent session with cmds queued, as the
+// workflow that boots the ramdisk does.
+func (e *testEnv) openSession(cmds ...wire.Command) {
+	e.t.Helper()
+	ctx := context.Background()
+	if err := e.st.OpenAgentSession(ctx, sampleUUID); err != nil {
+		e.t.Fatal(err)
 	}
-	return e, ag
+	for _, c := range cmds {
+		if err := e.st.EnqueueAgentCommand(ctx, sampleUUID, c); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+// session reads the node's agent session.
+func (e *testEnv) session() store.AgentSession {
+	e.t.Helper()
+	s, err := e.st.AgentSession(context.Background(), sampleUUID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
 }
 
 var noVersion = map[string]string{}
 
 func TestLookup(t *testing.T) {
 	t.Parallel()
+	shared := newEnv(t)
 	t.Run("errors", func(t *testing.T) {
-		t.Parallel()
-		e, ag := agentEnv(t, node.Available)
-		ag.open(sampleUUID)
+		e := agentEnv(shared.reuse(t), node.Available)
+		e.openSession()
 		runSteps(t, e, []step{
 			{name: "no addresses", method: "GET", path: "/v1/lookup", headers: noVersion, wantStatus: 400,
 				wantIn: "Missing mandatory parameter: addresses"},
@@ -135,16 +70,14 @@ func TestLookup(t *testing.T) {
 		})
 	})
 	t.Run("deploying without session", func(t *testing.T) {
-		t.Parallel()
-		e, _ := agentEnv(t, node.Deploying)
+		e := agentEnv(shared.reuse(t), node.Deploying)
 		runSteps(t, e, []step{{name: "no session", method: "GET", path: "/v1/lookup?addresses=52:54:00:12:34:56",
 			headers: noVersion, wantStatus: 404}})
 	})
 	for _, st := range []node.ProvisionState{node.Deploying, node.DeployWait, node.Cleaning, node.CleanWait} {
 		t.Run(string(st), func(t *testing.T) {
-			t.Parallel()
-			e, ag := agentEnv(t, st)
-			ag.open(sampleUUID)
+			e := agentEnv(shared.reuse(t), st)
+			e.openSession()
 			lookup := func() wire.LookupResponse {
 				t.Helper()
 				// An unknown second MAC is fine.
@@ -163,10 +96,10 @@ func TestLookup(t *testing.T) {
 			}
 			lr := lookup()
 			if lr.Node.UUID != sampleUUID || lr.Node.ProvisionState != string(st) || lr.Config.AgentToken == "" ||
-				lr.Config.HeartbeatInterval != 5 || string(lr.Node.Properties) != `{"cpus":2}` {
+				lr.Config.HeartbeatInterval != 5 || !jsonEqual(t, lr.Node.Properties, `{"cpus":2}`) {
 				t.Fatalf("first lookup = %+v", lr)
 			}
-			sess, _ := ag.AgentSession(context.Background(), sampleUUID)
+			sess := e.session()
 			if sess.TokenHash != hashAgentToken(lr.Config.AgentToken) || strings.Contains(sess.TokenHash, lr.Config.AgentToken) {
 				t.Errorf("stored %q: want the token's sha256 only", sess.TokenHash)
 			}
@@ -179,12 +112,13 @@ func TestLookup(t *testing.T) {
 
 func TestHeartbeat(t *testing.T) {
 	t.Parallel()
+	shared := newEnv(t)
 	write := wire.Command{ID: "run-write-image", Name: wire.CmdWriteImage, Params: json.RawMessage(`{"url":"http://x"}`)}
 	reboot := wire.Command{ID: "run-reboot", Name: wire.CmdReboot}
-	setup := func(t *testing.T, st node.ProvisionState, running bool) (*testEnv, *memAgents, string) {
+	setup := func(t *testing.T, st node.ProvisionState, running bool) (*testEnv, string) {
 		t.Helper()
-		e, ag := agentEnv(t, st)
-		ag.open(sampleUUID, write, reboot)
+		e := agentEnv(shared.reuse(t), st)
+		e.openSession(write, reboot)
 		if running {
 			e.wf.running[contract.WorkflowID(sampleUUID)] = true
 		}
@@ -193,7 +127,7 @@ func TestHeartbeat(t *testing.T) {
 		if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &lr) != nil {
 			t.Fatalf("lookup = %d %s", resp.StatusCode, body)
 		}
-		return e, ag, lr.Config.AgentToken
+		return e, lr.Config.AgentToken
 	}
 	hbPath := "/v1/heartbeat/" + sampleUUID
 	body := func(token string, rs ...wire.CommandResult) string {
@@ -214,8 +148,7 @@ func TestHeartbeat(t *testing.T) {
 	}
 
 	t.Run("tokens", func(t *testing.T) {
-		t.Parallel()
-		e, _, token := setup(t, node.Deploying, false)
+		e, token := setup(t, node.Deploying, false)
 		runSteps(t, e, []step{
 			{name: "no token", method: "POST", path: hbPath, body: body(""), headers: noVersion, wantStatus: 401,
 				wantIn: "Invalid or missing agent token received."},
@@ -230,8 +163,7 @@ func TestHeartbeat(t *testing.T) {
 		})
 	})
 	t.Run("results and pending commands", func(t *testing.T) {
-		t.Parallel()
-		e, ag, token := setup(t, node.Deploying, false)
+		e, token := setup(t, node.Deploying, false)
 		resp, raw := e.do(t, "POST", hbPath, body(token,
 			wire.CommandResult{ID: write.ID, Status: wire.StatusRunning, BytesWritten: 10}), noVersion)
 		if resp.StatusCode != 200 || !slices.Equal(commands(t, raw), []string{write.ID, reboot.ID}) {
@@ -243,8 +175,9 @@ func TestHeartbeat(t *testing.T) {
 		if got := commands(t, raw); !slices.Equal(got, []string{reboot.ID}) {
 			t.Fatalf("pending after write_image succeeded = %q", got)
 		}
-		if len(ag.recorded) != 2 || ag.sessions[sampleUUID].AgentVersion != "1.2" {
-			t.Errorf("recorded %+v", ag.recorded)
+		sess := e.session()
+		if c, _ := sess.Command(write.ID); c.Status != wire.StatusSucceeded || sess.AgentVersion != "1.2" {
+			t.Errorf("recorded %+v", sess)
 		}
 		if len(e.wf.signals) != 0 {
 			t.Errorf("signalled %q outside a wait state", e.wf.signals)
@@ -252,8 +185,7 @@ func TestHeartbeat(t *testing.T) {
 	})
 	for _, st := range []node.ProvisionState{node.DeployWait, node.CleanWait} {
 		t.Run("signals agent-ready in "+string(st), func(t *testing.T) {
-			t.Parallel()
-			e, _, token := setup(t, st, true)
+			e, token := setup(t, st, true)
 			if resp, raw := e.do(t, "POST", hbPath, body(token), noVersion); resp.StatusCode != 200 {
 				t.Fatalf("heartbeat = %d %s", resp.StatusCode, raw)
 			}
@@ -263,22 +195,41 @@ func TestHeartbeat(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a malformed inventory is refused, naming the field", func(t *testing.T) {
+		e, token := setup(t, node.Inspecting, false)
+		bad := wire.CommandResult{ID: "run-inspect", Name: wire.CmdInspect, Status: wire.StatusSucceeded,
+			Result: json.RawMessage(`{"inventory":{"cpu":{"count":"two","architecture":"x86_64"}}}`)}
+		runSteps(t, e, []step{{name: "bad inventory", method: "POST", path: hbPath, body: body(token, bad),
+			headers: noVersion, wantStatus: 400, wantIn: "inventory.cpu.count"}})
+	})
 	t.Run("no workflow to signal", func(t *testing.T) {
-		t.Parallel()
-		e, _, token := setup(t, node.DeployWait, false)
+		e, token := setup(t, node.DeployWait, false)
 		if resp, raw := e.do(t, "POST", hbPath, body(token), noVersion); resp.StatusCode != 200 {
 			t.Fatalf("heartbeat = %d %s", resp.StatusCode, raw)
 		}
 	})
 	t.Run("token dies with the session", func(t *testing.T) {
-		t.Parallel()
-		e, ag, token := setup(t, node.Deploying, false)
-		ag.close(sampleUUID)
+		e, token := setup(t, node.Deploying, false)
+		if err := e.st.CloseAgentSession(context.Background(), sampleUUID); err != nil {
+			t.Fatal(err)
+		}
 		runSteps(t, e, []step{{name: "replayed after close", method: "POST", path: hbPath, body: body(token),
 			headers: noVersion, wantStatus: 401}})
 		// A new session does not revive the old token.
-		ag.open(sampleUUID)
+		e.openSession()
 		runSteps(t, e, []step{{name: "replayed in a new session", method: "POST", path: hbPath, body: body(token),
 			headers: noVersion, wantStatus: 401}})
 	})
+}
+
+// TestInventorySchemaServed: the schema inspections are validated against
+// is public, as version discovery is.
+func TestInventorySchemaServed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	resp, body := e.do(t, "GET", "/schemas/"+inventory.SchemaFile, "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, inventory.SchemaID) ||
+		resp.Header.Get("Content-Type") != "application/schema+json" {
+		t.Fatalf("GET schema: %d %s", resp.StatusCode, body[:min(len(body), 200)])
+	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,12 +9,15 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
@@ -88,6 +92,7 @@ func runSteps(t *testing.T, e *testEnv, steps []step) {
 }
 
 func TestMicroversionNegotiation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		headers    map[string]string
@@ -109,10 +114,10 @@ func TestMicroversionNegotiation(t *testing.T) {
 		{"three parts", ver("1.2.3"), "/v1", 406, "", false, "Invalid value"},
 		{"root is not versioned", ver("9.9"), "/", 200, "", false, ""},
 	}
+	shared := newEnv(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t)
+			e := shared.reuse(t)
 			h := tt.headers
 			if h == nil {
 				h = map[string]string{}
@@ -138,14 +143,15 @@ func TestMicroversionNegotiation(t *testing.T) {
 // nodeKeys returns the members of a node document, in order.
 func nodeKeys(t *testing.T, body string) []string {
 	t.Helper()
-	v, err := decodeJSON([]byte(body))
+	v, err := jsonwire.Decode([]byte(body))
 	if err != nil {
 		t.Fatalf("decode: %v", err)
 	}
-	return v.(*object).keys
+	return v.(*jsonwire.Object).Keys()
 }
 
 func TestNodeFieldsFollowMicroversion(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		version     string
 		wantHas     []string
@@ -158,10 +164,10 @@ func TestNodeFieldsFollowMicroversion(t *testing.T) {
 		{"1.81", []string{"lessee", "network_data", "boot_mode", "secure_boot"}, []string{"shard", "firmware_interface"}},
 		{"1.82", []string{"shard"}, []string{"firmware_interface", "parent_node"}},
 	}
+	shared := newEnv(t)
 	for _, tt := range tests {
 		t.Run(tt.version, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t)
+			e := shared.reuse(t)
 			seedNode(nil)(e)
 			resp, body := e.do(t, "GET", "/v1/nodes/"+sampleUUID, "", ver(tt.version))
 			if resp.StatusCode != 200 {
@@ -183,8 +189,8 @@ func TestNodeFieldsFollowMicroversion(t *testing.T) {
 }
 
 func TestAvailableShownAsNullBefore1_2(t *testing.T) {
-	e := newEnv(t)
-	seedNode(func(n *store.Node) { n.ProvisionState = node.Available })(e)
+	t.Parallel()
+	e := newNodeEnv(t, func(n *store.Node) { n.ProvisionState = node.Available })
 	_, body := e.do(t, "GET", "/v1/nodes/"+sampleUUID+"/states", "", ver("1.1"))
 	if !strings.Contains(body, `"provision_state":null`) {
 		t.Errorf("1.1 states = %s, want provision_state null", body)
@@ -196,8 +202,8 @@ func TestAvailableShownAsNullBefore1_2(t *testing.T) {
 }
 
 func TestNotAcceptableFeatures(t *testing.T) {
-	e := newEnv(t)
-	seedNode(func(n *store.Node) { n.ProvisionState = node.Available })(e)
+	t.Parallel()
+	e := newNodeEnv(t, func(n *store.Node) { n.ProvisionState = node.Available })
 	u := "/v1/nodes/" + sampleUUID
 	runSteps(t, e, []step{
 		{"fields before 1.8", "GET", u + "?fields=uuid", "", ver("1.7"), 406, "Request not acceptable."},
@@ -227,6 +233,7 @@ func TestNotAcceptableFeatures(t *testing.T) {
 }
 
 func TestCreateNodeDefaults(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	resp, body := e.do(t, "POST", "/v1/nodes", `{"driver":"fake-hardware"}`, ver("1.10"))
 	if resp.StatusCode != 201 {
@@ -237,7 +244,7 @@ func TestCreateNodeDefaults(t *testing.T) {
 	if n["provision_state"] != "available" {
 		t.Errorf("before 1.11 a new node is available, got %v", n["provision_state"])
 	}
-	stored, _ := e.st.Node(context.Background(), n["uuid"].(string))
+	stored := e.node(n["uuid"].(string))
 	if stored.Interfaces.Power != "fake" || stored.Interfaces.Network != "noop" || stored.Interfaces.Storage != "noop" {
 		t.Errorf("interfaces not resolved to defaults: %+v", stored.Interfaces)
 	}
@@ -251,6 +258,7 @@ func TestCreateNodeDefaults(t *testing.T) {
 }
 
 func TestCreateNodeValidation(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		body   string
@@ -276,10 +284,10 @@ func TestCreateNodeValidation(t *testing.T) {
 		{"ipmi with address", `{"driver":"ipmi","driver_info":{"ipmi_address":"10.0.0.9","ipmi_password":"p"}}`, 201, `"ipmi_password":"******"`},
 		{"ipmi without driver_info yet", `{"driver":"ipmi"}`, 201, `"power_interface":"ipmitool"`},
 	}
+	shared := newEnv(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t)
+			e := shared.reuse(t)
 			resp, body := e.do(t, "POST", "/v1/nodes", tt.body, latest)
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status = %d, want %d: %s", resp.StatusCode, tt.status, body)
@@ -287,7 +295,7 @@ func TestCreateNodeValidation(t *testing.T) {
 			text := body
 			if tt.status >= 400 {
 				text = faultString(t, body)
-				if len(e.st.nodes) != 0 {
+				if e.nodeCount() != 0 {
 					t.Errorf("a refused create stored a node")
 				}
 			}
@@ -299,22 +307,24 @@ func TestCreateNodeValidation(t *testing.T) {
 }
 
 func TestSecretsAreMasked(t *testing.T) {
-	e := newEnv(t)
-	seedNode(func(n *store.Node) {
+	t.Parallel()
+	e := newNodeEnv(t, func(n *store.Node) {
 		n.DriverInfo = json.RawMessage(`{"ipmi_address":"10.0.0.9","ipmi_password":"s3cret","ssh_key_contents":"KEY",` +
-			`"redfish_auth_token":"tok","tls":{"client_secret":"x","plain":"ok"},"snmp_auth_key":"k","deploy_kernel":"k1"}`)
+			`"redfish_auth_token":"tok","tls":{"client_secret":"x","plain":"ok"},"snmp_auth_key":"k","deploy_kernel":"k1",` +
+			`"bmcs":[{"address":"10.0.0.8","password":"l1st"},[{"token":"n3sted"}]]}`)
 		n.InstanceInfo = json.RawMessage(`{"image_source":"http://i","configdrive":"H4sI","image_url":"http://temp?sig=1"}`)
 		n.DriverInternalInfo = json.RawMessage(`{"agent_secret_token":"abc","agent_url":"http://a"}`)
-	})(e)
+	})
 	for _, path := range []string{"/v1/nodes/" + sampleUUID, "/v1/nodes/detail", "/v1/nodes?fields=driver_info,instance_info,driver_internal_info"} {
 		_, body := e.do(t, "GET", path, "", latest)
-		for _, secret := range []string{"s3cret", `"KEY"`, `"tok"`, `"x"`, `"k"`, "H4sI", "sig=1", `"abc"`} {
+		for _, secret := range []string{"s3cret", `"KEY"`, `"tok"`, `"x"`, `"k"`, "H4sI", "sig=1", `"abc"`, "l1st", "n3sted"} {
 			if strings.Contains(body, secret) {
 				t.Errorf("%s leaks %s: %s", path, secret, body)
 			}
 		}
 		for _, shown := range []string{`"ipmi_address":"10.0.0.9"`, `"plain":"ok"`, `"deploy_kernel":"k1"`,
-			`"image_source":"http://i"`, `"agent_url":"http://a"`, `"ipmi_password":"******"`} {
+			`"image_source":"http://i"`, `"agent_url":"http://a"`, `"ipmi_password":"******"`,
+			`"bmcs":[{"address":"10.0.0.8","password":"******"},[{"token":"******"}]]`} {
 			if !strings.Contains(body, shown) {
 				t.Errorf("%s hides %s: %s", path, shown, body)
 			}
@@ -323,28 +333,31 @@ func TestSecretsAreMasked(t *testing.T) {
 }
 
 func TestPatchKeepsMaskedSecrets(t *testing.T) {
-	e := newEnv(t)
-	seedNode(func(n *store.Node) {
-		n.DriverInfo = json.RawMessage(`{"ipmi_address":"10.0.0.9","ipmi_password":"s3cret"}`)
-	})(e)
+	t.Parallel()
+	e := newNodeEnv(t, func(n *store.Node) {
+		n.DriverInfo = json.RawMessage(`{"ipmi_address":"10.0.0.9","ipmi_password":"s3cret","bmcs":[{"a":1,"password":"l1st"}]}`)
+	})
 	u := "/v1/nodes/" + sampleUUID
 	runSteps(t, e, []step{
 		{"whole driver_info sent back masked", "PATCH", u,
-			`[{"op":"replace","path":"/driver_info","value":{"ipmi_address":"10.0.0.10","ipmi_password":"******"}}]`, nil, 200, `"ipmi_address":"10.0.0.10"`},
+			`[{"op":"replace","path":"/driver_info","value":{"ipmi_address":"10.0.0.10","ipmi_password":"******","bmcs":[{"a":2,"password":"******"}]}}]`,
+			nil, 200, `"ipmi_address":"10.0.0.10"`},
 		{"single secret sent back masked", "PATCH", u,
 			`[{"op":"add","path":"/driver_info/ipmi_password","value":"******"}]`, nil, 200, ""},
 	})
-	if got := string(e.st.get(sampleUUID).DriverInfo); !strings.Contains(got, `"ipmi_password":"s3cret"`) {
-		t.Errorf("stored driver_info = %s, want the original password kept", got)
+	if got := compactJSON(t, e.node(sampleUUID).DriverInfo); !strings.Contains(got, `"ipmi_password":"s3cret"`) ||
+		!strings.Contains(got, `"bmcs":[{"a":2,"password":"l1st"}]`) {
+		t.Errorf("stored driver_info = %s, want the original passwords kept", got)
 	}
 	runSteps(t, e, []step{{"real change", "PATCH", u,
 		`[{"op":"replace","path":"/driver_info/ipmi_password","value":"n3w"}]`, nil, 200, ""}})
-	if got := string(e.st.get(sampleUUID).DriverInfo); !strings.Contains(got, `"ipmi_password":"n3w"`) {
+	if got := compactJSON(t, e.node(sampleUUID).DriverInfo); !strings.Contains(got, `"ipmi_password":"n3w"`) {
 		t.Errorf("stored driver_info = %s, want the new password", got)
 	}
 }
 
 func TestPatchNode(t *testing.T) {
+	t.Parallel()
 	u := "/v1/nodes/" + sampleUUID
 	tests := []struct {
 		name   string
@@ -357,19 +370,19 @@ func TestPatchNode(t *testing.T) {
 	}{
 		{name: "nested add creates the member", patch: `[{"op":"add","path":"/instance_info/image_source","value":"http://img"},{"op":"add","path":"/instance_info/image_checksum","value":"abc"}]`,
 			status: 200, check: func(t *testing.T, n store.Node) {
-				if string(n.InstanceInfo) != `{"image_source":"http://img","image_checksum":"abc"}` {
+				if !jsonEqual(t, n.InstanceInfo, `{"image_source":"http://img","image_checksum":"abc"}`) {
 					t.Errorf("instance_info = %s", n.InstanceInfo)
 				}
 			}},
 		{name: "remove nested", patch: `[{"op":"remove","path":"/extra/rack"}]`, status: 200,
 			check: func(t *testing.T, n store.Node) {
-				if string(n.Extra) != `{}` {
+				if !jsonEqual(t, n.Extra, `{}`) {
 					t.Errorf("extra = %s", n.Extra)
 				}
 			}},
 		{name: "remove root clears", patch: `[{"op":"remove","path":"/properties"},{"op":"remove","path":"/name"}]`, status: 200,
 			check: func(t *testing.T, n store.Node) {
-				if string(n.Properties) != `{}` || n.Name != nil {
+				if !jsonEqual(t, n.Properties, `{}`) || n.Name != nil {
 					t.Errorf("properties = %s name = %v", n.Properties, n.Name)
 				}
 			}},
@@ -436,22 +449,22 @@ func TestPatchNode(t *testing.T) {
 		{name: "second part fails: nothing written", patch: `[{"op":"add","path":"/extra/a","value":1},{"op":"remove","path":"/extra/zzz"}]`, status: 400,
 			wantIn: "can't remove a non-existent object 'zzz'"},
 	}
+	shared := newEnv(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t)
+			e := shared.reuse(t)
 			seedNode(tt.seed)(e)
-			before := e.st.get(sampleUUID)
+			before := e.node(sampleUUID)
 			resp, body := e.do(t, "PATCH", u+tt.query, tt.patch, latest)
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status = %d, want %d: %s", resp.StatusCode, tt.status, body)
 			}
-			after := e.st.get(sampleUUID)
+			after := e.node(sampleUUID)
 			if tt.status >= 400 {
 				if msg := faultString(t, body); !strings.Contains(msg, tt.wantIn) {
 					t.Errorf("faultstring %q lacks %q", msg, tt.wantIn)
 				}
-				if after.Version != before.Version || e.st.updates != 0 {
+				if after.Version != before.Version {
 					t.Errorf("refused patch wrote the node (version %d -> %d)", before.Version, after.Version)
 				}
 				return
@@ -467,36 +480,87 @@ func TestPatchNode(t *testing.T) {
 }
 
 func TestPatchRetriesOnConcurrentWrite(t *testing.T) {
-	e := newEnv(t)
-	seedNode(nil)(e)
+	t.Parallel()
+	e := newNodeEnv(t, nil)
+	racing := &racingStore{Store: e.st}
+	e.srv.Store = racing
+	e.app = e.srv.App()
+	on := node.PowerOn
 	races := 2
-	e.st.beforeUpdate = func(stored *store.Node) {
+	racing.before = func(ctx context.Context) {
 		if races > 0 { // a workflow moves the node meanwhile
 			races--
-			stored.Version++
-			stored.PowerState = node.PowerOn
+			if _, err := e.st.SetPower(ctx, store.PowerUpdate{UUID: sampleUUID, PowerState: &on}); err != nil {
+				t.Error(err)
+			}
 		}
 	}
 	resp, body := e.do(t, "PATCH", "/v1/nodes/"+sampleUUID, `[{"op":"add","path":"/extra/a","value":1}]`, latest)
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
-	n := e.st.get(sampleUUID)
-	if string(n.Extra) != `{"rack":"r1","a":1}` || n.PowerState != node.PowerOn {
+	n := e.node(sampleUUID)
+	if !jsonEqual(t, n.Extra, `{"rack":"r1","a":1}`) || n.PowerState != node.PowerOn {
 		t.Errorf("extra = %s power = %q; want the patch applied over the concurrent write", n.Extra, n.PowerState)
 	}
-	if e.st.updates != 3 {
-		t.Errorf("UpdateNode calls = %d, want 3", e.st.updates)
+	if got := racing.updates.Load(); got != 3 {
+		t.Errorf("UpdateNode calls = %d, want 3", got)
 	}
 
-	e.st.beforeUpdate = func(stored *store.Node) { stored.Version++ } // never wins
+	racing.before = func(ctx context.Context) { // never wins
+		if _, err := e.st.SetPower(ctx, store.PowerUpdate{UUID: sampleUUID, PowerState: &on}); err != nil {
+			t.Error(err)
+		}
+	}
 	resp, body = e.do(t, "PATCH", "/v1/nodes/"+sampleUUID, `[{"op":"add","path":"/extra/b","value":1}]`, latest)
 	if resp.StatusCode != 409 || !strings.Contains(faultString(t, body), "is locked by host localhost") {
 		t.Errorf("endless conflict = %d %s, want 409 NodeLocked", resp.StatusCode, body)
 	}
 }
 
+// racingStore is the real store with a concurrent writer: before, when
+// set, runs ahead of every UpdateNode (fault injection: the write it makes
+// wins the optimistic lock race).
+type racingStore struct {
+	*store.Store
+	before  func(ctx context.Context)
+	updates atomic.Int32
+}
+
+func (r *racingStore) UpdateNode(ctx context.Context, n store.Node) (store.Node, error) {
+	r.updates.Add(1)
+	if r.before != nil {
+		r.before(ctx)
+	}
+	return r.Store.UpdateNode(ctx, n)
+}
+
+// jsonEqual reports whether the stored JSON raw holds the document want.
+func jsonEqual(t testing.TB, raw json.RawMessage, want string) bool {
+	t.Helper()
+	var a, b any
+	if err := json.Unmarshal(raw, &a); err != nil {
+		t.Fatalf("stored JSON %q: %v", raw, err)
+	}
+	if err := json.Unmarshal([]byte(want), &b); err != nil {
+		t.Fatalf("want %q: %v", want, err)
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// compactJSON is the stored JSON raw without insignificant space (jsonb
+// writes a space after colons and commas).
+func compactJSON(t testing.TB, raw json.RawMessage) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		t.Fatalf("stored JSON %q: %v", raw, err)
+	}
+	return b.String()
+}
+
 func TestProvisioning(t *testing.T) {
+	t.Parallel()
 	u := "/v1/nodes/" + sampleUUID + "/states/provision"
 	tests := []struct {
 		name     string
@@ -556,10 +620,10 @@ func TestProvisioning(t *testing.T) {
 			status: 400, wantIn: `while it is in state "wait call-back"`},
 		{name: "abort from a stable state", body: `{"target":"abort"}`, status: 400, wantIn: `"abort" can not be performed`},
 	}
+	shared := newEnv(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t)
+			e := shared.reuse(t)
 			seedNode(tt.seed)(e)
 			if tt.running {
 				e.wf.running[contract.WorkflowID(sampleUUID)] = true
@@ -594,9 +658,9 @@ func TestProvisioning(t *testing.T) {
 				t.Errorf("request data in the workflow input: %+v", in)
 			}
 			if tt.wantOp {
-				op, ok := e.st.ops[in.OperationID]
-				if !ok {
-					t.Fatalf("no operation record %q", in.OperationID)
+				op, err := e.st.Operation(context.Background(), in.OperationID)
+				if err != nil {
+					t.Fatalf("no operation record %q: %v", in.OperationID, err)
 				}
 				if strings.Contains(tt.body, "configdrive") && !strings.Contains(string(op.ConfigDrive), "s3cret") {
 					t.Errorf("config drive not recorded: %s", op.ConfigDrive)
@@ -617,8 +681,8 @@ func sampleNodeState(mut func(*store.Node)) node.ProvisionState {
 }
 
 func TestAbortSignalsTheRunningWorkflow(t *testing.T) {
-	e := newEnv(t)
-	seedNode(func(n *store.Node) { n.ProvisionState, n.TargetProvisionState = node.DeployWait, node.Active })(e)
+	t.Parallel()
+	e := newNodeEnv(t, func(n *store.Node) { n.ProvisionState, n.TargetProvisionState = node.DeployWait, node.Active })
 	e.wf.running[contract.WorkflowID(sampleUUID)] = true
 	resp, body := e.do(t, "PUT", "/v1/nodes/"+sampleUUID+"/states/provision", `{"target":"abort"}`, latest)
 	if resp.StatusCode != 202 {
@@ -630,9 +694,9 @@ func TestAbortSignalsTheRunningWorkflow(t *testing.T) {
 }
 
 func TestPower(t *testing.T) {
+	t.Parallel()
 	u := "/v1/nodes/" + sampleUUID + "/states/power"
-	e := newEnv(t)
-	seedNode(func(n *store.Node) { n.ProvisionState, n.PowerState = node.Active, node.PowerOn })(e)
+	e := newNodeEnv(t, func(n *store.Node) { n.ProvisionState, n.PowerState = node.Active, node.PowerOn })
 	runSteps(t, e, []step{
 		{"bad target", "PUT", u, `{"target":"power sideways"}`, nil, 400, `while it is in state "power on"`},
 		{"bad timeout", "PUT", u, `{"target":"power off","timeout":0}`, nil, 400, "timeout has to be positive integer"},
@@ -652,9 +716,9 @@ func TestPower(t *testing.T) {
 }
 
 func TestBootDevice(t *testing.T) {
+	t.Parallel()
 	u := "/v1/nodes/" + sampleUUID + "/management/boot_device"
-	e := newEnv(t)
-	seedNode(nil)(e)
+	e := newNodeEnv(t, nil)
 	persistent := true
 	e.wf.result = func(name string, input any) (any, error) {
 		switch name {
@@ -701,9 +765,9 @@ func TestBootDevice(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	e := newEnv(t)
-	seedNode(nil)(e)
-	e.st.put(store.Node{UUID: "11111111-1111-1111-1111-111111111111", Driver: "ipmi", DriverInfo: json.RawMessage(`{}`),
+	t.Parallel()
+	e := newNodeEnv(t, nil)
+	e.put(store.Node{UUID: "11111111-1111-1111-1111-111111111111", Driver: "ipmi", DriverInfo: json.RawMessage(`{}`),
 		Interfaces: store.Interfaces{Bios: "no-bios", Boot: "pxe", Console: "no-console", Deploy: "direct",
 			Inspect: "no-inspect", Management: "ipmitool", Network: "noop", Power: "ipmitool", RAID: "no-raid",
 			Rescue: "no-rescue", Storage: "noop", Vendor: "no-vendor"}})
@@ -733,8 +797,8 @@ func TestValidate(t *testing.T) {
 }
 
 func TestMaintenanceAndDelete(t *testing.T) {
-	e := newEnv(t)
-	seedNode(func(n *store.Node) { n.ProvisionState = node.Active })(e)
+	t.Parallel()
+	e := newNodeEnv(t, func(n *store.Node) { n.ProvisionState = node.Active })
 	u := "/v1/nodes/" + sampleUUID
 	runSteps(t, e, []step{
 		{"delete active", "DELETE", u, "", nil, 409, "Can not delete node"},
@@ -744,17 +808,20 @@ func TestMaintenanceAndDelete(t *testing.T) {
 		{"reason cleared", "GET", u + "?fields=maintenance_reason", "", nil, 200, `"maintenance_reason":null`},
 		{"maintenance again", "PUT", u + "/maintenance", ``, nil, 202, ""},
 		{"bad reason", "PUT", u + "/maintenance", `{"reason":1}`, nil, 400, "Expected string for reason: 1"},
+	})
+	if ev, err := e.st.NodeEvents(context.Background(), sampleUUID); err != nil || len(ev) != 3 ||
+		ev[0].Event != "Node put in maintenance: broken fan" {
+		t.Errorf("events = %+v, %v", ev, err)
+	}
+	runSteps(t, e, []step{
 		{"delete in maintenance", "DELETE", u, "", nil, 204, ""},
 		{"gone", "GET", u, "", nil, 404, "could not be found"},
 	})
-	if ev := e.st.events[sampleUUID]; len(ev) != 3 || ev[0].Event != "Node put in maintenance: broken fan" {
-		t.Errorf("events = %+v", ev)
-	}
 }
 
 func TestHistory(t *testing.T) {
-	e := newEnv(t)
-	seedNode(nil)(e)
+	t.Parallel()
+	e := newNodeEnv(t, nil)
 	for i := range 3 {
 		_ = e.st.AddEvent(context.Background(), store.Event{UUID: fmt.Sprintf("00000000-0000-0000-0000-00000000000%d", i+1),
 			NodeUUID: sampleUUID, Severity: "INFO", EventType: "provisioning", Event: strings.Repeat("e", 300),
@@ -771,12 +838,13 @@ func TestHistory(t *testing.T) {
 }
 
 func TestPagination(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for i := range 5 {
 		n := sampleNode()
 		n.UUID = fmt.Sprintf("00000000-0000-0000-0000-00000000000%d", i+1)
 		n.Name = strp(fmt.Sprintf("n%d", i+1))
-		e.st.put(n)
+		e.put(n)
 	}
 	e.srv.MaxLimit = 3
 	e.app = e.srv.App()
@@ -825,6 +893,7 @@ func TestPagination(t *testing.T) {
 }
 
 func TestPorts(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	seedNodeAndPort(nil)(e)
 	runSteps(t, e, []step{
@@ -834,7 +903,7 @@ func TestPorts(t *testing.T) {
 		{"unknown node", "POST", "/v1/ports", `{"address":"52:54:00:ab:cd:e1","node_uuid":"11111111-1111-1111-1111-111111111111"}`, nil, 400, "Node 11111111-1111-1111-1111-111111111111 could not be found."},
 		{"node_uuid missing", "POST", "/v1/ports", `{"address":"52:54:00:ab:cd:e1"}`, nil, 400, "'node_uuid' is a required property"},
 		{"smartnic before 1.53", "POST", "/v1/ports", `{"address":"52:54:00:ab:cd:e1","node_uuid":"` + sampleUUID + `","is_smartnic":true}`, ver("1.52"), 406, ""},
-		{"local link", "POST", "/v1/ports", `{"address":"52:54:00:ab:cd:e2","node_uuid":"` + sampleUUID + `","local_link_connection":{"port_id":"Gig0/1","switch_id":"AA:BB:CC:DD:EE:FF"}}`, nil, 201, `"switch_id":"aa:bb:cc:dd:ee:ff"`},
+		{"local link", "POST", "/v1/ports", `{"address":"52:54:00:ab:cd:e2","node_uuid":"` + sampleUUID + `","local_link_connection":{"port_id":"Gig0/1","switch_id":"AA:BB:CC:DD:EE:FF"}}`, nil, 201, `"switch_id": "aa:bb:cc:dd:ee:ff"`}, // stored JSON as jsonb writes it
 		{"bad local link", "POST", "/v1/ports", `{"address":"52:54:00:ab:cd:e3","node_uuid":"` + sampleUUID + `","local_link_connection":{"port_id":"x"}}`, nil, 400, "is not valid under any of the given schemas"},
 		{"list by node", "GET", "/v1/ports?node=sample-node", "", nil, 200, portUUID},
 		{"list by address", "GET", "/v1/ports?address=52:54:00:12:34:56&fields=uuid", "", nil, 200, `{"ports":[{"uuid":"` + portUUID + `","links"`},
@@ -843,15 +912,15 @@ func TestPorts(t *testing.T) {
 		{"patch bad MAC", "PATCH", "/v1/ports/" + portUUID, `[{"op":"replace","path":"/address","value":"zz"}]`, nil, 400, "Expected valid MAC address for address: zz"},
 		{"patch dup MAC", "PATCH", "/v1/ports/" + portUUID, `[{"op":"replace","path":"/address","value":"52:54:00:ab:cd:ef"}]`, nil, 409, "already exists"},
 		{"patch read-only", "PATCH", "/v1/ports/" + portUUID, `[{"op":"replace","path":"/uuid","value":"x"}]`, nil, 400, "Cannot patch /uuid."},
-		{"patch pxe", "PATCH", "/v1/ports/" + portUUID, `[{"op":"replace","path":"/pxe_enabled","value":false},{"op":"add","path":"/extra/k","value":"v"}]`, nil, 200, `"extra":{"k":"v"}`},
+		{"patch pxe", "PATCH", "/v1/ports/" + portUUID, `[{"op":"replace","path":"/pxe_enabled","value":false},{"op":"add","path":"/extra/k","value":"v"}]`, nil, 200, `"extra":{"k": "v"}`},
 		{"delete", "DELETE", "/v1/ports/" + portUUID, "", nil, 204, ""},
 		{"deleted", "GET", "/v1/ports/" + portUUID, "", nil, 404, "Port " + portUUID + " could not be found."},
 	})
 }
 
 func TestChassisAndTraits(t *testing.T) {
-	e := newEnv(t)
-	seedNode(nil)(e)
+	t.Parallel()
+	e := newNodeEnv(t, nil)
 	const ch = "22222222-2222-2222-2222-222222222222"
 	u := "/v1/nodes/" + sampleUUID
 	runSteps(t, e, []step{
@@ -873,8 +942,8 @@ func TestChassisAndTraits(t *testing.T) {
 }
 
 func TestVendorPassthru(t *testing.T) {
-	e := newEnv(t)
-	seedNode(nil)(e)
+	t.Parallel()
+	e := newNodeEnv(t, nil)
 	e.wf.result = func(string, any) (any, error) {
 		return contract.PassthruResult{Return: json.RawMessage(`{"answer":42}`)}, nil
 	}
@@ -894,6 +963,7 @@ func TestVendorPassthru(t *testing.T) {
 }
 
 func TestDriversAndConductors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	runSteps(t, e, []step{
 		{"detail", "GET", "/v1/drivers?detail=true", "", nil, 200, `"default_power_interface":"ipmitool"`},
@@ -911,6 +981,7 @@ func TestDriversAndConductors(t *testing.T) {
 }
 
 func TestErrorsNeverLeakInternals(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.srv.Store = failingStore{Store: e.st}
 	e.app = e.srv.App()
@@ -937,6 +1008,7 @@ func (failingStore) ListNodes(context.Context, store.ListNodes) ([]store.Node, e
 }
 
 func TestBodyLimit(t *testing.T) {
+	t.Parallel()
 	// fasthttp enforces the limit while reading, so this needs a socket.
 	e := newEnv(t)
 	e.srv.BodyLimit = 1024
@@ -960,7 +1032,7 @@ func TestBodyLimit(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.HasPrefix(string(body), `{"error_message"`) {
 		t.Errorf("oversized body = %d %s", resp.StatusCode, body)
 	}
-	if len(e.st.nodes) != 0 {
+	if e.nodeCount() != 0 {
 		t.Error("oversized create stored a node")
 	}
 }
@@ -972,23 +1044,33 @@ func TestMaskRaw(t *testing.T) {
 		{`{"a": {"b": {"secret_key": [1, {"x": "}"}]}}, "token": null}`, `{"a":{"b":{"secret_key":"******"}},"token":"******"}`},
 		{`{"str": "has \"quotes\" and {braces} and password", "n": -1.5e3, "t": true}`, `{"str":"has \"quotes\" and {braces} and password","n":-1.5e3,"t":true}`},
 		{`{"pass\u0077ord": "x"}`, `{"pass\u0077ord":"******"}`},
-		{`{"list": [{"password": "in a list"}], "ssh_key_contents": "K"}`, `{"list":[{"password": "in a list"}],"ssh_key_contents":"******"}`},
+		{`{"list": [{"password": "in a list"}], "ssh_key_contents": "K"}`, `{"list":[{"password":"******"}],"ssh_key_contents":"******"}`},
+		{`{"a": [ [ {"token": 1} ], "x", 2, {"b": {"secret": "s"}}, [], {} ], "n": []}`, `{"a":[[{"token":"******"}],"x",2,{"b":{"secret":"******"}},[],{}],"n":[]}`},
+		{`{"passwords": [{"user": "u"}, "p"]}`, `{"passwords":"******"}`},
+		{`{"a": ["}", "]", {"k": "[{"}]}`, `{"a": ["}", "]", {"k": "[{"}]}`}, // nothing secret-looking: as stored
+		{`{"pw": [" ] ", {"k": "[{"}], "token": 1}`, `{"pw":[" ] ",{"k":"[{"}],"token":"******"}`},
 	}
 	for _, tt := range tests {
 		if got := string(appendMasked(nil, []byte(tt.in), false)); got != tt.want {
 			t.Errorf("mask %s = %s, want %s", tt.in, got, tt.want)
 		}
 	}
-	inst := `{"configdrive": "", "image_url": "http://x?temp_url_sig=1", "image_source": "http://y"}`
-	want := `{"configdrive":"******","image_url":"******","image_source":"http://y"}`
-	if got := string(appendMasked(nil, []byte(inst), true)); got != want {
-		t.Errorf("instance_info mask = %s, want %s", got, want)
+	for _, tt := range []struct{ in, want string }{
+		{`{"configdrive": "", "image_url": "http://x?temp_url_sig=1", "image_source": "http://y"}`,
+			`{"configdrive":"******","image_url":"******","image_source":"http://y"}`},
+		// Ironic hides a configdrive object (meta_data, user_data) whole.
+		{`{"configdrive": {"user_data": "#!/bin/sh\necho s3cret"}, "image_url": {}}`, `{"configdrive":"******","image_url":{}}`},
+		{`{"configdrive": ["x"], "nested": {"configdrive": "c"}}`, `{"configdrive":"******","nested":{"configdrive":"******"}}`},
+	} {
+		if got := string(appendMasked(nil, []byte(tt.in), true)); got != tt.want {
+			t.Errorf("instance_info mask %s = %s, want %s", tt.in, got, tt.want)
+		}
 	}
 }
 
 func TestHostileBodies(t *testing.T) {
-	e := newEnv(t)
-	seedNode(nil)(e)
+	t.Parallel()
+	e := newNodeEnv(t, nil)
 	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
 	runSteps(t, e, []step{
 		{"deep nesting", "POST", "/v1/nodes", `{"driver":"fake-hardware","extra":{"a":` + deep + `}}`, nil, 400, "exceeded max depth"},
@@ -1000,8 +1082,8 @@ func TestHostileBodies(t *testing.T) {
 }
 
 func TestVendorPassthruPathForm(t *testing.T) {
-	e := newEnv(t)
-	seedNode(nil)(e)
+	t.Parallel()
+	e := newNodeEnv(t, nil)
 	e.wf.result = func(string, any) (any, error) { return contract.PassthruResult{Return: json.RawMessage(`"ok"`)}, nil }
 	runSteps(t, e, []step{
 		{"method in path", "POST", "/v1/nodes/sample-node/vendor_passthru/third_method_sync", `{"bar":"meow"}`, nil, 200, `"ok"`},
@@ -1011,8 +1093,8 @@ func TestVendorPassthruPathForm(t *testing.T) {
 }
 
 func TestSyncTimeout(t *testing.T) {
-	e := newEnv(t)
-	seedNode(nil)(e)
+	t.Parallel()
+	e := newNodeEnv(t, nil)
 	e.srv.SyncTimeout = 20 * time.Millisecond
 	e.app = e.srv.App()
 	e.wf.result = func(string, any) (any, error) {
@@ -1024,8 +1106,7 @@ func TestSyncTimeout(t *testing.T) {
 
 func TestNodeInventory(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	seedNode(nil)(e)
+	e := newNodeEnv(t, nil)
 	u := "/v1/nodes/" + sampleUUID + "/inventory"
 	resp, body := e.do(t, "GET", u, "", ver("1.81"))
 	if resp.StatusCode != 404 || !strings.Contains(faultString(t, body), "Node inventory for node "+sampleUUID+" could not be found.") {
@@ -1035,10 +1116,10 @@ func TestNodeInventory(t *testing.T) {
 		t.Errorf("at 1.80: %d", resp.StatusCode)
 	}
 	inv := `{"cpu": {"count":2},  "interfaces":[{"mac_address":"52:54:00:00:00:01"}]}`
-	e.st.mu.Lock()
-	e.st.inventories = map[string]store.Inventory{sampleUUID: {NodeUUID: sampleUUID, Inventory: []byte(inv),
-		PluginData: []byte(`{"pci_devices":[]}`)}}
-	e.st.mu.Unlock()
+	if err := e.st.SetInventory(context.Background(), store.Inventory{NodeUUID: sampleUUID, Inventory: []byte(inv),
+		PluginData: []byte(`{"pci_devices":[]}`), Source: "agent"}); err != nil {
+		t.Fatal(err)
+	}
 	resp, body = e.do(t, "GET", u, "", ver("1.81"))
 	if resp.StatusCode != 200 || body != `{"inventory":`+inv+`,"plugin_data":{"pci_devices":[]}}` {
 		t.Fatalf("after inspection: %d %s", resp.StatusCode, body)

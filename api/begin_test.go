@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 // workflow's first state change is visible, and maps a workflow that could
 // not begin (the node changed since the API read it) to Ironic's 400.
 func TestBeginWaitsForFirstStateChange(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.srv.BeginWait = 2 * time.Second
 	seedNode(func(n *store.Node) { n.ProvisionState = node.Manageable })(e)
@@ -23,18 +25,20 @@ func TestBeginWaitsForFirstStateChange(t *testing.T) {
 
 	// A "worker" that moves the node 50 ms after the start.
 	e.wf.result = func(string, any) (any, error) { return nil, nil }
+	moved := make(chan error, 1)
 	go func() {
 		time.Sleep(50 * time.Millisecond)
-		e.st.mu.Lock()
-		n := e.st.nodes[sampleUUID]
-		n.ProvisionState, n.TargetProvisionState = node.Cleaning, node.Available
-		n.Version++
-		e.st.mu.Unlock()
+		_, err := e.st.Transition(context.Background(), store.TransitionRequest{UUID: sampleUUID,
+			From: []node.ProvisionState{node.Manageable}, To: node.Cleaning, Target: node.Available})
+		moved <- err
 	}()
 	start := time.Now()
 	runSteps(t, e, []step{{"provide", "PUT", u, `{"target":"provide"}`, nil, 202, ""}})
 	if el := time.Since(start); el < 40*time.Millisecond || el > time.Second {
 		t.Errorf("202 after %s; want it once the state changed (~50 ms)", el)
+	}
+	if err := <-moved; err != nil {
+		t.Fatal(err)
 	}
 
 	// A workflow that finds the node elsewhere fails to begin: 400.

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
+
+	"github.com/ferric-project/ferric/api/jsonwire"
 )
 
 // Request parsing and validation with Ironic's messages. Ironic validates
@@ -19,47 +20,28 @@ import (
 // below are theirs so that clients and operators see the same text.
 
 // decodeBody parses the request body as one JSON value. An empty body is
-// (nil, false). Malformed JSON is a 400 (Ironic 21.4 answers 500 there).
+// (nil, false). Malformed JSON is a 400 (Ironic 21.4 answers 500 there)
+// whose message is Python's, as Ironic's would be; so is JSON that
+// jsonwire.Decode refuses (invalid UTF-8, NUL, unpaired surrogates, numbers
+// out of range).
 func decodeBody(c *fiber.Ctx) (any, bool, error) {
 	body := c.Body()
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return nil, false, nil
 	}
-	v, err := decodeJSON(body)
+	v, err := jsonwire.Decode(body)
 	if err != nil {
-		return nil, true, badRequest("Invalid JSON in request body: %s", jsonErrorText(body, err))
+		return nil, true, badRequest("Invalid JSON in request body: %s", err)
 	}
 	return v, true, nil
 }
 
-// jsonErrorText describes a decoding error with Python's line/column style.
-func jsonErrorText(body []byte, err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		off := int(se.Offset)
-		if off > len(body) {
-			off = len(body)
-		}
-		line, col := 1, 1
-		for _, ch := range body[:max(off-1, 0)] {
-			if ch == '\n' {
-				line++
-				col = 1
-			} else {
-				col++
-			}
-		}
-		return fmt.Sprintf("%s: line %d column %d (char %d)", se.Error(), line, col, max(off-1, 0))
-	}
-	if errors.Is(err, errTrailingData) {
-		return "Extra data"
-	}
-	return "Expecting value: " + err.Error()
-}
+// encodeValue returns a decoded value as compact JSON (jsonwire.Encode).
+func encodeValue(v any) json.RawMessage { return jsonwire.Encode(v) }
 
 // decodeObjectBody parses a body that must be a JSON object; name is the
 // argument name used in messages ("node", "port", ...).
-func decodeObjectBody(c *fiber.Ctx, name string) (*object, error) {
+func decodeObjectBody(c *fiber.Ctx, name string) (*jsonwire.Object, error) {
 	v, ok, err := decodeBody(c)
 	if err != nil {
 		return nil, err
@@ -67,7 +49,7 @@ func decodeObjectBody(c *fiber.Ctx, name string) (*object, error) {
 	if !ok || v == nil {
 		return nil, badRequest("Missing mandatory parameter: %s", name)
 	}
-	o, isObj := v.(*object)
+	o, isObj := v.(*jsonwire.Object)
 	if !isObj {
 		return nil, schemaError(name, fmt.Sprintf("%s is not of type 'object'", pyRepr(v)))
 	}
@@ -85,11 +67,29 @@ type prop struct {
 	maxLen int
 }
 
+// Length limits. Ironic's database declares most strings String(255) (name,
+// driver, owner, lessee, shard, the interfaces; boot_mode String(16),
+// resource_class String(80)) and PostgreSQL refuses more there; ferric's
+// text columns would take them, but an indexed value beyond ~2.7 KB fails
+// the index, and Ironic's clients expect its limits. The free-text reasons
+// are Text in Ironic (unbounded in its API): ferric caps them as Ironic caps
+// a node's description.
+const (
+	maxColumn      = 255
+	maxDescription = 4096 // Ironic's _NODE_DESCRIPTION_MAX_LENGTH
+	maxReason      = maxDescription
+)
+
 var (
-	tString     = prop{types: []string{"string"}}
-	tStringNull = prop{types: []string{"string", "null"}}
-	tObjectNull = prop{types: []string{"object", "null"}}
-	tBoolish    = prop{types: []string{"string", "boolean", "null"}}
+	tString        = prop{types: []string{"string"}}
+	tStringNull    = prop{types: []string{"string", "null"}}
+	tObjectNull    = prop{types: []string{"object", "null"}}
+	tBoolish       = prop{types: []string{"string", "boolean", "null"}}
+	tColumn        = prop{types: []string{"string"}, maxLen: maxColumn}
+	tColumnNull    = prop{types: []string{"string", "null"}, maxLen: maxColumn}
+	tReasonNull    = prop{types: []string{"string", "null"}, maxLen: maxReason}
+	tBootModeNull  = prop{types: []string{"string", "null"}, maxLen: 16}
+	tResourceClass = prop{types: []string{"string", "null"}, maxLen: 80}
 )
 
 // schema is a flat object schema with additionalProperties false.
@@ -100,9 +100,9 @@ type schema struct {
 
 // check validates o the way jsonschema reports the first problem: unknown
 // properties, then missing required ones, then property types.
-func (sc *schema) check(name string, o *object) *apiError {
+func (sc *schema) check(name string, o *jsonwire.Object) *apiError {
 	var extra []string
-	for _, k := range o.keys {
+	for _, k := range o.Keys() {
 		if _, ok := sc.props[k]; !ok {
 			extra = append(extra, pyStr(k))
 		}
@@ -116,12 +116,12 @@ func (sc *schema) check(name string, o *object) *apiError {
 			strings.Join(extra, ", "), verb))
 	}
 	for _, r := range sc.required {
-		if _, ok := o.get(r); !ok {
+		if _, ok := o.Get(r); !ok {
 			return schemaError(name, pyStr(r)+" is a required property")
 		}
 	}
-	for _, k := range o.keys {
-		if msg := sc.props[k].check(o.vals[k]); msg != "" {
+	for _, k := range o.Keys() {
+		if msg := sc.props[k].check(o.Value(k)); msg != "" {
 			return schemaError(name, msg)
 		}
 	}
@@ -194,10 +194,11 @@ func parseBoolString(s string) (bool, bool) {
 	return false, false
 }
 
-// pyDisplay is Python's str() of a decoded value (strings unquoted).
+// pyDisplay is Python's str() of a decoded value (strings unquoted, cut
+// when long).
 func pyDisplay(v any) string {
 	if s, ok := v.(string); ok {
-		return s
+		return clipEcho(s)
 	}
 	return pyRepr(v)
 }

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -14,80 +14,30 @@ import (
 
 // Chassis.
 
-// chassisFieldNames are the members of a chassis in Ironic's order.
-var chassisFieldNames = []string{"uuid", "created_at", "updated_at", "description", "extra", "links", "nodes"}
-
-func appendChassis(b []byte, ch *store.Chassis, fields []string, base string) []byte {
-	keep := func(name string) bool {
-		if fields == nil {
-			return true
-		}
-		return name == "links" || contains(fields, name)
+// chassisFields is Ironic's chassis representation, in its order; see
+// fields.go.
+func chassisFields() []field[store.Chassis] {
+	type ch = store.Chassis
+	uuidOf := func(c *ch) *string { return &c.UUID }
+	return []field[ch]{
+		uuidField(uuidOf),
+		timeField("created_at", func(c *ch) *time.Time { return &c.CreatedAt }),
+		timePtrField("updated_at", 1, func(c *ch) **time.Time { return &c.UpdatedAt }),
+		strPtrField("description", 1, func(c *ch) **string { return &c.Description }).
+			input(prop{types: []string{"string", "null"}, maxLen: 255}, inCreate|inPatch),
+		objectField("extra", 1, func(c *ch) *json.RawMessage { return &c.Extra }).input(tObjectNull, inCreate|inPatch),
+		linkField("links", 1, "chassis/", uuidOf, ""),
+		linkField("nodes", 1, "chassis/", uuidOf, "/nodes"),
 	}
-	first := true
-	b = append(b, '{')
-	for _, name := range chassisFieldNames {
-		if !keep(name) || (name == "nodes" && fields != nil) {
-			continue
-		}
-		b = appendKey(b, name, first)
-		first = false
-		switch name {
-		case "uuid":
-			b = appendString(b, ch.UUID)
-		case "created_at":
-			if ch.CreatedAt.IsZero() {
-				b = append(b, "null"...)
-			} else {
-				b = appendTime(b, ch.CreatedAt)
-			}
-		case "updated_at":
-			b = appendTimePtr(b, ch.UpdatedAt)
-		case "description":
-			b = appendStringPtr(b, ch.Description)
-		case "extra":
-			b = appendRawObject(b, ch.Extra)
-		case "links":
-			b = appendLinks(b, base, "chassis/"+ch.UUID)
-		case "nodes":
-			b = appendLinks(b, base, "chassis/"+ch.UUID+"/nodes")
-		}
-	}
-	return append(b, '}')
 }
 
-func checkChassisFields(v int, fields []string) *apiError {
-	if v < v8Fields {
-		return notAcceptable("")
-	}
-	var bad []string
-	for _, f := range fields {
-		if !contains(chassisFieldNames[:6], f) {
-			bad = append(bad, f)
-		}
-	}
-	if len(bad) > 0 {
-		return badRequest("Field(s) \"%s\" are not valid", strings.Join(bad, ", "))
-	}
-	return nil
-}
+// chassisRes is the chassis resource: chassisFields with what they build.
+var chassisRes = newResource("chassis", chassisFields(), false, store.ChassisSortKeys(), fieldsNotValid)
 
 // loadChassis reads a chassis by UUID.
 func (s *Server) loadChassis(c *fiber.Ctx, ident string) (store.Chassis, error) {
-	if !isUUIDLike(ident) {
-		return store.Chassis{}, badRequest("Expected UUID for chassis_uuid: %s", ident)
-	}
-	ch, err := s.Store.Chassis(c.UserContext(), ident)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Chassis{}, chassisNotFound(ident)
-	}
-	if err != nil {
-		return store.Chassis{}, fmt.Errorf("read chassis %s: %w", ident, err)
-	}
-	return ch, nil
+	return loadByUUID(c, "chassis_uuid", ident, s.Store.Chassis, chassisNotFound)
 }
-
-var chassisSortKeys = []string{"id", "uuid", "description", "created_at", "updated_at"}
 
 // listChassis answers GET /v1/chassis and GET /v1/chassis/detail.
 func (s *Server) listChassis(detailPath bool) fiber.Handler {
@@ -97,16 +47,16 @@ func (s *Server) listChassis(detailPath bool) fiber.Handler {
 	}
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		cq, err := s.parseCollectionQuery(c, detailPath, checkChassisFields, []string{"uuid", "description"})
+		v := minor(c)
+		cq, err := parseCollection(s, c, chassisRes, detailPath)
 		if err != nil {
 			return err
 		}
-		limit, sortKey, sortDir, fields, detail := cq.limit, cq.sortKey, cq.sortDir, cq.fields, cq.detail
-		if sortKey == "extra" {
-			return badRequest("The sort_key value %s is an invalid field for sorting", sortKey)
+		if err := cq.returnFields(v, detailPath, []string{"uuid", "description"}); err != nil {
+			return err
 		}
-		if !contains(chassisSortKeys, sortKey) {
-			return badRequest("The sort_key value \"%s\" is an invalid field for sorting", sortKey)
+		if err := chassisRes.checkSort(cq.sortKey); err != nil {
+			return err
 		}
 		var markerID int64
 		if marker, ok := query(c, "marker"); ok {
@@ -116,41 +66,21 @@ func (s *Server) listChassis(detailPath bool) fiber.Handler {
 			}
 			markerID = m.ID
 		}
-		key := sortKey
+		key := cq.sortKey
 		if key == "id" {
 			key = ""
 		}
-		list, err := s.Store.ListChassis(ctx, limit, markerID, key, sortDir == "desc")
+		list, err := s.Store.ListChassis(ctx, cq.limit, markerID, key, cq.sortDir == "desc")
 		if err != nil {
 			return fmt.Errorf("list chassis: %w", err)
 		}
-		base := s.publicURL(c)
+		vw := s.view(c)
 		var next string
-		if len(list) > 0 && len(list) == limit {
-			args := [][2]string{{"sort_key", sortKey}, {"sort_dir", sortDir}}
-			if detail != nil {
-				args = append(args, [2]string{"detail", pyBool(*detail)})
-			}
-			if fields != nil {
-				args = append(args, [2]string{"fields", strings.Join(fields, ",")})
-			}
-			next = nextLink(base, resource, args, limit, list[len(list)-1].UUID)
+		if len(list) > 0 {
+			next = cq.next(vw.base, resource, nil, nil, len(list), list[len(list)-1].UUID)
 		}
-		return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
-			b = append(b, `{"chassis":[`...)
-			for i := range list {
-				if i > 0 {
-					b = append(b, ',')
-				}
-				b = appendChassis(b, &list[i], fields, base)
-			}
-			b = append(b, ']')
-			if next != "" {
-				b = append(b, `,"next":`...)
-				b = appendString(b, next)
-			}
-			return append(b, '}')
-		})
+		p := chassisRes.plan(v, cq.fields)
+		return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return chassisRes.appendList(b, vw, list, p, next) })
 	}
 }
 
@@ -160,63 +90,13 @@ func (s *Server) getChassis(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var fields []string
-	if f, ok := parseFields(c); ok {
-		if err := checkChassisFields(minor(c), f); err != nil {
-			return err
-		}
-		fields = f
-	}
-	base := s.publicURL(c)
-	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return appendChassis(b, &ch, fields, base) })
-}
-
-var chassisSchema = &schema{props: map[string]prop{
-	"description": {types: []string{"string", "null"}, maxLen: 255},
-	"extra":       tObjectNull,
-	"uuid":        tStringNull,
-}}
-
-func setChassisFields(ch *store.Chassis, o *object) *apiError {
-	for _, k := range o.keys {
-		val := o.vals[k]
-		switch k {
-		case "uuid":
-			u, err := argUUID("uuid", val)
-			if err != nil {
-				return err
-			}
-			if u != nil {
-				ch.UUID = *u
-			}
-		case "description":
-			if val == nil {
-				ch.Description = nil
-			} else {
-				d := val.(string)
-				ch.Description = &d
-			}
-		case "extra":
-			ch.Extra = json.RawMessage("{}")
-			if val != nil {
-				ch.Extra = encodeValue(val)
-			}
-		}
-	}
-	return nil
+	return getObject(s, c, chassisRes, &ch)
 }
 
 // createChassis answers POST /v1/chassis.
 func (s *Server) createChassis(c *fiber.Ctx) error {
-	body, err := decodeObjectBody(c, "chassis")
-	if err != nil {
-		return err
-	}
-	if err := chassisSchema.check("chassis", body); err != nil {
-		return err
-	}
-	ch := store.Chassis{Extra: json.RawMessage("{}")}
-	if err := setChassisFields(&ch, body); err != nil {
+	var ch store.Chassis
+	if err := chassisRes.decodeCreate(c, "chassis", &ch, &input{c: c, s: s, v: minor(c)}); err != nil {
 		return err
 	}
 	if ch.UUID == "" {
@@ -228,9 +108,8 @@ func (s *Server) createChassis(c *fiber.Ctx) error {
 	} else if err != nil {
 		return fmt.Errorf("create chassis %s: %w", ch.UUID, err)
 	}
-	base := s.publicURL(c)
-	c.Location(base + "/v1/chassis/" + created.UUID)
-	return s.sendJSON(c, fiber.StatusCreated, func(b []byte) []byte { return appendChassis(b, &created, nil, base) })
+	c.Location(s.publicURL(c) + "/v1/chassis/" + created.UUID)
+	return sendObject(s, c, fiber.StatusCreated, chassisRes, &created, nil)
 }
 
 // patchChassis answers PATCH /v1/chassis/{uuid}.
@@ -239,32 +118,15 @@ func (s *Server) patchChassis(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := checkAllowed(ops, []string{"description", "extra"}); err != nil {
+	v := minor(c)
+	if err := chassisRes.checkPatch(v, ops); err != nil {
 		return err
 	}
 	ch, err := s.loadChassis(c, param(c, "uuid"))
 	if err != nil {
 		return err
 	}
-	doc := newObject()
-	if ch.Description != nil {
-		doc.set("description", *ch.Description)
-	} else {
-		doc.set("description", nil)
-	}
-	doc.set("extra", decodeObject(ch.Extra))
-	if err := applyPatch(doc, ops); err != nil {
-		return err
-	}
-	if err := chassisSchema.check("patch", doc); err != nil {
-		return err
-	}
-	for _, k := range []string{"description", "extra"} {
-		if _, ok := doc.get(k); !ok {
-			doc.set(k, nil)
-		}
-	}
-	if err := setChassisFields(&ch, doc); err != nil {
+	if err := chassisRes.patchObject(&ch, ops, &input{c: c, s: s, v: v}); err != nil {
 		return err
 	}
 	updated, err := s.Store.UpdateChassis(c.UserContext(), ch)
@@ -273,8 +135,7 @@ func (s *Server) patchChassis(c *fiber.Ctx) error {
 	} else if err != nil {
 		return fmt.Errorf("update chassis %s: %w", ch.UUID, err)
 	}
-	base := s.publicURL(c)
-	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return appendChassis(b, &updated, nil, base) })
+	return sendObject(s, c, fiber.StatusOK, chassisRes, &updated, nil)
 }
 
 // deleteChassis answers DELETE /v1/chassis/{uuid}.

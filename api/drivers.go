@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/store"
 )
@@ -64,17 +65,17 @@ func (s *Server) appendDriver(b []byte, hw *drivers.HardwareType, v int, base st
 	keep := func(name string) bool { return fields == nil || name == "links" || contains(fields, name) }
 	first := true
 	key := func(name string) {
-		b = appendKey(b, name, first)
+		b = jsonwire.AppendKey(b, name, first)
 		first = false
 	}
 	b = append(b, '{')
 	if keep("name") {
 		key("name")
-		b = appendString(b, hw.Name)
+		b = jsonwire.AppendString(b, hw.Name)
 	}
 	if keep("hosts") {
 		key("hosts")
-		b = appendStrings(b, []string{s.conductor()})
+		b = jsonwire.AppendStrings(b, []string{s.conductor()})
 	}
 	key("links")
 	b = appendLinks(b, base, "drivers/"+hw.Name)
@@ -85,7 +86,7 @@ func (s *Server) appendDriver(b []byte, hw *drivers.HardwareType, v int, base st
 	if v >= v30DynamicDrivers {
 		if keep("type") {
 			key("type")
-			b = appendString(b, "dynamic")
+			b = jsonwire.AppendString(b, "dynamic")
 		}
 		if detail {
 			for _, k := range driverDetailKinds {
@@ -96,7 +97,7 @@ func (s *Server) appendDriver(b []byte, hw *drivers.HardwareType, v int, base st
 				if d := "default_" + string(k.kind) + "_interface"; keep(d) {
 					key(d)
 					if len(impls) > 0 {
-						b = appendString(b, impls[0])
+						b = jsonwire.AppendString(b, impls[0])
 					} else {
 						b = append(b, "null"...)
 					}
@@ -106,7 +107,7 @@ func (s *Server) appendDriver(b []byte, hw *drivers.HardwareType, v int, base st
 					if impls == nil {
 						impls = []string{}
 					}
-					b = appendStrings(b, impls)
+					b = jsonwire.AppendStrings(b, impls)
 				}
 			}
 		}
@@ -207,9 +208,9 @@ func (s *Server) driverProperties(c *fiber.Ctx) error {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = jsonwire.AppendString(b, k)
 			b = append(b, ':')
-			b = appendString(b, hw.Properties[k])
+			b = jsonwire.AppendString(b, hw.Properties[k])
 		}
 		return append(b, '}')
 	})
@@ -225,7 +226,7 @@ func (s *Server) appendConductor(b []byte, base string, detail bool) []byte {
 		b = append(b, `"created_at":null,"updated_at":null,`...)
 	}
 	b = append(b, `"hostname":`...)
-	b = appendString(b, name)
+	b = jsonwire.AppendString(b, name)
 	b = append(b, `,"conductor_group":""`...)
 	if detail {
 		var names []string
@@ -238,7 +239,7 @@ func (s *Server) appendConductor(b []byte, base string, detail bool) []byte {
 			names = []string{}
 		}
 		b = append(b, `,"drivers":`...)
-		b = appendStrings(b, names)
+		b = jsonwire.AppendStrings(b, names)
 	}
 	b = append(b, `,"links":`...)
 	b = appendLinks(b, base, "conductors/"+name)
@@ -302,7 +303,7 @@ func (s *Server) listShards(c *fiber.Ctx) error {
 				b = append(b, ',')
 			}
 			b = append(b, `{"name":`...)
-			b = appendString(b, n)
+			b = jsonwire.AppendString(b, n)
 			b = append(b, `,"count":`...)
 			b = fmt.Appendf(b, "%d", counts[n])
 			b = append(b, '}')

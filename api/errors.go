@@ -3,13 +3,16 @@ package api
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/store"
 )
 
@@ -116,9 +119,10 @@ const (
 
 // errorHandler is the single place that writes error bodies. It maps the
 // store's sentinels for handlers that pass them through, Fiber's routing
-// errors to webob-shaped bodies, and everything else to a 500 that names
-// nothing internal (the real error is logged).
-func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+// and reading errors to webob-shaped bodies, and everything else to a 500
+// that names nothing internal (the real error is logged).
+func (s *Server) errorHandler() fiber.ErrorHandler {
+	log := s.log()
 	return func(c *fiber.Ctx, err error) error {
 		var ae *apiError
 		var fe *fiber.Error
@@ -142,7 +146,17 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			case fiber.StatusNotFound:
 				// Ironic's router leaves the description empty.
 			case fiber.StatusMethodNotAllowed:
-				ae.msg = "The method " + c.Method() + " is not allowed for this resource."
+				ae.msg = "The method " + requestMethod(c) + " is not allowed for this resource."
+			case fiber.StatusRequestEntityTooLarge:
+				// oslo.middleware's words. fasthttp refused the body
+				// before reading it: take it in, or closing the
+				// connection resets it before the client reads this.
+				ae.msg = "Request is too large. Larger than max_request_body_size (" +
+					strconv.Itoa(s.bodyLimit(c.Request().Header.Method(), c.Request().Header.RequestURI())) + ")."
+				drainRequest(c.Context())
+			case fiber.StatusRequestHeaderFieldsTooLarge:
+				ae.msg = fe.Message
+				drainRequest(c.Context())
 			default:
 				ae.msg = fe.Message
 			}
@@ -151,6 +165,7 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 				"method", c.Method(), "path", c.Path(), "err", err)
 			ae = &apiError{status: fiber.StatusInternalServerError, msg: "An unknown exception occurred."}
 		}
+		ae.msg = clipMessage(ae.msg)
 		if ae.bare {
 			h := &c.Response().Header
 			h.Del(hdrVersion)
@@ -163,6 +178,66 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 	}
 }
 
+// Draining: how long, how idle and how much of a refused request is read
+// and discarded.
+const (
+	drainFor  = 10 * time.Second
+	drainIdle = 200 * time.Millisecond
+	drainMax  = 256 << 20
+)
+
+// drainRequest reads and discards what the client is still sending after
+// its request was refused unread (too large a body or header), until it
+// pauses — a client sends its request before it reads the answer — or for
+// at most drainFor and drainMax bytes. Closing a socket with unread data
+// makes the kernel reset the connection, and the client would see "connection
+// reset" instead of the status. The server closes the connection after
+// answering.
+func drainRequest(ctx *fasthttp.RequestCtx) {
+	conn := ctx.Conn()
+	if conn == nil {
+		return
+	}
+	deadline := time.Now().Add(drainFor)
+	buf := make([]byte, 64<<10)
+	for total := 0; total < drainMax; {
+		next := time.Now().Add(drainIdle)
+		if next.After(deadline) {
+			next = deadline
+		}
+		if err := conn.SetReadDeadline(next); err != nil {
+			return
+		}
+		n, err := conn.Read(buf)
+		total += n
+		if err != nil {
+			return
+		}
+	}
+}
+
+// maxMessage bounds an error message in bytes. Messages quote what clients
+// sent; pyRepr and pyDisplay cut long values, and this catches any other
+// quote (a format's %s of a request value) so that no answer echoes a large
+// input back.
+const maxMessage = 2048
+
+// clipMessage cuts the middle out of a message longer than maxMessage,
+// keeping its start and its end (where the verdict usually is).
+func clipMessage(msg string) string {
+	if len(msg) <= maxMessage {
+		return msg
+	}
+	head, tail := msg[:maxMessage*3/4], msg[len(msg)-maxMessage/8:]
+	for len(head) > 0 && !utf8.RuneStart(msg[len(head)]) {
+		head = head[:len(head)-1]
+	}
+	for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
+		tail = tail[1:]
+	}
+	return head + " ... " + tail
+}
+
 // errorBody renders ae in Ironic's format: a JSON object whose only member is
 // a JSON *string* holding the real error document, both in Python's
 // json.dumps spelling.
@@ -173,9 +248,9 @@ func errorBody(ae *apiError) []byte {
 		inner = append(inner, `{"code": `...)
 		inner = strconv.AppendInt(inner, int64(ae.status), 10)
 		inner = append(inner, `, "title": `...)
-		inner = appendASCIIString(inner, http.StatusText(ae.status))
+		inner = jsonwire.AppendASCIIString(inner, http.StatusText(ae.status))
 		inner = append(inner, `, "description": `...)
-		inner = appendASCIIString(inner, ae.msg)
+		inner = jsonwire.AppendASCIIString(inner, ae.msg)
 		inner = append(inner, '}')
 	default:
 		fault := "Client"
@@ -183,14 +258,14 @@ func errorBody(ae *apiError) []byte {
 			fault = "Server"
 		}
 		inner = append(inner, `{"faultcode": `...)
-		inner = appendASCIIString(inner, fault)
+		inner = jsonwire.AppendASCIIString(inner, fault)
 		inner = append(inner, `, "faultstring": `...)
-		inner = appendASCIIString(inner, ae.msg)
+		inner = jsonwire.AppendASCIIString(inner, ae.msg)
 		inner = append(inner, `, "debuginfo": null}`...)
 	}
 	out := make([]byte, 0, len(inner)+32)
 	out = append(out, `{"error_message": `...)
-	out = appendASCIIString(out, string(inner))
+	out = jsonwire.AppendASCIIString(out, string(inner))
 	return append(out, '}')
 }
 

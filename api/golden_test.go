@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -14,8 +16,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/store/storetest"
 	"github.com/ferric-project/ferric/workflows/contract"
 )
 
@@ -85,20 +89,83 @@ func fmtSscanf(line string, code *int) (int, error) {
 	return 1, nil
 }
 
-// testEnv is a server over fakes.
+// testEnv is a server over a real store (a fresh PostgreSQL schema of
+// storetest) and a fake Temporal client; t is the test it serves.
 type testEnv struct {
+	t   testing.TB
 	srv *Server
-	st  *memStore
+	st  *store.Store
 	wf  *fakeWorkflows
 	app *fiber.App
 }
 
 func newEnv(t testing.TB) *testEnv {
 	t.Helper()
-	st, wf := newMemStore(), newFakeWorkflows()
-	srv := &Server{Store: st, Workflows: wf, Drivers: testRegistry(), SyncTimeout: 2 * time.Second,
+	return envOver(t, storetest.New(t))
+}
+
+// envOver is a fresh server and workflow fake over st.
+func envOver(t testing.TB, st *store.Store) *testEnv {
+	wf := newFakeWorkflows()
+	srv := &Server{Store: st, Agents: st, Workflows: wf, Drivers: testRegistry(), SyncTimeout: 2 * time.Second,
 		BeginWait: time.Millisecond, AgentCommandWait: -1} // no worker behind the fakes: do not wait
-	return &testEnv{srv: srv, st: st, wf: wf, app: srv.App()}
+	return &testEnv{t: t, srv: srv, st: st, wf: wf, app: srv.App()}
+}
+
+// reuse returns an env for t, another case of e's test run after the
+// previous ones ended (not in parallel with them): e's schema emptied
+// (storetest.Reset, far cheaper than a new schema), a fresh server and
+// workflow fake.
+func (e *testEnv) reuse(t testing.TB) *testEnv {
+	t.Helper()
+	storetest.Reset(t, e.st)
+	return envOver(t, e.st)
+}
+
+// must(v, err)(t) is v, failing t on err.
+func must[T any](v T, err error) func(t testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// put creates n as given (UUID, name, states, timestamps): a seed.
+func (e *testEnv) put(n store.Node) store.Node {
+	e.t.Helper()
+	return must(e.st.CreateNode(context.Background(), n))(e.t)
+}
+
+// putPort creates p as given.
+func (e *testEnv) putPort(p store.Port) store.Port {
+	e.t.Helper()
+	return must(e.st.CreatePort(context.Background(), p))(e.t)
+}
+
+// node reads the stored node.
+func (e *testEnv) node(ident string) store.Node {
+	e.t.Helper()
+	return must(e.st.Node(context.Background(), ident))(e.t)
+}
+
+// nodeCount is the number of stored nodes.
+func (e *testEnv) nodeCount() int {
+	e.t.Helper()
+	return len(must(e.st.ListNodes(context.Background(), store.ListNodes{}))(e.t))
+}
+
+// moveTo moves a node to provision state to (target: its target state), as
+// a workflow does.
+func (e *testEnv) moveTo(ident string, to, target node.ProvisionState) {
+	e.t.Helper()
+	n := e.node(ident)
+	if _, err := e.st.Transition(context.Background(), store.TransitionRequest{UUID: n.UUID,
+		From: []node.ProvisionState{n.ProvisionState}, To: to, Target: target}); err != nil {
+		e.t.Fatalf("move node %s to %s: %v", ident, to, err)
+	}
 }
 
 func (e *testEnv) do(t testing.TB, method, path, body string, headers map[string]string) (*http.Response, string) {
@@ -171,31 +238,42 @@ func samplePort() store.Port {
 		CreatedAt: ts("2026-11-25T00:23:07.214323Z")}
 }
 
+// newNodeEnv is newEnv seeded with the sample node (changed by mut).
+func newNodeEnv(t testing.TB, mut func(*store.Node)) *testEnv {
+	t.Helper()
+	e := newEnv(t)
+	seedNode(mut)(e)
+	return e
+}
+
 func seedNode(mut func(*store.Node)) func(*testEnv) {
 	return func(e *testEnv) {
 		n := sampleNode()
 		if mut != nil {
 			mut(&n)
 		}
-		e.st.put(n)
+		e.put(n)
 	}
 }
 
 func seedNodeAndPort(mut func(*store.Node)) func(*testEnv) {
 	return func(e *testEnv) {
 		seedNode(mut)(e)
-		p := samplePort()
-		p.ID = 100
-		e.st.ports[p.UUID] = &p
+		e.putPort(samplePort())
 	}
 }
 
 func TestGoldenCaptures(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		file   string
 		seed   func(*testEnv)
 		ignore []string // members of the top-level document not compared
-		check  func(t *testing.T, e *testEnv)
+		// now are top-level members the server sets to the time of the
+		// request (the database's now()): each must be a timestamp of
+		// this run, and then reads as the capture's.
+		now   []string
+		check func(t *testing.T, e *testEnv)
 	}{
 		{file: "root_latest.txt"},
 		{file: "root_nover.txt"},
@@ -206,9 +284,9 @@ func TestGoldenCaptures(t *testing.T) {
 		{file: "v1_ver_too_low.txt"},
 		{file: "unknown_path.txt"},
 		{file: "method_not_allowed.txt"},
-		{file: "node_create_latest.txt", check: func(t *testing.T, e *testEnv) {
-			if len(e.st.nodes) != 1 {
-				t.Errorf("nodes stored = %d, want 1", len(e.st.nodes))
+		{file: "node_create_latest.txt", now: []string{"created_at"}, check: func(t *testing.T, e *testEnv) {
+			if n := e.nodeCount(); n != 1 {
+				t.Errorf("nodes stored = %d, want 1", n)
 			}
 		}},
 		{file: "node_create_unknown_field.txt"},
@@ -230,7 +308,7 @@ func TestGoldenCaptures(t *testing.T) {
 		})},
 		{file: "node_patch.txt", seed: seedNode(func(n *store.Node) {
 			n.CreatedAt = ts("2026-11-25T00:23:06Z")
-		}), ignore: []string{"reservation"}}, // Ironic shows its lock holder mid-request
+		}), now: []string{"updated_at"}, ignore: []string{"reservation"}}, // Ironic shows its lock holder mid-request
 		{file: "node_patch_bad.txt", seed: seedNode(nil)},
 		{file: "node_states.txt", seed: seedNode(nil)},
 		{file: "node_states_after_manage.txt", seed: seedNode(func(n *store.Node) {
@@ -250,7 +328,7 @@ func TestGoldenCaptures(t *testing.T) {
 		{file: "node_ports.txt", seed: seedNodeAndPort(nil)},
 		{file: "ports_list_latest.txt", seed: seedNodeAndPort(nil)},
 		{file: "ports_detail_latest.txt", seed: seedNodeAndPort(nil)},
-		{file: "port_create_latest.txt", seed: seedNode(nil)},
+		{file: "port_create_latest.txt", seed: seedNode(nil), now: []string{"created_at"}},
 		{file: "port_create_bad_mac.txt", seed: seedNode(nil)},
 		{file: "port_create_dup_mac.txt", seed: seedNodeAndPort(nil)},
 		{file: "prov_bad_target.txt", seed: seedNode(nil)},
@@ -279,13 +357,13 @@ func TestGoldenCaptures(t *testing.T) {
 		})},
 		{file: "node_delete.txt", seed: seedNode(func(n *store.Node) { n.ProvisionState = node.Available }),
 			check: func(t *testing.T, e *testEnv) {
-				if len(e.st.nodes) != 0 {
+				if e.nodeCount() != 0 {
 					t.Errorf("node still stored after delete")
 				}
 			}},
 		{file: "node_delete_active.txt", seed: seedNode(func(n *store.Node) { n.ProvisionState = node.Active }),
 			check: func(t *testing.T, e *testEnv) {
-				if len(e.st.nodes) != 1 {
+				if e.nodeCount() != 1 {
 					t.Errorf("node deleted despite 409")
 				}
 			}},
@@ -307,11 +385,12 @@ func TestGoldenCaptures(t *testing.T) {
 		{file: "driver_props.txt"},
 		{file: "conductors_latest.txt"},
 	}
+	shared := newEnv(t)
 	for _, tt := range tests {
 		t.Run(strings.TrimSuffix(tt.file, ".txt"), func(t *testing.T) {
-			t.Parallel()
+			start := time.Now()
 			c := loadCapture(t, tt.file)
-			e := newEnv(t)
+			e := shared.reuse(t)
 			e.wf.result = func(name string, _ any) (any, error) {
 				return contract.PassthruResult{Return: json.RawMessage("true")}, nil
 			}
@@ -343,7 +422,8 @@ func TestGoldenCaptures(t *testing.T) {
 				if body != c.body {
 					t.Errorf("error body\n got %s\nwant %s", body, c.body)
 				}
-			} else if got, want := canonical(t, body, tt.ignore), canonical(t, c.body, tt.ignore); got != want {
+			} else if got, want := canonical(t, alignNow(t, body, c.body, tt.now, start), tt.ignore),
+				canonical(t, c.body, tt.ignore); got != want {
 				t.Errorf("body\n got %s\nwant %s", got, want)
 			}
 			if tt.check != nil {
@@ -369,24 +449,82 @@ func wantStart(name string, verb node.Verb) func(t *testing.T, e *testEnv) {
 	}
 }
 
+// alignNow checks that the top-level members now of our document are
+// timestamps taken while the test ran and gives them the capture's values.
+func alignNow(t *testing.T, ours, theirs string, now []string, start time.Time) string {
+	t.Helper()
+	if len(now) == 0 {
+		return ours
+	}
+	o, err := jsonwire.Decode([]byte(ours))
+	if err != nil {
+		t.Fatalf("decode %q: %v", ours, err)
+	}
+	c, err := jsonwire.Decode([]byte(theirs))
+	if err != nil {
+		t.Fatalf("decode capture: %v", err)
+	}
+	ob, cb := o.(*jsonwire.Object), c.(*jsonwire.Object)
+	for _, k := range now {
+		s, _ := ob.Value(k).(string)
+		at, err := time.Parse("2006-01-02T15:04:05.999999-07:00", s)
+		if err != nil || at.Before(start.Add(-time.Minute)) || at.After(time.Now().Add(time.Minute)) {
+			t.Errorf("%s = %q, want the time of the request (%s)", k, s, start.UTC().Format(time.RFC3339Nano))
+		}
+		ob.Set(k, cb.Value(k))
+	}
+	return string(encodeValue(ob))
+}
+
+// storedJSON are the members that hold a stored JSON object: PostgreSQL's
+// jsonb keeps their members in its own order (shorter keys first), not in
+// the order they were written as Ironic's text columns do, so canonical
+// compares them in sorted order.
+var storedJSON = []string{"driver_info", "driver_internal_info", "properties", "instance_info", "extra",
+	"network_data", "clean_step", "deploy_step", "raid_config", "target_raid_config", "local_link_connection",
+	"internal_info"}
+
+// sortedObject is o with its members, at every depth, in key order.
+func sortedObject(v any) any {
+	switch x := v.(type) {
+	case *jsonwire.Object:
+		keys := slices.Sorted(slices.Values(x.Keys()))
+		out := jsonwire.NewObject()
+		for _, k := range keys {
+			out.Set(k, sortedObject(x.Value(k)))
+		}
+		return out
+	case []any:
+		for i := range x {
+			x[i] = sortedObject(x[i])
+		}
+	}
+	return v
+}
+
 // canonical re-encodes a JSON document compactly, keeping key order, without
 // the ignored top-level members (and sorting enabled_*_interfaces lists,
-// whose order is configuration order in Ironic).
+// whose order is configuration order in Ironic, and the members of stored
+// JSON objects, see storedJSON).
 func canonical(t *testing.T, doc string, ignore []string) string {
 	t.Helper()
-	v, err := decodeJSON([]byte(doc))
+	v, err := jsonwire.Decode([]byte(doc))
 	if err != nil {
 		t.Fatalf("decode %q: %v", doc, err)
 	}
 	var walk func(v any)
 	walk = func(v any) {
 		switch x := v.(type) {
-		case *object:
-			for _, k := range x.keys {
-				if arr, ok := x.vals[k].([]any); ok && strings.HasPrefix(k, "enabled_") {
+		case *jsonwire.Object:
+			for _, k := range x.Keys() {
+				if arr, ok := x.Value(k).([]any); ok && strings.HasPrefix(k, "enabled_") {
 					sort.Slice(arr, func(i, j int) bool { return pyRepr(arr[i]) < pyRepr(arr[j]) })
 				}
-				walk(x.vals[k])
+				if o, ok := x.Value(k).(*jsonwire.Object); ok && slices.Contains(storedJSON, k) {
+					x.Set(k, sortedObject(o))
+					continue
+				}
+				walk(x.Value(k))
 			}
 		case []any:
 			for _, e := range x {
@@ -395,9 +533,9 @@ func canonical(t *testing.T, doc string, ignore []string) string {
 		}
 	}
 	walk(v)
-	if o, ok := v.(*object); ok {
+	if o, ok := v.(*jsonwire.Object); ok {
 		for _, k := range ignore {
-			o.del(k)
+			o.Delete(k)
 		}
 	}
 	return string(encodeValue(v))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http"
 	"testing"
 
@@ -21,6 +20,7 @@ import (
 // TestGophercloudClient drives the API with gophercloud's bare metal client
 // (what Metal3 uses) over a real loopback socket.
 func TestGophercloudClient(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.wf.result = func(name string, _ any) (any, error) {
 		if name == contract.ManagementName {
@@ -28,15 +28,7 @@ func TestGophercloudClient(t *testing.T) {
 		}
 		return nil, nil
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = e.app.Listener(ln) }()
-	t.Cleanup(func() { _ = e.app.Shutdown(); <-done })
-
-	client, err := noauth.NewBareMetalNoAuth(noauth.EndpointOpts{IronicEndpoint: "http://" + ln.Addr().String() + "/v1"})
+	client, err := noauth.NewBareMetalNoAuth(noauth.EndpointOpts{IronicEndpoint: listen(t, e) + "/v1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +115,7 @@ func TestGophercloudClient(t *testing.T) {
 		t.Errorf("vendor methods = %+v, %v", methods, err)
 	}
 
-	e.st.nodes[uuids[2]].ProvisionState = node.Active
+	e.moveTo(uuids[2], node.Active, node.NoState)
 	err = nodes.Delete(ctx, client, uuids[2]).ExtractErr()
 	if !gophercloud.ResponseCodeIs(err, http.StatusConflict) {
 		t.Errorf("delete active: %v, want 409", err)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/store"
 )
 
@@ -14,32 +15,32 @@ import (
 // event texts as Ironic does.
 func appendEvent(b []byte, e *store.Event, nodeUUID, base string, detail bool) []byte {
 	b = append(b, `{"uuid":`...)
-	b = appendString(b, e.UUID)
+	b = jsonwire.AppendString(b, e.UUID)
 	b = append(b, `,"created_at":`...)
 	if e.CreatedAt.IsZero() {
 		b = append(b, "null"...)
 	} else {
-		b = appendTime(b, e.CreatedAt)
+		b = jsonwire.AppendTime(b, e.CreatedAt)
 	}
 	b = append(b, `,"severity":`...)
-	b = appendString(b, e.Severity)
+	b = jsonwire.AppendString(b, e.Severity)
 	text := e.Event
 	if detail {
 		b = append(b, `,"event_type":`...)
-		b = appendString(b, e.EventType)
+		b = jsonwire.AppendString(b, e.EventType)
 	} else if r := []rune(text); len(r) > 255 {
 		text = string(r[:251]) + "..."
 	}
 	b = append(b, `,"event":`...)
-	b = appendString(b, text)
+	b = jsonwire.AppendString(b, text)
 	if detail {
 		b = append(b, `,"conductor":`...)
-		b = appendString(b, e.Conductor)
+		b = jsonwire.AppendString(b, e.Conductor)
 		b = append(b, `,"user":`...)
-		b = appendStringPtr(b, e.User)
+		b = jsonwire.AppendStringPtr(b, e.User)
 	}
 	b = append(b, `,"links":[{"href":"`...)
-	b = appendEscapedURL(b, base+"/v1/nodes/"+nodeUUID+"/history/"+e.UUID)
+	b = jsonwire.AppendEscaped(b, base+"/v1/nodes/"+nodeUUID+"/history/"+e.UUID)
 	return append(b, `","rel":"self"}]}`...)
 }
 
@@ -105,7 +106,7 @@ func (s *Server) nodeHistory(c *fiber.Ctx) error {
 		b = append(b, ']')
 		if next != "" {
 			b = append(b, `,"next":`...)
-			b = appendString(b, next)
+			b = jsonwire.AppendString(b, next)
 		}
 		return append(b, '}')
 	})

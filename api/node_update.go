@@ -8,10 +8,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 )
@@ -55,98 +56,6 @@ func (s *Server) updateNode(c *fiber.Ctx, ident string, mutate func(n *store.Nod
 	}
 }
 
-// nodePatchAllowed is Ironic's PATCH_ALLOWED_FIELDS for nodes.
-var nodePatchAllowed = []string{
-	"automated_clean", "bios_interface", "boot_interface", "chassis_uuid", "conductor_group",
-	"console_interface", "deploy_interface", "description", "driver", "driver_info", "extra",
-	"inspect_interface", "instance_info", "instance_uuid", "lessee", "maintenance", "management_interface",
-	"name", "network_data", "network_interface", "owner", "power_interface", "properties", "protected",
-	"protected_reason", "raid_interface", "rescue_interface", "resource_class", "retired", "retired_reason",
-	"shard", "storage_interface", "vendor_interface",
-}
-
-// nodePatchSchema is Ironic's node_patch_schema() (node_schema plus
-// protected and protected_reason).
-var nodePatchSchema = func() *schema {
-	props := make(map[string]prop, len(nodeCreateSchema.props)+2)
-	for k, p := range nodeCreateSchema.props {
-		props[k] = p
-	}
-	props["protected"] = tBoolish
-	props["protected_reason"] = tStringNull
-	return &schema{props: props, required: []string{"driver"}}
-}()
-
-// nodeDoc is the patchable part of a node as a JSON document.
-func nodeDoc(n *store.Node) *object {
-	o := newObject()
-	str := func(s string) any {
-		if s == "" {
-			return nil
-		}
-		return s
-	}
-	strp := func(s *string) any {
-		if s == nil {
-			return nil
-		}
-		return *s
-	}
-	for _, k := range nodePatchAllowed {
-		var v any
-		switch k {
-		case "automated_clean":
-			if n.AutomatedClean != nil {
-				v = *n.AutomatedClean
-			}
-		case "chassis_uuid":
-			v = strp(n.ChassisUUID)
-		case "conductor_group":
-			v = n.ConductorGroup
-		case "description":
-			v = strp(n.Description)
-		case "driver":
-			v = n.Driver
-		case "driver_info":
-			v = decodeObject(n.DriverInfo)
-		case "extra":
-			v = decodeObject(n.Extra)
-		case "instance_info":
-			v = decodeObject(n.InstanceInfo)
-		case "instance_uuid":
-			v = strp(n.InstanceUUID)
-		case "lessee":
-			v = strp(n.Lessee)
-		case "maintenance":
-			v = n.Maintenance
-		case "name":
-			v = strp(n.Name)
-		case "network_data":
-			v = decodeObject(n.NetworkData)
-		case "owner":
-			v = strp(n.Owner)
-		case "properties":
-			v = decodeObject(n.Properties)
-		case "protected":
-			v = n.Protected
-		case "protected_reason":
-			v = strp(n.ProtectedReason)
-		case "resource_class":
-			v = strp(n.ResourceClass)
-		case "retired":
-			v = n.Retired
-		case "retired_reason":
-			v = strp(n.RetiredReason)
-		case "shard":
-			v = strp(n.Shard)
-		default: // *_interface
-			v = str(*ifaceOf(&n.Interfaces, drivers.Kind(strings.TrimSuffix(k, "_interface"))))
-		}
-		o.set(k, v)
-	}
-	return o
-}
-
 // equalPtr compares two optional values.
 func equalPtr[T comparable](a, b *T) bool {
 	if a == nil || b == nil {
@@ -156,15 +65,15 @@ func equalPtr[T comparable](a, b *T) bool {
 }
 
 // decodeObject decodes a stored JSON object (an empty one when unset).
-func decodeObject(raw json.RawMessage) *object {
+func decodeObject(raw json.RawMessage) *jsonwire.Object {
 	if len(raw) == 0 {
-		return newObject()
+		return jsonwire.NewObject()
 	}
-	v, err := decodeJSON(raw)
-	if o, ok := v.(*object); ok && err == nil {
+	v, err := jsonwire.DecodeStored(raw)
+	if o, ok := v.(*jsonwire.Object); ok && err == nil {
 		return o
 	}
-	return newObject()
+	return jsonwire.NewObject()
 }
 
 // patchNode answers PATCH /v1/nodes/{ident}.
@@ -186,21 +95,16 @@ func (s *Server) patchNode(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := checkAllowed(ops, nodePatchAllowed); err != nil {
+	if err := nodeRes.checkPatch(v, ops); err != nil {
 		return err
-	}
-	for _, f := range nodePatchAllowed { // reject_patch_in_newer_versions
-		if nf, ok := nodeFieldByName[f]; ok && v < nodeFields[nf].min && len(patchValues(ops, "/"+f)) > 0 {
-			return notAcceptable("")
-		}
 	}
 	driverChange := len(patchValues(ops, "/driver")) > 0
 	if reset && !driverChange {
 		return badRequest("The reset_interfaces parameter can only be used when changing the node's driver.")
 	}
 	if d := patchValues(ops, "/description"); len(d) > 0 {
-		if s, ok := d[0].(string); ok && len([]rune(s)) > 4096 {
-			return badRequest("Cannot update node with description exceeding 4096 characters")
+		if s, ok := d[0].(string); ok && utf8.RuneCountInString(s) > maxDescription {
+			return badRequest("Cannot update node with description exceeding %d characters", maxDescription)
 		}
 	}
 	nameErr := "Node " + strings.ReplaceAll(ident, "%", "%%") + ": Cannot change name to invalid name '%s'"
@@ -223,9 +127,8 @@ func (s *Server) patchNode(c *fiber.Ctx) error {
 	if before.Maintenance != updated.Maintenance {
 		s.maintenanceEvent(c, &updated)
 	}
-	vw := s.view(c)
-	plan := fullNodePlan(v)
-	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return vw.appendNode(b, &updated, plan) })
+	s.redactNode(c, &updated) // auth.go
+	return sendObject(s, c, fiber.StatusOK, nodeRes, &updated, nil)
 }
 
 // applyNodePatch applies a validated patch to n (in place), with the checks
@@ -242,34 +145,9 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 		return conflict("Cannot update node \"%s\" while it is in state \"%s\".", n.UUID, node.Inspecting)
 	}
 
-	doc := nodeDoc(n)
-	oldDriverInfo, _ := doc.vals["driver_info"].(*object)
-	oldInstanceInfo, _ := doc.vals["instance_info"].(*object)
-	oldDriverInfo, oldInstanceInfo = cloneObject(oldDriverInfo), cloneObject(oldInstanceInfo)
-	if err := applyPatch(doc, ops); err != nil {
+	if err := nodeRes.patchObject(n, ops, &input{c: c, s: s, v: v, nameErr: nameErr}); err != nil {
 		return err
 	}
-	if err := nodePatchSchema.check("patch", doc); err != nil {
-		return err
-	}
-	for _, k := range nodePatchAllowed { // removed root members read as null
-		if _, ok := doc.get(k); !ok {
-			doc.set(k, nil)
-		}
-	}
-	if di, ok := doc.vals["driver_info"].(*object); ok {
-		restoreMasked(oldDriverInfo, di, false)
-	}
-	if ii, ok := doc.vals["instance_info"].(*object); ok {
-		restoreMasked(oldInstanceInfo, ii, true)
-	}
-	// Names were checked against the patch up front; an unchanged stored
-	// name is not re-validated.
-	doc.del("name")
-	if err := setNodeScalars(n, doc, v, nameErr); err != nil {
-		return err
-	}
-	n.Name = patchedName(old.Name, ops)
 
 	// Conductor-side rules (ironic.conductor.manager.update_node).
 	switch {
@@ -310,11 +188,11 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 			return conflict("Node %s can not update the driver while the console is enabled. Please stop the console first.",
 				param(c, "ident"))
 		}
-		if reset {
-			for _, k := range nodeKinds {
-				field := nodeFields[k.field].name
-				if len(patchValues(ops, "/"+field)) == 0 {
-					*ifaceOf(&n.Interfaces, k.kind) = ""
+		if reset { // interfaces the patch does not set go back to the defaults
+			for _, name := range nodeRes.patchable {
+				if f := &nodeRes.fields[nodeRes.index[name]]; strings.HasSuffix(name, "_interface") &&
+					len(patchValues(ops, "/"+name)) == 0 {
+					*f.str(n) = ""
 				}
 			}
 			n.Interfaces.Firmware = ""
@@ -322,39 +200,6 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 	}
 	if err := s.resolveInterfaces(n); err != nil {
 		return err
-	}
-	return nil
-}
-
-// patchedName is the name after ops (names were validated up front).
-func patchedName(old *string, ops []patchOp) *string {
-	name := old
-	for _, p := range ops {
-		if p.path != "/name" {
-			continue
-		}
-		switch p.op {
-		case "remove":
-			name = nil
-		default:
-			if s, ok := p.value.(string); ok {
-				name = &s
-			} else {
-				name = nil
-			}
-		}
-	}
-	return name
-}
-
-// cloneObject deep-copies o (nil stays nil).
-func cloneObject(o *object) *object {
-	if o == nil {
-		return nil
-	}
-	v, err := decodeJSON(encodeValue(o))
-	if c, ok := v.(*object); ok && err == nil {
-		return c
 	}
 	return nil
 }
@@ -368,18 +213,21 @@ func (s *Server) setMaintenance(on bool) fiber.Handler {
 			if v, ok, err := decodeBody(c); err != nil {
 				return err
 			} else if ok && v != nil {
-				o, isObj := v.(*object)
+				o, isObj := v.(*jsonwire.Object)
 				if !isObj {
 					return badRequest("Invalid request body: expected a JSON object")
 				}
-				for _, k := range o.keys {
+				for _, k := range o.Keys() {
 					if k != "reason" {
 						return badRequest("Unexpected arguments: %s", k)
 					}
 				}
-				switch r := o.vals["reason"].(type) {
+				switch r := o.Value("reason").(type) {
 				case nil:
 				case string:
+					if utf8.RuneCountInString(r) > maxReason {
+						return badRequest("Cannot set maintenance reason exceeding %d characters", maxReason)
+					}
 					reason = &r
 				default:
 					return badRequest("Expected string for reason: %s", pyDisplay(r))
@@ -414,6 +262,7 @@ func (s *Server) maintenanceEvent(c *fiber.Ctx, n *store.Node) {
 	}
 	e := store.Event{NodeUUID: n.UUID, Severity: "INFO", EventType: "maintenance", Event: text,
 		Conductor: s.conductor()}
+	e.User, e.Project = eventBy(c.UserContext()) // auth.go
 	if err := s.Store.AddEvent(c.UserContext(), e); err != nil {
 		s.log().WarnContext(c.UserContext(), "record maintenance event", "node", n.UUID, "err", err)
 	}
@@ -429,7 +278,7 @@ func (s *Server) setRAIDConfig(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	o, isObj := v.(*object)
+	o, isObj := v.(*jsonwire.Object)
 	if !ok || !isObj {
 		return badRequest("Expected types <class 'dict'> for target_raid_config: %s", pyDisplay(v))
 	}
@@ -481,7 +330,7 @@ func (s *Server) getTraits(c *fiber.Ctx) error {
 		if traits == nil {
 			traits = []string{}
 		}
-		b = appendStrings(b, traits)
+		b = jsonwire.AppendStrings(b, traits)
 		return append(b, '}')
 	})
 }
@@ -495,15 +344,15 @@ func (s *Server) setTraits(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	for _, k := range body.keys {
+	for _, k := range body.Keys() {
 		if k != "traits" {
 			return schemaError("body", fmt.Sprintf("Additional properties are not allowed (%s was unexpected)", pyStr(k)))
 		}
 	}
-	arr, ok := body.vals["traits"].([]any)
+	arr, ok := body.Value("traits").([]any)
 	if !ok {
-		if _, present := body.get("traits"); present {
-			return schemaError("body", pyRepr(body.vals["traits"])+" is not of type 'array'")
+		if _, present := body.Get("traits"); present {
+			return schemaError("body", pyRepr(body.Value("traits"))+" is not of type 'array'")
 		}
 		return badRequest("A single node trait may be added via PUT /v1/nodes/<node identifier>/traits/<trait> with no body, " +
 			"or all node traits may be replaced via PUT /v1/nodes/<node identifier>/traits with the list of traits specified in the request body.")

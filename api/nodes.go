@@ -13,14 +13,16 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 )
 
-func (s *Server) view(c *fiber.Ctx) *nodeView {
+// view is what rendering c's answer needs.
+func (s *Server) view(c *fiber.Ctx) *view {
 	base := s.publicURL(c)
-	return &nodeView{minor: minor(c), base: base, escBase: escapeURL(base), conductor: s.conductor()}
+	return &view{minor: minor(c), base: base, escBase: escapeURL(base), conductor: s.conductor()}
 }
 
 // loadNode reads the node named by ident (UUID or name), checking the
@@ -44,6 +46,9 @@ func (s *Server) loadNode(c *fiber.Ctx, ident string) (store.Node, error) {
 	}
 	if err != nil {
 		return store.Node{}, fmt.Errorf("read node %s: %w", ident, err)
+	}
+	if err := s.authorizeNode(c, &n, ident); err != nil { // auth.go
+		return store.Node{}, err
 	}
 	return n, nil
 }
@@ -74,39 +79,14 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
-// checkNodeFields applies Ironic's checks on ?fields= for nodes.
-func checkNodeFields(v int, fields []string) *apiError {
-	if v < v8Fields {
-		return notAcceptable("")
-	}
-	for _, name := range fields {
-		if f, ok := nodeFieldByName[name]; ok && v < nodeFields[f].min {
-			return notAcceptable("")
-		}
-	}
-	for _, name := range fields {
-		if _, ok := nodeFieldByName[name]; !ok {
-			return badRequest("Field %s is not a valid field.", name)
-		}
-	}
-	return nil
-}
-
 // getNode answers GET /v1/nodes/{ident}.
 func (s *Server) getNode(c *fiber.Ctx) error {
 	n, err := s.loadNode(c, param(c, "ident"))
 	if err != nil {
 		return err
 	}
-	vw := s.view(c)
-	plan := fullNodePlan(vw.minor)
-	if fields, ok := parseFields(c); ok {
-		if err := checkNodeFields(vw.minor, fields); err != nil {
-			return err
-		}
-		plan = fieldsNodePlan(vw.minor, fields)
-	}
-	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return vw.appendNode(b, &n, plan) })
+	s.redactNode(c, &n) // auth.go
+	return getObject(s, c, nodeRes, &n)
 }
 
 // nodeStates answers GET /v1/nodes/{ident}/states.
@@ -115,57 +95,20 @@ func (s *Server) nodeStates(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := minor(c)
-	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
-		b = append(b, `{"console_enabled":`...)
-		b = appendBool(b, n.ConsoleEnabled)
-		b = append(b, `,"last_error":`...)
-		b = appendStringPtr(b, n.LastError)
-		b = append(b, `,"power_state":`...)
-		b = appendStringOrNull(b, string(n.PowerState))
-		b = append(b, `,"provision_state":`...)
-		b = appendStringOrNull(b, string(displayProvisionState(n.ProvisionState, v)))
-		b = append(b, `,"target_power_state":`...)
-		b = appendStringOrNull(b, string(n.TargetPowerState))
-		b = append(b, `,"target_provision_state":`...)
-		b = appendStringOrNull(b, string(n.TargetProvisionState))
-		b = append(b, `,"provision_updated_at":`...)
-		b = appendTimePtr(b, n.ProvisionUpdatedAt)
-		if v >= v12RAIDConfig {
-			b = append(b, `,"raid_config":`...)
-			b = appendRawObject(b, n.RAIDConfig)
-			b = append(b, `,"target_raid_config":`...)
-			b = appendRawObject(b, n.TargetRAIDConfig)
-		}
-		if v >= v75BootMode {
-			b = append(b, `,"boot_mode":`...)
-			b = appendStringPtr(b, n.BootMode)
-			b = append(b, `,"secure_boot":`...)
-			b = appendBoolPtr(b, n.SecureBoot)
-		}
-		return append(b, '}')
-	})
+	return sendObject(s, c, fiber.StatusOK, nodeRes, &n, nodeRes.namedPlan(minor(c), nodeStatesFields...))
 }
 
 // validFaults are Ironic 21.4's faults.VALID_FAULTS.
 var validFaults = []string{"power failure", "clean failure", "rescue abort failure"}
 
-// invalidNodeSortKeys are columns Ironic refuses to sort by.
-var invalidNodeSortKeys = []string{"properties", "driver_info", "extra", "instance_info", "driver_internal_info",
-	"clean_step", "deploy_step", "raid_config", "target_raid_config", "traits", "network_data"}
-
 // nodeListRequest is a parsed node collection request.
 type nodeListRequest struct {
-	q       store.ListNodes
-	limit   int
-	sortKey string
-	sortDir string
-	fields  []string // nil for the full representation
-	detail  *bool
-	keep    []func(*store.Node) bool
-	args    [][2]string // extra query arguments echoed in the next link
-	noNext  bool
-	none    bool // a filter no node can pass (another conductor)
+	collectionQuery
+	q      store.ListNodes
+	keep   []func(*store.Node) bool
+	args   [][2]string // extra query arguments echoed in the next link
+	noNext bool
+	none   bool // a filter no node can pass (another conductor)
 }
 
 // queryBool reads a boolean query parameter (nil when absent).
@@ -213,13 +156,6 @@ func querySort(c *fiber.Ctx) (key, dir string, err error) {
 	return key, dir, nil
 }
 
-func (s *Server) nodeSortKeys() []string {
-	if s.NodeSortKeys != nil {
-		return s.NodeSortKeys
-	}
-	return DefaultNodeSortKeys()
-}
-
 // parseNodeList reads the query of a node collection request. detailPath is
 // true for .../detail, where ?fields and ?detail are not accepted.
 func (s *Server) parseNodeList(c *fiber.Ctx, detailPath bool) (*nodeListRequest, error) {
@@ -262,30 +198,11 @@ func (s *Server) parseNodeList(c *fiber.Ctx, detailPath bool) (*nodeListRequest,
 			return nil, err
 		}
 	}
-	if r.limit, err = s.queryLimit(c); err != nil {
+	if r.collectionQuery, err = parseCollection(s, c, nodeRes, detailPath); err != nil {
 		return nil, err
 	}
-	if r.sortKey, r.sortDir, err = querySort(c); err != nil {
+	if err := nodeRes.gateSort(v, r.sortKey); err != nil {
 		return nil, err
-	}
-	fields, hasFields := parseFields(c)
-	var detail *bool
-	if !detailPath {
-		if detail, err = queryBool(c, "detail"); err != nil {
-			return nil, err
-		}
-	} else {
-		hasFields = false
-	}
-
-	// Version gates, in Ironic's order.
-	if hasFields {
-		if err := checkNodeFields(v, fields); err != nil {
-			return nil, err
-		}
-	}
-	if f, ok := nodeFieldByName[r.sortKey]; ok && v < nodeFields[f].min {
-		return nil, notAcceptable("")
 	}
 	if ps, ok, err := str("provision_state", v9ProvisionFilter); err != nil {
 		return nil, err
@@ -373,17 +290,13 @@ func (s *Server) parseNodeList(c *fiber.Ctx, detailPath bool) (*nodeListRequest,
 		r.args = append(r.args, [2]string{"project", project})
 	}
 
-	r.detail = detail
-	if r.fields, err = returnFields(v, detailPath, detail, fields, hasFields, defaultNodeListFields); err != nil {
+	if err := r.returnFields(v, detailPath, defaultNodeListFields); err != nil {
 		return nil, err
 	}
 
 	// _get_nodes_collection.
-	if contains(invalidNodeSortKeys, r.sortKey) {
-		return nil, badRequest("The sort_key value %s is an invalid field for sorting", r.sortKey)
-	}
-	if !contains(s.nodeSortKeys(), r.sortKey) {
-		return nil, badRequest("The sort_key value \"%s\" is an invalid field for sorting", r.sortKey)
+	if err := nodeRes.checkSort(r.sortKey); err != nil {
+		return nil, err
 	}
 	r.q.Limit = r.limit
 	if r.sortKey != "id" {
@@ -457,51 +370,30 @@ func (s *Server) nodeCollection(c *fiber.Ctx, r *nodeListRequest, resource strin
 	var nodes []store.Node
 	if !r.none {
 		var err error
+		r.q.Project = listProject(c) // auth.go
 		if nodes, err = s.fetchNodes(c.UserContext(), r.q, r.keep); err != nil {
 			return fmt.Errorf("list nodes: %w", err)
 		}
+		for i := range nodes {
+			s.redactNode(c, &nodes[i]) // auth.go
+		}
 	}
 	vw := s.view(c)
-	plan := fullNodePlan(vw.minor)
-	if r.fields != nil {
-		plan = fieldsNodePlan(vw.minor, r.fields)
-	}
+	p := nodeRes.plan(vw.minor, r.fields)
 	var next string
-	if !r.noNext && len(nodes) > 0 && len(nodes) == r.limit {
-		args := [][2]string{{"sort_key", r.sortKey}, {"sort_dir", r.sortDir}}
-		if b := r.q.Associated; b != nil && *b {
-			args = append(args, [2]string{"associated", "True"})
-		}
-		if b := r.q.Maintenance; b != nil && *b {
-			args = append(args, [2]string{"maintenance", "True"})
-		}
-		if b := r.q.Retired; b != nil && *b {
-			args = append(args, [2]string{"retired", "True"})
-		}
-		if r.detail != nil {
-			args = append(args, [2]string{"detail", pyBool(*r.detail)})
-		}
-		args = append(args, r.args...)
-		if r.fields != nil {
-			args = append(args, [2]string{"fields", strings.Join(r.fields, ",")})
-		}
-		next = nextLink(vw.base, resource, args, r.limit, nodes[len(nodes)-1].UUID)
-	}
-	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
-		b = append(b, `{"nodes":[`...)
-		for i := range nodes {
-			if i > 0 {
-				b = append(b, ',')
+	if !r.noNext && len(nodes) > 0 {
+		var pre [][2]string
+		for _, f := range []struct {
+			name string
+			b    *bool
+		}{{"associated", r.q.Associated}, {"maintenance", r.q.Maintenance}, {"retired", r.q.Retired}} {
+			if f.b != nil && *f.b {
+				pre = append(pre, [2]string{f.name, "True"})
 			}
-			b = vw.appendNode(b, &nodes[i], plan)
 		}
-		b = append(b, ']')
-		if next != "" {
-			b = append(b, `,"next":`...)
-			b = appendString(b, next)
-		}
-		return append(b, '}')
-	})
+		next = r.next(vw.base, resource, pre, r.args, len(nodes), nodes[len(nodes)-1].UUID)
+	}
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return nodeRes.appendList(b, vw, nodes, p, next) })
 }
 
 // nextLink builds Ironic's "next" URL: the query arguments in order, then
@@ -544,62 +436,6 @@ func (s *Server) listNodes(detailPath bool) fiber.Handler {
 		}
 		return s.nodeCollection(c, r, resource)
 	}
-}
-
-// nodeCreateSchema is Ironic's node_schema().
-var nodeCreateSchema = &schema{
-	props: map[string]prop{
-		"automated_clean":      tBoolish,
-		"bios_interface":       tStringNull,
-		"boot_interface":       tStringNull,
-		"boot_mode":            tStringNull,
-		"chassis_uuid":         tStringNull,
-		"conductor_group":      tStringNull,
-		"console_enabled":      tBoolish,
-		"console_interface":    tStringNull,
-		"deploy_interface":     tStringNull,
-		"description":          {types: []string{"string", "null"}, maxLen: 4096},
-		"driver":               tString,
-		"driver_info":          tObjectNull,
-		"extra":                tObjectNull,
-		"inspect_interface":    tStringNull,
-		"instance_info":        tObjectNull,
-		"instance_uuid":        tStringNull,
-		"lessee":               tStringNull,
-		"management_interface": tStringNull,
-		"maintenance":          tBoolish,
-		"name":                 tStringNull,
-		"network_data":         tObjectNull,
-		"network_interface":    tStringNull,
-		"owner":                tStringNull,
-		"power_interface":      tStringNull,
-		"properties":           tObjectNull,
-		"raid_interface":       tStringNull,
-		"rescue_interface":     tStringNull,
-		"resource_class":       {types: []string{"string", "null"}, maxLen: 80},
-		"retired":              tBoolish,
-		"retired_reason":       tStringNull,
-		"secure_boot":          tBoolish,
-		"shard":                tStringNull,
-		"storage_interface":    tStringNull,
-		"uuid":                 tStringNull,
-		"vendor_interface":     tStringNull,
-	},
-	required: []string{"driver"},
-}
-
-// nodeKinds are the interface kinds a client may set, with their fields
-// (firmware arrives at 1.86, beyond ferric's range).
-var nodeKinds = []struct {
-	kind  drivers.Kind
-	field nodeField
-}{
-	{drivers.KindBios, nfBiosInterface}, {drivers.KindBoot, nfBootInterface},
-	{drivers.KindConsole, nfConsoleInterface}, {drivers.KindDeploy, nfDeployInterface},
-	{drivers.KindInspect, nfInspectInterface}, {drivers.KindManagement, nfManagementInterface},
-	{drivers.KindNetwork, nfNetworkInterface}, {drivers.KindPower, nfPowerInterface},
-	{drivers.KindRAID, nfRAIDInterface}, {drivers.KindRescue, nfRescueInterface},
-	{drivers.KindStorage, nfStorageInterface}, {drivers.KindVendor, nfVendorInterface},
 }
 
 // ifaceOf returns the store field holding kind k.
@@ -744,39 +580,8 @@ func checkNodeName(name string, v int, errFmt string) *apiError {
 func (s *Server) createNode(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	v := minor(c)
-	body, err := decodeObjectBody(c, "node")
-	if err != nil {
-		return err
-	}
-	if err := nodeCreateSchema.check("node", body); err != nil {
-		return err
-	}
-	// reject_fields_in_newer_versions.
-	for _, k := range body.keys {
-		f, ok := nodeFieldByName[k]
-		if !ok || v >= nodeFields[f].min {
-			continue
-		}
-		val := body.vals[k]
-		// Ironic compares with the field's empty value: "" for
-		// conductor_group (so even null is refused), None otherwise.
-		if k == "conductor_group" {
-			if s, isStr := val.(string); !isStr || s != "" {
-				return notAcceptable("")
-			}
-		} else if val != nil {
-			return notAcceptable("")
-		}
-	}
-
 	n := store.Node{
-		Driver:             body.vals["driver"].(string),
-		DriverInfo:         json.RawMessage("{}"),
 		DriverInternalInfo: json.RawMessage("{}"),
-		Properties:         json.RawMessage("{}"),
-		InstanceInfo:       json.RawMessage("{}"),
-		Extra:              json.RawMessage("{}"),
-		NetworkData:        json.RawMessage("{}"),
 		CleanStep:          json.RawMessage("{}"),
 		DeployStep:         json.RawMessage("{}"),
 		RAIDConfig:         json.RawMessage("{}"),
@@ -787,7 +592,11 @@ func (s *Server) createNode(c *fiber.Ctx) error {
 	if v < v11EnrollState {
 		n.ProvisionState = node.Available
 	}
-	if err := setNodeScalars(&n, body, v, "Cannot create node with invalid name '%s'"); err != nil {
+	in := &input{c: c, s: s, v: v, nameErr: "Cannot create node with invalid name '%s'"}
+	if err := nodeRes.decodeCreate(c, "node", &n, in); err != nil {
+		return err
+	}
+	if err := s.ownNewNode(c, &n); err != nil { // auth.go
 		return err
 	}
 	if n.UUID == "" {
@@ -822,123 +631,8 @@ func (s *Server) createNode(c *fiber.Ctx) error {
 	case err != nil:
 		return fmt.Errorf("create node %s: %w", n.UUID, err)
 	}
-	vw := s.view(c)
-	c.Location(vw.base + "/v1/nodes/" + created.UUID)
-	plan := fullNodePlan(v)
-	return s.sendJSON(c, fiber.StatusCreated, func(b []byte) []byte { return vw.appendNode(b, &created, plan) })
-}
-
-// setNodeScalars copies the validated members of a create body or patched
-// document into n, applying Ironic's value validators.
-func setNodeScalars(n *store.Node, o *object, v int, nameErr string) *apiError {
-	for _, k := range o.keys {
-		val := o.vals[k]
-		str, _ := val.(string)
-		strp := func() *string {
-			if val == nil {
-				return nil
-			}
-			s := str
-			return &s
-		}
-		switch k {
-		case "uuid":
-			u, err := argUUID("uuid", val)
-			if err != nil {
-				return err
-			}
-			if u != nil {
-				n.UUID = *u
-			}
-		case "name":
-			if val != nil {
-				if err := checkNodeName(str, v, nameErr); err != nil {
-					return err
-				}
-			}
-			n.Name = strp()
-		case "driver":
-			n.Driver = str
-		case "chassis_uuid":
-			u, err := argUUID("chassis_uuid", val)
-			if err != nil {
-				return err
-			}
-			n.ChassisUUID = u
-		case "instance_uuid":
-			u, err := argUUID("instance_uuid", val)
-			if err != nil {
-				return err
-			}
-			n.InstanceUUID = u
-		case "conductor_group":
-			g := strings.ToLower(str)
-			if !conductorGroupRE(g) {
-				return badRequest("Invalid conductor group %s", str)
-			}
-			n.ConductorGroup = g
-		case "description":
-			n.Description = strp()
-		case "owner":
-			n.Owner = strp()
-		case "lessee":
-			n.Lessee = strp()
-		case "resource_class":
-			n.ResourceClass = strp()
-		case "retired_reason":
-			n.RetiredReason = strp()
-		case "protected_reason":
-			n.ProtectedReason = strp()
-		case "shard":
-			n.Shard = strp()
-		case "boot_mode":
-			n.BootMode = strp()
-		case "driver_info", "extra", "instance_info", "properties", "network_data":
-			raw := json.RawMessage("{}")
-			if val != nil {
-				raw = encodeValue(val)
-			}
-			switch k {
-			case "driver_info":
-				n.DriverInfo = raw
-			case "extra":
-				n.Extra = raw
-			case "instance_info":
-				n.InstanceInfo = raw
-			case "properties":
-				n.Properties = raw
-			case "network_data":
-				n.NetworkData = raw
-			}
-		case "automated_clean", "console_enabled", "maintenance", "retired", "protected", "secure_boot":
-			b, err := argBool(k, val)
-			if err != nil {
-				return err
-			}
-			switch k {
-			case "automated_clean":
-				n.AutomatedClean = b
-			case "secure_boot":
-				n.SecureBoot = b
-			case "console_enabled":
-				n.ConsoleEnabled = b != nil && *b
-			case "maintenance":
-				n.Maintenance = b != nil && *b
-			case "retired":
-				n.Retired = b != nil && *b
-			case "protected":
-				n.Protected = b != nil && *b
-			}
-		default:
-			if strings.HasSuffix(k, "_interface") {
-				kind := drivers.Kind(strings.TrimSuffix(k, "_interface"))
-				if p := ifaceOf(&n.Interfaces, kind); p != nil {
-					*p = str
-				}
-			}
-		}
-	}
-	return nil
+	c.Location(s.publicURL(c) + "/v1/nodes/" + created.UUID)
+	return sendObject(s, c, fiber.StatusCreated, nodeRes, &created, nil)
 }
 
 // conductorGroupRE is utils.validate_conductor_group.
@@ -1017,7 +711,7 @@ func (s *Server) validateNode(c *fiber.Ctx) error {
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
 		b = append(b, '{')
 		for i, k := range validateKinds {
-			b = appendKey(b, string(k), i == 0)
+			b = jsonwire.AppendKey(b, string(k), i == 0)
 			reason := ""
 			switch err := res[k]; {
 			case s.Drivers == nil:
@@ -1032,7 +726,7 @@ func (s *Server) validateNode(c *fiber.Ctx) error {
 				continue
 			}
 			b = append(b, `{"result":false,"reason":`...)
-			b = appendString(b, reason)
+			b = jsonwire.AppendString(b, reason)
 			b = append(b, '}')
 		}
 		return append(b, '}')
@@ -1064,63 +758,4 @@ func (s *Server) nodeInventory(c *fiber.Ctx) error {
 		b = append(b, inv.PluginData...)
 		return append(b, '}')
 	})
-}
-
-// returnFields is Ironic's get_request_return_fields: ?detail needs API 1.43
-// and excludes ?fields; it returns the fields a collection shows (nil: all).
-func returnFields(v int, detailPath bool, detail *bool, fields []string, hasFields bool, defaults []string) ([]string, error) {
-	if detail != nil && v < v43Detail {
-		return nil, badRequest("Invalid query parameter ?detail=%s received.", pyBool(*detail))
-	}
-	if hasFields && detail != nil && *detail {
-		return nil, badRequest("Can not specify ?detail=True and fields in the same request.")
-	}
-	switch {
-	case detailPath || (detail != nil && *detail):
-		return nil, nil
-	case hasFields:
-		return fields, nil
-	}
-	return defaults, nil
-}
-
-// collectionQuery is what the port and chassis collections share: page
-// size, sort and the fields to return.
-type collectionQuery struct {
-	limit            int
-	sortKey, sortDir string
-	fields           []string // nil: every field
-	detail           *bool    // ?detail as given, for next links
-}
-
-// parseCollectionQuery reads limit, sort_key/sort_dir, fields and detail;
-// check validates ?fields for the version, defaults are shown without it.
-func (s *Server) parseCollectionQuery(c *fiber.Ctx, detailPath bool, check func(int, []string) *apiError,
-	defaults []string) (collectionQuery, error) {
-	v := minor(c)
-	var q collectionQuery
-	var err error
-	if q.limit, err = s.queryLimit(c); err != nil {
-		return q, err
-	}
-	if q.sortKey, q.sortDir, err = querySort(c); err != nil {
-		return q, err
-	}
-	fields, hasFields := parseFields(c)
-	var detail *bool
-	if !detailPath {
-		if detail, err = queryBool(c, "detail"); err != nil {
-			return q, err
-		}
-	} else {
-		hasFields = false
-	}
-	if hasFields {
-		if aerr := check(v, fields); aerr != nil {
-			return q, aerr
-		}
-	}
-	q.detail = detail
-	q.fields, err = returnFields(v, detailPath, detail, fields, hasFields, defaults)
-	return q, err
 }

@@ -4,380 +4,150 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"time"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 )
 
-// nodeField identifies one member of Ironic's node representation. The
-// constants are in the order Ironic's node_convert_with_links emits them.
-type nodeField uint8
-
-const (
-	nfUUID nodeField = iota
-	nfCreatedAt
-	nfUpdatedAt
-	nfAutomatedClean
-	nfBiosInterface
-	nfBootInterface
-	nfBootMode
-	nfCleanStep
-	nfConductorGroup
-	nfConsoleEnabled
-	nfConsoleInterface
-	nfDeployInterface
-	nfDeployStep
-	nfDescription
-	nfDriver
-	nfDriverInfo
-	nfDriverInternalInfo
-	nfExtra
-	nfFault
-	nfInspectionFinishedAt
-	nfInspectionStartedAt
-	nfInspectInterface
-	nfInstanceInfo
-	nfInstanceUUID
-	nfLastError
-	nfLessee
-	nfMaintenance
-	nfMaintenanceReason
-	nfManagementInterface
-	nfName
-	nfNetworkData
-	nfNetworkInterface
-	nfOwner
-	nfPowerInterface
-	nfPowerState
-	nfProperties
-	nfProtected
-	nfProtectedReason
-	nfProvisionState
-	nfProvisionUpdatedAt
-	nfRAIDConfig
-	nfRAIDInterface
-	nfRescueInterface
-	nfReservation
-	nfResourceClass
-	nfRetired
-	nfRetiredReason
-	nfSecureBoot
-	nfShard
-	nfStorageInterface
-	nfTargetPowerState
-	nfTargetProvisionState
-	nfTargetRAIDConfig
-	nfTraits
-	nfVendorInterface
-	nfLinks
-	nfConductor
-	nfAllocationUUID
-	nfChassisUUID
-	nfPorts
-	nfStates
-	nfPortgroups
-	nfVolume
-	nfCount
-)
-
-type nodeFieldSpec struct {
-	name string
-	min  int // first microversion showing the field
-}
-
-// nodeFields describes every field, indexed by nodeField.
-var nodeFields = [nfCount]nodeFieldSpec{
-	nfUUID:                 {"uuid", 1},
-	nfCreatedAt:            {"created_at", 1},
-	nfUpdatedAt:            {"updated_at", 1},
-	nfAutomatedClean:       {"automated_clean", v47AutomatedClean},
-	nfBiosInterface:        {"bios_interface", v40BiosInterface},
-	nfBootInterface:        {"boot_interface", v31DynamicInterfaces},
-	nfBootMode:             {"boot_mode", v75BootMode},
-	nfCleanStep:            {"clean_step", v7NodeCleanStep},
-	nfConductorGroup:       {"conductor_group", v46ConductorGroup},
-	nfConsoleEnabled:       {"console_enabled", 1},
-	nfConsoleInterface:     {"console_interface", v31DynamicInterfaces},
-	nfDeployInterface:      {"deploy_interface", v31DynamicInterfaces},
-	nfDeployStep:           {"deploy_step", v44DeployStep},
-	nfDescription:          {"description", v51Description},
-	nfDriver:               {"driver", 1},
-	nfDriverInfo:           {"driver_info", 1},
-	nfDriverInternalInfo:   {"driver_internal_info", v3DriverInternalInfo},
-	nfExtra:                {"extra", 1},
-	nfFault:                {"fault", v42Fault},
-	nfInspectionFinishedAt: {"inspection_finished_at", v6InspectState},
-	nfInspectionStartedAt:  {"inspection_started_at", v6InspectState},
-	nfInspectInterface:     {"inspect_interface", v31DynamicInterfaces},
-	nfInstanceInfo:         {"instance_info", 1},
-	nfInstanceUUID:         {"instance_uuid", 1},
-	nfLastError:            {"last_error", 1},
-	nfLessee:               {"lessee", v65Lessee},
-	nfMaintenance:          {"maintenance", 1},
-	nfMaintenanceReason:    {"maintenance_reason", 1},
-	nfManagementInterface:  {"management_interface", v31DynamicInterfaces},
-	nfName:                 {"name", v5NodeName},
-	nfNetworkData:          {"network_data", v66NetworkData},
-	nfNetworkInterface:     {"network_interface", v20NetworkInterface},
-	nfOwner:                {"owner", v50Owner},
-	nfPowerInterface:       {"power_interface", v31DynamicInterfaces},
-	nfPowerState:           {"power_state", 1},
-	nfProperties:           {"properties", 1},
-	nfProtected:            {"protected", v48Protected},
-	nfProtectedReason:      {"protected_reason", v48Protected},
-	nfProvisionState:       {"provision_state", 1},
-	nfProvisionUpdatedAt:   {"provision_updated_at", 1},
-	nfRAIDConfig:           {"raid_config", v12RAIDConfig},
-	nfRAIDInterface:        {"raid_interface", v31DynamicInterfaces},
-	nfRescueInterface:      {"rescue_interface", v38Rescue},
-	nfReservation:          {"reservation", 1},
-	nfResourceClass:        {"resource_class", v21ResourceClass},
-	nfRetired:              {"retired", v61Retired},
-	nfRetiredReason:        {"retired_reason", v61Retired},
-	nfSecureBoot:           {"secure_boot", v75BootMode},
-	nfShard:                {"shard", v82Shard},
-	nfStorageInterface:     {"storage_interface", v33StorageInterface},
-	nfTargetPowerState:     {"target_power_state", 1},
-	nfTargetProvisionState: {"target_provision_state", 1},
-	nfTargetRAIDConfig:     {"target_raid_config", v12RAIDConfig},
-	nfTraits:               {"traits", v37Traits},
-	nfVendorInterface:      {"vendor_interface", v31DynamicInterfaces},
-	nfLinks:                {"links", 1},
-	nfConductor:            {"conductor", v49Conductors},
-	nfAllocationUUID:       {"allocation_uuid", v52Allocations},
-	nfChassisUUID:          {"chassis_uuid", 1},
-	nfPorts:                {"ports", 1},
-	nfStates:               {"states", v14StatesLinks},
-	nfPortgroups:           {"portgroups", v24PortgroupSubctl},
-	nfVolume:               {"volume", v32Volume},
-}
-
-// nodeFieldByName maps the names a client may ask for in ?fields= to
-// fields. Ironic accepts every object field plus the API-computed
-// chassis_uuid, conductor and allocation_uuid, but not created_at,
-// updated_at or the link members.
-var nodeFieldByName = func() map[string]nodeField {
-	m := make(map[string]nodeField, nfCount)
-	for f := nfUUID; f < nfLinks; f++ {
-		if f == nfCreatedAt || f == nfUpdatedAt {
-			continue
-		}
-		m[nodeFields[f].name] = f
+// nodeFields is Ironic's node representation, in the order Ironic's
+// node_convert_with_links emits it: one entry per field (see fields.go;
+// the store declares the same fields as columns in store.nodeColumns).
+func nodeFields() []field[store.Node] {
+	type f = field[store.Node]
+	type n = store.Node
+	opt := strPtrField[n]
+	obj := objectField[n]
+	iface := func(k drivers.Kind, min int) f {
+		return strNullField(string(k)+"_interface", min, func(n *n) *string { return ifaceOf(&n.Interfaces, k) }).
+			input(tColumnNull, inCreate|inPatch)
 	}
-	m["conductor"] = nfConductor
-	m["allocation_uuid"] = nfAllocationUUID
-	m["chassis_uuid"] = nfChassisUUID
-	return m
-}()
+	uuidOf := func(n *n) *string { return &n.UUID }
+	link := func(name string, min int, suffix string) f { return linkField(name, min, "nodes/", uuidOf, suffix) }
+	return []f{
+		uuidField(uuidOf),
+		timeField("created_at", func(n *n) *time.Time { return &n.CreatedAt }).hide(),
+		timePtrField("updated_at", 1, func(n *n) **time.Time { return &n.UpdatedAt }).hide(),
+		boolPtrField("automated_clean", v47AutomatedClean, func(n *n) **bool { return &n.AutomatedClean }).
+			input(tBoolish, inCreate|inPatch),
+		iface(drivers.KindBios, v40BiosInterface),
+		iface(drivers.KindBoot, v31DynamicInterfaces),
+		opt("boot_mode", v75BootMode, func(n *n) **string { return &n.BootMode }).input(tBootModeNull, inCreate),
+		obj("clean_step", v7NodeCleanStep, func(n *n) *json.RawMessage { return &n.CleanStep }),
+		strField("conductor_group", v46ConductorGroup, func(n *n) *string { return &n.ConductorGroup }).
+			input(tStringNull, inCreate|inPatch).blankEmpty().checked(checkConductorGroup),
+		boolField("console_enabled", 1, func(n *n) *bool { return &n.ConsoleEnabled }).input(tBoolish, inCreate),
+		iface(drivers.KindConsole, v31DynamicInterfaces),
+		iface(drivers.KindDeploy, v31DynamicInterfaces),
+		obj("deploy_step", v44DeployStep, func(n *n) *json.RawMessage { return &n.DeployStep }),
+		opt("description", v51Description, func(n *n) **string { return &n.Description }).
+			input(prop{types: []string{"string", "null"}, maxLen: maxDescription}, inCreate|inPatch),
+		strField("driver", 1, func(n *n) *string { return &n.Driver }).input(tColumn, inCreate|inPatch|inRequired),
+		obj("driver_info", 1, func(n *n) *json.RawMessage { return &n.DriverInfo }).masked(maskSecrets).
+			input(tObjectNull, inCreate|inPatch),
+		obj("driver_internal_info", v3DriverInternalInfo, func(n *n) *json.RawMessage { return &n.DriverInternalInfo }).
+			masked(maskToken),
+		obj("extra", 1, func(n *n) *json.RawMessage { return &n.Extra }).input(tObjectNull, inCreate|inPatch),
+		opt("fault", v42Fault, func(n *n) **string { return &n.Fault }),
+		timePtrField("inspection_finished_at", v6InspectState, func(n *n) **time.Time { return &n.InspectionFinishedAt }),
+		timePtrField("inspection_started_at", v6InspectState, func(n *n) **time.Time { return &n.InspectionStartedAt }),
+		iface(drivers.KindInspect, v31DynamicInterfaces),
+		obj("instance_info", 1, func(n *n) *json.RawMessage { return &n.InstanceInfo }).masked(maskInstance).
+			input(tObjectNull, inCreate|inPatch),
+		opt("instance_uuid", 1, func(n *n) **string { return &n.InstanceUUID }).
+			input(tStringNull, inCreate|inPatch).checked(uuidCheck("instance_uuid")),
+		opt("last_error", 1, func(n *n) **string { return &n.LastError }),
+		opt("lessee", v65Lessee, func(n *n) **string { return &n.Lessee }).input(tColumnNull, inCreate|inPatch),
+		boolField("maintenance", 1, func(n *n) *bool { return &n.Maintenance }).input(tBoolish, inCreate|inPatch),
+		opt("maintenance_reason", 1, func(n *n) **string { return &n.MaintenanceReason }),
+		iface(drivers.KindManagement, v31DynamicInterfaces),
+		opt("name", v5NodeName, func(n *n) **string { return &n.Name }).
+			input(tStringNull, inCreate|inPatch).checked(checkNodeNameInput),
+		obj("network_data", v66NetworkData, func(n *n) *json.RawMessage { return &n.NetworkData }).
+			input(tObjectNull, inCreate|inPatch),
+		iface(drivers.KindNetwork, v20NetworkInterface),
+		opt("owner", v50Owner, func(n *n) **string { return &n.Owner }).input(tColumnNull, inCreate|inPatch),
+		iface(drivers.KindPower, v31DynamicInterfaces),
+		strNullField("power_state", 1, func(n *n) *string { return (*string)(&n.PowerState) }),
+		obj("properties", 1, func(n *n) *json.RawMessage { return &n.Properties }).input(tObjectNull, inCreate|inPatch),
+		boolField("protected", v48Protected, func(n *n) *bool { return &n.Protected }).input(tBoolish, inPatch),
+		opt("protected_reason", v48Protected, func(n *n) **string { return &n.ProtectedReason }).
+			input(tReasonNull, inPatch),
+		strNullField("provision_state", 1, func(n *n) *string { return (*string)(&n.ProvisionState) }).
+			renderBy(func(b []byte, v *view, n *n) []byte {
+				return jsonwire.AppendStringOrNull(b, string(displayProvisionState(n.ProvisionState, v.minor)))
+			}),
+		timePtrField("provision_updated_at", 1, func(n *n) **time.Time { return &n.ProvisionUpdatedAt }),
+		obj("raid_config", v12RAIDConfig, func(n *n) *json.RawMessage { return &n.RAIDConfig }),
+		iface(drivers.KindRAID, v31DynamicInterfaces),
+		iface(drivers.KindRescue, v38Rescue),
+		nullField[n]("reservation", 1), // the node lock is a Temporal workflow ID
+		opt("resource_class", v21ResourceClass, func(n *n) **string { return &n.ResourceClass }).
+			input(tResourceClass, inCreate|inPatch),
+		boolField("retired", v61Retired, func(n *n) *bool { return &n.Retired }).input(tBoolish, inCreate|inPatch),
+		opt("retired_reason", v61Retired, func(n *n) **string { return &n.RetiredReason }).
+			input(tReasonNull, inCreate|inPatch),
+		boolPtrField("secure_boot", v75BootMode, func(n *n) **bool { return &n.SecureBoot }).input(tBoolish, inCreate),
+		opt("shard", v82Shard, func(n *n) **string { return &n.Shard }).input(tColumnNull, inCreate|inPatch),
+		iface(drivers.KindStorage, v33StorageInterface),
+		strNullField("target_power_state", 1, func(n *n) *string { return (*string)(&n.TargetPowerState) }),
+		strNullField("target_provision_state", 1, func(n *n) *string { return (*string)(&n.TargetProvisionState) }),
+		obj("target_raid_config", v12RAIDConfig, func(n *n) *json.RawMessage { return &n.TargetRAIDConfig }),
+		stringsField("traits", v37Traits, func(n *n) *[]string { return &n.Traits }),
+		iface(drivers.KindVendor, v31DynamicInterfaces),
+		link("links", 1, "").hide(),
+		computedField("conductor", v49Conductors, func(b []byte, v *view, _ *n) []byte {
+			return jsonwire.AppendString(b, v.conductor)
+		}).apiComputed(),
+		nullField[n]("allocation_uuid", v52Allocations).apiComputed(),
+		opt("chassis_uuid", 1, func(n *n) **string { return &n.ChassisUUID }).apiComputed().
+			input(tStringNull, inCreate|inPatch).checked(uuidCheck("chassis_uuid")),
+		link("ports", 1, "/ports"),
+		link("states", v14StatesLinks, "/states"),
+		link("portgroups", v24PortgroupSubctl, "/portgroups"),
+		link("volume", v32Volume, "/volume"),
+	}
+}
+
+// nodeRes is the node resource: nodeFields with what they build.
+var nodeRes = newResource("nodes", nodeFields(), true, store.NodeSortKeys(),
+	func(names []string) *apiError { return badRequest("Field %s is not a valid field.", names[0]) })
 
 // defaultNodeListFields is Ironic's _DEFAULT_RETURN_FIELDS for GET /v1/nodes.
 var defaultNodeListFields = []string{"instance_uuid", "maintenance", "power_state", "provision_state", "uuid", "name"}
 
-// nodePlan is the ordered list of fields rendered for one request.
-type nodePlan []nodeField
+// nodeStatesFields are the members of GET /v1/nodes/{ident}/states.
+var nodeStatesFields = []string{"console_enabled", "last_error", "power_state", "provision_state",
+	"target_power_state", "target_provision_state", "provision_updated_at", "raid_config", "target_raid_config",
+	"boot_mode", "secure_boot"}
 
-// fullNodePlan is the representation of a single node (GET, POST, PATCH and
-// detail lists) at microversion v.
-func fullNodePlan(v int) nodePlan {
-	p := make(nodePlan, 0, nfCount)
-	for f := nfUUID; f < nfCount; f++ {
-		if v >= nodeFields[f].min {
-			p = append(p, f)
+// uuidCheck is argUUID for a string field.
+func uuidCheck(name string) func(s string, _ *input) (string, error) {
+	return func(s string, _ *input) (string, error) {
+		if _, err := argUUID(name, s); err != nil {
+			return "", err
 		}
+		return s, nil
 	}
-	return p
 }
 
-// fieldsNodePlan is the representation for ?fields=a,b (already validated):
-// uuid first if asked for, then the other object fields in the order asked,
-// links, then the API-computed fields, as Ironic's object_to_dict and
-// sanitize_dict produce.
-func fieldsNodePlan(v int, fields []string) nodePlan {
-	p := make(nodePlan, 0, len(fields)+1)
-	want := make([]bool, nfCount)
-	for _, name := range fields {
-		if f, ok := nodeFieldByName[name]; ok && v >= nodeFields[f].min {
-			want[f] = true
-		}
+// checkNodeNameInput checks a node name in a create body or PATCH.
+func checkNodeNameInput(s string, in *input) (string, error) {
+	if err := checkNodeName(s, in.v, in.nameErr); err != nil {
+		return "", err
 	}
-	if want[nfUUID] {
-		p = append(p, nfUUID)
-	}
-	for _, name := range fields {
-		f := nodeFieldByName[name]
-		switch f {
-		case nfUUID, nfConductor, nfAllocationUUID, nfChassisUUID:
-			continue
-		}
-		if want[f] {
-			want[f] = false // each once, at its first mention
-			p = append(p, f)
-		}
-	}
-	p = append(p, nfLinks)
-	for _, f := range []nodeField{nfConductor, nfAllocationUUID, nfChassisUUID} {
-		if want[f] {
-			p = append(p, f)
-		}
-	}
-	return p
+	return s, nil
 }
 
-// nodeView carries what rendering needs besides the node.
-type nodeView struct {
-	minor     int
-	base      string // public URL, no trailing slash
-	escBase   string // base, escaped for a JSON string
-	conductor string
-}
-
-// appendNode renders n with plan p.
-func (v *nodeView) appendNode(b []byte, n *store.Node, p nodePlan) []byte {
-	b = append(b, '{')
-	for i, f := range p {
-		b = appendKey(b, nodeFields[f].name, i == 0)
-		b = v.appendNodeField(b, n, f)
+// checkConductorGroup is utils.validate_conductor_group, lower-casing.
+func checkConductorGroup(s string, _ *input) (string, error) {
+	g := strings.ToLower(s)
+	if !conductorGroupRE(g) {
+		return "", badRequest("Invalid conductor group %s", s)
 	}
-	return append(b, '}')
-}
-
-func (v *nodeView) appendNodeField(b []byte, n *store.Node, f nodeField) []byte {
-	switch f {
-	case nfUUID:
-		return appendString(b, n.UUID)
-	case nfCreatedAt:
-		if n.CreatedAt.IsZero() {
-			return append(b, "null"...)
-		}
-		return appendTime(b, n.CreatedAt)
-	case nfUpdatedAt:
-		return appendTimePtr(b, n.UpdatedAt)
-	case nfAutomatedClean:
-		return appendBoolPtr(b, n.AutomatedClean)
-	case nfBiosInterface:
-		return appendStringOrNull(b, n.Interfaces.Bios)
-	case nfBootInterface:
-		return appendStringOrNull(b, n.Interfaces.Boot)
-	case nfBootMode:
-		return appendStringPtr(b, n.BootMode)
-	case nfCleanStep:
-		return appendRawObject(b, n.CleanStep)
-	case nfConductorGroup:
-		return appendString(b, n.ConductorGroup)
-	case nfConsoleEnabled:
-		return appendBool(b, n.ConsoleEnabled)
-	case nfConsoleInterface:
-		return appendStringOrNull(b, n.Interfaces.Console)
-	case nfDeployInterface:
-		return appendStringOrNull(b, n.Interfaces.Deploy)
-	case nfDeployStep:
-		return appendRawObject(b, n.DeployStep)
-	case nfDescription:
-		return appendStringPtr(b, n.Description)
-	case nfDriver:
-		return appendString(b, n.Driver)
-	case nfDriverInfo:
-		return appendMasked(b, n.DriverInfo, false)
-	case nfDriverInternalInfo:
-		return appendDriverInternalInfo(b, n.DriverInternalInfo)
-	case nfExtra:
-		return appendRawObject(b, n.Extra)
-	case nfFault:
-		return appendStringPtr(b, n.Fault)
-	case nfInspectionFinishedAt:
-		return appendTimePtr(b, n.InspectionFinishedAt)
-	case nfInspectionStartedAt:
-		return appendTimePtr(b, n.InspectionStartedAt)
-	case nfInspectInterface:
-		return appendStringOrNull(b, n.Interfaces.Inspect)
-	case nfInstanceInfo:
-		return appendMasked(b, n.InstanceInfo, true)
-	case nfInstanceUUID:
-		return appendStringPtr(b, n.InstanceUUID)
-	case nfLastError:
-		return appendStringPtr(b, n.LastError)
-	case nfLessee:
-		return appendStringPtr(b, n.Lessee)
-	case nfMaintenance:
-		return appendBool(b, n.Maintenance)
-	case nfMaintenanceReason:
-		return appendStringPtr(b, n.MaintenanceReason)
-	case nfManagementInterface:
-		return appendStringOrNull(b, n.Interfaces.Management)
-	case nfName:
-		return appendStringPtr(b, n.Name)
-	case nfNetworkData:
-		return appendRawObject(b, n.NetworkData)
-	case nfNetworkInterface:
-		return appendStringOrNull(b, n.Interfaces.Network)
-	case nfOwner:
-		return appendStringPtr(b, n.Owner)
-	case nfPowerInterface:
-		return appendStringOrNull(b, n.Interfaces.Power)
-	case nfPowerState:
-		return appendStringOrNull(b, string(n.PowerState))
-	case nfProperties:
-		return appendRawObject(b, n.Properties)
-	case nfProtected:
-		return appendBool(b, n.Protected)
-	case nfProtectedReason:
-		return appendStringPtr(b, n.ProtectedReason)
-	case nfProvisionState:
-		return appendStringOrNull(b, string(displayProvisionState(n.ProvisionState, v.minor)))
-	case nfProvisionUpdatedAt:
-		return appendTimePtr(b, n.ProvisionUpdatedAt)
-	case nfRAIDConfig:
-		return appendRawObject(b, n.RAIDConfig)
-	case nfRAIDInterface:
-		return appendStringOrNull(b, n.Interfaces.RAID)
-	case nfRescueInterface:
-		return appendStringOrNull(b, n.Interfaces.Rescue)
-	case nfReservation:
-		// The node lock is a Temporal workflow ID; it is not visible here.
-		return append(b, "null"...)
-	case nfResourceClass:
-		return appendStringPtr(b, n.ResourceClass)
-	case nfRetired:
-		return appendBool(b, n.Retired)
-	case nfRetiredReason:
-		return appendStringPtr(b, n.RetiredReason)
-	case nfSecureBoot:
-		return appendBoolPtr(b, n.SecureBoot)
-	case nfShard:
-		return appendStringPtr(b, n.Shard)
-	case nfStorageInterface:
-		return appendStringOrNull(b, n.Interfaces.Storage)
-	case nfTargetPowerState:
-		return appendStringOrNull(b, string(n.TargetPowerState))
-	case nfTargetProvisionState:
-		return appendStringOrNull(b, string(n.TargetProvisionState))
-	case nfTargetRAIDConfig:
-		return appendRawObject(b, n.TargetRAIDConfig)
-	case nfTraits:
-		if n.Traits == nil {
-			return append(b, '[', ']')
-		}
-		return appendStrings(b, n.Traits)
-	case nfVendorInterface:
-		return appendStringOrNull(b, n.Interfaces.Vendor)
-	case nfLinks:
-		return appendLinksParts(b, v.escBase, "nodes/", n.UUID, "")
-	case nfConductor:
-		return appendString(b, v.conductor)
-	case nfAllocationUUID:
-		return append(b, "null"...)
-	case nfChassisUUID:
-		return appendStringPtr(b, n.ChassisUUID)
-	case nfPorts:
-		return appendLinksParts(b, v.escBase, "nodes/", n.UUID, "/ports")
-	case nfStates:
-		return appendLinksParts(b, v.escBase, "nodes/", n.UUID, "/states")
-	case nfPortgroups:
-		return appendLinksParts(b, v.escBase, "nodes/", n.UUID, "/portgroups")
-	case nfVolume:
-		return appendLinksParts(b, v.escBase, "nodes/", n.UUID, "/volume")
-	}
-	return append(b, "null"...)
+	return g, nil
 }
 
 // displayProvisionState applies Ironic's update_state_in_older_versions:
@@ -399,24 +169,9 @@ func displayProvisionState(s node.ProvisionState, minor int) node.ProvisionState
 
 const maskedValue = "******"
 
-// secretKeySubstrings are the (lower-case) key fragments oslo.utils'
-// _SANITIZE_KEYS masks, plus the "_key_contents" suffix of SSH/TLS keys.
-var secretKeySubstrings = []string{
-	"password", "secret", "token", "passphrase", "admin_pass", "new_pass", "sys_pswd",
-	"configdrive", "encrypted_key", "private_key", "privatekey", "fernetkey", "sslkey",
-	"cephxkey", "accesskey", "access_key",
-}
-
-// isSecretKey reports whether a driver_info or instance_info key is masked.
-func isSecretKey(k string) bool {
-	lk := strings.ToLower(k)
-	for _, s := range secretKeySubstrings {
-		if strings.Contains(lk, s) {
-			return true
-		}
-	}
-	return strings.HasSuffix(lk, "_key_contents") || lk == "snmp_auth_key" || lk == "snmp_priv_key"
-}
+// isSecretKey reports whether a driver_info or instance_info key is masked
+// (node.IsSecretKey: the store seals the same keys at rest).
+func isSecretKey(k string) bool { return node.IsSecretKey(k) }
 
 // mayHoldSecrets is a cheap pre-check on stored JSON (one pass, no
 // allocation): when it is false no key can be secret and the bytes are
@@ -477,7 +232,7 @@ func hasFoldAt(b []byte, i int, w string) bool {
 // is shown unmasked only if it holds no secret-looking key at all.
 func appendMasked(b []byte, raw []byte, instance bool) []byte {
 	if len(raw) == 0 || !mayHoldSecrets(raw, instance) {
-		return appendRawObject(b, raw)
+		return jsonwire.AppendRawObject(b, raw)
 	}
 	out, _, ok := maskRaw(b, raw, skipSpace(raw, 0), instance)
 	if !ok {
@@ -539,8 +294,9 @@ func skipValue(raw []byte, i int) (int, bool) {
 }
 
 // maskRaw copies the object at raw[i:] to b, masking secret keys at every
-// depth (mask_dict_password), and for instance_info the top-level
-// configdrive and image_url when set. It returns the index after the object.
+// depth (mask_dict_password), in lists too (maskArray), and for
+// instance_info the top-level configdrive and image_url when set. It
+// returns the index after the object.
 func maskRaw(b []byte, raw []byte, i int, instance bool) ([]byte, int, bool) {
 	if i >= len(raw) || raw[i] != '{' {
 		return b, i, false
@@ -575,20 +331,28 @@ func maskRaw(b []byte, raw []byte, i int, instance bool) ([]byte, int, bool) {
 		i = skipSpace(raw, i+1)
 		b = append(b, rawKey...)
 		b = append(b, ':')
-		if i < len(raw) && raw[i] == '{' {
+		// Ironic hides instance_info's configdrive (a string or an
+		// object) and image_url whenever they are set.
+		whenSet := instance && (key == "configdrive" || key == "image_url")
+		switch {
+		case i < len(raw) && raw[i] == '{' && !whenSet:
+			// Objects are descended whatever their key, as oslo does.
 			b, i, ok = maskRaw(b, raw, i, false)
 			if !ok {
 				return b, i, false
 			}
-		} else {
+		case i < len(raw) && raw[i] == '[' && !whenSet && !isSecretKey(key):
+			b, i, ok = maskArray(b, raw, i)
+			if !ok {
+				return b, i, false
+			}
+		default:
 			vEnd, ok := skipValue(raw, i)
 			if !ok {
 				return b, i, false
 			}
 			val := raw[i:vEnd]
-			hide := isSecretKey(key) ||
-				(instance && (key == "configdrive" || key == "image_url") && rawTruthy(val))
-			if hide {
+			if (isSecretKey(key) && val[0] != '{') || (whenSet && rawTruthy(val)) {
 				b = append(b, `"******"`...)
 			} else {
 				b = append(b, val...)
@@ -603,6 +367,47 @@ func maskRaw(b []byte, raw []byte, i int, instance bool) ([]byte, int, bool) {
 	return append(b, '}'), i + 1, true
 }
 
+// maskArray copies the array at raw[i:] to b, masking the objects in it
+// (and in arrays in it) as maskRaw does; other elements are copied as they
+// are. oslo's mask_dict_password leaves lists alone, so Ironic shows
+// {"bmcs": [{"password": "x"}]} in clear; ferric does not.
+func maskArray(b []byte, raw []byte, i int) ([]byte, int, bool) {
+	b = append(b, '[')
+	i = skipSpace(raw, i+1)
+	first := true
+	for i < len(raw) && raw[i] != ']' {
+		if !first {
+			if raw[i] != ',' {
+				return b, i, false
+			}
+			b = append(b, ',')
+			i = skipSpace(raw, i+1)
+		}
+		first = false
+		ok := false
+		switch {
+		case i < len(raw) && raw[i] == '{':
+			b, i, ok = maskRaw(b, raw, i, false)
+		case i < len(raw) && raw[i] == '[':
+			b, i, ok = maskArray(b, raw, i)
+		default:
+			var end int
+			if end, ok = skipValue(raw, i); ok {
+				b = append(b, raw[i:end]...)
+				i = end
+			}
+		}
+		if !ok {
+			return b, i, false
+		}
+		i = skipSpace(raw, i)
+	}
+	if i >= len(raw) {
+		return b, i, false
+	}
+	return append(b, ']'), i + 1, true
+}
+
 // rawTruthy is Python's truth value of a raw JSON scalar or container.
 func rawTruthy(v []byte) bool {
 	switch string(v) {
@@ -615,17 +420,17 @@ func rawTruthy(v []byte) bool {
 // appendDriverInternalInfo hides the agent token, as Ironic does.
 func appendDriverInternalInfo(b []byte, raw []byte) []byte {
 	if len(raw) == 0 || !bytes.Contains(raw, []byte("agent_secret_token")) {
-		return appendRawObject(b, raw)
+		return jsonwire.AppendRawObject(b, raw)
 	}
-	v, err := decodeJSON(raw)
-	o, ok := v.(*object)
+	v, err := jsonwire.DecodeStored(raw)
+	o, ok := v.(*jsonwire.Object)
 	if err != nil || !ok {
-		return appendRawObject(b, raw)
+		return jsonwire.AppendRawObject(b, raw)
 	}
-	if val, ok := o.get("agent_secret_token"); ok && truthy(val) {
-		o.set("agent_secret_token", maskedValue)
+	if val, ok := o.Get("agent_secret_token"); ok && truthy(val) {
+		o.Set("agent_secret_token", maskedValue)
 	}
-	return appendValue(b, o)
+	return jsonwire.AppendValue(b, o)
 }
 
 // truthy is Python's truth value of a decoded JSON value.
@@ -639,8 +444,8 @@ func truthy(v any) bool {
 		return t != ""
 	case []any:
 		return len(t) > 0
-	case *object:
-		return len(t.keys) > 0
+	case *jsonwire.Object:
+		return t.Len() > 0
 	default:
 		return true
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
@@ -47,21 +48,21 @@ func appendVendorMethods(b []byte, methods map[string]drivers.VendorMethod) []by
 			b = append(b, ',')
 		}
 		m := methods[name]
-		b = appendString(b, name)
+		b = jsonwire.AppendString(b, name)
 		b = append(b, `:{"http_methods":`...)
 		hm := m.HTTPMethods
 		if hm == nil {
 			hm = []string{}
 		}
-		b = appendStrings(b, hm)
+		b = jsonwire.AppendStrings(b, hm)
 		b = append(b, `,"async":`...)
-		b = appendBool(b, m.Async)
+		b = jsonwire.AppendBool(b, m.Async)
 		b = append(b, `,"description":`...)
-		b = appendString(b, m.Description)
+		b = jsonwire.AppendString(b, m.Description)
 		b = append(b, `,"attach":`...)
-		b = appendBool(b, m.Attach)
+		b = jsonwire.AppendBool(b, m.Attach)
 		b = append(b, `,"require_exclusive_lock":`...)
-		b = appendBool(b, m.RequireExclusiveLock)
+		b = jsonwire.AppendBool(b, m.RequireExclusiveLock)
 		b = append(b, '}')
 	}
 	return append(b, '}')

@@ -2,10 +2,13 @@ package api
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/ferric-project/ferric/api/jsonwire"
 )
 
 // RFC 6902 JSON patch, restricted as Ironic restricts it: operations add,
@@ -16,7 +19,7 @@ type patchOp struct {
 	path     string
 	value    any
 	hasValue bool
-	doc      *object // the operation as sent, for error messages
+	doc      *jsonwire.Object // the operation as sent, for error messages
 }
 
 // parsePatch reads and validates a JSON patch body.
@@ -34,12 +37,12 @@ func parsePatch(c *fiber.Ctx) ([]patchOp, error) {
 	}
 	ops := make([]patchOp, 0, len(arr))
 	for _, item := range arr {
-		o, isObj := item.(*object)
+		o, isObj := item.(*jsonwire.Object)
 		if !isObj {
 			return nil, schemaError("patch", pyRepr(item)+" is not of type 'object'")
 		}
 		var extra []string
-		for _, k := range o.keys {
+		for _, k := range o.Keys() {
 			if k != "op" && k != "path" && k != "value" {
 				extra = append(extra, pyStr(k))
 			}
@@ -53,7 +56,7 @@ func parsePatch(c *fiber.Ctx) ([]patchOp, error) {
 				strings.Join(extra, ", "), verb))
 		}
 		p := patchOp{doc: o}
-		if pv, ok := o.get("path"); ok {
+		if pv, ok := o.Get("path"); ok {
 			s, isStr := pv.(string)
 			if !isStr {
 				return nil, schemaError("patch", pyRepr(pv)+" is not of type 'string'")
@@ -63,7 +66,7 @@ func parsePatch(c *fiber.Ctx) ([]patchOp, error) {
 			}
 			p.path = s
 		}
-		if ov, ok := o.get("op"); ok {
+		if ov, ok := o.Get("op"); ok {
 			s, isStr := ov.(string)
 			if !isStr {
 				return nil, schemaError("patch", pyRepr(ov)+" is not of type 'string'")
@@ -73,7 +76,7 @@ func parsePatch(c *fiber.Ctx) ([]patchOp, error) {
 			}
 			p.op = s
 		}
-		p.value, p.hasValue = o.get("value")
+		p.value, p.hasValue = o.Get("value")
 		ops = append(ops, p)
 	}
 	return ops, nil
@@ -91,25 +94,15 @@ func (p patchOp) rootField() string {
 }
 
 // checkAllowed refuses paths outside allowed (Ironic's
-// patch_validate_allowed_fields) and returns the root fields touched.
-func checkAllowed(ops []patchOp, allowed []string) (map[string]bool, *apiError) {
-	touched := map[string]bool{}
+// patch_validate_allowed_fields).
+func checkAllowed(ops []patchOp, allowed []string) *apiError {
 	for _, p := range ops {
-		f := p.rootField()
-		ok := false
-		for _, a := range allowed {
-			if a == f {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return nil, badRequest("Cannot patch %s. Only the following can be updated: %s",
+		if !slices.Contains(allowed, p.rootField()) {
+			return badRequest("Cannot patch %s. Only the following can be updated: %s",
 				p.path, strings.Join(allowed, ", "))
 		}
-		touched[f] = true
 	}
-	return touched, nil
+	return nil
 }
 
 // patchValues returns the values set at exactly path (Ironic's
@@ -125,10 +118,10 @@ func patchValues(ops []patchOp, path string) []any {
 }
 
 // applyPatch applies ops to doc in order.
-func applyPatch(doc *object, ops []patchOp) *apiError {
+func applyPatch(doc *jsonwire.Object, ops []patchOp) *apiError {
 	for _, p := range ops {
 		if p.op == "add" && strings.Count(p.path, "/") == 1 {
-			if _, ok := doc.get(p.path[1:]); !ok {
+			if _, ok := doc.Get(p.path[1:]); !ok {
 				return badRequest("Adding a new attribute (%s) to the root of the resource is not allowed", p.path)
 			}
 		}
@@ -148,7 +141,7 @@ func unescapeToken(t string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
 }
 
-func applyOp(doc *object, p patchOp) *apiError {
+func applyOp(doc *jsonwire.Object, p patchOp) *apiError {
 	if p.op == "" {
 		return patchError(p, "Operation does not contain 'op' member")
 	}
@@ -165,8 +158,8 @@ func applyOp(doc *object, p patchOp) *apiError {
 	var parent any = doc
 	for _, t := range tokens[:len(tokens)-1] {
 		switch c := parent.(type) {
-		case *object:
-			next, ok := c.get(t)
+		case *jsonwire.Object:
+			next, ok := c.Get(t)
 			if !ok {
 				return patchError(p, fmt.Sprintf("member '%s' not found in %s", t, pyRepr(c)))
 			}
@@ -183,21 +176,21 @@ func applyOp(doc *object, p patchOp) *apiError {
 	}
 	last := tokens[len(tokens)-1]
 	switch c := parent.(type) {
-	case *object:
-		_, exists := c.get(last)
+	case *jsonwire.Object:
+		_, exists := c.Get(last)
 		switch p.op {
 		case "add":
-			c.set(last, p.value)
+			c.Set(last, p.value)
 		case "replace":
 			if !exists {
 				return patchError(p, fmt.Sprintf("can't replace a non-existent object '%s'", last))
 			}
-			c.set(last, p.value)
+			c.Set(last, p.value)
 		case "remove":
 			if !exists {
 				return patchError(p, fmt.Sprintf("can't remove a non-existent object '%s'", last))
 			}
-			c.del(last)
+			c.Delete(last)
 		}
 		return nil
 	case []any:
@@ -209,7 +202,7 @@ func applyOp(doc *object, p patchOp) *apiError {
 }
 
 // applyArrayOp edits an array that is the value at tokens[:len-1].
-func applyArrayOp(doc *object, tokens []string, arr []any, last string, p patchOp) *apiError {
+func applyArrayOp(doc *jsonwire.Object, tokens []string, arr []any, last string, p patchOp) *apiError {
 	var idx int
 	if last == "-" && p.op == "add" {
 		idx = len(arr)
@@ -241,8 +234,8 @@ func applyArrayOp(doc *object, tokens []string, arr []any, last string, p patchO
 	var container any = doc
 	for _, t := range tokens[:len(tokens)-2] {
 		switch c := container.(type) {
-		case *object:
-			container, _ = c.get(t)
+		case *jsonwire.Object:
+			container, _ = c.Get(t)
 		case []any:
 			i, _ := strconv.Atoi(t)
 			container = c[i]
@@ -250,8 +243,8 @@ func applyArrayOp(doc *object, tokens []string, arr []any, last string, p patchO
 	}
 	key := tokens[len(tokens)-2]
 	switch c := container.(type) {
-	case *object:
-		c.set(key, out)
+	case *jsonwire.Object:
+		c.Set(key, out)
 	case []any:
 		i, _ := strconv.Atoi(key)
 		c[i] = out
@@ -262,26 +255,50 @@ func applyArrayOp(doc *object, tokens []string, arr []any, last string, p patchO
 // restoreMasked keeps stored secrets when a client sends back the
 // "******" placeholder it was shown: wherever newV holds the placeholder under
 // a secret key, the value from oldV is put back (or the key dropped when
-// there was none).
-func restoreMasked(oldV, newV *object, instance bool) {
-	for _, k := range append([]string(nil), newV.keys...) {
-		nv := newV.vals[k]
+// there was none). Objects in lists are matched with the stored list's by
+// position.
+func restoreMasked(oldV, newV *jsonwire.Object, instance bool) {
+	for _, k := range append([]string(nil), newV.Keys()...) {
+		nv := newV.Value(k)
 		ov, had := (any)(nil), false
 		if oldV != nil {
-			ov, had = oldV.get(k)
-		}
-		if sub, ok := nv.(*object); ok {
-			oldSub, _ := ov.(*object)
-			restoreMasked(oldSub, sub, false)
-			continue
+			ov, had = oldV.Get(k)
 		}
 		secret := isSecretKey(k) || (instance && (k == "configdrive" || k == "image_url"))
+		switch t := nv.(type) {
+		case *jsonwire.Object:
+			oldSub, _ := ov.(*jsonwire.Object)
+			restoreMasked(oldSub, t, false)
+			continue
+		case []any:
+			oldList, _ := ov.([]any)
+			restoreMaskedList(oldList, t)
+			continue
+		}
 		if s, ok := nv.(string); ok && s == maskedValue && secret {
 			if had {
-				newV.vals[k] = ov
+				newV.Set(k, ov)
 			} else {
-				newV.del(k)
+				newV.Delete(k)
 			}
+		}
+	}
+}
+
+// restoreMaskedList is restoreMasked for the objects of a list.
+func restoreMaskedList(oldList, newList []any) {
+	for i, e := range newList {
+		var old any
+		if i < len(oldList) {
+			old = oldList[i]
+		}
+		switch t := e.(type) {
+		case *jsonwire.Object:
+			oldSub, _ := old.(*jsonwire.Object)
+			restoreMasked(oldSub, t, false)
+		case []any:
+			oldSub, _ := old.([]any)
+			restoreMaskedList(oldSub, t)
 		}
 	}
 }

@@ -5,140 +5,111 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/store"
 )
 
 // Ports.
 
-type portField uint8
-
-// Port fields in the order Ironic 21.4 emits them
-// (reference/ironic-api-wire/port_create_latest.txt).
-const (
-	pfUUID portField = iota
-	pfCreatedAt
-	pfUpdatedAt
-	pfAddress
-	pfExtra
-	pfInternalInfo
-	pfIsSmartNIC
-	pfLocalLinkConnection
-	pfPhysicalNetwork
-	pfPXEEnabled
-	pfNodeUUID
-	pfLinks
-	pfPortgroupUUID
-	pfCount
-)
-
-var portFields = [pfCount]nodeFieldSpec{
-	pfUUID:                {"uuid", 1},
-	pfCreatedAt:           {"created_at", 1},
-	pfUpdatedAt:           {"updated_at", 1},
-	pfAddress:             {"address", 1},
-	pfExtra:               {"extra", 1},
-	pfInternalInfo:        {"internal_info", v18PortInternalInfo},
-	pfIsSmartNIC:          {"is_smartnic", v53SmartNIC},
-	pfLocalLinkConnection: {"local_link_connection", v19PortNetFields},
-	pfPhysicalNetwork:     {"physical_network", v34PhysicalNetwork},
-	pfPXEEnabled:          {"pxe_enabled", v19PortNetFields},
-	pfNodeUUID:            {"node_uuid", 1},
-	pfLinks:               {"links", 1},
-	pfPortgroupUUID:       {"portgroup_uuid", v24PortgroupSubctl},
-}
-
-// portPlan selects the fields shown: all (fields nil) or the requested
-// ones plus links, always in Ironic's fixed order.
-func portPlan(v int, fields []string) []portField {
-	var p []portField
-	for f := pfUUID; f < pfCount; f++ {
-		if v < portFields[f].min {
-			continue
-		}
-		if fields == nil || f == pfLinks || contains(fields, portFields[f].name) {
-			p = append(p, f)
-		}
-	}
-	return p
-}
-
-func appendPort(b []byte, p *store.Port, plan []portField, escBase string) []byte {
-	b = append(b, '{')
-	for i, f := range plan {
-		b = appendKey(b, portFields[f].name, i == 0)
-		switch f {
-		case pfUUID:
-			b = appendString(b, p.UUID)
-		case pfCreatedAt:
-			if p.CreatedAt.IsZero() {
-				b = append(b, "null"...)
-			} else {
-				b = appendTime(b, p.CreatedAt)
-			}
-		case pfUpdatedAt:
-			b = appendTimePtr(b, p.UpdatedAt)
-		case pfAddress:
-			b = appendString(b, p.Address)
-		case pfExtra:
-			b = appendRawObject(b, p.Extra)
-		case pfInternalInfo:
-			b = appendRawObject(b, p.InternalInfo)
-		case pfIsSmartNIC:
-			b = appendBool(b, p.IsSmartNIC)
-		case pfLocalLinkConnection:
-			b = appendRawObject(b, p.LocalLinkConnection)
-		case pfPhysicalNetwork:
-			b = appendStringPtr(b, p.PhysicalNetwork)
-		case pfPXEEnabled:
-			b = appendBool(b, p.PXEEnabled)
-		case pfNodeUUID:
-			b = appendStringOrNull(b, p.NodeUUID)
-		case pfLinks:
-			b = appendLinksParts(b, escBase, "ports/", p.UUID, "")
-		case pfPortgroupUUID:
-			b = appendStringPtr(b, p.PortgroupUUID)
-		}
-	}
-	return append(b, '}')
-}
-
-// checkPortFields applies Ironic's checks on ?fields= for ports.
-func checkPortFields(v int, fields []string) *apiError {
-	if v < v8Fields {
-		return notAcceptable("")
-	}
-	var bad []string
-	for _, name := range fields {
-		known := false
-		for f := pfUUID; f < pfCount; f++ {
-			if portFields[f].name == name {
-				known = true
-				if v < portFields[f].min {
-					return notAcceptable("")
+// portFields is Ironic 21.4's port representation, in its order
+// (reference/ironic-api-wire/port_create_latest.txt); see fields.go.
+func portFields() []field[store.Port] {
+	type p = store.Port
+	uuidOf := func(p *p) *string { return &p.UUID }
+	both := inCreate | inPatch
+	return []field[p]{
+		uuidField(uuidOf),
+		timeField("created_at", func(p *p) *time.Time { return &p.CreatedAt }),
+		timePtrField("updated_at", 1, func(p *p) **time.Time { return &p.UpdatedAt }),
+		strField("address", 1, func(p *p) *string { return &p.Address }).input(tString, both|inRequired).
+			checked(func(s string, _ *input) (string, error) {
+				mac, ok := isValidMAC(s)
+				if !ok {
+					return "", badRequest("Expected valid MAC address for address: %s", s)
 				}
+				return mac, nil
+			}),
+		objectField("extra", 1, func(p *p) *json.RawMessage { return &p.Extra }).input(tObjectNull, both),
+		objectField("internal_info", v18PortInternalInfo, func(p *p) *json.RawMessage { return &p.InternalInfo }),
+		boolField("is_smartnic", v53SmartNIC, func(p *p) *bool { return &p.IsSmartNIC }).input(tBoolish, both),
+		objectField("local_link_connection", v19PortNetFields, func(p *p) *json.RawMessage { return &p.LocalLinkConnection }).
+			input(tObjectNull, both).setBy(func(p *p, val any, in *input) error {
+			llc, err := checkLocalLink(val, in.v)
+			if err != nil {
+				return err
 			}
-		}
-		if !known {
-			bad = append(bad, name)
-		}
+			p.LocalLinkConnection = llc
+			return nil
+		}),
+		strPtrField("physical_network", v34PhysicalNetwork, func(p *p) **string { return &p.PhysicalNetwork }).
+			input(prop{types: []string{"string", "null"}, maxLen: 64}, both),
+		boolField("pxe_enabled", v19PortNetFields, func(p *p) *bool { return &p.PXEEnabled }).input(tBoolish, both).
+			setBy(func(p *p, val any, _ *input) error {
+				b, err := argBool("pxe_enabled", val)
+				if err != nil {
+					return err
+				}
+				p.PXEEnabled = b == nil || *b // default True
+				return nil
+			}),
+		strNullField("node_uuid", 1, func(p *p) *string { return &p.NodeUUID }).input(tString, both|inRequired).
+			setBy(setPortNode),
+		linkField("links", 1, "ports/", uuidOf, ""),
+		strPtrField("portgroup_uuid", v24PortgroupSubctl, func(p *p) **string { return &p.PortgroupUUID }).
+			input(tStringNull, both).setBy(func(p *p, val any, _ *input) error {
+			u, err := argUUID("portgroup_uuid", val)
+			if err != nil {
+				return err
+			}
+			if u != nil { // ferric has no port groups
+				return badRequest("Portgroup %s could not be found.", *u)
+			}
+			p.PortgroupUUID = nil
+			return nil
+		}),
 	}
-	if len(bad) > 0 {
-		return badRequest("Field(s) \"%s\" are not valid", strings.Join(bad, ", "))
+}
+
+// portRes is the port resource: portFields with what they build.
+var portRes = newResource("ports", portFields(), false, store.PortSortKeys(), fieldsNotValid)
+
+// setPortNode moves a port to the node named by a node_uuid value.
+func setPortNode(p *store.Port, val any, in *input) error {
+	u, err := argUUID("node_uuid", val)
+	if err != nil {
+		return err
 	}
+	if *u == p.NodeUUID {
+		return nil
+	}
+	n, rerr := in.s.Store.Node(in.c.UserContext(), *u)
+	if errors.Is(rerr, store.ErrNotFound) {
+		return badRequest("Node %s could not be found.", *u)
+	} else if rerr != nil {
+		return fmt.Errorf("read node %s: %w", *u, rerr)
+	}
+	p.NodeUUID = n.UUID
 	return nil
 }
 
-var invalidPortSortKeys = []string{"extra", "internal_info", "local_link_connection"}
-
-func (s *Server) portSortKeys() []string {
-	if s.PortSortKeys != nil {
-		return s.PortSortKeys
+// checkSmartNIC is Ironic's rule for Smart NIC ports: their
+// local_link_connection names the port and the host.
+func checkSmartNIC(p *store.Port, what string) *apiError {
+	if !p.IsSmartNIC {
+		return nil
 	}
-	return DefaultPortSortKeys()
+	llc := decodeObject(p.LocalLinkConnection)
+	_, hasPort := llc.Get("port_id")
+	_, hasHost := llc.Get("hostname")
+	if !hasPort || !hasHost {
+		return badRequest("Invalid %s: Smart NIC port must have port_id and hostname in local_link_connection", what)
+	}
+	return nil
 }
 
 // listPorts answers GET /v1/ports and GET /v1/ports/detail.
@@ -170,7 +141,7 @@ func (s *Server) nodePorts(detailPath bool) fiber.Handler {
 func (s *Server) portCollection(c *fiber.Ctx, detailPath bool, nodeUUID, resource string) error {
 	ctx := c.UserContext()
 	v := minor(c)
-	q := store.ListPorts{NodeUUID: nodeUUID}
+	q := store.ListPorts{NodeUUID: nodeUUID, Project: listProject(c)} // listProject: auth.go
 	var args [][2]string
 	if nodeUUID == "" {
 		if raw, ok := query(c, "node_uuid"); ok {
@@ -193,22 +164,21 @@ func (s *Server) portCollection(c *fiber.Ctx, detailPath bool, nodeUUID, resourc
 		q.Address = strings.ToLower(raw)
 		args = append(args, [2]string{"address", raw})
 	}
-	cq, err := s.parseCollectionQuery(c, detailPath, checkPortFields, []string{"uuid", "address"})
+	cq, err := parseCollection(s, c, portRes, detailPath)
 	if err != nil {
 		return err
 	}
-	limit, sortKey, sortDir, fields, detail := cq.limit, cq.sortKey, cq.sortDir, cq.fields, cq.detail
-	if contains(invalidPortSortKeys, sortKey) {
-		return badRequest("The sort_key value %s is an invalid field for sorting", sortKey)
+	if err := cq.returnFields(v, detailPath, []string{"uuid", "address"}); err != nil {
+		return err
 	}
-	if !contains(s.portSortKeys(), sortKey) {
-		return badRequest("The sort_key value \"%s\" is an invalid field for sorting", sortKey)
+	if err := portRes.checkSort(cq.sortKey); err != nil {
+		return err
 	}
-	q.Limit = limit
-	if sortKey != "id" {
-		q.SortKey = sortKey
+	q.Limit = cq.limit
+	if cq.sortKey != "id" {
+		q.SortKey = cq.sortKey
 	}
-	q.SortDesc = sortDir == "desc"
+	q.SortDesc = cq.sortDir == "desc"
 	if marker, ok := query(c, "marker"); ok {
 		if _, err := argUUID("marker", marker); err != nil {
 			return err
@@ -225,49 +195,23 @@ func (s *Server) portCollection(c *fiber.Ctx, detailPath bool, nodeUUID, resourc
 	if err != nil {
 		return fmt.Errorf("list ports: %w", err)
 	}
-	base := s.publicURL(c)
+	vw := s.view(c)
 	var next string
-	if len(ports) > 0 && len(ports) == limit {
-		nargs := [][2]string{{"sort_key", sortKey}, {"sort_dir", sortDir}}
-		if detail != nil {
-			nargs = append(nargs, [2]string{"detail", pyBool(*detail)})
-		}
-		nargs = append(nargs, args...)
-		if fields != nil {
-			nargs = append(nargs, [2]string{"fields", strings.Join(fields, ",")})
-		}
-		next = nextLink(base, resource, nargs, limit, ports[len(ports)-1].UUID)
+	if len(ports) > 0 {
+		next = cq.next(vw.base, resource, nil, args, len(ports), ports[len(ports)-1].UUID)
 	}
-	plan := portPlan(v, fields)
-	escBase := escapeURL(base)
-	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
-		b = append(b, `{"ports":[`...)
-		for i := range ports {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendPort(b, &ports[i], plan, escBase)
-		}
-		b = append(b, ']')
-		if next != "" {
-			b = append(b, `,"next":`...)
-			b = appendString(b, next)
-		}
-		return append(b, '}')
-	})
+	p := portRes.plan(v, cq.fields)
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return portRes.appendList(b, vw, ports, p, next) })
 }
 
 // loadPort reads a port by UUID.
 func (s *Server) loadPort(c *fiber.Ctx, ident string) (store.Port, error) {
-	if !isUUIDLike(ident) {
-		return store.Port{}, badRequest("Expected UUID for port_uuid: %s", ident)
-	}
-	p, err := s.Store.Port(c.UserContext(), ident)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Port{}, portNotFound(ident)
-	}
+	p, err := loadByUUID(c, "port_uuid", ident, s.Store.Port, portNotFound)
 	if err != nil {
-		return store.Port{}, fmt.Errorf("read port %s: %w", ident, err)
+		return p, err
+	}
+	if err := s.authorizePort(c, &p, ident); err != nil { // auth.go
+		return store.Port{}, err
 	}
 	return p, nil
 }
@@ -278,128 +222,7 @@ func (s *Server) getPort(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	v := minor(c)
-	var fields []string
-	if f, ok := parseFields(c); ok {
-		if err := checkPortFields(v, f); err != nil {
-			return err
-		}
-		fields = f
-	}
-	base := s.publicURL(c)
-	plan := portPlan(v, fields)
-	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return appendPort(b, &p, plan, escapeURL(base)) })
-}
-
-// portSchema is Ironic's PORT_SCHEMA (2023.1).
-var portSchema = &schema{
-	props: map[string]prop{
-		"address":               tString,
-		"extra":                 tObjectNull,
-		"is_smartnic":           tBoolish,
-		"local_link_connection": tObjectNull,
-		"node_uuid":             tString,
-		"physical_network":      {types: []string{"string", "null"}, maxLen: 64},
-		"portgroup_uuid":        tStringNull,
-		"pxe_enabled":           tBoolish,
-		"uuid":                  tStringNull,
-	},
-	required: []string{"address", "node_uuid"},
-}
-
-// portPatchAllowed is Ironic's PATCH_ALLOWED_FIELDS for ports.
-var portPatchAllowed = []string{"address", "extra", "is_smartnic", "local_link_connection", "node_uuid",
-	"physical_network", "portgroup_uuid", "pxe_enabled"}
-
-// portFieldMin is the microversion introducing each writable port field.
-var portFieldMin = map[string]int{
-	"local_link_connection": v19PortNetFields, "pxe_enabled": v19PortNetFields,
-	"portgroup_uuid": v24PortgroupSubctl, "physical_network": v34PhysicalNetwork,
-	"is_smartnic": v53SmartNIC,
-}
-
-// setPortFields copies a validated create body or patched document into p.
-func (s *Server) setPortFields(c *fiber.Ctx, p *store.Port, o *object, name string) error {
-	v := minor(c)
-	for _, k := range o.keys {
-		val := o.vals[k]
-		switch k {
-		case "uuid":
-			u, err := argUUID("uuid", val)
-			if err != nil {
-				return err
-			}
-			if u != nil {
-				p.UUID = *u
-			}
-		case "address":
-			mac, ok := isValidMAC(val.(string))
-			if !ok {
-				return badRequest("Expected valid MAC address for address: %s", val)
-			}
-			p.Address = mac
-		case "node_uuid":
-			u, err := argUUID("node_uuid", val)
-			if err != nil {
-				return err
-			}
-			if *u != p.NodeUUID {
-				n, err := s.Store.Node(c.UserContext(), *u)
-				if errors.Is(err, store.ErrNotFound) {
-					return badRequest("Node %s could not be found.", *u)
-				} else if err != nil {
-					return fmt.Errorf("read node %s: %w", *u, err)
-				}
-				p.NodeUUID = n.UUID
-			}
-		case "extra":
-			p.Extra = json.RawMessage("{}")
-			if val != nil {
-				p.Extra = encodeValue(val)
-			}
-		case "local_link_connection":
-			llc, err := checkLocalLink(val, v)
-			if err != nil {
-				return err
-			}
-			p.LocalLinkConnection = llc
-		case "physical_network":
-			if val == nil {
-				p.PhysicalNetwork = nil
-			} else {
-				s := val.(string)
-				p.PhysicalNetwork = &s
-			}
-		case "portgroup_uuid":
-			u, err := argUUID("portgroup_uuid", val)
-			if err != nil {
-				return err
-			}
-			if u != nil {
-				return badRequest("Portgroup %s could not be found.", *u)
-			}
-			p.PortgroupUUID = nil
-		case "pxe_enabled", "is_smartnic":
-			b, err := argBool(k, val)
-			if err != nil {
-				return err
-			}
-			if k == "pxe_enabled" {
-				p.PXEEnabled = b == nil || *b // default True
-			} else {
-				p.IsSmartNIC = b != nil && *b
-			}
-		}
-	}
-	if p.IsSmartNIC {
-		llc := decodeObject(p.LocalLinkConnection)
-		_, hasPort := llc.get("port_id")
-		_, hasHost := llc.get("hostname")
-		if !hasPort || !hasHost {
-			return badRequest("Invalid %s: Smart NIC port must have port_id and hostname in local_link_connection", name)
-		}
-	}
-	return nil
+	return getObject(s, c, portRes, &p)
 }
 
 // checkLocalLink validates local_link_connection (Ironic's
@@ -408,22 +231,22 @@ func checkLocalLink(val any, v int) (json.RawMessage, error) {
 	if val == nil {
 		return json.RawMessage("{}"), nil
 	}
-	o := val.(*object)
+	o := val.(*jsonwire.Object)
 	notValid := schemaError("local_link_connection", pyRepr(o)+" is not valid under any of the given schemas")
 	allowed := []string{"port_id", "switch_id", "hostname", "switch_info", "network_type"}
-	for _, k := range o.keys {
+	for _, k := range o.Keys() {
 		if !contains(allowed, k) {
 			return nil, notValid
 		}
-		if _, ok := o.vals[k].(string); !ok {
+		if _, ok := o.Value(k).(string); !ok {
 			return nil, notValid
 		}
 	}
-	if len(o.keys) == 0 {
+	if o.Len() == 0 {
 		return json.RawMessage("{}"), nil
 	}
-	has := func(k string) bool { _, ok := o.get(k); return ok }
-	if nt, ok := o.vals["network_type"].(string); ok {
+	has := func(k string) bool { _, ok := o.Get(k); return ok }
+	if nt, ok := o.Value("network_type").(string); ok {
 		if v < v64LLCNetworkType {
 			return nil, notAcceptable("")
 		}
@@ -431,13 +254,13 @@ func checkLocalLink(val any, v int) (json.RawMessage, error) {
 			return nil, notValid
 		}
 	}
-	unmanaged := o.vals["network_type"] == "unmanaged"
+	unmanaged := o.Value("network_type") == "unmanaged"
 	if !unmanaged && !(has("port_id") && (has("switch_id") || has("hostname"))) {
 		return nil, notValid
 	}
-	if sw, ok := o.vals["switch_id"].(string); ok {
+	if sw, ok := o.Value("switch_id").(string); ok {
 		if mac, ok := isValidMAC(sw); ok {
-			o.set("switch_id", mac)
+			o.Set("switch_id", mac)
 		} else if !isDatapathID(sw) {
 			return nil, badRequest("Expected a MAC address or OpenFlow datapath ID but received %s.", sw)
 		}
@@ -462,25 +285,14 @@ func isDatapathID(s string) bool {
 // createPort answers POST /v1/ports.
 func (s *Server) createPort(c *fiber.Ctx) error {
 	v := minor(c)
-	body, err := decodeObjectBody(c, "port")
-	if err != nil {
+	var p store.Port
+	if err := portRes.decodeCreate(c, "port", &p, &input{c: c, s: s, v: v}); err != nil {
 		return err
 	}
-	if err := portSchema.check("port", body); err != nil {
+	if err := checkSmartNIC(&p, "port"); err != nil {
 		return err
 	}
-	for _, k := range body.keys {
-		if m, ok := portFieldMin[k]; ok && v < m && body.vals[k] != nil {
-			return notAcceptable("")
-		}
-	}
-	p := store.Port{
-		Extra:               json.RawMessage("{}"),
-		InternalInfo:        json.RawMessage("{}"),
-		LocalLinkConnection: json.RawMessage("{}"),
-		PXEEnabled:          true,
-	}
-	if err := s.setPortFields(c, &p, body, "port"); err != nil {
+	if err := s.authorizePortCreate(c, p.NodeUUID); err != nil { // auth.go
 		return err
 	}
 	if p.UUID == "" {
@@ -498,32 +310,8 @@ func (s *Server) createPort(c *fiber.Ctx) error {
 	case err != nil:
 		return fmt.Errorf("create port %s: %w", p.Address, err)
 	}
-	base := s.publicURL(c)
-	c.Location(base + "/v1/ports/" + created.UUID)
-	plan := portPlan(v, nil)
-	return s.sendJSON(c, fiber.StatusCreated, func(b []byte) []byte { return appendPort(b, &created, plan, escapeURL(base)) })
-}
-
-// portDoc is the patchable part of a port as a JSON document.
-func portDoc(p *store.Port) *object {
-	o := newObject()
-	o.set("address", p.Address)
-	o.set("extra", decodeObject(p.Extra))
-	o.set("is_smartnic", p.IsSmartNIC)
-	o.set("local_link_connection", decodeObject(p.LocalLinkConnection))
-	o.set("node_uuid", p.NodeUUID)
-	if p.PhysicalNetwork != nil {
-		o.set("physical_network", *p.PhysicalNetwork)
-	} else {
-		o.set("physical_network", nil)
-	}
-	if p.PortgroupUUID != nil {
-		o.set("portgroup_uuid", *p.PortgroupUUID)
-	} else {
-		o.set("portgroup_uuid", nil)
-	}
-	o.set("pxe_enabled", p.PXEEnabled)
-	return o
+	c.Location(s.publicURL(c) + "/v1/ports/" + created.UUID)
+	return sendObject(s, c, fiber.StatusCreated, portRes, &created, nil)
 }
 
 // patchPort answers PATCH /v1/ports/{uuid}.
@@ -533,42 +321,17 @@ func (s *Server) patchPort(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := checkAllowed(ops, portPatchAllowed); err != nil {
+	if err := portRes.checkPatch(v, ops); err != nil {
 		return err
-	}
-	for k, m := range portFieldMin {
-		if v < m && len(patchValues(ops, "/"+k)) > 0 {
-			return notAcceptable("")
-		}
 	}
 	p, err := s.loadPort(c, param(c, "uuid"))
 	if err != nil {
 		return err
 	}
-	doc := portDoc(&p)
-	if err := applyPatch(doc, ops); err != nil {
+	if err := portRes.patchObject(&p, ops, &input{c: c, s: s, v: v}); err != nil {
 		return err
 	}
-	patchSchema := &schema{props: portSchema.props, required: []string{"address", "node_uuid"}}
-	if err := patchSchema.check("patch", doc); err != nil {
-		return err
-	}
-	for _, k := range portPatchAllowed {
-		if _, ok := doc.get(k); !ok {
-			doc.set(k, nil)
-		}
-	}
-	// Only what the patch touched is re-validated.
-	touched := newObject()
-	for _, k := range doc.keys {
-		for _, op := range ops {
-			if op.rootField() == k {
-				touched.set(k, doc.vals[k])
-				break
-			}
-		}
-	}
-	if err := s.setPortFields(c, &p, touched, "patch"); err != nil {
+	if err := checkSmartNIC(&p, "patch"); err != nil {
 		return err
 	}
 	updated, err := s.Store.UpdatePort(c.UserContext(), p)
@@ -580,9 +343,7 @@ func (s *Server) patchPort(c *fiber.Ctx) error {
 	case err != nil:
 		return fmt.Errorf("update port %s: %w", p.UUID, err)
 	}
-	base := s.publicURL(c)
-	plan := portPlan(v, nil)
-	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return appendPort(b, &updated, plan, escapeURL(base)) })
+	return sendObject(s, c, fiber.StatusOK, portRes, &updated, nil)
 }
 
 // deletePort answers DELETE /v1/ports/{uuid}.

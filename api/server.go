@@ -12,19 +12,26 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
 	"go.temporal.io/sdk/client"
 
+	"github.com/ferric-project/ferric/api/auth"
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/drivers/inventory"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
 )
@@ -112,6 +119,12 @@ type Server struct {
 	// Agents serves the ramdisk agent's lookup and heartbeat (nil: both
 	// answer as if no node expected an agent).
 	Agents AgentStore
+	// Auth authenticates requests (nil: noauth, the API is open to anyone
+	// who can reach it). See auth.go.
+	Auth Authenticator
+	// Policy is enforced on Keystone credentials (zero value: Ironic's
+	// default policy).
+	Policy auth.Policy
 	// AgentHeartbeatInterval is the idle heartbeat period given to agents
 	// at lookup (default 5 s).
 	AgentHeartbeatInterval time.Duration
@@ -130,9 +143,14 @@ type Server struct {
 	PublicURL string
 	// MaxLimit caps page sizes (Ironic's [api]max_limit, default 1000).
 	MaxLimit int
-	// BodyLimit caps request bodies in bytes (default 16 MiB, room for a
-	// config drive).
+	// BodyLimit caps request bodies in bytes (default 114688, Ironic's:
+	// oslo.middleware's max_request_body_size). Larger ones are answered
+	// 413.
 	BodyLimit int
+	// ProvisionBodyLimit caps the body of PUT
+	// /v1/nodes/{ident}/states/provision, which carries config drives
+	// (default 16 MiB).
+	ProvisionBodyLimit int
 	// SyncTimeout bounds synchronous operations (boot device, sync vendor
 	// passthru) that wait for a workflow's result (default 60 s).
 	SyncTimeout time.Duration
@@ -144,38 +162,18 @@ type Server struct {
 	// from a wait state waits for the command the workflow then queues, so
 	// the agent gets it at once (default 2 s; negative: do not wait).
 	AgentCommandWait time.Duration
-	// NodeSortKeys and PortSortKeys are the sort_key values the store
-	// accepts (store.NodeSortKeys(), store.PortSortKeys()); nil means the
-	// defaults below.
-	NodeSortKeys []string
-	PortSortKeys []string
-
-	bufs sync.Pool
+	bufs             sync.Pool
 }
 
 // Defaults.
 const (
-	defaultConductor   = "localhost"
-	defaultMaxLimit    = 1000
-	defaultBodyLimit   = 16 << 20
-	defaultSyncTimeout = 60 * time.Second
+	defaultConductor          = "localhost"
+	defaultMaxLimit           = 1000
+	defaultBodyLimit          = 114688
+	defaultProvisionBodyLimit = 16 << 20
+	agentBodyLimit            = 4 << 20 // an inventory's largest size
+	defaultSyncTimeout        = 60 * time.Second
 )
-
-// DefaultNodeSortKeys are the node columns ferric sorts by when
-// Server.NodeSortKeys is nil (the same as store.NodeSortKeys). Ironic
-// refuses JSON columns (properties, driver_info, ...) and accepts the others.
-func DefaultNodeSortKeys() []string {
-	return []string{"id", "uuid", "name", "created_at", "updated_at", "provision_state",
-		"target_provision_state", "provision_updated_at", "power_state", "target_power_state", "driver",
-		"maintenance", "inspection_started_at", "inspection_finished_at", "instance_uuid", "resource_class",
-		"conductor_group", "owner", "lessee", "shard", "fault", "retired", "protected", "console_enabled"}
-}
-
-// DefaultPortSortKeys are the port columns ferric sorts by when
-// Server.PortSortKeys is nil (the same as store.PortSortKeys).
-func DefaultPortSortKeys() []string {
-	return []string{"id", "uuid", "address", "created_at", "updated_at"}
-}
 
 func (s *Server) conductor() string {
 	if s.Conductor == "" {
@@ -212,6 +210,51 @@ func (s *Server) syncTimeout() time.Duration {
 	return s.SyncTimeout
 }
 
+// methodUnknown is the method under which requests with a method Fiber does
+// not know are routed; originalMethod keys the method they came with among
+// the request's user values.
+const methodUnknown = "UNKNOWN"
+
+type originalMethod struct{}
+
+// requestMethod is the method the client sent.
+func requestMethod(c *fiber.Ctx) string {
+	if m, ok := c.Context().UserValue(originalMethod{}).(string); ok {
+		return m
+	}
+	return c.Method()
+}
+
+// bodyLimits returns the body limit of most requests and that of PUT
+// .../states/provision.
+func (s *Server) bodyLimits() (general, provision int) {
+	general, provision = s.BodyLimit, s.ProvisionBodyLimit
+	if general <= 0 {
+		general = defaultBodyLimit
+	}
+	if provision <= 0 {
+		provision = defaultProvisionBodyLimit
+	}
+	return general, provision
+}
+
+// bodyLimit is the largest body accepted for method and path (a request
+// URI; any query is ignored).
+func (s *Server) bodyLimit(method, path []byte) int {
+	general, provision := s.bodyLimits()
+	path, _, _ = bytes.Cut(path, []byte("?"))
+	if string(method) == fiber.MethodPut && bytes.HasPrefix(path, []byte("/v1/nodes/")) &&
+		bytes.HasSuffix(bytes.TrimSuffix(path, []byte("/")), []byte("/states/provision")) {
+		return provision
+	}
+	// An agent's heartbeat carries command results, an inspection's
+	// inventory among them (up to inventory.MaxDocumentSize).
+	if string(method) == fiber.MethodPost && bytes.HasPrefix(path, []byte("/v1/heartbeat/")) {
+		return max(general, agentBodyLimit)
+	}
+	return general
+}
+
 func (s *Server) log() *slog.Logger {
 	if s.Log == nil {
 		return slog.New(slog.DiscardHandler)
@@ -221,22 +264,46 @@ func (s *Server) log() *slog.Logger {
 
 // App builds the Fiber application serving the API.
 func (s *Server) App() *fiber.App {
-	bodyLimit := s.BodyLimit
-	if bodyLimit <= 0 {
-		bodyLimit = defaultBodyLimit
-	}
+	general, provision := s.bodyLimits()
 	app := fiber.New(fiber.Config{
 		AppName:               "ferric",
-		BodyLimit:             bodyLimit,
-		ErrorHandler:          errorHandler(s.log()),
+		BodyLimit:             max(general, provision), // per request: HeaderReceived below
+		ErrorHandler:          s.errorHandler(),
 		DisableStartupMessage: true,
 		ReadBufferSize:        16 << 10, // room for large auth headers
 		ReadTimeout:           5 * time.Minute,
 		IdleTimeout:           2 * time.Minute,
+		RequestMethods:        append(slices.Clone(fiber.DefaultMethods), methodUnknown),
 	})
+	// Fiber answers a method it does not know (FOO, PROPFIND) with a
+	// plain-text 400 before routing; such a request is routed as
+	// methodUnknown instead, which no route serves, so that it gets the 405
+	// (with Allow) or 404 in Ironic's shape that Ironic answers.
+	route := app.Server().Handler
+	app.Server().Handler = func(ctx *fasthttp.RequestCtx) {
+		if m := ctx.Method(); !slices.Contains(fiber.DefaultMethods, string(m)) {
+			ctx.SetUserValue(originalMethod{}, string(m))
+			ctx.Request.Header.SetMethod(methodUnknown)
+		}
+		route(ctx)
+	}
+	// Each request gets the body limit of its route as soon as its headers
+	// are read: fasthttp refuses a larger body before reading it.
+	app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		return fasthttp.RequestConfig{MaxRequestBodySize: s.bodyLimit(h.Method(), h.RequestURI())}
+	}
 	app.Use(recover.New()) // a panic becomes a logged 500, not a dead process
 	app.Use(requestID)
+	if s.Auth != nil {
+		app.Use(s.authenticate(newRouteTable(routeAccess())))
+	}
+	app.Use(checkRequestText)
 	app.Get("/", s.root)
+	// The inventory schema every inspection's document is validated against.
+	app.Get("/schemas/"+inventory.SchemaFile, func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, "application/schema+json")
+		return c.Send(inventory.Schema())
+	})
 
 	v1 := app.Group("/v1", s.negotiate)
 	v1.Get("/", s.v1Root)
@@ -324,6 +391,41 @@ func requestID(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// checkRequestText refuses a request whose path or query (names and values,
+// unescaped) holds a NUL character or is not valid UTF-8. No identifier or
+// filter can contain one, and PostgreSQL can neither store nor compare such
+// text: it would answer an error where the client deserves a 400.
+func checkRequestText(c *fiber.Ctx) error {
+	if what := badText(fasthttp.AppendUnquotedArg(nil, c.Context().URI().PathOriginal())); what != "" {
+		return badRequest("The request path %s.", what)
+	}
+	var err *apiError
+	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+		switch {
+		case err != nil:
+		case badText(k) != "":
+			err = badRequest("A query parameter name %s.", badText(k))
+		case badText(v) != "":
+			err = badRequest("Query parameter %s %s.", k, badText(v))
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return c.Next()
+}
+
+// badText says what is wrong with b as request text, or "".
+func badText(b []byte) string {
+	switch {
+	case !utf8.Valid(b):
+		return "is not valid UTF-8"
+	case bytes.IndexByte(b, 0) >= 0:
+		return "contains a NUL character"
+	}
+	return ""
+}
+
 // missingParam answers what Ironic answers for DELETE or PATCH on a
 // collection: the item identifier is a mandatory argument.
 func missingParam(name string) fiber.Handler {
@@ -389,7 +491,7 @@ func (s *Server) root(c *fiber.Ctx) error {
 
 func appendVersionDoc(b []byte, base string) []byte {
 	b = append(b, `{"id":"v1","links":[{"href":"`...)
-	b = appendEscapedURL(b, base)
+	b = jsonwire.AppendEscaped(b, base)
 	b = append(b, `/v1/","rel":"self"}],"status":"CURRENT","min_version":"`...)
 	b = append(b, minVersionString...)
 	b = append(b, `","version":"`...)
@@ -406,7 +508,7 @@ func (s *Server) v1Root(c *fiber.Ctx) error {
 	v := minor(c)
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
 		b = append(b, `{"id":"v1","links":[{"href":"`...)
-		b = appendEscapedURL(b, base)
+		b = jsonwire.AppendEscaped(b, base)
 		b = append(b, `/v1/","rel":"self"},{"href":"https://docs.openstack.org//ironic/latest/contributor//webapi.html","rel":"describedby","type":"text/html"}],"media_types":{"base":"application/json","type":"application/vnd.openstack.ironic.v1+json"}`...)
 		res := func(name string) {
 			b = append(b, ',', '"')

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
@@ -45,7 +46,7 @@ func (s *Server) startOptions(id string) client.StartWorkflowOptions {
 // start starts workflow name with id; a running workflow with the same ID
 // (the node lock) is Ironic's NodeLocked.
 func (s *Server) start(ctx context.Context, nodeUUID, id, name string, input any) (client.WorkflowRun, error) {
-	run, err := s.Workflows.ExecuteWorkflow(ctx, s.startOptions(id), name, input)
+	run, err := s.Workflows.ExecuteWorkflow(ctx, withRequester(ctx, s.startOptions(id)), name, input)
 	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
 		return nil, s.nodeLocked(nodeUUID)
 	}
@@ -154,20 +155,20 @@ func (s *Server) statesLocation(c *fiber.Ctx, ident string) string {
 
 // bodyArgs parses a JSON object body whose members are handler arguments
 // (Ironic refuses unknown ones).
-func bodyArgs(c *fiber.Ctx, allowed ...string) (*object, error) {
+func bodyArgs(c *fiber.Ctx, allowed ...string) (*jsonwire.Object, error) {
 	v, ok, err := decodeBody(c)
 	if err != nil {
 		return nil, err
 	}
 	if !ok || v == nil {
-		return newObject(), nil
+		return jsonwire.NewObject(), nil
 	}
-	o, isObj := v.(*object)
+	o, isObj := v.(*jsonwire.Object)
 	if !isObj {
 		return nil, badRequest("Invalid request body: expected a JSON object")
 	}
 	var extra []string
-	for _, k := range o.keys {
+	for _, k := range o.Keys() {
 		if !contains(allowed, k) {
 			extra = append(extra, k)
 		}
@@ -178,8 +179,8 @@ func bodyArgs(c *fiber.Ctx, allowed ...string) (*object, error) {
 	return o, nil
 }
 
-func argString(o *object, name string, required bool) (string, bool, error) {
-	v, ok := o.get(name)
+func argString(o *jsonwire.Object, name string, required bool) (string, bool, error) {
+	v, ok := o.Get(name)
 	if !ok || v == nil {
 		if required {
 			return "", false, badRequest("Missing mandatory parameter: %s", name)
@@ -218,14 +219,14 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	configDrive, hasConfigDrive := body.get("configdrive")
+	configDrive, hasConfigDrive := body.Get("configdrive")
 	switch configDrive.(type) {
-	case nil, string, *object:
+	case nil, string, *jsonwire.Object:
 	default:
 		return badRequest("Expected types <class 'NoneType'>, <class 'dict'>, <class 'str'> for configdrive: %s", pyDisplay(configDrive))
 	}
 	steps := func(name string) ([]any, error) {
-		val, ok := body.get(name)
+		val, ok := body.Get(name)
 		if !ok || val == nil {
 			return nil, nil
 		}
@@ -248,7 +249,7 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 		return err
 	}
 	var disableRamdisk *bool
-	if val, ok := body.get("disable_ramdisk"); ok {
+	if val, ok := body.Get("disable_ramdisk"); ok {
 		b, aerr := argBool("disable_ramdisk", val)
 		if aerr != nil {
 			return aerr
@@ -353,7 +354,8 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	if len(deploySteps) > 0 {
 		op.DeploySteps = encodeValue(deploySteps)
 	}
-	in := contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.Verb(target), From: n.ProvisionState}
+	in := contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.Verb(target), From: n.ProvisionState,
+		Revision: contract.CurrentRevision, RequestedBy: requester(c.UserContext())}
 	if op.ConfigDrive != nil || op.CleanSteps != nil || op.DeploySteps != nil {
 		if op, err = s.Store.CreateOperation(ctx, op); err != nil {
 			return fmt.Errorf("record the operation on node %s: %w", n.UUID, err)
@@ -411,21 +413,21 @@ func checkConfigDrive(v int, target string, cd any) *apiError {
 			strings.Join(allowed, ", "))
 	}
 	switch t := cd.(type) {
-	case *object:
-		for _, k := range t.keys {
+	case *jsonwire.Object:
+		for _, k := range t.Keys() {
 			switch k {
 			case "meta_data", "network_data", "vendor_data":
-				if _, ok := t.vals[k].(*object); !ok {
-					return badRequest("Invalid configdrive format: %s is not of type 'object'", pyRepr(t.vals[k]))
+				if _, ok := t.Value(k).(*jsonwire.Object); !ok {
+					return badRequest("Invalid configdrive format: %s is not of type 'object'", pyRepr(t.Value(k)))
 				}
 			case "user_data":
-				if _, ok := t.vals[k].(json.Number); ok {
+				if _, ok := t.Value(k).(json.Number); ok {
 					return badRequest("Invalid configdrive format: %s is not of type 'object', 'array', 'string', 'null'",
-						pyRepr(t.vals[k]))
+						pyRepr(t.Value(k)))
 				}
-				if _, ok := t.vals[k].(bool); ok {
+				if _, ok := t.Value(k).(bool); ok {
 					return badRequest("Invalid configdrive format: %s is not of type 'object', 'array', 'string', 'null'",
-						pyRepr(t.vals[k]))
+						pyRepr(t.Value(k)))
 				}
 			default:
 				return badRequest("Invalid configdrive format: Additional properties are not allowed (%s was unexpected)", pyStr(k))
@@ -435,7 +437,7 @@ func checkConfigDrive(v int, target string, cd any) *apiError {
 			return badRequest("Providing a JSON object for configdrive is only supported starting with API version 1.%d",
 				v56BuildConfigDrive)
 		}
-		if _, ok := t.get("vendor_data"); ok && v < v59ConfigDriveVendor {
+		if _, ok := t.Get("vendor_data"); ok && v < v59ConfigDriveVendor {
 			return badRequest("Providing vendor_data in configdrive is only supported starting with API version 1.%d",
 				v59ConfigDriveVendor)
 		}
@@ -456,7 +458,7 @@ func checkConfigDrive(v int, target string, cd any) *apiError {
 func checkSteps(kind string, steps []any, deploy bool) *apiError {
 	fail := func(msg string) *apiError { return badRequest("Invalid %s_steps: %s", kind, msg) }
 	for _, st := range steps {
-		o, ok := st.(*object)
+		o, ok := st.(*jsonwire.Object)
 		if !ok {
 			return fail(pyRepr(st) + " is not of type 'object'")
 		}
@@ -466,13 +468,13 @@ func checkSteps(kind string, steps []any, deploy bool) *apiError {
 			allowed = append(allowed, "priority")
 			required = []string{"interface", "step", "args", "priority"}
 		}
-		for _, k := range o.keys {
+		for _, k := range o.Keys() {
 			if !contains(allowed, k) {
 				return fail(fmt.Sprintf("Additional properties are not allowed (%s was unexpected)", pyStr(k)))
 			}
 		}
 		for _, r := range required {
-			if _, ok := o.get(r); !ok {
+			if _, ok := o.Get(r); !ok {
 				return fail(pyStr(r) + " is a required property")
 			}
 		}
@@ -480,19 +482,19 @@ func checkSteps(kind string, steps []any, deploy bool) *apiError {
 		if deploy {
 			ifaces = []string{"deploy", "power", "management", "bios", "raid", "storage", "firmware"}
 		}
-		if iface, _ := o.vals["interface"].(string); !contains(ifaces, iface) {
-			return fail(pyRepr(o.vals["interface"]) + " is not one of " + pyList(ifaces))
+		if iface, _ := o.Value("interface").(string); !contains(ifaces, iface) {
+			return fail(pyRepr(o.Value("interface")) + " is not one of " + pyList(ifaces))
 		}
-		if step, ok := o.vals["step"].(string); !ok || step == "" {
-			return fail(pyRepr(o.vals["step"]) + " is not of type 'string'")
+		if step, ok := o.Value("step").(string); !ok || step == "" {
+			return fail(pyRepr(o.Value("step")) + " is not of type 'string'")
 		}
-		if a, ok := o.get("args"); ok {
-			if _, isObj := a.(*object); !isObj {
+		if a, ok := o.Get("args"); ok {
+			if _, isObj := a.(*jsonwire.Object); !isObj {
 				return fail(pyRepr(a) + " is not of type 'object'")
 			}
 		}
 		if deploy {
-			switch p := o.vals["priority"].(type) {
+			switch p := o.Value("priority").(type) {
 			case json.Number:
 				if i, err := strconv.Atoi(string(p)); err != nil || i < 0 {
 					return fail(pyRepr(p) + " is not valid under any of the given schemas")
@@ -528,9 +530,9 @@ func (s *Server) checkNodeSteps(n *store.Node, kind string, steps []any) *apiErr
 	}
 	var errs []string
 	for _, raw := range steps {
-		o, _ := raw.(*object) // checkSteps made sure
-		iface, _ := o.vals["interface"].(string)
-		name, _ := o.vals["step"].(string)
+		o, _ := raw.(*jsonwire.Object) // checkSteps made sure
+		iface, _ := o.Value("interface").(string)
+		name, _ := o.Value("step").(string)
 		i := slices.IndexFunc(catalog, func(c drivers.Step) bool { return string(c.Interface) == iface && c.Name == name })
 		if i < 0 {
 			errs = append(errs, fmt.Sprintf("node does not support this %s step: %s", kind, pyRepr(o)))
@@ -538,8 +540,8 @@ func (s *Server) checkNodeSteps(n *store.Node, kind string, steps []any) *apiErr
 		}
 		c := catalog[i]
 		var unexpected, missing []string
-		if args, ok := o.vals["args"].(*object); ok {
-			for _, k := range args.keys {
+		if args, ok := o.Value("args").(*jsonwire.Object); ok {
+			for _, k := range args.Keys() {
 				if _, known := c.Args[k]; !known {
 					unexpected = append(unexpected, k)
 				}
@@ -549,9 +551,9 @@ func (s *Server) checkNodeSteps(n *store.Node, kind string, steps []any) *apiErr
 			errs = append(errs, fmt.Sprintf("%s step %s has these unexpected arguments: %s", kind, pyRepr(o),
 				strings.Join(unexpected, ", ")))
 		}
-		args, _ := o.vals["args"].(*object)
+		args, _ := o.Value("args").(*jsonwire.Object)
 		for arg, info := range c.Args {
-			if info.Required && (args == nil || !slices.Contains(args.keys, arg)) {
+			if info.Required && (args == nil || !slices.Contains(args.Keys(), arg)) {
 				missing = append(missing, arg)
 			}
 		}
@@ -563,7 +565,7 @@ func (s *Server) checkNodeSteps(n *store.Node, kind string, steps []any) *apiErr
 		if kind != "deploy" {
 			continue
 		}
-		prio := stepPriority(o.vals["priority"])
+		prio := stepPriority(o.Value("priority"))
 		switch {
 		case c.Core:
 			errs = append(errs, fmt.Sprintf("deploy step %s on interface %s is a core step and cannot be overridden by user steps",
@@ -611,7 +613,7 @@ func (s *Server) setPowerState(c *fiber.Ctx) error {
 	}
 	timeout := 0
 	hasTimeout := false
-	if tv, ok := body.get("timeout"); ok && tv != nil {
+	if tv, ok := body.Get("timeout"); ok && tv != nil {
 		var n int
 		var perr error
 		switch t := tv.(type) {
@@ -644,7 +646,8 @@ func (s *Server) setPowerState(c *fiber.Ctx) error {
 	if n.ProvisionState == node.CleanWait || n.ProvisionState == node.Cleaning {
 		return invalidStateRequested(target, ident, string(n.ProvisionState))
 	}
-	in := contract.PowerInput{NodeUUID: n.UUID, Target: node.PowerState(target), TimeoutSeconds: timeout}
+	in := contract.PowerInput{NodeUUID: n.UUID, Target: node.PowerState(target), TimeoutSeconds: timeout,
+		RequestedBy: requester(c.UserContext())}
 	if err := s.begin(c.UserContext(), &n, contract.PowerName, in); err != nil {
 		return err
 	}
@@ -707,9 +710,9 @@ func (s *Server) getBootDevice(c *fiber.Ctx) error {
 	}
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
 		b = append(b, `{"boot_device":`...)
-		b = appendStringOrNull(b, res.BootDevice)
+		b = jsonwire.AppendStringOrNull(b, res.BootDevice)
 		b = append(b, `,"persistent":`...)
-		b = appendBoolPtr(b, res.Persistent)
+		b = jsonwire.AppendBoolPtr(b, res.Persistent)
 		return append(b, '}')
 	})
 }
@@ -726,7 +729,7 @@ func (s *Server) supportedBootDevices(c *fiber.Ctx) error {
 	}
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
 		b = append(b, `{"supported_boot_devices":`...)
-		b = appendStrings(b, devs)
+		b = jsonwire.AppendStrings(b, devs)
 		return append(b, '}')
 	})
 }
@@ -743,7 +746,7 @@ func (s *Server) setBootDevice(c *fiber.Ctx) error {
 		return err
 	}
 	persistent := false
-	if pv, ok := body.get("persistent"); ok {
+	if pv, ok := body.Get("persistent"); ok {
 		b, aerr := argBool("persistent", pv)
 		if aerr != nil {
 			return aerr

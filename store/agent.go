@@ -340,4 +340,3 @@ func (q Queries) setStep(ctx context.Context, nodeUUID, column string, step json
 	}
 	return nil
 }
-

@@ -98,23 +98,6 @@ func (b *queryBuilder) whereClause() string {
 	return " WHERE " + strings.Join(b.where, " AND ")
 }
 
-// page holds the paging inputs shared by the list methods.
-type page struct {
-	limit    int
-	markerID int64
-}
-
-// check rejects a negative limit or marker.
-func (p page) check() error {
-	if p.limit < 0 {
-		return fmt.Errorf("limit %d: %w", p.limit, ErrInvalidArgument)
-	}
-	if p.markerID < 0 {
-		return fmt.Errorf("marker %d: %w", p.markerID, ErrInvalidArgument)
-	}
-	return nil
-}
-
 // capHint sizes a result slice: the page size when there is one (bounded, as
 // pages are often short), else room for a typical fleet listing.
 func capHint(limit int) int {

@@ -45,12 +45,9 @@ func (q Queries) NodesForPowerSync(ctx context.Context, pq PowerSyncQuery) ([]No
 		return nil, fmt.Errorf("nodes for power sync: %w", err)
 	}
 	defer rows.Close()
-	out := make([]Node, 0, min(pq.Limit, 1024))
-	for rows.Next() {
-		out = append(out, Node{})
-		if err := q.scanNodeInto(rows, &out[len(out)-1]); err != nil {
-			return nil, fmt.Errorf("nodes for power sync: %w", err)
-		}
+	out, err := q.scanNodes(rows, make([]Node, 0, min(pq.Limit, 1024)))
+	if err != nil {
+		return nil, fmt.Errorf("nodes for power sync: %w", err)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("nodes for power sync: %w", err)

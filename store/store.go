@@ -112,8 +112,23 @@ func (s *Store) InTx(ctx context.Context, fn func(q Queries) error) error {
 const (
 	pgUniqueViolation     = "23505"
 	pgForeignKeyViolation = "23503"
-	pgInvalidText         = "22P02" // e.g. malformed JSON or UUID text
 )
+
+// invalidInput reports whether a SQLSTATE means "this value cannot be
+// stored or compared": the caller's input is at fault, not the database.
+func invalidInput(code string) bool {
+	switch code {
+	case "22P02", // invalid_text_representation: malformed JSON or UUID text
+		"22021", // character_not_in_repertoire: NUL or invalid UTF-8 in text
+		"22P05", // untranslatable_character: \u0000 in jsonb
+		"22003", // numeric_value_out_of_range: a JSON number beyond numeric
+		"22001", // string_data_right_truncation
+		"54000", // program_limit_exceeded: e.g. an index row beyond a btree page
+		"54001": // statement_too_complex: e.g. JSON nested beyond the stack
+		return true
+	}
+	return false
+}
 
 // pgCode returns the SQLSTATE of err, or "" when it is not a server error.
 func pgCode(err error) string {
@@ -125,11 +140,13 @@ func pgCode(err error) string {
 }
 
 // translate maps a database error to a store sentinel: no rows to
-// ErrNotFound, a unique violation to ErrExists and a foreign key violation to
+// ErrNotFound, a unique violation to ErrExists, a foreign key violation to
 // fk (ErrNotFound when writing a reference to a missing row, ErrInUse when
-// deleting a referenced row) and malformed input (JSON) to
-// ErrInvalidArgument. Other errors pass through unchanged. The
-// result is not wrapped with context: callers add it.
+// deleting a referenced row) and input PostgreSQL cannot store or compare
+// (malformed JSON, NUL or invalid UTF-8, a number beyond numeric, an index
+// row beyond a page; see invalidInput) to ErrInvalidArgument. Other errors
+// pass through unchanged. The result is not wrapped with context: callers
+// add it.
 func translate(err error, fk error) error {
 	switch {
 	case err == nil:
@@ -137,15 +154,15 @@ func translate(err error, fk error) error {
 	case errors.Is(err, pgx.ErrNoRows):
 		return ErrNotFound
 	}
-	switch pgCode(err) {
-	case pgUniqueViolation:
+	switch code := pgCode(err); {
+	case code == pgUniqueViolation:
 		return fmt.Errorf("%w (%s)", ErrExists, constraintOf(err))
-	case pgForeignKeyViolation:
+	case code == pgForeignKeyViolation:
 		return fmt.Errorf("%w (%s)", fk, constraintOf(err))
-	case pgInvalidText:
+	case invalidInput(code):
 		var pgErr *pgconn.PgError
 		errors.As(err, &pgErr)
-		return fmt.Errorf("%w: %s", ErrInvalidArgument, pgErr.Message)
+		return fmt.Errorf("%w: %s (SQLSTATE %s)", ErrInvalidArgument, pgErr.Message, code)
 	}
 	return err
 }

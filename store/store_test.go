@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -138,6 +139,64 @@ func TestNodeRoundTrip(t *testing.T) {
 			t.Errorf("DriverInfo = %s", n.DriverInfo)
 		}
 	}
+}
+
+// TestCreateKeepsGivenTimes: a row created with timestamps keeps them (an
+// import, or a test's fixed state); the zero CreatedAt means now.
+func TestCreateKeepsGivenTimes(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	created := time.Date(2026, 11, 25, 0, 23, 6, 984815000, time.UTC)
+	updated := created.Add(time.Second)
+	n, err := s.CreateNode(ctx, store.Node{Driver: "fake", CreatedAt: created, UpdatedAt: &updated,
+		ProvisionUpdatedAt: &updated, InspectionStartedAt: &created})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !n.CreatedAt.Equal(created) || !n.UpdatedAt.Equal(updated) || !n.ProvisionUpdatedAt.Equal(updated) ||
+		!n.InspectionStartedAt.Equal(created) || n.InspectionFinishedAt != nil {
+		t.Errorf("node times = %v %v %v %v %v", n.CreatedAt, n.UpdatedAt, n.ProvisionUpdatedAt,
+			n.InspectionStartedAt, n.InspectionFinishedAt)
+	}
+	p, err := s.CreatePort(ctx, store.Port{Address: "52:54:00:00:00:01", NodeUUID: n.UUID, CreatedAt: created})
+	if err != nil || !p.CreatedAt.Equal(created) || p.UpdatedAt != nil {
+		t.Errorf("port = %+v, %v", p, err)
+	}
+	c, err := s.CreateChassis(ctx, store.Chassis{CreatedAt: created, UpdatedAt: &updated})
+	if err != nil || !c.CreatedAt.Equal(created) || !c.UpdatedAt.Equal(updated) {
+		t.Errorf("chassis = %+v, %v", c, err)
+	}
+	if now, err := s.CreateChassis(ctx, store.Chassis{}); err != nil || time.Since(now.CreatedAt) > time.Minute {
+		t.Errorf("chassis without a time = %+v, %v; want created now", now, err)
+	}
+}
+
+// TestReset: storetest.Reset empties a schema that every kind of row
+// references, and the store works on after it.
+func TestReset(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	c, err := s.CreateChassis(ctx, store.Chassis{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := mustNode(t, s, "n", func(n *store.Node) { n.ChassisUUID = &c.UUID })
+	if _, err := s.CreatePort(ctx, store.Port{Address: "52:54:00:00:00:01", NodeUUID: n.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.OpenAgentSession(ctx, n.UUID); err != nil {
+		t.Fatal(err)
+	}
+	storetest.Reset(t, s)
+	nodes, err := s.ListNodes(ctx, store.ListNodes{})
+	ports, _ := s.ListPorts(ctx, store.ListPorts{})
+	chassis, _ := s.ListChassis(ctx, 0, 0, "", false)
+	if err != nil || len(nodes)+len(ports)+len(chassis) != 0 {
+		t.Fatalf("after Reset: %d nodes, %d ports, %d chassis, %v", len(nodes), len(ports), len(chassis), err)
+	}
+	mustNode(t, s, "n")
 }
 
 func TestCreateNodeErrors(t *testing.T) {

@@ -22,7 +22,10 @@ var (
 	// (a chassis with nodes).
 	ErrInUse = errors.New("store: still referenced")
 	// ErrInvalidArgument is returned for a request the store cannot run: an
-	// unknown sort key, a negative limit, malformed JSON.
+	// unknown sort key, a negative limit, malformed JSON, or a value
+	// PostgreSQL cannot store or compare (NUL or invalid UTF-8 in text,
+	// \u0000 in JSON, a number beyond numeric, an indexed value beyond a
+	// btree page).
 	ErrInvalidArgument = errors.New("store: invalid argument")
 	// ErrUnavailable is returned when the database cannot be reached (down,
 	// restarting, connection lost): the request may succeed later.
@@ -135,6 +138,9 @@ type Event struct {
 	EventType string // e.g. "provisioning", "power", "maintenance"
 	Event     string // human-readable text
 	User      *string
+	// Project is the project of the user on whose behalf the event was
+	// recorded (nil: none; Ironic's history shows only the user).
+	Project   *string
 	Conductor string
 	CreatedAt time.Time
 }
@@ -159,6 +165,9 @@ type ListNodes struct {
 	Retired        *bool
 	InstanceUUID   string
 	Shard          string
+	// Project keeps the nodes this project owns or leases (owner = Project
+	// OR lessee = Project): what a project-scoped caller may list.
+	Project string
 }
 
 // ListPorts selects ports.
@@ -169,6 +178,8 @@ type ListPorts struct {
 	SortDesc bool
 	NodeUUID string
 	Address  string
+	// Project keeps the ports of nodes this project owns or leases.
+	Project string
 }
 
 // TransitionRequest moves a node from one of From to To (compare-and-set on
@@ -200,6 +211,9 @@ type TransitionRequest struct {
 
 	Event string // history text; "" = "<from> -> <to>"
 	Error bool   // history severity ERROR
+	// User and Project name who asked for the operation ("" = nobody: the
+	// system itself); they are recorded on the history event.
+	User, Project string
 
 	// RequestID optionally identifies the logical request across retries
 	// (e.g. workflow run ID + activity ID). When set, a call that finds the
@@ -217,6 +231,8 @@ type PowerUpdate struct {
 	LastError  *string          // nil = leave; "" = clear
 	Event      string           // "" = no history entry
 	Error      bool
+	// User and Project name who asked ("" = nobody), recorded on the event.
+	User, Project string
 }
 
 // DriverNode is what driver factories see of n: identity and configuration

@@ -136,10 +136,10 @@ type simAgent struct {
 	mu       sync.Mutex
 	scripts  map[string][]wire.CommandResult // by command ID: what is still to report
 	script   func(cmd wire.Command) []wire.CommandResult
-	enqueues int          // EnqueueAgentCommand calls
-	commands []string     // distinct commands queued ("name"), the agent runs each once
+	enqueues int            // EnqueueAgentCommand calls
+	commands []string       // distinct commands queued ("name"), the agent runs each once
 	params   []wire.Command // the commands, as queued
-	progress []string     // deploy_step and clean_step values written
+	progress []string       // deploy_step and clean_step values written
 	opened   int
 	// failReads makes the next session reads fail (a database or worker hiccup).
 	failReads int

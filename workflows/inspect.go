@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"fmt"
-	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -59,45 +58,16 @@ func Inspect(ctx workflow.Context, in contract.ProvisionInput) error {
 // durable timer bounds it; abort ends it), has it inspect, stores its
 // inventory, removes the ramdisk boot and powers the node off.
 func (o *op) agentInspect(ctx workflow.Context) error {
-	if err := o.bootRamdisk(ctx); err != nil {
-		o.abandonAgent(ctx)
-		return err
-	}
-	err := func() error {
-		on := node.PowerOn
-		if err := o.enter(ctx, node.InspectWait, node.Manageable, func(t *activities.TransitionInput) {
-			t.PowerState = &on
-		}); err != nil {
-			return err
-		}
-		o.step = "wait for agent"
-		if err := o.waitAgent(ctx, time.Duration(o.in.AgentTimeoutSeconds)*time.Second); err != nil {
-			return err
-		}
-		if err := o.enter(ctx, node.Inspecting, node.Manageable, nil); err != nil {
-			return err
-		}
+	err := o.bootAgent(ctx, node.InspectWait, node.Inspecting, nil)
+	if err == nil {
 		o.step = "collect inventory"
 		id := commandID(ctx, "inspect")
-		if err := workflow.ExecuteActivity(agentOptions(ctx), a.RunAgentCommand, activities.AgentCommandInput{
-			UUID: o.in.NodeUUID, Command: wire.Command{ID: id, Name: wire.CmdInspect}}).Get(ctx, nil); err != nil {
-			return err
+		err = workflow.ExecuteActivity(agentOptions(ctx), a.RunAgentCommand, activities.AgentCommandInput{
+			UUID: o.in.NodeUUID, Command: wire.Command{ID: id, Name: wire.CmdInspect}}).Get(ctx, nil)
+		if err == nil {
+			err = workflow.ExecuteLocalActivity(ctx, a.StoreAgentInventory, activities.StoreAgentInventoryInput{
+				UUID: o.in.NodeUUID, CommandID: id}).Get(ctx, nil)
 		}
-		return workflow.ExecuteLocalActivity(ctx, a.StoreAgentInventory, activities.StoreAgentInventoryInput{
-			UUID: o.in.NodeUUID, CommandID: id}).Get(ctx, nil)
-	}()
-	if err != nil {
-		o.abandonAgent(ctx)
-		return err
 	}
-	if err := workflow.ExecuteLocalActivity(ctx, a.CleanUpRamdiskBoot, o.in.NodeUUID).Get(ctx, nil); err != nil {
-		o.abandonAgent(ctx)
-		return fmt.Errorf("clean up ramdisk boot: %w", err)
-	}
-	if err := o.power(ctx, node.PowerOff); err != nil {
-		return fmt.Errorf("power off after inspection: %w", err)
-	}
-	off := node.PowerOff
-	o.powerState = &off
-	return nil
+	return o.leaveRamdisk(ctx, err, "inspection")
 }

@@ -78,6 +78,58 @@ func TestInspectOutOfBand(t *testing.T) {
 	}
 }
 
+// TestInspectBMCOnlyInventory: an out-of-band document with what a BMC
+// knows (no NICs, CPUs, memory, disks or boot mode) is stored as
+// submitted, sets no property from facts it does not have, leaves the
+// existing properties and ports alone and creates no port.
+func TestInspectBMCOnlyInventory(t *testing.T) {
+	t.Parallel()
+	const doc = `{"inventory":{"bmc_address":"192.0.2.17","bmc_v6address":null,"bmc_mac":"52:54:00:ab:cd:ef",` +
+		`"system_vendor":{"product_name":"SYS-1029P","serial_number":"PSN-4711","manufacturer":"Supermicro",` +
+		`"firmware":{"vendor":"","version":"","build_date":""}},"hostname":""},` +
+		`"plugin_data":{"boot_interface":null,"local_gb":0,"bmc":{"firmware_version":"9.08","ipmi_version":"2.0"}}}`
+	env := newEnv(t, nil)
+	n := createNode(t, env.st, nodeSpec{state: node.Manageable, driverInfo: `{"fake_inventory":` + doc + `}`})
+	ctx := context.Background()
+	n.Properties = json.RawMessage(`{"cpus":4,"memory_mb":1024,"capabilities":"boot_mode:bios"}`)
+	if _, err := env.st.UpdateNode(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.st.CreatePort(ctx, store.Port{Address: "52:54:00:00:00:09", NodeUUID: n.UUID, PXEEnabled: true,
+		Extra: json.RawMessage(`{}`), LocalLinkConnection: json.RawMessage(`{}`),
+		InternalInfo: json.RawMessage(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	env.ExecuteWorkflow(contract.InspectName, contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.VerbInspect,
+		From: node.Manageable})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	got := mustNode(t, env.st, n.UUID)
+	if got.ProvisionState != node.Manageable || got.LastError != nil {
+		t.Fatalf("node %q, last_error %v", got.ProvisionState, got.LastError)
+	}
+	var props map[string]any
+	_ = json.Unmarshal(got.Properties, &props)
+	if len(props) != 3 || props["cpus"] != float64(4) || props["memory_mb"] != float64(1024) ||
+		props["capabilities"] != "boot_mode:bios" {
+		t.Errorf("properties %v; want them untouched", props)
+	}
+	if p := ports(t, env.st, n.UUID); !slices.Equal(p, []string{"52:54:00:00:00:09*"}) {
+		t.Errorf("ports %q; want the existing one only, still pxe_enabled", p)
+	}
+	inv, err := env.st.NodeInventory(ctx, n.UUID)
+	var stored map[string]any
+	if err == nil {
+		err = json.Unmarshal(inv.Inventory, &stored)
+	}
+	vendor, _ := stored["system_vendor"].(map[string]any)
+	if err != nil || inv.Source != "fake" || vendor["serial_number"] != "PSN-4711" || stored["interfaces"] != nil ||
+		stored["cpu"] != nil {
+		t.Errorf("stored inventory %s, %v", inv.Inventory, err)
+	}
+}
+
 func TestInspectFailure(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t, nil)

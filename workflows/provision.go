@@ -17,8 +17,8 @@ import (
 // worker registers the real *activities.Activities).
 var a *activities.Activities
 
-// DefaultAgentTimeout bounds wait call-back when the input sets none
-// (Ironic's deploy_callback_timeout).
+// DefaultAgentTimeout bounds a wait for the agent when neither the input
+// nor the worker sets one (Ironic's deploy_callback_timeout).
 const DefaultAgentTimeout = 1800 * time.Second
 
 var errAborted = errors.New("aborted by request")
@@ -95,6 +95,17 @@ func withOptions(ctx workflow.Context) workflow.Context {
 	})
 }
 
+// takes reports whether the run takes the change gated by version marker
+// change: always when it was started at a revision (no marker is
+// recorded), otherwise as its marker says (the first run of the change
+// records one).
+func (o *op) takes(ctx workflow.Context, change string) bool {
+	if o.in.Revision >= 1 {
+		return true
+	}
+	return workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+}
+
 // driver runs a driver activity: local for in-memory hardware types, regular
 // (with heartbeats, visible as pending in the UI) otherwise.
 func (o *op) driver(ctx workflow.Context, fn any, args ...any) workflow.Future {
@@ -107,7 +118,8 @@ func (o *op) driver(ctx workflow.Context, fn any, args ...any) workflow.Future {
 // enter persists a move to state `to` (target as given) and then updates
 // memory. Every transition goes through here.
 func (o *op) enter(ctx workflow.Context, to, target node.ProvisionState, mod func(*activities.TransitionInput)) error {
-	in := activities.TransitionInput{UUID: o.in.NodeUUID, From: []node.ProvisionState{o.state}, To: to, Target: target}
+	in := activities.TransitionInput{UUID: o.in.NodeUUID, From: []node.ProvisionState{o.state}, To: to, Target: target,
+		User: o.in.RequestedBy.User, Project: o.in.RequestedBy.Project}
 	if mod != nil {
 		mod(&in)
 	}
@@ -182,8 +194,13 @@ func message(err error) string {
 }
 
 // waitAgent waits in a wait state for the agent-ready signal, an abort, or
-// the timeout, whichever comes first.
-func (o *op) waitAgent(ctx workflow.Context, timeout time.Duration) error {
+// the callback timeout (the input's, else the worker's as LoadNode recorded
+// it, else DefaultAgentTimeout), whichever comes first.
+func (o *op) waitAgent(ctx workflow.Context) error {
+	timeout := time.Duration(o.in.AgentTimeoutSeconds) * time.Second
+	if timeout <= 0 {
+		timeout = time.Duration(o.info.CallbackTimeoutSeconds) * time.Second
+	}
 	if timeout <= 0 {
 		timeout = DefaultAgentTimeout
 	}
@@ -252,7 +269,7 @@ func Clean(ctx workflow.Context, in contract.ProvisionInput) error {
 	if err := o.enter(ctx, node.Cleaning, node.Manageable, nil); err != nil {
 		return err
 	}
-	if workflow.GetVersion(ctx, versionSteps, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+	if o.takes(ctx, versionSteps) {
 		if err := o.cleanSteps(ctx); err != nil {
 			return o.fail(ctx, node.CleanFail, err)
 		}
@@ -275,8 +292,8 @@ func (o *op) clean(ctx workflow.Context) error {
 	if done {
 		return nil
 	}
-	if workflow.GetVersion(ctx, versionAgentClean, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
-		if workflow.GetVersion(ctx, versionSteps, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+	if o.takes(ctx, versionAgentClean) {
+		if o.takes(ctx, versionSteps) {
 			f, err := o.facts(ctx, activities.CleanSteps)
 			if err != nil {
 				return err
@@ -288,7 +305,7 @@ func (o *op) clean(ctx workflow.Context) error {
 	if err := o.enter(ctx, node.CleanWait, o.target, nil); err != nil {
 		return err
 	}
-	return o.waitAgent(ctx, time.Duration(o.in.AgentTimeoutSeconds)*time.Second)
+	return o.waitAgent(ctx)
 }
 
 // Deploy puts an image on an available node (or redeploys it, for rebuild):
@@ -301,7 +318,7 @@ func Deploy(ctx workflow.Context, in contract.ProvisionInput) error {
 	if err := o.enter(ctx, node.Deploying, node.Active, nil); err != nil {
 		return err
 	}
-	if workflow.GetVersion(ctx, versionSteps, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+	if o.takes(ctx, versionSteps) {
 		return o.deploySteps(ctx)
 	}
 	o.step = "deploy"
@@ -310,14 +327,14 @@ func Deploy(ctx workflow.Context, in contract.ProvisionInput) error {
 		return o.fail(ctx, node.DeployFail, err)
 	}
 	if !done {
-		if workflow.GetVersion(ctx, versionAgentDeploy, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		if o.takes(ctx, versionAgentDeploy) {
 			return o.agentDeploy(ctx)
 		}
 		if err := o.enter(ctx, node.DeployWait, node.Active, nil); err != nil {
 			return err
 		}
 		o.step = "wait for agent"
-		if err := o.waitAgent(ctx, time.Duration(in.AgentTimeoutSeconds)*time.Second); err != nil {
+		if err := o.waitAgent(ctx); err != nil {
 			return o.fail(ctx, node.DeployFail, err)
 		}
 	}
@@ -342,9 +359,9 @@ func Undeploy(ctx workflow.Context, in contract.ProvisionInput) error {
 	// interfaces do in tear_down: one sequence for every driver, fakes
 	// included. Runs recorded before (when only real hardware was powered
 	// off, behind versionUndeployOff) replay as they ran.
-	off := workflow.GetVersion(ctx, versionUndeployOffAll, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	off := o.takes(ctx, versionUndeployOffAll)
 	if !off && !o.info.InMemory {
-		off = workflow.GetVersion(ctx, versionUndeployOff, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+		off = o.takes(ctx, versionUndeployOff)
 	}
 	if off {
 		if err := o.power(ctx, node.PowerOff); err != nil {

@@ -12,8 +12,9 @@ import (
 // TestReplay replays one recorded history per workflow type (recorded from a
 // real server by the cmd/ferric integration test with
 // FERRIC_RECORD_HISTORIES=workflows/testdata). A change to a workflow that
-// would break running executions fails here; gate such changes with
-// workflow.GetVersion and record a new history next to the old one.
+// would break running executions fails here; gate such changes on
+// contract.CurrentRevision (raised) and record new histories next to the old
+// ones (*-r1.json are runs started at revision 1, without version markers).
 func TestReplay(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.json")
 	if err != nil || len(files) == 0 {

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"time"
+	"strconv"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -61,9 +61,8 @@ func (o *op) facts(ctx workflow.Context, kind activities.StepKind) (activities.O
 // stepShown is a step as shown in clean_step or deploy_step before it runs
 // (its arguments are filled in when it does, from the store).
 func stepShown(s activities.StepRef) json.RawMessage {
-	out, _ := json.Marshal(map[string]any{"interface": s.Interface, "step": s.Name, "priority": s.Priority,
-		"args": map[string]any{}})
-	return out
+	return json.RawMessage(fmt.Sprintf(`{"args":{},"interface":%s,"priority":%d,"step":%s}`,
+		strconv.Quote(s.Interface), s.Priority, strconv.Quote(s.Name)))
 }
 
 // runSteps runs steps in order through a deploy interface that runs them
@@ -92,10 +91,9 @@ func (o *op) runAgentStep(ctx workflow.Context, kind activities.StepKind, s acti
 }
 
 // bootAgent boots the ramdisk and waits for its agent in wait (clean wait,
-// wait call-back), showing first as the coming step, then moves to busy
-// (cleaning, deploying). On failure the ramdisk boot is abandoned.
-func (o *op) bootAgent(ctx workflow.Context, wait, busy node.ProvisionState, kind activities.StepKind,
-	first activities.StepRef) error {
+// wait call-back, inspect wait), with show adding to that transition (the
+// coming step), then moves to busy (cleaning, deploying, inspecting).
+func (o *op) bootAgent(ctx workflow.Context, wait, busy node.ProvisionState, show func(*activities.TransitionInput)) error {
 	o.clearSteps = true
 	if err := o.bootRamdisk(ctx); err != nil {
 		return err
@@ -103,19 +101,28 @@ func (o *op) bootAgent(ctx workflow.Context, wait, busy node.ProvisionState, kin
 	on := node.PowerOn
 	if err := o.enter(ctx, wait, o.target, func(t *activities.TransitionInput) {
 		t.PowerState = &on
-		if kind == activities.CleanSteps {
-			t.CleanStep = stepShown(first)
-		} else {
-			t.DeployStep = stepShown(first)
+		if show != nil {
+			show(t)
 		}
 	}); err != nil {
 		return err
 	}
 	o.step = "wait for agent"
-	if err := o.waitAgent(ctx, time.Duration(o.in.AgentTimeoutSeconds)*time.Second); err != nil {
+	if err := o.waitAgent(ctx); err != nil {
 		return err
 	}
 	return o.enter(ctx, busy, o.target, nil)
+}
+
+// showStep shows first as the coming clean or deploy step.
+func showStep(kind activities.StepKind, first activities.StepRef) func(*activities.TransitionInput) {
+	return func(t *activities.TransitionInput) {
+		if kind == activities.CleanSteps {
+			t.CleanStep = stepShown(first)
+		} else {
+			t.DeployStep = stepShown(first)
+		}
+	}
 }
 
 // agentCleanSteps runs clean steps on the ramdisk agent: boot it, clean
@@ -126,10 +133,17 @@ func (o *op) agentCleanSteps(ctx workflow.Context, steps []activities.StepRef) e
 	if len(steps) == 0 {
 		return nil
 	}
-	err := o.bootAgent(ctx, node.CleanWait, node.Cleaning, activities.CleanSteps, steps[0])
+	err := o.bootAgent(ctx, node.CleanWait, node.Cleaning, showStep(activities.CleanSteps, steps[0]))
 	for i := 0; err == nil && i < len(steps); i++ {
 		err = o.runAgentStep(ctx, activities.CleanSteps, steps[i])
 	}
+	return o.leaveRamdisk(ctx, err, "cleaning")
+}
+
+// leaveRamdisk ends an agent session that did its work (err == nil): the
+// ramdisk boot is removed (the token dies) and the node powered off. After
+// a failure (err != nil) the ramdisk boot is abandoned and err returned.
+func (o *op) leaveRamdisk(ctx workflow.Context, err error, what string) error {
 	if err == nil {
 		if err = workflow.ExecuteLocalActivity(ctx, a.CleanUpRamdiskBoot, o.in.NodeUUID).Get(ctx, nil); err != nil {
 			err = fmt.Errorf("clean up ramdisk boot: %w", err)
@@ -140,7 +154,7 @@ func (o *op) agentCleanSteps(ctx workflow.Context, steps []activities.StepRef) e
 		return err
 	}
 	if err := o.power(ctx, node.PowerOff); err != nil {
-		return fmt.Errorf("power off after cleaning: %w", err)
+		return fmt.Errorf("power off after %s: %w", what, err)
 	}
 	off := node.PowerOff
 	o.powerState = &off
@@ -201,7 +215,7 @@ func (o *op) deploySteps(ctx workflow.Context) error {
 		}
 	}
 	core := activities.StepRef{Interface: string(drivers.KindDeploy), Name: drivers.StepDeploy, Priority: 100}
-	if err := o.bootAgent(ctx, node.DeployWait, node.Deploying, activities.DeploySteps, core); err != nil {
+	if err := o.bootAgent(ctx, node.DeployWait, node.Deploying, showStep(activities.DeploySteps, core)); err != nil {
 		return failed(err)
 	}
 	for _, s := range inBand {

@@ -73,7 +73,7 @@ const (
 	CmdReportDisks      = "report_disks"      // no params
 	// CmdInspect collects the hardware inventory; the result is the
 	// document {"inventory": ..., "plugin_data": ...} in
-	// ironic-python-agent\'s format (drivers/inventory).
+	// ironic-python-agent's format (drivers/inventory).
 	CmdInspect  = "inspect"   // no params
 	CmdPowerOff = "power_off" // no params
 	CmdReboot   = "reboot"    // no params

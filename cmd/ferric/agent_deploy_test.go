@@ -146,7 +146,7 @@ func TestAgentDeployInProcess(t *testing.T) {
 // runAgent runs the real ferric-agent code in-process for the node with mac,
 // with a file as its only disk, until the test ends; it returns the disk's
 // path.
-func runAgent(t *testing.T, s *stack, mac string) string {
+func runAgent(t *testing.T, s *stack, mac string, edits ...func(*agent.Config)) string {
 	t.Helper()
 	disk := filepath.Join(t.TempDir(), "vda")
 	if err := os.WriteFile(disk, nil, 0o644); err != nil {
@@ -156,12 +156,16 @@ func runAgent(t *testing.T, s *stack, mac string) string {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ag, err := agent.New(agent.Config{
+	cfg := agent.Config{
 		APIURL: strings.TrimSuffix(s.endpoint, "/v1"), Version: "test", MACs: []string{mac},
 		ProgressInterval: 100 * time.Millisecond, LookupRetryMin: 50 * time.Millisecond, LookupRetryMax: 200 * time.Millisecond,
 		ListDisks: func() ([]wire.Disk, error) { return []wire.Disk{{Name: disk, Size: 128 << 20}}, nil },
 		Log:       slog.New(slog.DiscardHandler),
-	})
+	}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
+	ag, err := agent.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

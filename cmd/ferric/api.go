@@ -12,22 +12,27 @@ import (
 )
 
 // newAPI wires the REST API over the store, the Temporal client and the
-// driver registry (used only for its pure, I/O-free calls).
-func newAPI(cfg config, log *slog.Logger, st *store.Store, tc client.Client, reg *drivers.Registry, eager bool) *fiber.App {
+// driver registry (used only for its pure, I/O-free calls), with the
+// configured authentication.
+func newAPI(cfg config, log *slog.Logger, st *store.Store, tc client.Client, reg *drivers.Registry, eager bool) (*fiber.App, error) {
+	authn, err := newAuthenticator(cfg.auth, log)
+	if err != nil {
+		return nil, err
+	}
 	s := &api.Server{
-		Store:        st,
-		Workflows:    tc,
-		Drivers:      reg,
-		Log:          log.With("component", "api"),
-		TaskQueue:    cfg.taskQueue,
-		EagerStart:   eager,
-		Conductor:    cfg.conductor,
-		PublicURL:    cfg.publicURL,
-		NodeSortKeys: store.NodeSortKeys(),
-		PortSortKeys: store.PortSortKeys(),
-		Agents:       st,
+		Auth:       authn,
+		Policy:     cfg.auth.policy(),
+		Store:      st,
+		Workflows:  tc,
+		Drivers:    reg,
+		Log:        log.With("component", "api"),
+		TaskQueue:  cfg.taskQueue,
+		EagerStart: eager,
+		Conductor:  cfg.conductor,
+		PublicURL:  cfg.publicURL,
+		Agents:     st,
 
 		AgentHeartbeatInterval: cfg.agentHeartbeat,
 	}
-	return s.App()
+	return s.App(), nil
 }

@@ -162,6 +162,10 @@ func e2eDiskImage(size int) []byte {
 type e2eVMEnv struct {
 	QEMU, Accel, MAC, BootFile, Disk string
 	MemMiB                           int
+	// NetNS, Tap and Firmware are the L2 variant's (l2_deploy_test.go):
+	// QEMU runs in namespace NetNS with its NIC on tap device Tap, and
+	// Firmware "ovmf" boots UEFI. Empty: QEMU user networking, SeaBIOS.
+	NetNS, Tap, Firmware string
 }
 
 // e2eBMC is ipmi_sim on a loopback UDP port powering the VM through
@@ -199,8 +203,10 @@ func startE2EBMC(t *testing.T, ipmiSim string, vm e2eVMEnv) *e2eBMC {
 	write(filepath.Join(dir, "lan.conf"), strings.NewReplacer("@BIN@", dir, "@STATE@", b.state,
 		"@PORT@", strconv.Itoa(b.port)).Replace(read("lan.conf.in")), 0o644)
 	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-	write(filepath.Join(b.state, "vm.env"), fmt.Sprintf("QEMU=%s\nACCEL=%s\nMAC=%s\nBOOTFILE=%s\nDISK=%s\nMEM=%d\nOWNER=%d\n",
-		q(vm.QEMU), q(vm.Accel), q(vm.MAC), q(vm.BootFile), q(vm.Disk), vm.MemMiB, os.Getpid()), 0o644)
+	write(filepath.Join(b.state, "vm.env"), fmt.Sprintf("QEMU=%s\nACCEL=%s\nMAC=%s\nBOOTFILE=%s\nDISK=%s\nMEM=%d\nOWNER=%d\n"+
+		"NETNS=%s\nTAP=%s\nFIRMWARE=%s\n",
+		q(vm.QEMU), q(vm.Accel), q(vm.MAC), q(vm.BootFile), q(vm.Disk), vm.MemMiB, os.Getpid(),
+		q(vm.NetNS), q(vm.Tap), q(vm.Firmware)), 0o644)
 
 	b.cmd = exec.Command(ipmiSim, "-c", filepath.Join(dir, "lan.conf"), "-f", filepath.Join(dir, "sim.emu"),
 		"-s", filepath.Join(dir, "simstate"), "-n")
@@ -537,20 +543,6 @@ func e2eReadAt(t *testing.T, path string, n int, off int64) []byte {
 	return p
 }
 
-// e2eHashPrefix is the sha256 of the first n bytes of the file.
-func e2eHashPrefix(path string, n int64) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.CopyN(h, f, n); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // startE2EStack is startStack with ferric's boot server on and ipmi for power:
 // the API on 127.0.0.1 (the agent reaches it through tap, as
 // http://10.0.2.2:TAPPORT), the boot server's HTTP side on bootHTTP
@@ -624,7 +616,7 @@ func TestE2EDeployQEMU(t *testing.T) {
 	e2eWriteAt(t, disk, stale, e2eDisk-int64(len(stale)))
 	n, err := nodes.Create(ctx, s.client, nodes.CreateOpts{
 		Name: "e2e-vm", Driver: "ipmi", DriverInfo: bmc.driverInfo(),
-		DeployInterface: "direct", BootInterface: "pxe",
+		DeployInterface: "direct", BootInterface: "pxe", InspectInterface: "agent",
 		Properties: map[string]any{"cpus": 1, "memory_mb": 512, "local_gb": 0},
 	}).Extract()
 	if err != nil {
@@ -634,6 +626,71 @@ func TestE2EDeployQEMU(t *testing.T) {
 		t.Fatalf("create port: %v", err)
 	}
 	s.provision(t, n.UUID, nodes.TargetManage, nodes.Manageable) // reads the power state through ipmi_sim
+
+	t.Run("inspect through the agent", func(t *testing.T) {
+		start := time.Now()
+		if err := nodes.ChangeProvisionState(ctx, s.client, n.UUID,
+			nodes.ProvisionStateOpts{Target: nodes.TargetInspect}).ExtractErr(); err != nil {
+			t.Fatalf("inspect: %v", err)
+		}
+		got := s.e2eFollow(t, n.UUID, start, 8*time.Minute, "manageable", "inspect failed")
+		if got.ProvisionState != "manageable" {
+			t.Fatalf("inspection ended in %q (last_error %q)", got.ProvisionState, got.LastError)
+		}
+		lookup, _ := tap.firstLookup(start)
+		t.Logf("timings: inspect request -> lookup %s; lookup -> manageable %s; inspect request -> manageable %s",
+			e2eSince(start, lookup), e2eSince(lookup, time.Now()), e2eSince(start, time.Now()))
+		// The inventory is the VM QEMU was started with.
+		c := *s.client
+		c.Microversion = "1.81"
+		inv, err := nodes.GetInventory(ctx, &c, n.UUID).Extract()
+		if err != nil {
+			t.Fatalf("GetInventory: %v", err)
+		}
+		var nic *struct{ pci, vendor string }
+		for _, i := range inv.Inventory.Interfaces {
+			if i.MACAddress == e2eMAC {
+				nic = &struct{ pci, vendor string }{i.PCIAddress, i.Vendor}
+			}
+		}
+		if nic == nil || !strings.HasPrefix(nic.pci, "0000:00:") || nic.vendor != "0x1af4" {
+			t.Errorf("the VM's virtio NIC %s is not in the inventory as such: %+v", e2eMAC, inv.Inventory.Interfaces)
+		}
+		if len(inv.Inventory.Disks) != 1 || inv.Inventory.Disks[0].Name != "/dev/vda" ||
+			inv.Inventory.Disks[0].Size != e2eDisk {
+			t.Errorf("disks %+v, want /dev/vda of %d bytes", inv.Inventory.Disks, e2eDisk)
+		}
+		if inv.Inventory.CPU.Count != 1 || inv.Inventory.CPU.Architecture != "x86_64" ||
+			inv.Inventory.Memory.PhysicalMb != 512 || inv.Inventory.Boot.CurrentBootMode != "bios" {
+			t.Errorf("cpu %+v memory %+v boot %+v, want QEMU's 1 CPU, -m 512, bios",
+				inv.Inventory.CPU, inv.Inventory.Memory, inv.Inventory.Boot)
+		}
+		if _, err := inv.PluginData.AsStandardData(); err != nil {
+			t.Errorf("typed plugin data: %v", err)
+		}
+		raw, _ := inv.PluginData.AsMap()
+		var virtioNet bool
+		devs, _ := raw["pci_devices"].([]any)
+		for _, d := range devs {
+			m, _ := d.(map[string]any)
+			virtioNet = virtioNet || (m["vendor_id"] == "1af4" && m["product_id"] == "1000")
+		}
+		if !virtioNet {
+			t.Errorf("PCI devices %v lack QEMU's virtio-net (1af4:1000)", raw["pci_devices"])
+		}
+		if got.Properties["cpus"] != float64(1) || got.Properties["memory_mb"] != float64(512) ||
+			got.Properties["cpu_arch"] != "x86_64" {
+			t.Errorf("properties %v", got.Properties)
+		}
+		ps, _ := ports.List(s.client, ports.ListOpts{NodeUUID: n.UUID, Fields: []string{"address", "pxe_enabled"}}).AllPages(ctx)
+		list, _ := ports.ExtractPorts(ps)
+		if len(list) != 1 || list[0].Address != e2eMAC || !list[0].PXEEnabled {
+			t.Errorf("ports %+v: want the VM's NIC, pxe_enabled", list)
+		}
+	})
+	if t.Failed() {
+		return
+	}
 
 	t.Run("provide cleans through the agent", func(t *testing.T) {
 		start := time.Now()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/noauth"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/nodes"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/ports"
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -41,6 +43,7 @@ type stack struct {
 	st        *store.Store
 	temporal  testTemporal
 	namespace string
+	logPath   string // the stack's log (debug level)
 }
 
 // testTemporal is the in-process Temporal server a stack runs on:
@@ -174,9 +177,14 @@ func startStackWith(t *testing.T, st *store.Store, ts testTemporal, namespace, r
 		}
 	})
 	endpoint := "http://" + cfg.apiAddr + "/v1"
+	probe := http.DefaultClient
+	if cfg.auth.tlsCertFile != "" { // readiness only: the tests verify the certificate themselves
+		endpoint = "https://" + cfg.apiAddr + "/v1"
+		probe = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(endpoint)
+		resp, err := probe.Get(endpoint)
 		if err == nil {
 			resp.Body.Close()
 			break
@@ -191,7 +199,7 @@ func startStackWith(t *testing.T, st *store.Store, ts testTemporal, namespace, r
 		t.Fatal(err)
 	}
 	c.Microversion = "1.78"
-	return &stack{endpoint: endpoint, client: c, st: st, temporal: ts, namespace: cfg.namespace}
+	return &stack{endpoint: endpoint, client: c, st: st, temporal: ts, namespace: cfg.namespace, logPath: logPath}
 }
 
 func (s *stack) waitFor(t *testing.T, id string, timeout time.Duration, ok func(*nodes.Node) bool) *nodes.Node {
@@ -249,14 +257,6 @@ func (s *stack) settleAs(t *testing.T, id, name string) {
 	c := s.temporal.GetDefaultClient()
 	run := c.GetWorkflow(ctx, "node/"+id, "")
 	_ = run.Get(ctx, nil) // failures are asserted through the node's state
-	dir := os.Getenv("FERRIC_RECORD_HISTORIES")
-	if dir == "" {
-		return
-	}
-	desc, err := c.DescribeWorkflowExecution(ctx, "node/"+id, run.GetRunID())
-	if err != nil {
-		t.Fatalf("describe workflow: %v", err)
-	}
 	var h historypb.History
 	it := c.GetWorkflowHistory(ctx, "node/"+id, run.GetRunID(), false, 0)
 	for it.HasNext() {
@@ -265,6 +265,24 @@ func (s *stack) settleAs(t *testing.T, id, name string) {
 			t.Fatalf("read history: %v", err)
 		}
 		h.Events = append(h.Events, ev)
+	}
+	// Operations are started at a revision: no run records a version
+	// marker or upserts search attributes (each a history event and a
+	// visibility write).
+	for _, ev := range h.Events {
+		if ev.GetEventType() == enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES ||
+			ev.GetMarkerRecordedEventAttributes().GetMarkerName() == "Version" {
+			t.Errorf("run of node %s recorded %v (event %d): operations started at a revision need no version markers",
+				id, ev.GetEventType(), ev.GetEventId())
+		}
+	}
+	dir := os.Getenv("FERRIC_RECORD_HISTORIES")
+	if dir == "" {
+		return
+	}
+	desc, err := c.DescribeWorkflowExecution(ctx, "node/"+id, run.GetRunID())
+	if err != nil {
+		t.Fatalf("describe workflow: %v", err)
 	}
 	raw, err := protojson.Marshal(&h)
 	if err != nil {

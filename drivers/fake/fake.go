@@ -339,8 +339,17 @@ func (n *Node) Clean(ctx context.Context) (bool, error) {
 // CleanSteps are the fake's clean steps: the agent's, run in memory.
 func (n *Node) CleanSteps() []drivers.Step { return inMemory(drivers.AgentCleanSteps()) }
 
-// DeploySteps are the fake's deploy steps: the agent deploy's, run in memory.
-func (n *Node) DeploySteps() []drivers.Step { return inMemory(drivers.AgentDeploySteps()) }
+// DeploySteps are the fake's deploy steps: the core deploy (Deploy, which
+// writes the "image" at once) and the agent's optional steps, run in memory.
+func (n *Node) DeploySteps() []drivers.Step {
+	var out []drivers.Step
+	for _, s := range inMemory(drivers.AgentDeploySteps()) {
+		if s.Name != drivers.StepWriteImage { // the core step's work here
+			out = append(out, s)
+		}
+	}
+	return out
+}
 
 func inMemory(steps []drivers.Step) []drivers.Step {
 	for i := range steps {

@@ -1,7 +1,9 @@
-// Package ipmi provides Ironic's "ipmi" hardware type: power, management and
-// vendor interfaces named "ipmitool" that speak IPMI over LAN (RMCP+ 2.0 by
-// default, 1.5 on request) to a node's BMC, with the go-ipmi library instead
-// of the ipmitool program.
+// Package ipmi provides Ironic's "ipmi" hardware type: power, management,
+// vendor and (out-of-band) inspect interfaces named "ipmitool" that speak
+// IPMI over LAN (RMCP+ 2.0 by default, 1.5 on request) to a node's BMC, with
+// the go-ipmi library instead of the ipmitool program. Ironic has no IPMI
+// inspect interface: ferric's reads what the BMC knows (FRU, LAN
+// configuration, Get Device ID) into the inventory schema agents use.
 //
 // Conversations with one BMC are serialized: a go-ipmi client is not safe for
 // concurrent use, and BMCs have few session slots. Hardware owns a map from
@@ -38,7 +40,8 @@ import (
 // TypeName is the hardware type name, as in Ironic.
 const TypeName = "ipmi"
 
-// InterfaceName is the power, management and vendor interface name.
+// InterfaceName is the power, management, vendor and inspect interface
+// name.
 const InterfaceName = "ipmitool"
 
 // maxSessionAge bounds how long a cached session is reused. go-ipmi's Connect
@@ -159,13 +162,14 @@ func (h *Hardware) Register(r *drivers.Registry) {
 		drivers.KindBios:       {"no-bios"},
 		drivers.KindConsole:    {"no-console"},
 		drivers.KindRescue:     {"no-rescue"},
-		drivers.KindInspect:    {"no-inspect"},
+		drivers.KindInspect:    {"no-inspect", "agent", InterfaceName},
 		drivers.KindFirmware:   {"no-firmware"},
 	}
 	r.AddType(drivers.HardwareType{Name: TypeName, Interfaces: ifaces, Properties: properties()})
 	r.AddPower(InterfaceName, func(n drivers.Node) (drivers.Power, error) { return h.Node(n) })
 	r.AddManagement(InterfaceName, func(n drivers.Node) (drivers.Management, error) { return h.Node(n) })
 	r.AddVendor(InterfaceName, func(n drivers.Node) (drivers.Vendor, error) { return h.Node(n) })
+	r.AddInspect(InterfaceName, func(n drivers.Node) (drivers.Inspector, error) { return h.Node(n) })
 }
 
 // Close ends every cached session (sending Close Session to each BMC) and

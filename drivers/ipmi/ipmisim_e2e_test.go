@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/drivers/inventory"
 )
 
 // openIPMISim is OpenIPMI's ipmi_sim (Debian package openipmi) serving one
@@ -69,12 +71,69 @@ func startOpenIPMISim(t testing.TB) *openIPMISim {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// FRU device 0 of the BMC, from a file (ipmi_sim_cmd(5) mc_add_fru_data).
+	fru, img := filepath.Join(dir, "fru0.bin"), simFRU()
+	if err := os.WriteFile(fru, img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addFRU := fmt.Sprintf("mc_add_fru_data 0x20 0 %d file 0 %q\nmc_enable 0x20", len(img), fru)
+	if emu = bytes.Replace(emu, []byte("mc_enable 0x20"), []byte(addFRU), 1); !bytes.Contains(emu, []byte(fru)) {
+		t.Fatal("sim.emu no longer has the line mc_enable 0x20 to add the FRU data before")
+	}
 	if err := os.WriteFile(filepath.Join(dir, "sim.emu"), emu, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
+}
+
+// simFRU is the FRU image ipmi_sim serves: a board info area (BoardCo,
+// X11DPi, serial BSN-0042) and a product info area (Supermicro, a
+// Latin-1 product name, no serial number), written by hand after the
+// Platform Management FRU Information Storage Definition v1.0 rather than
+// with go-ipmi's packer, so that ferric's reading is checked against an
+// independent encoding.
+func simFRU() []byte {
+	return fruImage(
+		// board: manufacturer, product name, serial number, part number, FRU file ID
+		[]string{"BoardCo", "X11DPi", "BSN-0042", "PN-1", ""},
+		// product: manufacturer, name, part/model, version, serial number, asset tag, FRU file ID
+		[]string{"Supermicro", "Serveur mod\xe8le 1", "SYS-1029P", "1.0", "", "", ""},
+	)
+}
+
+// fruImage builds a FRU image: the common header (format version 1,
+// offsets in multiples of 8 bytes, zero checksum), then a board and a
+// product info area, each of 8-bit ASCII fields, the end-of-fields mark,
+// zero padding to a multiple of 8 bytes and a zero checksum.
+func fruImage(boardFields, productFields []string) []byte {
+	area := func(head []byte, fields []string) []byte {
+		b := append([]byte{}, head...)
+		for _, f := range fields {
+			b = append(append(b, 0xc0|byte(len(f))), f...)
+		}
+		b = append(b, 0xc1) // end of fields
+		for (len(b)+1)%8 != 0 {
+			b = append(b, 0)
+		}
+		b[1] = byte((len(b) + 1) / 8) // area length
+		return append(b, zeroSum(b))
+	}
+	board := area([]byte{1, 0, 0, 0, 0, 0}, boardFields) // version, length, language, mfg date (unspecified)
+	product := area([]byte{1, 0, 0}, productFields)      // version, length, language
+	hdr := []byte{1, 0, 0, 1, byte(1 + len(board)/8), 0, 0}
+	img := append(append(hdr, zeroSum(hdr)), board...)
+	return append(img, product...)
+}
+
+// zeroSum is the checksum byte that makes b's bytes sum to 0 modulo 256.
+func zeroSum(b []byte) byte {
+	var s byte
+	for _, c := range b {
+		s += c
+	}
+	return -s
 }
 
 func freeUDPPort(t testing.TB) int {
@@ -191,6 +250,33 @@ func TestAgainstIPMISim(t *testing.T) {
 		// sim.emu: mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02
 		if err != nil || r.CompletionCode != 0 || len(r.Data) < 11 || r.Data[5] != 0x9f || r.Data[6] != 0x91 || r.Data[7] != 0x12 {
 			t.Errorf("SendRaw(Get Device ID) = %+v, %v; want device support 0x9f, manufacturer 0x001291", r, err)
+		}
+	})
+
+	t.Run("inspect reads the FRU and the LAN configuration", func(t *testing.T) {
+		// Give the BMC an address and a MAC (Set LAN Configuration
+		// Parameters on channel 1, as ipmitool lan set 1 ipaddr/macaddr).
+		for _, set := range [][]byte{{0x01, 0x03, 192, 0, 2, 17}, {0x01, 0x05, 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef}} {
+			if r, err := n.SendRaw(ctx, 0x0c, 0x01, set); err != nil || r.CompletionCode != 0 {
+				t.Fatalf("Set LAN Configuration Parameters % x = %+v, %v", set, r, err)
+			}
+		}
+		doc := inspect(t, ctx, n)
+		want := inventory.SystemVendor{Manufacturer: "Supermicro", ProductName: "Serveur modèle 1",
+			SerialNumber: "BSN-0042"} // no product serial: the board's
+		inv := doc.Inventory
+		if inv.SystemVendor != want || inv.BMCAddress != "192.0.2.17" || inv.BMCMAC != "52:54:00:ab:cd:ef" ||
+			inv.BMCV6Address != "" {
+			t.Errorf("inventory = %+v", inv)
+		}
+		// sim.emu: mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 (ipmitool mc info: 9.08).
+		b := doc.PluginData.BMC
+		if b.FirmwareVersion != "9.08" || b.IPMIVersion != "2.0" || b.ManufacturerID != 0x1291 ||
+			b.ProductID != 0x0f02 {
+			t.Errorf("plugin_data.bmc = %+v", b)
+		}
+		if u := b.Unavailable; len(u) != 1 || !strings.Contains(u["lan6"], "0x80") {
+			t.Errorf("unavailable = %q; want only lan6 (ipmi_sim has no IPv6 parameters)", u)
 		}
 	})
 

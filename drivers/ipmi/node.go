@@ -2,7 +2,6 @@ package ipmi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -16,8 +15,8 @@ import (
 )
 
 // Node is one node's ipmitool interfaces. It implements drivers.Power,
-// drivers.Rebooter, drivers.SoftPower, drivers.Management and
-// drivers.Vendor. It is cheap (no connection of its own) and safe for
+// drivers.Rebooter, drivers.SoftPower, drivers.Management, drivers.Vendor
+// and drivers.Inspector. It is cheap (no connection of its own) and safe for
 // concurrent use.
 type Node struct {
 	h        *Hardware
@@ -75,7 +74,14 @@ func (x *exchanger) call(ctx context.Context, f func(c *client.Client) error) er
 // restarted, dropped the session, or a reply was lost) and retry is set, fn
 // runs once more on a fresh session. Every call is bounded by CallTimeout.
 func (n *Node) do(ctx context.Context, op string, retry bool, fn func(context.Context, *exchanger) error) error {
-	ctx, cancel := context.WithTimeout(ctx, n.h.cfg.CallTimeout)
+	return n.doWithin(ctx, op, retry, n.h.cfg.CallTimeout, fn)
+}
+
+// doWithin is do bounded by limit instead of CallTimeout, for operations
+// of many commands (each paced by MinCommandInterval).
+func (n *Node) doWithin(ctx context.Context, op string, retry bool, limit time.Duration,
+	fn func(context.Context, *exchanger) error) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	b, err := n.h.lock(ctx, n.info.HostPort())
 	if err != nil {
@@ -396,44 +402,10 @@ func (n *Node) SetBootDevice(ctx context.Context, dev drivers.BootDevice, persis
 	})
 }
 
-// bootModeOf finds the node's boot mode the way Ironic does: the deploy boot
-// mode in instance_info, then a boot_mode capability in instance_info or
-// properties, then def.
+// bootModeOf is the node's recorded boot mode (drivers.BootMode), else def.
 func bootModeOf(n drivers.Node, def string) string {
-	var ii struct {
-		DeployBootMode string          `json:"deploy_boot_mode"`
-		Capabilities   json.RawMessage `json:"capabilities"`
-	}
-	var props struct {
-		Capabilities json.RawMessage `json:"capabilities"`
-	}
-	_ = json.Unmarshal(n.InstanceInfo, &ii)
-	_ = json.Unmarshal(n.Properties, &props)
-	for _, m := range []string{ii.DeployBootMode, capability(ii.Capabilities, "boot_mode"),
-		capability(props.Capabilities, "boot_mode")} {
-		if m == "uefi" || m == "bios" {
-			return m
-		}
+	if m := drivers.BootMode(n.InstanceInfo, n.Properties); m != "" {
+		return m
 	}
 	return def
-}
-
-// capability reads key from Ironic capabilities: "k1:v1,k2:v2" or an object.
-func capability(raw json.RawMessage, key string) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		for _, kv := range strings.Split(s, ",") {
-			if k, v, ok := strings.Cut(kv, ":"); ok && strings.TrimSpace(k) == key {
-				return strings.TrimSpace(v)
-			}
-		}
-		return ""
-	}
-	var m map[string]any
-	if json.Unmarshal(raw, &m) == nil {
-		if v, ok := m[key].(string); ok {
-			return v
-		}
-	}
-	return ""
 }

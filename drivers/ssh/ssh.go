@@ -166,7 +166,7 @@ func (h *Hardware) Register(r *drivers.Registry) {
 		drivers.KindBios:       {"no-bios", "fake"},
 		drivers.KindConsole:    {"no-console", "fake"},
 		drivers.KindRescue:     {"no-rescue", "fake"},
-		drivers.KindInspect:    {"no-inspect", "fake"},
+		drivers.KindInspect:    {"no-inspect", "fake", "agent"},
 		drivers.KindFirmware:   {"no-firmware", "fake"},
 	}
 	r.AddType(drivers.HardwareType{Name: TypeName, Interfaces: ifaces, Properties: Properties()})

@@ -87,6 +87,38 @@ func NewUnmigrated(t testing.TB) *store.Store {
 	return s
 }
 
+// Reset empties every table of s's schema but the record of its
+// migrations, so that the cases of one test can share a schema, one after
+// another: far cheaper than a schema each. A table whose rows others still
+// reference (without ON DELETE CASCADE) is emptied after them.
+func Reset(t testing.TB, s *store.Store) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rows, err := s.Pool().Query(ctx, `SELECT tablename FROM pg_tables
+		WHERE schemaname = current_schema() AND tablename <> 'schema_migrations'`)
+	if err != nil {
+		t.Fatalf("reset: list tables: %v", err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("reset: list tables: %v", err)
+	}
+	for len(tables) > 0 {
+		var left []string
+		var last error
+		for _, name := range tables {
+			if _, err := s.Pool().Exec(ctx, `DELETE FROM `+pgx.Identifier{name}.Sanitize()); err != nil {
+				left, last = append(left, name), err // still referenced: after the others
+			}
+		}
+		if len(left) == len(tables) {
+			t.Fatalf("reset: %v", last)
+		}
+		tables = left
+	}
+}
+
 func dropSchema(t testing.TB, url, schema string) {
 	// t.Context is already cancelled when cleanups run.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -121,7 +121,36 @@ type ProvisionInput struct {
 	OperationID string `json:"operation_id,omitempty"`
 	// AgentTimeoutSeconds bounds wait call-back (0 = the worker's default).
 	AgentTimeoutSeconds int `json:"agent_timeout_seconds,omitempty"`
+	// Revision is the behaviour the starter asks for (CurrentRevision).
+	// A run started at revision 1 or later takes every change gated by a
+	// version marker before revisions existed, without recording the
+	// marker: each marker costs a history event, a search-attribute upsert
+	// and a visibility write per operation. 0 = started before revisions
+	// existed: the run's markers decide, as they did when it ran.
+	Revision int `json:"revision,omitempty"`
+	// RequestedBy names who asked; the run's history entries carry it.
+	RequestedBy Requester `json:"requested_by,omitzero"`
 }
+
+// CurrentRevision is the Revision new operations are started at. Raise it
+// (and gate on the new value in the workflow) for a change that old
+// histories must replay without.
+const CurrentRevision = 1
+
+// Requester names who asked for an operation: the user and project IDs of
+// the request's credentials (references, never a secret; empty under
+// noauth and for the system's own operations). The API also puts them in the
+// workflow's memo (MemoUser, MemoProject).
+type Requester struct {
+	User    string `json:"user,omitempty"`
+	Project string `json:"project,omitempty"`
+}
+
+// Memo keys of the workflows the API starts on behalf of a request.
+const (
+	MemoUser    = "user"
+	MemoProject = "project"
+)
 
 // PowerInput starts set-power.
 type PowerInput struct {
@@ -135,6 +164,8 @@ type PowerInput struct {
 	IfRecorded node.PowerState `json:"if_recorded,omitempty"`
 	// Reason is a history note ("" for a user request).
 	Reason string `json:"reason,omitempty"`
+	// RequestedBy names who asked; the power history entries carry it.
+	RequestedBy Requester `json:"requested_by,omitzero"`
 }
 
 // BootDeviceInput starts set-boot-device.

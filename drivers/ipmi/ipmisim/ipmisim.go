@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -54,6 +55,26 @@ type Options struct {
 	Port int
 	// PoweredOn is the initial power state.
 	PoweredOn bool
+	// FRU is the image of FRU device 0, the one ipmitool's "fru print"
+	// and an out-of-band inspection read (IPMI Platform Management FRU
+	// Information Storage Definition; go-ipmi's types.PackFRU builds one).
+	// nil: the BMC has no FRU data (Get FRU Inventory Area Info answers
+	// "requested data not present").
+	FRU []byte
+	// LAN is the BMC's own network configuration, as Get LAN
+	// Configuration Parameters reports it.
+	LAN LAN
+}
+
+// LAN is a simulated BMC's network configuration. Zero fields read as
+// 0.0.0.0 and 00:00:00:00:00:00 (go-ipmi's mock NIC).
+type LAN struct {
+	IP  netip.Addr       // IPv4 address (parameter 3)
+	MAC net.HardwareAddr // 6 bytes (parameter 5)
+	// IPv6 are served as active SLAAC addresses (parameters 55 and 59).
+	// Empty: the IPv6 parameters are not supported, as in go-ipmi's own
+	// server.
+	IPv6 []netip.Addr
 }
 
 // BMC is one running simulated BMC.
@@ -123,6 +144,13 @@ func (b *BMC) serve(ctx context.Context, port int) error {
 	}
 	reg := handlers.NewRegistry()
 	handlers.RegisterAllHandlers(reg)
+	if len(b.opts.LAN.IPv6) > 0 {
+		// go-ipmi's handler answers every other parameter; registering here
+		// keeps the privilege check (Operator) in front of both.
+		std := handlers.NewRegistry()
+		handlers.RegisterAllHandlers(std)
+		reg.RegisterFunc(types.CommandGetLanConfigParam, b.lanIPv6(std))
+	}
 	// go-ipmi maps App Cold/Warm Reset (BMC resets) onto the chassis HAL's
 	// ColdReset/WarmReset, the same methods as chassis hard reset and soft
 	// shutdown: count BMC resets separately instead.
@@ -143,8 +171,29 @@ func (b *BMC) serve(ctx context.Context, port int) error {
 }
 
 func (b *BMC) newState() (*bmc.BMC, error) {
-	st := bmc.New(bmc.DeviceInfo{DeviceID: 0x20, DeviceRevision: 1, FirmwareMajor: 1, IPMIVersion: 0x02,
-		ManufacturerID: 0x1291, ProductID: 0x0f02}, [16]byte{0xfe, 0x11, 0x1c}, &halImpl{HAL: mock.New(), ch: b.chassis})
+	hw := mock.New()
+	ctx := context.Background() // the mock's stores only lock a mutex
+	if b.opts.FRU != nil {
+		if err := hw.Storage().FRU().Write(ctx, 0, b.opts.FRU); err != nil {
+			return nil, fmt.Errorf("ipmisim: FRU: %w", err)
+		}
+	}
+	var nic hal.IPConfig
+	if lan := b.opts.LAN; lan.IP.Is4() || len(lan.MAC) > 0 {
+		if lan.IP.Is4() {
+			nic.IP = lan.IP.As4()
+		}
+		if len(lan.MAC) != 0 && len(lan.MAC) != len(nic.MAC) {
+			return nil, fmt.Errorf("ipmisim: MAC %s is not 6 bytes", lan.MAC)
+		}
+		copy(nic.MAC[:], lan.MAC)
+		if err := hw.Network().SetConfig(ctx, &nic); err != nil {
+			return nil, fmt.Errorf("ipmisim: LAN: %w", err)
+		}
+	}
+	st := bmc.New(bmc.DeviceInfo{DeviceID: 0x20, DeviceRevision: 1, FirmwareMajor: 1, FirmwareMinor: 0x02,
+		IPMIVersion: 0x02, ManufacturerID: 0x1291, ProductID: 0x0f02}, [16]byte{0xfe, 0x11, 0x1c},
+		&halImpl{HAL: hw, ch: b.chassis})
 	users := append([]User{{Name: b.Username, Password: b.Password, Privilege: "ADMINISTRATOR"}}, b.opts.Users...)
 	for i, u := range users {
 		priv, ok := privilege(u.Privilege)
@@ -206,6 +255,34 @@ func (b *BMC) Restart(ctx context.Context, down time.Duration) error {
 		}
 	}
 	return b.serve(ctx, b.Port)
+}
+
+// lanIPv6 answers the IPv6 parameters of Get LAN Configuration Parameters
+// from Options.LAN.IPv6 (go-ipmi's server supports none) and passes every
+// other request to std's handler.
+func (b *BMC) lanIPv6(std *handlers.Registry) func(context.Context, *handlers.HandlerContext, []byte) ([]byte,
+	types.CompletionCode, error) {
+	const revision = 0x11
+	cmd := types.CommandGetLanConfigParam
+	return func(ctx context.Context, hctx *handlers.HandlerContext, req []byte) ([]byte, types.CompletionCode, error) {
+		addrs := b.opts.LAN.IPv6
+		if len(req) >= 4 {
+			switch types.LanConfigParamSelector(req[1]) {
+			case types.LanConfigParamSelector_IPv6Status:
+				// no static addresses, len(addrs) dynamic ones, SLAAC supported
+				return []byte{revision, 0, byte(len(addrs)), 0x02}, types.CodeOK, nil
+			case types.LanConfigParamSelector_IPv6DynamicAddress:
+				set := req[2]
+				if int(set) >= len(addrs) {
+					return nil, types.CodeParameterOutOfRange, nil
+				}
+				a := addrs[set].As16()
+				out := append([]byte{revision, set, byte(types.LanIPv6AddressSource_SLAAC)}, a[:]...)
+				return append(out, 64, byte(types.LanIPv6AddressStatus_Active)), types.CodeOK, nil
+			}
+		}
+		return std.Dispatch(ctx, hctx, uint8(cmd.NetFn), cmd.ID, req)
+	}
 }
 
 // StartBMCs starts n BMCs with the default credentials and the given reply

@@ -2,6 +2,8 @@ package ipmisim_test
 
 import (
 	"context"
+	"net"
+	"net/netip"
 	"os"
 	"runtime"
 	"strconv"
@@ -11,6 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bougou/go-ipmi/pkg/client"
+	"github.com/bougou/go-ipmi/pkg/types"
 
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/drivers/ipmi"
@@ -131,5 +136,89 @@ func BenchmarkFleetPowerSync(b *testing.B) {
 			}
 			b.ReportMetric(rssMiB(), "RSS-MiB")
 		})
+	}
+}
+
+// TestFRUAndLAN reads the FRU and LAN configuration a simulated BMC is
+// given with go-ipmi's own client (ipmitool's fru print and lan print),
+// after a restart too; without them the BMC has no FRU data and no IPv6.
+func TestFRUAndLAN(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fru, err := types.PackFRU(types.FRUPackConfig{Product: &types.FRUPackProduct{Manufacturer: "Acme",
+		Name: "R1", Serial: "S-1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v6 := netip.MustParseAddr("2001:db8::17")
+	b, err := ipmisim.Start(ctx, ipmisim.Options{FRU: fru, LAN: ipmisim.LAN{IP: netip.MustParseAddr("192.0.2.17"),
+		MAC: net.HardwareAddr{0x52, 0x54, 0, 0xab, 0xcd, 0xef}, IPv6: []netip.Addr{v6}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	connect := func(b *ipmisim.BMC) *client.Client {
+		t.Helper()
+		c, err := client.NewClient(b.Host, b.Port, b.Username, b.Password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.WithInterface(client.InterfaceLanplus)
+		if err := c.Connect(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { // a session the BMC forgot in a restart would hold Close for 5 s
+			cctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			_ = c.Close(cctx)
+		})
+		return c
+	}
+	for _, restart := range []bool{false, true} {
+		if restart {
+			if err := b.Restart(ctx, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := connect(b)
+		got, err := c.GetFRU(ctx, 0, "")
+		if err != nil || got.ProductInfoArea == nil || string(got.ProductInfoArea.Manufacturer) != "Acme" ||
+			string(got.ProductInfoArea.SerialNumber) != "S-1" {
+			t.Fatalf("GetFRU = %+v, %v", got, err)
+		}
+		ip, mac := &types.LanConfigParam_IP{}, &types.LanConfigParam_MAC{}
+		for _, p := range []types.LanConfigParameter{ip, mac} {
+			if err := c.GetLanConfigParamFor(ctx, types.ChannelNumberSelf, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ip.IP.String() != "192.0.2.17" || mac.MAC.String() != "52:54:00:ab:cd:ef" {
+			t.Errorf("LAN = %s %s", ip.IP, mac.MAC)
+		}
+		st, addr := &types.LanConfigParam_IPv6Status{}, &types.LanConfigParam_IPv6DynamicAddress{}
+		for _, p := range []types.LanConfigParameter{st, addr} {
+			if err := c.GetLanConfigParamFor(ctx, types.ChannelNumberSelf, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st.DynamicAddressMax != 1 || addr.IPv6.String() != v6.String() ||
+			addr.Status != types.LanIPv6AddressStatus_Active {
+			t.Errorf("IPv6 = %+v %+v", st, addr)
+		}
+	}
+
+	bare, err := ipmisim.Start(ctx, ipmisim.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bare.Close() })
+	c := connect(bare)
+	if got, err := c.GetFRU(ctx, 0, ""); err != nil || got.Present() {
+		t.Errorf("GetFRU without FRU data = %+v, %v; want not present", got, err)
+	}
+	err = c.GetLanConfigParamFor(ctx, types.ChannelNumberSelf, &types.LanConfigParam_IPv6Status{})
+	if re, ok := types.IsResponseError(err); !ok || re.CompletionCode() != types.CodeParameterNotSupported {
+		t.Errorf("IPv6 status without IPv6 = %v; want parameter not supported", err)
 	}
 }
