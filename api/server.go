@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -365,13 +366,6 @@ func (s *Server) App() *fiber.App {
 	v1.Get("/nodes/:ident/volume/targets", listVolume(s, s.targetKind))
 	v1.Post("/nodes/:ident/volume/connectors", subresourceForbidden(v32Volume))
 	v1.Post("/nodes/:ident/volume/targets", subresourceForbidden(v32Volume))
-	for _, m := range []string{fiber.MethodGet, fiber.MethodPatch, fiber.MethodDelete} {
-		// A single object through its parent: Ironic's OperationNotPermitted.
-		v1.Add(m, "/nodes/:ident/portgroups/:pg", subresourceForbidden(v24PortgroupSubctl))
-		v1.Add(m, "/portgroups/:ident/ports/:port", subresourceForbidden(v24PortgroupSubctl))
-		v1.Add(m, "/nodes/:ident/volume/connectors/:uuid", subresourceForbidden(v32Volume))
-		v1.Add(m, "/nodes/:ident/volume/targets/:uuid", subresourceForbidden(v32Volume))
-	}
 
 	// Ports.
 	v1.Get("/ports", s.listPorts(false))
@@ -408,6 +402,14 @@ func (s *Server) App() *fiber.App {
 	v1.Get("/volume/targets/:uuid", getVolume(s, s.targetKind))
 	v1.Patch("/volume/targets/:uuid", patchVolume(s, s.targetKind))
 	v1.Delete("/volume/targets/:uuid", deleteVolume(s, s.targetKind))
+	// A single object through its parent (after the static .../detail
+	// routes): Ironic's OperationNotPermitted.
+	for _, m := range []string{fiber.MethodGet, fiber.MethodPatch, fiber.MethodDelete} {
+		v1.Add(m, "/nodes/:ident/portgroups/:pg", subresourceForbidden(v24PortgroupSubctl))
+		v1.Add(m, "/portgroups/:ident/ports/:port", subresourceForbidden(v24PortgroupSubctl))
+		v1.Add(m, "/nodes/:ident/volume/connectors/:uuid", subresourceForbidden(v32Volume))
+		v1.Add(m, "/nodes/:ident/volume/targets/:uuid", subresourceForbidden(v32Volume))
+	}
 
 	// Chassis.
 	v1.Get("/chassis", s.listChassis(false))
@@ -503,9 +505,17 @@ func (s *Server) publicURL(c *fiber.Ctx) string {
 }
 
 // param returns a copy of a route parameter (Fiber's value is only valid
-// during the handler).
+// during the handler), percent-decoded as Ironic's router decodes it (a
+// valid identifier has nothing to decode; an invalid one is quoted in
+// messages as the client meant it).
 func param(c *fiber.Ctx, name string) string {
-	return strings.Clone(c.Params(name))
+	raw := c.Params(name)
+	if strings.IndexByte(raw, '%') >= 0 {
+		if s, err := url.PathUnescape(raw); err == nil {
+			return s
+		}
+	}
+	return strings.Clone(raw)
 }
 
 // query returns a copy of a query parameter and whether it was present.
