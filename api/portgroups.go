@@ -97,7 +97,9 @@ func portgroupNotFound(ident string) *apiError {
 
 // operationNotPermitted is Ironic's OperationNotPermitted (403): a write or
 // a single object asked for through a parent resource.
-func operationNotPermitted(*fiber.Ctx) error { return newError(fiber.StatusForbidden, "Operation not permitted.") }
+func operationNotPermitted(*fiber.Ctx) error {
+	return newError(fiber.StatusForbidden, "Operation not permitted.")
+}
 
 // gatePortgroups answers Ironic's 404 below 1.23: the controller's
 // NotFound on the collection, the router's on a member (webob).
@@ -270,7 +272,6 @@ func (s *Server) getPortgroup(c *fiber.Ctx) error {
 	}
 	return getObject(s, c, portgroupRes, &g)
 }
-
 
 // checkPortgroupName is Ironic's logical-name rule for port group names;
 // errFmt has one %s, the name.

@@ -105,8 +105,8 @@ type Interfaces struct {
 type Port struct {
 	ID                  int64
 	UUID                string
-	Address             string // MAC, lower case, unique
-	NodeUUID            string // resolved from node_id
+	Address             string  // MAC, lower case, unique
+	NodeUUID            string  // resolved from node_id
 	PortgroupUUID       *string // resolved from portgroup_id; nil: in no group
 	LocalLinkConnection json.RawMessage
 	PXEEnabled          bool
