@@ -140,12 +140,12 @@ func TestNetworkChangesRaceADeploy(t *testing.T) {
 // to the requests of the race in some state of the node.
 func allowedRefusal(body string) bool {
 	for _, m := range []string{
-		"contains ports.",                      // a port group with members
-		"could not be found.",                  // deleted meanwhile
-		"not enough free physical ports",       // every port bound
-		"can not have any connectivity",        // a port leaving its group outside enroll/manageable
-		"as it is bound to VIF",                // a bound port
-		"is locked by host",                    // deploying
+		"contains ports.",                     // a port group with members
+		"could not be found.",                 // deleted meanwhile
+		"not enough free physical ports",      // every port bound
+		"can not have any connectivity",       // a port leaving its group outside enroll/manageable
+		"as it is bound to VIF",               // a bound port
+		"is locked by host",                   // deploying
 		"updated concurrently, please retry.", // read before the lock, changed since
 	} {
 		if strings.Contains(body, m) {
