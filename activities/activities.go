@@ -71,6 +71,10 @@ type Activities struct {
 	// AgentHeartbeatTimeout fails a running agent command when the agent has
 	// not heartbeaten for this long (default 5 min).
 	AgentHeartbeatTimeout time.Duration
+	// CallbackTimeout bounds how long an operation waits for the ramdisk
+	// agent to call back (deploy, clean and inspect wait; Ironic's
+	// deploy_callback_timeout). 0: the workflows' default (30 min).
+	CallbackTimeout time.Duration
 }
 
 // NodeInfo is what a workflow may know of a node: no secrets.
@@ -88,6 +92,9 @@ type NodeInfo struct {
 	// InMemory is true when the node's hardware type does no I/O, so its
 	// driver calls may run as local activities.
 	InMemory bool `json:"in_memory"`
+	// CallbackTimeoutSeconds is the worker's bound on a wait for the agent
+	// (0: the workflow's default).
+	CallbackTimeoutSeconds int `json:"callback_timeout_seconds,omitempty"`
 }
 
 // LoadNode returns the workflow-visible facts of a node.
@@ -98,7 +105,7 @@ func (a *Activities) LoadNode(ctx context.Context, uuid string) (NodeInfo, error
 	}
 	info := NodeInfo{UUID: n.UUID, ProvisionState: n.ProvisionState, PowerState: n.PowerState,
 		Maintenance: n.Maintenance, Version: n.Version, TargetProvisionState: n.TargetProvisionState,
-		TargetPowerState: n.TargetPowerState}
+		TargetPowerState: n.TargetPowerState, CallbackTimeoutSeconds: int(a.CallbackTimeout / time.Second)}
 	if t, err := a.Drivers.Type(n.Driver); err == nil {
 		info.InMemory = t.InMemory
 	}
@@ -123,6 +130,10 @@ type TransitionInput struct {
 	// inspection_started_at / inspection_finished_at.
 	InspectionStarted  bool `json:"inspection_started,omitempty"`
 	InspectionFinished bool `json:"inspection_finished,omitempty"`
+	// User and Project name who asked for the operation (recorded on the
+	// history event; "" = nobody).
+	User    string `json:"user,omitempty"`
+	Project string `json:"project,omitempty"`
 }
 
 // TransitionNode persists a provision state change and appends it to the
@@ -131,7 +142,8 @@ func (a *Activities) TransitionNode(ctx context.Context, in TransitionInput) (no
 	r := store.TransitionRequest{UUID: in.UUID, From: in.From, To: in.To, Target: in.Target,
 		LastError: in.LastError, PowerState: in.PowerState, DeployStep: in.DeployStep,
 		CleanStep: in.CleanStep, Event: in.Event, Error: in.Error,
-		InspectionStarted: in.InspectionStarted, InspectionFinished: in.InspectionFinished}
+		InspectionStarted: in.InspectionStarted, InspectionFinished: in.InspectionFinished,
+		User: in.User, Project: in.Project}
 	if activity.IsActivity(ctx) {
 		// Deterministic across retries and replays (local activity IDs are
 		// sequence numbers within the run), unique across runs.
@@ -159,12 +171,16 @@ type RecordPowerInput struct {
 	LastError  *string          `json:"last_error,omitempty"`
 	Event      string           `json:"event,omitempty"`
 	Error      bool             `json:"error,omitempty"`
+	// User and Project name who asked (recorded on the event).
+	User    string `json:"user,omitempty"`
+	Project string `json:"project,omitempty"`
 }
 
 // RecordPower writes power_state / target_power_state / last_error.
 func (a *Activities) RecordPower(ctx context.Context, in RecordPowerInput) error {
 	_, err := a.Nodes.SetPower(ctx, store.PowerUpdate{UUID: in.UUID, PowerState: in.PowerState,
-		Target: in.Target, LastError: in.LastError, Event: in.Event, Error: in.Error})
+		Target: in.Target, LastError: in.LastError, Event: in.Event, Error: in.Error,
+		User: in.User, Project: in.Project})
 	if err != nil {
 		return classify(fmt.Errorf("record power of node %s: %w", in.UUID, err))
 	}

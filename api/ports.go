@@ -157,7 +157,7 @@ type portScope struct {
 func (s *Server) portCollection(c *fiber.Ctx, detailPath bool, scope portScope, resource string) error {
 	ctx := c.UserContext()
 	v := minor(c)
-	q := store.ListPorts{NodeUUID: scope.node}
+	q := store.ListPorts{NodeUUID: scope.node, Project: listProject(c)} // listProject: auth.go
 	if scope.portgroup != nil {
 		q.PortgroupUUID = scope.portgroup.UUID
 	}
@@ -247,7 +247,14 @@ func (s *Server) portCollection(c *fiber.Ctx, detailPath bool, scope portScope, 
 
 // loadPort reads a port by UUID.
 func (s *Server) loadPort(c *fiber.Ctx, ident string) (store.Port, error) {
-	return loadByUUID(c, "port_uuid", ident, s.Store.Port, portNotFound)
+	p, err := loadByUUID(c, "port_uuid", ident, s.Store.Port, portNotFound)
+	if err != nil {
+		return p, err
+	}
+	if err := s.authorizePort(c, &p, ident); err != nil { // auth.go
+		return store.Port{}, err
+	}
+	return p, nil
 }
 
 // getPort answers GET /v1/ports/{uuid}.
@@ -326,6 +333,9 @@ func (s *Server) createPort(c *fiber.Ctx) error {
 		return err
 	}
 	if err := checkSmartNIC(&p, "port"); err != nil {
+		return err
+	}
+	if err := s.authorizePortCreate(c, p.NodeUUID); err != nil { // auth.go
 		return err
 	}
 	if p.PhysicalNetwork != nil && *p.PhysicalNetwork == "" {

@@ -121,6 +121,9 @@ func (q Queries) ListPorts(ctx context.Context, l ListPorts) ([]Port, error) {
 			}
 			b.cond("pg.uuid = %s::uuid", id.String())
 		}
+		if l.Project != "" {
+			b.cond("(n.owner = %[1]s::text OR n.lessee = %[1]s::text)", l.Project)
+		}
 		return true
 	}, nil)
 }

@@ -183,6 +183,9 @@ type Event struct {
 	EventType string // e.g. "provisioning", "power", "maintenance"
 	Event     string // human-readable text
 	User      *string
+	// Project is the project of the user on whose behalf the event was
+	// recorded (nil: none; Ironic's history shows only the user).
+	Project   *string
 	Conductor string
 	CreatedAt time.Time
 }
@@ -207,6 +210,9 @@ type ListNodes struct {
 	Retired        *bool
 	InstanceUUID   string
 	Shard          string
+	// Project keeps the nodes this project owns or leases (owner = Project
+	// OR lessee = Project): what a project-scoped caller may list.
+	Project string
 }
 
 // ListPorts selects ports.
@@ -218,6 +224,8 @@ type ListPorts struct {
 	NodeUUID      string
 	Address       string
 	PortgroupUUID string // the members of that port group
+	// Project keeps the ports of nodes this project owns or leases.
+	Project string
 }
 
 // ListPortgroups selects port groups.
@@ -228,6 +236,8 @@ type ListPortgroups struct {
 	SortDesc bool
 	NodeUUID string
 	Address  string
+	// Project keeps the ports of nodes this project owns or leases.
+	Project string
 }
 
 // ListVolume selects volume connectors or targets.
@@ -268,6 +278,9 @@ type TransitionRequest struct {
 
 	Event string // history text; "" = "<from> -> <to>"
 	Error bool   // history severity ERROR
+	// User and Project name who asked for the operation ("" = nobody: the
+	// system itself); they are recorded on the history event.
+	User, Project string
 
 	// RequestID optionally identifies the logical request across retries
 	// (e.g. workflow run ID + activity ID). When set, a call that finds the
@@ -285,6 +298,8 @@ type PowerUpdate struct {
 	LastError  *string          // nil = leave; "" = clear
 	Event      string           // "" = no history entry
 	Error      bool
+	// User and Project name who asked ("" = nobody), recorded on the event.
+	User, Project string
 }
 
 // DriverNode is what driver factories see of n: identity and configuration

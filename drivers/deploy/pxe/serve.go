@@ -38,7 +38,7 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) serveNodeScript(w http.ResponseWriter, r *http.Request) {
 	base := s.public
 	if base == "" {
-		base = "http://" + r.Host
+		base = s.scheme() + "://" + r.Host
 	}
 	script, err := s.script(r.Context(), base, r.PathValue("mac"), "http", r.RemoteAddr)
 	switch {
@@ -164,7 +164,15 @@ func (s *Server) tftpBase(rf io.ReaderFrom) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("http address %q: %w", addr, err)
 	}
-	return "http://" + net.JoinHostPort(pi.LocalIP().String(), port), nil
+	return s.scheme() + "://" + net.JoinHostPort(pi.LocalIP().String(), port), nil
+}
+
+// scheme is the scheme of the HTTP side: https with Config.TLS.
+func (s *Server) scheme() string {
+	if s.cfg.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // openFile opens the regular file name, a single path element, in dir.
