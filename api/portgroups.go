@@ -134,7 +134,7 @@ func (s *Server) loadPortgroup(c *fiber.Ctx, ident string) (store.Portgroup, err
 	} else if err != nil {
 		return g, fmt.Errorf("read portgroup %s: %w", ident, err)
 	}
-	return g, nil
+	return g, s.authorizeObject(c, g.NodeUUID, portgroupNotFound(ident)) // auth.go
 }
 
 // gateModeProperties is Ironic's check_allowed_portgroup_fields: naming
@@ -184,7 +184,7 @@ func (s *Server) nodePortgroups(detailPath bool) fiber.Handler {
 func (s *Server) portgroupCollection(c *fiber.Ctx, detailPath bool, nodeUUID, resource string) error {
 	ctx := c.UserContext()
 	v := minor(c)
-	q := store.ListPortgroups{NodeUUID: nodeUUID}
+	q := store.ListPortgroups{NodeUUID: nodeUUID, Project: listProject(c)} // listProject: auth.go
 	var args [][2]string
 	if raw, ok := query(c, "address"); ok {
 		mac, valid := isValidMAC(raw)
@@ -322,6 +322,9 @@ func (s *Server) createPortgroup(c *fiber.Ctx) error {
 	}
 	if v < 26 && (truthy(body.Value("mode")) || truthy(body.Value("properties"))) {
 		return notAcceptable("")
+	}
+	if err := s.authorizeObjectCreate(c, g.NodeUUID); err != nil { // auth.go
+		return err
 	}
 	if err := checkPortgroupName(g.Name, "Cannot create portgroup with invalid name '%s'"); err != nil {
 		return err

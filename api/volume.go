@@ -110,6 +110,9 @@ type volumeKind[T any] struct {
 	delete   func(q store.Queries, ctx context.Context, uuid string) error
 	reread   func(q store.Queries, ctx context.Context, uuid string) (T, error)
 	exists   func(t *T) *apiError // the duplicate other than the UUID
+	// redact hides what baremetal:volume:view_target_properties guards
+	// (nil: nothing).
+	redact func(t *T)
 }
 
 func (s *Server) connectorKind() *volumeKind[store.VolumeConnector] {
@@ -147,6 +150,23 @@ func (s *Server) targetKind() *volumeKind[store.VolumeTarget] {
 		exists: func(v *vt) *apiError {
 			return conflict("A volume target with boot index '%d' for the same node already exists.", v.BootIndex)
 		},
+		redact: func(v *vt) { v.Properties = json.RawMessage(redactedTargetProperties) },
+	}
+}
+
+// redactedTargetProperties replaces a volume target's properties for a
+// caller without baremetal:volume:view_target_properties (Ironic's
+// _redact_target_properties).
+const redactedTargetProperties = `{"redacted_contents": "** Value redacted: Requires permission ` +
+	`baremetal:volume:view_target_properties access. Permission denied. **"}`
+
+// show prepares objects about to be rendered for the caller.
+func (k *volumeKind[T]) show(s *Server, c *fiber.Ctx, items ...*T) {
+	if k.redact == nil || s.mayViewTargetProperties(c) { // auth.go
+		return
+	}
+	for _, t := range items {
+		k.redact(t)
 	}
 }
 
@@ -161,9 +181,13 @@ func upperFirst(s string) string {
 	return string(s[0]-'a'+'A') + s[1:]
 }
 
-// load reads the object a path names (a UUID).
-func (k *volumeKind[T]) load(c *fiber.Ctx, ident string) (T, error) {
-	return loadByUUID(c, k.arg, ident, k.get, k.notFound)
+// load reads the object a path names (a UUID), if the caller may see it.
+func (k *volumeKind[T]) load(s *Server, c *fiber.Ctx, ident string) (T, error) {
+	t, err := loadByUUID(c, k.arg, ident, k.get, k.notFound)
+	if err != nil {
+		return t, err
+	}
+	return t, s.authorizeObject(c, *k.node(&t), k.notFound(ident)) // auth.go
 }
 
 // gateVolume answers the 404 below 1.32: the router's (webob) under
@@ -211,7 +235,7 @@ func listVolume[T any](s *Server, kind func() *volumeKind[T]) fiber.Handler {
 		k := kind()
 		ctx := c.UserContext()
 		v := minor(c)
-		var l store.ListVolume
+		l := store.ListVolume{Project: listProject(c)} // listProject: auth.go
 		resource := k.path
 		if ident := param(c, "ident"); ident != "" {
 			n, err := s.loadNode(c, ident)
@@ -290,6 +314,9 @@ func listVolume[T any](s *Server, kind func() *volumeKind[T]) fiber.Handler {
 		if len(items) > 0 {
 			next = cq.next(vw.base, resource, nil, args, len(items), *k.uuid(&items[len(items)-1]))
 		}
+		for i := range items {
+			k.show(s, c, &items[i])
+		}
 		p := k.res.plan(v, cq.fields)
 		return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return k.res.appendList(b, vw, items, p, next) })
 	}
@@ -313,10 +340,11 @@ func getVolume[T any](s *Server, kind func() *volumeKind[T]) fiber.Handler {
 			return err
 		}
 		k := kind()
-		t, err := k.load(c, param(c, "uuid"))
+		t, err := k.load(s, c, param(c, "uuid"))
 		if err != nil {
 			return err
 		}
+		k.show(s, c, &t)
 		return getObject(s, c, k.res, &t)
 	}
 }
@@ -330,6 +358,9 @@ func createVolume[T any](s *Server, kind func() *volumeKind[T]) fiber.Handler {
 		k := kind()
 		var t T
 		if err := k.res.decodeCreate(c, k.body, &t, &input{c: c, s: s, v: minor(c), creating: true}); err != nil {
+			return err
+		}
+		if err := s.authorizeObjectCreate(c, *k.node(&t)); err != nil { // auth.go
 			return err
 		}
 		if *k.uuid(&t) == "" {
@@ -375,7 +406,7 @@ func patchVolume[T any](s *Server, kind func() *volumeKind[T]) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		t, err := k.load(c, param(c, "uuid"))
+		t, err := k.load(s, c, param(c, "uuid"))
 		if err != nil {
 			return err
 		}
@@ -428,6 +459,7 @@ func patchVolume[T any](s *Server, kind func() *volumeKind[T]) fiber.Handler {
 		case err != nil:
 			return err
 		}
+		k.show(s, c, &updated)
 		return sendObject(s, c, fiber.StatusOK, k.res, &updated, nil)
 	}
 }
@@ -440,7 +472,7 @@ func deleteVolume[T any](s *Server, kind func() *volumeKind[T]) fiber.Handler {
 			return err
 		}
 		k := kind()
-		t, err := k.load(c, param(c, "uuid"))
+		t, err := k.load(s, c, param(c, "uuid"))
 		if err != nil {
 			return err
 		}

@@ -94,6 +94,9 @@ func (q Queries) ListPortgroups(ctx context.Context, l ListPortgroups) ([]Portgr
 			if l.Address != "" {
 				b.cond("g.address = %s::text", normalizeMAC(l.Address))
 			}
+			if l.Project != "" {
+				b.cond("(n.owner = %[1]s::text OR n.lessee = %[1]s::text)", l.Project)
+			}
 			return true
 		}, nil)
 }

@@ -236,7 +236,7 @@ type ListPortgroups struct {
 	SortDesc bool
 	NodeUUID string
 	Address  string
-	// Project keeps the ports of nodes this project owns or leases.
+	// Project keeps the port groups of nodes this project owns or leases.
 	Project string
 }
 
@@ -247,6 +247,8 @@ type ListVolume struct {
 	SortKey  string
 	SortDesc bool
 	NodeUUID string
+	// Project keeps the objects of nodes this project owns or leases.
+	Project string
 }
 
 // TransitionRequest moves a node from one of From to To (compare-and-set on

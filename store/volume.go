@@ -67,9 +67,13 @@ func normalizeNodeUUID(p *string) error {
 	return nil
 }
 
-// volumeFilter selects the rows of one node, if l names one.
+// volumeFilter selects the rows of one node and of one project's nodes, if
+// l names them.
 func volumeFilter(l ListVolume) func(b *queryBuilder) bool {
 	return func(b *queryBuilder) bool {
+		if l.Project != "" {
+			b.cond("(n.owner = %[1]s::text OR n.lessee = %[1]s::text)", l.Project)
+		}
 		if l.NodeUUID == "" {
 			return true
 		}
