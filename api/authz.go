@@ -76,12 +76,14 @@ func onPort(r auth.Rule) access   { return access{kind: accessPort, rule: r} }
 func special(k accessKind) access { return access{kind: k} }
 func onObject(r auth.Rule) access { return access{kind: accessObject, rule: r} }
 func creating(r auth.Rule) access { return access{kind: accessObjectCreate, rule: r} }
-
-func listing(list, all auth.Rule) access { return access{kind: accessList, rule: list, all: all} }
-
-func subListing(list, all auth.Rule) access { return access{kind: accessSubList, rule: list, all: all} }
-func public() access              { return access{kind: accessPublic} }
-func anyone() access              { return access{kind: accessAnyone} }
+func listing(list, all auth.Rule) access {
+	return access{kind: accessList, rule: list, all: all}
+}
+func subListing(list, all auth.Rule) access {
+	return access{kind: accessSubList, rule: list, all: all}
+}
+func public() access { return access{kind: accessPublic} }
+func anyone() access { return access{kind: accessAnyone} }
 
 // routeAccess is every route's authorization: Ironic's rule for it. A test
 // checks that every route App registers is listed.
