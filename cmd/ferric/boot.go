@@ -14,18 +14,28 @@ import (
 )
 
 // bootConfigs tells the boot server what a MAC boots: the deploy ramdisk
-// while its node has an open agent session, its local disk otherwise.
+// while its node has an open agent session, its local disk otherwise; with
+// bootUnknown (-dhcp-boot-unknown, discovery), the ramdisk too for a MAC of
+// no enrolled port.
 type bootConfigs struct {
-	st      *store.Store
-	cmdline string
+	st          *store.Store
+	cmdline     string
+	bootUnknown bool
 }
 
 func (b bootConfigs) BootConfig(ctx context.Context, mac string) (pxe.BootConfig, bool, error) {
+	ramdisk := pxe.BootConfig{Kernel: pxe.DefaultKernel, Initramfs: pxe.DefaultInitramfs, Cmdline: b.cmdline}
 	_, ok, err := b.st.BootConfigByMAC(ctx, mac)
-	if err != nil || !ok {
-		return pxe.BootConfig{}, false, err
+	if err != nil || ok {
+		return ramdisk, ok && err == nil, err
 	}
-	return pxe.BootConfig{Kernel: pxe.DefaultKernel, Initramfs: pxe.DefaultInitramfs, Cmdline: b.cmdline}, true, nil
+	if b.bootUnknown {
+		_, enrolled, err := b.st.DHCPHostByMAC(ctx, mac)
+		if err != nil || !enrolled {
+			return ramdisk, err == nil, err
+		}
+	}
+	return pxe.BootConfig{}, false, nil
 }
 
 // ramdiskCmdline is the deploy ramdisk's kernel command line; ca is the
@@ -72,7 +82,7 @@ func newBootServer(cfg config, log *slog.Logger, st *store.Store) (*pxe.Server, 
 		PublicHTTPURL: cfg.bootPublicURL,
 		TLS:           tlsCfg,
 		Log:           log.With("component", "boot"),
-	}, bootConfigs{st: st, cmdline: cmdline})
+	}, bootConfigs{st: st, cmdline: cmdline, bootUnknown: cfg.dhcp.bootUnknown})
 	if err != nil {
 		return nil, fmt.Errorf("boot server: %w", err)
 	}

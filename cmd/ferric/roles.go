@@ -135,8 +135,18 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		if err != nil {
 			return err
 		}
-		if boot != nil {
+		dhcpSrv, err := newDHCPServer(cfg, log, st)
+		if err != nil {
+			return err
+		}
+		switch {
+		case boot != nil:
 			g.Go(func() error { return boot.Run(ctx) })
+			if dhcpSrv != nil {
+				g.Go(func() error { return dhcpSrv.Run(ctx) })
+			}
+		case dhcpSrv != nil:
+			log.Warn("dhcp server not started: it would send machines to a boot server that is not running")
 		}
 	}
 	if cfg.pprofAddr != "" {
