@@ -27,11 +27,13 @@ const (
 )
 
 // DefaultPostgresShards is the number of history shards of a new store on
-// PostgreSQL (BENCHMARKS.md, "Temporal persistence"). Within a shard the
-// server writes one thing at a time, and each write is a round trip and a
-// commit on PostgreSQL; a few shards let writes to different workflows
-// overlap and share commits.
-const DefaultPostgresShards = 4
+// PostgreSQL, by measurement (BENCHMARKS.md, "Temporal persistence"): on a
+// 2-core machine one shard ran the fleet bench 10-20% faster than 4 or 8
+// and with less CPU, since the processors of every shard poll and write on
+// the same cores and asynchronous commits make a shard's writes cheap. A
+// larger machine may ask for more with -temporal-history-shards; Temporal
+// keeps a store's number for good.
+const DefaultPostgresShards = 1
 
 // defaultPostgresMaxConns bounds each of the server's connection pools: one
 // per service (frontend, history, matching, worker) and database (state,
