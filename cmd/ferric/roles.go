@@ -183,7 +183,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		g.Go(func() error { <-ctx.Done(); return srv.Close() })
 	}
 	if runWorker {
-		acts := &activities.Activities{Drivers: reg, Nodes: st, Agents: st, Operations: st, PollInterval: cfg.pollInterval,
+		acts := &activities.Activities{Drivers: reg, Nodes: st, Agents: st, Operations: st, Allocations: st, PollInterval: cfg.pollInterval,
 			ReconcileIdle: cfg.reconcileIdle, Inspection: st, InspectAddPorts: cfg.addPorts,
 			CallbackTimeout: cfg.callbackWait}
 		ps := &activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: cfg.syncConc,
@@ -343,13 +343,12 @@ func runDev(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		log.Info("driver_info secrets sealed", "nodes", n)
 	}
 
-	ts, err := devtemporal.Start(devtemporal.Config{
-		DBFile:    filepath.Join(dataDir, "temporal", "temporal.db"),
-		Address:   cfg.temporalAddr,
-		UIAddress: cfg.temporalUIAddr,
-		Namespace: cfg.namespace,
-		Log:       log,
-	})
+	tcfg, err := devTemporalStore(ctx, cfg, dataDir, cfg.databaseURL, log)
+	if err != nil {
+		return err
+	}
+	tcfg.Address, tcfg.UIAddress, tcfg.Namespace, tcfg.Log = cfg.temporalAddr, cfg.temporalUIAddr, cfg.namespace, log
+	ts, err := devtemporal.Start(ctx, tcfg)
 	if err != nil {
 		return err
 	}
@@ -376,7 +375,12 @@ func runDev(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if cfg.temporalUIAddr != "" {
 		fmt.Fprintf(stdout, "  Temporal UI  http://%s/namespaces/%s/workflows\n", cfg.temporalUIAddr, cfg.namespace)
 	}
-	fmt.Fprintf(stdout, "  Temporal     %s (namespace %s)\n", cfg.temporalAddr, cfg.namespace)
+	store := "SQLite " + tcfg.DBFile
+	if tcfg.Postgres != nil {
+		store = "PostgreSQL databases " + tcfg.Postgres.Database + ", " + tcfg.Postgres.VisibilityDatabase
+	}
+	fmt.Fprintf(stdout, "  Temporal     %s (namespace %s; history in %s, %d shards)\n", cfg.temporalAddr, cfg.namespace,
+		store, ts.HistoryShards())
 	fmt.Fprintf(stdout, "  PostgreSQL   %s\n", redactURL(cfg.databaseURL))
 	return serve(ctx, cfg, log, st)
 }
