@@ -127,7 +127,8 @@ func TestHealthAPIPublicAndTemporalDown(t *testing.T) {
 	if err := os.WriteFile(userFile, []byte("op:"+string(hash)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := startStack(t, "api", func(c *config) {
+	ts := newTemporal(t)
+	s := startStackWith(t, storetest.New(t), ts, ts.GetDefaultNamespace(), "api", func(c *config) {
 		c.auth.strategy, c.auth.basicUserFile = auth.StrategyHTTPBasic, userFile
 	})
 	base := strings.TrimSuffix(s.endpoint, "/v1")
@@ -143,7 +144,7 @@ func TestHealthAPIPublicAndTemporalDown(t *testing.T) {
 	}
 
 	start := time.Now()
-	s.temporal.Stop()
+	ts.Stop()
 	r := waitProbe(t, base+"/readyz", 503, 20*time.Second)
 	t.Logf("readyz turned 503 %s after Temporal stopped", time.Since(start).Round(time.Millisecond))
 	wantChecks(t, r, []string{"database"}, []string{"temporal"})
