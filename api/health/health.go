@@ -2,7 +2,7 @@
 // process is up, /readyz that every dependency it needs answers (the
 // database, Temporal, the worker polling its task queue, ...). The API serves
 // both on its own listener; roles without an API (worker, boot) serve them on
-// a small HTTP listener of their own (Handler).
+// a small HTTP listener of their own (Handler), when one is configured.
 //
 // A readiness answer names each dependency and whether it is ok; the reason a
 // check failed is logged, not sent: the endpoints are public, and an error

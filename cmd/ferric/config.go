@@ -113,7 +113,7 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	str(&c.logFormat, "log-format", "FERRIC_LOG_FORMAT", map[bool]string{true: "text", false: "json"}[dev], "log format: json or text")
 	str(&c.logLevel, "log-level", "FERRIC_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	str(&c.pprofAddr, "pprof-address", "FERRIC_PPROF_ADDRESS", "", "serve Go's pprof profiles on this host:port (empty: off)")
-	str(&c.healthAddr, "health-address", "FERRIC_HEALTH_ADDRESS", defaultHealthAddr(role), "serve the /healthz and /readyz probes on this host:port (default: worker :6386, boot :6387; roles with an API answer them on the API address; empty: off)")
+	str(&c.healthAddr, "health-address", "FERRIC_HEALTH_ADDRESS", "", "serve the /healthz and /readyz probes on this host:port, for roles without an API (deployments/ use :6386 for worker, :6387 for boot; roles with an API answer them on the API address; empty: off)")
 	boolean(&c.fakeDrivers, "fake-drivers", "FERRIC_FAKE_DRIVERS", dev, "enable the fake-hardware type")
 	boolean(&c.eagerStart, "eager-start", "FERRIC_EAGER_START", true, "start workflows eagerly on the in-process worker (api+worker in one process)")
 	duration(&c.pollInterval, "power-poll-interval", "FERRIC_POWER_POLL_INTERVAL", time.Second, "pause between BMC power state reads while waiting")

@@ -33,18 +33,6 @@ const (
 	checkBoot     = "boot"
 )
 
-// defaultHealthAddr is the default -health-address of each role: roles
-// with an API answer the probes on the API listener and need none.
-func defaultHealthAddr(role string) string {
-	switch role {
-	case "worker":
-		return ":6386"
-	case "boot":
-		return ":6387"
-	}
-	return ""
-}
-
 // clientIdentity is the Temporal client's (and so the worker's) identity:
 // the SDK's default, set explicitly so readiness can find this worker among
 // its task queue's pollers.
