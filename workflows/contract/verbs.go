@@ -85,3 +85,42 @@ func PowerTarget(action node.PowerState) (node.PowerState, bool) {
 	}
 	return "", false
 }
+
+// OperationVerb names the operation a workflow started with input performs,
+// as metrics label it on both sides (the API that starts it, the worker
+// that ends it): the provision verb (with API 1.73's spelling: deploy,
+// undeploy), the power target ("power on", "rebooting", ...), or the
+// workflow's name for the boot device and vendor passthru. It is "" for
+// workflows no user asked for (the power sync, the reconciler and recovery,
+// the power actions the power sync forces) and for reads.
+func OperationVerb(workflow string, input any) string {
+	switch in := input.(type) {
+	case *ProvisionInput:
+		if in != nil {
+			return OperationVerb(workflow, *in)
+		}
+	case ProvisionInput:
+		switch v := canonicalVerb(in.Verb); v {
+		case node.VerbActive:
+			return string(node.VerbDeploy)
+		case node.VerbDeleted:
+			return string(node.VerbUndeploy)
+		default:
+			return string(v)
+		}
+	case *PowerInput:
+		if in != nil {
+			return OperationVerb(workflow, *in)
+		}
+	case PowerInput:
+		if in.Reason != "" {
+			return ""
+		}
+		return string(in.Target)
+	}
+	switch workflow {
+	case BootDeviceName, PassthruName:
+		return workflow
+	}
+	return ""
+}
