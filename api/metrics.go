@@ -34,16 +34,23 @@ func (s *Server) observeRequests(routes *routeTable) fiber.Handler {
 				return herr
 			}
 		}
-		method := requestMethod(c)
-		switch method {
-		case fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch,
-			fiber.MethodDelete, fiber.MethodOptions:
-		default:
-			method = "other"
-		}
+		method := labelMethod(requestMethod(c))
 		s.Metrics.ObserveRequest(method, routes.template(method, c.Path()), c.Response().StatusCode(), time.Since(start))
 		return nil
 	}
+}
+
+// labelMethod returns a method as a label value: a constant (Fiber's method
+// strings point into buffers it reuses, and a label value outlives the
+// request), "other" for a non-standard method.
+func labelMethod(m string) string {
+	for _, std := range []string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut,
+		fiber.MethodPatch, fiber.MethodDelete, fiber.MethodOptions} {
+		if m == std {
+			return std
+		}
+	}
+	return "other"
 }
 
 // operationStarted counts a started workflow that is a user's operation.

@@ -92,7 +92,8 @@ func PowerTarget(action node.PowerState) (node.PowerState, bool) {
 // undeploy), the power target ("power on", "rebooting", ...), or the
 // workflow's name for the boot device and vendor passthru. It is "" for
 // workflows no user asked for (the power sync, the reconciler and recovery,
-// the power actions the power sync forces) and for reads.
+// the power actions the power sync forces) and for reads. Values are from a
+// fixed set ("other" for anything else): they become label values.
 func OperationVerb(workflow string, input any) string {
 	switch in := input.(type) {
 	case *ProvisionInput:
@@ -106,7 +107,13 @@ func OperationVerb(workflow string, input any) string {
 		case node.VerbDeleted:
 			return string(node.VerbUndeploy)
 		default:
-			return string(v)
+			for _, known := range []node.Verb{node.VerbManage, node.VerbProvide, node.VerbInspect,
+				node.VerbClean, node.VerbRebuild, node.VerbAbort, node.VerbAdopt} {
+				if v == known {
+					return string(known)
+				}
+			}
+			return "other"
 		}
 	case *PowerInput:
 		if in != nil {
@@ -116,11 +123,19 @@ func OperationVerb(workflow string, input any) string {
 		if in.Reason != "" {
 			return ""
 		}
-		return string(in.Target)
+		for _, t := range []node.PowerState{node.PowerOn, node.PowerOff, node.Rebooting, node.SoftPowerOff,
+			node.SoftRebooting} {
+			if in.Target == t {
+				return string(t)
+			}
+		}
+		return "other"
 	}
 	switch workflow {
-	case BootDeviceName, PassthruName:
-		return workflow
+	case BootDeviceName:
+		return BootDeviceName
+	case PassthruName:
+		return PassthruName
 	}
 	return ""
 }
