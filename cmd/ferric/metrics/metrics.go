@@ -45,6 +45,7 @@ type Metrics struct {
 	driverCalls  *prometheus.HistogramVec
 	driverErrors *prometheus.CounterVec
 	sdk          *sdkSeries
+	statuses     [600]string // status code label values, made once
 }
 
 // New builds a registry with the Go runtime and process collectors and
@@ -72,6 +73,9 @@ func New() *Metrics {
 		}, []string{"driver", "call", "reason"}),
 		sdk: newSDKSeries(),
 	}
+	for code := range m.statuses {
+		m.statuses[code] = strconv.Itoa(code)
+	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -93,7 +97,11 @@ func (m *Metrics) Handler() http.Handler {
 // ObserveRequest records one API request (api.RequestMetrics). route is the
 // route template ("/v1/nodes/:ident"), never the raw path.
 func (m *Metrics) ObserveRequest(method, route string, status int, took time.Duration) {
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Observe(took.Seconds())
+	code := strconv.Itoa(status)
+	if status >= 0 && status < len(m.statuses) {
+		code = m.statuses[status]
+	}
+	m.requests.WithLabelValues(method, route, code).Observe(took.Seconds())
 }
 
 // OperationStarted counts an operation the API started (api.RequestMetrics).
