@@ -62,6 +62,7 @@ type Registry struct {
 	deploy     map[string]Factory[Deploy]
 	vendor     map[string]Factory[Vendor]
 	inspect    map[string]Factory[Inspector]
+	rescue     map[string]Factory[Rescuer]
 }
 
 // NewRegistry returns an empty registry.
@@ -73,6 +74,7 @@ func NewRegistry() *Registry {
 		deploy:     map[string]Factory[Deploy]{},
 		vendor:     map[string]Factory[Vendor]{},
 		inspect:    map[string]Factory[Inspector]{},
+		rescue:     map[string]Factory[Rescuer]{},
 	}
 }
 
@@ -122,6 +124,11 @@ func (r *Registry) AddVendor(name string, f Factory[Vendor]) {
 // AddInspect registers an inspect interface implementation.
 func (r *Registry) AddInspect(name string, f Factory[Inspector]) {
 	register(r, r.inspect, KindInspect, name, f)
+}
+
+// AddRescue registers a rescue interface implementation.
+func (r *Registry) AddRescue(name string, f Factory[Rescuer]) {
+	register(r, r.rescue, KindRescue, name, f)
 }
 
 // Type returns a hardware type by name.
@@ -210,6 +217,12 @@ func (r *Registry) Vendor(name string, n Node) (Vendor, error) {
 // Inspect builds the named inspect interface for n.
 func (r *Registry) Inspect(name string, n Node) (Inspector, error) {
 	return build(r, r.inspect, KindInspect, name, n)
+}
+
+// Rescue builds the named rescue interface for n. ErrUnsupported for a
+// name with no implementation ("no-rescue").
+func (r *Registry) Rescue(name string, n Node) (Rescuer, error) {
+	return build(r, r.rescue, KindRescue, name, n)
 }
 
 // Validate checks a node's configuration for each kind that has an
