@@ -97,7 +97,7 @@ func PowerTarget(action node.PowerState) (node.PowerState, bool) {
 // OperationVerb names the operation a workflow started with input performs,
 // as metrics label it on both sides (the API that starts it, the worker
 // that ends it): the provision verb (with API 1.73's spelling: deploy,
-// undeploy), the power target ("power on", "rebooting", ...), or the
+// undeploy; adopt, rescue, unrescue), the power target ("power on", "rebooting", ...), or the
 // workflow's name for the boot device and vendor passthru. It is "" for
 // workflows no user asked for (the power sync, the reconciler and recovery,
 // the power actions the power sync forces) and for reads. Values are from a
@@ -116,7 +116,7 @@ func OperationVerb(workflow string, input any) string {
 			return string(node.VerbUndeploy)
 		default:
 			for _, known := range []node.Verb{node.VerbManage, node.VerbProvide, node.VerbInspect,
-				node.VerbClean, node.VerbRebuild, node.VerbAbort, node.VerbAdopt} {
+				node.VerbClean, node.VerbRebuild, node.VerbAbort, node.VerbAdopt, node.VerbRescue, node.VerbUnrescue} {
 				if v == known {
 					return string(known)
 				}

@@ -25,6 +25,8 @@ func TestOperationVerb(t *testing.T) {
 		{BootDeviceName, BootDeviceInput{}, BootDeviceName},
 		{PassthruName, PassthruInput{}, PassthruName},
 		{ManagementName, ManagementInput{}, ""},
+		{RescueName, ProvisionInput{Verb: node.VerbRescue}, "rescue"},
+		{AllocateName, AllocateInput{}, ""},
 		{PowerSyncName, nil, ""},
 		{RecoverName, nil, ""},
 	} {
