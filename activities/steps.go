@@ -218,7 +218,10 @@ func (a *Activities) RunDeployStep(ctx context.Context, in StepInput) error {
 		return err
 	}
 	step := drivers.Step{Interface: drivers.Kind(in.Step.Interface), Name: in.Step.Name, Priority: in.Step.Priority}
-	if err := r.RunStep(ctx, step, args); err != nil {
+	called := a.call(l.rec.Driver, "deploy.run_step")
+	err = r.RunStep(ctx, step, args)
+	called(err)
+	if err != nil {
 		return classify(fmt.Errorf("%s step %s on node %s: %w", in.Kind, in.Step.ID(), in.UUID, err))
 	}
 	return nil

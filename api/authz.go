@@ -115,6 +115,8 @@ func routeAccess() []routeRule {
 		// hold no credentials); they answer dependency names, no data.
 		{get, "/healthz", public()},
 		{get, "/readyz", public()},
+		// Prometheus metrics (served when Server.MetricsHandler is set).
+		{get, "/metrics", public()},
 
 		{get, "/v1/nodes", special(accessNodeList)},
 		{post, "/v1/nodes", special(accessNodeCreate)},
@@ -240,6 +242,7 @@ type routeTable struct {
 
 type compiledRule struct {
 	method   string
+	path     string   // the Fiber path pattern
 	segments []string // "" for a parameter
 	access   access
 }
@@ -247,7 +250,7 @@ type compiledRule struct {
 func newRouteTable(rules []routeRule) *routeTable {
 	t := &routeTable{}
 	for _, r := range rules {
-		cr := compiledRule{method: r.method, access: r.access}
+		cr := compiledRule{method: r.method, path: r.path, access: r.access}
 		for _, seg := range splitPath(r.path) {
 			if strings.HasPrefix(seg, ":") {
 				seg = ""
@@ -271,6 +274,23 @@ func splitPath(p string) []string {
 // match returns the access of the route method and path reach, or anyone()
 // for a path no route serves (the router answers it).
 func (t *routeTable) match(method, path string) access {
+	if i := t.find(method, path); i >= 0 {
+		return t.rules[i].access
+	}
+	return anyone()
+}
+
+// template returns the path pattern of the route method and path reach
+// ("/v1/nodes/:ident"), or routeUnmatched.
+func (t *routeTable) template(method, path string) string {
+	if i := t.find(method, path); i >= 0 {
+		return t.rules[i].path
+	}
+	return routeUnmatched
+}
+
+// find returns the index of the rule method and path reach, or -1.
+func (t *routeTable) find(method, path string) int {
 	if method == fiber.MethodHead { // Fiber serves HEAD with the GET handler
 		method = fiber.MethodGet
 	}
@@ -300,8 +320,5 @@ func (t *routeTable) match(method, path string) access {
 			best, bestStatic = i, static
 		}
 	}
-	if best < 0 {
-		return anyone()
-	}
-	return t.rules[best].access
+	return best
 }

@@ -43,6 +43,7 @@ type config struct {
 	rotateSecrets  bool   // migrate: reseal every node's secrets under the key file's first key
 	pprofAddr      string
 	healthAddr     string // probes listener of roles without an API ("" = none)
+	metricsAddr    string // a listener of its own for /metrics ("" = none; the API's listener serves it too)
 
 	// ferric dev's embedded Temporal server.
 	temporalPersistence string // "sqlite", "postgres" or "" (keep what the data folder has, else the default)
@@ -112,6 +113,7 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	str(&c.conductor, "conductor", "FERRIC_CONDUCTOR", "ferric", "conductor name shown in the API")
 	str(&c.logFormat, "log-format", "FERRIC_LOG_FORMAT", map[bool]string{true: "text", false: "json"}[dev], "log format: json or text")
 	str(&c.logLevel, "log-level", "FERRIC_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	str(&c.metricsAddr, "metrics-address", "FERRIC_METRICS_ADDRESS", "", "serve Prometheus metrics at /metrics on this host:port (empty: none; roles with the API also serve them on the API listener)")
 	str(&c.pprofAddr, "pprof-address", "FERRIC_PPROF_ADDRESS", "", "serve Go's pprof profiles on this host:port (empty: off)")
 	str(&c.healthAddr, "health-address", "FERRIC_HEALTH_ADDRESS", "", "serve the /healthz and /readyz probes on this host:port, for roles without an API (deployments/ use :6386 for worker, :6387 for boot; roles with an API answer them on the API address; empty: off)")
 	boolean(&c.fakeDrivers, "fake-drivers", "FERRIC_FAKE_DRIVERS", dev, "enable the fake-hardware type")
