@@ -37,6 +37,8 @@ type DriverSource interface {
 	Deploy(name string, n drivers.Node) (drivers.Deploy, error)
 	Vendor(name string, n drivers.Node) (drivers.Vendor, error)
 	Inspect(name string, n drivers.Node) (drivers.Inspector, error)
+	Interface(k drivers.Kind, name string, n drivers.Node) (any, error)
+	NodeSteps(ifaces map[drivers.Kind]string, n drivers.Node) (drivers.StepCatalog, error)
 }
 
 // Activities holds the dependencies of every activity. Its exported method
@@ -71,6 +73,9 @@ type Activities struct {
 	// AgentHeartbeatTimeout fails a running agent command when the agent has
 	// not heartbeaten for this long (default 5 min).
 	AgentHeartbeatTimeout time.Duration
+	// Results records what RAID and BIOS steps changed (nil: such steps
+	// fail).
+	Results StepResultStore
 }
 
 // NodeInfo is what a workflow may know of a node: no secrets.

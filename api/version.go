@@ -103,6 +103,7 @@ const (
 	v69DeploySteps        = 69
 	v70DisableRamdisk     = 70
 	v73DeployVerbs        = 73
+	v74BiosRegistry       = 74
 	v75BootMode           = 75
 	v77DriverFields       = 77
 	v78History            = 78
