@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -185,12 +186,16 @@ func templateNotFound(ident string) *apiError {
 	return notFound("Deploy template %s could not be found.", ident)
 }
 
-// loadTemplate reads the template named by ident: a UUID or a name.
+// loadTemplate reads the template named by ident (as the path gives it,
+// escaped): a UUID or a name.
 func (s *Server) loadTemplate(c *fiber.Ctx, ident string) (store.DeployTemplate, error) {
 	var (
 		t   store.DeployTemplate
 		err error
 	)
+	if u, uerr := url.PathUnescape(ident); uerr == nil {
+		ident = u
+	}
 	switch {
 	case isUUIDLike(ident):
 		t, err = s.Store.DeployTemplate(c.UserContext(), ident)
