@@ -194,13 +194,18 @@ func Plan(kind StepKind, manual bool, catalog, user, templates []StepRef, runsSt
 		}
 		return catalog[i], true
 	}
-	for _, s := range slices.Concat(user, templates) {
-		if _, ok := find(s); !ok {
-			return nil, fmt.Errorf("%w: %s step %s", ErrUnknownStep, kind, s.ID())
+	user, templates = slices.Clone(user), slices.Clone(templates)
+	for _, list := range [][]StepRef{user, templates} {
+		for i := range list {
+			c, ok := find(list[i])
+			if !ok {
+				return nil, fmt.Errorf("%w: %s step %s", ErrUnknownStep, kind, list[i].ID())
+			}
+			list[i].InBand, list[i].Core = c.InBand, c.Core
 		}
 	}
 	if kind == CleanSteps && manual {
-		plan := slices.Clone(user)
+		plan := user
 		for i := range plan {
 			c, _ := find(plan[i])
 			plan[i].Priority = c.Priority

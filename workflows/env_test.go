@@ -33,7 +33,9 @@ type nodeSpec struct {
 	power        node.PowerState
 	driverInfo   string
 	deploy       string // deploy interface ("" = fake)
+	raid         string // RAID interface ("" = fake)
 	instanceInfo string
+	targetRAID   string // target_raid_config ("" = {})
 }
 
 // createNode creates a fake-hardware node in spec's state.
@@ -49,10 +51,16 @@ func createNode(t testing.TB, st *store.Store, spec nodeSpec) store.Node {
 	if spec.instanceInfo == "" {
 		spec.instanceInfo = `{"image_source":"http://img/x.raw"}`
 	}
+	if spec.raid == "" {
+		spec.raid = "fake"
+	}
+	if spec.targetRAID == "" {
+		spec.targetRAID = `{}`
+	}
 	n, err := st.CreateNode(ctx, store.Node{Driver: fake.TypeName, DriverInfo: json.RawMessage(spec.driverInfo),
-		InstanceInfo: json.RawMessage(spec.instanceInfo),
+		InstanceInfo: json.RawMessage(spec.instanceInfo), TargetRAIDConfig: json.RawMessage(spec.targetRAID),
 		Interfaces: store.Interfaces{Power: "fake", Management: "fake", Deploy: spec.deploy, Vendor: "fake",
-			Boot: "fake", Bios: "fake", Console: "fake", Inspect: "fake", Network: "noop", RAID: "fake",
+			Boot: "fake", Bios: "fake", Console: "fake", Inspect: "fake", Network: "noop", RAID: spec.raid,
 			Rescue: "fake", Storage: "fake", Firmware: "fake"}})
 	if err != nil {
 		t.Fatalf("create node: %v", err)
