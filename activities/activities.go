@@ -73,6 +73,10 @@ type Activities struct {
 	// AgentHeartbeatTimeout fails a running agent command when the agent has
 	// not heartbeaten for this long (default 5 min).
 	AgentHeartbeatTimeout time.Duration
+	// CallbackTimeout bounds how long an operation waits for the ramdisk
+	// agent to call back (deploy, clean and inspect wait; Ironic's
+	// deploy_callback_timeout). 0: the workflows' default (30 min).
+	CallbackTimeout time.Duration
 	// Results records what RAID and BIOS steps changed (nil: such steps
 	// fail).
 	Results StepResultStore
@@ -93,6 +97,9 @@ type NodeInfo struct {
 	// InMemory is true when the node's hardware type does no I/O, so its
 	// driver calls may run as local activities.
 	InMemory bool `json:"in_memory"`
+	// CallbackTimeoutSeconds is the worker's bound on a wait for the agent
+	// (0: the workflow's default).
+	CallbackTimeoutSeconds int `json:"callback_timeout_seconds,omitempty"`
 }
 
 // LoadNode returns the workflow-visible facts of a node.
@@ -103,7 +110,7 @@ func (a *Activities) LoadNode(ctx context.Context, uuid string) (NodeInfo, error
 	}
 	info := NodeInfo{UUID: n.UUID, ProvisionState: n.ProvisionState, PowerState: n.PowerState,
 		Maintenance: n.Maintenance, Version: n.Version, TargetProvisionState: n.TargetProvisionState,
-		TargetPowerState: n.TargetPowerState}
+		TargetPowerState: n.TargetPowerState, CallbackTimeoutSeconds: int(a.CallbackTimeout / time.Second)}
 	if t, err := a.Drivers.Type(n.Driver); err == nil {
 		info.InMemory = t.InMemory
 	}

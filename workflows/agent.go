@@ -140,7 +140,7 @@ func (o *op) agentDeploy(ctx workflow.Context) error {
 		return failed(err)
 	}
 	o.step = "wait for agent"
-	if err := o.waitAgent(ctx, time.Duration(o.in.AgentTimeoutSeconds)*time.Second); err != nil {
+	if err := o.waitAgent(ctx); err != nil {
 		return failed(err)
 	}
 	if err := o.enter(ctx, node.Deploying, node.Active, func(t *activities.TransitionInput) {
@@ -173,7 +173,7 @@ func (o *op) agentClean(ctx workflow.Context) error {
 			return err
 		}
 		o.step = "wait for agent"
-		if err := o.waitAgent(ctx, time.Duration(o.in.AgentTimeoutSeconds)*time.Second); err != nil {
+		if err := o.waitAgent(ctx); err != nil {
 			return err
 		}
 		if err := o.enter(ctx, node.Cleaning, o.target, nil); err != nil {

@@ -17,8 +17,8 @@ import (
 // worker registers the real *activities.Activities).
 var a *activities.Activities
 
-// DefaultAgentTimeout bounds wait call-back when the input sets none
-// (Ironic's deploy_callback_timeout).
+// DefaultAgentTimeout bounds a wait for the agent when neither the input
+// nor the worker sets one (Ironic's deploy_callback_timeout).
 const DefaultAgentTimeout = 1800 * time.Second
 
 var errAborted = errors.New("aborted by request")
@@ -193,8 +193,13 @@ func message(err error) string {
 }
 
 // waitAgent waits in a wait state for the agent-ready signal, an abort, or
-// the timeout, whichever comes first.
-func (o *op) waitAgent(ctx workflow.Context, timeout time.Duration) error {
+// the callback timeout (the input's, else the worker's as LoadNode recorded
+// it, else DefaultAgentTimeout), whichever comes first.
+func (o *op) waitAgent(ctx workflow.Context) error {
+	timeout := time.Duration(o.in.AgentTimeoutSeconds) * time.Second
+	if timeout <= 0 {
+		timeout = time.Duration(o.info.CallbackTimeoutSeconds) * time.Second
+	}
 	if timeout <= 0 {
 		timeout = DefaultAgentTimeout
 	}
@@ -301,7 +306,7 @@ func (o *op) clean(ctx workflow.Context) error {
 	if err := o.enter(ctx, node.CleanWait, o.target, nil); err != nil {
 		return err
 	}
-	return o.waitAgent(ctx, time.Duration(o.in.AgentTimeoutSeconds)*time.Second)
+	return o.waitAgent(ctx)
 }
 
 // Deploy puts an image on an available node (or redeploys it, for rebuild):
@@ -330,7 +335,7 @@ func Deploy(ctx workflow.Context, in contract.ProvisionInput) error {
 			return err
 		}
 		o.step = "wait for agent"
-		if err := o.waitAgent(ctx, time.Duration(in.AgentTimeoutSeconds)*time.Second); err != nil {
+		if err := o.waitAgent(ctx); err != nil {
 			return o.fail(ctx, node.DeployFail, err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -118,7 +117,7 @@ func (o *op) bootAgent(ctx workflow.Context, wait, busy node.ProvisionState, sho
 		return err
 	}
 	o.step = "wait for agent"
-	if err := o.waitAgent(ctx, time.Duration(o.in.AgentTimeoutSeconds)*time.Second); err != nil {
+	if err := o.waitAgent(ctx); err != nil {
 		return err
 	}
 	return o.enter(ctx, busy, o.target, nil)

@@ -50,6 +50,7 @@ type config struct {
 	ramdiskDir     string        // deploy kernel (vmlinuz) and initramfs
 	agentAPIURL    string        // ferric.api_url= on the ramdisk's kernel command line
 	agentHeartbeat time.Duration // idle heartbeat period given to agents at lookup
+	callbackWait   time.Duration // bound on deploy, clean and inspect wait
 	automatedClean bool          // default of nodes' automated_clean (direct deploy)
 
 	// hardware, when set (tests), is the fake-hardware state the registry
@@ -123,6 +124,7 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	str(&c.ipxeDir, "ipxe-dir", "FERRIC_IPXE_DIR", "/usr/lib/ipxe", "folder of the iPXE binaries served over TFTP")
 	str(&c.ramdiskDir, "ramdisk-dir", "FERRIC_RAMDISK_DIR", "ramdisk/out", "folder of the deploy ramdisk (vmlinuz, initramfs; make ramdisk)")
 	str(&c.agentAPIURL, "agent-api-url", "FERRIC_AGENT_API_URL", "http://10.0.2.2:6385", "API URL the ramdisk agent calls (QEMU user networking: host is 10.0.2.2)")
+	duration(&c.callbackWait, "agent-callback-timeout", "FERRIC_AGENT_CALLBACK_TIMEOUT", 30*time.Minute, "how long deploy, clean and inspect wait for the ramdisk agent to call back before the operation fails (Ironic's deploy_callback_timeout)")
 	duration(&c.agentHeartbeat, "agent-heartbeat-interval", "FERRIC_AGENT_HEARTBEAT_INTERVAL", 5*time.Second, "idle heartbeat period of ramdisk agents (also their delay in picking up a command)")
 	boolean(&c.automatedClean, "automated-clean", "FERRIC_AUTOMATED_CLEAN", true, "erase disk metadata through the agent on provide and undeploy (direct deploy; nodes' automated_clean overrides)")
 	integer(&c.workerSlots, "worker-slots", "FERRIC_WORKER_SLOTS", 0, "max concurrent activities and workflow tasks per worker (0 = SDK default)")

@@ -127,3 +127,52 @@ func TestInspectSurvivesWorkerCrash(t *testing.T) {
 		t.Errorf("%d NVMe disks in the inventory, want the fixture's 2", nvme)
 	}
 }
+
+// TestInspectWaitAbortAndCallbackTimeout drives in-band inspection through
+// the REST API with no agent ever calling back: an abort in inspect wait
+// ends in inspect failed, and so does the worker's callback timeout
+// (-agent-callback-timeout), each with Ironic's last_error; the node can be
+// managed again afterwards.
+func TestInspectWaitAbortAndCallbackTimeout(t *testing.T) {
+	s := startStack(t, "all", func(c *config) { c.callbackWait = 3 * time.Second })
+	ctx := context.Background()
+	mk := func(name string) string {
+		n, err := nodes.Create(ctx, s.client, nodes.CreateOpts{Name: name, Driver: "fake-hardware",
+			InspectInterface: "agent", BootInterface: "pxe"}).Extract()
+		if err != nil {
+			t.Fatalf("create node: %v", err)
+		}
+		s.provision(t, n.UUID, nodes.TargetManage, nodes.Manageable)
+		if err := nodes.ChangeProvisionState(ctx, s.client, n.UUID,
+			nodes.ProvisionStateOpts{Target: nodes.TargetInspect}).ExtractErr(); err != nil {
+			t.Fatalf("inspect: %v", err)
+		}
+		return n.UUID
+	}
+	aborted, timedOut := mk("inspect-abort"), mk("inspect-timeout")
+
+	s.waitFor(t, aborted, time.Minute, func(n *nodes.Node) bool { return n.ProvisionState == "inspect wait" })
+	if err := nodes.ChangeProvisionState(ctx, s.client, aborted,
+		nodes.ProvisionStateOpts{Target: nodes.TargetAbort}).ExtractErr(); err != nil {
+		t.Fatalf("abort: %v", err)
+	}
+	for id, want := range map[string]string{aborted: "aborted", timedOut: "timeout reached"} {
+		got := s.waitFor(t, id, time.Minute, func(n *nodes.Node) bool {
+			return n.ProvisionState == "inspect failed" && n.TargetProvisionState == ""
+		})
+		if !strings.Contains(got.LastError, want) || got.InspectionFinishedAt != nil {
+			t.Errorf("node %s: last_error %q, inspection_finished_at %v; want %q and no finish time",
+				got.Name, got.LastError, got.InspectionFinishedAt, want)
+		}
+		if got.PowerState != "power off" {
+			t.Errorf("node %s left %q, want powered off after leaving the ramdisk", got.Name, got.PowerState)
+		}
+		s.settle(t, id)
+		s.provision(t, id, nodes.TargetManage, nodes.Manageable)
+	}
+	c := *s.client
+	c.Microversion = "1.81"
+	if _, err := nodes.GetInventory(ctx, &c, timedOut).Extract(); statusOf(err) != 404 {
+		t.Errorf("inventory after a failed inspection: %v, want 404", err)
+	}
+}
