@@ -39,7 +39,7 @@ fmt-check:
 check-imports:
 	@! $(GO) list -deps ./drivers/... | grep -E '^(go.temporal.io|github.com/gofiber|github.com/jackc)' || (echo "drivers must not import Temporal, Fiber or pgx"; exit 1)
 	@! $(GO) list -f '{{join .Imports "\n"}}' ./workflows/... | grep -E '^(github.com/gofiber|github.com/jackc|net/http|os$$|$(MODULE)/(store|api))' || (echo "workflows may not do I/O"; exit 1)
-	@! $(GO) list -deps ./api/... | grep -E '^($(MODULE)/drivers/[a-z]+$$|github.com/bougou|golang.org/x/crypto/ssh)' | grep -v '^$(MODULE)/drivers$$' || (echo "api must not reach BMCs"; exit 1)
+	@! $(GO) list -deps ./api/... | grep -E '^($(MODULE)/drivers/[a-z]+$$|github.com/bougou|golang.org/x/crypto/ssh)' | grep -vE '^$(MODULE)/drivers(/inventory)?$$' || (echo "api must not reach BMCs"; exit 1)
 	@! $(GO) list -deps ./api/... | grep -E '^$(MODULE)/(workflows|activities)$$' || (echo "api talks to the manager through workflows/contract only"; exit 1)
 	@! $(GO) list -deps ./workflows/contract | grep -E '^$(MODULE)/' | grep -vE '^$(MODULE)/(node|workflows/contract)$$' || (echo "workflows/contract must stay a leaf"; exit 1)
 	@! $(GO) list -deps ./agent/... ./cmd/ferric-agent/... 2>/dev/null | grep -E '^(go.temporal.io|github.com/jackc|github.com/gofiber)' || (echo "the agent must not import Temporal, pgx or Fiber"; exit 1)
@@ -59,7 +59,7 @@ bench: build
 	trap './$(BIN)/ferric testdb -log-level warn stop $(TESTDB_DIR)' EXIT; \
 	FERRIC_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench . -benchtime 3x ./...
 
-## fuzz: every fuzz target under api/ for FUZZTIME each, with a throwaway PostgreSQL for those that use one
+## fuzz: every fuzz target under api/ and drivers/deploy/dhcp/ for FUZZTIME each, with a throwaway PostgreSQL for those that use one
 ## (make test runs only their seed corpora, testdata/fuzz/<target>/). A failing input is written there: commit it
 ## with the fix.
 FUZZTIME ?= 60s
@@ -67,7 +67,7 @@ fuzz: build
 	@set -euo pipefail; \
 	url=$$(./$(BIN)/ferric testdb -log-level warn start $(TESTDB_DIR)); \
 	trap './$(BIN)/ferric testdb -log-level warn stop $(TESTDB_DIR)' EXIT; \
-	for pkg in $$($(GO) list ./api/...); do \
+	for pkg in $$($(GO) list ./api/... ./drivers/deploy/dhcp/...); do \
 		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 			echo "== $$pkg $$t ($(FUZZTIME))"; \
 			FERRIC_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \

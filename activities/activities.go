@@ -135,6 +135,10 @@ type TransitionInput struct {
 	// inspection_started_at / inspection_finished_at.
 	InspectionStarted  bool `json:"inspection_started,omitempty"`
 	InspectionFinished bool `json:"inspection_finished,omitempty"`
+	// User and Project name who asked for the operation (recorded on the
+	// history event; "" = nobody).
+	User    string `json:"user,omitempty"`
+	Project string `json:"project,omitempty"`
 }
 
 // TransitionNode persists a provision state change and appends it to the
@@ -143,7 +147,8 @@ func (a *Activities) TransitionNode(ctx context.Context, in TransitionInput) (no
 	r := store.TransitionRequest{UUID: in.UUID, From: in.From, To: in.To, Target: in.Target,
 		LastError: in.LastError, PowerState: in.PowerState, DeployStep: in.DeployStep,
 		CleanStep: in.CleanStep, Event: in.Event, Error: in.Error,
-		InspectionStarted: in.InspectionStarted, InspectionFinished: in.InspectionFinished}
+		InspectionStarted: in.InspectionStarted, InspectionFinished: in.InspectionFinished,
+		User: in.User, Project: in.Project}
 	if activity.IsActivity(ctx) {
 		// Deterministic across retries and replays (local activity IDs are
 		// sequence numbers within the run), unique across runs.
@@ -171,12 +176,16 @@ type RecordPowerInput struct {
 	LastError  *string          `json:"last_error,omitempty"`
 	Event      string           `json:"event,omitempty"`
 	Error      bool             `json:"error,omitempty"`
+	// User and Project name who asked (recorded on the event).
+	User    string `json:"user,omitempty"`
+	Project string `json:"project,omitempty"`
 }
 
 // RecordPower writes power_state / target_power_state / last_error.
 func (a *Activities) RecordPower(ctx context.Context, in RecordPowerInput) error {
 	_, err := a.Nodes.SetPower(ctx, store.PowerUpdate{UUID: in.UUID, PowerState: in.PowerState,
-		Target: in.Target, LastError: in.LastError, Event: in.Event, Error: in.Error})
+		Target: in.Target, LastError: in.LastError, Event: in.Event, Error: in.Error,
+		User: in.User, Project: in.Project})
 	if err != nil {
 		return classify(fmt.Errorf("record power of node %s: %w", in.UUID, err))
 	}

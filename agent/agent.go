@@ -14,6 +14,8 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,8 +79,13 @@ type Config struct {
 	Collect func(ctx context.Context) (inventory.Document, error)
 	// Power runs power_off and reboot; nil: those commands fail.
 	Power Power
-	// HTTPClient talks to the API; nil: http.DefaultTransport.
+	// HTTPClient talks to the API; nil: a client trusting RootCAs (or the
+	// system's roots).
 	HTTPClient *http.Client
+	// RootCAs, when set, is the only CA the API's certificate may chain to
+	// (kernel command line ferric.ca=), and the API URL must be https://:
+	// the agent then refuses plain HTTP, redirects to it included.
+	RootCAs *x509.CertPool
 	// Images writes images; its OpenDevice is also used by erase_metadata.
 	Images ImageWriter
 	// Log; nil: discard.
@@ -99,6 +106,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if !strings.HasPrefix(cfg.APIURL, "http://") && !strings.HasPrefix(cfg.APIURL, "https://") {
 		return nil, fmt.Errorf("agent: API URL %q is not http(s)", cfg.APIURL)
+	}
+	if cfg.RootCAs != nil && !strings.HasPrefix(cfg.APIURL, "https://") {
+		return nil, fmt.Errorf("agent: a CA is set (%s=) but the API URL %q is plain HTTP: refusing it", wire.CACmdlineKey, cfg.APIURL)
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -140,7 +150,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{}
+		hc = apiHTTPClient(cfg.RootCAs)
 	}
 	return &Agent{
 		cfg: cfg,
@@ -560,4 +570,23 @@ func sleep(ctx context.Context, d time.Duration) error {
 // jitter spreads d over [0.75d, 1.25d) so a rack of agents does not retry in step.
 func jitter(d time.Duration) time.Duration {
 	return d*3/4 + rand.N(d/2+1)
+}
+
+// apiHTTPClient is the client of the API: with roots, it trusts only them
+// and follows no redirect away from https.
+func apiHTTPClient(roots *x509.CertPool) *http.Client {
+	if roots == nil {
+		return &http.Client{}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != "https" {
+			return fmt.Errorf("agent: refusing a redirect to plain HTTP (%s)", req.URL.Redacted())
+		}
+		if len(via) >= 10 {
+			return errors.New("agent: too many redirects")
+		}
+		return nil
+	}}
 }

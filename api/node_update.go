@@ -127,6 +127,7 @@ func (s *Server) patchNode(c *fiber.Ctx) error {
 	if before.Maintenance != updated.Maintenance {
 		s.maintenanceEvent(c, &updated)
 	}
+	s.redactNode(c, &updated) // auth.go
 	return sendObject(s, c, fiber.StatusOK, nodeRes, &updated, nil)
 }
 
@@ -261,6 +262,7 @@ func (s *Server) maintenanceEvent(c *fiber.Ctx, n *store.Node) {
 	}
 	e := store.Event{NodeUUID: n.UUID, Severity: "INFO", EventType: "maintenance", Event: text,
 		Conductor: s.conductor()}
+	e.User, e.Project = eventBy(c.UserContext()) // auth.go
 	if err := s.Store.AddEvent(c.UserContext(), e); err != nil {
 		s.log().WarnContext(c.UserContext(), "record maintenance event", "node", n.UUID, "err", err)
 	}

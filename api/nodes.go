@@ -47,6 +47,9 @@ func (s *Server) loadNode(c *fiber.Ctx, ident string) (store.Node, error) {
 	if err != nil {
 		return store.Node{}, fmt.Errorf("read node %s: %w", ident, err)
 	}
+	if err := s.authorizeNode(c, &n, ident); err != nil { // auth.go
+		return store.Node{}, err
+	}
 	return n, nil
 }
 
@@ -82,6 +85,7 @@ func (s *Server) getNode(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.redactNode(c, &n) // auth.go
 	return getObject(s, c, nodeRes, &n)
 }
 
@@ -366,8 +370,12 @@ func (s *Server) nodeCollection(c *fiber.Ctx, r *nodeListRequest, resource strin
 	var nodes []store.Node
 	if !r.none {
 		var err error
+		r.q.Project = listProject(c) // auth.go
 		if nodes, err = s.fetchNodes(c.UserContext(), r.q, r.keep); err != nil {
 			return fmt.Errorf("list nodes: %w", err)
+		}
+		for i := range nodes {
+			s.redactNode(c, &nodes[i]) // auth.go
 		}
 	}
 	vw := s.view(c)
@@ -586,6 +594,9 @@ func (s *Server) createNode(c *fiber.Ctx) error {
 	}
 	in := &input{c: c, s: s, v: v, nameErr: "Cannot create node with invalid name '%s'"}
 	if err := nodeRes.decodeCreate(c, "node", &n, in); err != nil {
+		return err
+	}
+	if err := s.ownNewNode(c, &n); err != nil { // auth.go
 		return err
 	}
 	if n.UUID == "" {

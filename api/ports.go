@@ -141,7 +141,7 @@ func (s *Server) nodePorts(detailPath bool) fiber.Handler {
 func (s *Server) portCollection(c *fiber.Ctx, detailPath bool, nodeUUID, resource string) error {
 	ctx := c.UserContext()
 	v := minor(c)
-	q := store.ListPorts{NodeUUID: nodeUUID}
+	q := store.ListPorts{NodeUUID: nodeUUID, Project: listProject(c)} // listProject: auth.go
 	var args [][2]string
 	if nodeUUID == "" {
 		if raw, ok := query(c, "node_uuid"); ok {
@@ -206,7 +206,14 @@ func (s *Server) portCollection(c *fiber.Ctx, detailPath bool, nodeUUID, resourc
 
 // loadPort reads a port by UUID.
 func (s *Server) loadPort(c *fiber.Ctx, ident string) (store.Port, error) {
-	return loadByUUID(c, "port_uuid", ident, s.Store.Port, portNotFound)
+	p, err := loadByUUID(c, "port_uuid", ident, s.Store.Port, portNotFound)
+	if err != nil {
+		return p, err
+	}
+	if err := s.authorizePort(c, &p, ident); err != nil { // auth.go
+		return store.Port{}, err
+	}
+	return p, nil
 }
 
 // getPort answers GET /v1/ports/{uuid}.
@@ -283,6 +290,9 @@ func (s *Server) createPort(c *fiber.Ctx) error {
 		return err
 	}
 	if err := checkSmartNIC(&p, "port"); err != nil {
+		return err
+	}
+	if err := s.authorizePortCreate(c, p.NodeUUID); err != nil { // auth.go
 		return err
 	}
 	if p.UUID == "" {

@@ -28,6 +28,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"go.temporal.io/sdk/client"
 
+	"github.com/ferric-project/ferric/api/auth"
 	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/drivers/inventory"
@@ -135,6 +136,12 @@ type Server struct {
 	// Agents serves the ramdisk agent's lookup and heartbeat (nil: both
 	// answer as if no node expected an agent).
 	Agents AgentStore
+	// Auth authenticates requests (nil: noauth, the API is open to anyone
+	// who can reach it). See auth.go.
+	Auth Authenticator
+	// Policy is enforced on Keystone credentials (zero value: Ironic's
+	// default policy).
+	Policy auth.Policy
 	// AgentHeartbeatInterval is the idle heartbeat period given to agents
 	// at lookup (default 5 s).
 	AgentHeartbeatInterval time.Duration
@@ -304,6 +311,9 @@ func (s *Server) App() *fiber.App {
 	}
 	app.Use(recover.New()) // a panic becomes a logged 500, not a dead process
 	app.Use(requestID)
+	if s.Auth != nil {
+		app.Use(s.authenticate(newRouteTable(routeAccess())))
+	}
 	app.Use(checkRequestText)
 	app.Get("/", s.root)
 	// The inventory schema every inspection's document is validated against.

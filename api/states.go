@@ -47,7 +47,7 @@ func (s *Server) startOptions(id string) client.StartWorkflowOptions {
 // start starts workflow name with id; a running workflow with the same ID
 // (the node lock) is Ironic's NodeLocked.
 func (s *Server) start(ctx context.Context, nodeUUID, id, name string, input any) (client.WorkflowRun, error) {
-	run, err := s.Workflows.ExecuteWorkflow(ctx, s.startOptions(id), name, input)
+	run, err := s.Workflows.ExecuteWorkflow(ctx, withRequester(ctx, s.startOptions(id)), name, input)
 	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
 		return nil, s.nodeLocked(nodeUUID)
 	}
@@ -361,7 +361,7 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	}
 	op.TemplateSteps, op.TemplateNames = templateSteps, templateNames
 	in := contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.Verb(target), From: n.ProvisionState,
-		Revision: contract.CurrentRevision}
+		Revision: contract.CurrentRevision, RequestedBy: requester(c.UserContext())}
 	if op.ConfigDrive != nil || op.CleanSteps != nil || op.DeploySteps != nil || op.TemplateSteps != nil {
 		if op, err = s.Store.CreateOperation(ctx, op); err != nil {
 			return fmt.Errorf("record the operation on node %s: %w", n.UUID, err)
@@ -761,7 +761,8 @@ func (s *Server) setPowerState(c *fiber.Ctx) error {
 	if n.ProvisionState == node.CleanWait || n.ProvisionState == node.Cleaning {
 		return invalidStateRequested(target, ident, string(n.ProvisionState))
 	}
-	in := contract.PowerInput{NodeUUID: n.UUID, Target: node.PowerState(target), TimeoutSeconds: timeout}
+	in := contract.PowerInput{NodeUUID: n.UUID, Target: node.PowerState(target), TimeoutSeconds: timeout,
+		RequestedBy: requester(c.UserContext())}
 	if err := s.begin(c.UserContext(), &n, contract.PowerName, in); err != nil {
 		return err
 	}

@@ -239,6 +239,9 @@ func (q Queries) ListNodes(ctx context.Context, l ListNodes) ([]Node, error) {
 				b.where = append(b.where, "n.instance_uuid IS NULL")
 			}
 		}
+		if l.Project != "" {
+			b.cond("(n.owner = %[1]s::text OR n.lessee = %[1]s::text)", l.Project)
+		}
 		if l.Retired != nil {
 			b.cond("n.retired = %s::boolean", *l.Retired)
 		}

@@ -101,6 +101,9 @@ func (q Queries) ListPorts(ctx context.Context, l ListPorts) ([]Port, error) {
 		if l.Address != "" {
 			b.cond("p.address = %s::text", normalizeMAC(l.Address))
 		}
+		if l.Project != "" {
+			b.cond("(n.owner = %[1]s::text OR n.lessee = %[1]s::text)", l.Project)
+		}
 		return true
 	}, nil)
 }

@@ -51,9 +51,10 @@ var transitionSQL = `WITH cur AS (
 	WHERE n.id = cur.id AND cur.provision_state = ANY($2::text[])
 	RETURNING n.*, cur.provision_state AS from_state
 ), ev AS (
-	INSERT INTO node_events (uuid, node_id, severity, event_type, event, request_id)
+	INSERT INTO node_events (uuid, node_id, severity, event_type, event, request_id, user_id, project_id)
 	SELECT gen_random_uuid(), upd.id, $16::text, 'provisioning',
-		COALESCE(NULLIF($17::text, ''), upd.from_state || ' -> ' || upd.provision_state), NULLIF($5::text, '')
+		COALESCE(NULLIF($17::text, ''), upd.from_state || ' -> ' || upd.provision_state), NULLIF($5::text, ''),
+		NULLIF($21::text, ''), NULLIF($22::text, '')
 	FROM upd
 ), drop AS (
 	UPDATE node_operations o SET config_drive = NULL FROM upd
@@ -109,7 +110,7 @@ func (q Queries) Transition(ctx context.Context, r TransitionRequest) (Node, err
 		id.String(), from, string(r.To), string(r.Target), r.RequestID,
 		setLastErr, lastErr, r.PowerState != nil, power, setInstanceUUID, instanceUUID,
 		optJSON(r.InstanceInfo), optJSON(r.DeployStep), optJSON(r.CleanStep), optJSON(r.DriverInternalInfo),
-		severity, r.Event, r.DropConfigDrives, r.InspectionStarted, r.InspectionFinished,
+		severity, r.Event, r.DropConfigDrives, r.InspectionStarted, r.InspectionFinished, r.User, r.Project,
 	), &applied, &seen, &reqID)
 	if err != nil {
 		return Node{}, fmt.Errorf("transition node %s to %q: %w", r.UUID, r.To, translate(err, ErrNotFound))
@@ -178,12 +179,13 @@ func (q Queries) SetPower(ctx context.Context, u PowerUpdate) (Node, error) {
 		WHERE n.uuid = $1::uuid
 		RETURNING n.*
 	), ev AS (
-		INSERT INTO node_events (uuid, node_id, severity, event_type, event)
-		SELECT gen_random_uuid(), upd.id, $8::text, 'power', $9::text FROM upd WHERE $9::text <> ''
+		INSERT INTO node_events (uuid, node_id, severity, event_type, event, user_id, project_id)
+		SELECT gen_random_uuid(), upd.id, $8::text, 'power', $9::text, NULLIF($10::text, ''), NULLIF($11::text, '')
+		FROM upd WHERE $9::text <> ''
 	)
 	SELECT `+nodeSelect+` FROM upd n LEFT JOIN chassis c ON c.id = n.chassis_id`,
 		id.String(), u.PowerState != nil, power, u.Target != nil, target, setLastErr, lastErr,
-		severity, u.Event))
+		severity, u.Event, u.User, u.Project))
 	if err != nil {
 		return Node{}, fmt.Errorf("set power of node %s: %w", u.UUID, translate(err, ErrNotFound))
 	}
@@ -200,7 +202,7 @@ func (q Queries) NodeEvents(ctx context.Context, nodeUUID string) ([]Event, erro
 	// The LEFT JOIN yields one all-NULL event row for a node without
 	// history, which tells "no events" from "no node" in one query.
 	rows, err := q.db.Query(ctx, `SELECT e.id, e.uuid::text, n.uuid::text, e.severity, e.event_type,
-			e.event, e.user_id, e.conductor, e.created_at
+			e.event, e.user_id, e.project_id, e.conductor, e.created_at
 		FROM nodes n LEFT JOIN node_events e ON e.node_id = n.id
 		WHERE n.uuid = $1::uuid ORDER BY e.id`, id.String())
 	if err != nil {
@@ -219,7 +221,7 @@ func (q Queries) NodeEvents(ctx context.Context, nodeUUID string) ([]Event, erro
 			euuid, severity, eventType, text, cond *string
 			created                                *time.Time
 		)
-		if err := rows.Scan(&eid, &euuid, &e.NodeUUID, &severity, &eventType, &text, &e.User, &cond, &created); err != nil {
+		if err := rows.Scan(&eid, &euuid, &e.NodeUUID, &severity, &eventType, &text, &e.User, &e.Project, &cond, &created); err != nil {
 			return nil, fmt.Errorf("list events of node %s: %w", nodeUUID, err)
 		}
 		if eid == nil {
@@ -262,10 +264,11 @@ func (q Queries) AddEvent(ctx context.Context, e Event) error {
 		created = &e.CreatedAt
 	}
 	tag, err := q.db.Exec(ctx, `INSERT INTO node_events
-			(uuid, node_id, severity, event_type, event, user_id, conductor, created_at)
-		SELECT $1::uuid, n.id, $3::text, $4::text, $5::text, $6::text, $7::text, COALESCE($8::timestamptz, now())
+			(uuid, node_id, severity, event_type, event, user_id, conductor, created_at, project_id)
+		SELECT $1::uuid, n.id, $3::text, $4::text, $5::text, $6::text, $7::text, COALESCE($8::timestamptz, now()),
+			$9::text
 		FROM nodes n WHERE n.uuid = $2::uuid`,
-		e.UUID, nodeID.String(), e.Severity, e.EventType, e.Event, e.User, e.Conductor, created)
+		e.UUID, nodeID.String(), e.Severity, e.EventType, e.Event, e.User, e.Conductor, created, e.Project)
 	if err != nil {
 		return fmt.Errorf("add event to node %s: %w", e.NodeUUID, translate(err, ErrNotFound))
 	}

@@ -149,6 +149,9 @@ type Event struct {
 	EventType string // e.g. "provisioning", "power", "maintenance"
 	Event     string // human-readable text
 	User      *string
+	// Project is the project of the user on whose behalf the event was
+	// recorded (nil: none; Ironic's history shows only the user).
+	Project   *string
 	Conductor string
 	CreatedAt time.Time
 }
@@ -173,6 +176,9 @@ type ListNodes struct {
 	Retired        *bool
 	InstanceUUID   string
 	Shard          string
+	// Project keeps the nodes this project owns or leases (owner = Project
+	// OR lessee = Project): what a project-scoped caller may list.
+	Project string
 }
 
 // ListPorts selects ports.
@@ -183,6 +189,8 @@ type ListPorts struct {
 	SortDesc bool
 	NodeUUID string
 	Address  string
+	// Project keeps the ports of nodes this project owns or leases.
+	Project string
 }
 
 // TransitionRequest moves a node from one of From to To (compare-and-set on
@@ -214,6 +222,9 @@ type TransitionRequest struct {
 
 	Event string // history text; "" = "<from> -> <to>"
 	Error bool   // history severity ERROR
+	// User and Project name who asked for the operation ("" = nobody: the
+	// system itself); they are recorded on the history event.
+	User, Project string
 
 	// RequestID optionally identifies the logical request across retries
 	// (e.g. workflow run ID + activity ID). When set, a call that finds the
@@ -231,6 +242,8 @@ type PowerUpdate struct {
 	LastError  *string          // nil = leave; "" = clear
 	Event      string           // "" = no history entry
 	Error      bool
+	// User and Project name who asked ("" = nobody), recorded on the event.
+	User, Project string
 }
 
 // DriverNode is what driver factories see of n: identity and configuration

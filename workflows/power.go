@@ -38,8 +38,9 @@ func SetPower(ctx workflow.Context, in contract.PowerInput) error {
 			"node", in.NodeUUID, "recorded", info.PowerState, "expected", in.IfRecorded)
 		return nil
 	}
+	by := in.RequestedBy
 	if err := workflow.ExecuteLocalActivity(ctx, a.RecordPower, activities.RecordPowerInput{
-		UUID: in.NodeUUID, Target: &target,
+		UUID: in.NodeUUID, Target: &target, User: by.User, Project: by.Project,
 	}).Get(ctx, nil); err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func SetPower(ctx workflow.Context, in contract.PowerInput) error {
 		UUID: in.NodeUUID, Target: in.Target, TimeoutSeconds: in.TimeoutSeconds,
 	}).Get(ctx, &reached)
 	none := node.PowerNone
-	rec := activities.RecordPowerInput{UUID: in.NodeUUID, Target: &none}
+	rec := activities.RecordPowerInput{UUID: in.NodeUUID, Target: &none, User: by.User, Project: by.Project}
 	if err != nil {
 		msg := fmt.Sprintf("failed to change power state to %q: %s", in.Target, message(err))
 		st.Error = msg

@@ -118,7 +118,8 @@ func (o *op) driver(ctx workflow.Context, fn any, args ...any) workflow.Future {
 // enter persists a move to state `to` (target as given) and then updates
 // memory. Every transition goes through here.
 func (o *op) enter(ctx workflow.Context, to, target node.ProvisionState, mod func(*activities.TransitionInput)) error {
-	in := activities.TransitionInput{UUID: o.in.NodeUUID, From: []node.ProvisionState{o.state}, To: to, Target: target}
+	in := activities.TransitionInput{UUID: o.in.NodeUUID, From: []node.ProvisionState{o.state}, To: to, Target: target,
+		User: o.in.RequestedBy.User, Project: o.in.RequestedBy.Project}
 	if mod != nil {
 		mod(&in)
 	}

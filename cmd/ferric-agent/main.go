@@ -4,7 +4,8 @@
 //
 // Configuration, in increasing precedence: FERRIC_* environment variables,
 // the kernel command line (ferric.api_url=..., ferric.heartbeat_interval=...,
-// ferric.debug=1; ipa-api-url= is accepted as an alias), then flags.
+// ferric.debug=1, ferric.ca=<base64 DER CA certificates>; ipa-api-url= is
+// accepted as an alias), then flags. With a CA, the API must be https.
 package main
 
 import (
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/ferric-project/ferric/agent"
+	"github.com/ferric-project/ferric/agent/wire"
 )
 
 // version is set at build time: -ldflags '-X main.version=...'.
@@ -100,6 +102,8 @@ func parse(args []string, getenv func(string) string, readFile func(string) ([]b
 		return cfg, fmt.Errorf("heartbeat interval: %w", err)
 	}
 	debug := pick("FERRIC_AGENT_DEBUG", "ferric.debug")
+	caValue := pick("FERRIC_AGENT_CA", wire.CACmdlineKey)
+	var caFile string
 	fs.String("cmdline", cmdlinePath, "kernel command line to read ferric.* keys from")
 	fs.StringVar(&cfg.APIURL, "api-url", apiURL, "ferric API base URL (kernel: ferric.api_url, env: FERRIC_API_URL)")
 	fs.DurationVar(&cfg.HeartbeatInterval, "heartbeat-interval", hb, "idle heartbeat period when the API gives none (kernel: ferric.heartbeat_interval)")
@@ -113,6 +117,8 @@ func parse(args []string, getenv func(string) string, readFile func(string) ([]b
 	fs.DurationVar(&cfg.Images.StallTimeout, "image-stall-timeout", agent.DefaultStallTimeout, "fail a download that sends nothing for this long")
 	fs.BoolVar(&cfg.debug, "debug", debug == "1" || debug == "true", "debug logging (kernel: ferric.debug=1)")
 	fs.BoolVar(&cfg.showVersion, "version", false, "print the version and exit")
+	fs.StringVar(&caFile, "ca-file", "", "PEM file of the CA the API's certificate must chain to (instead of the kernel's "+
+		wire.CACmdlineKey+"= or FERRIC_AGENT_CA, base64); with a CA, plain HTTP is refused")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -121,6 +127,21 @@ func parse(args []string, getenv func(string) string, readFile func(string) ([]b
 	}
 	if cfg.APIURL == "" && !cfg.showVersion {
 		return cfg, fmt.Errorf("no API URL: set ferric.api_url= on the kernel command line or -api-url")
+	}
+	switch {
+	case caFile != "":
+		b, err := readFile(caFile)
+		if err != nil {
+			return cfg, fmt.Errorf("-ca-file: %w", err)
+		}
+		if cfg.RootCAs, err = wire.ParseCA(b); err != nil {
+			return cfg, fmt.Errorf("-ca-file %s: %w", caFile, err)
+		}
+	case caValue != "":
+		var err error
+		if cfg.RootCAs, err = wire.DecodeCA(caValue); err != nil {
+			return cfg, fmt.Errorf("%s=: %w", wire.CACmdlineKey, err)
+		}
 	}
 	return cfg, nil
 }

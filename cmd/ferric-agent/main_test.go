@@ -4,8 +4,13 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferric-project/ferric/agent"
+	"github.com/ferric-project/ferric/agent/wire"
+	"github.com/ferric-project/ferric/tlsfile/tlsfiletest"
 )
 
 func TestParseCmdline(t *testing.T) {
@@ -61,5 +66,50 @@ func TestParse(t *testing.T) {
 				t.Errorf("parse() = %q, %v; want %q, %v", cfg.APIURL, cfg.HeartbeatInterval, tc.url, tc.interval)
 			}
 		})
+	}
+}
+
+func TestParseCA(t *testing.T) {
+	t.Parallel()
+	ca := tlsfiletest.NewCA(t, "ferric CA")
+	enc, err := wire.EncodeCA(ca.PEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := func(cmdline string) func(string) ([]byte, error) {
+		return func(name string) ([]byte, error) {
+			switch name {
+			case "/proc/cmdline":
+				return []byte(cmdline), nil
+			case "/etc/ca.pem":
+				return ca.PEM, nil
+			}
+			return nil, fs.ErrNotExist
+		}
+	}
+	noEnv := func(string) string { return "" }
+	for _, tc := range []struct {
+		name, cmdline string
+		args          []string
+		ca, err       bool
+	}{
+		{"kernel", "ferric.api_url=https://api:6385 ferric.ca=" + enc, nil, true, false},
+		{"file", "ferric.api_url=https://api:6385", []string{"-ca-file", "/etc/ca.pem"}, true, false},
+		{"none", "ferric.api_url=http://api:6385", nil, false, false},
+		{"garbage", "ferric.api_url=https://api:6385 ferric.ca=!!!", nil, false, true},
+		{"missing file", "ferric.api_url=https://api:6385", []string{"-ca-file", "/nope"}, false, true},
+	} {
+		cfg, err := parse(tc.args, noEnv, files(tc.cmdline), io.Discard)
+		if (err != nil) != tc.err || (err == nil && (cfg.RootCAs != nil) != tc.ca) {
+			t.Errorf("%s: CA set %v, error %v", tc.name, cfg.RootCAs != nil, err)
+		}
+	}
+	// The agent refuses plain HTTP once a CA is given.
+	cfg, err := parse(nil, noEnv, files("ferric.api_url=http://api:6385 ferric.ca="+enc), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := agent.New(cfg.Config); err == nil || !strings.Contains(err.Error(), "plain HTTP") {
+		t.Errorf("agent with a CA and an http:// API: %v", err)
 	}
 }

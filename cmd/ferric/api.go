@@ -12,9 +12,16 @@ import (
 )
 
 // newAPI wires the REST API over the store, the Temporal client and the
-// driver registry (used only for its pure, I/O-free calls).
-func newAPI(cfg config, log *slog.Logger, st *store.Store, tc client.Client, reg *drivers.Registry, eager bool) *fiber.App {
+// driver registry (used only for its pure, I/O-free calls), with the
+// configured authentication.
+func newAPI(cfg config, log *slog.Logger, st *store.Store, tc client.Client, reg *drivers.Registry, eager bool) (*fiber.App, error) {
+	authn, err := newAuthenticator(cfg.auth, log)
+	if err != nil {
+		return nil, err
+	}
 	s := &api.Server{
+		Auth:       authn,
+		Policy:     cfg.auth.policy(),
 		Store:      st,
 		Workflows:  tc,
 		Drivers:    reg,
@@ -27,5 +34,5 @@ func newAPI(cfg config, log *slog.Logger, st *store.Store, tc client.Client, reg
 
 		AgentHeartbeatInterval: cfg.agentHeartbeat,
 	}
-	return s.App()
+	return s.App(), nil
 }

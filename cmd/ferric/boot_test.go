@@ -91,11 +91,69 @@ func TestParseBootFlags(t *testing.T) {
 	if err != nil || api.tftpAddr != "" || api.bootHTTPAddr != "" {
 		t.Errorf("api starts a boot server by default: %+v, %v", api, err)
 	}
-	boot, err := parse("boot", []string{"-tftp-address", "127.0.0.1:7000"}, env(map[string]string{
+	boot, err := parse("boot", []string{"-tftp-address", "127.0.0.1:7000", "-dhcp-interface", "br0"}, env(map[string]string{
 		"FERRIC_DATABASE_URL": "postgres://x", "FERRIC_AGENT_API_URL": "http://192.0.2.1:6385",
 		"FERRIC_BOOT_PUBLIC_URL": "http://192.0.2.1:8080", "FERRIC_AUTOMATED_CLEAN": "false"}), io.Discard)
 	if err != nil || boot.tftpAddr != "127.0.0.1:7000" || boot.bootHTTPAddr != ":8080" ||
-		boot.agentAPIURL != "http://192.0.2.1:6385" || boot.bootPublicURL != "http://192.0.2.1:8080" || boot.automatedClean {
+		boot.agentAPIURL != "http://192.0.2.1:6385" || boot.bootPublicURL != "http://192.0.2.1:8080" || boot.automatedClean ||
+		boot.dhcp.mode != "proxy" || boot.dhcp.iface != "br0" {
 		t.Errorf("boot = %+v, %v", boot, err)
+	}
+	if dev.dhcp.mode != "off" || api.dhcp.mode != "off" {
+		t.Errorf("dhcp mode: dev %q, api %q; want off unless asked", dev.dhcp.mode, api.dhcp.mode)
+	}
+}
+
+func TestParseDHCPFlags(t *testing.T) {
+	t.Parallel()
+	db := func(k string) string { return map[string]string{"FERRIC_DATABASE_URL": "postgres://x"}[k] }
+	full, err := parse("all", []string{"-dhcp-mode", "full", "-dhcp-address", "10.0.0.1", "-dhcp-subnet", "10.0.0.7/24",
+		"-dhcp-range", "10.0.0.100-10.0.0.200", "-dhcp-router", "10.0.0.1", "-dhcp-dns", "10.0.0.2, 10.0.0.3",
+		"-dhcp-boot-unknown"}, db, io.Discard)
+	if err != nil || full.dhcp.mode != "full" || full.dhcp.address.String() != "10.0.0.1" ||
+		full.dhcp.subnet.String() != "10.0.0.0/24" || full.dhcp.rangeStart.String() != "10.0.0.100" ||
+		full.dhcp.rangeEnd.String() != "10.0.0.200" || len(full.dhcp.routers) != 1 || len(full.dhcp.dns) != 2 ||
+		!full.dhcp.bootUnknown || full.dhcp.uefiFile != "snponly.efi" {
+		t.Fatalf("full = %+v, %v", full.dhcp, err)
+	}
+	for _, args := range [][]string{
+		{"-dhcp-mode", "auto", "-dhcp-interface", "br0"},
+		{"-dhcp-mode", "proxy"},
+		{"-dhcp-mode", "full", "-dhcp-interface", "br0"},
+		{"-dhcp-mode", "full", "-dhcp-interface", "br0", "-dhcp-subnet", "10.0.0.0/24", "-dhcp-range", "10.0.0.9"},
+		{"-dhcp-mode", "proxy", "-dhcp-address", "fe80::1"},
+		{"-dhcp-mode", "full", "-dhcp-interface", "br0", "-dhcp-subnet", "10.0.0.0/24", "-dhcp-range", "10.0.0.2-10.0.0.9",
+			"-dhcp-dns", "dns.example"},
+	} {
+		if _, err := parse("all", args, db, io.Discard); err == nil {
+			t.Errorf("parse %q: no error", args)
+		}
+	}
+}
+
+func TestBootConfigsDiscovery(t *testing.T) {
+	t.Parallel()
+	st := storetest.New(t)
+	ctx := t.Context()
+	n, err := st.CreateNode(ctx, store.Node{Driver: "ipmi"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreatePort(ctx, store.Port{Address: "52:54:00:12:34:56", NodeUUID: n.UUID}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		unknown bool
+		mac     string
+		ramdisk bool
+	}{
+		{false, "52:54:00:ff:ff:ff", false}, // unknown: local disk (no boot offer reaches it anyway)
+		{true, "52:54:00:ff:ff:ff", true},   // discovery: the ramdisk
+		{true, "52:54:00:12:34:56", false},  // enrolled, not provisioning: its disk
+	} {
+		_, ok, err := bootConfigs{st: st, cmdline: "x", bootUnknown: tc.unknown}.BootConfig(ctx, tc.mac)
+		if err != nil || ok != tc.ramdisk {
+			t.Errorf("bootUnknown=%v %s: ramdisk %v (%v), want %v", tc.unknown, tc.mac, ok, err, tc.ramdisk)
+		}
 	}
 }

@@ -53,6 +53,13 @@ type config struct {
 	callbackWait   time.Duration // bound on deploy, clean and inspect wait
 	automatedClean bool          // default of nodes' automated_clean (direct deploy)
 
+	// Authentication (auth.go) and TLS.
+	auth authConfig
+
+	// The boot server's DHCP server (roles boot, all, dev).
+	dhcp          dhcpConfig
+	dhcpLeaseTime time.Duration
+
 	// hardware, when set (tests), is the fake-hardware state the registry
 	// uses instead of a new one.
 	hardware *fake.Hardware
@@ -127,7 +134,25 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	duration(&c.callbackWait, "agent-callback-timeout", "FERRIC_AGENT_CALLBACK_TIMEOUT", 30*time.Minute, "how long deploy, clean and inspect wait for the ramdisk agent to call back before the operation fails (Ironic's deploy_callback_timeout)")
 	duration(&c.agentHeartbeat, "agent-heartbeat-interval", "FERRIC_AGENT_HEARTBEAT_INTERVAL", 5*time.Second, "idle heartbeat period of ramdisk agents (also their delay in picking up a command)")
 	boolean(&c.automatedClean, "automated-clean", "FERRIC_AUTOMATED_CLEAN", true, "erase disk metadata through the agent on provide and undeploy (direct deploy; nodes' automated_clean overrides)")
+	dhcpMode := "off"
+	if role == "boot" {
+		dhcpMode = "proxy"
+	}
+	var dhcpAddress, dhcpSubnet, dhcpRange, dhcpRouters, dhcpDNS string
+	str(&c.dhcp.mode, "dhcp-mode", "FERRIC_DHCP_MODE", dhcpMode, "boot server DHCP: proxy (answer PXE clients beside the network's DHCP server), full (also lease addresses from -dhcp-range) or off (an external DHCP server chainloads ferric's iPXE)")
+	str(&c.dhcp.iface, "dhcp-interface", "FERRIC_DHCP_INTERFACE", "", "provisioning interface the DHCP server listens on, by name (e.g. br0)")
+	str(&dhcpAddress, "dhcp-address", "FERRIC_DHCP_ADDRESS", "", "provisioning interface the DHCP server listens on, by its IPv4 address (also the boot server address given to clients)")
+	str(&dhcpSubnet, "dhcp-subnet", "FERRIC_DHCP_SUBNET", "", "full mode: the provisioning subnet, e.g. 10.0.0.0/24")
+	str(&dhcpRange, "dhcp-range", "FERRIC_DHCP_RANGE", "", "full mode: addresses leased, FIRST-LAST, e.g. 10.0.0.100-10.0.0.200")
+	str(&dhcpRouters, "dhcp-router", "FERRIC_DHCP_ROUTER", "", "full mode: default gateways announced, comma-separated")
+	str(&dhcpDNS, "dhcp-dns", "FERRIC_DHCP_DNS", "", "full mode: DNS servers announced, comma-separated")
+	duration(&c.dhcpLeaseTime, "dhcp-lease-time", "FERRIC_DHCP_LEASE_TIME", time.Hour, "full mode: lease time")
+	boolean(&c.dhcp.bootUnknown, "dhcp-boot-unknown", "FERRIC_DHCP_BOOT_UNKNOWN", false, "give a boot offer to MACs of no enrolled port, which then boot the deploy ramdisk (discovery); off: only enrolled machines network-boot")
+	str(&c.dhcp.biosFile, "dhcp-bios-file", "FERRIC_DHCP_BIOS_FILE", "undionly.kpxe", "iPXE binary in -ipxe-dir for legacy BIOS PXE clients (TFTP)")
+	str(&c.dhcp.uefiFile, "dhcp-uefi-file", "FERRIC_DHCP_UEFI_FILE", "snponly.efi", "iPXE binary in -ipxe-dir for UEFI x86-64 clients (TFTP, or HTTP for UEFI HTTP boot); ipxe.efi carries its own NIC drivers")
+	str(&c.dhcp.arm64File, "dhcp-arm64-file", "FERRIC_DHCP_ARM64_FILE", "snponly-arm64.efi", "iPXE binary in -ipxe-dir for arm64 UEFI clients (offered only when the file exists)")
 	integer(&c.workerSlots, "worker-slots", "FERRIC_WORKER_SLOTS", 0, "max concurrent activities and workflow tasks per worker (0 = SDK default)")
+	authFlags(&c.auth, str, boolean, duration, integer, getenv)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -142,8 +167,14 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	default:
 		return config{}, fmt.Errorf("-inspect-add-ports %q: want all, active, pxe or disabled", c.addPorts)
 	}
+	if err := parseDHCP(&c.dhcp, dhcpAddress, dhcpSubnet, dhcpRange, dhcpRouters, dhcpDNS); err != nil {
+		return config{}, err
+	}
 	if role != "dev" && role != "testdb" && c.databaseURL == "" {
 		return config{}, fmt.Errorf("%s needs -database-url or FERRIC_DATABASE_URL", role)
+	}
+	if err := c.auth.check(role, c.apiAddr); err != nil {
+		return config{}, err
 	}
 	return c, nil
 }

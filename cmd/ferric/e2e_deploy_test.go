@@ -162,6 +162,10 @@ func e2eDiskImage(size int) []byte {
 type e2eVMEnv struct {
 	QEMU, Accel, MAC, BootFile, Disk string
 	MemMiB                           int
+	// NetNS, Tap and Firmware are the L2 variant's (l2_deploy_test.go):
+	// QEMU runs in namespace NetNS with its NIC on tap device Tap, and
+	// Firmware "ovmf" boots UEFI. Empty: QEMU user networking, SeaBIOS.
+	NetNS, Tap, Firmware string
 }
 
 // e2eBMC is ipmi_sim on a loopback UDP port powering the VM through
@@ -199,8 +203,10 @@ func startE2EBMC(t *testing.T, ipmiSim string, vm e2eVMEnv) *e2eBMC {
 	write(filepath.Join(dir, "lan.conf"), strings.NewReplacer("@BIN@", dir, "@STATE@", b.state,
 		"@PORT@", strconv.Itoa(b.port)).Replace(read("lan.conf.in")), 0o644)
 	q := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-	write(filepath.Join(b.state, "vm.env"), fmt.Sprintf("QEMU=%s\nACCEL=%s\nMAC=%s\nBOOTFILE=%s\nDISK=%s\nMEM=%d\nOWNER=%d\n",
-		q(vm.QEMU), q(vm.Accel), q(vm.MAC), q(vm.BootFile), q(vm.Disk), vm.MemMiB, os.Getpid()), 0o644)
+	write(filepath.Join(b.state, "vm.env"), fmt.Sprintf("QEMU=%s\nACCEL=%s\nMAC=%s\nBOOTFILE=%s\nDISK=%s\nMEM=%d\nOWNER=%d\n"+
+		"NETNS=%s\nTAP=%s\nFIRMWARE=%s\n",
+		q(vm.QEMU), q(vm.Accel), q(vm.MAC), q(vm.BootFile), q(vm.Disk), vm.MemMiB, os.Getpid(),
+		q(vm.NetNS), q(vm.Tap), q(vm.Firmware)), 0o644)
 
 	b.cmd = exec.Command(ipmiSim, "-c", filepath.Join(dir, "lan.conf"), "-f", filepath.Join(dir, "sim.emu"),
 		"-s", filepath.Join(dir, "simstate"), "-n")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -39,6 +40,7 @@ type stack struct {
 	st        *store.Store
 	temporal  *temporaltest.TestServer
 	namespace string
+	logPath   string // the stack's log (debug level)
 }
 
 func freeAddr(t *testing.T) string {
@@ -97,9 +99,14 @@ func startStackOn(t *testing.T, st *store.Store, role string, edits ...func(*con
 		}
 	})
 	endpoint := "http://" + cfg.apiAddr + "/v1"
+	probe := http.DefaultClient
+	if cfg.auth.tlsCertFile != "" { // readiness only: the tests verify the certificate themselves
+		endpoint = "https://" + cfg.apiAddr + "/v1"
+		probe = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(endpoint)
+		resp, err := probe.Get(endpoint)
 		if err == nil {
 			resp.Body.Close()
 			break
@@ -114,7 +121,7 @@ func startStackOn(t *testing.T, st *store.Store, role string, edits ...func(*con
 		t.Fatal(err)
 	}
 	c.Microversion = "1.78"
-	return &stack{endpoint: endpoint, client: c, st: st, temporal: ts, namespace: cfg.namespace}
+	return &stack{endpoint: endpoint, client: c, st: st, temporal: ts, namespace: cfg.namespace, logPath: logPath}
 }
 
 func (s *stack) waitFor(t *testing.T, id string, timeout time.Duration, ok func(*nodes.Node) bool) *nodes.Node {

@@ -4,7 +4,8 @@
 //	                a private PostgreSQL, migrations, API and worker (make run)
 //	ferric api      the Ironic-compatible REST API
 //	ferric worker   the manager: a Temporal worker running provisioning workflows
-//	ferric boot     the network boot server (TFTP + HTTP: iPXE, deploy ramdisk)
+//	ferric boot     the network boot server (DHCP, proxy by default; TFTP + HTTP:
+//	                iPXE, deploy ramdisk)
 //	ferric migrate  apply database migrations and exit
 //	ferric testdb   start (or stop) a throwaway PostgreSQL cluster for tests
 //

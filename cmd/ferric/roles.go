@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -18,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ferric-project/ferric/activities"
+	"github.com/ferric-project/ferric/api/auth"
 	"github.com/ferric-project/ferric/cmd/ferric/devtemporal"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/drivers/deploy/agent"
@@ -132,8 +135,18 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		if err != nil {
 			return err
 		}
-		if boot != nil {
+		dhcpSrv, err := newDHCPServer(cfg, log, st)
+		if err != nil {
+			return err
+		}
+		switch {
+		case boot != nil:
 			g.Go(func() error { return boot.Run(ctx) })
+			if dhcpSrv != nil {
+				g.Go(func() error { return dhcpSrv.Run(ctx) })
+			}
+		case dhcpSrv != nil:
+			log.Warn("dhcp server not started: it would send machines to a boot server that is not running")
 		}
 	}
 	if cfg.pprofAddr != "" {
@@ -185,10 +198,27 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		}
 	}
 	if runAPI {
-		app := newAPI(cfg, log, st, tc, reg, runWorker && cfg.eagerStart)
+		app, err := newAPI(cfg, log, st, tc, reg, runWorker && cfg.eagerStart)
+		if err != nil {
+			return err
+		}
+		if cfg.auth.strategy == auth.StrategyNoAuth {
+			warnOpen(log, cfg.apiAddr)
+		}
+		tlsCfg, err := apiTLS(cfg.auth, log.With("component", "api"))
+		if err != nil {
+			return err
+		}
+		ln, err := net.Listen("tcp", cfg.apiAddr)
+		if err != nil {
+			return fmt.Errorf("api: %w", err)
+		}
+		if tlsCfg != nil {
+			ln = tls.NewListener(ln, tlsCfg)
+		}
 		g.Go(func() error {
-			log.Info("api listening", "address", cfg.apiAddr)
-			if err := app.Listen(cfg.apiAddr); err != nil {
+			log.Info("api listening", "address", cfg.apiAddr, "tls", tlsCfg != nil, "auth_strategy", cfg.auth.strategy)
+			if err := app.Listener(ln); err != nil {
 				return fmt.Errorf("api: %w", err)
 			}
 			return nil
@@ -306,7 +336,19 @@ func runDev(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	}()
 
 	fmt.Fprintf(stdout, "ferric dev is up (Ctrl-C stops it; data in %s)\n", dataDir)
-	fmt.Fprintf(stdout, "  Ironic API   http://%s  (OS_AUTH_TYPE=none OS_ENDPOINT=http://%s baremetal ...)\n", cfg.apiAddr, cfg.apiAddr)
+	scheme := "http"
+	if cfg.auth.tlsCertFile != "" {
+		scheme = "https"
+	}
+	switch cfg.auth.strategy {
+	case auth.StrategyNoAuth:
+		fmt.Fprintf(stdout, "  Ironic API   %s://%s  (OS_AUTH_TYPE=none OS_ENDPOINT=%s://%s baremetal ...)\n", scheme, cfg.apiAddr, scheme, cfg.apiAddr)
+		fmt.Fprintf(stdout, "               NO AUTHENTICATION: anyone reaching it controls every node (-auth-strategy)\n")
+	case auth.StrategyHTTPBasic:
+		fmt.Fprintf(stdout, "  Ironic API   %s://%s  (OS_AUTH_TYPE=http_basic OS_ENDPOINT=%s://%s OS_USERNAME=... OS_PASSWORD=... baremetal ...)\n", scheme, cfg.apiAddr, scheme, cfg.apiAddr)
+	default:
+		fmt.Fprintf(stdout, "  Ironic API   %s://%s  (Keystone %s: OS_AUTH_URL=%s OS_USERNAME=... baremetal ...)\n", scheme, cfg.apiAddr, cfg.auth.keystoneURL, cfg.auth.keystoneURL)
+	}
 	if cfg.temporalUIAddr != "" {
 		fmt.Fprintf(stdout, "  Temporal UI  http://%s/namespaces/%s/workflows\n", cfg.temporalUIAddr, cfg.namespace)
 	}

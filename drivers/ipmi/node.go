@@ -2,7 +2,6 @@ package ipmi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -403,44 +402,10 @@ func (n *Node) SetBootDevice(ctx context.Context, dev drivers.BootDevice, persis
 	})
 }
 
-// bootModeOf finds the node's boot mode the way Ironic does: the deploy boot
-// mode in instance_info, then a boot_mode capability in instance_info or
-// properties, then def.
+// bootModeOf is the node's recorded boot mode (drivers.BootMode), else def.
 func bootModeOf(n drivers.Node, def string) string {
-	var ii struct {
-		DeployBootMode string          `json:"deploy_boot_mode"`
-		Capabilities   json.RawMessage `json:"capabilities"`
-	}
-	var props struct {
-		Capabilities json.RawMessage `json:"capabilities"`
-	}
-	_ = json.Unmarshal(n.InstanceInfo, &ii)
-	_ = json.Unmarshal(n.Properties, &props)
-	for _, m := range []string{ii.DeployBootMode, capability(ii.Capabilities, "boot_mode"),
-		capability(props.Capabilities, "boot_mode")} {
-		if m == "uefi" || m == "bios" {
-			return m
-		}
+	if m := drivers.BootMode(n.InstanceInfo, n.Properties); m != "" {
+		return m
 	}
 	return def
-}
-
-// capability reads key from Ironic capabilities: "k1:v1,k2:v2" or an object.
-func capability(raw json.RawMessage, key string) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		for _, kv := range strings.Split(s, ",") {
-			if k, v, ok := strings.Cut(kv, ":"); ok && strings.TrimSpace(k) == key {
-				return strings.TrimSpace(v)
-			}
-		}
-		return ""
-	}
-	var m map[string]any
-	if json.Unmarshal(raw, &m) == nil {
-		if v, ok := m[key].(string); ok {
-			return v
-		}
-	}
-	return ""
 }

@@ -128,12 +128,29 @@ type ProvisionInput struct {
 	// and a visibility write per operation. 0 = started before revisions
 	// existed: the run's markers decide, as they did when it ran.
 	Revision int `json:"revision,omitempty"`
+	// RequestedBy names who asked; the run's history entries carry it.
+	RequestedBy Requester `json:"requested_by,omitzero"`
 }
 
 // CurrentRevision is the Revision new operations are started at. Raise it
 // (and gate on the new value in the workflow) for a change that old
 // histories must replay without.
 const CurrentRevision = 1
+
+// Requester names who asked for an operation: the user and project IDs of
+// the request's credentials (references, never a secret; empty under
+// noauth and for the system's own operations). The API also puts them in the
+// workflow's memo (MemoUser, MemoProject).
+type Requester struct {
+	User    string `json:"user,omitempty"`
+	Project string `json:"project,omitempty"`
+}
+
+// Memo keys of the workflows the API starts on behalf of a request.
+const (
+	MemoUser    = "user"
+	MemoProject = "project"
+)
 
 // PowerInput starts set-power.
 type PowerInput struct {
@@ -147,6 +164,8 @@ type PowerInput struct {
 	IfRecorded node.PowerState `json:"if_recorded,omitempty"`
 	// Reason is a history note ("" for a user request).
 	Reason string `json:"reason,omitempty"`
+	// RequestedBy names who asked; the power history entries carry it.
+	RequestedBy Requester `json:"requested_by,omitzero"`
 }
 
 // BootDeviceInput starts set-boot-device.

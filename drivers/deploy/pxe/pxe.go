@@ -14,6 +14,7 @@ package pxe
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -59,6 +60,11 @@ type Config struct {
 	// and for TFTP requests the address the request arrived on plus the port
 	// of HTTPAddr.
 	PublicHTTPURL string
+	// TLS, when set, makes the HTTP side serve HTTPS (its GetCertificate may
+	// reload the certificate); the URLs handed to nodes are then https
+	// unless PublicHTTPURL says otherwise. iPXE must trust the certificate's
+	// CA (built in, or an iPXE with the CA embedded).
+	TLS *tls.Config
 	// TFTPTimeout is how long the TFTP side waits for one acknowledgement
 	// before retransmitting (5 tries). Zero means 2 s.
 	TFTPTimeout time.Duration

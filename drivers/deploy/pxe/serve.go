@@ -23,6 +23,7 @@ import (
 //	GET /boot.ipxe      the chain script (a DHCP boot file for iPXE)
 //	GET /ipxe/{mac}     the per-node script; mac in colon or hex-hyphen form
 //	GET /images/{name}  a file of RamdiskDir, with Range support
+//	GET /ipxe-bin/{name} an iPXE binary of IPXEDir (UEFI HTTP boot clients)
 //
 // Start serves it on HTTPAddr; it can also be mounted on another listener.
 func (s *Server) Handler() http.Handler {
@@ -31,14 +32,19 @@ func (s *Server) Handler() http.Handler {
 		writeScript(w, bootScript)
 	})
 	mux.HandleFunc("GET /ipxe/{mac}", s.serveNodeScript)
-	mux.HandleFunc("GET /images/{name}", s.serveImage)
+	mux.HandleFunc("GET /images/{name}", func(w http.ResponseWriter, r *http.Request) {
+		s.serveFile(w, r, s.cfg.RamdiskDir)
+	})
+	mux.HandleFunc("GET /ipxe-bin/{name}", func(w http.ResponseWriter, r *http.Request) {
+		s.serveFile(w, r, s.cfg.IPXEDir)
+	})
 	return mux
 }
 
 func (s *Server) serveNodeScript(w http.ResponseWriter, r *http.Request) {
 	base := s.public
 	if base == "" {
-		base = "http://" + r.Host
+		base = s.scheme() + "://" + r.Host
 	}
 	script, err := s.script(r.Context(), base, r.PathValue("mac"), "http", r.RemoteAddr)
 	switch {
@@ -57,9 +63,10 @@ func writeScript(w http.ResponseWriter, script string) {
 	io.WriteString(w, script)
 }
 
-func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) {
+// serveFile serves the file {name} of dir, with Range support.
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, dir string) {
 	name := r.PathValue("name")
-	f, fi, err := openFile(s.cfg.RamdiskDir, name)
+	f, fi, err := openFile(dir, name)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			s.log.WarnContext(r.Context(), "open image", "name", name, "err", err)
@@ -71,7 +78,7 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	start := time.Now()
 	http.ServeContent(w, r, name, fi.ModTime(), f)
-	s.log.DebugContext(r.Context(), "image served", "name", name, "size", fi.Size(), "range", r.Header.Get("Range"),
+	s.log.DebugContext(r.Context(), "file served", "path", r.URL.Path, "size", fi.Size(), "range", r.Header.Get("Range"),
 		"remote", r.RemoteAddr, "duration", time.Since(start))
 }
 
@@ -164,7 +171,15 @@ func (s *Server) tftpBase(rf io.ReaderFrom) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("http address %q: %w", addr, err)
 	}
-	return "http://" + net.JoinHostPort(pi.LocalIP().String(), port), nil
+	return s.scheme() + "://" + net.JoinHostPort(pi.LocalIP().String(), port), nil
+}
+
+// scheme is the scheme of the HTTP side: https with Config.TLS.
+func (s *Server) scheme() string {
+	if s.cfg.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // openFile opens the regular file name, a single path element, in dir.

@@ -2,6 +2,7 @@ package pxe
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -92,6 +93,9 @@ func (s *Server) Start(ctx context.Context) error {
 				udp.Close()
 			}
 			return fmt.Errorf("listen http %s: %w", s.cfg.HTTPAddr, err)
+		}
+		if s.cfg.TLS != nil {
+			tcp = tls.NewListener(tcp, s.cfg.TLS)
 		}
 	}
 	s.started = true

@@ -173,8 +173,25 @@ func TestHTTP(t *testing.T) {
 	}
 	initramfs := randomFile(t, dir, "initramfs", 300_000)
 	randomFile(t, dir, ".hidden", 10)
-	s := startServer(t, Config{RamdiskDir: dir, PublicHTTPURL: "http://10.0.2.2:8080"}, testConfigs())
+	ipxeDir := filepath.Join(root, "ipxe")
+	if err := os.Mkdir(ipxeDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	snp := randomFile(t, ipxeDir, "snponly.efi", 2000)
+	s := startServer(t, Config{RamdiskDir: dir, IPXEDir: ipxeDir, PublicHTTPURL: "http://10.0.2.2:8080"}, testConfigs())
 	base := "http://" + s.HTTPAddr()
+
+	t.Run("ipxe binaries for http boot", func(t *testing.T) {
+		resp, body := httpGet(t, base+"/ipxe-bin/snponly.efi")
+		if resp.StatusCode != http.StatusOK || !bytes.Equal(body, snp) {
+			t.Errorf("snponly.efi: status %d, %d bytes", resp.StatusCode, len(body))
+		}
+		for _, p := range []string{"/ipxe-bin/initramfs", "/ipxe-bin/..%2fsecret", "/ipxe-bin/"} {
+			if resp, _ := httpGet(t, base+p); resp.StatusCode != http.StatusNotFound {
+				t.Errorf("GET %s: status %d", p, resp.StatusCode)
+			}
+		}
+	})
 
 	t.Run("range", func(t *testing.T) {
 		resp, body := httpGet(t, base+"/images/initramfs", "Range", "bytes=1000-1999")

@@ -1,0 +1,215 @@
+package api
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/ferric-project/ferric/api/auth"
+)
+
+// accessKind says how a route is authorized.
+type accessKind uint8
+
+const (
+	// accessAnyone: credentials are enough (routes that only answer an
+	// error, unknown routes).
+	accessAnyone accessKind = iota
+	// accessPublic: no credentials (never reaches authorization).
+	accessPublic
+	// accessGlobal: rule, with no target, before the handler.
+	accessGlobal
+	// accessNode: node visibility then rule, against the node loadNode
+	// reads.
+	accessNode
+	// accessNodePatch: node visibility then the rules of the patch's paths.
+	accessNodePatch
+	// accessNodeCreate: node:create, or node:create:self_owned_node (the
+	// node is then owned by the caller's project).
+	accessNodeCreate
+	// accessNodeList: node:list_all, or node:list filtered to the caller's
+	// project.
+	accessNodeList
+	// accessPort: port visibility (its node's) then rule, in loadPort.
+	accessPort
+	// accessPortCreate: port:create against the body's node.
+	accessPortCreate
+	// accessPortList: port:list_all, or port:list filtered to the caller's
+	// project.
+	accessPortList
+	// accessNodePorts: a node's ports: node visibility and the port list
+	// rules.
+	accessNodePorts
+)
+
+// access is how one route is authorized.
+type access struct {
+	kind accessKind
+	rule auth.Rule
+}
+
+// routeRule is the access of the routes with method (or "*": any) and
+// Fiber path pattern.
+type routeRule struct {
+	method, path string
+	access       access
+}
+
+func global(r auth.Rule) access   { return access{kind: accessGlobal, rule: r} }
+func onNode(r auth.Rule) access   { return access{kind: accessNode, rule: r} }
+func onPort(r auth.Rule) access   { return access{kind: accessPort, rule: r} }
+func special(k accessKind) access { return access{kind: k} }
+func public() access              { return access{kind: accessPublic} }
+func anyone() access              { return access{kind: accessAnyone} }
+
+// routeAccess is every route's authorization: Ironic's rule for it. A test
+// checks that every route App registers is listed.
+func routeAccess() []routeRule {
+	get, post, put, patch, del := fiber.MethodGet, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch, fiber.MethodDelete
+	return []routeRule{
+		{get, "/", public()},
+		{get, "/v1", public()},
+		{get, "/v1/lookup", public()},
+		{post, "/v1/heartbeat/:node", public()},
+		// The inventory schema describes a format; it holds no data.
+		{get, "/schemas/inventory.v1.json", public()},
+
+		{get, "/v1/nodes", special(accessNodeList)},
+		{post, "/v1/nodes", special(accessNodeCreate)},
+		{del, "/v1/nodes", anyone()},
+		{patch, "/v1/nodes", anyone()},
+		{get, "/v1/nodes/detail", special(accessNodeList)},
+		{get, "/v1/nodes/validate", onNode(auth.NodeValidate)},
+		{get, "/v1/nodes/:ident", onNode(auth.NodeGet)},
+		{patch, "/v1/nodes/:ident", special(accessNodePatch)},
+		{del, "/v1/nodes/:ident", onNode(auth.NodeDelete)},
+		{get, "/v1/nodes/:ident/validate", onNode(auth.NodeValidate)},
+		{get, "/v1/nodes/:ident/states", onNode(auth.NodeGetStates)},
+		{put, "/v1/nodes/:ident/states/provision", onNode(auth.NodeSetProvisionState)},
+		{put, "/v1/nodes/:ident/states/power", onNode(auth.NodeSetPowerState)},
+		{put, "/v1/nodes/:ident/states/raid", onNode(auth.NodeSetRAIDState)},
+		{get, "/v1/nodes/:ident/management/boot_device", onNode(auth.NodeGetBootDevice)},
+		{put, "/v1/nodes/:ident/management/boot_device", onNode(auth.NodeSetBootDevice)},
+		{get, "/v1/nodes/:ident/management/boot_device/supported", onNode(auth.NodeGetBootDevice)},
+		{put, "/v1/nodes/:ident/maintenance", onNode(auth.NodeSetMaintenance)},
+		{del, "/v1/nodes/:ident/maintenance", onNode(auth.NodeClearMaintenance)},
+		{get, "/v1/nodes/:ident/ports", special(accessNodePorts)},
+		{get, "/v1/nodes/:ident/ports/detail", special(accessNodePorts)},
+		{get, "/v1/nodes/:ident/history", onNode(auth.NodeHistoryGet)},
+		{get, "/v1/nodes/:ident/history/:event", onNode(auth.NodeHistoryGet)},
+		{get, "/v1/nodes/:ident/inventory", onNode(auth.NodeInventoryGet)},
+		{get, "/v1/nodes/:ident/traits", onNode(auth.NodeTraitsList)},
+		{put, "/v1/nodes/:ident/traits", onNode(auth.NodeTraitsSet)},
+		{put, "/v1/nodes/:ident/traits/:trait", onNode(auth.NodeTraitsSet)},
+		{del, "/v1/nodes/:ident/traits", onNode(auth.NodeTraitsDelete)},
+		{del, "/v1/nodes/:ident/traits/:trait", onNode(auth.NodeTraitsDelete)},
+		{get, "/v1/nodes/:ident/vendor_passthru/methods", onNode(auth.NodeVendorPassthru)},
+		{"*", "/v1/nodes/:ident/vendor_passthru", onNode(auth.NodeVendorPassthru)},
+		{"*", "/v1/nodes/:ident/vendor_passthru/:method", onNode(auth.NodeVendorPassthru)},
+
+		{get, "/v1/ports", special(accessPortList)},
+		{post, "/v1/ports", special(accessPortCreate)},
+		{del, "/v1/ports", anyone()},
+		{patch, "/v1/ports", anyone()},
+		{get, "/v1/ports/detail", special(accessPortList)},
+		{get, "/v1/ports/:uuid", onPort(auth.PortGet)},
+		{patch, "/v1/ports/:uuid", onPort(auth.PortUpdate)},
+		{del, "/v1/ports/:uuid", onPort(auth.PortDelete)},
+
+		{get, "/v1/chassis", global(auth.ChassisGet)},
+		{post, "/v1/chassis", global(auth.ChassisCreate)},
+		{del, "/v1/chassis", anyone()},
+		{patch, "/v1/chassis", anyone()},
+		{get, "/v1/chassis/detail", global(auth.ChassisGet)},
+		{get, "/v1/chassis/:uuid", global(auth.ChassisGet)},
+		{patch, "/v1/chassis/:uuid", global(auth.ChassisUpdate)},
+		{del, "/v1/chassis/:uuid", global(auth.ChassisDelete)},
+		{get, "/v1/chassis/:uuid/nodes", special(accessNodeList)},
+		{get, "/v1/chassis/:uuid/nodes/detail", special(accessNodeList)},
+
+		{get, "/v1/drivers", global(auth.DriverGet)},
+		{get, "/v1/drivers/:name", global(auth.DriverGet)},
+		{get, "/v1/drivers/:name/properties", global(auth.DriverGetProperties)},
+		{get, "/v1/drivers/:name/vendor_passthru/methods", global(auth.DriverVendorPassthru)},
+		{"*", "/v1/drivers/:name/vendor_passthru", global(auth.DriverVendorPassthru)},
+		{"*", "/v1/drivers/:name/vendor_passthru/:method", global(auth.DriverVendorPassthru)},
+		{get, "/v1/conductors", global(auth.ConductorGet)},
+		{get, "/v1/conductors/:hostname", global(auth.ConductorGet)},
+		{get, "/v1/shards", global(auth.ShardsGet)},
+	}
+}
+
+// routeTable matches a request to its routeRule the way Fiber routes it:
+// static segments before parameters (as App registers them), case-
+// insensitively, ignoring a trailing slash.
+type routeTable struct {
+	rules []compiledRule
+}
+
+type compiledRule struct {
+	method   string
+	segments []string // "" for a parameter
+	access   access
+}
+
+func newRouteTable(rules []routeRule) *routeTable {
+	t := &routeTable{}
+	for _, r := range rules {
+		cr := compiledRule{method: r.method, access: r.access}
+		for _, seg := range splitPath(r.path) {
+			if strings.HasPrefix(seg, ":") {
+				seg = ""
+			}
+			cr.segments = append(cr.segments, strings.ToLower(seg))
+		}
+		t.rules = append(t.rules, cr)
+	}
+	return t
+}
+
+// splitPath splits "/v1/nodes/x/" into ["v1", "nodes", "x"].
+func splitPath(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+// match returns the access of the route method and path reach, or anyone()
+// for a path no route serves (the router answers it).
+func (t *routeTable) match(method, path string) access {
+	if method == fiber.MethodHead { // Fiber serves HEAD with the GET handler
+		method = fiber.MethodGet
+	}
+	segs := splitPath(path)
+	best, bestStatic := -1, -1
+	for i := range t.rules {
+		r := &t.rules[i]
+		if len(r.segments) != len(segs) || (r.method != "*" && r.method != method) {
+			continue
+		}
+		static, ok := 0, true
+		for j, want := range r.segments {
+			if want == "" { // a parameter: any non-empty segment
+				if segs[j] == "" {
+					ok = false
+					break
+				}
+				continue
+			}
+			if !strings.EqualFold(want, segs[j]) {
+				ok = false
+				break
+			}
+			static++
+		}
+		if ok && static > bestStatic {
+			best, bestStatic = i, static
+		}
+	}
+	if best < 0 {
+		return anyone()
+	}
+	return t.rules[best].access
+}
