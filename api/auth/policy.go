@@ -58,6 +58,7 @@ const (
 	NodeHistoryGet             Rule = "baremetal:node:history:get"
 	NodeInventoryGet           Rule = "baremetal:node:inventory:get"
 	NodeVendorPassthru         Rule = "baremetal:node:vendor_passthru"
+	NodeBIOSGet                Rule = "baremetal:node:bios:get"
 	PortGet                    Rule = "baremetal:port:get"
 	PortList                   Rule = "baremetal:port:list"
 	PortListAll                Rule = "baremetal:port:list_all"
@@ -71,8 +72,13 @@ const (
 	DriverGet                  Rule = "baremetal:driver:get"
 	DriverGetProperties        Rule = "baremetal:driver:get_properties"
 	DriverVendorPassthru       Rule = "baremetal:driver:vendor_passthru"
+	DriverGetRAIDDiskProps     Rule = "baremetal:driver:get_raid_logical_disk_properties"
 	ConductorGet               Rule = "baremetal:conductor:get"
 	ShardsGet                  Rule = "baremetal:shards:get"
+	DeployTemplateGet          Rule = "baremetal:deploy_template:get"
+	DeployTemplateCreate       Rule = "baremetal:deploy_template:create"
+	DeployTemplateUpdate       Rule = "baremetal:deploy_template:update"
+	DeployTemplateDelete       Rule = "baremetal:deploy_template:delete"
 )
 
 // Rules lists every rule Policy knows, in the order above.
@@ -85,9 +91,10 @@ func Rules() []Rule {
 		NodeUpdateOwnerProvisioned, NodeDisableCleaning, NodeDelete, NodeDeleteSelfOwned, NodeValidate,
 		NodeSetMaintenance, NodeClearMaintenance, NodeGetBootDevice, NodeSetBootDevice, NodeInjectNMI,
 		NodeGetStates, NodeSetPowerState, NodeSetProvisionState, NodeSetRAIDState, NodeTraitsList, NodeTraitsSet,
-		NodeTraitsDelete, NodeHistoryGet, NodeInventoryGet, NodeVendorPassthru, PortGet, PortList, PortListAll,
+		NodeTraitsDelete, NodeHistoryGet, NodeInventoryGet, NodeVendorPassthru, NodeBIOSGet, PortGet, PortList, PortListAll,
 		PortCreate, PortDelete, PortUpdate, ChassisGet, ChassisCreate, ChassisDelete, ChassisUpdate, DriverGet,
-		DriverGetProperties, DriverVendorPassthru, ConductorGet, ShardsGet}
+		DriverGetProperties, DriverVendorPassthru, DriverGetRAIDDiskProps, ConductorGet, ShardsGet,
+		DeployTemplateGet, DeployTemplateCreate, DeployTemplateUpdate, DeployTemplateDelete}
 }
 
 // Target is what a node-scoped rule is checked against: the node's owner
@@ -253,9 +260,9 @@ func (r Rule) check() check {
 	case NodeList, PortList:
 		return apiReader
 	case NodeListAll, PortListAll, NodeGetFilterThreshold, ShardsGet, ChassisGet, DriverGet, DriverGetProperties,
-		ConductorGet:
+		DriverGetRAIDDiskProps, ConductorGet, DeployTemplateGet:
 		return systemReader
-	case NodeGet, PortGet, NodeGetStates, NodeTraitsList:
+	case NodeGet, PortGet, NodeGetStates, NodeTraitsList, NodeBIOSGet:
 		return systemOrProjectReader
 	case NodeGetLastError, NodeGetReservation, NodeGetDriverInternalInfo, NodeGetDriverInfo, NodeHistoryGet,
 		NodeInventoryGet:
@@ -264,7 +271,8 @@ func (r Rule) check() check {
 		NodeUpdateNetworkData, NodeUpdateName, NodeUpdateRetired, NodeSetRAIDState:
 		return systemMemberOrOwnerMember
 	case NodeUpdateChassisUUID, NodeUpdateShard, NodeUpdateOwnerProvisioned, NodeDisableCleaning, NodeDelete,
-		NodeVendorPassthru, DriverVendorPassthru, ChassisCreate, ChassisDelete:
+		NodeVendorPassthru, DriverVendorPassthru, ChassisCreate, ChassisDelete, DeployTemplateCreate,
+		DeployTemplateUpdate, DeployTemplateDelete:
 		return systemAdmin
 	case NodeUpdateOwner, NodeUpdateConductorGroup, ChassisUpdate:
 		return systemMember
