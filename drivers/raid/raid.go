@@ -59,7 +59,7 @@ func Filter(nodeUUID string, target json.RawMessage, createRoot, createNonRoot b
 		return nil, fmt.Errorf("%w: target_raid_config of node %s: %w", drivers.ErrFailed, nodeUUID, err)
 	}
 	if len(c) == 0 {
-		return nil, fmt.Errorf("%w: Node %s has no target RAID configuration.", drivers.ErrFailed, nodeUUID)
+		return nil, failed("Node %s has no target RAID configuration.", nodeUUID)
 	}
 	disks := c.disks()
 	var skipped []string
@@ -72,8 +72,8 @@ func Filter(nodeUUID string, target json.RawMessage, createRoot, createNonRoot b
 		skipped = append(skipped, "skipping non-root volumes")
 	}
 	if len(disks) == 0 {
-		return nil, fmt.Errorf("%w: Node %s has empty target RAID configuration after %s.", drivers.ErrFailed,
-			nodeUUID, strings.Join(skipped, " and "))
+		return nil, failed("Node %s has empty target RAID configuration after %s.", nodeUUID,
+			strings.Join(skipped, " and "))
 	}
 	list := make([]any, len(disks))
 	for i, d := range disks {
@@ -164,6 +164,12 @@ func Deleted(props json.RawMessage) (Info, error) {
 	return Info{RAIDConfig: json.RawMessage(`{}`), Properties: raw}, nil
 }
 
+// failed is drivers.ErrFailed with Ironic's message (a sentence, ending
+// with its full stop as Ironic's does).
+func failed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", drivers.ErrFailed, fmt.Sprintf(format, args...))
+}
+
 // setCapability is Ironic's get_updated_capabilities for one key: the
 // "key:value,..." string with key set (in place when present, appended
 // otherwise).
@@ -173,7 +179,7 @@ func setCapability(caps, key, value string) (string, error) {
 		for _, kv := range strings.Split(caps, ",") {
 			k, v, ok := strings.Cut(kv, ":")
 			if !ok {
-				return "", fmt.Errorf("%w: Invalid capabilities string '%s'.", drivers.ErrFailed, caps)
+				return "", failed("Invalid capabilities string '%s'.", caps)
 			}
 			keys, vals = append(keys, k), append(vals, v)
 		}
