@@ -143,6 +143,12 @@ func (s *Server) authorizeRoute(c *fiber.Ctx, st *authState) error {
 			return err
 		}
 		st.listProject = p
+	case accessList, accessSubList:
+		p, err := s.listScope(creds, acc.all, acc.rule, "")
+		if err != nil {
+			return err
+		}
+		st.listProject = p
 	case accessNodeCreate:
 		if s.Policy.ProjectAdminCanManageOwnNodes() && s.Policy.Allowed(auth.NodeCreateSelfOwned, creds, auth.Target{}) {
 			st.selfOwned = true
@@ -284,6 +290,53 @@ func (s *Server) authorizePortCreate(c *fiber.Ctx, nodeUUID string) error {
 		return forbidden(auth.PortCreate)
 	}
 	return nil
+}
+
+// authorizeObject is the hook of the loaders of a node's port groups and
+// volume objects (Ironic's check_port_policy_and_retrieve and
+// check_volume_policy_and_retrieve): an object whose node the caller may not
+// see is notFound; then the route's rule against the node.
+func (s *Server) authorizeObject(c *fiber.Ctx, nodeUUID string, notFound *apiError) error {
+	st := restricted(c)
+	if st == nil {
+		return nil
+	}
+	t, err := s.portTarget(c, nodeUUID)
+	if err != nil {
+		return err
+	}
+	if !s.Policy.Allowed(auth.NodeGet, st.creds, t) {
+		return notFound
+	}
+	if st.access.kind == accessObject && !s.Policy.Allowed(st.access.rule, st.creds, t) {
+		return forbidden(st.access.rule)
+	}
+	return nil
+}
+
+// authorizeObjectCreate is the hook of port group and volume object creates
+// (Ironic's check_owner_policy on the body's node): the route's rule
+// against that node.
+func (s *Server) authorizeObjectCreate(c *fiber.Ctx, nodeUUID string) error {
+	st := restricted(c)
+	if st == nil || st.access.kind != accessObjectCreate {
+		return nil
+	}
+	t, err := s.portTarget(c, nodeUUID)
+	if err != nil {
+		return err
+	}
+	if !s.Policy.Allowed(st.access.rule, st.creds, t) {
+		return forbidden(st.access.rule)
+	}
+	return nil
+}
+
+// mayViewTargetProperties is baremetal:volume:view_target_properties: who
+// may not sees a volume target's properties redacted.
+func (s *Server) mayViewTargetProperties(c *fiber.Ctx) bool {
+	st := restricted(c)
+	return st == nil || s.Policy.Allowed(auth.VolumeViewTargetProperties, st.creds, auth.Target{})
 }
 
 // portTarget is the owner and lessee of a port's node (none if it is gone).

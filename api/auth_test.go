@@ -19,6 +19,7 @@ import (
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/drivers/deploy/agent"
 	"github.com/ferric-project/ferric/drivers/fake"
+	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/store/storetest"
 	"github.com/ferric-project/ferric/workflows/contract"
@@ -44,7 +45,9 @@ type policyCase struct {
 
 // policyTable is the expected table. {node}, {port} and {chassis} are
 // replaced by a fresh node (owned by the owner project, leased to the lessee
-// project), its port and a fresh chassis for every cell.
+// project, powered off), its port and a fresh chassis for every cell; {pg},
+// {vc} and {vt} by the node's port group, volume connector and target,
+// {attached} by a VIF attached to the port group, {vif} by a fresh VIF ID.
 func policyTable() []policyCase {
 	//                                   sys: adm mem rdr  owner: adm mem rdr  lessee: adm mem rdr  other
 	return []policyCase{
@@ -72,6 +75,37 @@ func policyTable() []policyCase {
 		{"ports", "PATCH", "/v1/ports/{port}", `[{"op": "add", "path": "/extra/x", "value": "y"}]`,
 			"200 200 403 200 403 403 403 403 403 404"},
 		{"ports", "DELETE", "/v1/ports/{port}", "", "204 403 403 204 403 403 403 403 403 404"},
+		{"portgroups", "GET", "/v1/portgroups", "", "200 200 200 200 200 200 200 200 200 200"},
+		{"portgroups", "GET", "/v1/portgroups/{pg}", "", "200 200 200 200 200 200 200 200 200 404"},
+		{"portgroups", "GET", "/v1/portgroups/{pg}/ports", "", "200 200 200 200 200 200 200 200 200 404"},
+		{"portgroups", "GET", "/v1/nodes/{node}/portgroups", "", "200 200 200 200 200 200 200 200 200 404"},
+		{"portgroups", "POST", "/v1/portgroups", `{"address": "{mac}", "node_uuid": "{node}"}`,
+			"201 403 403 201 403 403 403 403 403 403"},
+		{"portgroups", "PATCH", "/v1/portgroups/{pg}", `[{"op": "add", "path": "/extra/x", "value": "y"}]`,
+			"200 200 403 200 403 403 403 403 403 404"},
+		{"portgroups", "DELETE", "/v1/portgroups/{pg}", "", "204 403 403 204 403 403 403 403 403 404"},
+		{"vifs", "GET", "/v1/nodes/{node}/vifs", "", "200 200 200 200 200 200 200 200 200 404"},
+		{"vifs", "POST", "/v1/nodes/{node}/vifs", `{"id": "{vif}"}`, "204 204 403 204 204 403 204 403 403 404"},
+		{"vifs", "DELETE", "/v1/nodes/{node}/vifs/{attached}", "", "204 204 403 204 204 403 204 403 403 404"},
+		{"volume", "GET", "/v1/volume", "", "200 200 200 403 403 403 403 403 403 403"},
+		{"volume", "GET", "/v1/nodes/{node}/volume", "", "200 200 200 403 403 403 403 403 403 403"},
+		{"volume", "GET", "/v1/volume/connectors", "", "200 200 200 200 200 200 200 200 200 200"},
+		{"volume", "GET", "/v1/volume/targets", "", "200 200 200 200 200 200 200 200 200 200"},
+		{"volume", "GET", "/v1/nodes/{node}/volume/targets", "", "200 200 200 200 200 200 200 200 200 404"},
+		{"volume", "GET", "/v1/volume/connectors/{vc}", "", "200 200 200 200 200 200 200 200 200 404"},
+		{"volume", "GET", "/v1/volume/targets/{vt}", "", "200 200 200 200 200 200 200 200 200 404"},
+		{"volume", "POST", "/v1/volume/connectors",
+			`{"node_uuid": "{node}", "type": "iqn", "connector_id": "iqn.2024-01.org.example:{mac}"}`,
+			"201 201 403 201 403 403 201 403 403 403"},
+		{"volume", "POST", "/v1/volume/targets",
+			`{"node_uuid": "{node}", "volume_type": "iscsi", "boot_index": 1, "volume_id": "{mac}"}`,
+			"201 201 403 201 403 403 201 403 403 403"},
+		{"volume", "PATCH", "/v1/volume/connectors/{vc}", `[{"op": "add", "path": "/extra/x", "value": "y"}]`,
+			"200 200 403 200 200 403 200 403 403 404"},
+		{"volume", "PATCH", "/v1/volume/targets/{vt}", `[{"op": "add", "path": "/extra/x", "value": "y"}]`,
+			"200 200 403 200 200 403 200 403 403 404"},
+		{"volume", "DELETE", "/v1/volume/connectors/{vc}", "", "204 204 403 204 403 403 204 403 403 404"},
+		{"volume", "DELETE", "/v1/volume/targets/{vt}", "", "204 204 403 204 403 403 204 403 403 404"},
 		{"chassis", "GET", "/v1/chassis", "", "200 200 200 403 403 403 403 403 403 403"},
 		{"chassis", "GET", "/v1/chassis/{chassis}", "", "200 200 200 403 403 403 403 403 403 403"},
 		{"chassis", "POST", "/v1/chassis", `{"description": "c"}`, "201 403 403 403 403 403 403 403 403 403"},
@@ -241,14 +275,20 @@ func (e *authEnv) do(t *testing.T, token, method, path, body string) (int, strin
 }
 
 // fixtures are what a cell acts on.
-type fixtures struct{ node, port, chassis, mac, template, trait string }
+type fixtures struct {
+	node, port, chassis, mac, pg, vc, vt, attached string
+	template, trait                                string
+}
 
-// seed creates a fake-hardware node owned by owner and leased to lessee,
-// with a port, an inventory and a history entry, and a chassis.
+// seed creates a powered off fake-hardware node owned by owner and leased
+// to lessee, with a port, a port group (with a VIF), a volume connector and
+// target, an inventory, a BIOS setting and a history entry, a chassis and a
+// deploy template.
 func (e *authEnv) seed(t *testing.T, owner, lessee string) fixtures {
 	t.Helper()
 	ctx := context.Background()
 	n, err := e.st.CreateNode(ctx, store.Node{Driver: fake.TypeName, Owner: &owner, Lessee: &lessee,
+		PowerState: node.PowerOff,
 		DriverInfo: json.RawMessage(`{"fake_password": "s3cret"}`), LastError: strp2("BMC at 10.0.0.7 refused"),
 		Interfaces: store.Interfaces{Bios: "fake", Boot: "fake", Console: "fake", Deploy: "fake", Firmware: "fake",
 			Inspect: "fake", Management: "fake", Network: "noop", Power: "fake", RAID: "fake", Rescue: "fake",
@@ -257,7 +297,24 @@ func (e *authEnv) seed(t *testing.T, owner, lessee string) fixtures {
 		t.Fatal(err)
 	}
 	mac := randomMAC()
+	vif := uuid.NewString()
 	p, err := e.st.CreatePort(ctx, store.Port{NodeUUID: n.UUID, Address: mac})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgMAC := randomMAC()
+	g, err := e.st.CreatePortgroup(ctx, store.Portgroup{NodeUUID: n.UUID, Address: &pgMAC,
+		InternalInfo: json.RawMessage(`{"tenant_vif_port_id": "` + vif + `"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := e.st.CreateVolumeConnector(ctx, store.VolumeConnector{NodeUUID: n.UUID, Type: "iqn",
+		ConnectorID: "iqn.2024-01.org.example:" + n.UUID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vt, err := e.st.CreateVolumeTarget(ctx, store.VolumeTarget{NodeUUID: n.UUID, VolumeType: "iscsi",
+		VolumeID: n.UUID, Properties: json.RawMessage(`{"target_portal": "10.0.0.9:3260", "auth_password": "chap"}`)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,8 +339,8 @@ func (e *authEnv) seed(t *testing.T, owner, lessee string) fixtures {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixtures{node: n.UUID, port: p.UUID, chassis: ch.UUID, mac: randomMAC(), template: tmpl.UUID,
-		trait: randomTrait()}
+	return fixtures{node: n.UUID, port: p.UUID, chassis: ch.UUID, mac: randomMAC(), pg: g.UUID, vc: vc.UUID,
+		vt: vt.UUID, attached: vif, template: tmpl.UUID, trait: randomTrait()}
 }
 
 func strp2(s string) *string { return &s }
@@ -311,6 +368,7 @@ func runPolicyTable(t *testing.T, e *authEnv, tokens map[string]string, owner, l
 		for i, persona := range personaOrder {
 			f := e.seed(t, owner, lessee)
 			r := strings.NewReplacer("{node}", f.node, "{port}", f.port, "{chassis}", f.chassis, "{mac}", f.mac,
+				"{pg}", f.pg, "{vc}", f.vc, "{vt}", f.vt, "{attached}", f.attached, "{vif}", uuid.NewString(),
 				"{template}", f.template, "{trait}", f.trait)
 			got, body, _ := e.do(t, tokens[persona], pc.method, r.Replace(pc.path), r.Replace(pc.body))
 			cells++
@@ -364,9 +422,49 @@ func TestPolicyListsAndRedaction(t *testing.T) {
 		if n := count(tt.persona, "/v1/nodes", "nodes"); n != tt.nodes {
 			t.Errorf("%s lists %d nodes, want %d", tt.persona, n, tt.nodes)
 		}
-		if n := count(tt.persona, "/v1/ports", "ports"); n != tt.ports {
-			t.Errorf("%s lists %d ports, want %d", tt.persona, n, tt.ports)
+		// Every seeded node has one port, port group, volume connector and
+		// volume target.
+		for _, l := range []struct{ path, key string }{{"/v1/ports", "ports"}, {"/v1/portgroups", "portgroups"},
+			{"/v1/portgroups/detail", "portgroups"}, {"/v1/volume/connectors", "connectors"},
+			{"/v1/volume/targets?detail=true", "targets"}} {
+			if n := count(tt.persona, l.path, l.key); n != tt.ports {
+				t.Errorf("%s lists %d %s (%s), want %d", tt.persona, n, l.key, l.path, tt.ports)
+			}
 		}
+	}
+	// A node's port groups and volume objects, and a port group's ports.
+	for _, l := range []struct{ path, key string }{{"/v1/nodes/" + owned.node + "/portgroups", "portgroups"},
+		{"/v1/nodes/" + owned.node + "/volume/connectors", "connectors"},
+		{"/v1/nodes/" + owned.node + "/volume/targets", "targets"}} {
+		if n := count("lessee-reader", l.path, l.key); n != 1 {
+			t.Errorf("lessee reader lists %d %s of its node", n, l.key)
+		}
+	}
+	// Volume target properties: baremetal:volume:view_target_properties is
+	// a system reader's or any admin's; others see Ironic's redaction.
+	for _, tt := range []struct {
+		persona string
+		sees    bool
+	}{{"system-reader", true}, {"owner-admin", true}, {"lessee-admin", true}, {"owner-member", false},
+		{"lessee-reader", false}} {
+		for _, path := range []string{"/v1/volume/targets/" + owned.vt, "/v1/volume/targets?detail=true",
+			"/v1/nodes/" + owned.node + "/volume/targets?detail=true"} {
+			code, body, _ := e.do(t, tt.persona, "GET", path, "")
+			if code != 200 {
+				t.Fatalf("%s GET %s: %d %s", tt.persona, path, code, body)
+			}
+			sees := strings.Contains(body, "10.0.0.9:3260")
+			redacted := strings.Contains(body, `"redacted_contents": "** Value redacted: Requires permission `+
+				`baremetal:volume:view_target_properties access. Permission denied. **"`)
+			if sees != tt.sees || redacted == tt.sees {
+				t.Errorf("%s GET %s: properties shown %v, redacted %v: %s", tt.persona, path, sees, redacted, body)
+			}
+		}
+	}
+	code, body, _ := e.do(t, "owner-member", "PATCH", "/v1/volume/targets/"+owned.vt,
+		`[{"op": "add", "path": "/extra/x", "value": "y"}]`)
+	if code != 200 || strings.Contains(body, "10.0.0.9:3260") || !strings.Contains(body, "redacted_contents") {
+		t.Errorf("owner member's target update answers %d %s", code, body)
 	}
 	if code, _, _ := e.do(t, "owner-reader", "GET", "/v1/nodes?project="+staticOther, ""); code != 403 {
 		t.Errorf("owner reader listing another project's nodes: %d, want 403", code)
@@ -375,7 +473,7 @@ func TestPolicyListsAndRedaction(t *testing.T) {
 		t.Errorf("owner reader listing its own project: %d nodes", n)
 	}
 	// A lessee sees the node with Ironic's redactions; the owner does not.
-	_, body, _ := e.do(t, "lessee-reader", "GET", "/v1/nodes/"+owned.node, "")
+	_, body, _ = e.do(t, "lessee-reader", "GET", "/v1/nodes/"+owned.node, "")
 	var n struct {
 		LastError          string          `json:"last_error"`
 		DriverInfo         json.RawMessage `json:"driver_info"`

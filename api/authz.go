@@ -40,12 +40,27 @@ const (
 	// accessNodePorts: a node's ports: node visibility and the port list
 	// rules.
 	accessNodePorts
+	// accessList: a collection of objects of nodes (port groups, volume
+	// connectors and targets): all (list_all), or rule (list) filtered to
+	// the caller's project.
+	accessList
+	// accessSubList: a collection under a node or a port group: its node's
+	// visibility, and the list rules as accessList.
+	accessSubList
+	// accessObject: an object of a node (port group, volume connector or
+	// target): its node's visibility, then rule against the node, where the
+	// handler reads it (authorizeObject).
+	accessObject
+	// accessObjectCreate: rule against the node the body names
+	// (authorizeObjectCreate).
+	accessObjectCreate
 )
 
 // access is how one route is authorized.
 type access struct {
 	kind accessKind
 	rule auth.Rule
+	all  auth.Rule // accessList, accessSubList: the list_all rule
 }
 
 // routeRule is the access of the routes with method (or "*": any) and
@@ -59,8 +74,16 @@ func global(r auth.Rule) access   { return access{kind: accessGlobal, rule: r} }
 func onNode(r auth.Rule) access   { return access{kind: accessNode, rule: r} }
 func onPort(r auth.Rule) access   { return access{kind: accessPort, rule: r} }
 func special(k accessKind) access { return access{kind: k} }
-func public() access              { return access{kind: accessPublic} }
-func anyone() access              { return access{kind: accessAnyone} }
+func onObject(r auth.Rule) access { return access{kind: accessObject, rule: r} }
+func creating(r auth.Rule) access { return access{kind: accessObjectCreate, rule: r} }
+func listing(list, all auth.Rule) access {
+	return access{kind: accessList, rule: list, all: all}
+}
+func subListing(list, all auth.Rule) access {
+	return access{kind: accessSubList, rule: list, all: all}
+}
+func public() access { return access{kind: accessPublic} }
+func anyone() access { return access{kind: accessAnyone} }
 
 // routeAccess is every route's authorization: Ironic's rule for it. A test
 // checks that every route App registers is listed.
@@ -109,6 +132,21 @@ func routeAccess() []routeRule {
 		{"*", "/v1/nodes/:ident/vendor_passthru", onNode(auth.NodeVendorPassthru)},
 		{"*", "/v1/nodes/:ident/vendor_passthru/:method", onNode(auth.NodeVendorPassthru)},
 
+		{get, "/v1/nodes/:ident/portgroups", subListing(auth.PortgroupList, auth.PortgroupListAll)},
+		{get, "/v1/nodes/:ident/portgroups/detail", subListing(auth.PortgroupList, auth.PortgroupListAll)},
+		{post, "/v1/nodes/:ident/portgroups", anyone()},
+		{"*", "/v1/nodes/:ident/portgroups/:pg", anyone()},
+		{get, "/v1/nodes/:ident/vifs", onNode(auth.NodeVIFList)},
+		{post, "/v1/nodes/:ident/vifs", onNode(auth.NodeVIFAttach)},
+		{del, "/v1/nodes/:ident/vifs/:vif", onNode(auth.NodeVIFDetach)},
+		{get, "/v1/nodes/:ident/volume", global(auth.VolumeGet)},
+		{get, "/v1/nodes/:ident/volume/connectors", subListing(auth.VolumeList, auth.VolumeListAll)},
+		{get, "/v1/nodes/:ident/volume/targets", subListing(auth.VolumeList, auth.VolumeListAll)},
+		{post, "/v1/nodes/:ident/volume/connectors", anyone()},
+		{post, "/v1/nodes/:ident/volume/targets", anyone()},
+		{"*", "/v1/nodes/:ident/volume/connectors/:uuid", anyone()},
+		{"*", "/v1/nodes/:ident/volume/targets/:uuid", anyone()},
+
 		{get, "/v1/ports", special(accessPortList)},
 		{post, "/v1/ports", special(accessPortCreate)},
 		{del, "/v1/ports", anyone()},
@@ -117,6 +155,31 @@ func routeAccess() []routeRule {
 		{get, "/v1/ports/:uuid", onPort(auth.PortGet)},
 		{patch, "/v1/ports/:uuid", onPort(auth.PortUpdate)},
 		{del, "/v1/ports/:uuid", onPort(auth.PortDelete)},
+
+		{get, "/v1/portgroups", listing(auth.PortgroupList, auth.PortgroupListAll)},
+		{post, "/v1/portgroups", creating(auth.PortgroupCreate)},
+		{del, "/v1/portgroups", anyone()},
+		{patch, "/v1/portgroups", anyone()},
+		{get, "/v1/portgroups/detail", listing(auth.PortgroupList, auth.PortgroupListAll)},
+		{get, "/v1/portgroups/:ident", onObject(auth.PortgroupGet)},
+		{patch, "/v1/portgroups/:ident", onObject(auth.PortgroupUpdate)},
+		{del, "/v1/portgroups/:ident", onObject(auth.PortgroupDelete)},
+		{get, "/v1/portgroups/:ident/ports", subListing(auth.PortList, auth.PortListAll)},
+		{get, "/v1/portgroups/:ident/ports/detail", subListing(auth.PortList, auth.PortListAll)},
+		{post, "/v1/portgroups/:ident/ports", anyone()},
+		{"*", "/v1/portgroups/:ident/ports/:port", anyone()},
+
+		{get, "/v1/volume", global(auth.VolumeGet)},
+		{get, "/v1/volume/connectors", listing(auth.VolumeList, auth.VolumeListAll)},
+		{post, "/v1/volume/connectors", creating(auth.VolumeCreate)},
+		{get, "/v1/volume/connectors/:uuid", onObject(auth.VolumeGet)},
+		{patch, "/v1/volume/connectors/:uuid", onObject(auth.VolumeUpdate)},
+		{del, "/v1/volume/connectors/:uuid", onObject(auth.VolumeDelete)},
+		{get, "/v1/volume/targets", listing(auth.VolumeList, auth.VolumeListAll)},
+		{post, "/v1/volume/targets", creating(auth.VolumeCreate)},
+		{get, "/v1/volume/targets/:uuid", onObject(auth.VolumeGet)},
+		{patch, "/v1/volume/targets/:uuid", onObject(auth.VolumeUpdate)},
+		{del, "/v1/volume/targets/:uuid", onObject(auth.VolumeDelete)},
 
 		{get, "/v1/chassis", global(auth.ChassisGet)},
 		{post, "/v1/chassis", global(auth.ChassisCreate)},

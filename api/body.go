@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -90,6 +91,7 @@ var (
 	tReasonNull    = prop{types: []string{"string", "null"}, maxLen: maxReason}
 	tBootModeNull  = prop{types: []string{"string", "null"}, maxLen: 16}
 	tResourceClass = prop{types: []string{"string", "null"}, maxLen: 80}
+	tInteger       = prop{types: []string{"integer"}}
 )
 
 // schema is a flat object schema with additionalProperties false.
@@ -134,7 +136,7 @@ func (p prop) check(v any) string {
 		t := pyTypeName(v)
 		ok := false
 		for _, want := range p.types {
-			if want == t {
+			if want == t || want == "integer" && isIntegral(v) {
 				ok = true
 				break
 			}
@@ -153,7 +155,29 @@ func (p prop) check(v any) string {
 	return ""
 }
 
+// isIntegral is jsonschema's "integer" (Draft 2020-12, Ironic's): a JSON
+// number with an integral value, 1.0 and 1e2 included.
+func isIntegral(v any) bool {
+	n, ok := v.(json.Number)
+	if !ok {
+		return false
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	return err == nil && f == math.Trunc(f)
+}
+
 // Value converters (ironic.common.args).
+
+// argInt32 converts a schema-checked JSON integer to the 32-bit integer
+// Ironic's column holds (its database refuses larger ones).
+func argInt32(name string, v any) (int32, *apiError) {
+	n, _ := v.(json.Number)
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || f != math.Trunc(f) || f < math.MinInt32 || f > math.MaxInt32 {
+		return 0, badRequest("Invalid %s: %s is not a 32-bit integer", name, pyDisplay(v))
+	}
+	return int32(f), nil
+}
 
 // argBool converts a JSON boolean or one of oslo's boolean strings.
 func argBool(name string, v any) (*bool, *apiError) {

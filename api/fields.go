@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,7 @@ const (
 	kStrings                // []string
 	kTime                   // time.Time, the zero time shown as null
 	kTimePtr                // *time.Time
+	kInt32                  // int32, a JSON integer
 	kComputed               // rendered by render only
 )
 
@@ -76,6 +78,7 @@ type field[T any] struct {
 	strs    func(*T) *[]string
 	tm      func(*T) *time.Time
 	tmp     func(*T) **time.Time
+	i32     func(*T) *int32
 
 	// render, when set, renders the value instead of kind.
 	render func(b []byte, v *view, t *T) []byte
@@ -95,6 +98,9 @@ type field[T any] struct {
 
 	hidden   bool // not accepted in ?fields=
 	computed bool // computed by the API: listed after links with ?fields= (nodes)
+	// mandatory: a PATCH may set it to null but not remove it (portgroup
+	// mode).
+	mandatory bool
 }
 
 // Field constructors, one per kind; options are set on what they return.
@@ -133,6 +139,10 @@ func timeField[T any](name string, p func(*T) *time.Time) field[T] {
 
 func timePtrField[T any](name string, min int, p func(*T) **time.Time) field[T] {
 	return field[T]{name: name, min: min, kind: kTimePtr, tmp: p}
+}
+
+func int32Field[T any](name string, min int, p func(*T) *int32) field[T] {
+	return field[T]{name: name, min: min, kind: kInt32, i32: p}
 }
 
 // computedField is rendered by render alone (null, a link, the conductor).
@@ -194,6 +204,9 @@ func (f field[T]) hide() field[T] { f.hidden = true; return f }
 // apiComputed lists f after links with ?fields=.
 func (f field[T]) apiComputed() field[T] { f.computed = true; return f }
 
+// unremovable refuses a PATCH that removes f.
+func (f field[T]) unremovable() field[T] { f.mandatory = true; return f }
+
 // blankEmpty makes "" f's empty value.
 func (f field[T]) blankEmpty() field[T] { f.blank = true; return f }
 
@@ -235,6 +248,8 @@ func (f *field[T]) appendValue(b []byte, v *view, t *T) []byte {
 		}
 	case kTimePtr:
 		return jsonwire.AppendTimePtr(b, *f.tmp(t))
+	case kInt32:
+		return strconv.AppendInt(b, int64(*f.i32(t)), 10)
 	}
 	return append(b, "null"...)
 }
@@ -260,6 +275,8 @@ func (f *field[T]) value(t *T) any {
 		}
 	case kObject:
 		return decodeObject(*f.raw(t))
+	case kInt32:
+		return json.Number(strconv.FormatInt(int64(*f.i32(t)), 10))
 	}
 	return nil
 }
@@ -302,6 +319,12 @@ func (f *field[T]) write(t *T, val any, in *input) error {
 			raw = encodeValue(val)
 		}
 		*f.raw(t) = raw
+	case kInt32:
+		n, err := argInt32(f.name, val)
+		if err != nil {
+			return err
+		}
+		*f.i32(t) = n
 	}
 	return nil
 }
@@ -313,6 +336,9 @@ type input struct {
 	s       *Server
 	v       int    // the negotiated microversion
 	nameErr string // the message (format) for an invalid node name
+	// creating: a create body, not a patched document (volume objects name
+	// a missing node differently in each)
+	creating bool
 }
 
 // view carries what rendering needs besides the object.
@@ -604,29 +630,35 @@ func (r *resource[T]) rejectNewer(v int, body *jsonwire.Object) *apiError {
 // than the microversion, then the empty value of every optional field and
 // the body's members, in the body's order.
 func (r *resource[T]) decodeCreate(c *fiber.Ctx, name string, t *T, in *input) error {
+	_, err := r.decodeCreateBody(c, name, t, in)
+	return err
+}
+
+// decodeCreateBody is decodeCreate returning the body it read.
+func (r *resource[T]) decodeCreateBody(c *fiber.Ctx, name string, t *T, in *input) (*jsonwire.Object, error) {
 	body, err := decodeObjectBody(c, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := r.create.check(name, body); err != nil {
-		return err
+		return nil, err
 	}
 	if err := r.rejectNewer(in.v, body); err != nil {
-		return err
+		return nil, err
 	}
 	for i := range r.fields {
 		if f := &r.fields[i]; f.in&inCreate != 0 && f.in&inRequired == 0 {
 			if err := f.write(t, nil, in); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	for _, k := range body.Keys() {
 		if err := r.fields[r.index[k]].write(t, body.Value(k), in); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return body, nil
 }
 
 // checkPatch refuses operations on fields that are not patchable
@@ -661,6 +693,11 @@ func (r *resource[T]) patchObject(t *T, ops []patchOp, in *input) error {
 	doc := r.doc(t)
 	if err := applyPatch(doc, ops); err != nil {
 		return err
+	}
+	for _, name := range r.patchable {
+		if _, ok := doc.Get(name); !ok && r.fields[r.index[name]].mandatory {
+			return badRequest("'%s' is a mandatory attribute and can not be removed", name)
+		}
 	}
 	if err := r.patch.check("patch", doc); err != nil {
 		return err

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 
@@ -446,6 +447,9 @@ func truthy(v any) bool {
 		return len(t) > 0
 	case *jsonwire.Object:
 		return t.Len() > 0
+	case json.Number:
+		f, err := strconv.ParseFloat(string(t), 64)
+		return err != nil || f != 0
 	default:
 		return true
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 )
 
@@ -61,15 +63,22 @@ func portFields() []field[store.Port] {
 			setBy(setPortNode),
 		linkField("links", 1, "ports/", uuidOf, ""),
 		strPtrField("portgroup_uuid", v24PortgroupSubctl, func(p *p) **string { return &p.PortgroupUUID }).
-			input(tStringNull, both).setBy(func(p *p, val any, _ *input) error {
+			input(tStringNull, both).setBy(func(p *p, val any, in *input) error {
 			u, err := argUUID("portgroup_uuid", val)
 			if err != nil {
 				return err
 			}
-			if u != nil { // ferric has no port groups
-				return badRequest("Portgroup %s could not be found.", *u)
+			if u == nil {
+				p.PortgroupUUID = nil
+				return nil
 			}
-			p.PortgroupUUID = nil
+			g, rerr := in.s.Store.Portgroup(in.c.UserContext(), *u)
+			if errors.Is(rerr, store.ErrNotFound) {
+				return badRequest("Portgroup %s could not be found.", *u)
+			} else if rerr != nil {
+				return fmt.Errorf("read portgroup %s: %w", *u, rerr)
+			}
+			p.PortgroupUUID = &g.UUID
 			return nil
 		}),
 	}
@@ -118,7 +127,7 @@ func (s *Server) listPorts(detailPath bool) fiber.Handler {
 	if detailPath {
 		resource = "ports/detail"
 	}
-	return func(c *fiber.Ctx) error { return s.portCollection(c, detailPath, "", resource) }
+	return func(c *fiber.Ctx) error { return s.portCollection(c, detailPath, portScope{}, resource) }
 }
 
 // nodePorts answers GET /v1/nodes/{ident}/ports[/detail].
@@ -133,17 +142,32 @@ func (s *Server) nodePorts(detailPath bool) fiber.Handler {
 		if detailPath {
 			resource += "/detail"
 		}
-		return s.portCollection(c, detailPath, n.UUID, resource)
+		return s.portCollection(c, detailPath, portScope{node: n.UUID}, resource)
 	}
 }
 
-// portCollection serves a port list; nodeUUID is set for a node's ports.
-func (s *Server) portCollection(c *fiber.Ctx, detailPath bool, nodeUUID, resource string) error {
+// portScope is the parent a port list is asked through: a node, a port
+// group, or none (/v1/ports).
+type portScope struct {
+	node      string
+	portgroup *store.Portgroup
+}
+
+// portCollection serves a port list of scope.
+func (s *Server) portCollection(c *fiber.Ctx, detailPath bool, scope portScope, resource string) error {
 	ctx := c.UserContext()
 	v := minor(c)
-	q := store.ListPorts{NodeUUID: nodeUUID, Project: listProject(c)} // listProject: auth.go
+	q := store.ListPorts{NodeUUID: scope.node, Project: listProject(c)} // listProject: auth.go
+	if scope.portgroup != nil {
+		q.PortgroupUUID = scope.portgroup.UUID
+	}
 	var args [][2]string
-	if nodeUUID == "" {
+	pgIdent, byPortgroup := query(c, "portgroup")
+	if byPortgroup && v < v24PortgroupSubctl {
+		return notAcceptable("")
+	}
+	filters := 0 // Ironic's exclusive filters: node, portgroup (and shard)
+	if scope.node == "" {
 		if raw, ok := query(c, "node_uuid"); ok {
 			if _, err := argUUID("node_uuid", raw); err != nil {
 				return err
@@ -159,6 +183,23 @@ func (s *Server) portCollection(c *fiber.Ctx, detailPath bool, nodeUUID, resourc
 			q.NodeUUID = n.UUID
 			args = append(args, [2]string{"node", raw})
 		}
+	}
+	if q.NodeUUID != "" {
+		filters++
+	}
+	if scope.portgroup != nil || byPortgroup {
+		filters++
+	}
+	if filters > 1 {
+		return newError(fiber.StatusForbidden, "Operation not permitted.")
+	}
+	if byPortgroup && scope.portgroup == nil {
+		g, err := s.loadPortgroup(c, pgIdent)
+		if err != nil {
+			return err
+		}
+		q.PortgroupUUID = g.UUID
+		args = append(args, [2]string{"portgroup", pgIdent})
 	}
 	if raw, ok := query(c, "address"); ok {
 		q.Address = strings.ToLower(raw)
@@ -282,11 +323,13 @@ func isDatapathID(s string) bool {
 	return true
 }
 
-// createPort answers POST /v1/ports.
+// createPort answers POST /v1/ports: Ironic's API checks, then its
+// conductor's create_port under the node lock.
 func (s *Server) createPort(c *fiber.Ctx) error {
 	v := minor(c)
 	var p store.Port
-	if err := portRes.decodeCreate(c, "port", &p, &input{c: c, s: s, v: v}); err != nil {
+	body, err := portRes.decodeCreateBody(c, "port", &p, &input{c: c, s: s, v: v})
+	if err != nil {
 		return err
 	}
 	if err := checkSmartNIC(&p, "port"); err != nil {
@@ -295,10 +338,40 @@ func (s *Server) createPort(c *fiber.Ctx) error {
 	if err := s.authorizePortCreate(c, p.NodeUUID); err != nil { // auth.go
 		return err
 	}
+	if p.PhysicalNetwork != nil && *p.PhysicalNetwork == "" {
+		return badRequest("A non-empty value is required when setting physical_network")
+	}
+	pxeAsked := false
+	if b, _ := argBool("pxe_enabled", body.Value("pxe_enabled")); b != nil {
+		pxeAsked = *b
+	}
 	if p.UUID == "" {
 		p.UUID = uuid.NewString()
 	}
-	created, err := s.Store.CreatePort(c.UserContext(), p)
+	var created store.Port
+	err = s.lockedWrite(c, []string{p.NodeUUID}, func(q store.Queries, nodes map[string]store.Node) error {
+		n := nodes[p.NodeUUID]
+		if p.PortgroupUUID != nil {
+			g, err := q.Portgroup(c.UserContext(), *p.PortgroupUUID)
+			if errors.Is(err, store.ErrNotFound) {
+				return badRequest("Portgroup %s could not be found.", *p.PortgroupUUID)
+			} else if err != nil {
+				return err
+			}
+			if g.NodeUUID != n.UUID {
+				return badRequest("Port can not be added to a portgroup belonging to a different node.")
+			}
+			if pxeAsked && !g.StandalonePortsSupported {
+				return conflict("Port group %s doesn't support standalone ports. This port cannot be created as a member of that portgroup as the port's 'pxe_enabled' field was set to True.", g.UUID)
+			}
+			if err := checkPortPhysnet(c, q, &p, nil); err != nil {
+				return err
+			}
+		}
+		var err error
+		created, err = q.CreatePort(c.UserContext(), p)
+		return err
+	})
 	switch {
 	case errors.Is(err, store.ErrExists):
 		if _, err := s.Store.Port(c.UserContext(), p.UUID); err == nil {
@@ -308,13 +381,62 @@ func (s *Server) createPort(c *fiber.Ctx) error {
 	case errors.Is(err, store.ErrNotFound):
 		return badRequest("Node %s could not be found.", p.NodeUUID)
 	case err != nil:
-		return fmt.Errorf("create port %s: %w", p.Address, err)
+		return err
 	}
 	c.Location(s.publicURL(c) + "/v1/ports/" + created.UUID)
 	return sendObject(s, c, fiber.StatusCreated, portRes, &created, nil)
 }
 
-// patchPort answers PATCH /v1/ports/{uuid}.
+// checkPortPhysnet is Ironic's validate_port_physnet: a member of a port
+// group has the physical network of the group's other members (old is the
+// port before the change, nil on create).
+func checkPortPhysnet(c *fiber.Ctx, q store.Queries, p, old *store.Port) error {
+	if p.PortgroupUUID == nil {
+		return nil
+	}
+	if old != nil && equalPtr(old.PortgroupUUID, p.PortgroupUUID) && equalPtr(old.PhysicalNetwork, p.PhysicalNetwork) {
+		return nil
+	}
+	members, err := q.ListPorts(c.UserContext(), store.ListPorts{PortgroupUUID: *p.PortgroupUUID})
+	if err != nil {
+		return err
+	}
+	var groupNet *string
+	found := false
+	for i := range members {
+		if members[i].UUID == p.UUID {
+			continue
+		}
+		if found && !equalPtr(groupNet, members[i].PhysicalNetwork) {
+			// Ironic's PortgroupPhysnetInconsistent ("shouldn't ever happen":
+			// every write checks this rule).
+			return conflict("Port group %s has member ports with inconsistent physical networks (%s, %s). All ports in a port group must have the same physical network.",
+				*p.PortgroupUUID, pyPtr(groupNet), pyPtr(members[i].PhysicalNetwork))
+		}
+		groupNet, found = members[i].PhysicalNetwork, true
+	}
+	if found && !equalPtr(groupNet, p.PhysicalNetwork) {
+		return conflict("Port with physical network %s cannot become a member of port group %s which has ports in physical network %s.",
+			pyPtr(p.PhysicalNetwork), *p.PortgroupUUID, pyPtr(groupNet))
+	}
+	return nil
+}
+
+// pyPtr is Python's str() of an optional string.
+func pyPtr(s *string) string {
+	if s == nil {
+		return "None"
+	}
+	return *s
+}
+
+// portConnectivityText is the list of connectivity attributes in Ironic's
+// message (a Python set, in the order Ironic 21.4 printed it).
+const portConnectivityText = "pxe_enabled, local_link_connection, physical_network, portgroup_id"
+
+// patchPort answers PATCH /v1/ports/{uuid}: Ironic's API checks, then its
+// conductor's update_port under the lock of the port's node (both nodes
+// when it moves).
 func (s *Server) patchPort(c *fiber.Ctx) error {
 	v := minor(c)
 	ops, err := parsePatch(c)
@@ -328,34 +450,131 @@ func (s *Server) patchPort(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := portRes.patchObject(&p, ops, &input{c: c, s: s, v: v}); err != nil {
-		return err
-	}
-	if err := checkSmartNIC(&p, "patch"); err != nil {
-		return err
-	}
-	updated, err := s.Store.UpdatePort(c.UserContext(), p)
+	var updated, patched store.Port
+	target := p.NodeUUID
+	err = retryStale(func() error {
+		patched = p
+		if err := portRes.patchObject(&patched, ops, &input{c: c, s: s, v: v}); err != nil {
+			return err
+		}
+		target = patched.NodeUUID
+		return s.lockedWrite(c, []string{p.NodeUUID, patched.NodeUUID}, func(q store.Queries, nodes map[string]store.Node) error {
+			cur, err := q.Port(c.UserContext(), p.UUID)
+			if err != nil {
+				return err
+			}
+			if cur.NodeUUID != p.NodeUUID {
+				p = cur
+				return errStale
+			}
+			patched = cur
+			if err := portRes.patchObject(&patched, ops, &input{c: c, s: s, v: v}); err != nil {
+				return err
+			}
+			if err := checkSmartNIC(&patched, "patch"); err != nil {
+				return err
+			}
+			n := nodes[patched.NodeUUID]
+			if n.ProvisionState == node.Inspecting && v >= v39InspectWait {
+				return conflict("Cannot update port \"%s\" on \"%s\" while it is in state \"%s\".", cur.UUID, n.UUID, node.Inspecting)
+			}
+			if patched.PhysicalNetwork != nil && *patched.PhysicalNetwork == "" &&
+				!equalPtr(cur.PhysicalNetwork, patched.PhysicalNetwork) {
+				return badRequest("A non-empty value is required when setting physical_network")
+			}
+			if err := s.portRules(c, q, &n, &cur, &patched); err != nil {
+				return err
+			}
+			updated, err = q.UpdatePort(c.UserContext(), patched)
+			return err
+		})
+	})
 	switch {
 	case errors.Is(err, store.ErrExists):
-		return conflict("A port with MAC address %s already exists.", p.Address)
+		return conflict("A port with MAC address %s already exists.", patched.Address)
 	case errors.Is(err, store.ErrNotFound):
-		return portNotFound(p.UUID)
+		if _, gerr := s.Store.Port(c.UserContext(), p.UUID); errors.Is(gerr, store.ErrNotFound) {
+			return portNotFound(p.UUID)
+		}
+		return badRequest("Node %s could not be found.", target)
 	case err != nil:
-		return fmt.Errorf("update port %s: %w", p.UUID, err)
+		return err
 	}
 	return sendObject(s, c, fiber.StatusOK, portRes, &updated, nil)
 }
 
-// deletePort answers DELETE /v1/ports/{uuid}.
+// portRules are the checks of Ironic's update_port on a port changed from
+// old to p on node n: the address of a deployed node's port is fixed, its
+// connectivity changes only in Ironic's connectivity states or maintenance,
+// its port group is on its node, with its physical network, and the network
+// interface's own rules.
+func (s *Server) portRules(c *fiber.Ctx, q store.Queries, n *store.Node, old, p *store.Port) error {
+	if (n.ProvisionState == node.Active || n.InstanceUUID != nil) && p.Address != old.Address && !n.Maintenance {
+		return conflict("Cannot update hardware address for port %s as node %s is active or has instance UUID assigned",
+			p.UUID, n.UUID)
+	}
+	connectivity := !equalPtr(old.PortgroupUUID, p.PortgroupUUID) || old.PXEEnabled != p.PXEEnabled ||
+		!sameJSON(old.LocalLinkConnection, p.LocalLinkConnection) || !equalPtr(old.PhysicalNetwork, p.PhysicalNetwork)
+	if connectivity && !mayChangeConnectivity(n) {
+		return conflict("Port %s can not have any connectivity attributes (%s) updated unless node %s is in a %s state or in maintenance mode. The current state is %s.",
+			p.UUID, portConnectivityText, n.UUID, connectivityStatesText(), n.ProvisionState)
+	}
+	if p.PortgroupUUID != nil {
+		g, err := q.Portgroup(c.UserContext(), *p.PortgroupUUID)
+		if errors.Is(err, store.ErrNotFound) {
+			return badRequest("Portgroup %s could not be found.", *p.PortgroupUUID)
+		} else if err != nil {
+			return err
+		}
+		if g.NodeUUID != p.NodeUUID {
+			return badRequest("Port can not be added to a portgroup belonging to a different node.")
+		}
+		if err := checkPortPhysnet(c, q, p, old); err != nil {
+			return err
+		}
+		return s.portChanged(n, old, p, &g)
+	}
+	return nil
+}
+
+// sameJSON compares two stored JSON objects by value (member order aside).
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return string(a) == string(b)
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// deletePort answers DELETE /v1/ports/{uuid}: Ironic's destroy_port under
+// the node lock; a port bound to a VIF stays unless the node is in
+// maintenance.
 func (s *Server) deletePort(c *fiber.Ctx) error {
 	p, err := s.loadPort(c, param(c, "uuid"))
 	if err != nil {
 		return err
 	}
-	if err := s.Store.DeletePort(c.UserContext(), p.UUID); errors.Is(err, store.ErrNotFound) {
+	err = retryStale(func() error {
+		return s.lockedWrite(c, []string{p.NodeUUID}, func(q store.Queries, nodes map[string]store.Node) error {
+			cur, err := q.Port(c.UserContext(), p.UUID)
+			if err != nil {
+				return err
+			}
+			if cur.NodeUUID != p.NodeUUID {
+				p = cur
+				return errStale
+			}
+			n := nodes[cur.NodeUUID]
+			if vif, use := attachedVIF(cur.InternalInfo); vif != "" && !n.Maintenance {
+				return conflict("Cannot delete the port %s as it is bound to VIF %s for %s use.", cur.UUID, vif, use)
+			}
+			return q.DeletePort(c.UserContext(), cur.UUID)
+		})
+	})
+	if errors.Is(err, store.ErrNotFound) {
 		return portNotFound(p.UUID)
 	} else if err != nil {
-		return fmt.Errorf("delete port %s: %w", p.UUID, err)
+		return err
 	}
 	return empty(c, fiber.StatusNoContent)
 }

@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -65,6 +66,28 @@ type (
 		UpdatePort(ctx context.Context, p store.Port) (store.Port, error)
 		DeletePort(ctx context.Context, uuid string) error
 	}
+	// PortgroupStore reads and creates port groups; their changes run
+	// under the node lock (NodeLocker).
+	PortgroupStore interface {
+		Portgroup(ctx context.Context, ident string) (store.Portgroup, error)
+		ListPortgroups(ctx context.Context, q store.ListPortgroups) ([]store.Portgroup, error)
+		CreatePortgroup(ctx context.Context, g store.Portgroup) (store.Portgroup, error)
+	}
+	// VolumeStore reads and creates volume connectors and targets; their
+	// changes run under the node lock (NodeLocker).
+	VolumeStore interface {
+		VolumeConnector(ctx context.Context, uuid string) (store.VolumeConnector, error)
+		ListVolumeConnectors(ctx context.Context, q store.ListVolume) ([]store.VolumeConnector, error)
+		CreateVolumeConnector(ctx context.Context, v store.VolumeConnector) (store.VolumeConnector, error)
+		VolumeTarget(ctx context.Context, uuid string) (store.VolumeTarget, error)
+		ListVolumeTargets(ctx context.Context, q store.ListVolume) ([]store.VolumeTarget, error)
+		CreateVolumeTarget(ctx context.Context, v store.VolumeTarget) (store.VolumeTarget, error)
+	}
+	// NodeLocker runs a write in one transaction, in which
+	// store.Queries.LockNodes holds nodes' rows (see lockedWrite).
+	NodeLocker interface {
+		InTx(ctx context.Context, fn func(q store.Queries) error) error
+	}
 	// ChassisReader reads chassis.
 	ChassisReader interface {
 		Chassis(ctx context.Context, uuid string) (store.Chassis, error)
@@ -113,6 +136,9 @@ type (
 		NodeHistory
 		PortReader
 		PortWriter
+		PortgroupStore
+		VolumeStore
+		NodeLocker
 		ChassisReader
 		ChassisWriter
 	}
@@ -358,6 +384,17 @@ func (s *Server) App() *fiber.App {
 	v1.Delete("/nodes/:ident/traits", s.deleteTraits)
 	v1.Delete("/nodes/:ident/traits/:trait", s.deleteTraits)
 	v1.Get("/nodes/:ident/vendor_passthru/methods", s.nodeVendorMethods)
+	v1.Get("/nodes/:ident/portgroups", s.nodePortgroups(false))
+	v1.Get("/nodes/:ident/portgroups/detail", s.nodePortgroups(true))
+	v1.Post("/nodes/:ident/portgroups", subresourceForbidden(v24PortgroupSubctl))
+	v1.Get("/nodes/:ident/vifs", s.listVIFs)
+	v1.Post("/nodes/:ident/vifs", s.attachVIF)
+	v1.Delete("/nodes/:ident/vifs/:vif", s.detachVIF)
+	v1.Get("/nodes/:ident/volume", s.volumeRoot)
+	v1.Get("/nodes/:ident/volume/connectors", listVolume(s, s.connectorKind))
+	v1.Get("/nodes/:ident/volume/targets", listVolume(s, s.targetKind))
+	v1.Post("/nodes/:ident/volume/connectors", subresourceForbidden(v32Volume))
+	v1.Post("/nodes/:ident/volume/targets", subresourceForbidden(v32Volume))
 
 	// Ports.
 	v1.Get("/ports", s.listPorts(false))
@@ -368,6 +405,40 @@ func (s *Server) App() *fiber.App {
 	v1.Get("/ports/:uuid", s.getPort)
 	v1.Patch("/ports/:uuid", s.patchPort)
 	v1.Delete("/ports/:uuid", s.deletePort)
+
+	// Port groups.
+	v1.Get("/portgroups", s.listPortgroups(false))
+	v1.Post("/portgroups", s.createPortgroup)
+	v1.Delete("/portgroups", missingParam("portgroup_ident"))
+	v1.Patch("/portgroups", missingParam("portgroup_ident"))
+	v1.Get("/portgroups/detail", s.listPortgroups(true))
+	v1.Get("/portgroups/:ident", s.getPortgroup)
+	v1.Patch("/portgroups/:ident", s.patchPortgroup)
+	v1.Delete("/portgroups/:ident", s.deletePortgroup)
+	v1.Get("/portgroups/:ident/ports", s.portgroupPorts(false))
+	v1.Get("/portgroups/:ident/ports/detail", s.portgroupPorts(true))
+	v1.Post("/portgroups/:ident/ports", subresourceForbidden(v24PortgroupSubctl))
+
+	// Volume connectors and targets.
+	v1.Get("/volume", s.volumeRoot)
+	v1.Get("/volume/connectors", listVolume(s, s.connectorKind))
+	v1.Post("/volume/connectors", createVolume(s, s.connectorKind))
+	v1.Get("/volume/connectors/:uuid", getVolume(s, s.connectorKind))
+	v1.Patch("/volume/connectors/:uuid", patchVolume(s, s.connectorKind))
+	v1.Delete("/volume/connectors/:uuid", deleteVolume(s, s.connectorKind))
+	v1.Get("/volume/targets", listVolume(s, s.targetKind))
+	v1.Post("/volume/targets", createVolume(s, s.targetKind))
+	v1.Get("/volume/targets/:uuid", getVolume(s, s.targetKind))
+	v1.Patch("/volume/targets/:uuid", patchVolume(s, s.targetKind))
+	v1.Delete("/volume/targets/:uuid", deleteVolume(s, s.targetKind))
+	// A single object through its parent (after the static .../detail
+	// routes): Ironic's OperationNotPermitted.
+	for _, m := range []string{fiber.MethodGet, fiber.MethodPatch, fiber.MethodDelete} {
+		v1.Add(m, "/nodes/:ident/portgroups/:pg", subresourceForbidden(v24PortgroupSubctl))
+		v1.Add(m, "/portgroups/:ident/ports/:port", subresourceForbidden(v24PortgroupSubctl))
+		v1.Add(m, "/nodes/:ident/volume/connectors/:uuid", subresourceForbidden(v32Volume))
+		v1.Add(m, "/nodes/:ident/volume/targets/:uuid", subresourceForbidden(v32Volume))
+	}
 
 	// Chassis.
 	v1.Get("/chassis", s.listChassis(false))
@@ -474,9 +545,17 @@ func (s *Server) publicURL(c *fiber.Ctx) string {
 }
 
 // param returns a copy of a route parameter (Fiber's value is only valid
-// during the handler).
+// during the handler), percent-decoded as Ironic's router decodes it (a
+// valid identifier has nothing to decode; an invalid one is quoted in
+// messages as the client meant it).
 func param(c *fiber.Ctx, name string) string {
-	return strings.Clone(c.Params(name))
+	raw := c.Params(name)
+	if strings.IndexByte(raw, '%') >= 0 {
+		if s, err := url.PathUnescape(raw); err == nil {
+			return s
+		}
+	}
+	return strings.Clone(raw)
 }
 
 // query returns a copy of a query parameter and whether it was present.

@@ -28,17 +28,13 @@ import (
 // Not implemented at any version (ferric has no such resource), answered with
 // Ironic's 404 for an unknown path unless noted:
 //   - 1.22 ramdisk lookup and heartbeat (ferric-agent has its own endpoints)
-//   - 1.23/1.24/1.26 portgroups (port.portgroup_uuid is always null)
-//   - 1.28/1.67 VIFs, 1.29 inject NMI, 1.32 volume connectors/targets
+//   - 1.29 inject NMI
 //   - 1.52/1.57/1.58/1.60 allocations (node.allocation_uuid is always
 //     null), 1.54 events, 1.63 indicators, 1.76 PUT .../states/boot_mode
 //     and .../states/secure_boot
 //   - console (GET/PUT .../states/console)
-//   - 1.81 node inventory: GET /v1/nodes/{id}/inventory answers Ironic's
-//     NodeInventoryNotFound (404), since ferric keeps no inspection data
 //   - 1.70 disable_ramdisk and the rescue/unrescue/adopt verbs are refused as
 //     invalid transitions (400), since no workflow implements them
-//   - 1.80 project-scoped node create/delete: ferric has no RBAC (noauth)
 const (
 	minMinor = 1
 	maxMinor = 82

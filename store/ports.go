@@ -12,9 +12,11 @@ import (
 )
 
 // portColumns are a Port's fields as columns of the ports table, read over
-// "p" (ports or a CTE returning ports rows) joined to "n" (nodes).
-// node_uuid is written as node_id: an unknown node UUID becomes -1, which
-// the foreign key rejects (ErrNotFound) in the same statement.
+// "p" (ports or a CTE returning ports rows) joined to "n" (nodes) and left
+// joined to "pg" (portgroups). node_uuid is written as node_id and
+// portgroup_uuid as portgroup_id: an unknown UUID becomes -1, which the
+// foreign key rejects (ErrNotFound) in the same statement; so does a port
+// group on another node than the port's.
 func portColumns() []column[Port] {
 	opt := optTextCol[Port]
 	js := jsonCol[Port]
@@ -24,7 +26,9 @@ func portColumns() []column[Port] {
 		textCol("address", func(p *Port) *string { return &p.Address }).sorted(),
 		textCol("node_uuid", func(p *Port) *string { return &p.NodeUUID }).readAs("n.uuid::text").
 			writeTo("node_id", "COALESCE((SELECT id FROM nodes WHERE uuid = %[1]s::uuid), -1)"),
-		opt("portgroup_uuid", func(p *Port) **string { return &p.PortgroupUUID }),
+		opt("portgroup_uuid", func(p *Port) **string { return &p.PortgroupUUID }).readAs("pg.uuid::text").
+			writeTo("portgroup_id",
+				`CASE WHEN %[1]s::uuid IS NULL THEN NULL ELSE COALESCE((SELECT id FROM portgroups WHERE uuid = %[1]s::uuid), -1) END`),
 		js("local_link_connection", func(p *Port) *json.RawMessage { return &p.LocalLinkConnection }),
 		boolCol("pxe_enabled", func(p *Port) *bool { return &p.PXEEnabled }),
 		opt("physical_network", func(p *Port) **string { return &p.PhysicalNetwork }),
@@ -38,7 +42,8 @@ func portColumns() []column[Port] {
 }
 
 // portTable is portColumns with the SQL they build.
-var portTable = newTable("ports", "p", "port", " JOIN nodes n ON n.id = p.node_id", portColumns())
+var portTable = newTable("ports", "p", "port",
+	" JOIN nodes n ON n.id = p.node_id LEFT JOIN portgroups pg ON pg.id = p.portgroup_id", portColumns())
 
 // normalizeMAC returns a MAC address as stored: trimmed and lower case.
 func normalizeMAC(mac string) string { return strings.ToLower(strings.TrimSpace(mac)) }
@@ -55,6 +60,14 @@ func normalizePort(p *Port) error {
 		return fmt.Errorf("node %q: %w", p.NodeUUID, ErrNotFound)
 	}
 	p.NodeUUID = n.String()
+	if p.PortgroupUUID != nil {
+		g, err := uuid.Parse(*p.PortgroupUUID)
+		if err != nil {
+			return fmt.Errorf("portgroup %q: %w", *p.PortgroupUUID, ErrNotFound)
+		}
+		s := g.String()
+		p.PortgroupUUID = &s
+	}
 	return nil
 }
 
@@ -64,8 +77,8 @@ func normalizePort(p *Port) error {
 // become {}.
 //
 // Errors: ErrExists for a duplicate address or UUID; ErrNotFound when
-// p.NodeUUID names no node; ErrInvalidArgument for an empty address or a
-// malformed UUID.
+// p.NodeUUID names no node or p.PortgroupUUID no port group of that node;
+// ErrInvalidArgument for an empty address or a malformed UUID.
 func (q Queries) CreatePort(ctx context.Context, p Port) (Port, error) {
 	return portTable.create(ctx, q.db, &p, &p.UUID, normalizePort)
 }
@@ -101,6 +114,13 @@ func (q Queries) ListPorts(ctx context.Context, l ListPorts) ([]Port, error) {
 		if l.Address != "" {
 			b.cond("p.address = %s::text", normalizeMAC(l.Address))
 		}
+		if l.PortgroupUUID != "" {
+			id, err := uuid.Parse(l.PortgroupUUID)
+			if err != nil {
+				return false
+			}
+			b.cond("pg.uuid = %s::uuid", id.String())
+		}
 		if l.Project != "" {
 			b.cond("(n.owner = %[1]s::text OR n.lessee = %[1]s::text)", l.Project)
 		}
@@ -112,8 +132,9 @@ func (q Queries) ListPorts(ctx context.Context, l ListPorts) ([]Port, error) {
 // but ID, UUID and CreatedAt; it may move the port to another node), sets
 // UpdatedAt and returns the stored row.
 //
-// Errors: ErrNotFound when the port is gone or p.NodeUUID names no node;
-// ErrExists for a duplicate address.
+// Errors: ErrNotFound when the port is gone, p.NodeUUID names no node or
+// p.PortgroupUUID no port group of that node; ErrExists for a duplicate
+// address.
 func (q Queries) UpdatePort(ctx context.Context, p Port) (Port, error) {
 	return portTable.update(ctx, q.db, &p, &p.UUID, normalizePort)
 }

@@ -116,9 +116,9 @@ func (i Interfaces) ByKind() map[drivers.Kind]string {
 type Port struct {
 	ID                  int64
 	UUID                string
-	Address             string // MAC, lower case, unique
-	NodeUUID            string // resolved from node_id
-	PortgroupUUID       *string
+	Address             string  // MAC, lower case, unique
+	NodeUUID            string  // resolved from node_id
+	PortgroupUUID       *string // resolved from portgroup_id; nil: in no group
 	LocalLinkConnection json.RawMessage
 	PXEEnabled          bool
 	PhysicalNetwork     *string
@@ -128,6 +128,51 @@ type Port struct {
 	Name                *string
 	CreatedAt           time.Time
 	UpdatedAt           *time.Time
+}
+
+// Portgroup is a group of a node's ports bonded together (Ironic's
+// portgroup, API 1.23).
+type Portgroup struct {
+	ID                       int64
+	UUID                     string
+	Name                     *string
+	NodeUUID                 string  // resolved from node_id
+	Address                  *string // MAC, lower case, unique; nil: none
+	Mode                     *string
+	Properties               json.RawMessage
+	StandalonePortsSupported bool
+	Extra                    json.RawMessage
+	InternalInfo             json.RawMessage
+	CreatedAt                time.Time
+	UpdatedAt                *time.Time
+}
+
+// VolumeConnector is how a node connects to storage (Ironic's volume
+// connector, API 1.32): an iSCSI initiator IQN, a WWPN, an IP, ...
+type VolumeConnector struct {
+	ID          int64
+	UUID        string
+	NodeUUID    string // resolved from node_id
+	Type        string
+	ConnectorID string // unique with Type
+	Extra       json.RawMessage
+	CreatedAt   time.Time
+	UpdatedAt   *time.Time
+}
+
+// VolumeTarget is a volume a node boots from or uses (Ironic's volume
+// target, API 1.32).
+type VolumeTarget struct {
+	ID         int64
+	UUID       string
+	NodeUUID   string // resolved from node_id
+	VolumeType string
+	Properties json.RawMessage
+	BootIndex  int32 // unique per node
+	VolumeID   string
+	Extra      json.RawMessage
+	CreatedAt  time.Time
+	UpdatedAt  *time.Time
 }
 
 // Chassis groups nodes (Ironic's chassis).
@@ -183,13 +228,37 @@ type ListNodes struct {
 
 // ListPorts selects ports.
 type ListPorts struct {
+	Limit         int
+	MarkerID      int64
+	SortKey       string
+	SortDesc      bool
+	NodeUUID      string
+	Address       string
+	PortgroupUUID string // the members of that port group
+	// Project keeps the ports of nodes this project owns or leases.
+	Project string
+}
+
+// ListPortgroups selects port groups.
+type ListPortgroups struct {
 	Limit    int
 	MarkerID int64
 	SortKey  string
 	SortDesc bool
 	NodeUUID string
 	Address  string
-	// Project keeps the ports of nodes this project owns or leases.
+	// Project keeps the port groups of nodes this project owns or leases.
+	Project string
+}
+
+// ListVolume selects volume connectors or targets.
+type ListVolume struct {
+	Limit    int
+	MarkerID int64
+	SortKey  string
+	SortDesc bool
+	NodeUUID string
+	// Project keeps the objects of nodes this project owns or leases.
 	Project string
 }
 

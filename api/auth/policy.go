@@ -65,6 +65,22 @@ const (
 	PortCreate                 Rule = "baremetal:port:create"
 	PortDelete                 Rule = "baremetal:port:delete"
 	PortUpdate                 Rule = "baremetal:port:update"
+	PortgroupGet               Rule = "baremetal:portgroup:get"
+	PortgroupList              Rule = "baremetal:portgroup:list"
+	PortgroupListAll           Rule = "baremetal:portgroup:list_all"
+	PortgroupCreate            Rule = "baremetal:portgroup:create"
+	PortgroupDelete            Rule = "baremetal:portgroup:delete"
+	PortgroupUpdate            Rule = "baremetal:portgroup:update"
+	NodeVIFList                Rule = "baremetal:node:vif:list"
+	NodeVIFAttach              Rule = "baremetal:node:vif:attach"
+	NodeVIFDetach              Rule = "baremetal:node:vif:detach"
+	VolumeGet                  Rule = "baremetal:volume:get"
+	VolumeList                 Rule = "baremetal:volume:list"
+	VolumeListAll              Rule = "baremetal:volume:list_all"
+	VolumeCreate               Rule = "baremetal:volume:create"
+	VolumeDelete               Rule = "baremetal:volume:delete"
+	VolumeUpdate               Rule = "baremetal:volume:update"
+	VolumeViewTargetProperties Rule = "baremetal:volume:view_target_properties"
 	ChassisGet                 Rule = "baremetal:chassis:get"
 	ChassisCreate              Rule = "baremetal:chassis:create"
 	ChassisDelete              Rule = "baremetal:chassis:delete"
@@ -91,10 +107,13 @@ func Rules() []Rule {
 		NodeUpdateOwnerProvisioned, NodeDisableCleaning, NodeDelete, NodeDeleteSelfOwned, NodeValidate,
 		NodeSetMaintenance, NodeClearMaintenance, NodeGetBootDevice, NodeSetBootDevice, NodeInjectNMI,
 		NodeGetStates, NodeSetPowerState, NodeSetProvisionState, NodeSetRAIDState, NodeTraitsList, NodeTraitsSet,
-		NodeTraitsDelete, NodeHistoryGet, NodeInventoryGet, NodeVendorPassthru, NodeBIOSGet, PortGet, PortList, PortListAll,
-		PortCreate, PortDelete, PortUpdate, ChassisGet, ChassisCreate, ChassisDelete, ChassisUpdate, DriverGet,
-		DriverGetProperties, DriverVendorPassthru, DriverGetRAIDDiskProps, ConductorGet, ShardsGet,
-		DeployTemplateGet, DeployTemplateCreate, DeployTemplateUpdate, DeployTemplateDelete}
+		NodeTraitsDelete, NodeHistoryGet, NodeInventoryGet, NodeVendorPassthru, NodeBIOSGet, PortGet, PortList,
+		PortListAll, PortCreate, PortDelete, PortUpdate, PortgroupGet, PortgroupList, PortgroupListAll,
+		PortgroupCreate, PortgroupDelete, PortgroupUpdate, NodeVIFList, NodeVIFAttach, NodeVIFDetach, VolumeGet,
+		VolumeList, VolumeListAll, VolumeCreate, VolumeDelete, VolumeUpdate, VolumeViewTargetProperties, ChassisGet,
+		ChassisCreate, ChassisDelete, ChassisUpdate, DriverGet, DriverGetProperties, DriverVendorPassthru,
+		DriverGetRAIDDiskProps, ConductorGet, ShardsGet, DeployTemplateGet, DeployTemplateCreate,
+		DeployTemplateUpdate, DeployTemplateDelete}
 }
 
 // Target is what a node-scoped rule is checked against: the node's owner
@@ -230,6 +249,15 @@ func systemMemberOrOwnerAdmin(e env) bool {
 	return systemMember(e) || systemService(e) || e.ownerRole("admin") || e.ownerRole("manager") || projectService(e)
 }
 
+// SYSTEM_MEMBER_OR_OWNER_LESSEE_ADMIN
+func systemMemberOrOwnerLesseeAdmin(e env) bool {
+	return systemMember(e) || systemService(e) || e.ownerRole("admin") || e.ownerRole("manager") ||
+		e.lesseeRole("admin") || e.lesseeRole("manager") || projectService(e)
+}
+
+// TARGET_PROPERTIES_READER
+func targetPropertiesReader(e env) bool { return systemReader(e) || e.role("admin") }
+
 // SYSTEM_MEMBER_OR_OWNER_MEMBER
 func systemMemberOrOwnerMember(e env) bool {
 	return systemMember(e) || systemService(e) || e.ownerRole("member") || projectService(e)
@@ -257,13 +285,17 @@ func (r Rule) check() check {
 		return nodeCreate
 	case NodeCreateSelfOwned:
 		return nodeCreateSelfOwned
-	case NodeList, PortList:
+	case NodeList, PortList, PortgroupList, VolumeList:
 		return apiReader
-	case NodeListAll, PortListAll, NodeGetFilterThreshold, ShardsGet, ChassisGet, DriverGet, DriverGetProperties,
-		DriverGetRAIDDiskProps, ConductorGet, DeployTemplateGet:
+	case NodeListAll, PortListAll, PortgroupListAll, VolumeListAll, NodeGetFilterThreshold, ShardsGet, ChassisGet,
+		DriverGet, DriverGetProperties, DriverGetRAIDDiskProps, ConductorGet, DeployTemplateGet:
 		return systemReader
-	case NodeGet, PortGet, NodeGetStates, NodeTraitsList, NodeBIOSGet:
+	case NodeGet, PortGet, PortgroupGet, NodeVIFList, VolumeGet, NodeGetStates, NodeTraitsList, NodeBIOSGet:
 		return systemOrProjectReader
+	case VolumeCreate, VolumeDelete:
+		return systemMemberOrOwnerLesseeAdmin
+	case VolumeViewTargetProperties:
+		return targetPropertiesReader
 	case NodeGetLastError, NodeGetReservation, NodeGetDriverInternalInfo, NodeGetDriverInfo, NodeHistoryGet,
 		NodeInventoryGet:
 		return systemOrOwnerReader
@@ -277,15 +309,16 @@ func (r Rule) check() check {
 	case NodeUpdateOwner, NodeUpdateConductorGroup, ChassisUpdate:
 		return systemMember
 	case NodeUpdateDriverInterfaces, NodeGetBootDevice, NodeSetBootDevice, NodeInjectNMI, NodeTraitsSet,
-		NodeTraitsDelete, PortUpdate:
+		NodeTraitsDelete, PortUpdate, PortgroupUpdate:
 		return systemMemberOrOwnerAdmin
 	case NodeUpdate, NodeUpdateExtra, NodeSetPowerState:
 		return systemOrProjectMember
-	case NodeUpdateInstanceInfo, NodeValidate, NodeSetMaintenance, NodeClearMaintenance, NodeSetProvisionState:
+	case NodeUpdateInstanceInfo, NodeValidate, NodeSetMaintenance, NodeClearMaintenance, NodeSetProvisionState,
+		NodeVIFAttach, NodeVIFDetach, VolumeUpdate:
 		return systemOrOwnerMemberAndLesseeAdmin
 	case NodeDeleteSelfOwned:
 		return projectAdmin
-	case PortCreate, PortDelete:
+	case PortCreate, PortDelete, PortgroupCreate, PortgroupDelete:
 		return systemAdminOrOwnerAdmin
 	}
 	return nil

@@ -25,10 +25,17 @@ import (
 // twice during a direct deploy: once while the node waits in wait call-back,
 // once while the agent writes the image. Fresh workers pick the workflow up;
 // the node reaches active, the image was downloaded and written exactly once,
-// and the disk holds it.
+// and the disk holds it. It runs on each persistence backend of ferric dev's
+// embedded Temporal server.
 func TestAgentDeploySurvivesWorkerCrashes(t *testing.T) {
 	bin := ferricBinary(t)
-	s := startStack(t, "api", func(c *config) { c.agentHeartbeat = time.Second })
+	for _, backend := range devTemporalBackends() {
+		t.Run(backend, func(t *testing.T) { testAgentDeploySurvivesWorkerCrashes(t, bin, backend) })
+	}
+}
+
+func testAgentDeploySurvivesWorkerCrashes(t *testing.T, bin, backend string) {
+	s := startStackOnDev(t, backend, "api", func(c *config) { c.agentHeartbeat = time.Second })
 	ctx := context.Background()
 	schema := s.st.Pool().Config().ConnConfig.RuntimeParams["search_path"]
 	dbURL := storetestURLWithSchema(t, schema)

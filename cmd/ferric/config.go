@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ferric-project/ferric/cmd/ferric/devtemporal"
 	"github.com/ferric-project/ferric/drivers/fake"
 )
 
@@ -41,6 +42,11 @@ type config struct {
 	secretsKeyFile string // key file sealing driver_info secrets at rest ("" = in clear; dev: <data-dir>/secrets.key)
 	rotateSecrets  bool   // migrate: reseal every node's secrets under the key file's first key
 	pprofAddr      string
+
+	// ferric dev's embedded Temporal server.
+	temporalPersistence string // "sqlite", "postgres" or "" (keep what the data folder has, else the default)
+	temporalShards      int    // history shards of a new store (0 = the backend's default)
+	temporalDatabase    string // PostgreSQL database of Temporal's state; visibility is <name>_visibility
 
 	// Agent-based deploy and the boot server.
 	tftpAddr       string        // boot server TFTP listen address ("" = no TFTP)
@@ -134,6 +140,9 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	duration(&c.callbackWait, "agent-callback-timeout", "FERRIC_AGENT_CALLBACK_TIMEOUT", 30*time.Minute, "how long deploy, clean and inspect wait for the ramdisk agent to call back before the operation fails (Ironic's deploy_callback_timeout)")
 	duration(&c.agentHeartbeat, "agent-heartbeat-interval", "FERRIC_AGENT_HEARTBEAT_INTERVAL", 5*time.Second, "idle heartbeat period of ramdisk agents (also their delay in picking up a command)")
 	boolean(&c.automatedClean, "automated-clean", "FERRIC_AUTOMATED_CLEAN", true, "erase disk metadata through the agent on provide and undeploy (direct deploy; nodes' automated_clean overrides)")
+	str(&c.temporalPersistence, "temporal-persistence", "FERRIC_TEMPORAL_PERSISTENCE", "", "dev: where the embedded Temporal server keeps workflow history: postgres (databases in the dev PostgreSQL server) or sqlite (files in the data folder); empty keeps what the data folder has, else "+defaultTemporalPersistence)
+	integer(&c.temporalShards, "temporal-history-shards", "FERRIC_TEMPORAL_HISTORY_SHARDS", 0, "dev: history shards of a new Temporal store (0 = 1 on sqlite, "+strconv.Itoa(devtemporal.DefaultPostgresShards)+" on postgres; an existing store keeps its own)")
+	str(&c.temporalDatabase, "temporal-database", "FERRIC_TEMPORAL_DATABASE", devtemporal.DefaultDatabase, "dev, postgres persistence: database of Temporal's state; visibility goes to <name>_visibility")
 	dhcpMode := "off"
 	if role == "boot" {
 		dhcpMode = "proxy"
@@ -166,6 +175,11 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	case "all", "active", "pxe", "disabled":
 	default:
 		return config{}, fmt.Errorf("-inspect-add-ports %q: want all, active, pxe or disabled", c.addPorts)
+	}
+	switch c.temporalPersistence {
+	case "", persistenceSQLite, persistencePostgres:
+	default:
+		return config{}, fmt.Errorf("-temporal-persistence %q: want %s or %s", c.temporalPersistence, persistencePostgres, persistenceSQLite)
 	}
 	if err := parseDHCP(&c.dhcp, dhcpAddress, dhcpSubnet, dhcpRange, dhcpRouters, dhcpDNS); err != nil {
 		return config{}, err

@@ -23,11 +23,14 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/ports"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/ferric-project/ferric/cmd/ferric/devtemporal"
+	"github.com/ferric-project/ferric/cmd/ferric/devtemporal/devtemporaltest"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/store/storetest"
 )
@@ -38,9 +41,70 @@ type stack struct {
 	endpoint  string
 	client    *gophercloud.ServiceClient
 	st        *store.Store
-	temporal  *temporaltest.TestServer
+	temporal  testTemporal
 	namespace string
 	logPath   string // the stack's log (debug level)
+}
+
+// testTemporal is the in-process Temporal server a stack runs on:
+// temporaltest's (in-memory SQLite), or the embedded dev server of ferric
+// dev (devTemporal).
+type testTemporal interface {
+	GetDefaultClient() client.Client
+	GetFrontendHostPort() string
+}
+
+// devTemporalServer is the embedded dev server with a client to it.
+type devTemporalServer struct {
+	addr string
+	c    client.Client
+}
+
+func (d devTemporalServer) GetDefaultClient() client.Client { return d.c }
+func (d devTemporalServer) GetFrontendHostPort() string     { return d.addr }
+
+// Persistence backends of ferric dev's embedded Temporal server, as tests
+// name them.
+func devTemporalBackends() []string { return []string{persistenceSQLite, persistencePostgres} }
+
+// devTemporal starts ferric dev's embedded Temporal server for a test on
+// backend: SQLite files in a temporary folder, or PostgreSQL databases of
+// the test's own on the test cluster (skipped without it, see storetest).
+// It stops when the test ends.
+func devTemporal(t *testing.T, backend string) testTemporal {
+	t.Helper()
+	const namespace = "default"
+	var (
+		srv  *devtemporal.Server
+		addr string
+	)
+	switch backend {
+	case persistencePostgres:
+		srv, addr = devtemporaltest.Start(t, devtemporaltest.Postgres(t), namespace)
+	case persistenceSQLite:
+		addr = devtemporaltest.FreeAddr(t)
+		var err error
+		srv, err = devtemporal.Start(context.Background(), devtemporal.Config{
+			DBFile: filepath.Join(t.TempDir(), "temporal.db"), Address: addr, Namespace: namespace, LogLevel: "error"})
+		if err != nil {
+			t.Fatalf("start the embedded temporal server on sqlite: %v", err)
+		}
+		t.Cleanup(func() {
+			if err := srv.Stop(); err != nil {
+				t.Errorf("stop the embedded temporal server: %v", err)
+			}
+		})
+	default:
+		t.Fatalf("unknown temporal backend %q", backend)
+	}
+	t.Logf("embedded temporal server on %s, %d history shards", backend, srv.HistoryShards())
+	c, err := client.Dial(client.Options{HostPort: addr, Namespace: namespace,
+		Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))})
+	if err != nil {
+		t.Fatalf("dial the embedded temporal server: %v", err)
+	}
+	t.Cleanup(c.Close)
+	return devTemporalServer{addr: addr, c: c}
 }
 
 func freeAddr(t *testing.T) string {
@@ -65,8 +129,22 @@ func startStackOn(t *testing.T, st *store.Store, role string, edits ...func(*con
 	t.Helper()
 	ts := temporaltest.NewServer(temporaltest.WithT(t),
 		temporaltest.WithBaseServerOptions(temporal.WithDynamicConfigClient(devtemporal.DynamicConfig())))
+	return startStackWith(t, st, ts, ts.GetDefaultNamespace(), role, edits...)
+}
+
+// startStackOnDev is startStack over ferric dev's embedded Temporal server
+// on backend (devTemporal).
+func startStackOnDev(t *testing.T, backend, role string, edits ...func(*config)) *stack {
+	t.Helper()
+	st := storetest.New(t)
+	return startStackWith(t, st, devTemporal(t, backend), "default", role, edits...)
+}
+
+// startStackWith is startStack over an existing store and Temporal server.
+func startStackWith(t *testing.T, st *store.Store, ts testTemporal, namespace, role string, edits ...func(*config)) *stack {
+	t.Helper()
 	addr := freeAddr(t)
-	cfg := config{role: role, temporalAddr: ts.GetFrontendHostPort(), namespace: ts.GetDefaultNamespace(),
+	cfg := config{role: role, temporalAddr: ts.GetFrontendHostPort(), namespace: namespace,
 		taskQueue: "ferric-test", apiAddr: addr, conductor: "ferric-test", fakeDrivers: true, eagerStart: true,
 		pollInterval: 10 * time.Millisecond}
 	for _, edit := range edits {
@@ -458,10 +536,17 @@ func startWorker(t *testing.T, bin string, s *stack, dbURL string) *workerProc {
 }
 
 // TestWorkerCrashMidDeploy kills the worker process (SIGKILL) while a deploy
-// with a slow fake driver is in flight; a fresh worker finishes it.
+// with a slow fake driver is in flight; a fresh worker finishes it. It runs
+// on each persistence backend of ferric dev's embedded Temporal server.
 func TestWorkerCrashMidDeploy(t *testing.T) {
 	bin := ferricBinary(t)
-	s := startStack(t, "api")
+	for _, backend := range devTemporalBackends() {
+		t.Run(backend, func(t *testing.T) { testWorkerCrashMidDeploy(t, bin, backend) })
+	}
+}
+
+func testWorkerCrashMidDeploy(t *testing.T, bin, backend string) {
+	s := startStackOnDev(t, backend, "api")
 	schema := s.st.Pool().Config().ConnConfig.RuntimeParams["search_path"]
 	dbURL := storetest.URL(t)
 	sep := "?"

@@ -319,13 +319,12 @@ func runDev(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 		log.Info("driver_info secrets sealed", "nodes", n)
 	}
 
-	ts, err := devtemporal.Start(devtemporal.Config{
-		DBFile:    filepath.Join(dataDir, "temporal", "temporal.db"),
-		Address:   cfg.temporalAddr,
-		UIAddress: cfg.temporalUIAddr,
-		Namespace: cfg.namespace,
-		Log:       log,
-	})
+	tcfg, err := devTemporalStore(ctx, cfg, dataDir, cfg.databaseURL, log)
+	if err != nil {
+		return err
+	}
+	tcfg.Address, tcfg.UIAddress, tcfg.Namespace, tcfg.Log = cfg.temporalAddr, cfg.temporalUIAddr, cfg.namespace, log
+	ts, err := devtemporal.Start(ctx, tcfg)
 	if err != nil {
 		return err
 	}
@@ -352,7 +351,12 @@ func runDev(ctx context.Context, cfg config, stdout, stderr io.Writer) error {
 	if cfg.temporalUIAddr != "" {
 		fmt.Fprintf(stdout, "  Temporal UI  http://%s/namespaces/%s/workflows\n", cfg.temporalUIAddr, cfg.namespace)
 	}
-	fmt.Fprintf(stdout, "  Temporal     %s (namespace %s)\n", cfg.temporalAddr, cfg.namespace)
+	store := "SQLite " + tcfg.DBFile
+	if tcfg.Postgres != nil {
+		store = "PostgreSQL databases " + tcfg.Postgres.Database + ", " + tcfg.Postgres.VisibilityDatabase
+	}
+	fmt.Fprintf(stdout, "  Temporal     %s (namespace %s; history in %s, %d shards)\n", cfg.temporalAddr, cfg.namespace,
+		store, ts.HistoryShards())
 	fmt.Fprintf(stdout, "  PostgreSQL   %s\n", redactURL(cfg.databaseURL))
 	return serve(ctx, cfg, log, st)
 }

@@ -1,10 +1,13 @@
-// Package devtemporal runs a single-process Temporal server backed by a SQLite
-// file, plus the Temporal Web UI, the way the Temporal CLI's "server
-// start-dev" does. It exists for "ferric dev" (make run): production runs
-// against a real Temporal cluster.
+// Package devtemporal runs a single-process Temporal server, plus the
+// Temporal Web UI, the way the Temporal CLI's "server start-dev" does, with
+// its state in SQLite files or in two databases of a PostgreSQL server. It
+// exists for "ferric dev" (make run) and tests: production runs against a
+// real Temporal cluster.
 package devtemporal
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,16 +28,35 @@ import (
 	tlog "go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/membership/static"
 	"go.temporal.io/server/common/metrics"
+	"go.temporal.io/server/common/persistence"
+	"go.temporal.io/server/common/persistence/serialization"
+	persistencesql "go.temporal.io/server/common/persistence/sql"
+	"go.temporal.io/server/common/persistence/sql/sqlplugin"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/common/primitives"
+	"go.temporal.io/server/common/resolver"
 	"go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 )
 
+// clusterName is the name of the one cluster the server forms.
+const clusterName = "active"
+
 // Config says where the server keeps its data and where it listens.
 type Config struct {
-	// DBFile is the SQLite file; created with the schema when missing.
+	// DBFile is the SQLite file of workflow state (visibility goes to a
+	// second file beside it, "-visibility" before ".db"); both are created
+	// with the schema when missing. Used when Postgres is nil.
 	DBFile string
+	// Postgres, when set, keeps state and visibility in PostgreSQL instead:
+	// the databases and schema are created, or updated, on start.
+	Postgres *Postgres
+	// HistoryShards is the number of history shards of a new store; 0 means
+	// 1 on SQLite (one connection serializes every write anyway) and
+	// DefaultPostgresShards on PostgreSQL. Temporal fixes the number when it
+	// first starts on a store: an existing store keeps its own, whatever
+	// this says (Server.HistoryShards tells).
+	HistoryShards int32
 	// Address is the frontend gRPC host:port, e.g. 127.0.0.1:7233.
 	Address string
 	// UIAddress is the Web UI host:port, e.g. 127.0.0.1:8233; "" disables the UI.
@@ -49,15 +71,17 @@ type Config struct {
 
 // Server is a running dev server.
 type Server struct {
-	srv temporal.Server
-	ui  *server.Server
-	cfg Config
+	srv    temporal.Server
+	ui     *server.Server
+	cfg    Config
+	shards int32
 }
 
-// Start creates the schema if needed, registers the namespace and starts the
-// server and, when configured, the UI. It returns once the frontend accepts
+// Start creates the schema if needed (on PostgreSQL: the databases too, and
+// updates an older schema), registers the namespace and starts the server
+// and, when configured, the UI. It returns once the frontend accepts
 // connections.
-func Start(cfg Config) (*Server, error) {
+func Start(ctx context.Context, cfg Config) (*Server, error) {
 	host, portStr, err := net.SplitHostPort(cfg.Address)
 	if err != nil {
 		return nil, fmt.Errorf("temporal address %q: %w", cfg.Address, err)
@@ -77,46 +101,56 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.LogLevel == "" {
 		cfg.LogLevel = "warn"
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.DBFile), 0o755); err != nil {
-		return nil, fmt.Errorf("temporal data dir: %w", err)
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 
-	// Two files: workflow state, and visibility (the list the UI shows).
-	// Temporal's SQLite plugin shares one connection per file among all its
-	// services, so one file serializes everything; visibility writes (a
-	// quarter of the server's CPU at fleet scale) then wait behind workflow
-	// state and the other way round. WAL with synchronous=normal: a process
-	// crash loses nothing committed. A larger page cache and mmap save the
-	// pure-Go SQLite most of its read syscalls.
-	sqlFile := func(name string) *config.SQL {
-		return &config.SQL{
-			PluginName:   sqliteplugin.PluginName,
-			DatabaseName: name,
-			ConnectAttributes: map[string]string{
-				"mode":         "rwc",
-				"journal_mode": "wal",
-				"synchronous":  "normal",
-				"cache_size":   "-65536",
-				"mmap_size":    "268435456",
-				"temp_store":   "memory",
-			},
+	var (
+		sqlCfg, visCfg *config.SQL
+		shards         = cfg.HistoryShards
+	)
+	if cfg.Postgres != nil {
+		changes, err := PreparePostgres(ctx, *cfg.Postgres)
+		if err != nil {
+			return nil, err
 		}
-	}
-	sqlCfg := sqlFile(cfg.DBFile)
-	visCfg := sqlFile(strings.TrimSuffix(cfg.DBFile, ".db") + "-visibility.db")
-	for _, c := range []*config.SQL{sqlCfg, visCfg} {
-		if _, err := os.Stat(c.DatabaseName); errors.Is(err, os.ErrNotExist) {
-			if err := sqlite.SetupSchema(c); err != nil {
-				return nil, fmt.Errorf("temporal sqlite schema %s: %w", c.DatabaseName, err)
+		for _, ch := range changes {
+			if ch.From != ch.To {
+				cfg.Log.Info("temporal schema set up", "database", ch.Database, "from", ch.From, "to", ch.To)
 			}
 		}
+		if sqlCfg, visCfg, err = cfg.Postgres.sqlConfigs(); err != nil {
+			return nil, err
+		}
+		if shards == 0 {
+			shards = DefaultPostgresShards
+		}
+	} else {
+		if sqlCfg, visCfg, err = sqliteConfigs(cfg.DBFile); err != nil {
+			return nil, err
+		}
+		if shards == 0 {
+			shards = 1
+		}
 	}
-	ns, err := sqlite.NewNamespaceConfig("active", cfg.Namespace, false, nil)
+	ns, err := sqlite.NewNamespaceConfig(clusterName, cfg.Namespace, false, nil)
 	if err != nil {
 		return nil, fmt.Errorf("temporal namespace config: %w", err)
 	}
+	// Despite its package, this works with any SQL plugin.
 	if err := sqlite.CreateNamespaces(sqlCfg, ns); err != nil {
 		return nil, fmt.Errorf("temporal namespace %s: %w", cfg.Namespace, err)
+	}
+	stored, err := storedShards(sqlCfg)
+	if err != nil {
+		return nil, err
+	}
+	if stored > 0 {
+		if cfg.HistoryShards != 0 && cfg.HistoryShards != stored {
+			cfg.Log.Info("temporal store keeps the number of history shards it was created with",
+				"history_shards", stored, "asked", cfg.HistoryShards)
+		}
+		shards = stored
 	}
 
 	free := func() int {
@@ -150,21 +184,21 @@ func Start(cfg Config) (*Server, error) {
 				ListenAddress: net.JoinHostPort(host, strconv.Itoa(free())), HandlerPath: "/metrics"}},
 		},
 		Persistence: config.Persistence{
-			DefaultStore:     "sqlite-default",
-			VisibilityStore:  "sqlite-visibility",
-			NumHistoryShards: 1,
+			DefaultStore:     "default",
+			VisibilityStore:  "visibility",
+			NumHistoryShards: shards,
 			DataStores: map[string]config.DataStore{
-				"sqlite-default":    {SQL: sqlCfg},
-				"sqlite-visibility": {SQL: visCfg},
+				"default":    {SQL: sqlCfg},
+				"visibility": {SQL: visCfg},
 			},
 		},
 		ClusterMetadata: &cluster.Config{
 			EnableGlobalNamespace:    false,
 			FailoverVersionIncrement: 10,
-			MasterClusterName:        "active",
-			CurrentClusterName:       "active",
+			MasterClusterName:        clusterName,
+			CurrentClusterName:       clusterName,
 			ClusterInformation: map[string]cluster.ClusterInformation{
-				"active": {Enabled: true, InitialFailoverVersion: 1, RPCAddress: cfg.Address},
+				clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: cfg.Address},
 			},
 		},
 		DCRedirectionPolicy: config.DCRedirectionPolicy{Policy: "noop"},
@@ -199,7 +233,7 @@ func Start(cfg Config) (*Server, error) {
 		temporal.WithLogger(logger),
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(DynamicConfig()),
+		temporal.WithDynamicConfigClient(dynamicConfig(cfg.Postgres != nil)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("temporal server: %w", err)
@@ -207,7 +241,7 @@ func Start(cfg Config) (*Server, error) {
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("start temporal server: %w", err)
 	}
-	s := &Server{srv: srv, cfg: cfg}
+	s := &Server{srv: srv, cfg: cfg, shards: shards}
 	if cfg.UIAddress != "" {
 		uiHost, uiPortStr, _ := net.SplitHostPort(cfg.UIAddress)
 		uiPort, _ := strconv.Atoi(uiPortStr)
@@ -230,21 +264,105 @@ func Start(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// sqliteConfigs returns the configuration of the two SQLite files, created
+// with the schema when missing.
+//
+// Two files: workflow state, and visibility (the list the UI shows).
+// Temporal's SQLite plugin shares one connection per file among all its
+// services, so one file serializes everything; visibility writes (a quarter
+// of the server's CPU at fleet scale) then wait behind workflow state and
+// the other way round. WAL with synchronous=normal: a process crash loses
+// nothing committed. A larger page cache and mmap save the pure-Go SQLite
+// most of its read syscalls.
+func sqliteConfigs(dbFile string) (state, visibility *config.SQL, err error) {
+	if err := os.MkdirAll(filepath.Dir(dbFile), 0o755); err != nil {
+		return nil, nil, fmt.Errorf("temporal data dir: %w", err)
+	}
+	sqlFile := func(name string) *config.SQL {
+		return &config.SQL{
+			PluginName:   sqliteplugin.PluginName,
+			DatabaseName: name,
+			ConnectAttributes: map[string]string{
+				"mode":         "rwc",
+				"journal_mode": "wal",
+				"synchronous":  "normal",
+				"cache_size":   "-65536",
+				"mmap_size":    "268435456",
+				"temp_store":   "memory",
+			},
+		}
+	}
+	state, visibility = sqlFile(dbFile), sqlFile(SQLiteVisibilityFile(dbFile))
+	for _, c := range []*config.SQL{state, visibility} {
+		if _, err := os.Stat(c.DatabaseName); errors.Is(err, os.ErrNotExist) {
+			if err := sqlite.SetupSchema(c); err != nil {
+				return nil, nil, fmt.Errorf("temporal sqlite schema %s: %w", c.DatabaseName, err)
+			}
+		}
+	}
+	return state, visibility, nil
+}
+
+// SQLiteVisibilityFile returns the visibility file that goes with the
+// SQLite state file dbFile.
+func SQLiteVisibilityFile(dbFile string) string {
+	return strings.TrimSuffix(dbFile, ".db") + "-visibility.db"
+}
+
+// storedShards returns the number of history shards recorded in the store,
+// 0 for a store the server has not started on yet.
+func storedShards(cfg *config.SQL) (int32, error) {
+	db, err := persistencesql.NewSQLDB(sqlplugin.DbKindMain, cfg, resolver.NewNoopResolver(), tlog.NewNoopLogger(),
+		metrics.NoopMetricsHandler)
+	if err != nil {
+		return 0, fmt.Errorf("temporal store %s: %w", cfg.DatabaseName, err)
+	}
+	defer db.Close()
+	row, err := db.GetClusterMetadata(context.Background(), &sqlplugin.ClusterMetadataFilter{ClusterName: clusterName})
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("temporal store %s: read cluster metadata: %w", cfg.DatabaseName, err)
+	}
+	md, err := serialization.NewSerializer().DeserializeClusterMetadata(persistence.NewDataBlob(row.Data, row.DataEncoding))
+	if err != nil {
+		return 0, fmt.Errorf("temporal store %s: cluster metadata: %w", cfg.DatabaseName, err)
+	}
+	return md.GetHistoryShardCount(), nil
+}
+
 // DynamicConfig is the server tuning measured on this class of machine
 // (shared/peers/temporal/README.md): one task queue partition, fast transfer
 // and timer queue polling so regular activities and timers are not delayed.
+// It is the tuning of the SQLite store; Start adds PostgreSQL's to it.
 func DynamicConfig() dynamicconfig.StaticClient {
-	one := []dynamicconfig.ConstrainedValue{{Value: 1}}
-	fast := []dynamicconfig.ConstrainedValue{{Value: 1000}}
-	return dynamicconfig.StaticClient{
-		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():      one,
-		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key():     one,
-		dynamicconfig.TransferProcessorMaxPollRPS.Key():             fast,
-		dynamicconfig.TimerProcessorMaxPollRPS.Key():                fast,
-		dynamicconfig.EnableEagerWorkflowStart.Key():                []dynamicconfig.ConstrainedValue{{Value: true}},
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
-	}
+	return dynamicConfig(false)
 }
+
+// dynamicConfig is DynamicConfig, plus, for a PostgreSQL store, the settings
+// that let writes overlap (BENCHMARKS.md, "Temporal persistence"): several
+// persistence operations in flight per shard, and visibility records
+// written as fast as workflows close.
+func dynamicConfig(postgres bool) dynamicconfig.StaticClient {
+	value := func(v any) []dynamicconfig.ConstrainedValue { return []dynamicconfig.ConstrainedValue{{Value: v}} }
+	dc := dynamicconfig.StaticClient{
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():      value(1),
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key():     value(1),
+		dynamicconfig.TransferProcessorMaxPollRPS.Key():             value(1000),
+		dynamicconfig.TimerProcessorMaxPollRPS.Key():                value(1000),
+		dynamicconfig.EnableEagerWorkflowStart.Key():                value(true),
+		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): value(true),
+	}
+	if postgres {
+		dc[dynamicconfig.ShardIOConcurrency.Key()] = value(1)
+		dc[dynamicconfig.VisibilityProcessorMaxPollRPS.Key()] = value(20)
+	}
+	return dc
+}
+
+// HistoryShards returns the number of history shards the server runs with.
+func (s *Server) HistoryShards() int32 { return s.shards }
 
 // Stop stops the UI and the server.
 func (s *Server) Stop() error {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
@@ -27,6 +28,7 @@ import (
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 
 	"github.com/ferric-project/ferric/cmd/ferric/devtemporal"
+	"github.com/ferric-project/ferric/cmd/ferric/devtemporal/devtemporaltest"
 )
 
 // resumeBound is how long an in-flight operation may take to resume after a
@@ -38,7 +40,13 @@ const (
 	probeWorkflowName = "restart-probe"
 	probeActivityName = "RestartProbeStep"
 	probeTaskQueue    = "restart-probe"
+	doneWorkflowName  = "restart-done"
 )
+
+// doneWorkflow completes at once: its history must outlive a restart.
+func doneWorkflow(ctx workflow.Context, in string) (string, error) {
+	return "done " + in, nil
+}
 
 // probeWorkflow runs one activity that retries quickly, so an attempt that
 // fails before a restart is retried right after it.
@@ -86,7 +94,9 @@ type process struct {
 // test unless the test stops it first.
 func startServer(t *testing.T, cfg devtemporal.Config) *process {
 	t.Helper()
-	srv, err := devtemporal.Start(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srv, err := devtemporal.Start(ctx, cfg)
 	if err != nil {
 		t.Fatalf("start dev server: %v", err)
 	}
@@ -110,6 +120,7 @@ func (p *process) startWorker(t *testing.T, cfg devtemporal.Config, fail bool) {
 	p.probe = &probe{fail: fail, attempts: make(chan int32, 16)}
 	p.w = worker.New(c, probeTaskQueue, worker.Options{})
 	p.w.RegisterWorkflowWithOptions(probeWorkflow, workflow.RegisterOptions{Name: probeWorkflowName})
+	p.w.RegisterWorkflowWithOptions(doneWorkflow, workflow.RegisterOptions{Name: doneWorkflowName})
 	p.w.RegisterActivityWithOptions(p.probe.step, activity.RegisterOptions{Name: probeActivityName})
 	if err := p.w.Start(); err != nil {
 		t.Fatalf("start worker: %v", err)
@@ -133,27 +144,46 @@ func (p *process) stop(t *testing.T) {
 
 // TestRestartResumesOperations stops the dev server in the middle of an
 // operation (an activity waiting for its retry) and starts it again on the
-// same files: the retry must run, and the workflow finish, within seconds.
-// Between the two runs it leaves fresh membership rows with dead ports in the
-// file, as "ferric dev" did before it used static membership, so data folders
-// from then must work too.
+// same store, SQLite files or PostgreSQL databases: the retry must run, and
+// the workflow finish, within seconds; a workflow completed before the stop
+// keeps its history and stays listed; the store keeps its number of history
+// shards. On SQLite it leaves fresh membership rows with dead ports in the
+// file between the two runs, as "ferric dev" did before it used static
+// membership, so data folders from then must work too.
 // Run with -v to see the durations (BENCHMARKS.md).
 func TestRestartResumesOperations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the embedded Temporal server twice")
 	}
-	cfg := devtemporal.Config{
-		DBFile:    filepath.Join(t.TempDir(), "temporal", "temporal.db"),
-		Address:   freeAddr(t),
-		Namespace: "default",
-		LogLevel:  "error",
-		Log:       slog.New(slog.NewTextHandler(t.Output(), nil)),
-	}
+	t.Run("sqlite", func(t *testing.T) {
+		testRestartResumes(t, devtemporal.Config{DBFile: filepath.Join(t.TempDir(), "temporal", "temporal.db")})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		pg := devtemporaltest.Postgres(t)
+		testRestartResumes(t, devtemporal.Config{Postgres: &pg, HistoryShards: 2})
+	})
+}
+
+func testRestartResumes(t *testing.T, cfg devtemporal.Config) {
+	cfg.Address = freeAddr(t)
+	cfg.Namespace = "default"
+	cfg.LogLevel = "error"
+	cfg.Log = slog.New(slog.NewTextHandler(t.Output(), nil))
 
 	first := startServer(t, cfg)
+	shards := first.srv.HistoryShards()
 	first.startWorker(t, cfg, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*resumeBound)
 	defer cancel()
+	done, err := first.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "restart-done", TaskQueue: probeTaskQueue},
+		doneWorkflowName, "before")
+	if err != nil {
+		t.Fatalf("start workflow: %v", err)
+	}
+	if err := done.Get(ctx, nil); err != nil {
+		t.Fatalf("workflow before the restart: %v", err)
+	}
+	doneEvents := historyLength(ctx, t, first.c, done)
 	run, err := first.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "restart-probe", TaskQueue: probeTaskQueue}, probeWorkflowName)
 	if err != nil {
 		t.Fatalf("start workflow: %v", err)
@@ -164,11 +194,17 @@ func TestRestartResumesOperations(t *testing.T) {
 		t.Fatal("first attempt never ran")
 	}
 	first.stop(t)
-	addDeadMembers(t, cfg.DBFile)
+	if cfg.Postgres == nil {
+		addDeadMembers(t, cfg.DBFile)
+	}
 
 	restart := time.Now()
+	cfg.HistoryShards = shards + 1 // ignored: the store keeps its own
 	second := startServer(t, cfg)
 	up := time.Since(restart)
+	if got := second.srv.HistoryShards(); got != shards {
+		t.Errorf("after the restart the server runs %d history shards, want the store's %d", got, shards)
+	}
 	second.startWorker(t, cfg, false)
 	resumeCtx, resumeCancel := context.WithTimeout(ctx, resumeBound)
 	defer resumeCancel()
@@ -183,6 +219,40 @@ func TestRestartResumesOperations(t *testing.T) {
 		t.Fatalf("workflow after restart: %v", err)
 	}
 	t.Logf("restart → workflow completed %v", time.Since(restart).Round(time.Millisecond))
+
+	var out string
+	if err := second.c.GetWorkflow(resumeCtx, done.GetID(), done.GetRunID()).Get(resumeCtx, &out); err != nil || out != "done before" {
+		t.Errorf("result of the workflow completed before the restart: %q, %v", out, err)
+	}
+	if n := historyLength(resumeCtx, t, second.c, done); n != doneEvents {
+		t.Errorf("history of the workflow completed before the restart: %d events, had %d", n, doneEvents)
+	}
+	// Visibility is written asynchronously: wait for both to be listed.
+	for {
+		resp, err := second.c.ListWorkflow(resumeCtx, &workflowservice.ListWorkflowExecutionsRequest{
+			Query: "ExecutionStatus = 'Completed'"})
+		if err == nil && len(resp.GetExecutions()) == 2 {
+			break
+		}
+		if resumeCtx.Err() != nil {
+			t.Fatalf("completed workflows listed after the restart: %d (%v), want 2", len(resp.GetExecutions()), err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// historyLength returns the number of events in run's history.
+func historyLength(ctx context.Context, t *testing.T, c client.Client, run client.WorkflowRun) int {
+	t.Helper()
+	n := 0
+	it := c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, 0)
+	for it.HasNext() {
+		if _, err := it.Next(); err != nil {
+			t.Fatalf("read history of %s: %v", run.GetID(), err)
+		}
+		n++
+	}
+	return n
 }
 
 // addDeadMembers writes a just-heartbeated cluster_membership row for each
