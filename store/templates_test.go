@@ -161,14 +161,3 @@ func TestBIOSSettings(t *testing.T) {
 		t.Errorf("settings left after the node: %d, %v", rows, err)
 	}
 }
-
-// must(v, err)(t) is v, failing t on err.
-func must[T any](v T, err error) func(t testing.TB) T {
-	return func(t testing.TB) T {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-}
