@@ -114,8 +114,12 @@ func (s *Server) runSync(c *fiber.Ctx, nodeUUID, id, name string, input, result 
 		return err
 	}
 	if err := run.Get(ctx, result); err != nil {
-		if ctx.Err() != nil && c.UserContext().Err() == nil {
-			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err) // our bound, however the SDK reports it
+		// Our bound, however the SDK reports it. The deadline is read from
+		// the clock too: ctx.Err() is set by a timer, which a loaded
+		// machine may not have run yet when the call returns.
+		dl, _ := ctx.Deadline()
+		if (ctx.Err() != nil || !time.Now().Before(dl)) && c.UserContext().Err() == nil {
+			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 		}
 		return s.workflowError(c, nodeUUID, name, err)
 	}
