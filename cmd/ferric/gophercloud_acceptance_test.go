@@ -112,7 +112,8 @@ func (d *devProc) Write(p []byte) (int, error) {
 }
 
 // startDev runs "ferric dev" on free ports, over a fresh schema of the test
-// database, and returns its API's base URL.
+// database (Temporal on SQLite in a temporary folder), and returns its API's
+// base URL.
 func startDev(t *testing.T, bin string) string {
 	t.Helper()
 	st := storetest.New(t)
@@ -126,6 +127,10 @@ func startDev(t *testing.T, bin string) string {
 	api := freeAddr(t)
 	d := &devProc{cmd: exec.Command(bin, "dev", "-data-dir", t.TempDir(), "-database-url", dbURL,
 		"-api-address", api, "-temporal-address", freeAddr(t), "-temporal-ui-address", "",
+		// Temporal's files in the test's data folder: its PostgreSQL
+		// persistence would share one database among parallel tests (and
+		// the URL's search_path names a schema only the test database has).
+		"-temporal-persistence", "sqlite",
 		"-tftp-address", "", "-boot-http-address", "", "-power-sync-interval", "0", "-reconcile-interval", "0",
 		"-conductor", "ferric-acceptance", "-log-format", "text")}
 	d.cmd.Stdout, d.cmd.Stderr = d, d
@@ -308,5 +313,6 @@ func TestGophercloudAcceptance(t *testing.T) {
 // service. It returns nil and why when there is none.
 func identity(t *testing.T, endpoint string) ([]string, string) {
 	t.Helper()
-	return nil, "no Keystone for its token and catalog in this tree yet (api/auth/keystonetest comes with issue 9)"
+	return nil, "no Keystone wired in for its token and catalog yet (api/auth/keystonetest could run one; ferric dev " +
+		"would need -auth-strategy keystone)"
 }
