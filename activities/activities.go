@@ -39,6 +39,7 @@ type DriverSource interface {
 	Inspect(name string, n drivers.Node) (drivers.Inspector, error)
 	Interface(k drivers.Kind, name string, n drivers.Node) (any, error)
 	NodeSteps(ifaces map[drivers.Kind]string, n drivers.Node) (drivers.StepCatalog, error)
+	Rescue(name string, n drivers.Node) (drivers.Rescuer, error)
 }
 
 // Activities holds the dependencies of every activity. Its exported method
@@ -73,6 +74,9 @@ type Activities struct {
 	// AgentHeartbeatTimeout fails a running agent command when the agent has
 	// not heartbeaten for this long (default 5 min).
 	AgentHeartbeatTimeout time.Duration
+	// Allocations holds the allocations (the allocation activities fail
+	// without it).
+	Allocations AllocationStore
 	// CallbackTimeout bounds how long an operation waits for the ramdisk
 	// agent to call back (deploy, clean and inspect wait; Ironic's
 	// deploy_callback_timeout). 0: the workflows' default (30 min).
@@ -97,6 +101,8 @@ type NodeInfo struct {
 	// InMemory is true when the node's hardware type does no I/O, so its
 	// driver calls may run as local activities.
 	InMemory bool `json:"in_memory"`
+	// Retired: the node is retired (cleaning ends in manageable).
+	Retired bool `json:"retired,omitempty"`
 	// CallbackTimeoutSeconds is the worker's bound on a wait for the agent
 	// (0: the workflow's default).
 	CallbackTimeoutSeconds int `json:"callback_timeout_seconds,omitempty"`
@@ -110,7 +116,8 @@ func (a *Activities) LoadNode(ctx context.Context, uuid string) (NodeInfo, error
 	}
 	info := NodeInfo{UUID: n.UUID, ProvisionState: n.ProvisionState, PowerState: n.PowerState,
 		Maintenance: n.Maintenance, Version: n.Version, TargetProvisionState: n.TargetProvisionState,
-		TargetPowerState: n.TargetPowerState, CallbackTimeoutSeconds: int(a.CallbackTimeout / time.Second)}
+		TargetPowerState: n.TargetPowerState, Retired: n.Retired,
+		CallbackTimeoutSeconds: int(a.CallbackTimeout / time.Second)}
 	if t, err := a.Drivers.Type(n.Driver); err == nil {
 		info.InMemory = t.InMemory
 	}
@@ -135,11 +142,17 @@ type TransitionInput struct {
 	// inspection_started_at / inspection_finished_at.
 	InspectionStarted  bool `json:"inspection_started,omitempty"`
 	InspectionFinished bool `json:"inspection_finished,omitempty"`
+	// DropRescuePassword removes the rescue password from instance_info.
+	DropRescuePassword bool `json:"drop_rescue_password,omitempty"`
 	// User and Project name who asked for the operation (recorded on the
 	// history event; "" = nobody).
 	User    string `json:"user,omitempty"`
 	Project string `json:"project,omitempty"`
 }
+
+// RescuePasswordKeys are the instance_info members holding a node's
+// rescue password (Ironic's rescue_password and hashed_rescue_password).
+func RescuePasswordKeys() []string { return []string{"rescue_password", "hashed_rescue_password"} }
 
 // TransitionNode persists a provision state change and appends it to the
 // node's history. A retry whose first attempt committed succeeds.
@@ -154,6 +167,9 @@ func (a *Activities) TransitionNode(ctx context.Context, in TransitionInput) (no
 		// sequence numbers within the run), unique across runs.
 		info := activity.GetInfo(ctx)
 		r.RequestID = info.WorkflowExecution.RunID + "/" + info.ActivityID
+	}
+	if in.DropRescuePassword {
+		r.RemoveInstanceKeys = RescuePasswordKeys()
 	}
 	if in.ClearInstance {
 		empty := ""

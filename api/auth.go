@@ -58,6 +58,9 @@ type authState struct {
 	// listProject restricts a list to this project's nodes (or their
 	// ports); "" = no restriction.
 	listProject string
+	// createRestricted: the caller may create an allocation for any
+	// owner and from any node (baremetal:allocation:create_restricted).
+	createRestricted bool
 	// selfOwned: the node being created is owned by the caller's project
 	// (baremetal:node:create:self_owned_node).
 	selfOwned bool
@@ -149,6 +152,18 @@ func (s *Server) authorizeRoute(c *fiber.Ctx, st *authState) error {
 			return err
 		}
 		st.listProject = p
+	case accessAllocationList:
+		requested, _ := query(c, "owner")
+		p, err := s.listScope(creds, auth.AllocationListAll, auth.AllocationList, requested)
+		if err != nil {
+			return err
+		}
+		st.listProject = p
+	case accessAllocationCreate:
+		if !s.Policy.Allowed(auth.AllocationCreate, creds, auth.Target{}) {
+			return forbidden(auth.AllocationCreate)
+		}
+		st.createRestricted = s.Policy.Allowed(auth.AllocationCreateRestricted, creds, auth.Target{})
 	case accessNodeCreate:
 		if s.Policy.ProjectAdminCanManageOwnNodes() && s.Policy.Allowed(auth.NodeCreateSelfOwned, creds, auth.Target{}) {
 			st.selfOwned = true
@@ -441,4 +456,73 @@ func eventBy(ctx context.Context) (user, project *string) {
 		project = &by.Project
 	}
 	return user, project
+}
+
+func allocationTarget(a *store.Allocation) auth.Target {
+	var t auth.Target
+	if a.Owner != nil {
+		t.Owner = *a.Owner
+	}
+	return t
+}
+
+// authorizeAllocation is loadAllocation's hook, Ironic's
+// check_allocation_policy_and_retrieve: an allocation the caller may not
+// see (baremetal:allocation:get, against its owner) is not found; then the
+// route's rule.
+func (s *Server) authorizeAllocation(c *fiber.Ctx, a *store.Allocation, ident string) error {
+	st := restricted(c)
+	if st == nil {
+		return nil
+	}
+	t := allocationTarget(a)
+	if !s.Policy.Allowed(auth.AllocationGet, st.creds, t) {
+		return allocationNotFound(ident)
+	}
+	if st.access.kind == accessAllocation && !s.Policy.Allowed(st.access.rule, st.creds, t) {
+		return forbidden(st.access.rule)
+	}
+	return nil
+}
+
+// authorizeNodeAllocation checks the route's rule against the owner of a
+// node's allocation (DELETE /v1/nodes/{ident}/allocation).
+func (s *Server) authorizeNodeAllocation(c *fiber.Ctx, a *store.Allocation) error {
+	st := restricted(c)
+	if st == nil || st.access.kind != accessNodeAllocation {
+		return nil
+	}
+	if !s.Policy.Allowed(st.access.rule, st.creds, allocationTarget(a)) {
+		return forbidden(st.access.rule)
+	}
+	return nil
+}
+
+// allocationScope applies Ironic's rules to an allocation a caller creates:
+// a project-scoped caller's allocation belongs to its project (another
+// owner needs baremetal:allocation:create_restricted), and without
+// create_restricted only the project's nodes (owned or leased) may be
+// candidates. It returns that project ("" = any node).
+func (s *Server) allocationScope(c *fiber.Ctx, a *store.Allocation) (string, error) {
+	st := restricted(c)
+	if st == nil {
+		return "", nil
+	}
+	project := st.creds.ProjectID
+	if !st.creds.SystemScoped() {
+		switch {
+		case a.Owner == nil || *a.Owner == "":
+			if project != "" {
+				a.Owner = &project
+			}
+		case !st.createRestricted && *a.Owner != project:
+			return "", newError(fiber.StatusForbidden, "Cannot create allocation with an owner Project ID value %s "+
+				"not matching the requestor Project ID %s. Policy %s is required for this capability.",
+				*a.Owner, project, auth.AllocationCreateRestricted)
+		}
+	}
+	if st.createRestricted {
+		return "", nil
+	}
+	return project, nil
 }

@@ -40,6 +40,19 @@ const (
 	// accessNodePorts: a node's ports: node visibility and the port list
 	// rules.
 	accessNodePorts
+	// accessAllocation: allocation visibility (baremetal:allocation:get,
+	// else not found) then rule, against the allocation's owner, in
+	// loadAllocation.
+	accessAllocation
+	// accessAllocationList: allocation:list_all, or allocation:list
+	// filtered to the caller's project.
+	accessAllocationList
+	// accessAllocationCreate: allocation:create; a project-scoped caller's
+	// allocation belongs to its project unless allocation:create_restricted.
+	accessAllocationCreate
+	// accessNodeAllocation: node visibility, then rule against the owner of
+	// the node's allocation (in the handler).
+	accessNodeAllocation
 	// accessList: a collection of objects of nodes (port groups, volume
 	// connectors and targets): all (list_all), or rule (list) filtered to
 	// the caller's project.
@@ -70,12 +83,14 @@ type routeRule struct {
 	access       access
 }
 
-func global(r auth.Rule) access   { return access{kind: accessGlobal, rule: r} }
-func onNode(r auth.Rule) access   { return access{kind: accessNode, rule: r} }
-func onPort(r auth.Rule) access   { return access{kind: accessPort, rule: r} }
-func special(k accessKind) access { return access{kind: k} }
-func onObject(r auth.Rule) access { return access{kind: accessObject, rule: r} }
-func creating(r auth.Rule) access { return access{kind: accessObjectCreate, rule: r} }
+func global(r auth.Rule) access           { return access{kind: accessGlobal, rule: r} }
+func onNode(r auth.Rule) access           { return access{kind: accessNode, rule: r} }
+func onPort(r auth.Rule) access           { return access{kind: accessPort, rule: r} }
+func onAllocation(r auth.Rule) access     { return access{kind: accessAllocation, rule: r} }
+func onNodeAllocation(r auth.Rule) access { return access{kind: accessNodeAllocation, rule: r} }
+func special(k accessKind) access         { return access{kind: k} }
+func onObject(r auth.Rule) access         { return access{kind: accessObject, rule: r} }
+func creating(r auth.Rule) access         { return access{kind: accessObjectCreate, rule: r} }
 func listing(list, all auth.Rule) access {
 	return access{kind: accessList, rule: list, all: all}
 }
@@ -146,6 +161,16 @@ func routeAccess() []routeRule {
 		{post, "/v1/nodes/:ident/volume/targets", anyone()},
 		{"*", "/v1/nodes/:ident/volume/connectors/:uuid", anyone()},
 		{"*", "/v1/nodes/:ident/volume/targets/:uuid", anyone()},
+
+		// Ironic shows a node's allocation to whoever sees the node.
+		{get, "/v1/nodes/:ident/allocation", onNode(auth.NodeGet)},
+		{del, "/v1/nodes/:ident/allocation", onNodeAllocation(auth.AllocationDelete)},
+
+		{get, "/v1/allocations", special(accessAllocationList)},
+		{post, "/v1/allocations", special(accessAllocationCreate)},
+		{get, "/v1/allocations/:ident", onAllocation(auth.AllocationGet)},
+		{patch, "/v1/allocations/:ident", onAllocation(auth.AllocationUpdate)},
+		{del, "/v1/allocations/:ident", onAllocation(auth.AllocationDelete)},
 
 		{get, "/v1/ports", special(accessPortList)},
 		{post, "/v1/ports", special(accessPortCreate)},

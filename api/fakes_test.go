@@ -144,6 +144,7 @@ func testRegistry() *drivers.Registry {
 	r.AddDeploy("fake", func(n drivers.Node) (drivers.Deploy, error) { return real.Deploy("fake", n) })
 	r.AddRAID("fake", func(n drivers.Node) (drivers.RAID, error) { return real.RAID("fake", n) })
 	r.AddBIOS("fake", func(n drivers.Node) (drivers.BIOS, error) { return real.BIOS("fake", n) })
+	r.AddRescue("fake", func(n drivers.Node) (drivers.Rescuer, error) { return real.Rescue("fake", n) })
 	agent.Register(r, agent.Config{AutomatedClean: true})
 	r.AddType(drivers.HardwareType{
 		Name: "fake-hardware",

@@ -166,12 +166,22 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 	case !equalPtr(old.RetiredReason, n.RetiredReason) && !n.Retired:
 		return badRequest("Cannot set retired_reason without retired=True")
 	}
+	if n.Retired && !old.Retired && n.ProvisionState == node.Available {
+		// A retired node must never be available (allocations and deploys
+		// would take it); it is retired in manageable, or when active and
+		// undeployed later (cleaning then ends in manageable).
+		return conflict("Node %s can not have 'retired' set in provision state 'available', the current state is '%s'",
+			n.UUID, n.ProvisionState)
+	}
 	if old.Maintenance && !n.Maintenance {
 		n.MaintenanceReason = nil
 		n.Fault = nil
 	}
 	if old.InstanceUUID != nil && n.InstanceUUID != nil && *old.InstanceUUID != *n.InstanceUUID {
 		return conflict("Node %s is associated with instance %s.", n.UUID, *old.InstanceUUID)
+	}
+	if err := s.checkAllocationPatch(c, &old, n); err != nil {
+		return err
 	}
 	if old.ChassisUUID != nil && n.ChassisUUID == nil && v < v25UnsetChassis {
 		return notAcceptable("")
@@ -200,6 +210,43 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 	}
 	if err := s.resolveInterfaces(n); err != nil {
 		return err
+	}
+	return nil
+}
+
+// allocationReleaseStates are the states in which a node's allocation may
+// go with its instance_uuid outside maintenance (the conductor's
+// allowed_update_states).
+func allocationReleaseStates() []node.ProvisionState {
+	return []node.ProvisionState{node.Enroll, node.Inspecting, node.InspectWait, node.Manageable, node.Available}
+}
+
+// checkAllocationPatch is the conductor's rule for a node an allocation
+// holds: removing its instance_uuid (which releases the allocation, see
+// store.UpdateNode) needs an allowed state or maintenance, and its owner
+// may not change while the allocation has one.
+func (s *Server) checkAllocationPatch(c *fiber.Ctx, old, n *store.Node) error {
+	if old.AllocationUUID == nil {
+		return nil
+	}
+	if old.InstanceUUID != nil && n.InstanceUUID == nil && !old.Maintenance &&
+		!slices.Contains(allocationReleaseStates(), old.ProvisionState) {
+		names := make([]string, 0, 5)
+		for _, st := range allocationReleaseStates() {
+			names = append(names, string(st))
+		}
+		return conflict("Node %s with an allocation can not have instance_uuid removed unless it is in one of "+
+			"allowed (%s) states or in maintenance mode.", n.UUID, strings.Join(names, ", "))
+	}
+	if !equalPtr(old.Owner, n.Owner) {
+		a, err := s.Store.AllocationOfNode(c.UserContext(), n.UUID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("read allocation of node %s: %w", n.UUID, err)
+		}
+		if err == nil && a.Owner != nil {
+			return conflict("Cannot update owner of node \"%s\" while it is allocated to an allocation with an  owner.",
+				n.UUID)
+		}
 	}
 	return nil
 }

@@ -102,7 +102,7 @@ func nodeFields() []field[store.Node] {
 		computedField("conductor", v49Conductors, func(b []byte, v *view, _ *n) []byte {
 			return jsonwire.AppendString(b, v.conductor)
 		}).apiComputed(),
-		nullField[n]("allocation_uuid", v52Allocations).apiComputed(),
+		opt("allocation_uuid", v52Allocations, func(n *n) **string { return &n.AllocationUUID }).apiComputed(),
 		opt("chassis_uuid", 1, func(n *n) **string { return &n.ChassisUUID }).apiComputed().
 			input(tStringNull, inCreate|inPatch).checked(uuidCheck("chassis_uuid")),
 		link("ports", 1, "/ports"),

@@ -125,8 +125,25 @@ type (
 		BIOSSettings(ctx context.Context, nodeUUID string) ([]store.BIOSSetting, error)
 		BIOSSettingNamed(ctx context.Context, nodeUUID, name string) (store.BIOSSetting, error)
 	}
+	// AllocationReader reads allocations.
+	AllocationReader interface {
+		Allocation(ctx context.Context, ident string) (store.Allocation, error)
+		ListAllocations(ctx context.Context, l store.ListAllocations) ([]store.Allocation, error)
+		AllocationOfNode(ctx context.Context, nodeUUID string) (store.Allocation, error)
+	}
+	// AllocationWriter creates, updates, backfills and deletes allocations;
+	// the node-side checks run with the node's row locked.
+	AllocationWriter interface {
+		CreateAllocation(ctx context.Context, a store.Allocation) (store.Allocation, error)
+		UpdateAllocation(ctx context.Context, a store.Allocation) (store.Allocation, error)
+		BackfillAllocation(ctx context.Context, a store.Allocation, nodeUUID string, check store.BackfillCheck,
+			msgOf func(error) string) (store.Allocation, error)
+		DeleteAllocation(ctx context.Context, ident string, check store.ReleaseCheck) error
+	}
 	// Store is everything the API needs from the database.
 	Store interface {
+		AllocationReader
+		AllocationWriter
 		OperationWriter
 		InventoryReader
 		TemplateStore
@@ -395,6 +412,16 @@ func (s *Server) App() *fiber.App {
 	v1.Get("/nodes/:ident/volume/targets", listVolume(s, s.targetKind))
 	v1.Post("/nodes/:ident/volume/connectors", subresourceForbidden(v32Volume))
 	v1.Post("/nodes/:ident/volume/targets", subresourceForbidden(v32Volume))
+
+	v1.Get("/nodes/:ident/allocation", nodeAllocationGate(s.getNodeAllocation))
+	v1.Delete("/nodes/:ident/allocation", nodeAllocationGate(s.deleteNodeAllocation))
+
+	// Allocations.
+	v1.Get("/allocations", allocationsGate(s.listAllocations))
+	v1.Post("/allocations", allocationsGate(s.createAllocation))
+	v1.Get("/allocations/:ident", allocationsGate(s.getAllocation))
+	v1.Patch("/allocations/:ident", allocationsGate(s.patchAllocation))
+	v1.Delete("/allocations/:ident", allocationsGate(s.deleteAllocation))
 
 	// Ports.
 	v1.Get("/ports", s.listPorts(false))

@@ -249,7 +249,7 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	_, hasRescuePassword, err := argString(body, "rescue_password", false)
+	rescuePassword, hasRescuePassword, err := argString(body, "rescue_password", false)
 	if err != nil {
 		return err
 	}
@@ -320,6 +320,9 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	if hasRescuePassword && target != "rescue" {
 		return badRequest("\"rescue_password\" is only valid when setting target provision state to rescue")
 	}
+	if err := s.checkVerb(&n, node.Verb(target), rescuePassword); err != nil {
+		return err
+	}
 	if target == "clean" {
 		if len(cleanSteps) == 0 {
 			return badRequest("\"clean_steps\" is required when setting target provision state to clean")
@@ -372,14 +375,107 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 		}
 		in.OperationID = op.ID
 	}
+	if target == string(node.VerbRescue) {
+		// The password goes where Ironic keeps it (instance_info, masked on
+		// the wire), never into the workflow's input.
+		if n, err = s.setRescuePassword(c, &n, rescuePassword); err != nil {
+			return err
+		}
+	}
 	if err := s.begin(ctx, &n, wf, in); err != nil {
 		if in.OperationID != "" {
 			_ = s.Store.DeleteOperation(context.WithoutCancel(ctx), in.OperationID)
+		}
+		if target == string(node.VerbRescue) {
+			s.dropRescuePassword(c, n.UUID)
 		}
 		return err
 	}
 	c.Location(s.statesLocation(c, ident))
 	return empty(c, fiber.StatusAccepted)
+}
+
+// checkVerb makes the checks Ironic's API and conductor make on a verb
+// before its work starts: a retired node is not provided, a rescue needs a
+// password and a rescue interface, and neither rescue nor unrescue runs in
+// maintenance.
+func (s *Server) checkVerb(n *store.Node, verb node.Verb, rescuePassword string) error {
+	switch verb {
+	case node.VerbProvide:
+		if n.Retired {
+			return badRequest("The providing operation can't be performed on node %s because it is retired.", n.UUID)
+		}
+	case node.VerbRescue:
+		if strings.TrimSpace(rescuePassword) == "" {
+			return badRequest("A non-empty \"rescue_password\" is required when setting target provision state to rescue")
+		}
+		if n.Maintenance {
+			return badRequest("The rescuing operation can't be performed on node %s because it's in maintenance mode.", n.UUID)
+		}
+		if msg := s.rescueRefusal(n); msg != "" {
+			instance := "None"
+			if n.InstanceUUID != nil {
+				instance = *n.InstanceUUID
+			}
+			// Ironic answers 500 (InstanceRescueFailure) for this client
+			// mistake; ferric answers 400.
+			return badRequest("Failed to rescue instance %s for node %s: Validation failed: %s", instance, n.UUID, msg)
+		}
+	case node.VerbUnrescue:
+		if n.Maintenance {
+			return badRequest("The unrescuing operation can't be performed on node %s because it's in maintenance mode.", n.UUID)
+		}
+	}
+	return nil
+}
+
+// rescueRefusal checks, without I/O, that n's rescue interface can be
+// built; it returns Ironic's message when it cannot, else "".
+func (s *Server) rescueRefusal(n *store.Node) string {
+	if s.Drivers != nil {
+		_, err := s.Drivers.Rescue(n.Interfaces.Rescue, n.DriverNode())
+		switch {
+		case err == nil:
+			return ""
+		case errors.Is(err, drivers.ErrBadConfig):
+			return driverMessage(err)
+		}
+	}
+	return fmt.Sprintf("Driver %s does not support rescue (disabled or not implemented).", n.Driver)
+}
+
+// setRescuePassword stores the rescue password and its hash in the node's
+// instance_info (optimistic write: it loses to anything that moved the node
+// meanwhile) and returns the node as written.
+func (s *Server) setRescuePassword(c *fiber.Ctx, n *store.Node, password string) (store.Node, error) {
+	state := n.ProvisionState
+	hashed := hashRescuePassword(password)
+	return s.updateNode(c, n.UUID, func(m *store.Node) error {
+		if m.ProvisionState != state || m.TargetProvisionState != node.NoState {
+			return s.nodeLocked(m.UUID)
+		}
+		ii := decodeObject(m.InstanceInfo)
+		ii.Set("rescue_password", password)
+		ii.Set("hashed_rescue_password", hashed)
+		m.InstanceInfo = encodeValue(ii)
+		return nil
+	})
+}
+
+// dropRescuePassword removes the rescue password again when the rescue
+// could not start (best effort; Ironic does the same).
+func (s *Server) dropRescuePassword(c *fiber.Ctx, nodeUUID string) {
+	_, err := s.updateNode(c, nodeUUID, func(m *store.Node) error {
+		ii := decodeObject(m.InstanceInfo)
+		ii.Delete("rescue_password")
+		ii.Delete("hashed_rescue_password")
+		m.InstanceInfo = encodeValue(ii)
+		return nil
+	})
+	if err != nil {
+		s.log().WarnContext(c.UserContext(), "remove the rescue password of a rescue that did not start",
+			"node", nodeUUID, "err", err)
+	}
 }
 
 // abort signals the workflow waiting in a *wait state to give up.

@@ -29,12 +29,10 @@ import (
 // Ironic's 404 for an unknown path unless noted:
 //   - 1.22 ramdisk lookup and heartbeat (ferric-agent has its own endpoints)
 //   - 1.29 inject NMI
-//   - 1.52/1.57/1.58/1.60 allocations (node.allocation_uuid is always
-//     null), 1.54 events, 1.63 indicators, 1.76 PUT .../states/boot_mode
-//     and .../states/secure_boot
+//   - 1.54 events, 1.63 indicators, 1.76 PUT .../states/boot_mode and
+//     .../states/secure_boot
 //   - console (GET/PUT .../states/console)
-//   - 1.70 disable_ramdisk and the rescue/unrescue/adopt verbs are refused as
-//     invalid transitions (400), since no workflow implements them
+//   - 1.70 disable_ramdisk=true is refused (400)
 const (
 	minMinor = 1
 	maxMinor = 82

@@ -102,6 +102,15 @@ type Deploy interface {
 	Clean(ctx context.Context) (done bool, err error)
 }
 
+// Rescuer is the rescue interface (Ironic's rescue_interface). Rescue
+// returns done=true when the node is in its rescue environment (fake), or
+// done=false when it boots a ramdisk whose agent calls back. Unrescue
+// returns the node to its instance.
+type Rescuer interface {
+	Rescue(ctx context.Context) (done bool, err error)
+	Unrescue(ctx context.Context) error
+}
+
 // Inspector is the common-tier inspect interface. InspectHardware returns
 // the node's hardware inventory as one JSON document in ironic-python-agent's
 // format ({"inventory": ..., "plugin_data": ...}; the schema is

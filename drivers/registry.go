@@ -65,6 +65,7 @@ type Registry struct {
 	inspect    map[string]Factory[Inspector]
 	raid       map[string]Factory[RAID]
 	bios       map[string]Factory[BIOS]
+	rescue     map[string]Factory[Rescuer]
 }
 
 // NewRegistry returns an empty registry.
@@ -78,6 +79,7 @@ func NewRegistry() *Registry {
 		inspect:    map[string]Factory[Inspector]{},
 		raid:       map[string]Factory[RAID]{},
 		bios:       map[string]Factory[BIOS]{},
+		rescue:     map[string]Factory[Rescuer]{},
 	}
 }
 
@@ -134,6 +136,11 @@ func (r *Registry) AddRAID(name string, f Factory[RAID]) { register(r, r.raid, K
 
 // AddBIOS registers a BIOS interface implementation.
 func (r *Registry) AddBIOS(name string, f Factory[BIOS]) { register(r, r.bios, KindBios, name, f) }
+
+// AddRescue registers a rescue interface implementation.
+func (r *Registry) AddRescue(name string, f Factory[Rescuer]) {
+	register(r, r.rescue, KindRescue, name, f)
+}
 
 // Type returns a hardware type by name.
 func (r *Registry) Type(name string) (HardwareType, error) {
@@ -254,6 +261,8 @@ func (r *Registry) Interface(k Kind, name string, n Node) (any, error) {
 		return r.RAID(name, n)
 	case KindBios:
 		return r.BIOS(name, n)
+	case KindRescue:
+		return r.Rescue(name, n)
 	}
 	return nil, fmt.Errorf("%w: no %s interface %q", ErrUnsupported, k, name)
 }
@@ -299,6 +308,12 @@ func (r *Registry) NodeSteps(ifaces map[Kind]string, n Node) (StepCatalog, error
 		}
 	}
 	return c, nil
+}
+
+// Rescue builds the named rescue interface for n. ErrUnsupported for a
+// name with no implementation ("no-rescue").
+func (r *Registry) Rescue(name string, n Node) (Rescuer, error) {
+	return build(r, r.rescue, KindRescue, name, n)
 }
 
 // Validate checks a node's configuration for each kind that has an

@@ -58,6 +58,8 @@ const (
 	VerbRebuild  Verb = "rebuild"
 	VerbAbort    Verb = "abort"
 	VerbAdopt    Verb = "adopt"
+	VerbRescue   Verb = "rescue"
+	VerbUnrescue Verb = "unrescue"
 )
 
 // PowerState is Ironic's power state name, as shown on the wire.

@@ -176,15 +176,28 @@ func newTable[T any](name, alias, what, joins string, cols []column[T]) *table[T
 
 // returning wraps a data-modifying statement on the table so that it
 // returns the rows it wrote as selectList.
-func (tb *table[T]) returning(stmt string) string {
-	return `WITH ` + tb.alias + ` AS (` + stmt + ` RETURNING *) SELECT ` + tb.selectList + ` FROM ` + tb.alias + tb.joins
+func (tb *table[T]) returning(stmt string) string { return tb.returningWith(stmt) }
+
+// returningWith is returning with more CTEs after the statement's (each
+// "name AS (...)"), which may refer to it by the table's alias.
+func (tb *table[T]) returningWith(stmt string, ctes ...string) string {
+	with := `WITH ` + tb.alias + ` AS (` + stmt + ` RETURNING *)`
+	for _, c := range ctes {
+		with += `, ` + c
+	}
+	return with + ` SELECT ` + tb.selectList + ` FROM ` + tb.alias + tb.joins
 }
 
 // updateWhere returns the statement that writes the columns Update writes
 // (from $first on) and set to the row where cond holds, and reads it back.
 func (tb *table[T]) updateWhere(first int, set, cond string) string {
+	return tb.updateWhereWith(first, set, cond)
+}
+
+// updateWhereWith is updateWhere with more CTEs (see returningWith).
+func (tb *table[T]) updateWhereWith(first int, set, cond string, ctes ...string) string {
 	cols, vals := tb.writeList(always, first)
-	return tb.returning(`UPDATE ` + tb.name + ` SET (` + cols + `) = (` + vals + `), ` + set + ` WHERE ` + cond)
+	return tb.returningWith(`UPDATE `+tb.name+` SET (`+cols+`) = (`+vals+`), `+set+` WHERE `+cond, ctes...)
 }
 
 // write runs an insertSQL or updateSQL statement with t's arguments after

@@ -16,7 +16,8 @@ import (
 )
 
 // nodeColumns are a Node's fields as columns of the nodes table, read over
-// "n" (nodes or a CTE returning nodes rows) LEFT JOINed to "c" (chassis).
+// "n" (nodes or a CTE returning nodes rows) LEFT JOINed to "c" (chassis) and
+// "al" (the allocation holding the node, see nodeJoins).
 // chassis_uuid is written as chassis_id: an unknown chassis UUID becomes
 // -1, which the foreign key rejects (ErrNotFound) in the same statement.
 // The state fields are written on insert only: Transition and SetPower own
@@ -47,6 +48,7 @@ func nodeColumns() []column[Node] {
 		opt("chassis_uuid", func(n *Node) **string { return &n.ChassisUUID }).readAs("c.uuid::text").
 			writeTo("chassis_id",
 				`CASE WHEN %[1]s::uuid IS NULL THEN NULL ELSE COALESCE((SELECT id FROM chassis WHERE uuid = %[1]s::uuid), -1) END`),
+		opt("allocation_uuid", func(n *Node) **string { return &n.AllocationUUID }).readAs("al.uuid::text").setByDB(),
 		opt("resource_class", func(n *Node) **string { return &n.ResourceClass }).sorted(),
 		opt("description", func(n *Node) **string { return &n.Description }),
 		opt("owner", func(n *Node) **string { return &n.Owner }).sorted(),
@@ -96,8 +98,24 @@ func nodeColumns() []column[Node] {
 	}
 }
 
+// nodeJoins are the joins every read of nodes (as "n") makes: its chassis,
+// and the allocation that holds it. A node is held by the allocation linked
+// to it whose UUID is its instance_uuid (Ironic sets one to the other): a
+// statement that clears or changes instance_uuid releases the allocation
+// in the same statement (releaseAllocationCTE), and reads the row it wrote
+// without it even though the deletion is not yet visible to it.
+const nodeJoins = " LEFT JOIN chassis c ON c.id = n.chassis_id" +
+	" LEFT JOIN allocations al ON al.node_id = n.id AND al.uuid::text = lower(n.instance_uuid)"
+
+// releaseAllocationCTE deletes the allocation of the node rows that the CTE
+// named %[1]s wrote when their instance_uuid no longer is the allocation's
+// UUID (Ironic destroys the allocation when instance_uuid is removed).
+const releaseAllocationCTE = `released AS (
+	DELETE FROM allocations x USING %[1]s u
+	WHERE x.node_id = u.id AND (u.instance_uuid IS NULL OR x.uuid::text <> lower(u.instance_uuid)))`
+
 // nodeTable is nodeColumns with the SQL they build.
-var nodeTable = newTable("nodes", "n", "node", " LEFT JOIN chassis c ON c.id = n.chassis_id", nodeColumns())
+var nodeTable = newTable("nodes", "n", "node", nodeJoins, nodeColumns())
 
 // nodeSelect lists the columns scanNode reads, over "n" LEFT JOINed to "c".
 var nodeSelect = nodeTable.selectList
@@ -110,8 +128,8 @@ var nodeJoin = nodeTable.from
 // update would write.
 var nodeUpdateSQL, nodeReplaySQL = func() (string, string) {
 	cols, vals := nodeTable.writeList(always, 3)
-	return nodeTable.updateWhere(3, "version = version + 1, updated_at = now()",
-			"uuid = $1::uuid AND version = $2::bigint"),
+	return nodeTable.updateWhereWith(3, "version = version + 1, updated_at = now()",
+			"uuid = $1::uuid AND version = $2::bigint", fmt.Sprintf(releaseAllocationCTE, "n")),
 		`SELECT version, version = $2::bigint + 1 AND (` + cols + `) IS NOT DISTINCT FROM (` + vals + `)
 		FROM nodes WHERE uuid = $1::uuid`
 }()

@@ -40,7 +40,7 @@ var transitionSQL = `WITH cur AS (
 		last_error = CASE WHEN $6::boolean THEN NULLIF($7::text, '') ELSE n.last_error END,
 		power_state = CASE WHEN $8::boolean THEN NULLIF($9::text, '') ELSE n.power_state END,
 		instance_uuid = CASE WHEN $10::boolean THEN NULLIF($11::text, '') ELSE n.instance_uuid END,
-		instance_info = COALESCE($12::jsonb, n.instance_info),
+		instance_info = COALESCE($12::jsonb, n.instance_info) - $23::text[],
 		deploy_step = COALESCE($13::jsonb, n.deploy_step),
 		clean_step = COALESCE($14::jsonb, n.clean_step),
 		driver_internal_info = COALESCE($15::jsonb, n.driver_internal_info),
@@ -59,12 +59,12 @@ var transitionSQL = `WITH cur AS (
 ), drop AS (
 	UPDATE node_operations o SET config_drive = NULL FROM upd
 	WHERE $18::boolean AND o.node_id = upd.id AND o.config_drive IS NOT NULL
-)
-SELECT true, false, '', ` + nodeSelect + ` FROM upd n LEFT JOIN chassis c ON c.id = n.chassis_id
+), ` + fmt.Sprintf(releaseAllocationCTE, "upd") + `
+SELECT true, false, '', ` + nodeSelect + ` FROM upd n` + nodeJoins + `
 UNION ALL
 SELECT false, $5::text <> '' AND EXISTS (SELECT 1 FROM node_events e WHERE e.node_id = n.id AND e.request_id = $5::text),
 	COALESCE(n.provision_request_id, ''), ` + nodeSelect + `
-	FROM cur n LEFT JOIN chassis c ON c.id = n.chassis_id
+	FROM cur n` + nodeJoins + `
 	WHERE NOT EXISTS (SELECT 1 FROM upd)`
 
 // Transition moves a node to r.To if its provision_state is one of r.From
@@ -110,7 +110,7 @@ func (q Queries) Transition(ctx context.Context, r TransitionRequest) (Node, err
 		id.String(), from, string(r.To), string(r.Target), r.RequestID,
 		setLastErr, lastErr, r.PowerState != nil, power, setInstanceUUID, instanceUUID,
 		optJSON(r.InstanceInfo), optJSON(r.DeployStep), optJSON(r.CleanStep), optJSON(r.DriverInternalInfo),
-		severity, r.Event, r.DropConfigDrives, r.InspectionStarted, r.InspectionFinished, r.User, r.Project,
+		severity, r.Event, r.DropConfigDrives, r.InspectionStarted, r.InspectionFinished, r.User, r.Project, nonNil(r.RemoveInstanceKeys),
 	), &applied, &seen, &reqID)
 	if err != nil {
 		return Node{}, fmt.Errorf("transition node %s to %q: %w", r.UUID, r.To, translate(err, ErrNotFound))
@@ -183,7 +183,7 @@ func (q Queries) SetPower(ctx context.Context, u PowerUpdate) (Node, error) {
 		SELECT gen_random_uuid(), upd.id, $8::text, 'power', $9::text, NULLIF($10::text, ''), NULLIF($11::text, '')
 		FROM upd WHERE $9::text <> ''
 	)
-	SELECT `+nodeSelect+` FROM upd n LEFT JOIN chassis c ON c.id = n.chassis_id`,
+	SELECT `+nodeSelect+` FROM upd n`+nodeJoins,
 		id.String(), u.PowerState != nil, power, u.Target != nil, target, setLastErr, lastErr,
 		severity, u.Event, u.User, u.Project))
 	if err != nil {

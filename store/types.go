@@ -40,14 +40,17 @@ type Node struct {
 	Name    *string
 	Version int64 // optimistic lock, bumped on every write
 
-	Driver               string
-	DriverInfo           json.RawMessage
-	DriverInternalInfo   json.RawMessage
-	Properties           json.RawMessage
-	InstanceInfo         json.RawMessage
-	Extra                json.RawMessage
-	InstanceUUID         *string
-	ChassisUUID          *string // resolved from chassis_id on read
+	Driver             string
+	DriverInfo         json.RawMessage
+	DriverInternalInfo json.RawMessage
+	Properties         json.RawMessage
+	InstanceInfo       json.RawMessage
+	Extra              json.RawMessage
+	InstanceUUID       *string
+	ChassisUUID        *string // resolved from chassis_id on read
+	// AllocationUUID is the allocation holding the node (read only: the
+	// allocation's node link, see Allocation).
+	AllocationUUID       *string
 	ResourceClass        *string
 	Description          *string
 	Owner                *string
@@ -274,10 +277,13 @@ type TransitionRequest struct {
 	Target node.ProvisionState // target_provision_state after the move ("" = null)
 
 	// Optional field updates applied in the same write. nil = leave alone.
-	LastError          *string // "" clears last_error (null)
-	PowerState         *node.PowerState
-	InstanceInfo       json.RawMessage // replace instance_info (e.g. cleared on undeploy)
-	InstanceUUID       *string         // "" clears
+	LastError    *string // "" clears last_error (null)
+	PowerState   *node.PowerState
+	InstanceInfo json.RawMessage // replace instance_info (e.g. cleared on undeploy)
+	// RemoveInstanceKeys are instance_info members removed (after
+	// InstanceInfo, if any), e.g. a rescue password.
+	RemoveInstanceKeys []string
+	InstanceUUID       *string // "" clears
 	DeployStep         json.RawMessage
 	CleanStep          json.RawMessage
 	DriverInternalInfo json.RawMessage

@@ -114,7 +114,7 @@ func newEnv(t *testing.T, script func(wire.Command) []wire.CommandResult) *testE
 	}
 	agents := &simAgent{Store: st, scripts: map[string][]wire.CommandResult{}, script: script}
 	env.RegisterActivity(&activities.Activities{Drivers: r, Nodes: st, Agents: agents, Operations: st, Inspection: st,
-		Results: st, PollInterval: time.Millisecond, AgentPollInterval: time.Millisecond})
+		Allocations: st, Results: st, PollInterval: time.Millisecond, AgentPollInterval: time.Millisecond})
 	env.RegisterActivity(&activities.PowerSync{Drivers: r, Nodes: st, Concurrency: 4})
 	workflows.Register(env)
 	return &testEnv{TestWorkflowEnvironment: env, st: st, hw: hw, agents: agents}
@@ -130,7 +130,7 @@ func newEnvOn(t *testing.T, prev *testEnv) *testEnv {
 	prev.hw.Register(r)
 	agent.Register(r, agent.Config{AutomatedClean: true})
 	env.RegisterActivity(&activities.Activities{Drivers: r, Nodes: prev.st, Agents: prev.agents, Operations: prev.st,
-		Results: prev.st, Inspection: prev.st, PollInterval: time.Millisecond, AgentPollInterval: time.Millisecond})
+		Results: prev.st, Inspection: prev.st, Allocations: prev.st, PollInterval: time.Millisecond, AgentPollInterval: time.Millisecond})
 	workflows.Register(env)
 	return &testEnv{TestWorkflowEnvironment: env, st: prev.st, hw: prev.hw, agents: prev.agents}
 }

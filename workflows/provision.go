@@ -257,6 +257,11 @@ func Provide(ctx workflow.Context, in contract.ProvisionInput) error {
 	if err := o.clean(ctx); err != nil {
 		return o.fail(ctx, node.CleanFail, err)
 	}
+	if o.info.Retired {
+		// Ironic: a retired node leaves cleaning to manageable, never to
+		// available (where it could be allocated and deployed again).
+		return o.succeed(ctx, node.Manageable, nil)
+	}
 	return o.succeed(ctx, node.Available, nil)
 }
 
@@ -379,6 +384,11 @@ func Undeploy(ctx workflow.Context, in contract.ProvisionInput) error {
 	}
 	if err := o.clean(ctx); err != nil {
 		return o.fail(ctx, node.CleanFail, err)
+	}
+	if o.info.Retired {
+		// Ironic: a retired node leaves cleaning to manageable, never to
+		// available (where it could be allocated and deployed again).
+		return o.succeed(ctx, node.Manageable, nil)
 	}
 	return o.succeed(ctx, node.Available, nil)
 }

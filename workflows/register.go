@@ -24,6 +24,10 @@ func Register(r worker.WorkflowRegistry) {
 		contract.PowerSyncName:  PowerSyncPass,
 		contract.ReconcileName:  ReconcileNodes,
 		contract.RecoverName:    RecoverNode,
+		contract.AllocateName:   Allocate,
+		contract.AdoptName:      Adopt,
+		contract.RescueName:     Rescue,
+		contract.UnrescueName:   Unrescue,
 	} {
 		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

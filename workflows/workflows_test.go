@@ -37,6 +37,21 @@ func TestPlan(t *testing.T) {
 		{node.AdoptFail, node.VerbManage, contract.ManageName, node.Manageable, true},
 		{node.InspectFail, node.VerbManage, contract.ManageName, node.Manageable, true},
 		{node.CleanFail, node.VerbProvide, "", "", false},
+		{node.Manageable, node.VerbAdopt, contract.AdoptName, node.Active, true},
+		{node.AdoptFail, node.VerbAdopt, contract.AdoptName, node.Active, true},
+		{node.Available, node.VerbAdopt, "", "", false},
+		{node.Active, node.VerbRescue, contract.RescueName, node.Rescue, true},
+		{node.Rescue, node.VerbRescue, contract.RescueName, node.Rescue, true},
+		{node.RescueFail, node.VerbRescue, contract.RescueName, node.Rescue, true},
+		{node.UnrescueFail, node.VerbRescue, contract.RescueName, node.Rescue, true},
+		{node.Available, node.VerbRescue, "", "", false},
+		{node.Rescue, node.VerbUnrescue, contract.UnrescueName, node.Active, true},
+		{node.RescueFail, node.VerbUnrescue, contract.UnrescueName, node.Active, true},
+		{node.UnrescueFail, node.VerbUnrescue, contract.UnrescueName, node.Active, true},
+		{node.Active, node.VerbUnrescue, "", "", false},
+		{node.Rescue, node.VerbDeleted, contract.UndeployName, node.Available, true},
+		{node.RescueFail, node.VerbUndeploy, contract.UndeployName, node.Available, true},
+		{node.UnrescueFail, node.VerbDeleted, contract.UndeployName, node.Available, true},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%s", tt.state, tt.verb), func(t *testing.T) {

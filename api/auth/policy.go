@@ -95,6 +95,13 @@ const (
 	DeployTemplateCreate       Rule = "baremetal:deploy_template:create"
 	DeployTemplateUpdate       Rule = "baremetal:deploy_template:update"
 	DeployTemplateDelete       Rule = "baremetal:deploy_template:delete"
+	AllocationGet              Rule = "baremetal:allocation:get"
+	AllocationList             Rule = "baremetal:allocation:list"
+	AllocationListAll          Rule = "baremetal:allocation:list_all"
+	AllocationCreate           Rule = "baremetal:allocation:create"
+	AllocationCreateRestricted Rule = "baremetal:allocation:create_restricted"
+	AllocationDelete           Rule = "baremetal:allocation:delete"
+	AllocationUpdate           Rule = "baremetal:allocation:update"
 )
 
 // Rules lists every rule Policy knows, in the order above.
@@ -113,7 +120,8 @@ func Rules() []Rule {
 		VolumeList, VolumeListAll, VolumeCreate, VolumeDelete, VolumeUpdate, VolumeViewTargetProperties, ChassisGet,
 		ChassisCreate, ChassisDelete, ChassisUpdate, DriverGet, DriverGetProperties, DriverVendorPassthru,
 		DriverGetRAIDDiskProps, ConductorGet, ShardsGet, DeployTemplateGet, DeployTemplateCreate,
-		DeployTemplateUpdate, DeployTemplateDelete}
+		DeployTemplateUpdate, DeployTemplateDelete, AllocationGet, AllocationList, AllocationListAll,
+		AllocationCreate, AllocationCreateRestricted, AllocationDelete, AllocationUpdate}
 }
 
 // Target is what a node-scoped rule is checked against: the node's owner
@@ -271,6 +279,15 @@ func systemOrOwnerReader(e env) bool {
 // API_READER
 func apiReader(e env) bool { return e.role("reader") || e.role("service") }
 
+// ALLOCATION_READER: the target's Owner is the allocation's owner.
+func allocationReader(e env) bool { return systemReader(e) || e.ownerRole("reader") }
+
+// ALLOCATION_MEMBER
+func allocationMember(e env) bool { return systemMember(e) || e.ownerRole("member") }
+
+// ALLOCATION_CREATOR
+func allocationCreator(e env) bool { return systemMember(e) || e.role("member") }
+
 // baremetal:node:create
 func nodeCreate(e env) bool { return systemAdmin(e) || systemService(e) }
 
@@ -285,10 +302,19 @@ func (r Rule) check() check {
 		return nodeCreate
 	case NodeCreateSelfOwned:
 		return nodeCreateSelfOwned
-	case NodeList, PortList, PortgroupList, VolumeList:
+	case NodeList, PortList, PortgroupList, VolumeList, AllocationList:
 		return apiReader
-	case NodeListAll, PortListAll, PortgroupListAll, VolumeListAll, NodeGetFilterThreshold, ShardsGet, ChassisGet,
-		DriverGet, DriverGetProperties, DriverGetRAIDDiskProps, ConductorGet, DeployTemplateGet:
+	case AllocationGet:
+		return allocationReader
+	case AllocationDelete, AllocationUpdate:
+		return allocationMember
+	case AllocationCreate:
+		return allocationCreator
+	case AllocationCreateRestricted:
+		return systemMember
+	case NodeListAll, PortListAll, PortgroupListAll, VolumeListAll, AllocationListAll, NodeGetFilterThreshold,
+		ShardsGet, ChassisGet, DriverGet, DriverGetProperties, DriverGetRAIDDiskProps, ConductorGet,
+		DeployTemplateGet:
 		return systemReader
 	case NodeGet, PortGet, PortgroupGet, NodeVIFList, VolumeGet, NodeGetStates, NodeTraitsList, NodeBIOSGet:
 		return systemOrProjectReader

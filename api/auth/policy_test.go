@@ -167,6 +167,8 @@ for case in json.load(sys.stdin):
     creds = case['creds']
     target = dict(creds)
     target['node.owner'] = case['owner']
+    # the allocation rules' target: Target.Owner is the allocation's owner
+    target['allocation.owner'] = case['owner']
     if case['lessee']:
         target['node.lessee'] = case['lessee']
     out.append(bool(enforcer.enforce(case['rule'], target, creds)))

@@ -253,12 +253,21 @@ func (s *stack) settle(t *testing.T, id string) {
 // workflow type's name).
 func (s *stack) settleAs(t *testing.T, id, name string) {
 	t.Helper()
+	s.settleWorkflow(t, "node/"+id, name)
+}
+
+// settleWorkflow waits for the last run of workflow wfID to close, checks
+// that it recorded no version marker, and records its history as name.json
+// ("" = the workflow type's name) when FERRIC_RECORD_HISTORIES names a
+// folder.
+func (s *stack) settleWorkflow(t *testing.T, wfID, name string) {
+	t.Helper()
 	ctx := context.Background()
 	c := s.temporal.GetDefaultClient()
-	run := c.GetWorkflow(ctx, "node/"+id, "")
+	run := c.GetWorkflow(ctx, wfID, "")
 	_ = run.Get(ctx, nil) // failures are asserted through the node's state
 	var h historypb.History
-	it := c.GetWorkflowHistory(ctx, "node/"+id, run.GetRunID(), false, 0)
+	it := c.GetWorkflowHistory(ctx, wfID, run.GetRunID(), false, 0)
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
@@ -272,15 +281,15 @@ func (s *stack) settleAs(t *testing.T, id, name string) {
 	for _, ev := range h.Events {
 		if ev.GetEventType() == enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES ||
 			ev.GetMarkerRecordedEventAttributes().GetMarkerName() == "Version" {
-			t.Errorf("run of node %s recorded %v (event %d): operations started at a revision need no version markers",
-				id, ev.GetEventType(), ev.GetEventId())
+			t.Errorf("run of %s recorded %v (event %d): operations started at a revision need no version markers",
+				wfID, ev.GetEventType(), ev.GetEventId())
 		}
 	}
 	dir := os.Getenv("FERRIC_RECORD_HISTORIES")
 	if dir == "" {
 		return
 	}
-	desc, err := c.DescribeWorkflowExecution(ctx, "node/"+id, run.GetRunID())
+	desc, err := c.DescribeWorkflowExecution(ctx, wfID, run.GetRunID())
 	if err != nil {
 		t.Fatalf("describe workflow: %v", err)
 	}

@@ -8,7 +8,8 @@
 //	fake_read_delay     added to power state reads only (to widen races in tests)
 //	fake_deploy_delay   added to deploy and clean calls
 //	fake_fail           list of operations that fail: "power", "management",
-//	                    "deploy", "clean", "step", "inspect", "vendor", "validate"
+//	                    "deploy", "clean", "step", "inspect", "rescue",
+//	                    "vendor", "validate"
 //	fake_inventory      the inventory document out-of-band inspection returns
 //	                    (ironic-python-agent's format); default: a small server
 //	                    derived from the node's UUID
@@ -84,7 +85,7 @@ func (h *Hardware) Register(r *drivers.Registry) {
 			"fake_power_delay":  "Latency added to power calls. Optional.",
 			"fake_read_delay":   "Latency added to power state reads only. Optional.",
 			"fake_deploy_delay": "Latency added to deploy and clean calls. Optional.",
-			"fake_fail":         "List of operations that fail: power, management, deploy, clean, step, vendor, validate. Optional.",
+			"fake_fail":         "List of operations that fail: power, management, deploy, clean, step, rescue, vendor, validate. Optional.",
 		},
 	})
 	r.AddPower("fake", func(n drivers.Node) (drivers.Power, error) { return h.node(n) })
@@ -100,6 +101,7 @@ func (h *Hardware) Register(r *drivers.Registry) {
 		nd, err := h.node(n)
 		return BIOS{nd}, err
 	})
+	r.AddRescue("fake", func(n drivers.Node) (drivers.Rescuer, error) { return h.node(n) })
 }
 
 // maxCalls bounds the recorded calls; the oldest half is dropped when full.
@@ -211,7 +213,19 @@ var (
 	_ drivers.StepRunner = RAID{}
 	_ drivers.BIOS       = BIOS{}
 	_ drivers.StepRunner = BIOS{}
+	_ drivers.Rescuer    = (*Node)(nil)
 )
+
+// Rescue puts the node in its (simulated) rescue environment at once, as
+// Ironic's fake rescue interface does, after fake_deploy_delay.
+func (n *Node) Rescue(ctx context.Context) (bool, error) {
+	return true, n.do(ctx, "rescue", "rescue", n.cfg.DeployDelay)
+}
+
+// Unrescue returns the node to its instance, after fake_deploy_delay.
+func (n *Node) Unrescue(ctx context.Context) error {
+	return n.do(ctx, "rescue", "unrescue", n.cfg.DeployDelay)
+}
 
 func (h *Hardware) node(n drivers.Node) (*Node, error) {
 	cfg, err := ParseConfig(n.DriverInfo)

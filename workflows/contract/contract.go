@@ -37,6 +37,17 @@ const (
 	// RecoverName runs on a node's lock (WorkflowID) and fails a node that
 	// no running operation holds out of its busy state.
 	RecoverName = "recover-node"
+	// AllocateName fulfils an allocation: it reserves an available node
+	// that matches it (ID AllocationWorkflowID, not a node lock).
+	AllocateName = "allocate-node"
+	// AdoptName adopts a node: manageable|adopt failed -> adopting -> active.
+	AdoptName = "adopt-node"
+	// RescueName boots a deployed node into rescue:
+	// active|rescue|rescue failed|unrescue failed -> rescuing -> (rescue wait) -> rescue.
+	RescueName = "rescue-node"
+	// UnrescueName returns a rescued node to its instance:
+	// rescue|rescue failed|unrescue failed -> unrescuing -> active.
+	UnrescueName = "unrescue-node"
 )
 
 // Schedule IDs.
@@ -60,6 +71,11 @@ const TaskQueue = "ferric"
 // WorkflowID makes the node UUID the ID of every mutating workflow, so Temporal
 // refuses a second concurrent operation on the same node: the ID is the node lock.
 func WorkflowID(nodeUUID string) string { return "node/" + nodeUUID }
+
+// AllocationWorkflowID is the ID of the workflow fulfilling the
+// allocation allocUUID: one per allocation, so an allocation in flight is
+// processed once.
+func AllocationWorkflowID(allocUUID string) string { return "allocation/" + allocUUID }
 
 // ReadWorkflowID names a read-only workflow on a node (it takes no lock); the
 // suffix must be unique per call.
@@ -97,7 +113,21 @@ const (
 	// ErrTypePowerFailed: set-power failed (recorded on the node with
 	// last_error).
 	ErrTypePowerFailed = "PowerFailed"
+	// ErrTypeAllocationFailed: an allocation found no node (recorded on the
+	// allocation with last_error).
+	ErrTypeAllocationFailed = "AllocationFailed"
+	// ErrTypeInstanceAssociated: the allocation's UUID is another node's
+	// instance_uuid.
+	ErrTypeInstanceAssociated = "InstanceAssociated"
 )
+
+// AllocateInput starts allocate-node. The allocation's request (resource
+// class, traits, candidates, owner) is read from the store.
+type AllocateInput struct {
+	AllocationUUID string `json:"allocation_uuid"`
+	// Revision is the behaviour the starter asks for (CurrentRevision).
+	Revision int `json:"revision,omitempty"`
+}
 
 // ProvisionInput starts every provisioning workflow (manage, provide, deploy,
 // undeploy, inspect, clean). It carries no secrets and no user data:

@@ -31,8 +31,16 @@ func edge(state node.ProvisionState, verb node.Verb) (transition, bool) {
 	case verb == node.VerbRebuild && (state == node.Active || state == node.DeployFail || state == node.Error):
 		return deploy, true
 	case verb == node.VerbDeleted && (state == node.Active || state == node.DeployFail ||
-		state == node.DeployWait || state == node.Error):
+		state == node.DeployWait || state == node.Error || state == node.Rescue || state == node.RescueWait ||
+		state == node.RescueFail || state == node.UnrescueFail):
 		return transition{UndeployName, node.Available}, true
+	case verb == node.VerbAdopt && (state == node.Manageable || state == node.AdoptFail):
+		return transition{AdoptName, node.Active}, true
+	case verb == node.VerbRescue && (state == node.Active || state == node.Rescue || state == node.RescueFail ||
+		state == node.UnrescueFail):
+		return transition{RescueName, node.Rescue}, true
+	case verb == node.VerbUnrescue && (state == node.Rescue || state == node.RescueFail || state == node.UnrescueFail):
+		return transition{UnrescueName, node.Active}, true
 	}
 	return transition{}, false
 }
