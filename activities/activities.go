@@ -84,6 +84,30 @@ type Activities struct {
 	// Results records what RAID and BIOS steps changed (nil: such steps
 	// fail).
 	Results StepResultStore
+	// DriverCalls is told of every driver call (nil: nobody).
+	DriverCalls DriverCallObserver
+}
+
+// DriverCallObserver is told of every driver call an activity makes: the
+// node's hardware type, the call ("power.set_power_state"), how long it took
+// and its error. main hands it the process's metrics.
+type DriverCallObserver interface {
+	ObserveDriverCall(driver, call string, took time.Duration, err error)
+}
+
+// timeCall starts timing a driver call; the function it returns records the
+// call with its error.
+func timeCall(o DriverCallObserver, driver, call string) func(error) {
+	if o == nil {
+		return func(error) {}
+	}
+	start := time.Now()
+	return func(err error) { o.ObserveDriverCall(driver, call, time.Since(start), err) }
+}
+
+// call is timeCall with the activities' observer.
+func (a *Activities) call(driver, call string) func(error) {
+	return timeCall(a.DriverCalls, driver, call)
 }
 
 // NodeInfo is what a workflow may know of a node: no secrets.
@@ -226,21 +250,25 @@ func (a *Activities) load(ctx context.Context, uuid string) (loaded, error) {
 	return loaded{rec: n, dn: n.DriverNode()}, nil
 }
 
-func (a *Activities) power(ctx context.Context, uuid string) (drivers.Power, error) {
+// power builds the node's power interface; driver is its hardware type.
+func (a *Activities) power(ctx context.Context, uuid string) (p drivers.Power, driver string, err error) {
 	l, err := a.load(ctx, uuid)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return a.Drivers.Power(l.rec.Interfaces.Power, l.dn)
+	p, err = a.Drivers.Power(l.rec.Interfaces.Power, l.dn)
+	return p, l.rec.Driver, err
 }
 
 // ReadPowerState asks the node's power interface for its state.
 func (a *Activities) ReadPowerState(ctx context.Context, uuid string) (node.PowerState, error) {
-	p, err := a.power(ctx, uuid)
+	p, driver, err := a.power(ctx, uuid)
 	if err != nil {
 		return "", classify(err)
 	}
+	done := a.call(driver, "power.get_power_state")
 	s, err := p.PowerState(ctx)
+	done(err)
 	if err != nil {
 		return "", classify(fmt.Errorf("read power state of node %s: %w", uuid, err))
 	}
@@ -258,7 +286,7 @@ type SetPowerInput struct {
 // the resulting state, heartbeating while it polls. It returns the state
 // reached (power on or power off).
 func (a *Activities) ChangePowerState(ctx context.Context, in SetPowerInput) (node.PowerState, error) {
-	p, err := a.power(ctx, in.UUID)
+	p, driver, err := a.power(ctx, in.UUID)
 	if err != nil {
 		return "", classify(err)
 	}
@@ -269,12 +297,18 @@ func (a *Activities) ChangePowerState(ctx context.Context, in SetPowerInput) (no
 	want := drivers.PowerOn
 	switch in.Target {
 	case node.PowerOn:
+		done := a.call(driver, "power.set_power_state")
 		err = p.SetPowerState(ctx, drivers.PowerOn)
+		done(err)
 	case node.PowerOff:
 		want = drivers.PowerOff
+		done := a.call(driver, "power.set_power_state")
 		err = p.SetPowerState(ctx, drivers.PowerOff)
+		done(err)
 	case node.Rebooting:
+		done := a.call(driver, "power.reboot")
 		err = drivers.Reboot(ctx, p)
+		done(err)
 	case node.SoftPowerOff, node.SoftRebooting:
 		sp, ok := p.(drivers.SoftPower)
 		if !ok {
@@ -282,9 +316,13 @@ func (a *Activities) ChangePowerState(ctx context.Context, in SetPowerInput) (no
 		}
 		if in.Target == node.SoftPowerOff {
 			want = drivers.PowerOff
+			done := a.call(driver, "power.soft_power_off")
 			err = sp.SoftPowerOff(ctx, timeout)
+			done(err)
 		} else {
+			done := a.call(driver, "power.soft_reboot")
 			err = sp.SoftReboot(ctx, timeout)
+			done(err)
 		}
 	default:
 		return "", temporal.NewNonRetryableApplicationError(
@@ -299,7 +337,9 @@ func (a *Activities) ChangePowerState(ctx context.Context, in SetPowerInput) (no
 	}
 	deadline := time.Now().Add(timeout)
 	for poll := 1; ; poll++ {
+		done := a.call(driver, "power.get_power_state")
 		got, err := p.PowerState(ctx)
+		done(err)
 		if err != nil {
 			return "", classify(fmt.Errorf("read power state of node %s: %w", in.UUID, err))
 		}
@@ -329,21 +369,27 @@ type BootDeviceInput struct {
 	Persistent bool               `json:"persistent"`
 }
 
-func (a *Activities) management(ctx context.Context, uuid string) (drivers.Management, error) {
+// management builds the node's management interface; driver is its
+// hardware type.
+func (a *Activities) management(ctx context.Context, uuid string) (m drivers.Management, driver string, err error) {
 	l, err := a.load(ctx, uuid)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return a.Drivers.Management(l.rec.Interfaces.Management, l.dn)
+	m, err = a.Drivers.Management(l.rec.Interfaces.Management, l.dn)
+	return m, l.rec.Driver, err
 }
 
 // SetBootDevice sets the boot device through the management interface.
 func (a *Activities) SetBootDevice(ctx context.Context, in BootDeviceInput) error {
-	m, err := a.management(ctx, in.UUID)
+	m, driver, err := a.management(ctx, in.UUID)
 	if err != nil {
 		return classify(err)
 	}
-	if err := m.SetBootDevice(ctx, in.Device, in.Persistent); err != nil {
+	done := a.call(driver, "management.set_boot_device")
+	err = m.SetBootDevice(ctx, in.Device, in.Persistent)
+	done(err)
+	if err != nil {
 		return classify(fmt.Errorf("set boot device %s on node %s: %w", in.Device, in.UUID, err))
 	}
 	return nil
@@ -358,38 +404,46 @@ type BootDeviceInfo struct {
 
 // ReadBootDevice reads the current boot device and the supported ones.
 func (a *Activities) ReadBootDevice(ctx context.Context, uuid string) (BootDeviceInfo, error) {
-	m, err := a.management(ctx, uuid)
+	m, driver, err := a.management(ctx, uuid)
 	if err != nil {
 		return BootDeviceInfo{}, classify(err)
 	}
+	done := a.call(driver, "management.get_boot_device")
 	dev, persistent, err := m.BootDevice(ctx)
+	done(err)
 	if err != nil {
 		return BootDeviceInfo{}, classify(fmt.Errorf("read boot device of node %s: %w", uuid, err))
 	}
+	done = a.call(driver, "management.get_supported_boot_devices")
 	sup, err := m.SupportedBootDevices(ctx)
+	done(err)
 	if err != nil {
 		return BootDeviceInfo{}, classify(fmt.Errorf("read supported boot devices of node %s: %w", uuid, err))
 	}
 	return BootDeviceInfo{Device: dev, Persistent: persistent, Supported: sup}, nil
 }
 
-func (a *Activities) deploy(ctx context.Context, uuid string) (drivers.Deploy, error) {
+// deploy builds the node's deploy interface; driver is its hardware type.
+func (a *Activities) deploy(ctx context.Context, uuid string) (d drivers.Deploy, driver string, err error) {
 	l, err := a.load(ctx, uuid)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return a.Drivers.Deploy(l.rec.Interfaces.Deploy, l.dn)
+	d, err = a.Drivers.Deploy(l.rec.Interfaces.Deploy, l.dn)
+	return d, l.rec.Driver, err
 }
 
 // DeployImage asks the deploy interface to put the instance image in place.
 // It returns true when the image is written, false when the node now boots a
 // ramdisk whose agent will call back.
 func (a *Activities) DeployImage(ctx context.Context, uuid string) (bool, error) {
-	d, err := a.deploy(ctx, uuid)
+	d, driver, err := a.deploy(ctx, uuid)
 	if err != nil {
 		return false, classify(err)
 	}
+	called := a.call(driver, "deploy.deploy")
 	done, err := d.Deploy(ctx)
+	called(err)
 	if err != nil {
 		return false, classify(fmt.Errorf("deploy node %s: %w", uuid, err))
 	}
@@ -398,11 +452,14 @@ func (a *Activities) DeployImage(ctx context.Context, uuid string) (bool, error)
 
 // TearDownInstance asks the deploy interface to remove the instance.
 func (a *Activities) TearDownInstance(ctx context.Context, uuid string) error {
-	d, err := a.deploy(ctx, uuid)
+	d, driver, err := a.deploy(ctx, uuid)
 	if err != nil {
 		return classify(err)
 	}
-	if err := d.TearDown(ctx); err != nil {
+	called := a.call(driver, "deploy.tear_down")
+	err = d.TearDown(ctx)
+	called(err)
+	if err != nil {
 		return classify(fmt.Errorf("tear down node %s: %w", uuid, err))
 	}
 	return nil
@@ -410,11 +467,13 @@ func (a *Activities) TearDownInstance(ctx context.Context, uuid string) error {
 
 // CleanDisks runs automated cleaning through the deploy interface.
 func (a *Activities) CleanDisks(ctx context.Context, uuid string) (bool, error) {
-	d, err := a.deploy(ctx, uuid)
+	d, driver, err := a.deploy(ctx, uuid)
 	if err != nil {
 		return false, classify(err)
 	}
+	called := a.call(driver, "deploy.clean")
 	done, err := d.Clean(ctx)
+	called(err)
 	if err != nil {
 		return false, classify(fmt.Errorf("clean node %s: %w", uuid, err))
 	}
@@ -439,7 +498,9 @@ func (a *Activities) CallVendorMethod(ctx context.Context, in VendorInput) (json
 	if err != nil {
 		return nil, classify(err)
 	}
+	called := a.call(l.rec.Driver, "vendor.passthru")
 	out, err := v.CallVendor(ctx, in.Method, in.Args)
+	called(err)
 	if err != nil {
 		return nil, classify(fmt.Errorf("vendor method %s on node %s: %w", in.Method, in.UUID, err))
 	}

@@ -54,7 +54,9 @@ func (a *Activities) InspectHardware(ctx context.Context, uuid string) (bool, er
 		return false, classify(err)
 	}
 	stop := heartbeatEvery(ctx, inspectHeartbeatInterval)
+	called := a.call(l.rec.Driver, "inspect.inspect_hardware")
 	doc, err := in.InspectHardware(ctx)
+	called(err)
 	stop()
 	if err != nil {
 		return false, classify(fmt.Errorf("inspect node %s: %w", uuid, err))

@@ -43,6 +43,8 @@ type PowerSync struct {
 	ReadTimeout time.Duration
 	// Settings is what PowerSyncSettings hands the workflow.
 	Settings PowerSyncSettings
+	// DriverCalls is told of every BMC read (nil: nobody).
+	DriverCalls DriverCallObserver
 }
 
 // PowerSyncSettings configure the decisions of a pass.
@@ -154,7 +156,9 @@ func (p *PowerSync) readOne(ctx context.Context, n *store.Node) *PowerObservatio
 		}
 		rctx, cancel := context.WithTimeout(ctx, timeout)
 		var got drivers.PowerState
+		done := timeCall(p.DriverCalls, n.Driver, "power.get_power_state")
 		got, err = pw.PowerState(rctx)
+		done(err)
 		cancel()
 		o.Observed = node.PowerState(got)
 	}

@@ -366,7 +366,9 @@ func (a *Activities) RunDeployStep(ctx context.Context, in StepInput) error {
 		return err
 	}
 	step := drivers.Step{Interface: kind, Name: in.Step.Name, Priority: in.Step.Priority}
+	called := a.call(l.rec.Driver, string(kind)+".run_step") // a label value per interface kind: bounded
 	res, err := r.RunStep(ctx, step, args)
+	called(err)
 	if err != nil {
 		return classify(fmt.Errorf("%s step %s on node %s: %w", in.Kind, in.Step.ID(), in.UUID, err))
 	}

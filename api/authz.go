@@ -111,6 +111,8 @@ func routeAccess() []routeRule {
 		{post, "/v1/heartbeat/:node", public()},
 		// The inventory schema describes a format; it holds no data.
 		{get, "/schemas/inventory.v1.json", public()},
+		// Prometheus metrics (served when Server.MetricsHandler is set).
+		{get, "/metrics", public()},
 
 		{get, "/v1/nodes", special(accessNodeList)},
 		{post, "/v1/nodes", special(accessNodeCreate)},
@@ -248,6 +250,7 @@ type routeTable struct {
 
 type compiledRule struct {
 	method   string
+	path     string   // the Fiber path pattern
 	segments []string // "" for a parameter
 	access   access
 }
@@ -255,7 +258,7 @@ type compiledRule struct {
 func newRouteTable(rules []routeRule) *routeTable {
 	t := &routeTable{}
 	for _, r := range rules {
-		cr := compiledRule{method: r.method, access: r.access}
+		cr := compiledRule{method: r.method, path: r.path, access: r.access}
 		for _, seg := range splitPath(r.path) {
 			if strings.HasPrefix(seg, ":") {
 				seg = ""
@@ -279,6 +282,23 @@ func splitPath(p string) []string {
 // match returns the access of the route method and path reach, or anyone()
 // for a path no route serves (the router answers it).
 func (t *routeTable) match(method, path string) access {
+	if i := t.find(method, path); i >= 0 {
+		return t.rules[i].access
+	}
+	return anyone()
+}
+
+// template returns the path pattern of the route method and path reach
+// ("/v1/nodes/:ident"), or routeUnmatched.
+func (t *routeTable) template(method, path string) string {
+	if i := t.find(method, path); i >= 0 {
+		return t.rules[i].path
+	}
+	return routeUnmatched
+}
+
+// find returns the index of the rule method and path reach, or -1.
+func (t *routeTable) find(method, path string) int {
 	if method == fiber.MethodHead { // Fiber serves HEAD with the GET handler
 		method = fiber.MethodGet
 	}
@@ -308,8 +328,5 @@ func (t *routeTable) match(method, path string) access {
 			best, bestStatic = i, static
 		}
 	}
-	if best < 0 {
-		return anyone()
-	}
-	return t.rules[best].access
+	return best
 }

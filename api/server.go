@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -24,6 +25,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
@@ -222,7 +224,12 @@ type Server struct {
 	// from a wait state waits for the command the workflow then queues, so
 	// the agent gets it at once (default 2 s; negative: do not wait).
 	AgentCommandWait time.Duration
-	bufs             sync.Pool
+	// Metrics observes requests and started operations (nil: none).
+	Metrics RequestMetrics
+	// MetricsHandler serves GET /metrics without credentials, as Ironic's
+	// public routes are served (nil: no such route).
+	MetricsHandler http.Handler
+	bufs           sync.Pool
 }
 
 // Defaults.
@@ -352,10 +359,19 @@ func (s *Server) App() *fiber.App {
 	app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 		return fasthttp.RequestConfig{MaxRequestBodySize: s.bodyLimit(h.Method(), h.RequestURI())}
 	}
+	routes := newRouteTable(routeAccess())
+	if s.Metrics != nil {
+		app.Use(s.observeRequests(routes)) // first: it sees the status of every answer
+	}
 	app.Use(recover.New()) // a panic becomes a logged 500, not a dead process
+	if s.MetricsHandler != nil {
+		// Before authentication, request IDs and text checks: a scrape
+		// needs none of them.
+		app.Get("/metrics", adaptor.HTTPHandler(s.MetricsHandler))
+	}
 	app.Use(requestID)
 	if s.Auth != nil {
-		app.Use(s.authenticate(newRouteTable(routeAccess())))
+		app.Use(s.authenticate(routes))
 	}
 	app.Use(checkRequestText)
 	app.Get("/", s.root)

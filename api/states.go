@@ -54,6 +54,7 @@ func (s *Server) start(ctx context.Context, nodeUUID, id, name string, input any
 	if err != nil {
 		return nil, fmt.Errorf("start %s for node %s: %w", name, nodeUUID, err)
 	}
+	s.operationStarted(contract.OperationVerb(name, input))
 	return run, nil
 }
 

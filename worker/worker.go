@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/ferric-project/ferric/activities"
@@ -46,6 +47,9 @@ func New(cfg Config) sdkworker.Worker {
 		MaxConcurrentActivityExecutionSize:     cfg.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: cfg.MaxConcurrentWorkflowTasks,
 		WorkflowPanicPolicy:                    sdkworker.FailWorkflow,
+		// Operation and power-sync metrics, through the client's metrics
+		// handler (nothing is recorded without one).
+		Interceptors: []interceptor.WorkerInterceptor{&metricsInterceptor{}},
 	})
 	Register(w, cfg.Activities, cfg.PowerSync)
 	return w

@@ -42,6 +42,7 @@ type config struct {
 	secretsKeyFile string // key file sealing driver_info secrets at rest ("" = in clear; dev: <data-dir>/secrets.key)
 	rotateSecrets  bool   // migrate: reseal every node's secrets under the key file's first key
 	pprofAddr      string
+	metricsAddr    string // a listener of its own for /metrics ("" = none; the API's listener serves it too)
 
 	// ferric dev's embedded Temporal server.
 	temporalPersistence string // "sqlite", "postgres" or "" (keep what the data folder has, else the default)
@@ -111,6 +112,7 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	str(&c.conductor, "conductor", "FERRIC_CONDUCTOR", "ferric", "conductor name shown in the API")
 	str(&c.logFormat, "log-format", "FERRIC_LOG_FORMAT", map[bool]string{true: "text", false: "json"}[dev], "log format: json or text")
 	str(&c.logLevel, "log-level", "FERRIC_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	str(&c.metricsAddr, "metrics-address", "FERRIC_METRICS_ADDRESS", "", "serve Prometheus metrics at /metrics on this host:port (empty: none; roles with the API also serve them on the API listener)")
 	str(&c.pprofAddr, "pprof-address", "FERRIC_PPROF_ADDRESS", "", "serve Go's pprof profiles on this host:port (empty: off)")
 	boolean(&c.fakeDrivers, "fake-drivers", "FERRIC_FAKE_DRIVERS", dev, "enable the fake-hardware type")
 	boolean(&c.eagerStart, "eager-start", "FERRIC_EAGER_START", true, "start workflows eagerly on the in-process worker (api+worker in one process)")

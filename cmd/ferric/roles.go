@@ -22,6 +22,7 @@ import (
 	"github.com/ferric-project/ferric/activities"
 	"github.com/ferric-project/ferric/api/auth"
 	"github.com/ferric-project/ferric/cmd/ferric/devtemporal"
+	"github.com/ferric-project/ferric/cmd/ferric/metrics"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/drivers/deploy/agent"
 	"github.com/ferric-project/ferric/drivers/fake"
@@ -112,13 +113,17 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 	runAPI := cfg.role == "api" || cfg.role == "all" || cfg.role == "dev"
 	runBoot := cfg.role == "boot" || cfg.role == "all" || cfg.role == "dev"
 
+	// One registry per process: the SDK's metrics, the API's and the
+	// activities' go through it.
+	m := metrics.New()
 	var tc client.Client
 	if runWorker || runAPI {
 		var err error
 		tc, err = client.DialContext(ctx, client.Options{
-			HostPort:  cfg.temporalAddr,
-			Namespace: cfg.namespace,
-			Logger:    tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+			HostPort:       cfg.temporalAddr,
+			Namespace:      cfg.namespace,
+			Logger:         tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
+			MetricsHandler: m.TemporalHandler(),
 		})
 		if err != nil {
 			return fmt.Errorf("temporal %s: %w", cfg.temporalAddr, err)
@@ -149,6 +154,23 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 			log.Warn("dhcp server not started: it would send machines to a boot server that is not running")
 		}
 	}
+	if cfg.metricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		srv := &http.Server{Addr: cfg.metricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		ln, err := net.Listen("tcp", cfg.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		log.Info("metrics listening", "address", cfg.metricsAddr)
+		g.Go(func() error {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("metrics: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error { <-ctx.Done(); return srv.Close() })
+	}
 	if cfg.pprofAddr != "" {
 		srv := &http.Server{Addr: cfg.pprofAddr, Handler: pprofMux(), ReadHeaderTimeout: 10 * time.Second}
 		g.Go(func() error {
@@ -162,9 +184,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 	if runWorker {
 		acts := &activities.Activities{Drivers: reg, Nodes: st, Agents: st, Operations: st, Allocations: st, PollInterval: cfg.pollInterval,
 			ReconcileIdle: cfg.reconcileIdle, Inspection: st, InspectAddPorts: cfg.addPorts,
-			CallbackTimeout: cfg.callbackWait, Results: st}
+			CallbackTimeout: cfg.callbackWait, Results: st, DriverCalls: m}
 		ps := &activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: cfg.syncConc,
-			Settings: activities.PowerSyncSettings{Force: cfg.syncForce}}
+			Settings: activities.PowerSyncSettings{Force: cfg.syncForce}, DriverCalls: m}
 		w := worker.New(worker.Config{Client: tc, TaskQueue: cfg.taskQueue, Activities: acts, PowerSync: ps,
 			MaxConcurrentActivities: cfg.workerSlots, MaxConcurrentWorkflowTasks: cfg.workerSlots})
 		if err := w.Start(); err != nil {
@@ -198,7 +220,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		}
 	}
 	if runAPI {
-		app, err := newAPI(cfg, log, st, tc, reg, runWorker && cfg.eagerStart)
+		m.CollectNodes(st, 5*time.Second)
+		app, err := newAPI(cfg, log, st, tc, reg, runWorker && cfg.eagerStart, m)
 		if err != nil {
 			return err
 		}

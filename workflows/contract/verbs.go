@@ -93,3 +93,57 @@ func PowerTarget(action node.PowerState) (node.PowerState, bool) {
 	}
 	return "", false
 }
+
+// OperationVerb names the operation a workflow started with input performs,
+// as metrics label it on both sides (the API that starts it, the worker
+// that ends it): the provision verb (with API 1.73's spelling: deploy,
+// undeploy; adopt, rescue, unrescue), the power target ("power on", "rebooting", ...), or the
+// workflow's name for the boot device and vendor passthru. It is "" for
+// workflows no user asked for (the power sync, the reconciler and recovery,
+// the power actions the power sync forces) and for reads. Values are from a
+// fixed set ("other" for anything else): they become label values.
+func OperationVerb(workflow string, input any) string {
+	switch in := input.(type) {
+	case *ProvisionInput:
+		if in != nil {
+			return OperationVerb(workflow, *in)
+		}
+	case ProvisionInput:
+		switch v := canonicalVerb(in.Verb); v {
+		case node.VerbActive:
+			return string(node.VerbDeploy)
+		case node.VerbDeleted:
+			return string(node.VerbUndeploy)
+		default:
+			for _, known := range []node.Verb{node.VerbManage, node.VerbProvide, node.VerbInspect,
+				node.VerbClean, node.VerbRebuild, node.VerbAbort, node.VerbAdopt, node.VerbRescue, node.VerbUnrescue} {
+				if v == known {
+					return string(known)
+				}
+			}
+			return "other"
+		}
+	case *PowerInput:
+		if in != nil {
+			return OperationVerb(workflow, *in)
+		}
+	case PowerInput:
+		if in.Reason != "" {
+			return ""
+		}
+		for _, t := range []node.PowerState{node.PowerOn, node.PowerOff, node.Rebooting, node.SoftPowerOff,
+			node.SoftRebooting} {
+			if in.Target == t {
+				return string(t)
+			}
+		}
+		return "other"
+	}
+	switch workflow {
+	case BootDeviceName:
+		return BootDeviceName
+	case PassthruName:
+		return PassthruName
+	}
+	return ""
+}
