@@ -37,6 +37,8 @@ type DriverSource interface {
 	Deploy(name string, n drivers.Node) (drivers.Deploy, error)
 	Vendor(name string, n drivers.Node) (drivers.Vendor, error)
 	Inspect(name string, n drivers.Node) (drivers.Inspector, error)
+	Interface(k drivers.Kind, name string, n drivers.Node) (any, error)
+	NodeSteps(ifaces map[drivers.Kind]string, n drivers.Node) (drivers.StepCatalog, error)
 	Rescue(name string, n drivers.Node) (drivers.Rescuer, error)
 }
 
@@ -79,6 +81,9 @@ type Activities struct {
 	// agent to call back (deploy, clean and inspect wait; Ironic's
 	// deploy_callback_timeout). 0: the workflows' default (30 min).
 	CallbackTimeout time.Duration
+	// Results records what RAID and BIOS steps changed (nil: such steps
+	// fail).
+	Results StepResultStore
 	// DriverCalls is told of every driver call (nil: nobody).
 	DriverCalls DriverCallObserver
 }

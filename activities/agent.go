@@ -190,6 +190,9 @@ func (a *Activities) RunAgentCommand(ctx context.Context, in AgentCommandInput) 
 			BytesWritten: c.BytesWritten, BytesTotal: c.BytesTotal}
 		switch c.Status {
 		case wire.StatusSucceeded:
+			if err := a.recordAgentRAID(ctx, in.UUID, c); err != nil {
+				return wire.CommandResult{}, err
+			}
 			return res, nil
 		case wire.StatusFailed:
 			return wire.CommandResult{}, temporal.NewNonRetryableApplicationError(

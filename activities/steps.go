@@ -1,16 +1,23 @@
 package activities
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ferric-project/ferric/agent/wire"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/drivers/deploy/configdrive"
+	"github.com/ferric-project/ferric/drivers/raid"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
 )
@@ -30,15 +37,17 @@ const (
 )
 
 // StepRef names one step without its arguments, which stay in the store: a
-// step of the node's deploy interface (UserIndex -1) or one the request gave
-// (its index in the request's list).
+// step of the node's interfaces (UserIndex -1), one the request gave (its
+// index in the request's list) or one of the deploy templates the request
+// matched (FromTemplate: its index in the operation's template steps).
 type StepRef struct {
-	Interface string `json:"interface"`
-	Name      string `json:"step"`
-	Priority  int    `json:"priority"`
-	UserIndex int    `json:"user_index"`
-	InBand    bool   `json:"in_band,omitempty"`
-	Core      bool   `json:"core,omitempty"`
+	Interface    string `json:"interface"`
+	Name         string `json:"step"`
+	Priority     int    `json:"priority"`
+	UserIndex    int    `json:"user_index"`
+	FromTemplate bool   `json:"from_template,omitempty"`
+	InBand       bool   `json:"in_band,omitempty"`
+	Core         bool   `json:"core,omitempty"`
 }
 
 // ID names the step as Ironic does: "<interface>.<step>".
@@ -51,10 +60,10 @@ type OperationFactsInput struct {
 	Kind        StepKind `json:"kind"`
 }
 
-// OperationFacts are what a workflow needs to plan an operation's steps;
-// no user data: arguments and the config drive stay in the store.
+// OperationFacts are the steps an operation runs; no user data: arguments
+// and the config drive stay in the store.
 type OperationFacts struct {
-	// Catalog lists the Kind steps the node's deploy interface offers.
+	// Catalog lists the Kind steps the node's interfaces offer.
 	Catalog []StepRef `json:"catalog,omitempty"`
 	// User lists the request's Kind steps, in the request's order.
 	User []StepRef `json:"user,omitempty"`
@@ -63,64 +72,174 @@ type OperationFacts struct {
 	RunsSteps bool `json:"runs_steps,omitempty"`
 	// HasConfigDrive says the request gave a config drive.
 	HasConfigDrive bool `json:"has_config_drive,omitempty"`
+	// Plan is what the workflow runs, in order (see Plan). Planned says it
+	// was computed: facts recorded before plans existed leave the
+	// workflow to plan from Catalog and User as it did.
+	Plan    []StepRef `json:"plan,omitempty"`
+	Planned bool      `json:"planned,omitempty"`
 }
 
-// userStep is the part of a request's step this package reads.
+// userStep is the part of a request's or a template's step this package
+// reads.
 type userStep struct {
 	Interface string          `json:"interface"`
 	Step      string          `json:"step"`
 	Args      json.RawMessage `json:"args"`
-	Priority  json.Number     `json:"priority"`
+	Priority  json.RawMessage `json:"priority"`
 }
 
-// OperationFacts returns the step catalog of the node's deploy interface and
-// the operation record's steps (without arguments) of in.Kind.
+// OperationFacts returns the steps the node's interfaces offer, the
+// operation record's steps (without arguments) of in.Kind, and the plan:
+// the steps the operation runs, in order (see Plan).
 func (a *Activities) OperationFacts(ctx context.Context, in OperationFactsInput) (OperationFacts, error) {
 	l, err := a.load(ctx, in.UUID)
 	if err != nil {
 		return OperationFacts{}, classify(err)
 	}
-	d, err := a.Drivers.Deploy(l.rec.Interfaces.Deploy, l.dn)
+	cat, err := a.Drivers.NodeSteps(l.rec.Interfaces.ByKind(), l.dn)
 	if err != nil {
 		return OperationFacts{}, classify(err)
 	}
-	var f OperationFacts
-	_, f.RunsSteps = d.(drivers.StepRunner)
-	if st, ok := d.(drivers.Stepper); ok {
-		catalog := st.DeploySteps()
-		if in.Kind == CleanSteps {
-			catalog = st.CleanSteps()
+	f := OperationFacts{RunsSteps: cat.RunsSteps}
+	catalog := cat.Deploy
+	if in.Kind == CleanSteps {
+		catalog = cat.Clean
+	}
+	for _, s := range catalog {
+		f.Catalog = append(f.Catalog, StepRef{Interface: string(s.Interface), Name: s.Name, Priority: s.Priority,
+			UserIndex: -1, InBand: s.InBand, Core: s.Core})
+	}
+	var templates []StepRef
+	if in.OperationID != "" {
+		op, err := a.operation(ctx, in.OperationID)
+		if err != nil {
+			return OperationFacts{}, err
 		}
-		for _, s := range catalog {
-			f.Catalog = append(f.Catalog, StepRef{Interface: string(s.Interface), Name: s.Name, Priority: s.Priority,
-				UserIndex: -1, InBand: s.InBand, Core: s.Core})
+		f.HasConfigDrive = len(op.ConfigDrive) > 0 && string(op.ConfigDrive) != "null"
+		steps, err := requestSteps(op, in.Kind)
+		if err != nil {
+			return OperationFacts{}, err
+		}
+		f.User = refs(steps, f.Catalog, false)
+		if in.Kind == DeploySteps {
+			tsteps, err := templateSteps(op)
+			if err != nil {
+				return OperationFacts{}, err
+			}
+			templates = refs(tsteps, f.Catalog, true)
 		}
 	}
-	if in.OperationID == "" {
-		return f, nil
+	manual := in.Kind == CleanSteps && in.OperationID != ""
+	if f.Plan, err = Plan(in.Kind, manual, f.Catalog, f.User, templates, f.RunsSteps); err != nil {
+		return OperationFacts{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("node %s: %v", in.UUID, err), contract.ErrTypeInvalidState, nil)
 	}
-	op, err := a.operation(ctx, in.OperationID)
-	if err != nil {
-		return OperationFacts{}, err
-	}
-	f.HasConfigDrive = len(op.ConfigDrive) > 0 && string(op.ConfigDrive) != "null"
-	steps, err := requestSteps(op, in.Kind)
-	if err != nil {
-		return OperationFacts{}, err
-	}
+	f.Planned = true
+	return f, nil
+}
+
+// refs names steps given by a request or a template, with what the catalog
+// knows of them.
+func refs(steps []userStep, catalog []StepRef, fromTemplate bool) []StepRef {
+	out := make([]StepRef, 0, len(steps))
 	for i, u := range steps {
-		ref := StepRef{Interface: u.Interface, Name: u.Step, UserIndex: i}
-		if p, err := u.Priority.Int64(); err == nil {
-			ref.Priority = int(p)
-		}
-		for _, c := range f.Catalog {
+		ref := StepRef{Interface: u.Interface, Name: u.Step, UserIndex: i, FromTemplate: fromTemplate}
+		ref.Priority = u.priority()
+		for _, c := range catalog {
 			if c.ID() == ref.ID() {
 				ref.InBand, ref.Core = c.InBand, c.Core
 			}
 		}
-		f.User = append(f.User, ref)
+		out = append(out, ref)
 	}
-	return f, nil
+	return out
+}
+
+// priority reads a step's priority: a number or a numeric string (0 when
+// absent).
+func (u userStep) priority() int {
+	text := strings.Trim(string(u.Priority), `"`)
+	p, err := strconv.Atoi(text)
+	if err != nil {
+		return 0
+	}
+	return p
+}
+
+// ErrUnknownStep says a step to run is not among the node's interfaces'.
+var ErrUnknownStep = errors.New("node does not support this step")
+
+// Plan orders the steps an operation runs, as Ironic's conductor does:
+//
+//   - deploy (conductor/steps.py _get_all_deployment_steps): the request's
+//     steps, then the templates' steps the request did not give; the
+//     interfaces' steps with a priority above 0 unless one of those gives
+//     them (priority 0 disables them); the given steps with a priority
+//     above 0; by priority, then by interface (power, management, deploy,
+//     BIOS, RAID), highest first, the order above breaking ties. When the
+//     core deploy step is disabled on a node whose steps run on the
+//     ramdisk agent, no agent boots and its (in-band) steps are left out,
+//     as Ironic never learns an agent's steps then;
+//   - manual cleaning (manual): the request's steps, in its order, with the
+//     priority the interface gives them;
+//   - automated cleaning: the interfaces' steps with a priority above 0,
+//     ordered as deploy steps are.
+//
+// A given step that the catalog does not hold is ErrUnknownStep.
+func Plan(kind StepKind, manual bool, catalog, user, templates []StepRef, runsSteps bool) ([]StepRef, error) {
+	find := func(s StepRef) (StepRef, bool) {
+		i := slices.IndexFunc(catalog, func(c StepRef) bool { return c.ID() == s.ID() })
+		if i < 0 {
+			return StepRef{}, false
+		}
+		return catalog[i], true
+	}
+	user, templates = slices.Clone(user), slices.Clone(templates)
+	for _, list := range [][]StepRef{user, templates} {
+		for i := range list {
+			c, ok := find(list[i])
+			if !ok {
+				return nil, fmt.Errorf("%w: %s step %s", ErrUnknownStep, kind, list[i].ID())
+			}
+			list[i].InBand, list[i].Core = c.InBand, c.Core
+		}
+	}
+	if kind == CleanSteps && manual {
+		plan := user
+		for i := range plan {
+			c, _ := find(plan[i])
+			plan[i].Priority = c.Priority
+		}
+		return plan, nil
+	}
+	given := slices.Clone(user)
+	for _, t := range templates {
+		if !slices.ContainsFunc(given, func(u StepRef) bool { return u.ID() == t.ID() }) {
+			given = append(given, t)
+		}
+	}
+	var plan []StepRef
+	for _, c := range catalog {
+		if c.Priority > 0 && !slices.ContainsFunc(given, func(g StepRef) bool { return g.ID() == c.ID() }) {
+			plan = append(plan, c)
+		}
+	}
+	for _, g := range given {
+		if g.Priority > 0 {
+			plan = append(plan, g)
+		}
+	}
+	slices.SortStableFunc(plan, func(a, b StepRef) int {
+		if c := cmp.Compare(b.Priority, a.Priority); c != 0 {
+			return c
+		}
+		return cmp.Compare(drivers.InterfacePriority(drivers.Kind(b.Interface)),
+			drivers.InterfacePriority(drivers.Kind(a.Interface)))
+	})
+	if kind == DeploySteps && !runsSteps && !slices.ContainsFunc(plan, func(s StepRef) bool { return s.Core }) {
+		plan = slices.DeleteFunc(plan, func(s StepRef) bool { return s.InBand })
+	}
+	return plan, nil
 }
 
 func (a *Activities) operation(ctx context.Context, id string) (store.Operation, error) {
@@ -152,6 +271,21 @@ func requestSteps(op store.Operation, kind StepKind) ([]userStep, error) {
 	return steps, nil
 }
 
+// templateSteps decodes the deploy steps of the templates an operation
+// matched.
+func templateSteps(op store.Operation) ([]userStep, error) {
+	if len(op.TemplateSteps) == 0 || string(op.TemplateSteps) == "null" {
+		return nil, nil
+	}
+	var steps []userStep
+	if err := json.Unmarshal(op.TemplateSteps, &steps); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("operation %s: deploy template steps are not readable: %v", op.ID, err),
+			contract.ErrTypeInvalidState, nil)
+	}
+	return steps, nil
+}
+
 // StepInput runs one step of an operation.
 type StepInput struct {
 	UUID        string   `json:"uuid"`
@@ -170,6 +304,9 @@ func (a *Activities) stepArgs(ctx context.Context, in StepInput) (json.RawMessag
 		return nil, err
 	}
 	steps, err := requestSteps(op, in.Kind)
+	if in.Step.FromTemplate {
+		steps, err = templateSteps(op)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -193,22 +330,33 @@ func stepJSON(s StepRef, args json.RawMessage, kind StepKind) json.RawMessage {
 	return out
 }
 
-// RunDeployStep runs a step through a deploy interface that runs steps
-// itself (drivers.StepRunner), and shows it in the node's clean_step or
-// deploy_step while it runs.
+// StepResultStore records what RAID and BIOS steps changed on a node;
+// *store.Store satisfies it.
+type StepResultStore interface {
+	SetRAIDInfo(ctx context.Context, nodeUUID string, raidConfig, properties json.RawMessage) error
+	ApplyBIOSChange(ctx context.Context, nodeUUID string, c drivers.BIOSChange) error
+}
+
+// RunDeployStep runs a step through the node's interface that offers it,
+// when that interface runs its steps itself (drivers.StepRunner: the
+// fake's deploy, RAID and BIOS interfaces), shows it in the node's
+// clean_step or deploy_step while it runs, and records what it changed
+// (raid_config, BIOS settings). The name is kept from when only deploy
+// interfaces ran steps.
 func (a *Activities) RunDeployStep(ctx context.Context, in StepInput) error {
 	l, err := a.load(ctx, in.UUID)
 	if err != nil {
 		return classify(err)
 	}
-	d, err := a.Drivers.Deploy(l.rec.Interfaces.Deploy, l.dn)
+	kind := drivers.Kind(in.Step.Interface)
+	name := l.rec.Interfaces.ByKind()[kind]
+	impl, err := a.Drivers.Interface(kind, name, l.dn)
 	if err != nil {
 		return classify(err)
 	}
-	r, ok := d.(drivers.StepRunner)
+	r, ok := impl.(drivers.StepRunner)
 	if !ok {
-		return classify(fmt.Errorf("deploy interface %s runs no steps itself: %w", l.rec.Interfaces.Deploy,
-			drivers.ErrUnsupported))
+		return classify(fmt.Errorf("%s interface %s runs no steps itself: %w", kind, name, drivers.ErrUnsupported))
 	}
 	args, err := a.stepArgs(ctx, in)
 	if err != nil {
@@ -217,12 +365,49 @@ func (a *Activities) RunDeployStep(ctx context.Context, in StepInput) error {
 	if err := a.showStep(ctx, in, args); err != nil {
 		return err
 	}
-	step := drivers.Step{Interface: drivers.Kind(in.Step.Interface), Name: in.Step.Name, Priority: in.Step.Priority}
-	called := a.call(l.rec.Driver, "deploy.run_step")
-	err = r.RunStep(ctx, step, args)
+	step := drivers.Step{Interface: kind, Name: in.Step.Name, Priority: in.Step.Priority}
+	called := a.call(l.rec.Driver, string(kind)+".run_step") // a label value per interface kind: bounded
+	res, err := r.RunStep(ctx, step, args)
 	called(err)
 	if err != nil {
 		return classify(fmt.Errorf("%s step %s on node %s: %w", in.Kind, in.Step.ID(), in.UUID, err))
+	}
+	return a.recordStep(ctx, in.UUID, res)
+}
+
+// recordStep writes what a step changed: the RAID configuration it left
+// (with the root volume's facts in properties, as Ironic's
+// update_raid_info) and the BIOS settings.
+func (a *Activities) recordStep(ctx context.Context, uuid string, res drivers.StepResult) error {
+	if res.RAIDConfig == nil && res.BIOS == nil {
+		return nil
+	}
+	if a.Results == nil {
+		return temporal.NewNonRetryableApplicationError("this worker cannot record RAID or BIOS step results",
+			contract.ErrTypeUnsupported, nil)
+	}
+	if res.RAIDConfig != nil {
+		n, err := a.Nodes.Node(ctx, uuid)
+		if err != nil {
+			return classify(fmt.Errorf("load node %s: %w", uuid, err))
+		}
+		var info raid.Info
+		if trimmed := strings.TrimSpace(string(res.RAIDConfig)); trimmed == "{}" {
+			info, err = raid.Deleted(n.Properties)
+		} else {
+			info, err = raid.Applied(n.Properties, res.RAIDConfig, time.Now())
+		}
+		if err != nil {
+			return classify(fmt.Errorf("record RAID configuration of node %s: %w", uuid, err))
+		}
+		if err := a.Results.SetRAIDInfo(ctx, uuid, info.RAIDConfig, info.Properties); err != nil {
+			return classify(fmt.Errorf("record RAID configuration of node %s: %w", uuid, err))
+		}
+	}
+	if res.BIOS != nil {
+		if err := a.Results.ApplyBIOSChange(ctx, uuid, *res.BIOS); err != nil {
+			return classify(fmt.Errorf("record BIOS settings of node %s: %w", uuid, err))
+		}
 	}
 	return nil
 }
@@ -310,8 +495,8 @@ func (a *Activities) agentCommand(ctx context.Context, in AgentCommandInput) (wi
 			return cmd, nil, err
 		}
 		progress = stepJSON(*in.Step, args, in.Kind)
-		switch in.Step.Name {
-		case drivers.StepWriteImage:
+		switch in.Step.ID() {
+		case "deploy." + drivers.StepWriteImage:
 			n, err := a.Nodes.Node(ctx, in.UUID)
 			if err != nil {
 				return cmd, nil, classify(fmt.Errorf("load node %s: %w", in.UUID, err))
@@ -321,10 +506,18 @@ func (a *Activities) agentCommand(ctx context.Context, in AgentCommandInput) (wi
 				return cmd, nil, err
 			}
 			cmd.Name, params = wire.CmdWriteImage, w
-		case drivers.StepEraseDevicesMetadata:
+		case "deploy." + drivers.StepEraseDevicesMetadata:
 			cmd.Name, params = wire.CmdEraseMetadata, wire.EraseMetadata{}
-		case drivers.StepEraseDevices:
+		case "deploy." + drivers.StepEraseDevices:
 			cmd.Name, params = wire.CmdEraseDevices, wire.EraseDevices{}
+		case "raid." + drivers.StepCreateConfiguration, "raid." + drivers.StepApplyConfiguration:
+			p, err := a.createRAIDParams(ctx, in.UUID, in.Step.Name, args)
+			if err != nil {
+				return cmd, nil, err
+			}
+			cmd.Name, params = wire.CmdCreateRAID, p
+		case "raid." + drivers.StepDeleteConfiguration:
+			cmd.Name, params = wire.CmdDeleteRAID, struct{}{}
 		default:
 			return cmd, nil, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("the agent has no %s step %s", in.Kind, in.Step.ID()), contract.ErrTypeUnsupported, nil)
@@ -338,6 +531,59 @@ func (a *Activities) agentCommand(ctx context.Context, in AgentCommandInput) (wi
 	}
 	cmd.Params = raw
 	return cmd, progress, nil
+}
+
+// createRAIDParams builds create_configuration's parameters: the node's
+// target RAID configuration filtered as create_configuration's arguments
+// ask (Ironic's AgentRAID.create_configuration), or apply_configuration's
+// raid_config (deleting the existing configuration first unless
+// delete_existing is false).
+func (a *Activities) createRAIDParams(ctx context.Context, uuid, step string, args json.RawMessage) (wire.CreateRAID, error) {
+	var in struct {
+		CreateRoot     *bool           `json:"create_root_volume"`
+		CreateNonRoot  *bool           `json:"create_nonroot_volumes"`
+		RAIDConfig     json.RawMessage `json:"raid_config"`
+		DeleteExisting *bool           `json:"delete_existing"`
+	}
+	if err := json.Unmarshal(args, &in); err != nil {
+		return wire.CreateRAID{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("raid.%s arguments of node %s: %v", step, uuid, err), contract.ErrTypeInvalidState, nil)
+	}
+	if step == drivers.StepApplyConfiguration {
+		if len(in.RAIDConfig) == 0 || string(in.RAIDConfig) == "null" {
+			return wire.CreateRAID{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("raid.apply_configuration on node %s needs raid_config", uuid), contract.ErrTypeInvalidState, nil)
+		}
+		return wire.CreateRAID{Config: in.RAIDConfig, DeleteExisting: in.DeleteExisting == nil || *in.DeleteExisting}, nil
+	}
+	n, err := a.Nodes.Node(ctx, uuid)
+	if err != nil {
+		return wire.CreateRAID{}, classify(fmt.Errorf("load node %s: %w", uuid, err))
+	}
+	cfg, err := raid.Filter(uuid, n.TargetRAIDConfig, in.CreateRoot == nil || *in.CreateRoot,
+		in.CreateNonRoot == nil || *in.CreateNonRoot)
+	if err != nil {
+		return wire.CreateRAID{}, classify(err)
+	}
+	return wire.CreateRAID{Config: cfg}, nil
+}
+
+// recordAgentRAID records the RAID configuration an agent's RAID command
+// left (Ironic's post-step hooks of AgentRAID): the configuration the
+// agent built, or none after delete_configuration.
+func (a *Activities) recordAgentRAID(ctx context.Context, uuid string, c store.AgentCommand) error {
+	switch c.Name {
+	case wire.CmdCreateRAID:
+		if r := strings.TrimSpace(string(c.Result)); r == "" || r == "null" || r == "{}" {
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("Agent ramdisk didn't return a proper "+
+				"command result while building RAID on %s. It returned '%s' after command execution.", uuid, r),
+				contract.ErrTypeAgentCommandFailed, nil)
+		}
+		return a.recordStep(ctx, uuid, drivers.StepResult{RAIDConfig: c.Result})
+	case wire.CmdDeleteRAID:
+		return a.recordStep(ctx, uuid, drivers.StepResult{RAIDConfig: json.RawMessage(`{}`)})
+	}
+	return nil
 }
 
 // configDriveParams builds write_configdrive's parameters: the operation's

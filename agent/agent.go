@@ -454,6 +454,26 @@ func (a *Agent) execute(ctx context.Context, cmd wire.Command, prog *Progress) o
 			}
 		}
 		result, err = WriteConfigDrive(ctx, a.cfg.Images.OpenDevice, a.cfg.Images.Client, p)
+	case wire.CmdDeleteRAID:
+		var devices []string
+		if devices, err = a.devicesOr(""); err != nil {
+			break
+		}
+		erased := 0
+		for _, d := range devices {
+			var n int
+			if n, err = DeleteRAID(a.cfg.Images.OpenDevice, d); err != nil {
+				break
+			}
+			erased += n
+		}
+		result = map[string]any{"devices": devices, "superblocks_erased": erased}
+	case wire.CmdCreateRAID:
+		var p wire.CreateRAID
+		if err = decode(&p); err != nil {
+			break
+		}
+		err = CreateRAID(p)
 	case wire.CmdReportDisks:
 		var disks []wire.Disk
 		disks, err = a.disks()

@@ -603,8 +603,13 @@ func TestProvisioning(t *testing.T) {
 			body:   `{"target":"active","deploy_steps":[{"interface":"deploy","step":"x","args":{},"priority":90}]}`,
 			status: 400, wantIn: "node does not support this deploy step: {'interface': 'deploy', 'step': 'x', 'args': {}, 'priority': 90}"},
 		{name: "core deploy step", seed: func(n *store.Node) { n.ProvisionState = node.Available },
+			body:   `{"target":"active","deploy_steps":[{"interface":"deploy","step":"deploy","args":{},"priority":100}]}`,
+			status: 400, wantIn: "Failed to validate deploy or power info for node " + sampleUUID + ": Validation of deploy " +
+				`steps from "deploy steps" argument failed.deploy step deploy on interface deploy is a core step and ` +
+				"cannot be overridden by user steps. It may be disabled by setting the priority to 0"},
+		{name: "core deploy step disabled", seed: func(n *store.Node) { n.ProvisionState = node.Available },
 			body:   `{"target":"active","deploy_steps":[{"interface":"deploy","step":"deploy","args":{},"priority":0}]}`,
-			status: 400, wantIn: "is a core step"},
+			status: 202, wantFlow: contract.DeployName, wantOp: true},
 		{name: "in-band deploy step before the ramdisk", seed: func(n *store.Node) {
 			n.ProvisionState, n.Interfaces.Deploy = node.Available, "direct"
 		},

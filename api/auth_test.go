@@ -129,6 +129,20 @@ func policyTable() []policyCase {
 		{"inventory", "GET", "/v1/nodes/{node}/inventory", "", "200 200 200 200 200 200 403 403 403 404"},
 		{"drivers", "GET", "/v1/drivers", "", "200 200 200 403 403 403 403 403 403 403"},
 		{"drivers", "GET", "/v1/conductors", "", "200 200 200 403 403 403 403 403 403 403"},
+		{"drivers", "GET", "/v1/drivers/fake-hardware/raid/logical_disk_properties", "",
+			"200 200 200 403 403 403 403 403 403 403"},
+		{"templates", "GET", "/v1/deploy_templates", "", "200 200 200 403 403 403 403 403 403 403"},
+		{"templates", "GET", "/v1/deploy_templates/{template}", "", "200 200 200 403 403 403 403 403 403 403"},
+		{"templates", "POST", "/v1/deploy_templates", `{"name": "{trait}", "steps": [{"interface": "bios", ` +
+			`"step": "apply_configuration", "args": {"settings": []}, "priority": 10}]}`,
+			"201 403 403 403 403 403 403 403 403 403"},
+		{"templates", "PATCH", "/v1/deploy_templates/{template}", `[{"op": "add", "path": "/extra/x", "value": "y"}]`,
+			"200 403 403 403 403 403 403 403 403 403"},
+		{"templates", "DELETE", "/v1/deploy_templates/{template}", "", "204 403 403 403 403 403 403 403 403 403"},
+		{"bios", "GET", "/v1/nodes/{node}/bios", "", "200 200 200 200 200 200 200 200 200 404"},
+		{"bios", "GET", "/v1/nodes/{node}/bios/ProcVirtualization", "", "200 200 200 200 200 200 200 200 200 404"},
+		{"raid", "PUT", "/v1/nodes/{node}/states/raid", `{"logical_disks": [{"size_gb": 10, "raid_level": "1"}]}`,
+			"204 204 403 204 204 403 403 403 403 404"},
 	}
 }
 
@@ -261,11 +275,15 @@ func (e *authEnv) do(t *testing.T, token, method, path, body string) (int, strin
 }
 
 // fixtures are what a cell acts on.
-type fixtures struct{ node, port, chassis, mac, pg, vc, vt, attached string }
+type fixtures struct {
+	node, port, chassis, mac, pg, vc, vt, attached string
+	template, trait                                string
+}
 
 // seed creates a powered off fake-hardware node owned by owner and leased
 // to lessee, with a port, a port group (with a VIF), a volume connector and
-// target, an inventory and a history entry, and a chassis.
+// target, an inventory, a BIOS setting and a history entry, a chassis and a
+// deploy template.
 func (e *authEnv) seed(t *testing.T, owner, lessee string) fixtures {
 	t.Helper()
 	ctx := context.Background()
@@ -311,11 +329,26 @@ func (e *authEnv) seed(t *testing.T, owner, lessee string) fixtures {
 	if err != nil {
 		t.Fatal(err)
 	}
+	v := "Enabled"
+	if err := e.st.ApplyBIOSChange(ctx, n.UUID, drivers.BIOSChange{Settings: []drivers.BIOSSetting{
+		{Name: "ProcVirtualization", Value: &v}}}); err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := e.st.CreateDeployTemplate(ctx, store.DeployTemplate{Name: randomTrait(), Extra: json.RawMessage(`{}`),
+		Steps: json.RawMessage(`[{"interface": "bios", "step": "apply_configuration", "args": {"settings": []}, "priority": 10}]`)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return fixtures{node: n.UUID, port: p.UUID, chassis: ch.UUID, mac: randomMAC(), pg: g.UUID, vc: vc.UUID,
-		vt: vt.UUID, attached: vif}
+		vt: vt.UUID, attached: vif, template: tmpl.UUID, trait: randomTrait()}
 }
 
 func strp2(s string) *string { return &s }
+
+// randomTrait is a fresh custom trait name (a deploy template's name).
+func randomTrait() string {
+	return "CUSTOM_" + strings.ToUpper(strings.ReplaceAll(uuid.NewString(), "-", "_"))
+}
 
 func randomMAC() string {
 	u := uuid.New()
@@ -335,7 +368,8 @@ func runPolicyTable(t *testing.T, e *authEnv, tokens map[string]string, owner, l
 		for i, persona := range personaOrder {
 			f := e.seed(t, owner, lessee)
 			r := strings.NewReplacer("{node}", f.node, "{port}", f.port, "{chassis}", f.chassis, "{mac}", f.mac,
-				"{pg}", f.pg, "{vc}", f.vc, "{vt}", f.vt, "{attached}", f.attached, "{vif}", uuid.NewString())
+				"{pg}", f.pg, "{vc}", f.vc, "{vt}", f.vt, "{attached}", f.attached, "{vif}", uuid.NewString(),
+				"{template}", f.template, "{trait}", f.trait)
 			got, body, _ := e.do(t, tokens[persona], pc.method, r.Replace(pc.path), r.Replace(pc.body))
 			cells++
 			if fmt.Sprint(got) != want[i] {

@@ -142,6 +142,8 @@ func routeAccess() []routeRule {
 		{get, "/v1/nodes/:ident/history", onNode(auth.NodeHistoryGet)},
 		{get, "/v1/nodes/:ident/history/:event", onNode(auth.NodeHistoryGet)},
 		{get, "/v1/nodes/:ident/inventory", onNode(auth.NodeInventoryGet)},
+		{get, "/v1/nodes/:ident/bios", onNode(auth.NodeBIOSGet)},
+		{get, "/v1/nodes/:ident/bios/:name", onNode(auth.NodeBIOSGet)},
 		{get, "/v1/nodes/:ident/traits", onNode(auth.NodeTraitsList)},
 		{put, "/v1/nodes/:ident/traits", onNode(auth.NodeTraitsSet)},
 		{put, "/v1/nodes/:ident/traits/:trait", onNode(auth.NodeTraitsSet)},
@@ -221,9 +223,19 @@ func routeAccess() []routeRule {
 		{get, "/v1/chassis/:uuid/nodes", special(accessNodeList)},
 		{get, "/v1/chassis/:uuid/nodes/detail", special(accessNodeList)},
 
+		// Deploy templates: Ironic 21.4 has no list rule; get covers both.
+		{get, "/v1/deploy_templates", global(auth.DeployTemplateGet)},
+		{post, "/v1/deploy_templates", global(auth.DeployTemplateCreate)},
+		{del, "/v1/deploy_templates", anyone()},
+		{patch, "/v1/deploy_templates", anyone()},
+		{get, "/v1/deploy_templates/:ident", global(auth.DeployTemplateGet)},
+		{patch, "/v1/deploy_templates/:ident", global(auth.DeployTemplateUpdate)},
+		{del, "/v1/deploy_templates/:ident", global(auth.DeployTemplateDelete)},
+
 		{get, "/v1/drivers", global(auth.DriverGet)},
 		{get, "/v1/drivers/:name", global(auth.DriverGet)},
 		{get, "/v1/drivers/:name/properties", global(auth.DriverGetProperties)},
+		{get, "/v1/drivers/:name/raid/logical_disk_properties", global(auth.DriverGetRAIDDiskProps)},
 		{get, "/v1/drivers/:name/vendor_passthru/methods", global(auth.DriverVendorPassthru)},
 		{"*", "/v1/drivers/:name/vendor_passthru", global(auth.DriverVendorPassthru)},
 		{"*", "/v1/drivers/:name/vendor_passthru/:method", global(auth.DriverVendorPassthru)},

@@ -142,6 +142,8 @@ func testRegistry() *drivers.Registry {
 	r.AddPower("fake", func(n drivers.Node) (drivers.Power, error) { return real.Power("fake", n) })
 	r.AddManagement("fake", func(n drivers.Node) (drivers.Management, error) { return real.Management("fake", n) })
 	r.AddDeploy("fake", func(n drivers.Node) (drivers.Deploy, error) { return real.Deploy("fake", n) })
+	r.AddRAID("fake", func(n drivers.Node) (drivers.RAID, error) { return real.RAID("fake", n) })
+	r.AddBIOS("fake", func(n drivers.Node) (drivers.BIOS, error) { return real.BIOS("fake", n) })
 	r.AddRescue("fake", func(n drivers.Node) (drivers.Rescuer, error) { return real.Rescue("fake", n) })
 	agent.Register(r, agent.Config{AutomatedClean: true})
 	r.AddType(drivers.HardwareType{

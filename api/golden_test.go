@@ -388,48 +388,66 @@ func TestGoldenCaptures(t *testing.T) {
 	shared := newEnv(t)
 	for _, tt := range tests {
 		t.Run(strings.TrimSuffix(tt.file, ".txt"), func(t *testing.T) {
-			start := time.Now()
-			c := loadCapture(t, tt.file)
-			e := shared.reuse(t)
-			e.wf.result = func(name string, _ any) (any, error) {
-				return contract.PassthruResult{Return: json.RawMessage("true")}, nil
-			}
-			if tt.seed != nil {
-				tt.seed(e)
-			}
-			resp, body := e.do(t, c.method, c.path, c.reqBody, c.reqHeaders)
-			if resp.StatusCode != c.status {
-				t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, c.status, body)
-			}
-			// ferric generates its own UUIDs on create; align them.
-			if loc := c.headers.Get("Location"); loc != "" && strings.Contains(c.method, "POST") {
-				mine := resp.Header.Get("Location")
-				theirs := loc[strings.LastIndex(loc, "/")+1:]
-				ours := mine[strings.LastIndex(mine, "/")+1:]
-				body = strings.ReplaceAll(body, ours, theirs)
-				resp.Header.Set("Location", strings.ReplaceAll(mine, ours, theirs))
-			}
-			for _, h := range []string{hdrMinVersion, hdrMaxVersion, hdrVersion, "Location"} {
-				if got, want := resp.Header.Get(h), c.headers.Get(h); got != want {
-					t.Errorf("header %s = %q, want %q", h, got, want)
-				}
-			}
-			if c.body == "" {
-				if body != "" {
-					t.Errorf("body = %q, want empty", body)
-				}
-			} else if strings.HasPrefix(c.body, `{"error_message"`) {
-				if body != c.body {
-					t.Errorf("error body\n got %s\nwant %s", body, c.body)
-				}
-			} else if got, want := canonical(t, alignNow(t, body, c.body, tt.now, start), tt.ignore),
-				canonical(t, c.body, tt.ignore); got != want {
-				t.Errorf("body\n got %s\nwant %s", got, want)
-			}
-			if tt.check != nil {
-				tt.check(t, e)
-			}
+			runGolden(t, shared, goldenCase{file: tt.file, seed: tt.seed, ignore: tt.ignore, now: tt.now, check: tt.check})
 		})
+	}
+}
+
+// goldenCase is one capture replayed: seed sets up the state it was taken
+// in; ignore and now are as TestGoldenCaptures' table says; check runs
+// after.
+type goldenCase struct {
+	file   string
+	seed   func(*testEnv)
+	ignore []string
+	now    []string
+	check  func(t *testing.T, e *testEnv)
+}
+
+// runGolden replays a capture against a fresh server over shared's store
+// and compares the answer with Ironic's.
+func runGolden(t *testing.T, shared *testEnv, tt goldenCase) {
+	t.Helper()
+	start := time.Now()
+	c := loadCapture(t, tt.file)
+	e := shared.reuse(t)
+	e.wf.result = func(name string, _ any) (any, error) {
+		return contract.PassthruResult{Return: json.RawMessage("true")}, nil
+	}
+	if tt.seed != nil {
+		tt.seed(e)
+	}
+	resp, body := e.do(t, c.method, c.path, c.reqBody, c.reqHeaders)
+	if resp.StatusCode != c.status {
+		t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, c.status, body)
+	}
+	// ferric generates its own UUIDs on create; align them.
+	if loc := c.headers.Get("Location"); loc != "" && strings.Contains(c.method, "POST") {
+		mine := resp.Header.Get("Location")
+		theirs := loc[strings.LastIndex(loc, "/")+1:]
+		ours := mine[strings.LastIndex(mine, "/")+1:]
+		body = strings.ReplaceAll(body, ours, theirs)
+		resp.Header.Set("Location", strings.ReplaceAll(mine, ours, theirs))
+	}
+	for _, h := range []string{hdrMinVersion, hdrMaxVersion, hdrVersion, "Location"} {
+		if got, want := resp.Header.Get(h), c.headers.Get(h); got != want {
+			t.Errorf("header %s = %q, want %q", h, got, want)
+		}
+	}
+	if c.body == "" {
+		if body != "" {
+			t.Errorf("body = %q, want empty", body)
+		}
+	} else if strings.HasPrefix(c.body, `{"error_message"`) {
+		if body != c.body {
+			t.Errorf("error body\n got %s\nwant %s", body, c.body)
+		}
+	} else if got, want := canonical(t, alignNow(t, body, c.body, tt.now, start), tt.ignore),
+		canonical(t, c.body, tt.ignore); got != want {
+		t.Errorf("body\n got %s\nwant %s", got, want)
+	}
+	if tt.check != nil {
+		tt.check(t, e)
 	}
 }
 

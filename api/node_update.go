@@ -315,30 +315,6 @@ func (s *Server) maintenanceEvent(c *fiber.Ctx, n *store.Node) {
 	}
 }
 
-// setRAIDConfig answers PUT /v1/nodes/{ident}/states/raid: it stores the
-// target RAID configuration (applied by a later clean step).
-func (s *Server) setRAIDConfig(c *fiber.Ctx) error {
-	if minor(c) < v12RAIDConfig {
-		return notAcceptable("")
-	}
-	v, ok, err := decodeBody(c)
-	if err != nil {
-		return err
-	}
-	o, isObj := v.(*jsonwire.Object)
-	if !ok || !isObj {
-		return badRequest("Expected types <class 'dict'> for target_raid_config: %s", pyDisplay(v))
-	}
-	raw := encodeValue(o)
-	if _, err := s.updateNode(c, param(c, "ident"), func(n *store.Node) error {
-		n.TargetRAIDConfig = raw
-		return nil
-	}); err != nil {
-		return err
-	}
-	return empty(c, fiber.StatusNoContent)
-}
-
 // Traits (API 1.37).
 
 // customTraitRE is os_traits' CUSTOM_ pattern; standardTraitRE approximates

@@ -113,6 +113,21 @@ type (
 	InventoryReader interface {
 		NodeInventory(ctx context.Context, nodeUUID string) (store.Inventory, error)
 	}
+	// TemplateStore keeps deploy templates.
+	TemplateStore interface {
+		CreateDeployTemplate(ctx context.Context, t store.DeployTemplate) (store.DeployTemplate, error)
+		DeployTemplate(ctx context.Context, uuid string) (store.DeployTemplate, error)
+		DeployTemplateByName(ctx context.Context, name string) (store.DeployTemplate, error)
+		ListDeployTemplates(ctx context.Context, limit int, markerID int64, sortKey string, desc bool) ([]store.DeployTemplate, error)
+		DeployTemplatesNamed(ctx context.Context, names []string) ([]store.DeployTemplate, error)
+		UpdateDeployTemplate(ctx context.Context, t store.DeployTemplate) (store.DeployTemplate, error)
+		DeleteDeployTemplate(ctx context.Context, uuid string) error
+	}
+	// BIOSReader reads nodes' BIOS settings.
+	BIOSReader interface {
+		BIOSSettings(ctx context.Context, nodeUUID string) ([]store.BIOSSetting, error)
+		BIOSSettingNamed(ctx context.Context, nodeUUID, name string) (store.BIOSSetting, error)
+	}
 	// AllocationReader reads allocations.
 	AllocationReader interface {
 		Allocation(ctx context.Context, ident string) (store.Allocation, error)
@@ -134,6 +149,8 @@ type (
 		AllocationWriter
 		OperationWriter
 		InventoryReader
+		TemplateStore
+		BIOSReader
 		NodeReader
 		NodeWriter
 		NodeHistory
@@ -405,6 +422,8 @@ func (s *Server) App() *fiber.App {
 	v1.Get("/nodes/:ident/history", s.nodeHistory)
 	v1.Get("/nodes/:ident/history/:event", s.nodeHistoryEvent)
 	v1.Get("/nodes/:ident/inventory", s.nodeInventory)
+	v1.Get("/nodes/:ident/bios", s.listBIOS)
+	v1.Get("/nodes/:ident/bios/:name", s.getBIOS)
 	v1.Get("/nodes/:ident/traits", s.getTraits)
 	v1.Put("/nodes/:ident/traits", s.setTraits)
 	v1.Put("/nodes/:ident/traits/:trait", s.addTrait)
@@ -489,6 +508,16 @@ func (s *Server) App() *fiber.App {
 	v1.Get("/chassis/:uuid/nodes", s.chassisNodes(false))
 	v1.Get("/chassis/:uuid/nodes/detail", s.chassisNodes(true))
 
+	// Deploy templates (API 1.55).
+	tmpl := v1.Group("/deploy_templates", templatesVersion)
+	tmpl.Get("", s.listTemplates)
+	tmpl.Post("", s.createTemplate)
+	tmpl.Delete("", missingParam("template_ident"))
+	tmpl.Patch("", missingParam("template_ident"))
+	tmpl.Get("/:ident", s.getTemplate)
+	tmpl.Patch("/:ident", s.patchTemplate)
+	tmpl.Delete("/:ident", s.deleteTemplate)
+
 	// The ramdisk agent (no microversion needed, as in Ironic).
 	v1.Get("/lookup", s.lookup)
 	v1.Post("/heartbeat/:node", s.heartbeat)
@@ -497,6 +526,7 @@ func (s *Server) App() *fiber.App {
 	v1.Get("/drivers", s.listDrivers)
 	v1.Get("/drivers/:name", s.getDriver)
 	v1.Get("/drivers/:name/properties", s.driverProperties)
+	v1.Get("/drivers/:name/raid/logical_disk_properties", s.raidDiskProperties)
 	v1.Get("/drivers/:name/vendor_passthru/methods", s.driverVendorMethods)
 	v1.Get("/conductors", s.listConductors)
 	v1.Get("/conductors/:hostname", s.getConductor)

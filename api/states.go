@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -114,8 +115,12 @@ func (s *Server) runSync(c *fiber.Ctx, nodeUUID, id, name string, input, result 
 		return err
 	}
 	if err := run.Get(ctx, result); err != nil {
-		if ctx.Err() != nil && c.UserContext().Err() == nil {
-			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err) // our bound, however the SDK reports it
+		// Our bound, however the SDK reports it. The deadline is read from
+		// the clock too: ctx.Err() is set by a timer, which a loaded
+		// machine may not have run yet when the call returns.
+		dl, _ := ctx.Deadline()
+		if (ctx.Err() != nil || !time.Now().Before(dl)) && c.UserContext().Err() == nil {
+			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 		}
 		return s.workflowError(c, nodeUUID, name, err)
 	}
@@ -333,8 +338,12 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if len(deploySteps) > 0 {
-		if err := s.checkNodeSteps(&n, "deploy", deploySteps); err != nil {
+	var (
+		templateSteps json.RawMessage
+		templateNames []string
+	)
+	if deployish {
+		if templateSteps, templateNames, err = s.checkDeploySteps(c, &n, deploySteps); err != nil {
 			return err
 		}
 	}
@@ -358,9 +367,10 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	if len(deploySteps) > 0 {
 		op.DeploySteps = encodeValue(deploySteps)
 	}
+	op.TemplateSteps, op.TemplateNames = templateSteps, templateNames
 	in := contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.Verb(target), From: n.ProvisionState,
 		Revision: contract.CurrentRevision, RequestedBy: requester(c.UserContext())}
-	if op.ConfigDrive != nil || op.CleanSteps != nil || op.DeploySteps != nil {
+	if op.ConfigDrive != nil || op.CleanSteps != nil || op.DeploySteps != nil || op.TemplateSteps != nil {
 		if op, err = s.Store.CreateOperation(ctx, op); err != nil {
 			return fmt.Errorf("record the operation on node %s: %w", n.UUID, err)
 		}
@@ -608,26 +618,47 @@ func checkSteps(kind string, steps []any, deploy bool) *apiError {
 	return nil
 }
 
-// checkNodeSteps checks a request's clean or deploy steps against the steps
-// the node's deploy interface offers, as Ironic's conductor does, before
-// anything is booted: unknown steps, unexpected arguments, missing required
-// ones, and (deploy) the core step or in-band steps at a priority that would
-// run them before the ramdisk is up.
-func (s *Server) checkNodeSteps(n *store.Node, kind string, steps []any) *apiError {
-	var catalog []drivers.Step
-	if s.Drivers != nil {
-		if d, err := s.Drivers.Deploy(n.Interfaces.Deploy, n.DriverNode()); err == nil {
-			if st, ok := d.(drivers.Stepper); ok {
-				catalog = st.CleanSteps()
-				if kind == "deploy" {
-					catalog = st.DeploySteps()
-				}
-			}
-		}
+// nodeCatalog returns the clean or deploy steps (kind) that n's interfaces
+// offer (none when its deploy interface cannot be built).
+func (s *Server) nodeCatalog(n *store.Node, kind string) []drivers.Step {
+	if s.Drivers == nil {
+		return nil
 	}
+	c, err := s.Drivers.NodeSteps(interfacesMap(&n.Interfaces), n.DriverNode())
+	if err != nil {
+		return nil
+	}
+	if kind == "deploy" {
+		return c.Deploy
+	}
+	return c.Clean
+}
+
+// checkNodeSteps checks a request's clean steps against the steps the
+// node's interfaces offer, as Ironic's conductor does, before anything is
+// booted (see stepErrors).
+func (s *Server) checkNodeSteps(n *store.Node, kind string, steps []any) *apiError {
+	objs := make([]*jsonwire.Object, len(steps))
+	for i, raw := range steps {
+		objs[i], _ = raw.(*jsonwire.Object) // checkSteps made sure
+	}
+	if errs := stepErrors(s.nodeCatalog(n, kind), kind, objs); len(errs) > 0 {
+		return badRequest("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// stepErrors validates user or template steps against a catalog as
+// Ironic's _validate_user_steps does: unknown steps, unexpected arguments,
+// missing required ones (clean steps, and deploy steps that run), core
+// deploy steps that would run, and steps given twice (deploy). ferric adds
+// one rule of its own: an in-band deploy step at priority 100 or more would
+// run before the ramdisk is up.
+func stepErrors(catalog []drivers.Step, kind string, steps []*jsonwire.Object) []string {
 	var errs []string
-	for _, raw := range steps {
-		o, _ := raw.(*jsonwire.Object) // checkSteps made sure
+	counts := map[string]int{}
+	var order []string
+	for _, o := range steps {
 		iface, _ := o.Value("interface").(string)
 		name, _ := o.Value("step").(string)
 		i := slices.IndexFunc(catalog, func(c drivers.Step) bool { return string(c.Interface) == iface && c.Name == name })
@@ -636,8 +667,13 @@ func (s *Server) checkNodeSteps(n *store.Node, kind string, steps []any) *apiErr
 			continue
 		}
 		c := catalog[i]
+		id := iface + "." + name
+		if counts[id]++; counts[id] == 1 {
+			order = append(order, id)
+		}
+		args, _ := o.Value("args").(*jsonwire.Object)
 		var unexpected, missing []string
-		if args, ok := o.Value("args").(*jsonwire.Object); ok {
+		if args != nil {
 			for _, k := range args.Keys() {
 				if _, known := c.Args[k]; !known {
 					unexpected = append(unexpected, k)
@@ -648,34 +684,117 @@ func (s *Server) checkNodeSteps(n *store.Node, kind string, steps []any) *apiErr
 			errs = append(errs, fmt.Sprintf("%s step %s has these unexpected arguments: %s", kind, pyRepr(o),
 				strings.Join(unexpected, ", ")))
 		}
-		args, _ := o.Value("args").(*jsonwire.Object)
-		for arg, info := range c.Args {
-			if info.Required && (args == nil || !slices.Contains(args.Keys(), arg)) {
-				missing = append(missing, arg)
+		prio := stepPriority(o.Value("priority"))
+		if kind == "clean" || prio > 0 {
+			for _, arg := range slices.Sorted(maps.Keys(c.Args)) {
+				info := c.Args[arg]
+				if info.Required && (args == nil || !slices.Contains(args.Keys(), arg)) {
+					msg := arg
+					if info.Description != "" {
+						msg += " (" + info.Description + ")"
+					}
+					missing = append(missing, msg)
+				}
+			}
+			if len(missing) > 0 {
+				errs = append(errs, fmt.Sprintf("%s step %s is missing these required arguments: %s", kind, pyRepr(o),
+					strings.Join(missing, ", ")))
 			}
 		}
-		if len(missing) > 0 {
-			slices.Sort(missing)
-			errs = append(errs, fmt.Sprintf("%s step %s is missing these required arguments: %s", kind, pyRepr(o),
-				strings.Join(missing, ", ")))
-		}
-		if kind != "deploy" {
+		if kind != "deploy" || prio == 0 {
 			continue
 		}
-		prio := stepPriority(o.Value("priority"))
 		switch {
 		case c.Core:
-			errs = append(errs, fmt.Sprintf("deploy step %s on interface %s is a core step and cannot be overridden by user steps",
-				name, iface))
+			errs = append(errs, fmt.Sprintf("deploy step %s on interface %s is a core step and cannot be overridden "+
+				"by user steps. It may be disabled by setting the priority to 0", name, iface))
 		case c.InBand && prio >= 100:
 			errs = append(errs, fmt.Sprintf("deploy step %s on interface %s runs on the ramdisk agent, after the core deploy "+
 				"step (priority 100): its priority must be below 100", name, iface))
 		}
 	}
-	if len(errs) > 0 {
-		return badRequest("%s", strings.Join(errs, "; "))
+	if kind == "deploy" {
+		var dups []string
+		for _, id := range order {
+			if counts[id] > 1 {
+				dups = append(dups, id)
+			}
+		}
+		if len(dups) > 0 {
+			errs = append(errs, "deploy steps from all deploy templates matching this node's instance traits cannot "+
+				"have the same interface and step. Duplicate deploy steps for "+strings.Join(dups, ", "))
+		}
 	}
-	return nil
+	return errs
+}
+
+// checkDeploySteps is what Ironic's start_deploy checks before a deploy
+// begins, with its messages: the instance traits, the steps of the deploy
+// templates they match, and the request's deploy steps. It returns the
+// matched templates' steps and names for the operation record.
+func (s *Server) checkDeploySteps(c *fiber.Ctx, n *store.Node, userSteps []any) (json.RawMessage, []string, error) {
+	fail := func(format string, a ...any) *apiError {
+		return badRequest("Failed to validate deploy or power info for node %s: %s", n.UUID, fmt.Sprintf(format, a...))
+	}
+	traits, aerr := instanceTraits(n)
+	if aerr != nil {
+		return nil, nil, fail("%s", aerr.msg)
+	}
+	catalog := s.nodeCatalog(n, "deploy")
+	var (
+		tmplSteps []templateStep
+		names     []string
+	)
+	if len(traits) > 0 {
+		templates, err := s.Store.DeployTemplatesNamed(c.UserContext(), traits)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read deploy templates of node %s: %w", n.UUID, err)
+		}
+		var objs []*jsonwire.Object
+		for i := range templates {
+			steps, err := decodeTemplateSteps(templates[i].Steps)
+			if err != nil {
+				return nil, nil, fmt.Errorf("deploy template %s: %w", templates[i].UUID, err)
+			}
+			names = append(names, templates[i].Name)
+			for _, st := range steps {
+				tmplSteps = append(tmplSteps, st)
+				o := jsonwire.NewObject()
+				o.Set("interface", st.Interface)
+				o.Set("step", st.Step)
+				args, err := jsonwire.Decode(st.Args)
+				if err != nil {
+					return nil, nil, fmt.Errorf("deploy template %s: %w", templates[i].UUID, err)
+				}
+				o.Set("args", args)
+				o.Set("priority", json.Number(strconv.Itoa(st.Priority)))
+				objs = append(objs, o)
+			}
+		}
+		if errs := stepErrors(catalog, "deploy", objs); len(errs) > 0 {
+			return nil, nil, fail("Validation of deploy steps from deploy templates matching this node's instance "+
+				"traits failed. Matching deploy templates: %s. Errors: %s", strings.Join(names, ","),
+				strings.Join(errs, "; "))
+		}
+	}
+	if len(userSteps) > 0 {
+		objs := make([]*jsonwire.Object, len(userSteps))
+		for i, raw := range userSteps {
+			objs[i], _ = raw.(*jsonwire.Object) // checkSteps made sure
+		}
+		if errs := stepErrors(catalog, "deploy", objs); len(errs) > 0 {
+			return nil, nil, fail("Validation of deploy steps from \"deploy steps\" argument failed.%s",
+				strings.Join(errs, "; "))
+		}
+	}
+	if len(tmplSteps) == 0 {
+		return nil, nil, nil
+	}
+	raw, err := json.Marshal(tmplSteps)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode deploy template steps: %w", err)
+	}
+	return raw, names, nil
 }
 
 // stepPriority reads a validated step priority (a number or a numeric string).

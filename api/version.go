@@ -16,27 +16,23 @@ import (
 // stored and rendered with Ironic's version gating, the port fields up to
 // is_smartnic (1.53), drivers with type/detail (1.30) and fields (1.77), the
 // deploy/undeploy verbs (1.73), deploy_steps (1.69), configdrive objects
-// (1.56, 1.59), node history (1.78) and the shard filter (1.82).
+// (1.56, 1.59), node history (1.78), the shard filter (1.82), RAID (1.12:
+// target_raid_config checked by the node's RAID interface, logical disk
+// properties; the fake and agent interfaces' RAID steps), BIOS settings
+// (1.40, registry fields 1.74; the fake BIOS interface's steps) and deploy
+// templates (1.55; their steps run by the deploys whose instance traits
+// name them).
 // python-ironicclient 5.0.1 asks for 1.78 and gets it; gophercloud and
 // Metal3 ask for fixed versions at or below 1.82.
 //
 // Not implemented at any version (ferric has no such resource), answered with
 // Ironic's 404 for an unknown path unless noted:
-//   - 1.12 RAID: GET /v1/drivers/{d}/raid/logical_disk_properties (PUT
-//     .../states/raid is implemented: it stores target_raid_config)
 //   - 1.22 ramdisk lookup and heartbeat (ferric-agent has its own endpoints)
-//   - 1.23/1.24/1.26 portgroups (port.portgroup_uuid is always null)
-//   - 1.28/1.67 VIFs, 1.29 inject NMI, 1.32 volume connectors/targets
-//   - 1.40/1.74 BIOS settings, 1.52/1.57/1.58/1.60 allocations
-//     (node.allocation_uuid is always null), 1.54 events, 1.55 deploy
-//     templates, 1.63 indicators, 1.76 PUT .../states/boot_mode and
+//   - 1.29 inject NMI
+//   - 1.54 events, 1.63 indicators, 1.76 PUT .../states/boot_mode and
 //     .../states/secure_boot
-//   - console (GET/PUT .../states/console), RAID logical disk properties
-//   - 1.81 node inventory: GET /v1/nodes/{id}/inventory answers Ironic's
-//     NodeInventoryNotFound (404), since ferric keeps no inspection data
-//   - 1.70 disable_ramdisk and the rescue/unrescue/adopt verbs are refused as
-//     invalid transitions (400), since no workflow implements them
-//   - 1.80 project-scoped node create/delete: ferric has no RBAC (noauth)
+//   - console (GET/PUT .../states/console)
+//   - 1.70 disable_ramdisk=true is refused (400)
 const (
 	minMinor = 1
 	maxMinor = 82
@@ -103,6 +99,7 @@ const (
 	v69DeploySteps        = 69
 	v70DisableRamdisk     = 70
 	v73DeployVerbs        = 73
+	v74BiosRegistry       = 74
 	v75BootMode           = 75
 	v77DriverFields       = 77
 	v78History            = 78

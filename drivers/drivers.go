@@ -64,6 +64,9 @@ type Node struct {
 	// AutomatedClean is the node's automated_clean (nil: the service's
 	// default).
 	AutomatedClean *bool
+	// TargetRAIDConfig is the node's target_raid_config, which RAID
+	// interfaces build.
+	TargetRAIDConfig json.RawMessage
 }
 
 // Power is the core tier: every hardware type has a power interface.

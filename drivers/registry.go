@@ -1,6 +1,7 @@
 package drivers
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -62,6 +63,8 @@ type Registry struct {
 	deploy     map[string]Factory[Deploy]
 	vendor     map[string]Factory[Vendor]
 	inspect    map[string]Factory[Inspector]
+	raid       map[string]Factory[RAID]
+	bios       map[string]Factory[BIOS]
 	rescue     map[string]Factory[Rescuer]
 }
 
@@ -74,6 +77,8 @@ func NewRegistry() *Registry {
 		deploy:     map[string]Factory[Deploy]{},
 		vendor:     map[string]Factory[Vendor]{},
 		inspect:    map[string]Factory[Inspector]{},
+		raid:       map[string]Factory[RAID]{},
+		bios:       map[string]Factory[BIOS]{},
 		rescue:     map[string]Factory[Rescuer]{},
 	}
 }
@@ -125,6 +130,12 @@ func (r *Registry) AddVendor(name string, f Factory[Vendor]) {
 func (r *Registry) AddInspect(name string, f Factory[Inspector]) {
 	register(r, r.inspect, KindInspect, name, f)
 }
+
+// AddRAID registers a RAID interface implementation.
+func (r *Registry) AddRAID(name string, f Factory[RAID]) { register(r, r.raid, KindRAID, name, f) }
+
+// AddBIOS registers a BIOS interface implementation.
+func (r *Registry) AddBIOS(name string, f Factory[BIOS]) { register(r, r.bios, KindBios, name, f) }
 
 // AddRescue registers a rescue interface implementation.
 func (r *Registry) AddRescue(name string, f Factory[Rescuer]) {
@@ -217,6 +228,86 @@ func (r *Registry) Vendor(name string, n Node) (Vendor, error) {
 // Inspect builds the named inspect interface for n.
 func (r *Registry) Inspect(name string, n Node) (Inspector, error) {
 	return build(r, r.inspect, KindInspect, name, n)
+}
+
+// RAID builds the named RAID interface for n. A name with no
+// implementation ("no-raid") is ErrUnsupported.
+func (r *Registry) RAID(name string, n Node) (RAID, error) {
+	return build(r, r.raid, KindRAID, name, n)
+}
+
+// BIOS builds the named BIOS interface for n. A name with no implementation
+// ("no-bios") is ErrUnsupported.
+func (r *Registry) BIOS(name string, n Node) (BIOS, error) {
+	return build(r, r.bios, KindBios, name, n)
+}
+
+// Interface builds the named interface of kind k for n, for the kinds that
+// have implementations; ErrUnsupported for the others and for names
+// without one.
+func (r *Registry) Interface(k Kind, name string, n Node) (any, error) {
+	switch k {
+	case KindPower:
+		return r.Power(name, n)
+	case KindManagement:
+		return r.Management(name, n)
+	case KindDeploy:
+		return r.Deploy(name, n)
+	case KindVendor:
+		return r.Vendor(name, n)
+	case KindInspect:
+		return r.Inspect(name, n)
+	case KindRAID:
+		return r.RAID(name, n)
+	case KindBios:
+		return r.BIOS(name, n)
+	case KindRescue:
+		return r.Rescue(name, n)
+	}
+	return nil, fmt.Errorf("%w: no %s interface %q", ErrUnsupported, k, name)
+}
+
+// NodeSteps returns the clean and deploy steps of a node's interfaces
+// (ifaces by kind, resolved), in StepKinds order. A kind whose interface
+// has no implementation (no-raid, no-bios) or offers no steps adds none;
+// a deploy interface that cannot be built (bad driver_info) is an error.
+// When the deploy interface runs steps itself, the in-band steps of the
+// other interfaces are left out (see StepCatalog.RunsSteps).
+func (r *Registry) NodeSteps(ifaces map[Kind]string, n Node) (StepCatalog, error) {
+	var c StepCatalog
+	d, err := r.Deploy(ifaces[KindDeploy], n)
+	if err != nil {
+		return c, err
+	}
+	_, c.RunsSteps = d.(StepRunner)
+	for _, k := range StepKinds() {
+		var impl any = d
+		if k != KindDeploy {
+			if impl, err = r.Interface(k, ifaces[k], n); errors.Is(err, ErrUnsupported) {
+				continue
+			} else if err != nil {
+				return c, err
+			}
+		}
+		st, ok := impl.(Stepper)
+		if !ok {
+			continue
+		}
+		// An implementation may serve several kinds (the fake's node is its
+		// power, management and deploy interface): each kind keeps its own.
+		keep := func(s Step) bool { return s.Interface == k && (k == KindDeploy || !c.RunsSteps || !s.InBand) }
+		for _, s := range st.CleanSteps() {
+			if keep(s) {
+				c.Clean = append(c.Clean, s)
+			}
+		}
+		for _, s := range st.DeploySteps() {
+			if keep(s) {
+				c.Deploy = append(c.Deploy, s)
+			}
+		}
+	}
+	return c, nil
 }
 
 // Rescue builds the named rescue interface for n. ErrUnsupported for a

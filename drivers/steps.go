@@ -43,11 +43,93 @@ type Stepper interface {
 	DeploySteps() []Step
 }
 
-// StepRunner is a capability of deploy interfaces that run their steps
-// themselves, synchronously (the fake). Interfaces without it run in-band
-// steps through the ramdisk agent.
+// StepRunner is a capability of interfaces that run their steps
+// themselves, synchronously (the fake's deploy, RAID and BIOS interfaces).
+// Deploy interfaces without it run in-band steps through the ramdisk agent.
 type StepRunner interface {
-	RunStep(ctx context.Context, step Step, args json.RawMessage) error
+	RunStep(ctx context.Context, step Step, args json.RawMessage) (StepResult, error)
+}
+
+// StepResult is what a step changed that ferric records on the node (the
+// step does no database I/O: the caller writes it).
+type StepResult struct {
+	// RAIDConfig, when not nil, is the RAID configuration the step left on
+	// the node (Ironic's raid_config; {} when it deleted it).
+	RAIDConfig json.RawMessage
+	// BIOS, when not nil, updates the node's cached BIOS settings.
+	BIOS *BIOSChange
+}
+
+// BIOSChange updates a node's cached BIOS settings (Ironic's bios_settings
+// table).
+type BIOSChange struct {
+	// Reset deletes every setting (a factory reset). Otherwise Settings are
+	// synchronized as Ironic's BIOSSettingList.sync_node_setting does: a new
+	// name is created, a changed value is updated (with the registry
+	// fields given along), a name not given is deleted and an unchanged
+	// value is left as it is.
+	Reset    bool
+	Settings []BIOSSetting
+}
+
+// BIOSSetting is one BIOS setting with the registry fields of API 1.74
+// (nil: unknown).
+type BIOSSetting struct {
+	Name            string   `json:"name"`
+	Value           *string  `json:"value"`
+	AttributeType   *string  `json:"attribute_type,omitempty"`
+	AllowableValues []string `json:"allowable_values,omitempty"`
+	LowerBound      *int64   `json:"lower_bound,omitempty"`
+	UpperBound      *int64   `json:"upper_bound,omitempty"`
+	MinLength       *int64   `json:"min_length,omitempty"`
+	MaxLength       *int64   `json:"max_length,omitempty"`
+	ReadOnly        *bool    `json:"read_only,omitempty"`
+	ResetRequired   *bool    `json:"reset_required,omitempty"`
+	Unique          *bool    `json:"unique,omitempty"`
+}
+
+// RAID is the common-tier RAID interface (Ironic's raid interface): its
+// clean and deploy steps build or delete the node's RAID configuration
+// from target_raid_config. An interface that runs them itself is also a
+// StepRunner; the agent's run in band.
+type RAID interface {
+	Stepper
+}
+
+// BIOS is the common-tier BIOS interface: its steps apply, reset and read
+// the node's BIOS settings.
+type BIOS interface {
+	Stepper
+}
+
+// StepKinds are the interface kinds whose steps cleaning and deploying run,
+// in Ironic's order of precedence for steps of equal priority
+// (conductor/steps.py CLEANING_INTERFACE_PRIORITY and
+// DEPLOYING_INTERFACE_PRIORITY): power first, RAID last.
+func StepKinds() []Kind {
+	return []Kind{KindPower, KindManagement, KindDeploy, KindBios, KindRAID}
+}
+
+// InterfacePriority orders steps of equal priority as Ironic does: the
+// higher runs first. Kinds without steps rank 0.
+func InterfacePriority(k Kind) int {
+	kinds := StepKinds()
+	for i, s := range kinds {
+		if s == k {
+			return len(kinds) - i
+		}
+	}
+	return 0
+}
+
+// StepCatalog is what a node's interfaces offer to cleaning and deploying.
+type StepCatalog struct {
+	Clean, Deploy []Step
+	// RunsSteps says the node's deploy interface runs its steps itself (in
+	// memory, the fake): no ramdisk boots, and the in-band steps of other
+	// interfaces (the agent RAID interface's) are not offered, as Ironic
+	// knows an agent's steps only once an agent ran.
+	RunsSteps bool
 }
 
 // Deploy and clean step names shared by ferric's deploy interfaces.
@@ -57,6 +139,62 @@ const (
 	StepEraseDevicesMetadata = "erase_devices_metadata"
 	StepEraseDevices         = "erase_devices"
 )
+
+// RAID and BIOS step names (Ironic's).
+const (
+	StepCreateConfiguration = "create_configuration"
+	StepDeleteConfiguration = "delete_configuration"
+	StepApplyConfiguration  = "apply_configuration"
+	StepFactoryReset        = "factory_reset"
+	StepCacheBIOSSettings   = "cache_bios_settings"
+)
+
+// RAIDCreateArgs are the arguments of raid.create_configuration (Ironic's
+// RAIDInterface.create_configuration; not required).
+func RAIDCreateArgs() map[string]ArgInfo {
+	return map[string]ArgInfo{
+		"create_root_volume": {Description: "Setting this to 'False' indicates not to create root volume that " +
+			"is specified in the node's target_raid_config. Default value is 'True'."},
+		"create_nonroot_volumes": {Description: "Setting this to 'False' indicates not to create non-root " +
+			"volumes (all except the root volume) in the node's target_raid_config. Default value is 'True'."},
+	}
+}
+
+// RAIDApplyArgs are the arguments of the raid.apply_configuration deploy
+// step (Ironic's RAID_APPLY_CONFIGURATION_ARGSINFO, as the agent RAID
+// interface offers it).
+func RAIDApplyArgs() map[string]ArgInfo {
+	return map[string]ArgInfo{
+		"raid_config": {Description: "The RAID configuration to apply.", Required: true},
+		"delete_existing": {Description: "Setting this to 'True' indicates to delete existing RAID " +
+			"configuration prior to creating the new configuration. Default value is 'True'."},
+	}
+}
+
+// BIOSApplyArgs are the arguments of bios.apply_configuration (Ironic's
+// fake BIOS interface).
+func BIOSApplyArgs() map[string]ArgInfo {
+	return map[string]ArgInfo{
+		"settings": {Description: "List of BIOS settings, each item needs to contain a dictionary with " +
+			"name/value pairs", Required: true},
+	}
+}
+
+// AgentRAIDCleanSteps are the RAID clean steps of the ramdisk agent
+// (Ironic's AgentRAID: create and delete the configuration, on request).
+func AgentRAIDCleanSteps() []Step {
+	return []Step{
+		{Interface: KindRAID, Name: StepDeleteConfiguration, Priority: 0, Abortable: true, InBand: true},
+		{Interface: KindRAID, Name: StepCreateConfiguration, Priority: 0, Abortable: true, InBand: true,
+			Args: RAIDCreateArgs()},
+	}
+}
+
+// AgentRAIDDeploySteps are the RAID deploy steps of the ramdisk agent:
+// apply_configuration, on request.
+func AgentRAIDDeploySteps() []Step {
+	return []Step{{Interface: KindRAID, Name: StepApplyConfiguration, Priority: 0, InBand: true, Args: RAIDApplyArgs()}}
+}
 
 // AgentCleanSteps are the clean steps of the ramdisk agent (ferric-agent),
 // as an agent-based deploy interface offers them: erase_devices_metadata

@@ -24,7 +24,12 @@ type Operation struct {
 	// CleanSteps and DeploySteps are JSON arrays of Ironic steps, or nil.
 	CleanSteps  json.RawMessage
 	DeploySteps json.RawMessage
-	CreatedAt   time.Time
+	// TemplateSteps are the deploy steps of the deploy templates the
+	// request matched (a JSON array, or nil), and TemplateNames those
+	// templates' names.
+	TemplateSteps json.RawMessage
+	TemplateNames []string
+	CreatedAt     time.Time
 }
 
 // keepOperations is how many records a node keeps.
@@ -41,8 +46,9 @@ func (q Queries) CreateOperation(ctx context.Context, op Operation) (Operation, 
 	op.ID = uuid.NewString()
 	err = q.db.QueryRow(ctx, `WITH n AS (SELECT id FROM nodes WHERE uuid = $2::uuid),
 		ins AS (
-			INSERT INTO node_operations (id, node_id, verb, config_drive, clean_steps, deploy_steps)
-			SELECT $1::uuid, n.id, $3::text, $4::jsonb, $5::jsonb, $6::jsonb FROM n
+			INSERT INTO node_operations (id, node_id, verb, config_drive, clean_steps, deploy_steps,
+				template_steps, template_names)
+			SELECT $1::uuid, n.id, $3::text, $4::jsonb, $5::jsonb, $6::jsonb, $8::json, $9::text[] FROM n
 			RETURNING node_id, created_at),
 		old AS (
 			DELETE FROM node_operations o USING ins
@@ -51,7 +57,7 @@ func (q Queries) CreateOperation(ctx context.Context, op Operation) (Operation, 
 				ORDER BY created_at DESC, id OFFSET $7::int - 1))
 		SELECT created_at FROM ins`,
 		op.ID, nodeID.String(), op.Verb, optRaw(op.ConfigDrive), optRaw(op.CleanSteps), optRaw(op.DeploySteps),
-		keepOperations).Scan(&op.CreatedAt)
+		keepOperations, optRaw(op.TemplateSteps), op.TemplateNames).Scan(&op.CreatedAt)
 	if err != nil {
 		return Operation{}, fmt.Errorf("create operation for node %s: %w", op.NodeUUID, translate(err, ErrNotFound))
 	}
@@ -66,17 +72,17 @@ func (q Queries) Operation(ctx context.Context, id string) (Operation, error) {
 		return Operation{}, fmt.Errorf("get operation %q: %w", id, ErrNotFound)
 	}
 	var (
-		op                 Operation
-		cd, clean, deploys []byte
+		op                            Operation
+		cd, clean, deploys, templates []byte
 	)
 	err = q.db.QueryRow(ctx, `SELECT o.id::text, n.uuid::text, o.verb, o.config_drive, o.clean_steps,
-			o.deploy_steps, o.created_at
+			o.deploy_steps, o.template_steps, o.template_names, o.created_at
 		FROM node_operations o JOIN nodes n ON n.id = o.node_id WHERE o.id = $1::uuid`, opID.String()).
-		Scan(&op.ID, &op.NodeUUID, &op.Verb, &cd, &clean, &deploys, &op.CreatedAt)
+		Scan(&op.ID, &op.NodeUUID, &op.Verb, &cd, &clean, &deploys, &templates, &op.TemplateNames, &op.CreatedAt)
 	if err != nil {
 		return Operation{}, fmt.Errorf("get operation %s: %w", id, translate(err, ErrNotFound))
 	}
-	op.ConfigDrive, op.CleanSteps, op.DeploySteps = cd, clean, deploys
+	op.ConfigDrive, op.CleanSteps, op.DeploySteps, op.TemplateSteps = cd, clean, deploys, templates
 	return op, nil
 }
 

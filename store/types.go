@@ -104,6 +104,17 @@ type Interfaces struct {
 	Vendor     string
 }
 
+// ByKind returns the interface names by kind.
+func (i Interfaces) ByKind() map[drivers.Kind]string {
+	return map[drivers.Kind]string{
+		drivers.KindBios: i.Bios, drivers.KindBoot: i.Boot, drivers.KindConsole: i.Console,
+		drivers.KindDeploy: i.Deploy, drivers.KindFirmware: i.Firmware, drivers.KindInspect: i.Inspect,
+		drivers.KindManagement: i.Management, drivers.KindNetwork: i.Network, drivers.KindPower: i.Power,
+		drivers.KindRAID: i.RAID, drivers.KindRescue: i.Rescue, drivers.KindStorage: i.Storage,
+		drivers.KindVendor: i.Vendor,
+	}
+}
+
 // Port is a NIC of a node (Ironic's port).
 type Port struct {
 	ID                  int64
@@ -320,5 +331,7 @@ func (n *Node) DriverNode() drivers.Node {
 		Properties:     n.Properties,
 		PowerState:     drivers.PowerState(n.PowerState),
 		AutomatedClean: n.AutomatedClean,
+		// The RAID configuration a RAID interface builds.
+		TargetRAIDConfig: n.TargetRAIDConfig,
 	}
 }

@@ -33,7 +33,9 @@ type nodeSpec struct {
 	power        node.PowerState
 	driverInfo   string
 	deploy       string // deploy interface ("" = fake)
+	raid         string // RAID interface ("" = fake)
 	instanceInfo string
+	targetRAID   string // target_raid_config ("" = {})
 }
 
 // createNode creates a fake-hardware node in spec's state.
@@ -49,10 +51,16 @@ func createNode(t testing.TB, st *store.Store, spec nodeSpec) store.Node {
 	if spec.instanceInfo == "" {
 		spec.instanceInfo = `{"image_source":"http://img/x.raw"}`
 	}
+	if spec.raid == "" {
+		spec.raid = "fake"
+	}
+	if spec.targetRAID == "" {
+		spec.targetRAID = `{}`
+	}
 	n, err := st.CreateNode(ctx, store.Node{Driver: fake.TypeName, DriverInfo: json.RawMessage(spec.driverInfo),
-		InstanceInfo: json.RawMessage(spec.instanceInfo),
+		InstanceInfo: json.RawMessage(spec.instanceInfo), TargetRAIDConfig: json.RawMessage(spec.targetRAID),
 		Interfaces: store.Interfaces{Power: "fake", Management: "fake", Deploy: spec.deploy, Vendor: "fake",
-			Boot: "fake", Bios: "fake", Console: "fake", Inspect: "fake", Network: "noop", RAID: "fake",
+			Boot: "fake", Bios: "fake", Console: "fake", Inspect: "fake", Network: "noop", RAID: spec.raid,
 			Rescue: "fake", Storage: "fake", Firmware: "fake"}})
 	if err != nil {
 		t.Fatalf("create node: %v", err)
@@ -105,8 +113,8 @@ func newEnv(t *testing.T, script func(wire.Command) []wire.CommandResult) *testE
 		script = succeed
 	}
 	agents := &simAgent{Store: st, scripts: map[string][]wire.CommandResult{}, script: script}
-	env.RegisterActivity(&activities.Activities{Drivers: r, Nodes: st, Agents: agents, Operations: st, Inspection: st, Allocations: st,
-		PollInterval: time.Millisecond, AgentPollInterval: time.Millisecond})
+	env.RegisterActivity(&activities.Activities{Drivers: r, Nodes: st, Agents: agents, Operations: st, Inspection: st,
+		Allocations: st, Results: st, PollInterval: time.Millisecond, AgentPollInterval: time.Millisecond})
 	env.RegisterActivity(&activities.PowerSync{Drivers: r, Nodes: st, Concurrency: 4})
 	workflows.Register(env)
 	return &testEnv{TestWorkflowEnvironment: env, st: st, hw: hw, agents: agents}
@@ -122,7 +130,7 @@ func newEnvOn(t *testing.T, prev *testEnv) *testEnv {
 	prev.hw.Register(r)
 	agent.Register(r, agent.Config{AutomatedClean: true})
 	env.RegisterActivity(&activities.Activities{Drivers: r, Nodes: prev.st, Agents: prev.agents, Operations: prev.st,
-		Inspection: prev.st, Allocations: prev.st, PollInterval: time.Millisecond, AgentPollInterval: time.Millisecond})
+		Results: prev.st, Inspection: prev.st, Allocations: prev.st, PollInterval: time.Millisecond, AgentPollInterval: time.Millisecond})
 	workflows.Register(env)
 	return &testEnv{TestWorkflowEnvironment: env, st: prev.st, hw: prev.hw, agents: prev.agents}
 }

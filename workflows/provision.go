@@ -303,7 +303,9 @@ func (o *op) clean(ctx workflow.Context) error {
 			if err != nil {
 				return err
 			}
-			return o.agentCleanSteps(ctx, automatedCleanPlan(f.Catalog))
+			return o.agentCleanSteps(ctx, planned(f, func() []activities.StepRef {
+				return automatedCleanPlan(f.Catalog)
+			}))
 		}
 		return o.agentClean(ctx)
 	}

@@ -50,6 +50,15 @@ func automatedCleanPlan(catalog []activities.StepRef) []activities.StepRef {
 	return deployPlan(catalog, nil)
 }
 
+// planned returns the plan the facts carry (OperationFacts plans), or for
+// facts recorded before it did, the plan the workflow made itself then.
+func planned(f activities.OperationFacts, own func() []activities.StepRef) []activities.StepRef {
+	if f.Planned {
+		return f.Plan
+	}
+	return own()
+}
+
 // facts loads the operation's step facts.
 func (o *op) facts(ctx workflow.Context, kind activities.StepKind) (activities.OperationFacts, error) {
 	var f activities.OperationFacts
@@ -125,19 +134,29 @@ func showStep(kind activities.StepKind, first activities.StepRef) func(*activiti
 	}
 }
 
-// agentCleanSteps runs clean steps on the ramdisk agent: boot it, clean
-// wait, run each step, remove the ramdisk boot and power off. On failure
-// the ramdisk boot is abandoned and the error returned (the caller fails
-// the node to clean failed). Manual and automated cleaning share it.
+// agentCleanSteps runs clean steps with the ramdisk agent up: boot it,
+// clean wait, run each step (in band on the agent, the others through
+// their interface), remove the ramdisk boot and power off. On failure the
+// ramdisk boot is abandoned and the error returned (the caller fails the
+// node to clean failed). Manual and automated cleaning share it.
 func (o *op) agentCleanSteps(ctx workflow.Context, steps []activities.StepRef) error {
 	if len(steps) == 0 {
 		return nil
 	}
 	err := o.bootAgent(ctx, node.CleanWait, node.Cleaning, showStep(activities.CleanSteps, steps[0]))
 	for i := 0; err == nil && i < len(steps); i++ {
-		err = o.runAgentStep(ctx, activities.CleanSteps, steps[i])
+		err = o.runStep(ctx, activities.CleanSteps, steps[i])
 	}
 	return o.leaveRamdisk(ctx, err, "cleaning")
+}
+
+// runStep runs one step with the ramdisk agent up: on the agent when it
+// runs in band, through its interface otherwise.
+func (o *op) runStep(ctx workflow.Context, kind activities.StepKind, s activities.StepRef) error {
+	if s.InBand {
+		return o.runAgentStep(ctx, kind, s)
+	}
+	return o.runSteps(ctx, kind, []activities.StepRef{s})
 }
 
 // leaveRamdisk ends an agent session that did its work (err == nil): the
@@ -167,10 +186,11 @@ func (o *op) cleanSteps(ctx workflow.Context) error {
 	if err != nil {
 		return err
 	}
+	steps := planned(f, func() []activities.StepRef { return f.User })
 	if f.RunsSteps {
-		return o.runSteps(ctx, activities.CleanSteps, f.User)
+		return o.runSteps(ctx, activities.CleanSteps, steps)
 	}
-	return o.agentCleanSteps(ctx, f.User)
+	return o.agentCleanSteps(ctx, steps)
 }
 
 // deploySteps deploys by steps: through an interface that runs them itself
@@ -184,7 +204,7 @@ func (o *op) deploySteps(ctx workflow.Context) error {
 	if err != nil {
 		return o.fail(ctx, node.DeployFail, err)
 	}
-	plan := deployPlan(f.Catalog, f.User)
+	plan := planned(f, func() []activities.StepRef { return deployPlan(f.Catalog, f.User) })
 	if f.RunsSteps {
 		for _, s := range plan {
 			if s.Core {
@@ -200,6 +220,15 @@ func (o *op) deploySteps(ctx workflow.Context) error {
 		}
 		return o.succeed(ctx, node.Active, nil)
 	}
+	core := slices.IndexFunc(plan, func(s activities.StepRef) bool { return s.Core })
+	if core < 0 {
+		// The core step is disabled: no ramdisk boots, the plan holds only
+		// steps that run without it (OperationFacts left the agent's out).
+		if err := o.runSteps(ctx, activities.DeploySteps, plan); err != nil {
+			return o.fail(ctx, node.DeployFail, err)
+		}
+		return o.succeed(ctx, node.Active, nil)
+	}
 	o.clearSteps = true
 	if err := workflow.ExecuteLocalActivity(ctx, a.CheckInstanceImage, o.in.NodeUUID).Get(ctx, nil); err != nil {
 		return o.fail(ctx, node.DeployFail, err)
@@ -208,18 +237,16 @@ func (o *op) deploySteps(ctx workflow.Context) error {
 		o.abandonAgent(ctx)
 		return o.fail(ctx, node.DeployFail, err)
 	}
-	var inBand []activities.StepRef
-	for _, s := range plan {
-		if !s.Core {
-			inBand = append(inBand, s)
-		}
+	// Steps before the core one run through their interfaces before the
+	// ramdisk boots (the API refuses in-band steps there).
+	if err := o.runSteps(ctx, activities.DeploySteps, plan[:core]); err != nil {
+		return o.fail(ctx, node.DeployFail, err)
 	}
-	core := activities.StepRef{Interface: string(drivers.KindDeploy), Name: drivers.StepDeploy, Priority: 100}
-	if err := o.bootAgent(ctx, node.DeployWait, node.Deploying, showStep(activities.DeploySteps, core)); err != nil {
+	if err := o.bootAgent(ctx, node.DeployWait, node.Deploying, showStep(activities.DeploySteps, plan[core])); err != nil {
 		return failed(err)
 	}
-	for _, s := range inBand {
-		if err := o.runAgentStep(ctx, activities.DeploySteps, s); err != nil {
+	for _, s := range plan[core+1:] {
+		if err := o.runStep(ctx, activities.DeploySteps, s); err != nil {
 			return failed(err)
 		}
 	}

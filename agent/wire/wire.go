@@ -77,7 +77,23 @@ const (
 	CmdInspect  = "inspect"   // no params
 	CmdPowerOff = "power_off" // no params
 	CmdReboot   = "reboot"    // no params
+	// CmdCreateRAID builds a RAID configuration (Ironic's raid
+	// create_configuration and apply_configuration steps); the result is
+	// the configuration built, which becomes the node's raid_config.
+	CmdCreateRAID = "create_configuration" // Params: CreateRAID
+	// CmdDeleteRAID deletes the node's RAID configuration (Ironic's raid
+	// delete_configuration step).
+	CmdDeleteRAID = "delete_configuration" // no params
 )
+
+// CreateRAID asks the agent to build a RAID configuration.
+type CreateRAID struct {
+	// Config is the configuration to build: {"logical_disks": [...]} in
+	// Ironic's RAID configuration schema.
+	Config json.RawMessage `json:"target_raid_config"`
+	// DeleteExisting deletes the current configuration first.
+	DeleteExisting bool `json:"delete_existing,omitempty"`
+}
 
 // Command is one instruction for the agent.
 type Command struct {

@@ -58,6 +58,7 @@ const (
 	NodeHistoryGet             Rule = "baremetal:node:history:get"
 	NodeInventoryGet           Rule = "baremetal:node:inventory:get"
 	NodeVendorPassthru         Rule = "baremetal:node:vendor_passthru"
+	NodeBIOSGet                Rule = "baremetal:node:bios:get"
 	PortGet                    Rule = "baremetal:port:get"
 	PortList                   Rule = "baremetal:port:list"
 	PortListAll                Rule = "baremetal:port:list_all"
@@ -87,8 +88,13 @@ const (
 	DriverGet                  Rule = "baremetal:driver:get"
 	DriverGetProperties        Rule = "baremetal:driver:get_properties"
 	DriverVendorPassthru       Rule = "baremetal:driver:vendor_passthru"
+	DriverGetRAIDDiskProps     Rule = "baremetal:driver:get_raid_logical_disk_properties"
 	ConductorGet               Rule = "baremetal:conductor:get"
 	ShardsGet                  Rule = "baremetal:shards:get"
+	DeployTemplateGet          Rule = "baremetal:deploy_template:get"
+	DeployTemplateCreate       Rule = "baremetal:deploy_template:create"
+	DeployTemplateUpdate       Rule = "baremetal:deploy_template:update"
+	DeployTemplateDelete       Rule = "baremetal:deploy_template:delete"
 	AllocationGet              Rule = "baremetal:allocation:get"
 	AllocationList             Rule = "baremetal:allocation:list"
 	AllocationListAll          Rule = "baremetal:allocation:list_all"
@@ -108,13 +114,14 @@ func Rules() []Rule {
 		NodeUpdateOwnerProvisioned, NodeDisableCleaning, NodeDelete, NodeDeleteSelfOwned, NodeValidate,
 		NodeSetMaintenance, NodeClearMaintenance, NodeGetBootDevice, NodeSetBootDevice, NodeInjectNMI,
 		NodeGetStates, NodeSetPowerState, NodeSetProvisionState, NodeSetRAIDState, NodeTraitsList, NodeTraitsSet,
-		NodeTraitsDelete, NodeHistoryGet, NodeInventoryGet, NodeVendorPassthru, PortGet, PortList, PortListAll,
-		PortCreate, PortDelete, PortUpdate, PortgroupGet, PortgroupList, PortgroupListAll, PortgroupCreate,
-		PortgroupDelete, PortgroupUpdate, NodeVIFList, NodeVIFAttach, NodeVIFDetach, VolumeGet, VolumeList,
-		VolumeListAll, VolumeCreate, VolumeDelete, VolumeUpdate, VolumeViewTargetProperties, ChassisGet,
+		NodeTraitsDelete, NodeHistoryGet, NodeInventoryGet, NodeVendorPassthru, NodeBIOSGet, PortGet, PortList,
+		PortListAll, PortCreate, PortDelete, PortUpdate, PortgroupGet, PortgroupList, PortgroupListAll,
+		PortgroupCreate, PortgroupDelete, PortgroupUpdate, NodeVIFList, NodeVIFAttach, NodeVIFDetach, VolumeGet,
+		VolumeList, VolumeListAll, VolumeCreate, VolumeDelete, VolumeUpdate, VolumeViewTargetProperties, ChassisGet,
 		ChassisCreate, ChassisDelete, ChassisUpdate, DriverGet, DriverGetProperties, DriverVendorPassthru,
-		ConductorGet, ShardsGet, AllocationGet, AllocationList, AllocationListAll, AllocationCreate,
-		AllocationCreateRestricted, AllocationDelete, AllocationUpdate}
+		DriverGetRAIDDiskProps, ConductorGet, ShardsGet, DeployTemplateGet, DeployTemplateCreate,
+		DeployTemplateUpdate, DeployTemplateDelete, AllocationGet, AllocationList, AllocationListAll,
+		AllocationCreate, AllocationCreateRestricted, AllocationDelete, AllocationUpdate}
 }
 
 // Target is what a node-scoped rule is checked against: the node's owner
@@ -306,9 +313,10 @@ func (r Rule) check() check {
 	case AllocationCreateRestricted:
 		return systemMember
 	case NodeListAll, PortListAll, PortgroupListAll, VolumeListAll, AllocationListAll, NodeGetFilterThreshold,
-		ShardsGet, ChassisGet, DriverGet, DriverGetProperties, ConductorGet:
+		ShardsGet, ChassisGet, DriverGet, DriverGetProperties, DriverGetRAIDDiskProps, ConductorGet,
+		DeployTemplateGet:
 		return systemReader
-	case NodeGet, PortGet, PortgroupGet, NodeVIFList, VolumeGet, NodeGetStates, NodeTraitsList:
+	case NodeGet, PortGet, PortgroupGet, NodeVIFList, VolumeGet, NodeGetStates, NodeTraitsList, NodeBIOSGet:
 		return systemOrProjectReader
 	case VolumeCreate, VolumeDelete:
 		return systemMemberOrOwnerLesseeAdmin
@@ -321,7 +329,8 @@ func (r Rule) check() check {
 		NodeUpdateNetworkData, NodeUpdateName, NodeUpdateRetired, NodeSetRAIDState:
 		return systemMemberOrOwnerMember
 	case NodeUpdateChassisUUID, NodeUpdateShard, NodeUpdateOwnerProvisioned, NodeDisableCleaning, NodeDelete,
-		NodeVendorPassthru, DriverVendorPassthru, ChassisCreate, ChassisDelete:
+		NodeVendorPassthru, DriverVendorPassthru, ChassisCreate, ChassisDelete, DeployTemplateCreate,
+		DeployTemplateUpdate, DeployTemplateDelete:
 		return systemAdmin
 	case NodeUpdateOwner, NodeUpdateConductorGroup, ChassisUpdate:
 		return systemMember

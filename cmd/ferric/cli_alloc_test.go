@@ -86,3 +86,54 @@ func TestBaremetalCLI(t *testing.T) {
 		t.Errorf("unrescued node is %q", out)
 	}
 }
+
+// TestBaremetalCLINetworkAndVolume drives port groups, ports in a port
+// group, VIFs and volume connectors and targets with the `baremetal` CLI.
+func TestBaremetalCLINetworkAndVolume(t *testing.T) {
+	s := startStack(t, "all")
+	// --node takes the node's UUID (Ironic refuses a name there too).
+	node := strings.TrimSpace(baremetalCLI(t, s, false, "node", "create", "--driver", "fake-hardware", "--name", "net-cli",
+		"--network-interface", "flat", "--storage-interface", "noop", "-f", "value", "-c", "uuid"))
+	out := baremetalCLI(t, s, false, "port", "group", "create", "--node", node, "--name", "bond0",
+		"--mode", "802.3ad", "--address", "52:54:00:aa:00:10", "-f", "value", "-c", "uuid")
+	pg := strings.TrimSpace(out)
+	baremetalCLI(t, s, false, "port", "create", "52:54:00:aa:00:01", "--node", node, "--port-group", pg)
+	baremetalCLI(t, s, false, "port", "create", "52:54:00:aa:00:02", "--node", node)
+	if out := baremetalCLI(t, s, false, "port", "group", "list", "--node", node, "-f", "value", "-c", "Name"); strings.TrimSpace(out) != "bond0" {
+		t.Errorf("port group list = %q", out)
+	}
+	if out := baremetalCLI(t, s, false, "port", "list", "--port-group", pg, "-f", "value", "-c", "Address"); strings.TrimSpace(out) != "52:54:00:aa:00:01" {
+		t.Errorf("ports of the port group = %q", out)
+	}
+	baremetalCLI(t, s, false, "node", "vif", "attach", "net-cli", "vif-a")
+	baremetalCLI(t, s, false, "node", "vif", "attach", "net-cli", "vif-b")
+	if out := baremetalCLI(t, s, false, "node", "vif", "list", "net-cli", "-f", "value"); !strings.Contains(out, "vif-a") ||
+		!strings.Contains(out, "vif-b") {
+		t.Errorf("vif list = %q", out)
+	}
+	// A port group holding ports cannot go.
+	if msg := baremetalCLI(t, s, true, "port", "group", "delete", "bond0"); !strings.Contains(msg, "contains ports") {
+		t.Errorf("port group delete with ports: %q", msg)
+	}
+	baremetalCLI(t, s, false, "node", "vif", "detach", "net-cli", "vif-a")
+	baremetalCLI(t, s, false, "node", "vif", "detach", "net-cli", "vif-b")
+	if out := baremetalCLI(t, s, false, "node", "vif", "list", "net-cli", "-f", "value"); strings.TrimSpace(out) != "" {
+		t.Errorf("vif list after detach = %q", out)
+	}
+
+	baremetalCLI(t, s, false, "volume", "connector", "create", "--node", node, "--type", "iqn",
+		"--connector-id", "iqn.2010-10.org.openstack:net-cli")
+	baremetalCLI(t, s, false, "volume", "target", "create", "--node", node, "--type", "iscsi",
+		"--boot-index", "0", "--volume-id", "vol-1")
+	if out := baremetalCLI(t, s, false, "volume", "connector", "list", "--node", node, "-f", "value", "-c", "Connector ID"); strings.TrimSpace(out) != "iqn.2010-10.org.openstack:net-cli" {
+		t.Errorf("volume connector list = %q", out)
+	}
+	if out := baremetalCLI(t, s, false, "volume", "target", "list", "--node", node, "-f", "value", "-c", "Volume ID"); strings.TrimSpace(out) != "vol-1" {
+		t.Errorf("volume target list = %q", out)
+	}
+	// A second target with boot index 0 on the same node is refused.
+	if msg := baremetalCLI(t, s, true, "volume", "target", "create", "--node", node, "--type", "iscsi",
+		"--boot-index", "0", "--volume-id", "vol-2"); !strings.Contains(msg, "already exists") {
+		t.Errorf("duplicate boot index: %q", msg)
+	}
+}

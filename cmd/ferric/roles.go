@@ -207,7 +207,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 	if runWorker {
 		acts := &activities.Activities{Drivers: reg, Nodes: st, Agents: st, Operations: st, Allocations: st, PollInterval: cfg.pollInterval,
 			ReconcileIdle: cfg.reconcileIdle, Inspection: st, InspectAddPorts: cfg.addPorts,
-			CallbackTimeout: cfg.callbackWait, DriverCalls: m}
+			CallbackTimeout: cfg.callbackWait, Results: st, DriverCalls: m}
 		ps := &activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: cfg.syncConc,
 			Settings: activities.PowerSyncSettings{Force: cfg.syncForce}, DriverCalls: m}
 		w := worker.New(worker.Config{Client: tc, TaskQueue: cfg.taskQueue, Activities: acts, PowerSync: ps,

@@ -69,7 +69,7 @@ func (h *Hardware) Register(r *drivers.Registry) {
 	ifaces[drivers.KindDeploy] = []string{"fake", "direct"}
 	ifaces[drivers.KindBoot] = []string{"fake", "pxe", "ipxe"}
 	ifaces[drivers.KindStorage] = []string{"fake", "noop"}
-	ifaces[drivers.KindRAID] = []string{"fake", "no-raid"}
+	ifaces[drivers.KindRAID] = []string{"fake", "no-raid", "agent"}
 	ifaces[drivers.KindBios] = []string{"fake", "no-bios"}
 	ifaces[drivers.KindConsole] = []string{"fake", "no-console"}
 	ifaces[drivers.KindRescue] = []string{"fake", "no-rescue"}
@@ -93,6 +93,14 @@ func (h *Hardware) Register(r *drivers.Registry) {
 	r.AddDeploy("fake", func(n drivers.Node) (drivers.Deploy, error) { return h.node(n) })
 	r.AddVendor("fake", func(n drivers.Node) (drivers.Vendor, error) { return h.node(n) })
 	r.AddInspect("fake", func(n drivers.Node) (drivers.Inspector, error) { return h.node(n) })
+	r.AddRAID("fake", func(n drivers.Node) (drivers.RAID, error) {
+		nd, err := h.node(n)
+		return RAID{nd}, err
+	})
+	r.AddBIOS("fake", func(n drivers.Node) (drivers.BIOS, error) {
+		nd, err := h.node(n)
+		return BIOS{nd}, err
+	})
 	r.AddRescue("fake", func(n drivers.Node) (drivers.Rescuer, error) { return h.node(n) })
 }
 
@@ -184,10 +192,11 @@ func ParseConfig(info json.RawMessage) (Config, error) {
 // drivers.Rebooter, drivers.SoftPower, drivers.Management, drivers.Deploy and
 // drivers.Vendor.
 type Node struct {
-	h    *Hardware
-	uuid string
-	cfg  Config
-	rec  drivers.PowerState
+	h          *Hardware
+	uuid       string
+	cfg        Config
+	rec        drivers.PowerState
+	targetRAID json.RawMessage
 }
 
 var (
@@ -200,6 +209,10 @@ var (
 	_ drivers.Stepper    = (*Node)(nil)
 	_ drivers.StepRunner = (*Node)(nil)
 	_ drivers.Inspector  = (*Node)(nil)
+	_ drivers.RAID       = RAID{}
+	_ drivers.StepRunner = RAID{}
+	_ drivers.BIOS       = BIOS{}
+	_ drivers.StepRunner = BIOS{}
 	_ drivers.Rescuer    = (*Node)(nil)
 )
 
@@ -219,7 +232,7 @@ func (h *Hardware) node(n drivers.Node) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{h: h, uuid: n.UUID, cfg: cfg, rec: n.PowerState}, nil
+	return &Node{h: h, uuid: n.UUID, cfg: cfg, rec: n.PowerState, targetRAID: n.TargetRAIDConfig}, nil
 }
 
 // do waits the configured latency, fails when op is listed in fake_fail, and
@@ -374,8 +387,8 @@ func inMemory(steps []drivers.Step) []drivers.Step {
 
 // RunStep records the step as a call (op "step", arg "<interface>.<name>");
 // it fails when fake_fail lists "step".
-func (n *Node) RunStep(ctx context.Context, step drivers.Step, _ json.RawMessage) error {
-	return n.do(ctx, "step", step.ID(), n.cfg.DeployDelay)
+func (n *Node) RunStep(ctx context.Context, step drivers.Step, _ json.RawMessage) (drivers.StepResult, error) {
+	return drivers.StepResult{}, n.do(ctx, "step", step.ID(), n.cfg.DeployDelay)
 }
 
 // InspectHardware returns fake_inventory, or a default document for a small

@@ -158,7 +158,7 @@ func (h *Hardware) Register(r *drivers.Registry) {
 		drivers.KindBoot:       {"pxe", "ipxe", "fake"},
 		drivers.KindNetwork:    {"flat", "noop"},
 		drivers.KindStorage:    {"noop"},
-		drivers.KindRAID:       {"no-raid"},
+		drivers.KindRAID:       {"no-raid", "agent"},
 		drivers.KindBios:       {"no-bios"},
 		drivers.KindConsole:    {"no-console"},
 		drivers.KindRescue:     {"no-rescue"},

@@ -162,7 +162,7 @@ func (h *Hardware) Register(r *drivers.Registry) {
 		drivers.KindVendor:     {"no-vendor", "fake"},
 		drivers.KindNetwork:    {"noop", "flat"},
 		drivers.KindStorage:    {"noop", "fake"},
-		drivers.KindRAID:       {"no-raid", "fake"},
+		drivers.KindRAID:       {"no-raid", "fake", "agent"},
 		drivers.KindBios:       {"no-bios", "fake"},
 		drivers.KindConsole:    {"no-console", "fake"},
 		drivers.KindRescue:     {"no-rescue", "fake"},

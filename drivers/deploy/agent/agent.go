@@ -48,12 +48,31 @@ func Factory(cfg Config) drivers.Factory[drivers.Deploy] {
 // ramdisk agent collects the inventory.
 const InspectName = "agent"
 
-// Register adds the deploy interface to r under Name and the in-band inspect
-// interface under InspectName.
+// RAIDName is the in-band RAID interface's name, as in Ironic: the ramdisk
+// agent builds and deletes the RAID configuration.
+const RAIDName = "agent"
+
+// Register adds the deploy interface to r under Name, the in-band inspect
+// interface under InspectName and the in-band RAID interface under
+// RAIDName.
 func Register(r *drivers.Registry, cfg Config) {
 	r.AddDeploy(Name, Factory(cfg))
 	r.AddInspect(InspectName, func(drivers.Node) (drivers.Inspector, error) { return Inspect{}, nil })
+	r.AddRAID(RAIDName, func(drivers.Node) (drivers.RAID, error) { return RAID{}, nil })
 }
+
+// RAID is the in-band RAID interface (Ironic's AgentRAID): its steps run on
+// the ramdisk agent, so they are offered only to nodes whose deploy
+// interface boots it (see drivers.StepCatalog).
+type RAID struct{}
+
+var _ drivers.RAID = RAID{}
+
+// CleanSteps are delete_configuration and create_configuration, on request.
+func (RAID) CleanSteps() []drivers.Step { return drivers.AgentRAIDCleanSteps() }
+
+// DeploySteps is apply_configuration, on request.
+func (RAID) DeploySteps() []drivers.Step { return drivers.AgentRAIDDeploySteps() }
 
 // Inspect is the in-band inspect interface: the agent inspects.
 type Inspect struct{}
