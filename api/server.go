@@ -334,6 +334,29 @@ func (s *Server) log() *slog.Logger {
 	return s.Log
 }
 
+// hasVersion tells whether a request URI names an API version or one of
+// ferric's own unversioned paths (/, /metrics, /healthz, /readyz,
+// /schemas/): Ironic serves any other path as the default version's
+// (/nodes is /v1/nodes), as its root controller routes it.
+func hasVersion(uri []byte) bool {
+	path, _, _ := bytes.Cut(uri, []byte("?"))
+	first, _, _ := bytes.Cut(bytes.TrimPrefix(path, []byte("/")), []byte("/"))
+	switch string(first) {
+	case "", "v1", "metrics", "schemas", strings.TrimPrefix(health.LivePath, "/"), strings.TrimPrefix(health.ReadyPath, "/"):
+		return true
+	}
+	return len(path) == 0 || path[0] != '/'
+}
+
+// withVersion is uri served as Ironic serves it: under /v1 unless it
+// names a version (hasVersion).
+func withVersion(uri []byte) []byte {
+	if hasVersion(uri) {
+		return uri
+	}
+	return append([]byte("/v1"), uri...)
+}
+
 // App builds the Fiber application serving the API.
 func (s *Server) App() *fiber.App {
 	general, provision := s.bodyLimits()
@@ -362,9 +385,17 @@ func (s *Server) App() *fiber.App {
 	// Each request gets the body limit of its route as soon as its headers
 	// are read: fasthttp refuses a larger body before reading it.
 	app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-		return fasthttp.RequestConfig{MaxRequestBodySize: s.bodyLimit(h.Method(), h.RequestURI())}
+		return fasthttp.RequestConfig{MaxRequestBodySize: s.bodyLimit(h.Method(), withVersion(h.RequestURI()))}
 	}
 	routes := newRouteTable(routeAccess())
+	// First: every later handler, metrics and policy lookups included, sees
+	// the path as served (/nodes is /v1/nodes).
+	app.Use(func(c *fiber.Ctx) error {
+		if p := c.Path(); !hasVersion([]byte(p)) {
+			c.Path("/v1" + p)
+		}
+		return c.Next()
+	})
 	if s.Metrics != nil {
 		app.Use(s.observeRequests(routes)) // first: it sees the status of every answer
 	}

@@ -1,0 +1,90 @@
+package api
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ferric-project/ferric/node"
+	"github.com/ferric-project/ferric/store"
+)
+
+// Nodes of the issue 15 captures besides the sample node: one with the
+// no-console console interface, one deployed and protected.
+const (
+	noConsoleUUID = "1be26c0b-03f2-4d2e-ae87-c02d7f33c123"
+	protectedUUID = "5e0d6f8c-2b43-4c6e-9f0e-6a1f2b3c4d5e"
+)
+
+func seedNoConsole(e *testEnv) {
+	n := sampleNode()
+	n.UUID, n.Name = noConsoleUUID, strp("noconsole-node")
+	n.Interfaces.Console = "no-console"
+	e.put(n)
+}
+
+func seedProtected(e *testEnv) {
+	n := sampleNode()
+	n.UUID, n.Name = protectedUUID, strp("protected-node")
+	n.ProvisionState, n.Protected = node.Active, true
+	e.put(n)
+}
+
+// TestGoldenIssue15 replays the real Ironic's answers to the details of
+// issue 15 item 4: unversioned paths served as v1, the traits endpoints
+// below 1.37, a trait added with an empty body, a protected node's
+// teardown and rebuild, and the console of the fake and no-console
+// interfaces.
+func TestGoldenIssue15(t *testing.T) {
+	t.Parallel()
+	three := func(e *testEnv) { seedNode(nil)(e); seedNoConsole(e); seedProtected(e) }
+	tests := []goldenCase{
+		// (a) Ironic serves a path without a version as v1's.
+		{file: "unver_node_states.txt", seed: seedNode(nil)},
+		{file: "unver_node_states_nover.txt", seed: seedNode(nil)},
+		{file: "unver_nodes_list.txt", seed: three},
+		{file: "unver_node_get_404.txt"},
+		{file: "unver_driver_props.txt"},
+		{file: "unver_ports_detail_none.txt", seed: seedNodeAndPort(nil)},
+		{file: "unver_bogus.txt"},
+		// (c) a single trait is added with no body or an empty object.
+		{file: "traits_add_empty_body.txt", seed: seedNode(nil), check: wantTraits("CUSTOM_A")},
+		{file: "traits_add_empty_obj.txt", seed: seedNode(nil), check: wantTraits("CUSTOM_B")},
+		{file: "traits_add_no_ct.txt", seed: seedNode(nil), check: wantTraits("CUSTOM_C")},
+		{file: "traits_after_add.txt", seed: seedNode(func(n *store.Node) {
+			n.Traits = []string{"CUSTOM_A", "CUSTOM_B", "CUSTOM_C"}
+		})},
+		// (d) below 1.37: GET 406 (after the node lookup), PUT 405, DELETE 404.
+		{file: "traits_get_1_36.txt", seed: seedNode(nil)},
+		{file: "traits_get_1_36_404.txt"},
+		{file: "traits_set_1_36.txt", seed: seedNode(nil), check: wantTraits()},
+		{file: "traits_add_1_36.txt", seed: seedNode(nil), check: wantTraits()},
+		{file: "traits_delete_all_1_36.txt", seed: seedNode(nil)},
+		{file: "traits_delete_1_36.txt", seed: seedNode(nil)},
+		// (e) a protected node is neither torn down nor rebuilt.
+		{file: "prov_deleted_protected.txt", seed: seedProtected, check: noStart},
+		{file: "prov_rebuild_protected.txt", seed: seedProtected, check: noStart},
+	}
+	shared := newEnv(t)
+	for _, tt := range tests {
+		t.Run(strings.TrimSuffix(tt.file, ".txt"), func(t *testing.T) { runGolden(t, shared, tt) })
+	}
+}
+
+// wantTraits checks the sample node's stored traits.
+func wantTraits(want ...string) func(t *testing.T, e *testEnv) {
+	return func(t *testing.T, e *testEnv) {
+		t.Helper()
+		got := e.node(sampleUUID).Traits
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("traits = %v, want %v", got, want)
+		}
+	}
+}
+
+// noStart checks that no workflow was started.
+func noStart(t *testing.T, e *testEnv) {
+	t.Helper()
+	if got := e.wf.last(); got.name != "" {
+		t.Errorf("started %q %+v, want none", got.name, got.input)
+	}
+}
