@@ -88,3 +88,59 @@ func noStart(t *testing.T, e *testEnv) {
 		t.Errorf("started %q %+v, want none", got.name, got.input)
 	}
 }
+
+// TestGoldenConsole replays Ironic's answers on the console of the fake and
+// no-console interfaces (fake-hardware's default is fake).
+func TestGoldenConsole(t *testing.T) {
+	t.Parallel()
+	enabled := seedNode(func(n *store.Node) { n.ConsoleEnabled = true })
+	wantConsole := func(want bool) func(t *testing.T, e *testEnv) {
+		return func(t *testing.T, e *testEnv) {
+			t.Helper()
+			if got := e.node(sampleUUID).ConsoleEnabled; got != want {
+				t.Errorf("console_enabled = %v, want %v", got, want)
+			}
+		}
+	}
+	tests := []goldenCase{
+		{file: "console_get_disabled.txt", seed: seedNode(nil)},
+		{file: "console_get_nover.txt", seed: seedNode(nil)},
+		{file: "console_get_noconsole.txt", seed: seedNoConsole},
+		{file: "console_get_404.txt"},
+		{file: "console_get_enabled.txt", seed: enabled},
+		{file: "console_get_after_disable.txt", seed: seedNode(nil)},
+		{file: "console_states_enabled.txt", seed: enabled},
+		{file: "console_enable.txt", seed: seedNode(nil), check: wantConsole(true)},
+		{file: "console_enable_again.txt", seed: enabled, check: wantConsole(true)},
+		{file: "console_disable.txt", seed: enabled, check: wantConsole(false)},
+		{file: "console_put_missing.txt", seed: seedNode(nil), check: wantConsole(false)},
+		{file: "console_put_bad.txt", seed: seedNode(nil), check: wantConsole(false)},
+		{file: "console_put_extra.txt", seed: seedNode(nil), check: wantConsole(false)},
+		{file: "console_enable_noconsole.txt", seed: seedNoConsole},
+	}
+	shared := newEnv(t)
+	for _, tt := range tests {
+		t.Run(strings.TrimSuffix(tt.file, ".txt"), func(t *testing.T) { runGolden(t, shared, tt) })
+	}
+}
+
+// TestConsoleBusyNode: a console change waits for no operation; one in
+// flight answers NodeLocked and changes nothing.
+func TestConsoleBusyNode(t *testing.T) {
+	t.Parallel()
+	e := newNodeEnv(t, func(n *store.Node) {
+		n.ProvisionState, n.TargetProvisionState = node.Deploying, node.Active
+	})
+	resp, body := e.do(t, "PUT", "/v1/nodes/"+sampleUUID+"/states/console", `{"enabled": true}`,
+		map[string]string{"X-OpenStack-Ironic-API-Version": "latest"})
+	if resp.StatusCode != 409 || !strings.Contains(body, "is locked by host") {
+		t.Fatalf("status %d body %s, want 409 NodeLocked", resp.StatusCode, body)
+	}
+	if e.node(sampleUUID).ConsoleEnabled {
+		t.Error("console enabled despite the operation in flight")
+	}
+	resp, body = e.do(t, "PUT", "/v1/nodes/"+sampleUUID+"/states/console", `{"enabled": "yes"}`, nil)
+	if resp.StatusCode != 409 {
+		t.Fatalf("status %d body %s, want 409", resp.StatusCode, body)
+	}
+}

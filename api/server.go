@@ -443,6 +443,8 @@ func (s *Server) App() *fiber.App {
 	v1.Put("/nodes/:ident/states/provision", s.setProvisionState)
 	v1.Put("/nodes/:ident/states/power", s.setPowerState)
 	v1.Put("/nodes/:ident/states/raid", s.setRAIDConfig)
+	v1.Get("/nodes/:ident/states/console", s.getConsole)
+	v1.Put("/nodes/:ident/states/console", s.setConsole)
 	v1.Get("/nodes/:ident/management/boot_device", s.getBootDevice)
 	v1.Put("/nodes/:ident/management/boot_device", s.setBootDevice)
 	v1.Get("/nodes/:ident/management/boot_device/supported", s.supportedBootDevices)
