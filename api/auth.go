@@ -40,8 +40,11 @@ type Authenticator interface {
 
 // publicRoutes are Ironic's acl_public_routes, matched as its
 // AuthPublicRoutes middleware does: the path without trailing slashes,
-// optionally suffixed .json or .xml.
-var publicRoutes = regexp.MustCompile(`^(/|/v1|/v1/lookup|/v1/heartbeat/[a-z0-9\-]+)(\.json|\.xml)?$`)
+// optionally suffixed .json or .xml; plus ferric's liveness and readiness
+// probes (orchestrators probe without credentials), its metrics and the
+// inventory schema agents and clients validate against. Every public()
+// rule of routeAccess is matched here (TestPublicRulesArePublic).
+var publicRoutes = regexp.MustCompile(`^((/|/v1|/v1/lookup|/v1/heartbeat/[a-z0-9\-]+)(\.json|\.xml)?|/healthz|/readyz|/metrics|/schemas/inventory\.v1\.json)$`)
 
 // isPublic reports whether path needs no credentials.
 func isPublic(path string) bool {

@@ -638,3 +638,16 @@ func TestRouteAccessCoversEveryRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicRulesArePublic: a route the policy table calls public needs no
+// credentials, and nothing else is let through without them.
+func TestPublicRulesArePublic(t *testing.T) {
+	t.Parallel()
+	concrete := strings.NewReplacer(":node", "0b7f1e2a-7d29-4c43-a6f5-1a1e1c3b9d10")
+	for _, r := range routeAccess() {
+		path := concrete.Replace(r.path)
+		if got, want := isPublic(path), r.access.kind == accessPublic; got != want {
+			t.Errorf("%s %s: isPublic %v, policy table public %v", r.method, r.path, got, want)
+		}
+	}
+}

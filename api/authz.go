@@ -111,6 +111,10 @@ func routeAccess() []routeRule {
 		{post, "/v1/heartbeat/:node", public()},
 		// The inventory schema describes a format; it holds no data.
 		{get, "/schemas/inventory.v1.json", public()},
+		// Liveness and readiness probes (orchestrators and load balancers
+		// hold no credentials); they answer dependency names, no data.
+		{get, "/healthz", public()},
+		{get, "/readyz", public()},
 		// Prometheus metrics (served when Server.MetricsHandler is set).
 		{get, "/metrics", public()},
 

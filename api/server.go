@@ -32,6 +32,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/ferric-project/ferric/api/auth"
+	"github.com/ferric-project/ferric/api/health"
 	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/drivers/inventory"
@@ -199,6 +200,10 @@ type Server struct {
 	// Conductor is the name shown as the conductor of every node, as the
 	// host of every driver and in NodeLocked errors (default "localhost").
 	Conductor string
+	// Health answers /readyz (nil: no dependency is checked and /readyz
+	// answers ok). /healthz and /readyz need no credentials, as load
+	// balancers and orchestrators probe them.
+	Health *health.Checker
 	// PublicURL is the externally visible base URL used in links and
 	// Location headers, e.g. "https://metal.example.com:6385". Empty means
 	// the request's scheme and Host.
@@ -375,6 +380,14 @@ func (s *Server) App() *fiber.App {
 	}
 	app.Use(checkRequestText)
 	app.Get("/", s.root)
+	app.Get(health.LivePath, func(c *fiber.Ctx) error { return sendHealth(c, health.Live()) })
+	app.Get(health.ReadyPath, func(c *fiber.Ctx) error {
+		checker := s.Health
+		if checker == nil {
+			checker = &health.Checker{}
+		}
+		return sendHealth(c, checker.Ready(c.UserContext()))
+	})
 	// The inventory schema every inspection's document is validated against.
 	app.Get("/schemas/"+inventory.SchemaFile, func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, "application/schema+json")
@@ -527,6 +540,12 @@ func (s *Server) App() *fiber.App {
 		v1.Add(m, "/drivers/:name/vendor_passthru/:method", s.driverVendorPassthru)
 	}
 	return app
+}
+
+// sendHealth answers a probe with its report.
+func sendHealth(c *fiber.Ctx, r health.Report) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(r.Code()).JSON(r)
 }
 
 // requestID sets Ironic's per-request id header.

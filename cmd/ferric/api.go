@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/ferric-project/ferric/api"
+	"github.com/ferric-project/ferric/api/health"
 	"github.com/ferric-project/ferric/cmd/ferric/metrics"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/store"
@@ -15,7 +16,7 @@ import (
 // newAPI wires the REST API over the store, the Temporal client and the
 // driver registry (used only for its pure, I/O-free calls), with the
 // configured authentication.
-func newAPI(cfg config, log *slog.Logger, st *store.Store, tc client.Client, reg *drivers.Registry, eager bool, m *metrics.Metrics) (*fiber.App, error) {
+func newAPI(cfg config, log *slog.Logger, st *store.Store, tc client.Client, reg *drivers.Registry, checker *health.Checker, eager bool, m *metrics.Metrics) (*fiber.App, error) {
 	authn, err := newAuthenticator(cfg.auth, log)
 	if err != nil {
 		return nil, err
@@ -32,6 +33,7 @@ func newAPI(cfg config, log *slog.Logger, st *store.Store, tc client.Client, reg
 		Conductor:  cfg.conductor,
 		PublicURL:  cfg.publicURL,
 		Agents:     st,
+		Health:     checker,
 
 		Metrics:        m,
 		MetricsHandler: m.Handler(),

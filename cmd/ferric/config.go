@@ -42,6 +42,7 @@ type config struct {
 	secretsKeyFile string // key file sealing driver_info secrets at rest ("" = in clear; dev: <data-dir>/secrets.key)
 	rotateSecrets  bool   // migrate: reseal every node's secrets under the key file's first key
 	pprofAddr      string
+	healthAddr     string // probes listener of roles without an API ("" = none)
 	metricsAddr    string // a listener of its own for /metrics ("" = none; the API's listener serves it too)
 
 	// ferric dev's embedded Temporal server.
@@ -114,6 +115,7 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	str(&c.logLevel, "log-level", "FERRIC_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	str(&c.metricsAddr, "metrics-address", "FERRIC_METRICS_ADDRESS", "", "serve Prometheus metrics at /metrics on this host:port (empty: none; roles with the API also serve them on the API listener)")
 	str(&c.pprofAddr, "pprof-address", "FERRIC_PPROF_ADDRESS", "", "serve Go's pprof profiles on this host:port (empty: off)")
+	str(&c.healthAddr, "health-address", "FERRIC_HEALTH_ADDRESS", "", "serve the /healthz and /readyz probes on this host:port, for roles without an API (deployments/ use :6386 for worker, :6387 for boot; roles with an API answer them on the API address; empty: off)")
 	boolean(&c.fakeDrivers, "fake-drivers", "FERRIC_FAKE_DRIVERS", dev, "enable the fake-hardware type")
 	boolean(&c.eagerStart, "eager-start", "FERRIC_EAGER_START", true, "start workflows eagerly on the in-process worker (api+worker in one process)")
 	duration(&c.pollInterval, "power-poll-interval", "FERRIC_POWER_POLL_INTERVAL", time.Second, "pause between BMC power state reads while waiting")

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/ferric-project/ferric/activities"
 	"github.com/ferric-project/ferric/api/auth"
+	"github.com/ferric-project/ferric/api/health"
 	"github.com/ferric-project/ferric/cmd/ferric/devtemporal"
 	"github.com/ferric-project/ferric/cmd/ferric/metrics"
 	"github.com/ferric-project/ferric/drivers"
@@ -116,12 +118,18 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 	// One registry per process: the SDK's metrics, the API's and the
 	// activities' go through it.
 	m := metrics.New()
+	// Readiness: the database always; Temporal for the roles using it; the
+	// worker polling; the boot server listening (role boot only: in all
+	// and dev it is optional).
+	checker := &health.Checker{Log: log.With("component", "health"), Checks: []health.Check{databaseCheck(st)}}
+	identity := clientIdentity()
 	var tc client.Client
 	if runWorker || runAPI {
 		var err error
 		tc, err = client.DialContext(ctx, client.Options{
 			HostPort:       cfg.temporalAddr,
 			Namespace:      cfg.namespace,
+			Identity:       identity,
 			Logger:         tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
 			MetricsHandler: m.TemporalHandler(),
 		})
@@ -129,6 +137,11 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 			return fmt.Errorf("temporal %s: %w", cfg.temporalAddr, err)
 		}
 		defer tc.Close()
+		checker.Checks = append(checker.Checks, temporalCheck(tc, cfg.namespace))
+	}
+	var workerStarted atomic.Bool
+	if runWorker {
+		checker.Checks = append(checker.Checks, workerCheck(tc, cfg.taskQueue, identity, &workerStarted))
 	}
 
 	reg, closeDrivers := registry(cfg)
@@ -139,6 +152,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		boot, err := newBootServer(cfg, log, st)
 		if err != nil {
 			return err
+		}
+		if cfg.role == "boot" {
+			checker.Checks = append(checker.Checks, bootCheck(boot))
 		}
 		dhcpSrv, err := newDHCPServer(cfg, log, st)
 		if err != nil {
@@ -153,6 +169,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		case dhcpSrv != nil:
 			log.Warn("dhcp server not started: it would send machines to a boot server that is not running")
 		}
+	}
+	if cfg.healthAddr != "" {
+		hs, err := listenHealth(cfg.healthAddr, checker, log)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return hs.run(ctx) })
 	}
 	if cfg.metricsAddr != "" {
 		mux := http.NewServeMux()
@@ -193,6 +216,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 			return fmt.Errorf("start worker: %w", err)
 		}
 		defer w.Stop()
+		workerStarted.Store(true)
 		log.Info("worker started", "task_queue", cfg.taskQueue, "drivers", typeNames(reg))
 		for _, sch := range []struct {
 			name   string
@@ -221,7 +245,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 	}
 	if runAPI {
 		m.CollectNodes(st, 5*time.Second)
-		app, err := newAPI(cfg, log, st, tc, reg, runWorker && cfg.eagerStart, m)
+		app, err := newAPI(cfg, log, st, tc, reg, checker, runWorker && cfg.eagerStart, m)
 		if err != nil {
 			return err
 		}

@@ -112,10 +112,13 @@ func (p Postgres) parse() (parsedURL, error) {
 		params:   u.Query(),
 	}
 	pu.password, _ = u.User.Password()
-	for k := range pu.params {
+	for k, v := range pu.params {
 		// pgxpool's settings (a ferric database URL may carry them) are
-		// not connection parameters: the server would refuse them.
-		if strings.HasPrefix(k, "pool_") {
+		// not connection parameters: the server would refuse them. A
+		// search_path (ferric's schema, e.g. a test's) names no schema of
+		// Temporal's own databases, whose tables live in public.
+		if strings.HasPrefix(k, "pool_") || k == "search_path" ||
+			(k == "options" && strings.Contains(strings.Join(v, " "), "search_path")) {
 			pu.params.Del(k)
 		}
 	}

@@ -3,7 +3,7 @@ package devtemporal
 import "testing"
 
 func TestPostgresSQLConfigs(t *testing.T) {
-	p := Postgres{URL: "postgres://ferric:p%40ss:w@db.example:6543/ferric?sslmode=require&pool_max_conns=40",
+	p := Postgres{URL: "postgres://ferric:p%40ss:w@db.example:6543/ferric?sslmode=require&pool_max_conns=40&search_path=t1&options=-csearch_path%3Dt2",
 		AsyncCommit: true}
 	state, vis, err := p.sqlConfigs()
 	if err != nil {
@@ -20,6 +20,8 @@ func TestPostgresSQLConfigs(t *testing.T) {
 		{"sslmode", state.ConnectAttributes["sslmode"], "require"},
 		{"synchronous_commit", state.ConnectAttributes["synchronous_commit"], "off"},
 		{"pool_max_conns", state.ConnectAttributes["pool_max_conns"], ""},
+		{"search_path", state.ConnectAttributes["search_path"], ""},
+		{"options", state.ConnectAttributes["options"], ""},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, c.got, c.want)
