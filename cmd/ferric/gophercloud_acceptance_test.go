@@ -134,6 +134,11 @@ func startDev(t *testing.T, bin string) string {
 		// persistence would share one database among parallel tests (and
 		// the URL's search_path names a schema only the test database has).
 		"-temporal-persistence", "sqlite",
+		// ferric dev takes a "temporal" database on the server for this
+		// data folder's history and then refuses SQLite; on the shared
+		// test server another test's ferric dev may have made one. Name
+		// one that does not exist (it is never created: SQLite is used).
+		"-temporal-database", "acceptance_unused_" + strings.ToLower(schema),
 		"-tftp-address", "", "-boot-http-address", "", "-power-sync-interval", "0", "-reconcile-interval", "0",
 		"-conductor", "ferric-acceptance", "-log-format", "text")}
 	d.cmd.Stdout, d.cmd.Stderr = d, d
