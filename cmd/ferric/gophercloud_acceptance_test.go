@@ -138,7 +138,7 @@ func startDev(t *testing.T, bin string) string {
 		// data folder's history and then refuses SQLite; on the shared
 		// test server another test's ferric dev may have made one. Name
 		// one that does not exist (it is never created: SQLite is used).
-		"-temporal-database", "acceptance_unused_" + strings.ToLower(schema),
+		"-temporal-database", "acceptance_unused_"+strings.ToLower(schema),
 		"-tftp-address", "", "-boot-http-address", "", "-power-sync-interval", "0", "-reconcile-interval", "0",
 		"-conductor", "ferric-acceptance", "-log-format", "text")}
 	d.cmd.Stdout, d.cmd.Stderr = d, d
