@@ -46,6 +46,9 @@ func TestGoldenIssue15(t *testing.T) {
 		{file: "unver_driver_props.txt"},
 		{file: "unver_ports_detail_none.txt", seed: seedNodeAndPort(nil)},
 		{file: "unver_bogus.txt"},
+		{file: "unver_node_patch.txt", seed: seedNode(func(n *store.Node) {
+			n.CreatedAt, n.UpdatedAt = ts("2026-12-03T12:50:31Z"), nil
+		}), now: []string{"updated_at"}, ignore: []string{"reservation"}}, // Ironic shows its lock holder mid-request
 		// (c) a single trait is added with no body or an empty object.
 		{file: "traits_add_empty_body.txt", seed: seedNode(nil), check: wantTraits("CUSTOM_A")},
 		{file: "traits_add_empty_obj.txt", seed: seedNode(nil), check: wantTraits("CUSTOM_B")},
@@ -60,6 +63,10 @@ func TestGoldenIssue15(t *testing.T) {
 		{file: "traits_add_1_36.txt", seed: seedNode(nil), check: wantTraits()},
 		{file: "traits_delete_all_1_36.txt", seed: seedNode(nil)},
 		{file: "traits_delete_1_36.txt", seed: seedNode(nil)},
+		// (f) an enrolled node's power state is unknown.
+		{file: "power_enroll_create.txt", now: []string{"created_at"}},
+		{file: "power_enroll_get.txt", seed: seedNode(func(n *store.Node) { n.UpdatedAt = nil })},
+		{file: "power_enroll_get_later.txt", seed: seedNode(func(n *store.Node) { n.UpdatedAt = nil })},
 		// (e) a protected node is neither torn down nor rebuilt.
 		{file: "prov_deleted_protected.txt", seed: seedProtected, check: noStart},
 		{file: "prov_rebuild_protected.txt", seed: seedProtected, check: noStart},
