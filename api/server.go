@@ -345,7 +345,8 @@ func hasVersion(uri []byte) bool {
 	case "", "v1", "metrics", "schemas", strings.TrimPrefix(health.LivePath, "/"), strings.TrimPrefix(health.ReadyPath, "/"):
 		return true
 	}
-	return len(path) == 0 || path[0] != '/'
+	// /v1.json is Ironic's v1 root in JSON (ferric answers 404, a public path).
+	return bytes.HasPrefix(first, []byte("v1.")) || len(path) == 0 || path[0] != '/'
 }
 
 // withVersion is uri served as Ironic serves it: under /v1 unless it
