@@ -580,6 +580,7 @@ func TestAuthenticationRequired(t *testing.T) {
 		{"GET", "/v1/lookup?addresses=52:54:00:00:00:99", 404}, // public: the agent's
 		{"POST", "/v1/heartbeat/" + f.node, 401},               // public, but the agent token is missing
 		{"GET", "/v1/nodes", 401},
+		{"GET", "/nodes", 401}, // served as /v1/nodes
 		{"GET", "/v1/nodes/" + f.node, 401},
 		{"HEAD", "/v1/nodes/" + f.node, 401},
 		{"GET", "/v1/drivers", 401},

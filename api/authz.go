@@ -132,6 +132,8 @@ func routeAccess() []routeRule {
 		{put, "/v1/nodes/:ident/states/provision", onNode(auth.NodeSetProvisionState)},
 		{put, "/v1/nodes/:ident/states/power", onNode(auth.NodeSetPowerState)},
 		{put, "/v1/nodes/:ident/states/raid", onNode(auth.NodeSetRAIDState)},
+		{get, "/v1/nodes/:ident/states/console", onNode(auth.NodeGetConsole)},
+		{put, "/v1/nodes/:ident/states/console", onNode(auth.NodeSetConsoleState)},
 		{get, "/v1/nodes/:ident/management/boot_device", onNode(auth.NodeGetBootDevice)},
 		{put, "/v1/nodes/:ident/management/boot_device", onNode(auth.NodeSetBootDevice)},
 		{get, "/v1/nodes/:ident/management/boot_device/supported", onNode(auth.NodeGetBootDevice)},

@@ -86,6 +86,12 @@ func webobNotFound() *apiError {
 	return &apiError{status: fiber.StatusNotFound, shape: shapeWebob, bare: true}
 }
 
+// nodeProtected is Ironic's NodeProtected: a protected node is not torn
+// down, rebuilt or deleted.
+func nodeProtected(uuid string) *apiError {
+	return newError(fiber.StatusForbidden, "Node %s is protected and cannot be undeployed, rebuilt or deleted", uuid)
+}
+
 // Ironic's messages for missing resources.
 func nodeNotFound(ident string) *apiError { return notFound("Node %s could not be found.", ident) }
 

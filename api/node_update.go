@@ -339,12 +339,13 @@ func checkTrait(name string, v any) *apiError {
 
 // getTraits answers GET /v1/nodes/{ident}/traits.
 func (s *Server) getTraits(c *fiber.Ctx) error {
-	if minor(c) < v37Traits {
-		return webobNotFound()
-	}
 	n, err := s.loadNode(c, param(c, "ident"))
 	if err != nil {
 		return err
+	}
+	if minor(c) < v37Traits {
+		// Ironic looks the node up before it checks the version.
+		return notAcceptable("")
 	}
 	traits := slices.Clone(n.Traits)
 	slices.Sort(traits)
@@ -361,7 +362,7 @@ func (s *Server) getTraits(c *fiber.Ctx) error {
 // setTraits answers PUT /v1/nodes/{ident}/traits {"traits": [...]}.
 func (s *Server) setTraits(c *fiber.Ctx) error {
 	if minor(c) < v37Traits {
-		return webobNotFound()
+		return traitsPutBefore37(c)
 	}
 	body, err := decodeObjectBody(c, "body")
 	if err != nil {
@@ -409,13 +410,13 @@ func (s *Server) setTraits(c *fiber.Ctx) error {
 // addTrait answers PUT /v1/nodes/{ident}/traits/{trait}.
 func (s *Server) addTrait(c *fiber.Ctx) error {
 	if minor(c) < v37Traits {
-		return webobNotFound()
+		return traitsPutBefore37(c)
 	}
 	ident, trait := param(c, "ident"), param(c, "trait")
 	if err := checkTrait("trait", trait); err != nil {
 		return err
 	}
-	if len(bytes.TrimSpace(c.Body())) > 0 {
+	if !emptyBody(c.Body()) {
 		return badRequest("No body should be provided when adding a trait")
 	}
 	if _, err := s.updateNode(c, ident, func(n *store.Node) error {
@@ -436,10 +437,31 @@ func (s *Server) addTrait(c *fiber.Ctx) error {
 	return empty(c, fiber.StatusNoContent)
 }
 
+// emptyBody tells whether body says nothing: no bytes, or an empty JSON
+// object, both of which Ironic accepts when a single trait is added.
+func emptyBody(body []byte) bool {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return true
+	}
+	if body[0] != '{' || body[len(body)-1] != '}' {
+		return false
+	}
+	return len(bytes.TrimSpace(body[1:len(body)-1])) == 0
+}
+
+// traitsPutBefore37 is Ironic's answer to a PUT on the traits below 1.37:
+// its router takes "traits" for a node and refuses the method there (405,
+// no version headers, Allow listing the node resource's methods).
+func traitsPutBefore37(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderAllow, "DELETE, GET, PATCH, POST")
+	return &apiError{status: fiber.StatusMethodNotAllowed, shape: shapeWebob, bare: true}
+}
+
 // deleteTraits answers DELETE /v1/nodes/{ident}/traits[/{trait}].
 func (s *Server) deleteTraits(c *fiber.Ctx) error {
 	if minor(c) < v37Traits {
-		return webobNotFound()
+		return notFound("Resource could not be found.")
 	}
 	ident, trait := param(c, "ident"), param(c, "trait")
 	if _, err := s.updateNode(c, ident, func(n *store.Node) error {

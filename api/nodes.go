@@ -660,7 +660,7 @@ func (s *Server) deleteNode(c *fiber.Ctx) error {
 		return conflict("Node %s is associated with instance %s.", n.UUID, *n.InstanceUUID)
 	}
 	if n.Protected {
-		return newError(fiber.StatusForbidden, "Node %s is protected and cannot be undeployed, rebuilt or deleted", n.UUID)
+		return nodeProtected(n.UUID)
 	}
 	if !n.Maintenance && !n.ProvisionState.Deletable() {
 		valid := node.DeletableStates()

@@ -334,6 +334,30 @@ func (s *Server) log() *slog.Logger {
 	return s.Log
 }
 
+// hasVersion tells whether a request URI names an API version or one of
+// ferric's own unversioned paths (/, /metrics, /healthz, /readyz,
+// /schemas/): Ironic serves any other path as the default version's
+// (/nodes is /v1/nodes), as its root controller routes it.
+func hasVersion(uri []byte) bool {
+	path, _, _ := bytes.Cut(uri, []byte("?"))
+	first, _, _ := bytes.Cut(bytes.TrimPrefix(path, []byte("/")), []byte("/"))
+	switch string(first) {
+	case "", "v1", "metrics", "schemas", strings.TrimPrefix(health.LivePath, "/"), strings.TrimPrefix(health.ReadyPath, "/"):
+		return true
+	}
+	// /v1.json is Ironic's v1 root in JSON (ferric answers 404, a public path).
+	return bytes.HasPrefix(first, []byte("v1.")) || len(path) == 0 || path[0] != '/'
+}
+
+// withVersion is uri served as Ironic serves it: under /v1 unless it
+// names a version (hasVersion).
+func withVersion(uri []byte) []byte {
+	if hasVersion(uri) {
+		return uri
+	}
+	return append([]byte("/v1"), uri...)
+}
+
 // App builds the Fiber application serving the API.
 func (s *Server) App() *fiber.App {
 	general, provision := s.bodyLimits()
@@ -362,9 +386,17 @@ func (s *Server) App() *fiber.App {
 	// Each request gets the body limit of its route as soon as its headers
 	// are read: fasthttp refuses a larger body before reading it.
 	app.Server().HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
-		return fasthttp.RequestConfig{MaxRequestBodySize: s.bodyLimit(h.Method(), h.RequestURI())}
+		return fasthttp.RequestConfig{MaxRequestBodySize: s.bodyLimit(h.Method(), withVersion(h.RequestURI()))}
 	}
 	routes := newRouteTable(routeAccess())
+	// First: every later handler, metrics and policy lookups included, sees
+	// the path as served (/nodes is /v1/nodes).
+	app.Use(func(c *fiber.Ctx) error {
+		if p := c.Path(); !hasVersion([]byte(p)) {
+			c.Path("/v1" + p)
+		}
+		return c.Next()
+	})
 	if s.Metrics != nil {
 		app.Use(s.observeRequests(routes)) // first: it sees the status of every answer
 	}
@@ -412,6 +444,8 @@ func (s *Server) App() *fiber.App {
 	v1.Put("/nodes/:ident/states/provision", s.setProvisionState)
 	v1.Put("/nodes/:ident/states/power", s.setPowerState)
 	v1.Put("/nodes/:ident/states/raid", s.setRAIDConfig)
+	v1.Get("/nodes/:ident/states/console", s.getConsole)
+	v1.Put("/nodes/:ident/states/console", s.setConsole)
 	v1.Get("/nodes/:ident/management/boot_device", s.getBootDevice)
 	v1.Put("/nodes/:ident/management/boot_device", s.setBootDevice)
 	v1.Get("/nodes/:ident/management/boot_device/supported", s.supportedBootDevices)

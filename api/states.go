@@ -285,6 +285,9 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 		return invalidStateRequested(target, n.UUID, string(n.ProvisionState))
 	}
 
+	if n.Protected && (target == string(node.VerbDeleted) || target == "rebuild") {
+		return nodeProtected(n.UUID)
+	}
 	if target == string(node.VerbInspect) && strings.HasPrefix(n.Interfaces.Inspect, "no-") {
 		return badRequest("Driver %s does not support inspect (disabled or not implemented).", n.Driver)
 	}

@@ -31,7 +31,9 @@ import (
 //   - 1.29 inject NMI
 //   - 1.54 events, 1.63 indicators, 1.76 PUT .../states/boot_mode and
 //     .../states/secure_boot
-//   - console (GET/PUT .../states/console)
+//   - a console one can connect to: GET/PUT .../states/console answer as
+//     for the fake (enabled, empty console_info) and no-console (400)
+//     interfaces, the only ones the hardware types offer (no IPMI SOL)
 //   - 1.70 disable_ramdisk=true is refused (400)
 const (
 	minMinor = 1

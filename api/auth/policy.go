@@ -52,6 +52,8 @@ const (
 	NodeSetPowerState          Rule = "baremetal:node:set_power_state"
 	NodeSetProvisionState      Rule = "baremetal:node:set_provision_state"
 	NodeSetRAIDState           Rule = "baremetal:node:set_raid_state"
+	NodeGetConsole             Rule = "baremetal:node:get_console"
+	NodeSetConsoleState        Rule = "baremetal:node:set_console_state"
 	NodeTraitsList             Rule = "baremetal:node:traits:list"
 	NodeTraitsSet              Rule = "baremetal:node:traits:set"
 	NodeTraitsDelete           Rule = "baremetal:node:traits:delete"
@@ -113,7 +115,8 @@ func Rules() []Rule {
 		NodeUpdateRetired, NodeUpdateShard, NodeUpdate, NodeUpdateExtra, NodeUpdateInstanceInfo,
 		NodeUpdateOwnerProvisioned, NodeDisableCleaning, NodeDelete, NodeDeleteSelfOwned, NodeValidate,
 		NodeSetMaintenance, NodeClearMaintenance, NodeGetBootDevice, NodeSetBootDevice, NodeInjectNMI,
-		NodeGetStates, NodeSetPowerState, NodeSetProvisionState, NodeSetRAIDState, NodeTraitsList, NodeTraitsSet,
+		NodeGetStates, NodeSetPowerState, NodeSetProvisionState, NodeSetRAIDState, NodeGetConsole,
+		NodeSetConsoleState, NodeTraitsList, NodeTraitsSet,
 		NodeTraitsDelete, NodeHistoryGet, NodeInventoryGet, NodeVendorPassthru, NodeBIOSGet, PortGet, PortList,
 		PortListAll, PortCreate, PortDelete, PortUpdate, PortgroupGet, PortgroupList, PortgroupListAll,
 		PortgroupCreate, PortgroupDelete, PortgroupUpdate, NodeVIFList, NodeVIFAttach, NodeVIFDetach, VolumeGet,
@@ -326,7 +329,7 @@ func (r Rule) check() check {
 		NodeInventoryGet:
 		return systemOrOwnerReader
 	case NodeUpdateDriverInfo, NodeUpdateProperties, NodeUpdateInstanceUUID, NodeUpdateLessee,
-		NodeUpdateNetworkData, NodeUpdateName, NodeUpdateRetired, NodeSetRAIDState:
+		NodeUpdateNetworkData, NodeUpdateName, NodeUpdateRetired, NodeSetRAIDState, NodeGetConsole, NodeSetConsoleState:
 		return systemMemberOrOwnerMember
 	case NodeUpdateChassisUUID, NodeUpdateShard, NodeUpdateOwnerProvisioned, NodeDisableCleaning, NodeDelete,
 		NodeVendorPassthru, DriverVendorPassthru, ChassisCreate, ChassisDelete, DeployTemplateCreate,
