@@ -333,6 +333,21 @@ func (q Queries) UpdateNode(ctx context.Context, n Node) (Node, error) {
 	return out, nil
 }
 
+// ConductorGroups returns the conductor groups of the nodes, sorted, with
+// the empty group always first.
+func (q Queries) ConductorGroups(ctx context.Context) ([]string, error) {
+	rows, err := q.db.Query(ctx, `SELECT DISTINCT conductor_group FROM nodes WHERE conductor_group <> ''
+		ORDER BY conductor_group`)
+	if err != nil {
+		return nil, fmt.Errorf("conductor groups: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("conductor groups: %w", err)
+	}
+	return append([]string{""}, out...), nil
+}
+
 // DeleteNode deletes the node with that UUID, with its ports and history.
 // ErrNotFound when there is none.
 func (q Queries) DeleteNode(ctx context.Context, nodeUUID string) error {
