@@ -54,6 +54,7 @@ func nodeColumns() []column[Node] {
 		opt("owner", func(n *Node) **string { return &n.Owner }).sorted(),
 		opt("lessee", func(n *Node) **string { return &n.Lessee }).sorted(),
 		text("conductor_group", func(n *Node) *string { return &n.ConductorGroup }).sorted(),
+		text("conductor", func(n *Node) *string { return &n.Conductor }).setByDB(),
 		textsCol("traits", func(n *Node) *[]string { return &n.Traits }),
 		js("network_data", func(n *Node) *json.RawMessage { return &n.NetworkData }),
 		optBoolCol("automated_clean", func(n *Node) **bool { return &n.AutomatedClean }),
@@ -271,6 +272,9 @@ func (q Queries) ListNodes(ctx context.Context, l ListNodes) ([]Node, error) {
 			if f.val != "" {
 				b.cond("n."+f.col+" = %s::text", f.val)
 			}
+		}
+		if l.Conductors != nil {
+			b.cond("n.conductor = ANY(%s::text[])", l.Conductors)
 		}
 		if l.ChassisUUID != "" {
 			id, err := uuid.Parse(l.ChassisUUID)

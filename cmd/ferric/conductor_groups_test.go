@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"slices"
 	"strings"
@@ -82,6 +83,31 @@ func (s *stack) ranOn(t *testing.T, nodeUUID, queue string, w *workerProc) {
 	}
 	if tasks == 0 {
 		t.Errorf("%s: no task in its history", wfID)
+	}
+	// The node's conductor names that worker, and so does the node list's
+	// conductor filter.
+	n, err := nodes.Get(ctx, s.client, nodeUUID).Extract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(n.Conductor, w.identityPrefix()) {
+		t.Errorf("node %s: conductor %q, want the worker %s…", nodeUUID, n.Conductor, w.identityPrefix())
+	}
+	var listed struct {
+		Nodes []struct {
+			UUID string `json:"uuid"`
+		} `json:"nodes"`
+	}
+	if _, err := s.client.Get(ctx, s.client.ServiceURL("nodes")+"?conductor="+url.QueryEscape(n.Conductor),
+		&listed, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(listed.Nodes) == 0 || !slices.ContainsFunc(listed.Nodes, func(l struct {
+		UUID string `json:"uuid"`
+	}) bool {
+		return l.UUID == nodeUUID
+	}) {
+		t.Errorf("GET /v1/nodes?conductor=%s does not list node %s", n.Conductor, nodeUUID)
 	}
 }
 

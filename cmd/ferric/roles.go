@@ -208,7 +208,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		g.Go(func() error { <-ctx.Done(); return srv.Close() })
 	}
 	if runWorker {
-		acts := &activities.Activities{Drivers: reg, Nodes: st, Agents: st, Operations: st, Allocations: st, PollInterval: cfg.pollInterval,
+		acts := &activities.Activities{Conductor: identity, Drivers: reg, Nodes: st, Agents: st, Operations: st, Allocations: st, PollInterval: cfg.pollInterval,
 			ReconcileIdle: cfg.reconcileIdle, Inspection: st, InspectAddPorts: cfg.addPorts,
 			CallbackTimeout: cfg.callbackWait, Results: st, DriverCalls: m}
 		ps := &activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: cfg.syncConc,
