@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferric-project/ferric/api/auth/keystonetest"
 	"github.com/ferric-project/ferric/store/storetest"
 )
 
@@ -26,7 +28,8 @@ import (
 // from its own module, so "go test" runs inside it (the module cache is
 // read-only; go test writes only to the build cache). What each test must
 // do is in testdata/gophercloud-acceptance.json, with what it did against
-// the real Ironic 21.4.
+// the real Ironic 21.4. The server is noauth; the v1 flavour authenticates
+// with a real Keystone (see identity), as it did in the Ironic run.
 //
 // FERRIC_ACCEPTANCE_ENDPOINT=http://127.0.0.1:6385 runs them against that
 // server instead (the real Ironic, to re-record its column) and checks the
@@ -131,6 +134,11 @@ func startDev(t *testing.T, bin string) string {
 		// persistence would share one database among parallel tests (and
 		// the URL's search_path names a schema only the test database has).
 		"-temporal-persistence", "sqlite",
+		// ferric dev takes a "temporal" database on the server for this
+		// data folder's history and then refuses SQLite; on the shared
+		// test server another test's ferric dev may have made one. Name
+		// one that does not exist (it is never created: SQLite is used).
+		"-temporal-database", "acceptance_unused_"+strings.ToLower(schema),
 		"-tftp-address", "", "-boot-http-address", "", "-power-sync-interval", "0", "-reconcile-interval", "0",
 		"-conductor", "ferric-acceptance", "-log-format", "text")}
 	d.cmd.Stdout, d.cmd.Stderr = d, d
@@ -236,6 +244,8 @@ func TestGophercloudAcceptance(t *testing.T) {
 			"(FERRIC_ACCEPTANCE_ENDPOINT) and update the list", list.Module, version, acceptanceExpectations, list.Version)
 	}
 	column := "ferric"
+	// Keystone (for the v1 flavour) starts while ferric dev does.
+	keystone.Begin()
 	endpoint := os.Getenv("FERRIC_ACCEPTANCE_ENDPOINT")
 	if endpoint == "" {
 		endpoint = startDev(t, ferricBinary(t))
@@ -243,17 +253,17 @@ func TestGophercloudAcceptance(t *testing.T) {
 		column = "ironic"
 	}
 	const base = "./internal/acceptance/openstack/baremetal/"
-	env := []string{"IRONIC_ENDPOINT=" + strings.TrimRight(endpoint, "/") + "/v1", "OS_BRANCH=" + list.OSBranch,
-		// The noauth and httpbasic flavours require credentials to be
-		// set; a noauth server ignores them.
-		"OS_USERNAME=acceptance", "OS_PASSWORD=acceptance"}
+	env := []string{"IRONIC_ENDPOINT=" + strings.TrimRight(endpoint, "/") + "/v1", "OS_BRANCH=" + list.OSBranch}
 	pkgs := []string{base + "noauth", base + "httpbasic"}
 	flavours := map[string]bool{"noauth": true, "httpbasic": true}
+	// The httpbasic flavour sends OS_USERNAME and OS_PASSWORD (the
+	// Keystone user's, when there is one), which a noauth server ignores.
 	if idEnv, why := identity(t, endpoint); idEnv != nil {
 		env = append(env, idEnv...)
 		pkgs = append(pkgs, base+"v1")
 		flavours["v1"] = true
 	} else {
+		env = append(env, "OS_USERNAME=acceptance", "OS_PASSWORD=acceptance")
 		t.Logf("the v1 flavour is not run: %s", why)
 	}
 	start := time.Now()
@@ -308,11 +318,40 @@ func TestGophercloudAcceptance(t *testing.T) {
 	}
 }
 
-// identity gives the v1 flavour what it authenticates with (OS_AUTH_URL
-// and the rest): a Keystone whose catalog names endpoint as the bare metal
-// service. It returns nil and why when there is none.
+// identity gives the v1 flavour what it authenticates with, as the
+// environment gophercloud's acceptance clients read (OS_AUTH_URL and the
+// rest): a real Keystone (the package's shared one) whose catalog names
+// endpoint as the bare metal service. The server itself stays noauth, as
+// in the Ironic run: Keystone only gives gophercloud its token and the
+// catalog. It returns nil and why when keystone is not installed (a
+// failure when CI is set: CI must run the v1 flavour).
 func identity(t *testing.T, endpoint string) ([]string, string) {
 	t.Helper()
-	return nil, "no Keystone wired in for its token and catalog yet (api/auth/keystonetest could run one; ferric dev " +
-		"would need -auth-strategy keystone)"
+	wait := time.Now()
+	ks, err := keystone.Server()
+	if errors.Is(err, keystonetest.ErrNotInstalled) {
+		if keystonetest.Required() {
+			t.Fatalf("%v; CI must run the v1 flavour", err)
+		}
+		return nil, err.Error()
+	}
+	if err != nil {
+		t.Fatalf("keystone: %v", err)
+	}
+	t.Logf("Keystone at %s (waited %s for it once the server answered)", ks.URL, time.Since(wait).Round(time.Millisecond))
+	// The catalog holds the service's root (as Ironic's does): gophercloud
+	// adds v1/. The package's tests that register a bare metal endpoint do
+	// not run in parallel, so this one is the catalog's only one.
+	unregister, err := ks.RegisterEndpoint(t.Context(), "baremetal", strings.TrimRight(endpoint, "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := unregister(); err != nil {
+			t.Errorf("unregister the baremetal endpoint: %v", err)
+		}
+	})
+	// The bootstrap admin, scoped to project admin.
+	return []string{"OS_AUTH_URL=" + ks.URL, "OS_USERNAME=admin", "OS_PASSWORD=" + keystonetest.AdminPassword,
+		"OS_PROJECT_NAME=admin", "OS_DOMAIN_ID=default", "OS_REGION_NAME=RegionOne"}, ""
 }

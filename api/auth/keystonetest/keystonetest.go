@@ -579,29 +579,53 @@ type Shared struct {
 	err  error
 }
 
+// Begin starts the shared Keystone in the background, so that a test can
+// set up other things meanwhile; Get and Server wait for it.
+func (sh *Shared) Begin() {
+	go sh.once.Do(sh.start)
+}
+
+func (sh *Shared) start() {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	sh.srv, sh.err = Start(ctx)
+}
+
+// Server returns the shared Keystone, starting it if needed, or why there
+// is none (ErrNotInstalled when keystone is not installed), for a test
+// that goes on without it.
+func (sh *Shared) Server() (*Server, error) {
+	sh.once.Do(sh.start)
+	return sh.srv, sh.err
+}
+
 // Get returns the shared Keystone, starting it if needed. Without keystone
 // installed it skips t, or fails it when CI is set.
 func (sh *Shared) Get(t testing.TB) *Server {
 	t.Helper()
-	sh.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		sh.srv, sh.err = Start(ctx)
-	})
-	if errors.Is(sh.err, ErrNotInstalled) {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v; CI must run the Keystone tests", sh.err)
+	srv, err := sh.Server()
+	if errors.Is(err, ErrNotInstalled) {
+		if Required() {
+			t.Fatalf("%v; CI must run the Keystone tests", err)
 		}
-		t.Skip(sh.err)
+		t.Skip(err)
 	}
-	if sh.err != nil {
-		t.Fatalf("keystone: %v", sh.err)
+	if err != nil {
+		t.Fatalf("keystone: %v", err)
 	}
-	return sh.srv
+	return srv
 }
 
-// Stop stops the shared Keystone if it was started.
+// Required reports whether the Keystone tests must run (CI is set): then
+// a missing keystone fails them rather than skipping them.
+func Required() bool {
+	return os.Getenv("CI") != ""
+}
+
+// Stop stops the shared Keystone if it was started, waiting for a start
+// in progress (Begin) to finish first.
 func (sh *Shared) Stop() {
+	sh.once.Do(func() {})
 	if sh.srv != nil {
 		_ = sh.srv.Stop()
 	}
