@@ -48,6 +48,9 @@ type DriverSource interface {
 type Activities struct {
 	Drivers DriverSource
 	Nodes   NodeStore
+	// Conductor names this worker (its Temporal identity) on the nodes
+	// whose provision state its operations move ("" = not recorded).
+	Conductor string
 	// PollInterval is the pause between power state reads while waiting for a
 	// BMC to reach a target (default 1 s).
 	PollInterval time.Duration
@@ -185,7 +188,7 @@ func (a *Activities) TransitionNode(ctx context.Context, in TransitionInput) (no
 		LastError: in.LastError, PowerState: in.PowerState, DeployStep: in.DeployStep,
 		CleanStep: in.CleanStep, Event: in.Event, Error: in.Error,
 		InspectionStarted: in.InspectionStarted, InspectionFinished: in.InspectionFinished,
-		User: in.User, Project: in.Project}
+		User: in.User, Project: in.Project, Conductor: a.Conductor}
 	if activity.IsActivity(ctx) {
 		// Deterministic across retries and replays (local activity IDs are
 		// sequence numbers within the run), unique across runs.

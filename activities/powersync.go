@@ -101,6 +101,8 @@ type PowerObservation struct {
 	// Maintenance and Fault are the node's maintenance flag and fault.
 	Maintenance bool   `json:"maintenance,omitempty"`
 	Fault       string `json:"fault,omitempty"`
+	// ConductorGroup is the node's group: a correction runs on its queue.
+	ConductorGroup string `json:"conductor_group,omitempty"`
 }
 
 // PowerReadPage is one page of reads.
@@ -143,7 +145,7 @@ func (p *PowerSync) ReadPowerStates(ctx context.Context, in PowerReadInput) (Pow
 
 // readOne reads one BMC; nil when the node needs no decision.
 func (p *PowerSync) readOne(ctx context.Context, n *store.Node) *PowerObservation {
-	o := &PowerObservation{UUID: n.UUID, Version: n.Version, Recorded: n.PowerState,
+	o := &PowerObservation{UUID: n.UUID, Version: n.Version, Recorded: n.PowerState, ConductorGroup: n.ConductorGroup,
 		Failures: syncFailures(n.DriverInternalInfo), Maintenance: n.Maintenance}
 	if n.Fault != nil {
 		o.Fault = *n.Fault

@@ -13,6 +13,9 @@ import (
 type NodeRef struct {
 	UUID    string `json:"uuid"`
 	Version int64  `json:"version"`
+	// ConductorGroup is the node's conductor group: its workflows run on
+	// that group's task queue.
+	ConductorGroup string `json:"conductor_group,omitempty"`
 }
 
 // ListNodesInProgressInput bounds one reconciler listing.
@@ -41,7 +44,7 @@ func (a *Activities) ListNodesInProgress(ctx context.Context, in ListNodesInProg
 	}
 	out := make([]NodeRef, len(refs))
 	for i, r := range refs {
-		out[i] = NodeRef{UUID: r.UUID, Version: r.Version}
+		out[i] = NodeRef{UUID: r.UUID, Version: r.Version, ConductorGroup: r.ConductorGroup}
 	}
 	return out, nil
 }

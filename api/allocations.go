@@ -364,7 +364,7 @@ func (s *Server) createAllocation(c *fiber.Ctx) error {
 		return allocationWriteError(err, a)
 	}
 	run := contract.AllocateInput{AllocationUUID: created.UUID, Revision: contract.CurrentRevision}
-	_, err = s.Workflows.ExecuteWorkflow(ctx, s.startOptions(contract.AllocationWorkflowID(created.UUID)),
+	_, err = s.Workflows.ExecuteWorkflow(ctx, s.startOptions(contract.AllocationWorkflowID(created.UUID), ""),
 		contract.AllocateName, run)
 	if err != nil && !temporal.IsWorkflowExecutionAlreadyStartedError(err) {
 		// Nothing will process it: take it back (the client may retry).

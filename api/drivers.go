@@ -1,15 +1,23 @@
 package api
 
 import (
+	"cmp"
+	"context"
 	"fmt"
+	"net/url"
+	"slices"
 	"sort"
 	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // Drivers are ferric's hardware types, from the registry. Every hardware
@@ -216,18 +224,71 @@ func (s *Server) driverProperties(c *fiber.Ctx) error {
 	})
 }
 
-// Conductors (API 1.49): ferric presents its control plane as one
-// conductor named Server.Conductor, always alive.
+// Conductors (API 1.49). A conductor is a live worker serving a conductor
+// group: Temporal's pollers of each group's workflow task queue (the groups
+// of the nodes, and the empty group), seen polling within pollerFresh. A
+// worker serving several groups is listed once per group, under the same
+// hostname (its Temporal identity). Without a WorkflowDescriber (tests with
+// a workflow fake) ferric presents one conductor named Server.Conductor,
+// always alive.
 
-func (s *Server) appendConductor(b []byte, base string, detail bool) []byte {
-	name := s.conductor()
+// pollerFresh is how recently a worker must have polled to be alive.
+const pollerFresh = 2 * time.Minute
+
+// ConductorGroupLister lists the conductor groups of the nodes (the empty
+// group first); store.Store satisfies it.
+type ConductorGroupLister interface {
+	ConductorGroups(ctx context.Context) ([]string, error)
+}
+
+// conductorEntry is one conductor: a worker's identity and a group it serves.
+type conductorEntry struct {
+	hostname, group string
+	seen            *time.Time // last poll (nil: the static conductor)
+}
+
+// conductors lists the live conductors, sorted by hostname and group.
+func (s *Server) conductors(ctx context.Context) ([]conductorEntry, error) {
+	d, ok := s.Workflows.(WorkflowDescriber)
+	gl, ok2 := s.Store.(ConductorGroupLister)
+	if !ok || !ok2 {
+		return []conductorEntry{{hostname: s.conductor()}}, nil
+	}
+	groups, err := gl.ConductorGroups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []conductorEntry
+	for _, g := range groups {
+		q := contract.GroupTaskQueue(s.taskQueue(), g)
+		resp, err := d.DescribeTaskQueue(ctx, q, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+		if err != nil {
+			return nil, fmt.Errorf("describe task queue %s: %w", q, err)
+		}
+		for _, p := range resp.GetPollers() {
+			seen := p.GetLastAccessTime().AsTime()
+			if time.Since(seen) < pollerFresh {
+				out = append(out, conductorEntry{hostname: p.GetIdentity(), group: g, seen: &seen})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b conductorEntry) int {
+		return cmp.Or(cmp.Compare(a.hostname, b.hostname), cmp.Compare(a.group, b.group))
+	})
+	return out, nil
+}
+
+func (s *Server) appendConductor(b []byte, base string, e conductorEntry, detail bool) []byte {
 	b = append(b, '{')
 	if detail {
-		b = append(b, `"created_at":null,"updated_at":null,`...)
+		b = append(b, `"created_at":null,"updated_at":`...)
+		b = jsonwire.AppendTimePtr(b, e.seen)
+		b = append(b, ',')
 	}
 	b = append(b, `"hostname":`...)
-	b = jsonwire.AppendString(b, name)
-	b = append(b, `,"conductor_group":""`...)
+	b = jsonwire.AppendString(b, e.hostname)
+	b = append(b, `,"conductor_group":`...)
+	b = jsonwire.AppendString(b, e.group)
 	if detail {
 		var names []string
 		if s.Drivers != nil {
@@ -242,7 +303,7 @@ func (s *Server) appendConductor(b []byte, base string, detail bool) []byte {
 		b = jsonwire.AppendStrings(b, names)
 	}
 	b = append(b, `,"links":`...)
-	b = appendLinks(b, base, "conductors/"+name)
+	b = appendLinks(b, base, "conductors/"+url.PathEscape(e.hostname))
 	return append(b, `,"alive":true}`...)
 }
 
@@ -256,24 +317,40 @@ func (s *Server) listConductors(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	list, err := s.conductors(c.UserContext())
+	if err != nil {
+		return err
+	}
 	base := s.publicURL(c)
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
 		b = append(b, `{"conductors":[`...)
-		b = s.appendConductor(b, base, detail != nil && *detail)
+		for i, e := range list {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = s.appendConductor(b, base, e, detail != nil && *detail)
+		}
 		return append(b, "]}"...)
 	})
 }
 
-// getConductor answers GET /v1/conductors/{hostname}.
+// getConductor answers GET /v1/conductors/{hostname} (a worker serving
+// several groups shows its first).
 func (s *Server) getConductor(c *fiber.Ctx) error {
 	if minor(c) < v49Conductors {
 		return webobNotFound()
 	}
-	if name := param(c, "hostname"); name != s.conductor() {
+	name := param(c, "hostname")
+	list, err := s.conductors(c.UserContext())
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(list, func(e conductorEntry) bool { return e.hostname == name })
+	if i < 0 {
 		return notFound("Conductor %s could not be found.", name)
 	}
 	base := s.publicURL(c)
-	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return s.appendConductor(b, base, true) })
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return s.appendConductor(b, base, list[i], true) })
 }
 
 // listShards answers GET /v1/shards (API 1.82): node counts per shard.

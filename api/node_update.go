@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,11 +11,15 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	enumspb "go.temporal.io/api/enums/v1"
+
 	"github.com/gofiber/fiber/v2"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // conflictRetries bounds how often an update re-reads and re-applies after
@@ -150,6 +155,11 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 	}
 
 	// Conductor-side rules (ironic.conductor.manager.update_node).
+	if n.ConductorGroup != old.ConductorGroup {
+		if err := s.checkGroupChange(c.UserContext(), &old); err != nil {
+			return err
+		}
+	}
 	switch {
 	case old.Protected && !n.Protected:
 		n.ProtectedReason = nil
@@ -210,6 +220,33 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 	}
 	if err := s.resolveInterfaces(n); err != nil {
 		return err
+	}
+	return nil
+}
+
+// checkGroupChange refuses to move node n to another conductor group while
+// an operation runs on it (NodeLocked): its workflow runs on the old group's
+// task queue. An operation is seen in the node's row (a target state: busy or
+// waiting) or, before its workflow first wrote (no worker of the group has
+// picked it up yet), as the running workflow on the node's lock.
+func (s *Server) checkGroupChange(ctx context.Context, n *store.Node) error {
+	if operationHolds(n) || n.TargetProvisionState != node.NoState {
+		return s.nodeLocked(n.UUID)
+	}
+	d, ok := s.Workflows.(WorkflowDescriber)
+	if !ok {
+		return nil
+	}
+	desc, err := d.DescribeWorkflowExecution(ctx, contract.WorkflowID(n.UUID), "")
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		return nil // never operated on
+	case err != nil:
+		return fmt.Errorf("describe the operation of node %s: %w", n.UUID, err)
+	}
+	if desc.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return s.nodeLocked(n.UUID)
 	}
 	return nil
 }

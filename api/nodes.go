@@ -108,7 +108,6 @@ type nodeListRequest struct {
 	keep   []func(*store.Node) bool
 	args   [][2]string // extra query arguments echoed in the next link
 	noNext bool
-	none   bool // a filter no node can pass (another conductor)
 }
 
 // queryBool reads a boolean query parameter (nil when absent).
@@ -247,7 +246,12 @@ func (s *Server) parseNodeList(c *fiber.Ctx, detailPath bool) (*nodeListRequest,
 	if cond, ok, err := str("conductor", v49Conductors); err != nil {
 		return nil, err
 	} else if ok {
-		r.none = cond != s.conductor() // every node is served by this conductor
+		// The worker that ran a node's last operation; nodes never operated
+		// on show (and match) Server.Conductor.
+		r.q.Conductors = []string{cond}
+		if cond == s.conductor() {
+			r.q.Conductors = append(r.q.Conductors, "")
+		}
 		r.args = append(r.args, [2]string{"conductor", cond})
 	}
 	if raw, ok, err := str("shard", v82Shard); err != nil {
@@ -367,16 +371,13 @@ func (s *Server) fetchNodes(ctx context.Context, q store.ListNodes, keep []func(
 // nodeCollection serves a node list for resource (e.g. "nodes",
 // "nodes/detail", "chassis/<uuid>/nodes").
 func (s *Server) nodeCollection(c *fiber.Ctx, r *nodeListRequest, resource string) error {
-	var nodes []store.Node
-	if !r.none {
-		var err error
-		r.q.Project = listProject(c) // auth.go
-		if nodes, err = s.fetchNodes(c.UserContext(), r.q, r.keep); err != nil {
-			return fmt.Errorf("list nodes: %w", err)
-		}
-		for i := range nodes {
-			s.redactNode(c, &nodes[i]) // auth.go
-		}
+	r.q.Project = listProject(c) // auth.go
+	nodes, err := s.fetchNodes(c.UserContext(), r.q, r.keep)
+	if err != nil {
+		return fmt.Errorf("list nodes: %w", err)
+	}
+	for i := range nodes {
+		s.redactNode(c, &nodes[i]) // auth.go
 	}
 	vw := s.view(c)
 	p := nodeRes.plan(vw.minor, r.fields)

@@ -99,7 +99,10 @@ func nodeFields() []field[store.Node] {
 		stringsField("traits", v37Traits, func(n *n) *[]string { return &n.Traits }),
 		iface(drivers.KindVendor, v31DynamicInterfaces),
 		link("links", 1, "").hide(),
-		computedField("conductor", v49Conductors, func(b []byte, v *view, _ *n) []byte {
+		computedField("conductor", v49Conductors, func(b []byte, v *view, n *n) []byte {
+			if n.Conductor != "" { // the worker that ran its last operation
+				return jsonwire.AppendString(b, n.Conductor)
+			}
 			return jsonwire.AppendString(b, v.conductor)
 		}).apiComputed(),
 		opt("allocation_uuid", v52Allocations, func(n *n) **string { return &n.AllocationUUID }).apiComputed(),

@@ -136,13 +136,13 @@ func (s *Server) nodeVendorPassthru(c *fiber.Ctx) error {
 		id = contract.WorkflowID(n.UUID)
 	}
 	if meta.Async {
-		if _, err := s.start(c.UserContext(), n.UUID, id, contract.PassthruName, in); err != nil {
+		if _, err := s.start(c.UserContext(), n.UUID, n.ConductorGroup, id, contract.PassthruName, in); err != nil {
 			return err
 		}
 		return empty(c, fiber.StatusAccepted)
 	}
 	var res contract.PassthruResult
-	if err := s.runSync(c, n.UUID, id, contract.PassthruName, in, &res); err != nil {
+	if err := s.runSync(c, n.UUID, n.ConductorGroup, id, contract.PassthruName, in, &res); err != nil {
 		return err
 	}
 	ret := res.Return

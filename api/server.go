@@ -24,11 +24,14 @@ import (
 	"time"
 	"unicode/utf8"
 
+	enumspb "go.temporal.io/api/enums/v1"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/ferric-project/ferric/api/auth"
@@ -169,6 +172,15 @@ type (
 type WorkflowClient interface {
 	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
 	SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error
+}
+
+// WorkflowDescriber describes workflows and task queues; the Temporal SDK's
+// client.Client satisfies it. A WorkflowClient that also is one lets the API
+// see operations not yet picked up by a worker (a node's conductor group
+// change waits for them) and list the live workers (GET /v1/conductors).
+type WorkflowDescriber interface {
+	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
+	DescribeTaskQueue(ctx context.Context, taskQueue string, taskQueueType enumspb.TaskQueueType) (*workflowservice.DescribeTaskQueueResponse, error)
 }
 
 // Server holds the API's dependencies and configuration. Build it in main and

@@ -29,11 +29,14 @@ import (
 // Workflows.
 
 // startOptions are the options of every workflow the API starts. The ID is
-// either contract.WorkflowID (the node lock) or a contract.ReadWorkflowID.
-func (s *Server) startOptions(id string) client.StartWorkflowOptions {
+// either contract.WorkflowID (the node lock) or a contract.ReadWorkflowID;
+// the task queue is that of the node's conductor group (the empty group's
+// for workflows of no node): only the workers serving the group run it, and
+// with none alive it waits in Temporal until one polls.
+func (s *Server) startOptions(id, group string) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                       id,
-		TaskQueue:                s.taskQueue(),
+		TaskQueue:                contract.GroupTaskQueue(s.taskQueue(), group),
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		// Without this the SDK hands back the *running* workflow instead of
@@ -44,10 +47,11 @@ func (s *Server) startOptions(id string) client.StartWorkflowOptions {
 	}
 }
 
-// start starts workflow name with id; a running workflow with the same ID
-// (the node lock) is Ironic's NodeLocked.
-func (s *Server) start(ctx context.Context, nodeUUID, id, name string, input any) (client.WorkflowRun, error) {
-	run, err := s.Workflows.ExecuteWorkflow(ctx, withRequester(ctx, s.startOptions(id)), name, input)
+// start starts workflow name with id on the queue of conductor group group;
+// a running workflow with the same ID (the node lock) is Ironic's
+// NodeLocked.
+func (s *Server) start(ctx context.Context, nodeUUID, group, id, name string, input any) (client.WorkflowRun, error) {
+	run, err := s.Workflows.ExecuteWorkflow(ctx, withRequester(ctx, s.startOptions(id, group)), name, input)
 	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
 		return nil, s.nodeLocked(nodeUUID)
 	}
@@ -71,7 +75,7 @@ func (s *Server) start(ctx context.Context, nodeUUID, id, name string, input any
 // (the node changed since it was read: Ironic's 400) or no worker has picked
 // it up yet (accepted: it runs when one does).
 func (s *Server) begin(ctx context.Context, n *store.Node, name string, input any) error {
-	run, err := s.start(ctx, n.UUID, contract.WorkflowID(n.UUID), name, input)
+	run, err := s.start(ctx, n.UUID, n.ConductorGroup, contract.WorkflowID(n.UUID), name, input)
 	if err != nil {
 		return err
 	}
@@ -107,10 +111,10 @@ func (s *Server) begin(ctx context.Context, n *store.Node, name string, input an
 
 // runSync starts a workflow and waits for its result, bounded by
 // SyncTimeout, for operations Ironic answers synchronously.
-func (s *Server) runSync(c *fiber.Ctx, nodeUUID, id, name string, input, result any) error {
+func (s *Server) runSync(c *fiber.Ctx, nodeUUID, group, id, name string, input, result any) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.syncTimeout())
 	defer cancel()
-	run, err := s.start(ctx, nodeUUID, id, name, input)
+	run, err := s.start(ctx, nodeUUID, group, id, name, input)
 	if err != nil {
 		return err
 	}
@@ -917,7 +921,7 @@ func (s *Server) readManagement(c *fiber.Ctx, what contract.ManagementRead) (con
 		return res, err
 	}
 	in := contract.ManagementInput{NodeUUID: n.UUID, Read: what}
-	err = s.runSync(c, n.UUID, contract.ReadWorkflowID(n.UUID, uuid.NewString()), contract.ManagementName, in, &res)
+	err = s.runSync(c, n.UUID, n.ConductorGroup, contract.ReadWorkflowID(n.UUID, uuid.NewString()), contract.ManagementName, in, &res)
 	return res, err
 }
 
@@ -983,7 +987,7 @@ func (s *Server) setBootDevice(c *fiber.Ctx) error {
 		return err
 	}
 	in := contract.BootDeviceInput{NodeUUID: n.UUID, Device: dev, Persistent: persistent}
-	if err := s.runSync(c, n.UUID, contract.WorkflowID(n.UUID), contract.BootDeviceName, in, nil); err != nil {
+	if err := s.runSync(c, n.UUID, n.ConductorGroup, contract.WorkflowID(n.UUID), contract.BootDeviceName, in, nil); err != nil {
 		return err
 	}
 	return empty(c, fiber.StatusNoContent)

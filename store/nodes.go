@@ -54,6 +54,7 @@ func nodeColumns() []column[Node] {
 		opt("owner", func(n *Node) **string { return &n.Owner }).sorted(),
 		opt("lessee", func(n *Node) **string { return &n.Lessee }).sorted(),
 		text("conductor_group", func(n *Node) *string { return &n.ConductorGroup }).sorted(),
+		text("conductor", func(n *Node) *string { return &n.Conductor }).setByDB(),
 		textsCol("traits", func(n *Node) *[]string { return &n.Traits }),
 		js("network_data", func(n *Node) *json.RawMessage { return &n.NetworkData }),
 		optBoolCol("automated_clean", func(n *Node) **bool { return &n.AutomatedClean }),
@@ -272,6 +273,9 @@ func (q Queries) ListNodes(ctx context.Context, l ListNodes) ([]Node, error) {
 				b.cond("n."+f.col+" = %s::text", f.val)
 			}
 		}
+		if l.Conductors != nil {
+			b.cond("n.conductor = ANY(%s::text[])", l.Conductors)
+		}
 		if l.ChassisUUID != "" {
 			id, err := uuid.Parse(l.ChassisUUID)
 			if err != nil {
@@ -331,6 +335,21 @@ func (q Queries) UpdateNode(ctx context.Context, n Node) (Node, error) {
 		return Node{}, fmt.Errorf("update node %s: %w", n.UUID, err)
 	}
 	return out, nil
+}
+
+// ConductorGroups returns the conductor groups of the nodes, sorted, with
+// the empty group always first.
+func (q Queries) ConductorGroups(ctx context.Context) ([]string, error) {
+	rows, err := q.db.Query(ctx, `SELECT DISTINCT conductor_group FROM nodes WHERE conductor_group <> ''
+		ORDER BY conductor_group`)
+	if err != nil {
+		return nil, fmt.Errorf("conductor groups: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("conductor groups: %w", err)
+	}
+	return append([]string{""}, out...), nil
 }
 
 // DeleteNode deletes the node with that UUID, with its ports and history.

@@ -147,8 +147,9 @@ type InProgressQuery struct {
 
 // NodeRef names a node at a version.
 type NodeRef struct {
-	UUID    string
-	Version int64
+	UUID           string
+	Version        int64
+	ConductorGroup string
 }
 
 // NodesInProgress returns up to q.Limit nodes that q selects, oldest write
@@ -161,7 +162,7 @@ func (q Queries) NodesInProgress(ctx context.Context, iq InProgressQuery) ([]Nod
 	for i, s := range iq.States {
 		states[i] = string(s)
 	}
-	rows, err := q.db.Query(ctx, `SELECT uuid::text, version FROM nodes
+	rows, err := q.db.Query(ctx, `SELECT uuid::text, version, conductor_group FROM nodes
 		WHERE (provision_state = ANY($1::text[]) OR target_power_state IS NOT NULL)
 			AND COALESCE(updated_at, created_at) < now() - make_interval(secs => $2::float8)
 		ORDER BY COALESCE(updated_at, created_at), id LIMIT $3::int`, states, iq.Idle.Seconds(), iq.Limit)
@@ -172,7 +173,7 @@ func (q Queries) NodesInProgress(ctx context.Context, iq InProgressQuery) ([]Nod
 	var out []NodeRef
 	for rows.Next() {
 		var r NodeRef
-		if err := rows.Scan(&r.UUID, &r.Version); err != nil {
+		if err := rows.Scan(&r.UUID, &r.Version, &r.ConductorGroup); err != nil {
 			return nil, fmt.Errorf("nodes in progress: %w", err)
 		}
 		out = append(out, r)

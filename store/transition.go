@@ -44,6 +44,7 @@ var transitionSQL = `WITH cur AS (
 		deploy_step = COALESCE($13::jsonb, n.deploy_step),
 		clean_step = COALESCE($14::jsonb, n.clean_step),
 		driver_internal_info = COALESCE($15::jsonb, n.driver_internal_info),
+		conductor = COALESCE(NULLIF($24::text, ''), n.conductor),
 		inspection_started_at = CASE WHEN $19::boolean THEN now() ELSE n.inspection_started_at END,
 		inspection_finished_at = CASE WHEN $20::boolean THEN now() WHEN $19::boolean THEN NULL
 			ELSE n.inspection_finished_at END
@@ -51,10 +52,10 @@ var transitionSQL = `WITH cur AS (
 	WHERE n.id = cur.id AND cur.provision_state = ANY($2::text[])
 	RETURNING n.*, cur.provision_state AS from_state
 ), ev AS (
-	INSERT INTO node_events (uuid, node_id, severity, event_type, event, request_id, user_id, project_id)
+	INSERT INTO node_events (uuid, node_id, severity, event_type, event, request_id, user_id, project_id, conductor)
 	SELECT gen_random_uuid(), upd.id, $16::text, 'provisioning',
 		COALESCE(NULLIF($17::text, ''), upd.from_state || ' -> ' || upd.provision_state), NULLIF($5::text, ''),
-		NULLIF($21::text, ''), NULLIF($22::text, '')
+		NULLIF($21::text, ''), NULLIF($22::text, ''), $24::text
 	FROM upd
 ), drop AS (
 	UPDATE node_operations o SET config_drive = NULL FROM upd
@@ -111,6 +112,7 @@ func (q Queries) Transition(ctx context.Context, r TransitionRequest) (Node, err
 		setLastErr, lastErr, r.PowerState != nil, power, setInstanceUUID, instanceUUID,
 		optJSON(r.InstanceInfo), optJSON(r.DeployStep), optJSON(r.CleanStep), optJSON(r.DriverInternalInfo),
 		severity, r.Event, r.DropConfigDrives, r.InspectionStarted, r.InspectionFinished, r.User, r.Project, nonNil(r.RemoveInstanceKeys),
+		r.Conductor,
 	), &applied, &seen, &reqID)
 	if err != nil {
 		return Node{}, fmt.Errorf("transition node %s to %q: %w", r.UUID, r.To, translate(err, ErrNotFound))

@@ -50,12 +50,15 @@ type Node struct {
 	ChassisUUID        *string // resolved from chassis_id on read
 	// AllocationUUID is the allocation holding the node (read only: the
 	// allocation's node link, see Allocation).
-	AllocationUUID       *string
-	ResourceClass        *string
-	Description          *string
-	Owner                *string
-	Lessee               *string
-	ConductorGroup       string
+	AllocationUUID *string
+	ResourceClass  *string
+	Description    *string
+	Owner          *string
+	Lessee         *string
+	ConductorGroup string
+	// Conductor is the worker whose operation last moved the node's
+	// provision state ("" = none yet); set by Transition only.
+	Conductor            string
 	Traits               []string
 	NetworkData          json.RawMessage
 	AutomatedClean       *bool
@@ -218,12 +221,14 @@ type ListNodes struct {
 	ResourceClass  string
 	ChassisUUID    string
 	ConductorGroup string
-	Owner          string
-	Lessee         string
-	Fault          string
-	Retired        *bool
-	InstanceUUID   string
-	Shard          string
+	// Conductors selects nodes whose Conductor is one of these (nil: any).
+	Conductors   []string
+	Owner        string
+	Lessee       string
+	Fault        string
+	Retired      *bool
+	InstanceUUID string
+	Shard        string
 	// Project keeps the nodes this project owns or leases (owner = Project
 	// OR lessee = Project): what a project-scoped caller may list.
 	Project string
@@ -271,10 +276,13 @@ type ListVolume struct {
 // A retried call whose first attempt committed (node already in To with the
 // same Target) reports success: activities are at-least-once.
 type TransitionRequest struct {
-	UUID   string
-	From   []node.ProvisionState
-	To     node.ProvisionState
-	Target node.ProvisionState // target_provision_state after the move ("" = null)
+	// Conductor names the worker making the move; recorded on the node and
+	// its history event ("" = leave the node's as is).
+	Conductor string
+	UUID      string
+	From      []node.ProvisionState
+	To        node.ProvisionState
+	Target    node.ProvisionState // target_provision_state after the move ("" = null)
 
 	// Optional field updates applied in the same write. nil = leave alone.
 	LastError    *string // "" clears last_error (null)

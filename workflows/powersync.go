@@ -63,6 +63,7 @@ func PowerSyncPass(ctx workflow.Context) (PowerSyncResult, error) {
 		res.Checked += page.Checked
 		var writes []activities.PowerSyncWrite
 		var forces []contract.PowerInput
+		var groups []string
 		for _, o := range page.Observations {
 			d := decideSync(o, settings)
 			res.add(d)
@@ -71,6 +72,7 @@ func PowerSyncPass(ctx workflow.Context) (PowerSyncResult, error) {
 			}
 			if d.force != nil {
 				forces = append(forces, *d.force)
+				groups = append(groups, o.ConductorGroup)
 			}
 		}
 		if len(writes) > 0 {
@@ -81,7 +83,7 @@ func PowerSyncPass(ctx workflow.Context) (PowerSyncResult, error) {
 			res.Recorded += rec.Applied
 			res.Lost += rec.Lost
 		}
-		started, lost, err := startCorrections(ctx, forces)
+		started, lost, err := startCorrections(ctx, forces, groups)
 		res.Forced += started
 		res.Lost += lost
 		if err != nil {
@@ -178,27 +180,32 @@ func decideSync(o activities.PowerObservation, s activities.PowerSyncSettings) s
 }
 
 // startCorrections starts one set-power workflow per forced correction on
-// the node's lock, abandoned by this pass (they outlive it). A node whose
-// lock is held by an operation loses the correction: the operation decides
-// the node's power.
-func startCorrections(ctx workflow.Context, forces []contract.PowerInput) (started, lost int, err error) {
+// the node's lock and its conductor group's queue (groups[i] for
+// forces[i]), abandoned by this pass (they outlive it). A node whose lock is
+// held by an operation loses the correction: the operation decides the
+// node's power.
+func startCorrections(ctx workflow.Context, forces []contract.PowerInput, groups []string) (started, lost int, err error) {
 	ids := make([]string, len(forces))
 	inputs := make([]any, len(forces))
 	for i, f := range forces {
 		ids[i], inputs[i] = f.NodeUUID, f
 	}
-	return startOnLocks(ctx, contract.PowerName, ids, inputs)
+	return startOnLocks(ctx, contract.PowerName, ids, groups, inputs)
 }
 
 // startOnLocks starts workflow name on the lock of each node (its
-// WorkflowID), with inputs[i] for nodes[i], abandoned by the caller. It
-// counts the workflows started and the nodes whose lock an operation held
-// (nothing started there: the operation wins).
-func startOnLocks(ctx workflow.Context, name string, nodes []string, inputs []any) (started, held int, err error) {
+// WorkflowID), with inputs[i] for nodes[i], on the task queue of the node's
+// conductor group groups[i] (the caller runs on the empty group's queue, the
+// base of every group's), abandoned by the caller. It counts the workflows
+// started and the nodes whose lock an operation held (nothing started there:
+// the operation wins).
+func startOnLocks(ctx workflow.Context, name string, nodes, groups []string, inputs []any) (started, held int, err error) {
 	futures := make([]workflow.ChildWorkflowFuture, len(nodes))
+	base := workflow.GetInfo(ctx).TaskQueueName
 	for i, uuid := range nodes {
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID:            contract.WorkflowID(uuid),
+			TaskQueue:             contract.GroupTaskQueue(base, groups[i]),
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		})

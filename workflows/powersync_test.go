@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/ferric-project/ferric/activities"
 	"github.com/ferric-project/ferric/drivers"
@@ -262,5 +264,48 @@ func BenchmarkPowerSync10k(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestPowerSyncCorrectionOnGroupQueue: a forced correction runs on the task
+// queue of the node's conductor group, the pass's own queue suffixed with
+// the group.
+func TestPowerSyncCorrectionOnGroupQueue(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	reg := drivers.NewRegistry()
+	fake.New().Register(reg)
+	n := createFakeNode(t, st, "grouped", node.Available, node.PowerOff, `{}`)
+	n.ConductorGroup = "rack7"
+	if _, err := st.UpdateNode(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	setHardware(t, reg, n.UUID, drivers.PowerOn)
+
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestWorkflowEnvironment()
+	env.RegisterActivity(&activities.Activities{Drivers: reg, Nodes: st, PollInterval: time.Millisecond})
+	env.RegisterActivity(&activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: 4,
+		Settings: activities.PowerSyncSettings{PageSize: 10, MaxFailures: 3, Force: true}})
+	workflows.Register(env)
+	var (
+		mu     sync.Mutex
+		queues []string
+	)
+	env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
+		mu.Lock()
+		defer mu.Unlock()
+		queues = append(queues, info.TaskQueueName)
+	})
+	env.ExecuteWorkflow(contract.PowerSyncName)
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("pass: %v", err)
+	}
+	const base = "default-test-taskqueue" // the test environment's queue
+	if want := contract.GroupTaskQueue(base, "rack7"); len(queues) != 1 || queues[0] != want {
+		t.Errorf("corrections started on %v, want one on %q", queues, want)
+	}
+	if got := hardware(t, reg, n.UUID); got != drivers.PowerOff {
+		t.Errorf("forced node's hardware is %q, want power off", got)
 	}
 }

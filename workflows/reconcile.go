@@ -42,12 +42,14 @@ func ReconcileNodes(ctx workflow.Context) (ReconcileResult, error) {
 	}
 	res.Candidates = len(refs)
 	nodes := make([]string, len(refs))
+	groups := make([]string, len(refs))
 	inputs := make([]any, len(refs))
 	for i, r := range refs {
-		nodes[i], inputs[i] = r.UUID, contract.RecoverInput{NodeUUID: r.UUID, Version: r.Version}
+		nodes[i], groups[i] = r.UUID, r.ConductorGroup
+		inputs[i] = contract.RecoverInput{NodeUUID: r.UUID, Version: r.Version}
 	}
 	var err error
-	res.Checked, res.Held, err = startOnLocks(ctx, contract.RecoverName, nodes, inputs)
+	res.Checked, res.Held, err = startOnLocks(ctx, contract.RecoverName, nodes, groups, inputs)
 	if err != nil {
 		return res, err
 	}

@@ -4,7 +4,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ferric-project/ferric/cmd/ferric/devtemporal"
@@ -23,6 +25,7 @@ type config struct {
 	temporalUIAddr string
 	namespace      string
 	taskQueue      string
+	groups         string // conductor groups the worker serves, comma-separated ("" = the empty group)
 	apiAddr        string
 	publicURL      string
 	conductor      string
@@ -108,6 +111,7 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	str(&c.temporalUIAddr, "temporal-ui-address", "FERRIC_TEMPORAL_UI_ADDRESS", "127.0.0.1:8233", "dev: Temporal Web UI host:port (empty disables)")
 	str(&c.namespace, "namespace", "FERRIC_TEMPORAL_NAMESPACE", "default", "Temporal namespace")
 	str(&c.taskQueue, "task-queue", "FERRIC_TASK_QUEUE", "ferric", "Temporal task queue")
+	str(&c.groups, "conductor-groups", "FERRIC_CONDUCTOR_GROUPS", "", "worker: conductor groups served, comma-separated; each group is the task queue <task-queue>-<group>, the empty group <task-queue> itself (list it as an empty item, e.g. \",a\"; default: the empty group only)")
 	str(&c.apiAddr, "api-address", "FERRIC_API_ADDRESS", "127.0.0.1:6385", "API listen host:port")
 	str(&c.publicURL, "public-url", "FERRIC_PUBLIC_URL", "", "API URL used in links (default: from the request)")
 	str(&c.conductor, "conductor", "FERRIC_CONDUCTOR", "ferric", "conductor name shown in the API")
@@ -195,4 +199,20 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 		return config{}, err
 	}
 	return c, nil
+}
+
+// conductorGroups are the conductor groups a worker serves (lower-cased, as
+// the API stores them): the empty group when none is configured.
+func (c *config) conductorGroups() []string {
+	if strings.TrimSpace(c.groups) == "" {
+		return []string{""}
+	}
+	var out []string
+	for _, g := range strings.Split(c.groups, ",") {
+		g = strings.ToLower(strings.TrimSpace(g))
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
 }

@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,7 @@ import (
 	"github.com/ferric-project/ferric/store/pgcluster"
 	"github.com/ferric-project/ferric/store/seal"
 	"github.com/ferric-project/ferric/worker"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 func newLogger(cfg config, w io.Writer) *slog.Logger {
@@ -141,7 +143,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 	}
 	var workerStarted atomic.Bool
 	if runWorker {
-		checker.Checks = append(checker.Checks, workerCheck(tc, cfg.taskQueue, identity, &workerStarted))
+		checker.Checks = append(checker.Checks, workerCheck(tc,
+			contract.GroupTaskQueue(cfg.taskQueue, cfg.conductorGroups()[0]), identity, &workerStarted))
 	}
 
 	reg, closeDrivers := registry(cfg)
@@ -205,24 +208,33 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		g.Go(func() error { <-ctx.Done(); return srv.Close() })
 	}
 	if runWorker {
-		acts := &activities.Activities{Drivers: reg, Nodes: st, Agents: st, Operations: st, Allocations: st, PollInterval: cfg.pollInterval,
+		acts := &activities.Activities{Conductor: identity, Drivers: reg, Nodes: st, Agents: st, Operations: st, Allocations: st, PollInterval: cfg.pollInterval,
 			ReconcileIdle: cfg.reconcileIdle, Inspection: st, InspectAddPorts: cfg.addPorts,
 			CallbackTimeout: cfg.callbackWait, Results: st, DriverCalls: m}
 		ps := &activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: cfg.syncConc,
 			Settings: activities.PowerSyncSettings{Force: cfg.syncForce}, DriverCalls: m}
-		w := worker.New(worker.Config{Client: tc, TaskQueue: cfg.taskQueue, Activities: acts, PowerSync: ps,
-			MaxConcurrentActivities: cfg.workerSlots, MaxConcurrentWorkflowTasks: cfg.workerSlots})
+		groups := cfg.conductorGroups()
+		w := worker.NewGroups(worker.Config{Client: tc, TaskQueue: cfg.taskQueue, Activities: acts, PowerSync: ps,
+			MaxConcurrentActivities: cfg.workerSlots, MaxConcurrentWorkflowTasks: cfg.workerSlots}, groups)
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
 		defer w.Stop()
 		workerStarted.Store(true)
-		log.Info("worker started", "task_queue", cfg.taskQueue, "drivers", typeNames(reg))
+		log.Info("worker started", "task_queues", w.Queues(), "conductor_groups", groups, "drivers", typeNames(reg))
+		// The power sync pass and the reconciler run on the empty group's
+		// queue (the base of every group's); they start each node's
+		// corrections on its group's queue. Workers of other groups only
+		// leave the schedules to those serving the empty group.
+		schedules := slices.Contains(groups, "")
 		for _, sch := range []struct {
 			name   string
 			ensure func(context.Context, client.Client, string, time.Duration) error
 			every  time.Duration
 		}{{"power sync", worker.EnsurePowerSync, cfg.syncEvery}, {"reconciler", worker.EnsureReconcile, cfg.reconcileEvery}} {
+			if !schedules {
+				break
+			}
 			g.Go(func() error {
 				// The schedule lives in Temporal; failing to set it up must not
 				// stop the worker: retry in the background until it sticks.

@@ -68,6 +68,18 @@ const (
 // TaskQueue is the default task queue shared by API and workers.
 const TaskQueue = "ferric"
 
+// GroupTaskQueue is the task queue of conductor group group (Ironic's
+// conductor_group, API 1.46) on base: base itself for the empty group, so
+// deployments without groups keep their queue, and base-group otherwise.
+// Every workflow of a node runs on its group's queue, served only by the
+// workers given that group.
+func GroupTaskQueue(base, group string) string {
+	if group == "" {
+		return base
+	}
+	return base + "-" + group
+}
+
 // WorkflowID makes the node UUID the ID of every mutating workflow, so Temporal
 // refuses a second concurrent operation on the same node: the ID is the node lock.
 func WorkflowID(nodeUUID string) string { return "node/" + nodeUUID }
