@@ -205,6 +205,13 @@ func (s *Server) attachVIF(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	return s.changeVIFs(c, func(q store.Queries, n *store.Node) error { return attachFlat(c, q, n, a) })
+}
+
+// changeVIFs runs change on the node of the request under its lock when its
+// network interface records VIFs (a noop one records nothing), and answers
+// 204.
+func (s *Server) changeVIFs(c *fiber.Ctx, change func(q store.Queries, n *store.Node) error) error {
 	n, err := s.loadNode(c, param(c, "ident"))
 	if err != nil {
 		return err
@@ -214,7 +221,7 @@ func (s *Server) attachVIF(c *fiber.Ctx) error {
 		if !recordsVIFs(&n) {
 			return nil
 		}
-		return attachFlat(c, q, &n, a)
+		return change(q, &n)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nodeNotFound(param(c, "ident"))
@@ -371,23 +378,7 @@ func (s *Server) detachVIF(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.loadNode(c, param(c, "ident"))
-	if err != nil {
-		return err
-	}
-	err = s.lockedWrite(c, []string{n.UUID}, func(q store.Queries, nodes map[string]store.Node) error {
-		n := nodes[n.UUID]
-		if !recordsVIFs(&n) {
-			return nil
-		}
-		return detachFlat(c, q, &n, vif)
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nodeNotFound(param(c, "ident"))
-	} else if err != nil {
-		return err
-	}
-	return empty(c, fiber.StatusNoContent)
+	return s.changeVIFs(c, func(q store.Queries, n *store.Node) error { return detachFlat(c, q, n, vif) })
 }
 
 // detachFlat is VIFPortIDMixin.vif_detach: the port group or port (groups
