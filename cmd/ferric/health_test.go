@@ -197,22 +197,8 @@ func TestHealthDatabaseStopped(t *testing.T) {
 	storetest.URL(t) // skips (locally) or fails (CI) like every database test
 	t.Parallel()
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "pg")
-	pg, err := pgcluster.Start(ctx, pgcluster.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, pg, dir := startStackOnPrivateDB(t)
 	port := pg.Port()
-	t.Cleanup(func() { _ = pg.Stop(context.Background()) })
-	st, err := store.Open(ctx, pg.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	s := startStackOn(t, st, "all", func(c *config) { c.syncEvery, c.reconcileEvery = 0, 0 })
 	base := strings.TrimSuffix(s.endpoint, "/v1")
 	wantChecks(t, waitProbe(t, base+"/readyz", 200, 20*time.Second), []string{"database", "temporal", "worker"}, nil)
 
@@ -224,9 +210,11 @@ func TestHealthDatabaseStopped(t *testing.T) {
 		t.Errorf("/healthz with the database down = %d", code)
 	}
 
-	if pg, err = pgcluster.Start(ctx, pgcluster.Config{Dir: dir, Port: port}); err != nil {
+	pg, err := pgcluster.Start(ctx, pgcluster.Config{Dir: dir, Port: port})
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = pg.Stop(context.Background()) })
 	wantChecks(t, waitProbe(t, base+"/readyz", 200, 30*time.Second), []string{"database", "temporal", "worker"}, nil)
 }
 

@@ -26,22 +26,8 @@ func TestDatabaseOutageMidOperation(t *testing.T) {
 	storetest.URL(t) // skips (locally) or fails (CI) like every database test
 	t.Parallel()
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "pg")
-	pg, err := pgcluster.Start(ctx, pgcluster.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, pg, dir := startStackOnPrivateDB(t)
 	port := pg.Port()
-	t.Cleanup(func() { _ = pg.Stop(context.Background()) })
-	st, err := store.Open(ctx, pg.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	s := startStackOn(t, st, "all", func(c *config) { c.syncEvery, c.reconcileEvery = 0, 0 })
 
 	deploy := createNode(t, s, "outage-deploy", map[string]any{"fake_deploy_delay": "5s"})
 	s.provision(t, deploy.UUID, nodes.TargetManage, nodes.Manageable)
@@ -85,6 +71,7 @@ func TestDatabaseOutageMidOperation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = pg.Stop(context.Background()) })
 	t.Logf("database back after %s", time.Since(down).Round(time.Second))
 
 	d := s.waitFor(t, deploy.UUID, 2*time.Minute, func(n *nodes.Node) bool {
@@ -109,4 +96,27 @@ func TestDatabaseOutageMidOperation(t *testing.T) {
 		}
 	}
 	s.power(t, power.UUID, nodes.PowerOn, "power on")
+}
+
+// startStackOnPrivateDB starts role all (no power sync, no reconciler) on a
+// PostgreSQL cluster of the test's own, which the test may stop and start
+// (pg.Stop, pgcluster.Start on dir); the cluster stops at the end.
+func startStackOnPrivateDB(t *testing.T) (*stack, *pgcluster.Cluster, string) {
+	t.Helper()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "pg")
+	pg, err := pgcluster.Start(ctx, pgcluster.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Stop(context.Background()) })
+	st, err := store.Open(ctx, pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return startStackOn(t, st, "all", func(c *config) { c.syncEvery, c.reconcileEvery = 0, 0 }), pg, dir
 }
