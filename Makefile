@@ -4,6 +4,10 @@ GO          ?= go
 BIN         := bin
 DATA        ?= .data
 TESTDB_DIR  ?= $(abspath $(DATA))/testdb
+# A Debian 13 root with today's baremetal client and ironic-python-agent (.ci/trixie-root builds it); the tests
+# that need it skip when it is absent outside CI.
+TRIXIE_DIR  ?= /var/tmp/ferric-trixie
+TRIXIE_ENV  := $(if $(wildcard $(TRIXIE_DIR)/root/.ready),FERRIC_TRIXIE_ROOT="$(TRIXIE_DIR)")
 MODULE      := github.com/ferric-project/ferric
 GOTEST_FLAGS ?= -count=1 -timeout 20m
 
@@ -17,16 +21,31 @@ $(BIN)/ferric: $(shell find . -name '*.go' -not -path './$(DATA)/*') go.mod go.s
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -o $@ ./cmd/ferric
 
+## temporal: a Temporal server (cmd/temporal-server, the pinned go.temporal.io/server) and the upstream schema tool,
+## for the tests and benches that run Temporal as a process of its own (TestSeparateProcesses).
+TEMPORAL_BINS := $(BIN)/temporal-server $(BIN)/temporal-sql-tool
+.PHONY: temporal
+temporal: $(TEMPORAL_BINS)
+
+$(BIN)/temporal-server: cmd/temporal-server/main.go go.mod go.sum
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -o $@ ./cmd/temporal-server
+
+$(BIN)/temporal-sql-tool: go.mod go.sum
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -o $@ go.temporal.io/server/cmd/tools/sql
+
 ## run: the whole stack in one process (Temporal + UI, private PostgreSQL, API, worker).
 run: build
 	./$(BIN)/ferric dev -data-dir $(DATA)
 
 ## test: every test, with a throwaway PostgreSQL cluster started for the run.
-test: fmt-check vet lint check-imports lint-workflows build
+test: fmt-check vet lint check-imports lint-workflows build temporal
 	@set -euo pipefail; \
 	url=$$(./$(BIN)/ferric testdb -log-level warn start $(TESTDB_DIR)); \
 	trap './$(BIN)/ferric testdb -log-level warn stop $(TESTDB_DIR)' EXIT; \
-	FERRIC_TEST_DATABASE_URL="$$url" FERRIC_BIN="$(abspath $(BIN))/ferric" $(GO) test $(GOTEST_FLAGS) ./...
+	FERRIC_TEST_DATABASE_URL="$$url" FERRIC_BIN="$(abspath $(BIN))/ferric" $(TRIXIE_ENV) \
+	FERRIC_TEMPORAL_BIN="$(abspath $(BIN))/temporal-server" FERRIC_TEMPORAL_SQL_TOOL="$(abspath $(BIN))/temporal-sql-tool" $(GO) test $(GOTEST_FLAGS) ./...
 
 vet:
 	$(GO) vet ./...

@@ -12,10 +12,14 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/inspection/rules"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
@@ -68,6 +72,9 @@ type Activities struct {
 	// "active" (with an IP address), "pxe" (the NIC the node booted from;
 	// the default, as Ironic's [inspector]add_ports) or "disabled".
 	InspectAddPorts string
+	// InspectionRules is how inspection runs its rules: the secrets mask
+	// and the built-in rules (Ironic's [inspection_rules]).
+	InspectionRules rules.Config
 	// Operations holds the operation records (what a request gave beyond
 	// its verb: config drive, steps); nil: operations with a record fail.
 	Operations OperationStore
@@ -89,6 +96,9 @@ type Activities struct {
 	Results StepResultStore
 	// DriverCalls is told of every driver call (nil: nobody).
 	DriverCalls DriverCallObserver
+	// Media records the virtual media attached to nodes (nil: virtual
+	// media calls fail).
+	Media MediaStore
 }
 
 // DriverCallObserver is told of every driver call an activity makes: the
@@ -98,19 +108,28 @@ type DriverCallObserver interface {
 	ObserveDriverCall(driver, call string, took time.Duration, err error)
 }
 
-// timeCall starts timing a driver call; the function it returns records the
-// call with its error.
-func timeCall(o DriverCallObserver, driver, call string) func(error) {
-	if o == nil {
-		return func(error) {}
-	}
+// timeCall starts timing a driver call, and a span for it under the
+// activity's (the tracer of the span in ctx: none when tracing is off); the
+// function it returns records the call with its error and ends the span.
+func timeCall(ctx context.Context, o DriverCallObserver, driver, call string) func(error) {
+	_, span := trace.SpanFromContext(ctx).TracerProvider().Tracer("ferric/drivers").Start(ctx, "driver "+call,
+		trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("ferric.driver", driver), attribute.String("ferric.driver_call", call)))
 	start := time.Now()
-	return func(err error) { o.ObserveDriverCall(driver, call, time.Since(start), err) }
+	return func(err error) {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+		if o != nil {
+			o.ObserveDriverCall(driver, call, time.Since(start), err)
+		}
+	}
 }
 
 // call is timeCall with the activities' observer.
-func (a *Activities) call(driver, call string) func(error) {
-	return timeCall(a.DriverCalls, driver, call)
+func (a *Activities) call(ctx context.Context, driver, call string) func(error) {
+	return timeCall(ctx, a.DriverCalls, driver, call)
 }
 
 // NodeInfo is what a workflow may know of a node: no secrets.
@@ -133,6 +152,8 @@ type NodeInfo struct {
 	// CallbackTimeoutSeconds is the worker's bound on a wait for the agent
 	// (0: the workflow's default).
 	CallbackTimeoutSeconds int `json:"callback_timeout_seconds,omitempty"`
+	// DisablePowerOff: the node is never powered off (API 1.95).
+	DisablePowerOff bool `json:"disable_power_off,omitempty"`
 }
 
 // LoadNode returns the workflow-visible facts of a node.
@@ -143,7 +164,7 @@ func (a *Activities) LoadNode(ctx context.Context, uuid string) (NodeInfo, error
 	}
 	info := NodeInfo{UUID: n.UUID, ProvisionState: n.ProvisionState, PowerState: n.PowerState,
 		Maintenance: n.Maintenance, Version: n.Version, TargetProvisionState: n.TargetProvisionState,
-		TargetPowerState: n.TargetPowerState, Retired: n.Retired,
+		TargetPowerState: n.TargetPowerState, Retired: n.Retired, DisablePowerOff: n.DisablePowerOff,
 		CallbackTimeoutSeconds: int(a.CallbackTimeout / time.Second)}
 	if t, err := a.Drivers.Type(n.Driver); err == nil {
 		info.InMemory = t.InMemory
@@ -163,6 +184,7 @@ type TransitionInput struct {
 	ClearInstance bool            `json:"clear_instance,omitempty"`
 	DeployStep    json.RawMessage `json:"deploy_step,omitempty"`
 	CleanStep     json.RawMessage `json:"clean_step,omitempty"`
+	ServiceStep   json.RawMessage `json:"service_step,omitempty"`
 	Event         string          `json:"event,omitempty"`
 	Error         bool            `json:"error,omitempty"`
 	// InspectionStarted and InspectionFinished stamp
@@ -186,7 +208,7 @@ func RescuePasswordKeys() []string { return []string{"rescue_password", "hashed_
 func (a *Activities) TransitionNode(ctx context.Context, in TransitionInput) (node.ProvisionState, error) {
 	r := store.TransitionRequest{UUID: in.UUID, From: in.From, To: in.To, Target: in.Target,
 		LastError: in.LastError, PowerState: in.PowerState, DeployStep: in.DeployStep,
-		CleanStep: in.CleanStep, Event: in.Event, Error: in.Error,
+		CleanStep: in.CleanStep, ServiceStep: in.ServiceStep, Event: in.Event, Error: in.Error,
 		InspectionStarted: in.InspectionStarted, InspectionFinished: in.InspectionFinished,
 		User: in.User, Project: in.Project, Conductor: a.Conductor}
 	if activity.IsActivity(ctx) {
@@ -269,7 +291,7 @@ func (a *Activities) ReadPowerState(ctx context.Context, uuid string) (node.Powe
 	if err != nil {
 		return "", classify(err)
 	}
-	done := a.call(driver, "power.get_power_state")
+	done := a.call(ctx, driver, "power.get_power_state")
 	s, err := p.PowerState(ctx)
 	done(err)
 	if err != nil {
@@ -300,16 +322,16 @@ func (a *Activities) ChangePowerState(ctx context.Context, in SetPowerInput) (no
 	want := drivers.PowerOn
 	switch in.Target {
 	case node.PowerOn:
-		done := a.call(driver, "power.set_power_state")
+		done := a.call(ctx, driver, "power.set_power_state")
 		err = p.SetPowerState(ctx, drivers.PowerOn)
 		done(err)
 	case node.PowerOff:
 		want = drivers.PowerOff
-		done := a.call(driver, "power.set_power_state")
+		done := a.call(ctx, driver, "power.set_power_state")
 		err = p.SetPowerState(ctx, drivers.PowerOff)
 		done(err)
 	case node.Rebooting:
-		done := a.call(driver, "power.reboot")
+		done := a.call(ctx, driver, "power.reboot")
 		err = drivers.Reboot(ctx, p)
 		done(err)
 	case node.SoftPowerOff, node.SoftRebooting:
@@ -319,11 +341,11 @@ func (a *Activities) ChangePowerState(ctx context.Context, in SetPowerInput) (no
 		}
 		if in.Target == node.SoftPowerOff {
 			want = drivers.PowerOff
-			done := a.call(driver, "power.soft_power_off")
+			done := a.call(ctx, driver, "power.soft_power_off")
 			err = sp.SoftPowerOff(ctx, timeout)
 			done(err)
 		} else {
-			done := a.call(driver, "power.soft_reboot")
+			done := a.call(ctx, driver, "power.soft_reboot")
 			err = sp.SoftReboot(ctx, timeout)
 			done(err)
 		}
@@ -340,7 +362,7 @@ func (a *Activities) ChangePowerState(ctx context.Context, in SetPowerInput) (no
 	}
 	deadline := time.Now().Add(timeout)
 	for poll := 1; ; poll++ {
-		done := a.call(driver, "power.get_power_state")
+		done := a.call(ctx, driver, "power.get_power_state")
 		got, err := p.PowerState(ctx)
 		done(err)
 		if err != nil {
@@ -389,7 +411,7 @@ func (a *Activities) SetBootDevice(ctx context.Context, in BootDeviceInput) erro
 	if err != nil {
 		return classify(err)
 	}
-	done := a.call(driver, "management.set_boot_device")
+	done := a.call(ctx, driver, "management.set_boot_device")
 	err = m.SetBootDevice(ctx, in.Device, in.Persistent)
 	done(err)
 	if err != nil {
@@ -411,13 +433,13 @@ func (a *Activities) ReadBootDevice(ctx context.Context, uuid string) (BootDevic
 	if err != nil {
 		return BootDeviceInfo{}, classify(err)
 	}
-	done := a.call(driver, "management.get_boot_device")
+	done := a.call(ctx, driver, "management.get_boot_device")
 	dev, persistent, err := m.BootDevice(ctx)
 	done(err)
 	if err != nil {
 		return BootDeviceInfo{}, classify(fmt.Errorf("read boot device of node %s: %w", uuid, err))
 	}
-	done = a.call(driver, "management.get_supported_boot_devices")
+	done = a.call(ctx, driver, "management.get_supported_boot_devices")
 	sup, err := m.SupportedBootDevices(ctx)
 	done(err)
 	if err != nil {
@@ -444,7 +466,7 @@ func (a *Activities) DeployImage(ctx context.Context, uuid string) (bool, error)
 	if err != nil {
 		return false, classify(err)
 	}
-	called := a.call(driver, "deploy.deploy")
+	called := a.call(ctx, driver, "deploy.deploy")
 	done, err := d.Deploy(ctx)
 	called(err)
 	if err != nil {
@@ -459,7 +481,7 @@ func (a *Activities) TearDownInstance(ctx context.Context, uuid string) error {
 	if err != nil {
 		return classify(err)
 	}
-	called := a.call(driver, "deploy.tear_down")
+	called := a.call(ctx, driver, "deploy.tear_down")
 	err = d.TearDown(ctx)
 	called(err)
 	if err != nil {
@@ -474,7 +496,7 @@ func (a *Activities) CleanDisks(ctx context.Context, uuid string) (bool, error) 
 	if err != nil {
 		return false, classify(err)
 	}
-	called := a.call(driver, "deploy.clean")
+	called := a.call(ctx, driver, "deploy.clean")
 	done, err := d.Clean(ctx)
 	called(err)
 	if err != nil {
@@ -501,7 +523,7 @@ func (a *Activities) CallVendorMethod(ctx context.Context, in VendorInput) (json
 	if err != nil {
 		return nil, classify(err)
 	}
-	called := a.call(l.rec.Driver, "vendor.passthru")
+	called := a.call(ctx, l.rec.Driver, "vendor.passthru")
 	out, err := v.CallVendor(ctx, in.Method, in.Args)
 	called(err)
 	if err != nil {

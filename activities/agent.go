@@ -29,6 +29,19 @@ type AgentStore interface {
 	AgentSession(ctx context.Context, nodeUUID string) (store.AgentSession, error)
 	SetDeployProgress(ctx context.Context, nodeUUID string, step json.RawMessage) error
 	SetCleanProgress(ctx context.Context, nodeUUID string, step json.RawMessage) error
+	SetServiceProgress(ctx context.Context, nodeUUID string, step json.RawMessage) error
+}
+
+// stepWriter returns the writer of kind's step field (clean_step,
+// deploy_step or service_step).
+func stepWriter(st AgentStore, kind StepKind) func(context.Context, string, json.RawMessage) error {
+	switch kind {
+	case CleanSteps:
+		return st.SetCleanProgress
+	case ServiceSteps:
+		return st.SetServiceProgress
+	}
+	return st.SetDeployProgress
 }
 
 func (a *Activities) agents() (AgentStore, error) {
@@ -124,6 +137,14 @@ type AgentCommandInput struct {
 // BuildConfigDrive is AgentCommandInput.Build for write_configdrive.
 const BuildConfigDrive = "configdrive"
 
+// ImageWriteObserver is told of every image an agent wrote: the bytes and
+// how long the agent was seen running the command (from the first poll
+// that saw it running, so within one poll interval). The DriverCalls
+// observer is one when it has the method (main's metrics).
+type ImageWriteObserver interface {
+	ObserveImageWrite(bytes int64, took time.Duration)
+}
+
 // AgentProgress is the heartbeat detail of RunAgentCommand (shown by the
 // Temporal UI on the pending activity).
 type AgentProgress struct {
@@ -150,10 +171,7 @@ func (a *Activities) RunAgentCommand(ctx context.Context, in AgentCommandInput) 
 	if err := st.EnqueueAgentCommand(ctx, in.UUID, cmd); err != nil {
 		return wire.CommandResult{}, classify(fmt.Errorf("queue %s for the agent of node %s: %w", name, in.UUID, err))
 	}
-	set := st.SetDeployProgress
-	if in.Kind == CleanSteps {
-		set = st.SetCleanProgress
-	}
+	set := stepWriter(st, in.Kind)
 	if len(progress) > 0 {
 		// The step shows on the node from the moment it is queued.
 		if err := set(ctx, in.UUID, progress); err != nil {
@@ -173,6 +191,7 @@ func (a *Activities) RunAgentCommand(ctx context.Context, in AgentCommandInput) 
 		deadline = time.Now().Add(time.Duration(in.TimeoutSeconds) * time.Second)
 	}
 	written := int64(0)
+	var running time.Time // when the agent was first seen running the command
 	for {
 		sess, err := st.AgentSession(ctx, in.UUID)
 		if err != nil {
@@ -188,10 +207,16 @@ func (a *Activities) RunAgentCommand(ctx context.Context, in AgentCommandInput) 
 		// activity's own result is recorded in workflow history.
 		res := wire.CommandResult{ID: c.ID, Name: c.Name, Status: c.Status, Error: c.Error,
 			BytesWritten: c.BytesWritten, BytesTotal: c.BytesTotal}
+		if running.IsZero() && c.Status == wire.StatusRunning {
+			running = time.Now()
+		}
 		switch c.Status {
 		case wire.StatusSucceeded:
 			if err := a.recordAgentRAID(ctx, in.UUID, c); err != nil {
 				return wire.CommandResult{}, err
+			}
+			if o, ok := a.DriverCalls.(ImageWriteObserver); ok && c.BytesWritten > 0 && !running.IsZero() {
+				o.ObserveImageWrite(c.BytesWritten, time.Since(running))
 			}
 			return res, nil
 		case wire.StatusFailed:

@@ -26,6 +26,11 @@ type InspectStore interface {
 	CreatePort(ctx context.Context, p store.Port) (store.Port, error)
 	UpdatePort(ctx context.Context, p store.Port) (store.Port, error)
 	ListPorts(ctx context.Context, q store.ListPorts) ([]store.Port, error)
+	InspectionData(ctx context.Context, nodeUUID string) (store.Inventory, error)
+	DeleteInspectionData(ctx context.Context, nodeUUID string) error
+	// The inspection rules, and one transaction for what they change.
+	ListInspectionRules(ctx context.Context, f store.ListInspectionRules) ([]store.InspectionRule, error)
+	InTx(ctx context.Context, fn func(q store.Queries) error) error
 }
 
 func (a *Activities) inspectStore() (InspectStore, error) {
@@ -54,7 +59,7 @@ func (a *Activities) InspectHardware(ctx context.Context, uuid string) (bool, er
 		return false, classify(err)
 	}
 	stop := heartbeatEvery(ctx, inspectHeartbeatInterval)
-	called := a.call(l.rec.Driver, "inspect.inspect_hardware")
+	called := a.call(ctx, l.rec.Driver, "inspect.inspect_hardware")
 	doc, err := in.InspectHardware(ctx)
 	called(err)
 	stop()
@@ -169,11 +174,61 @@ func splitDocument(doc json.RawMessage) (documentParts, error) {
 	return p, nil
 }
 
+// ProcessInspectionData runs the inspection hooks (inventory.RunHooks:
+// Ironic's ramdisk-error, validate-interfaces, ports, architecture) on the
+// data a ramdisk posted to POST /v1/continue_inspection, and stores the
+// inventory and the processed plugin_data as the node's inventory; the
+// posted data is then dropped. A hook failure is InvalidInventory with
+// Ironic's message.
+func (a *Activities) ProcessInspectionData(ctx context.Context, uuid string) error {
+	st, err := a.inspectStore()
+	if err != nil {
+		return err
+	}
+	d, err := st.InspectionData(ctx, uuid)
+	if errors.Is(err, store.ErrNotFound) {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("no inspection data is pending for node %s", uuid), errTypeBadInventory, nil)
+	}
+	if err != nil {
+		return classify(fmt.Errorf("read inspection data of node %s: %w", uuid, err))
+	}
+	p, err := inventory.RunHooks(d.Inventory, d.PluginData, a.InspectAddPorts)
+	if err != nil {
+		return temporal.NewNonRetryableApplicationError(
+			"failed to run inspection hooks: "+hookMessage(err),
+			errTypeBadInventory, nil)
+	}
+	// Inspection rules (API 1.96) run in ApplyInspection, once the hooks'
+	// changes (properties, ports) are on the node, as in Ironic's
+	// continue_inspection.
+	if err := st.SetInventory(ctx, store.Inventory{NodeUUID: uuid, Inventory: d.Inventory, PluginData: p.PluginData,
+		Source: "agent"}); err != nil {
+		return classify(fmt.Errorf("store inventory of node %s: %w", uuid, err))
+	}
+	if err := st.DeleteInspectionData(ctx, uuid); err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+// hookMessage is a hook failure's message as Ironic words it.
+func hookMessage(err error) string {
+	if he := (*inventory.HookError)(nil); errors.As(err, &he) {
+		return he.Msg
+	}
+	return err.Error()
+}
+
 // ApplyInspectionInput applies a stored inventory to its node.
 type ApplyInspectionInput struct {
 	UUID string `json:"uuid"`
 	// AddPorts overrides the worker's InspectAddPorts ("" = the worker's).
 	AddPorts string `json:"add_ports,omitempty"`
+	// Hooks: the inventory came through POST /v1/continue_inspection and
+	// was processed by the hooks: ports and cpu_arch follow Ironic's ports
+	// and architecture hooks.
+	Hooks bool `json:"hooks,omitempty"`
 }
 
 // InspectionApplied says what ApplyInspection changed.
@@ -182,6 +237,9 @@ type InspectionApplied struct {
 	PortsCreated []string `json:"ports_created,omitempty"`
 	PortsSkipped []string `json:"ports_skipped,omitempty"` // MACs that belong to another node
 	PortsUpdated []string `json:"ports_updated,omitempty"` // pxe_enabled changed
+	// RulesApplied are the inspection rules whose actions ran (data from
+	// POST /v1/continue_inspection only, as Ironic's).
+	RulesApplied []string `json:"rules_applied,omitempty"`
 }
 
 // pxeKnown reports whether the inventory says which NIC the machine booted
@@ -198,7 +256,8 @@ func pxeKnown(nics []inventory.NIC) bool {
 // ApplyInspection does what Ironic's inspection does with an inventory:
 // node properties (cpus, memory_mb, local_gb, cpu_arch, capabilities'
 // boot_mode) and ports for the NICs found, as add_ports says, with
-// pxe_enabled on the NIC the node booted from.
+// pxe_enabled on the NIC the node booted from. Data the ramdisk posted
+// (in.Hooks) then goes through the inspection rules.
 func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInput) (InspectionApplied, error) {
 	var out InspectionApplied
 	st, err := a.inspectStore()
@@ -218,6 +277,18 @@ func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInpu
 		_ = json.Unmarshal(inv.PluginData, &doc.PluginData) // root_disk, when given; the rest is optional
 	}
 	sum := inventory.Summarize(doc)
+	policy := in.AddPorts
+	if policy == "" {
+		policy = a.InspectAddPorts
+	}
+	var hooked inventory.Processed
+	if in.Hooks {
+		if hooked, err = inventory.RunHooks(inv.Inventory, inv.PluginData, policy); err != nil {
+			return out, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("inventory of node %s: %v", in.UUID, err), errTypeBadInventory, nil)
+		}
+		sum.CPUArch = hooked.CPUArch
+	}
 	// Properties. The workflow holds the node's lock; only API writes
 	// (PATCH) can race: re-read and re-apply.
 	for attempt := 0; ; attempt++ {
@@ -260,6 +331,13 @@ func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInpu
 			return out, classify(fmt.Errorf("update properties of node %s: %w", in.UUID, err))
 		}
 	}
+	if in.Hooks {
+		if out, err = a.hookPorts(ctx, st, in.UUID, hooked, policy, out); err != nil {
+			return out, err
+		}
+		out.RulesApplied, err = a.applyInspectionRules(ctx, in.UUID)
+		return out, err
+	}
 	// Ports.
 	existing, err := st.ListPorts(ctx, store.ListPorts{NodeUUID: in.UUID})
 	if err != nil {
@@ -282,10 +360,6 @@ func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInpu
 			}
 			out.PortsUpdated = append(out.PortsUpdated, mac)
 		}
-	}
-	policy := in.AddPorts
-	if policy == "" {
-		policy = a.InspectAddPorts
 	}
 	for _, nic := range portsToAdd(sum.NICs, policy) {
 		mac := nic.MAC
@@ -343,4 +417,61 @@ func withCapability(caps, key, value string) string {
 		parts = append(parts, kv)
 	}
 	return strings.Join(append(parts, key+":"+value), ",")
+}
+
+// hookPorts is Ironic's ports hook: a port for each valid interface
+// (unless add_ports is disabled; a MAC that is already a port is left),
+// with pxe_enabled and the DHCP client-id in extra; then every port of the
+// node gets pxe_enabled from the inventory (keep_ports "all": none is
+// deleted).
+func (a *Activities) hookPorts(ctx context.Context, st InspectStore, uuid string, p inventory.Processed, policy string,
+	out InspectionApplied) (InspectionApplied, error) {
+	existing, err := st.ListPorts(ctx, store.ListPorts{NodeUUID: uuid})
+	if err != nil {
+		return out, classify(fmt.Errorf("list ports of node %s: %w", uuid, err))
+	}
+	have := map[string]bool{}
+	for _, port := range existing {
+		have[strings.ToLower(port.Address)] = true
+	}
+	if policy != inventory.AddPortsDisabled {
+		for _, nic := range p.Valid {
+			if have[strings.ToLower(nic.MAC)] {
+				continue
+			}
+			extra := json.RawMessage(`{}`)
+			if nic.ClientID != "" {
+				extra, _ = json.Marshal(map[string]string{"client-id": nic.ClientID})
+			}
+			mac := strings.ToLower(nic.MAC)
+			_, err := st.CreatePort(ctx, store.Port{Address: mac, NodeUUID: uuid, PXEEnabled: nic.PXE,
+				Extra: extra, LocalLinkConnection: json.RawMessage(`{}`), InternalInfo: json.RawMessage(`{}`)})
+			switch {
+			case errors.Is(err, store.ErrExists):
+				out.PortsSkipped = append(out.PortsSkipped, mac)
+			case err != nil:
+				return out, classify(fmt.Errorf("create port %s of node %s: %w", mac, uuid, err))
+			default:
+				have[mac] = true
+				out.PortsCreated = append(out.PortsCreated, mac)
+			}
+		}
+	}
+	pxe := map[string]bool{}
+	for _, nic := range p.All {
+		if nic.PXE {
+			pxe[strings.ToLower(nic.MAC)] = true
+		}
+	}
+	for _, port := range existing {
+		mac := strings.ToLower(port.Address)
+		if want := pxe[mac]; want != port.PXEEnabled {
+			port.PXEEnabled = want
+			if _, err := st.UpdatePort(ctx, port); err != nil {
+				return out, classify(fmt.Errorf("update port %s of node %s: %w", mac, uuid, err))
+			}
+			out.PortsUpdated = append(out.PortsUpdated, mac)
+		}
+	}
+	return out, nil
 }

@@ -85,6 +85,8 @@ func (p *PowerSync) PowerSyncSettings(context.Context) (PowerSyncSettings, error
 type PowerReadInput struct {
 	AfterID int64 `json:"after_id"`
 	Limit   int   `json:"limit"`
+	// Group, when not nil, reads the nodes of that conductor group only.
+	Group *string `json:"group,omitempty"`
 }
 
 // PowerObservation is what a read found on a node that needs a decision:
@@ -122,7 +124,8 @@ type PowerReadPage struct {
 // read: see store.PowerSyncQuery) with bounded concurrency, heartbeating.
 func (p *PowerSync) ReadPowerStates(ctx context.Context, in PowerReadInput) (PowerReadPage, error) {
 	nodes, err := p.Nodes.NodesForPowerSync(ctx, store.PowerSyncQuery{AfterID: in.AfterID, Limit: in.Limit,
-		ExcludeStates: node.SyncExcludedStates(), MaintenanceFault: node.FaultPowerFailure})
+		ExcludeStates: node.SyncExcludedStates(), MaintenanceFault: node.FaultPowerFailure,
+		ConductorGroup: in.Group})
 	if err != nil {
 		return PowerReadPage{}, classify(fmt.Errorf("list nodes for power sync: %w", err))
 	}
@@ -158,7 +161,7 @@ func (p *PowerSync) readOne(ctx context.Context, n *store.Node) *PowerObservatio
 		}
 		rctx, cancel := context.WithTimeout(ctx, timeout)
 		var got drivers.PowerState
-		done := timeCall(p.DriverCalls, n.Driver, "power.get_power_state")
+		done := timeCall(ctx, p.DriverCalls, n.Driver, "power.get_power_state")
 		got, err = pw.PowerState(rctx)
 		done(err)
 		cancel()

@@ -28,7 +28,7 @@ type ListNodesInProgressInput struct {
 const DefaultReconcileIdle = time.Minute
 
 // ListNodesInProgress lists nodes that an operation should be holding: in an
-// in-progress provision state (busy or waiting) or with a target power state,
+// in-progress provision state (busy, waiting or held) or with a target power state,
 // and unwritten for ReconcileIdle (an operation that just moved them is
 // certainly alive). Whether an operation still holds each one is for the
 // reconciler workflow to find out, on the node's lock.
@@ -37,8 +37,7 @@ func (a *Activities) ListNodesInProgress(ctx context.Context, in ListNodesInProg
 	if idle == 0 {
 		idle = DefaultReconcileIdle
 	}
-	states := append(node.BusyStates(), node.WaitStates()...)
-	refs, err := a.Nodes.NodesInProgress(ctx, store.InProgressQuery{States: states, Idle: max(idle, 0), Limit: in.Limit})
+	refs, err := a.Nodes.NodesInProgress(ctx, store.InProgressQuery{States: node.InProgressStates(), Idle: max(idle, 0), Limit: in.Limit})
 	if err != nil {
 		return nil, classify(fmt.Errorf("list nodes in progress: %w", err))
 	}

@@ -32,8 +32,9 @@ type StepKind string
 
 // Step kinds.
 const (
-	CleanSteps  StepKind = "clean"
-	DeploySteps StepKind = "deploy"
+	CleanSteps   StepKind = "clean"
+	DeploySteps  StepKind = "deploy"
+	ServiceSteps StepKind = "service"
 )
 
 // StepRef names one step without its arguments, which stay in the store: a
@@ -102,8 +103,11 @@ func (a *Activities) OperationFacts(ctx context.Context, in OperationFactsInput)
 	}
 	f := OperationFacts{RunsSteps: cat.RunsSteps}
 	catalog := cat.Deploy
-	if in.Kind == CleanSteps {
+	switch in.Kind {
+	case CleanSteps:
 		catalog = cat.Clean
+	case ServiceSteps:
+		catalog = cat.Service
 	}
 	for _, s := range catalog {
 		f.Catalog = append(f.Catalog, StepRef{Interface: string(s.Interface), Name: s.Name, Priority: s.Priority,
@@ -129,7 +133,7 @@ func (a *Activities) OperationFacts(ctx context.Context, in OperationFactsInput)
 			templates = refs(tsteps, f.Catalog, true)
 		}
 	}
-	manual := in.Kind == CleanSteps && in.OperationID != ""
+	manual := (in.Kind == CleanSteps || in.Kind == ServiceSteps) && in.OperationID != ""
 	if f.Plan, err = Plan(in.Kind, manual, f.Catalog, f.User, templates, f.RunsSteps); err != nil {
 		return OperationFacts{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("node %s: %v", in.UUID, err), contract.ErrTypeInvalidState, nil)
@@ -183,9 +187,12 @@ var ErrUnknownStep = errors.New("node does not support this step")
 //   - manual cleaning (manual): the request's steps, in its order, with the
 //     priority the interface gives them;
 //   - automated cleaning: the interfaces' steps with a priority above 0,
-//     ordered as deploy steps are.
+//     ordered as deploy steps are;
+//   - servicing (always manual): as manual cleaning.
 //
-// A given step that the catalog does not hold is ErrUnknownStep.
+// A given step that the catalog does not hold is ErrUnknownStep, except a
+// step named as one of Ironic's conductor-level steps (drivers.ReservedSteps:
+// hold, wait, power_on, power_off, reboot), which the workflow runs itself.
 func Plan(kind StepKind, manual bool, catalog, user, templates []StepRef, runsSteps bool) ([]StepRef, error) {
 	find := func(s StepRef) (StepRef, bool) {
 		i := slices.IndexFunc(catalog, func(c StepRef) bool { return c.ID() == s.ID() })
@@ -195,8 +202,12 @@ func Plan(kind StepKind, manual bool, catalog, user, templates []StepRef, runsSt
 		return catalog[i], true
 	}
 	user, templates = slices.Clone(user), slices.Clone(templates)
+	manualKind := (kind == CleanSteps || kind == ServiceSteps) && manual
 	for _, list := range [][]StepRef{user, templates} {
 		for i := range list {
+			if (manualKind || kind == DeploySteps) && slices.Contains(drivers.ReservedSteps(), list[i].Name) {
+				continue
+			}
 			c, ok := find(list[i])
 			if !ok {
 				return nil, fmt.Errorf("%w: %s step %s", ErrUnknownStep, kind, list[i].ID())
@@ -204,11 +215,12 @@ func Plan(kind StepKind, manual bool, catalog, user, templates []StepRef, runsSt
 			list[i].InBand, list[i].Core = c.InBand, c.Core
 		}
 	}
-	if kind == CleanSteps && manual {
+	if manualKind {
 		plan := user
 		for i := range plan {
-			c, _ := find(plan[i])
-			plan[i].Priority = c.Priority
+			if c, ok := find(plan[i]); ok {
+				plan[i].Priority = c.Priority
+			}
 		}
 		return plan, nil
 	}
@@ -257,8 +269,11 @@ func (a *Activities) operation(ctx context.Context, id string) (store.Operation,
 // requestSteps decodes an operation record's steps of kind.
 func requestSteps(op store.Operation, kind StepKind) ([]userStep, error) {
 	raw := op.DeploySteps
-	if kind == CleanSteps {
+	switch kind {
+	case CleanSteps:
 		raw = op.CleanSteps
+	case ServiceSteps:
+		raw = op.ServiceSteps
 	}
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
@@ -366,7 +381,7 @@ func (a *Activities) RunDeployStep(ctx context.Context, in StepInput) error {
 		return err
 	}
 	step := drivers.Step{Interface: kind, Name: in.Step.Name, Priority: in.Step.Priority}
-	called := a.call(l.rec.Driver, string(kind)+".run_step") // a label value per interface kind: bounded
+	called := a.call(ctx, l.rec.Driver, string(kind)+".run_step") // a label value per interface kind: bounded
 	res, err := r.RunStep(ctx, step, args)
 	called(err)
 	if err != nil {
@@ -412,19 +427,14 @@ func (a *Activities) recordStep(ctx context.Context, uuid string, res drivers.St
 	return nil
 }
 
-// showStep writes the step into the node's clean_step or deploy_step.
+// showStep writes the step into the node's clean_step, deploy_step or
+// service_step.
 func (a *Activities) showStep(ctx context.Context, in StepInput, args json.RawMessage) error {
 	st, err := a.agents()
 	if err != nil {
 		return err
 	}
-	js := stepJSON(in.Step, args, in.Kind)
-	if in.Kind == CleanSteps {
-		err = st.SetCleanProgress(ctx, in.UUID, js)
-	} else {
-		err = st.SetDeployProgress(ctx, in.UUID, js)
-	}
-	if err != nil {
+	if err := stepWriter(st, in.Kind)(ctx, in.UUID, stepJSON(in.Step, args, in.Kind)); err != nil {
 		return classify(fmt.Errorf("show %s step of node %s: %w", in.Kind, in.UUID, err))
 	}
 	return nil
@@ -632,4 +642,89 @@ func (a *Activities) configDriveParams(ctx context.Context, in AgentCommandInput
 		}
 	}
 	return p, nil
+}
+
+// FlowStep is what a workflow needs to run one of Ironic's conductor-level
+// steps (drivers.ReservedSteps) beyond its name: the wait step's
+// seconds, when given.
+type FlowStep struct {
+	Seconds *int `json:"seconds,omitempty"`
+}
+
+// StartFlowStep shows a conductor-level step (power_on, power_off, reboot,
+// wait) in the node's clean_step, deploy_step or service_step with the
+// arguments the request gave it, as Ironic's conductor does before it runs
+// one, and returns the arguments the workflow acts on: the wait step's
+// seconds (Ironic's int(args['seconds'])). An argument that is not a
+// whole number of seconds is ErrTypeInvalidParameter.
+func (a *Activities) StartFlowStep(ctx context.Context, in StepInput) (FlowStep, error) {
+	args, err := a.stepArgs(ctx, in)
+	if err != nil {
+		return FlowStep{}, err
+	}
+	if err := a.showStep(ctx, in, args); err != nil {
+		return FlowStep{}, err
+	}
+	if in.Step.Name != drivers.StepWait {
+		return FlowStep{}, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(args, &m); err != nil {
+		return FlowStep{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("the arguments of step %s are not an object: %v", in.Step.ID(), err),
+			contract.ErrTypeInvalidParameter, nil)
+	}
+	raw, ok := m["seconds"]
+	if !ok {
+		return FlowStep{}, nil
+	}
+	secs, err := waitSeconds(raw)
+	if err != nil {
+		return FlowStep{}, temporal.NewNonRetryableApplicationError(err.Error(), contract.ErrTypeInvalidParameter, nil)
+	}
+	return FlowStep{Seconds: &secs}, nil
+}
+
+// waitSeconds reads the wait step's seconds as Python's int() does: a
+// number (truncated toward zero), a string of decimal digits with an
+// optional sign, or a boolean; never negative (time.sleep refuses).
+func waitSeconds(raw json.RawMessage) (int, error) {
+	var v any
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return 0, fmt.Errorf("seconds %s is not a number: %w", raw, err)
+	}
+	var secs int
+	switch x := v.(type) {
+	case json.Number:
+		f, err := x.Float64()
+		if err != nil {
+			return 0, fmt.Errorf("seconds %s is not a number: %w", raw, err)
+		}
+		switch {
+		case f > 1<<31:
+			secs = 1 << 31 // the workflow clamps it to its maximum
+		case f < 0:
+			secs = -1
+		default:
+			secs = int(f)
+		}
+	case string:
+		n, err := strconv.Atoi(strings.TrimSpace(x))
+		if err != nil {
+			return 0, fmt.Errorf("invalid literal for int() with base 10: '%s'", x)
+		}
+		secs = n
+	case bool:
+		if x {
+			secs = 1
+		}
+	default:
+		return 0, fmt.Errorf("int() argument must be a string, a bytes-like object or a real number, not %s", raw)
+	}
+	if secs < 0 {
+		return 0, errors.New("sleep length must be non-negative")
+	}
+	return secs, nil
 }

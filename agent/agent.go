@@ -174,6 +174,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	hist := &history{seen: map[string]bool{}, done: map[string]wire.CommandResult{}}
 	var token string
+	inspected := map[string]bool{}
 	for {
 		lr, err := a.lookup(ctx, macs, token)
 		if err != nil {
@@ -181,6 +182,15 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		if lr.Config.AgentToken != "" {
 			token = lr.Config.AgentToken
+		}
+		// A node waiting in inspect wait gets its inventory through the
+		// inspection callback, as ironic-python-agent sends it.
+		if lr.Node.ProvisionState == wire.StateInspectWait && !inspected[lr.Node.UUID] {
+			if err := a.continueInspection(ctx, lr.Node.UUID); err != nil {
+				a.log.WarnContext(ctx, "inspection data not accepted", "node", lr.Node.UUID, "err", err)
+			} else {
+				inspected[lr.Node.UUID] = true
+			}
 		}
 		interval := a.cfg.HeartbeatInterval
 		if lr.Config.HeartbeatInterval > 0 {
@@ -508,6 +518,35 @@ func (a *Agent) execute(ctx context.Context, cmd wire.Command, prog *Progress) o
 }
 
 // inspect collects the hardware inventory document.
+// continueInspection collects the inventory and posts it to POST
+// /v1/continue_inspection, retrying a few times on failures other than a
+// refusal (4xx).
+func (a *Agent) continueInspection(ctx context.Context, nodeUUID string) error {
+	doc, err := a.inspect(ctx)
+	if err != nil {
+		return fmt.Errorf("inspect: %w", err)
+	}
+	body, err := inspectionPayload(doc)
+	if err != nil {
+		return err
+	}
+	delay := a.cfg.LookupRetryMin
+	for attempt := 1; ; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, a.cfg.RequestTimeout)
+		err = a.api.continueInspection(rctx, nodeUUID, body)
+		cancel()
+		var se *StatusError
+		if err == nil || attempt >= 5 || errors.Is(err, ErrNotFound) || (errors.As(err, &se) && se.Code < 500) {
+			return err
+		}
+		a.log.WarnContext(ctx, "posting inspection data failed; retrying", "err", err, "attempt", attempt)
+		if err := sleep(ctx, jitter(delay)); err != nil {
+			return err
+		}
+		delay = min(delay*2, a.cfg.LookupRetryMax)
+	}
+}
+
 func (a *Agent) inspect(ctx context.Context) (inventory.Document, error) {
 	if a.cfg.Collect != nil {
 		return a.cfg.Collect(ctx)

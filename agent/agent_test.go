@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +40,10 @@ type fakeAPI struct {
 	final         map[string]wire.CommandResult
 	finalOrder    []string
 	finalReported chan string // IDs, as their final result is acknowledged
+	state         string      // provision_state in lookup answers ("" = deploying)
+	inspections   []*http.Request
+	inspectBodies [][]byte
+	inspected     chan struct{} // one value per continue_inspection post
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
@@ -66,7 +71,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.issued++
 		_ = json.NewEncoder(w).Encode(wire.LookupResponse{
-			Node:   wire.LookupNode{UUID: testNode, ProvisionState: "deploying"},
+			Node:   wire.LookupNode{UUID: testNode, ProvisionState: cmpOr(f.state, "deploying")},
 			Config: wire.LookupConfig{AgentToken: tok},
 		})
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/heartbeat/"+testNode:
@@ -109,10 +114,26 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		_ = json.NewEncoder(w).Encode(resp)
+	case r.Method == http.MethodPost && r.URL.Path == "/v1/continue_inspection":
+		b, _ := io.ReadAll(r.Body)
+		f.inspections = append(f.inspections, r)
+		f.inspectBodies = append(f.inspectBodies, b)
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write([]byte(`{"node":{"uuid":"` + testNode + `"},"config":{"agent_token":"******"}}`))
+		if f.inspected != nil {
+			f.inspected <- struct{}{}
+		}
 	default:
 		f.t.Errorf("unexpected request %s %s", r.Method, r.URL)
 		w.WriteHeader(http.StatusNotFound)
 	}
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func (f *fakeAPI) snapshot() (heartbeats []wire.Heartbeat, final map[string]wire.CommandResult, lookups int) {

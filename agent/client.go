@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ferric-project/ferric/agent/wire"
+	"github.com/ferric-project/ferric/drivers/inventory"
 )
 
 // apiClient speaks the agent protocol (agent/wire) to ferric's API.
@@ -48,7 +49,45 @@ func (c *apiClient) heartbeat(ctx context.Context, node string, hb *wire.Heartbe
 	return &hr, nil
 }
 
+// inspectionPayload is doc as ironic-python-agent posts it: the inventory
+// under "inventory" and the plugin data's members beside it (the API puts
+// every member but the inventory into plugin_data).
+func inspectionPayload(doc inventory.Document) ([]byte, error) {
+	inv, err := json.Marshal(doc.Inventory)
+	if err != nil {
+		return nil, fmt.Errorf("encode inventory: %w", err)
+	}
+	pd, err := json.Marshal(doc.PluginData)
+	if err != nil {
+		return nil, fmt.Errorf("encode plugin data: %w", err)
+	}
+	b := append([]byte(`{"inventory":`), inv...)
+	if rest := bytes.TrimSpace(pd); len(rest) > 2 && rest[0] == '{' {
+		b = append(append(b, ','), rest[1:]...)
+		return b, nil
+	}
+	return append(b, '}'), nil
+}
+
+// continueInspection posts an inspection payload (inspectionPayload) to
+// POST /v1/continue_inspection, the endpoint ironic-python-agent posts to.
+// The agent has looked its node up already: it names it (node_uuid, API
+// 1.84), so the node is found whatever MACs the inventory reports.
+func (c *apiClient) continueInspection(ctx context.Context, nodeUUID string, body []byte) error {
+	u := c.base + "/v1/continue_inspection?node_uuid=" + url.QueryEscape(nodeUUID)
+	var out json.RawMessage
+	if err := c.doWith(ctx, http.MethodPost, u, "", body, &out, map[string]string{
+		"X-OpenStack-Ironic-API-Version": "1.84"}); err != nil {
+		return fmt.Errorf("continue inspection: %w", err)
+	}
+	return nil
+}
+
 func (c *apiClient) do(ctx context.Context, method, u, token string, body []byte, out any) error {
+	return c.doWith(ctx, method, u, token, body, out, nil)
+}
+
+func (c *apiClient) doWith(ctx context.Context, method, u, token string, body []byte, out any, headers map[string]string) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -63,6 +102,9 @@ func (c *apiClient) do(ctx context.Context, method, u, token string, body []byte
 	}
 	if token != "" {
 		req.Header.Set(wire.TokenHeader, token)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

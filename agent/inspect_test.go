@@ -3,8 +3,10 @@ package agent
 import (
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferric-project/ferric/agent/wire"
 	"github.com/ferric-project/ferric/drivers/inventory"
@@ -61,5 +63,66 @@ func TestAgentInspectFails(t *testing.T) {
 	_, final, _ := api.snapshot()
 	if res := final["i1"]; res.Status != wire.StatusFailed || !strings.Contains(res.Error, "cpuinfo") {
 		t.Errorf("inspect result = %+v, want a failure naming cpuinfo", res)
+	}
+}
+
+// TestAgentPostsInspection: in inspect wait the agent collects the
+// inventory and posts it to POST /v1/continue_inspection as
+// ironic-python-agent does (the inventory under "inventory", the plugin
+// data beside it), naming its node (node_uuid, API 1.84), once.
+func TestAgentPostsInspection(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join("inspect", "testdata", "server")
+	api := newFakeAPI(t)
+	api.state, api.inspected = wire.StateInspectWait, make(chan struct{}, 4)
+	stop, _ := testAgent(t, api, func(c *Config) {
+		c.SysfsRoot, c.ProcRoot = filepath.Join(root, "sys"), filepath.Join(root, "proc")
+		c.DevRoot, c.RunRoot = filepath.Join(root, "dev"), filepath.Join(root, "run")
+	})
+	select {
+	case <-api.inspected:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no inspection posted")
+	}
+	// It goes on heartbeating, and posts no more.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if hb, _, _ := api.snapshot(); len(hb) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no heartbeats after the inspection")
+		}
+	}
+	_ = stop()
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	if len(api.inspections) != 1 {
+		t.Fatalf("%d posts, want 1", len(api.inspections))
+	}
+	r := api.inspections[0]
+	if r.URL.Query().Get("node_uuid") != testNode || r.Header.Get("X-OpenStack-Ironic-API-Version") != "1.84" ||
+		r.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("post %s headers %v", r.URL, r.Header)
+	}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(api.inspectBodies[0], &body); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := body["plugin_data"]; ok || len(body["inventory"]) == 0 || len(body["all_interfaces"]) == 0 {
+		t.Errorf("payload members %v", slices.Collect(mapsKeys(body)))
+	}
+	var doc inventory.Document
+	if err := json.Unmarshal(body["inventory"], &doc.Inventory); err != nil || doc.Inventory.CPU.Count != 16 {
+		t.Errorf("inventory %+v %v", doc.Inventory.CPU, err)
+	}
+}
+
+func mapsKeys(m map[string]json.RawMessage) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
 	}
 }

@@ -195,31 +195,17 @@ func (s *Server) listAllocations(c *fiber.Ctx) error {
 		q.SortKey = sortKey
 	}
 	q.SortDesc = sortDir == "desc"
-	if marker, ok := query(c, "marker"); ok {
-		if _, err := argUUID("marker", marker); err != nil {
-			return err
-		}
-		m, err := s.Store.Allocation(ctx, marker)
-		if errors.Is(err, store.ErrNotFound) {
-			return allocationNotFound(marker)
-		} else if err != nil {
-			return fmt.Errorf("read marker allocation %s: %w", marker, err)
-		}
-		q.MarkerID = m.ID
+	if q.MarkerID, err = markerID(c, "allocation", s.Store.Allocation, allocationNotFound,
+		func(m *store.Allocation) int64 { return m.ID }); err != nil {
+		return err
 	}
 	list, err := s.Store.ListAllocations(ctx, q)
 	if err != nil {
 		return fmt.Errorf("list allocations: %w", err)
 	}
-	vw := s.view(c)
 	// Ironic's next link carries the sort and the fields, not the filters.
 	cq := collectionQuery{limit: limit, sortKey: sortKey, sortDir: sortDir, fields: fields}
-	var next string
-	if len(list) > 0 {
-		next = cq.next(vw.base, "allocations", nil, nil, len(list), list[len(list)-1].UUID)
-	}
-	p := allocationRes.plan(v, fields)
-	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return allocationRes.appendList(b, vw, list, p, next) })
+	return sendList(s, c, allocationRes, &cq, "allocations", nil, list, func(a *store.Allocation) *string { return &a.UUID })
 }
 
 // allocationTraitError is jsonschema's message for a trait that is not one

@@ -25,6 +25,9 @@ import (
 
 var latest = map[string]string{hdrVersion: "latest"}
 
+// v182 asks for Ironic 21.4's maximum, whose answers stay as they were.
+var v182 = map[string]string{hdrVersion: "1.82"}
+
 func ver(v string) map[string]string { return map[string]string{hdrVersion: v} }
 
 // faultString extracts the faultstring of an Ironic error body, checking
@@ -103,16 +106,16 @@ func TestMicroversionNegotiation(t *testing.T) {
 		wantIn     string
 	}{
 		{"absent means 1.1", nil, "/v1/nodes", 200, "1.1", true, ""},
-		{"latest", latest, "/v1/nodes", 200, "1.82", true, ""},
+		{"latest", latest, "/v1/nodes", 200, maxVersionString, true, ""},
 		{"explicit", ver("1.50"), "/v1/nodes", 200, "1.50", true, ""},
 		{"generic header", map[string]string{"OpenStack-API-Version": "compute 2.1, baremetal 1.61"}, "/v1/nodes", 200, "1.61", true, ""},
-		{"too high", ver("1.83"), "/v1/nodes", 406, "", true, "Version 1.83 was requested but the minor version is not supported"},
-		{"too low", ver("1.0"), "/v1/nodes", 406, "", true, "The supported version range is: [1.1, 1.82]."},
+		{"too high", ver("1.97"), "/v1/nodes", 406, "", true, "Version 1.97 was requested but the minor version is not supported"},
+		{"too low", ver("1.0"), "/v1/nodes", 406, "", true, "The supported version range is: [1.1, " + maxVersionString + "]."},
 		{"other major", ver("2.1"), "/v1/nodes", 406, "", true, "Mutually exclusive versions requested. Version 2.1"},
 		{"malformed", ver("1"), "/v1/nodes", 406, "", false, "Invalid value for X-OpenStack-Ironic-API-Version header"},
 		{"malformed words", ver("one.two"), "/v1/ports", 406, "", false, "Invalid value"},
 		{"three parts", ver("1.2.3"), "/v1", 406, "", false, "Invalid value"},
-		{"root is not versioned", ver("9.9"), "/", 200, "", false, ""},
+		{"root negotiates (Ironic 29)", ver("9.9"), "/", 406, "", true, "Version 9.9 requested but not supported"},
 	}
 	shared := newEnv(t)
 	for _, tt := range tests {
@@ -129,7 +132,7 @@ func TestMicroversionNegotiation(t *testing.T) {
 			if got := resp.Header.Get(hdrVersion); got != tt.wantVer {
 				t.Errorf("version header = %q, want %q", got, tt.wantVer)
 			}
-			hasMinMax := resp.Header.Get(hdrMinVersion) == "1.1" && resp.Header.Get(hdrMaxVersion) == "1.82"
+			hasMinMax := resp.Header.Get(hdrMinVersion) == "1.1" && resp.Header.Get(hdrMaxVersion) == maxVersionString
 			if hasMinMax != tt.wantMinMax {
 				t.Errorf("min/max headers present = %v, want %v", hasMinMax, tt.wantMinMax)
 			}
@@ -718,6 +721,19 @@ func TestPower(t *testing.T) {
 	e2 := newEnv(t)
 	seedNode(func(n *store.Node) { n.ProvisionState = node.Cleaning })(e2)
 	runSteps(t, e2, []step{{"cleaning", "PUT", u, `{"target":"power on"}`, nil, 400, `while it is in state "cleaning"`}})
+
+	// A power interface that its driver_info cannot build: refused at once,
+	// nothing started (Ironic validates the power interface first).
+	e3 := newNodeEnv(t, nil)
+	bad := "22222222-2222-2222-2222-222222222222"
+	e3.put(store.Node{UUID: bad, Driver: "ipmi", DriverInfo: json.RawMessage(`{}`), ProvisionState: node.Manageable,
+		Interfaces: store.Interfaces{Management: "ipmitool", Power: "ipmitool"}})
+	starts := len(e3.wf.starts)
+	runSteps(t, e3, []step{{"driver_info incomplete", "PUT", "/v1/nodes/" + bad + "/states/power",
+		`{"target":"power on"}`, nil, 400, "missing ipmi_address in driver_info"}})
+	if len(e3.wf.starts) != starts {
+		t.Errorf("a refused power change started %d workflows", len(e3.wf.starts)-starts)
+	}
 }
 
 func TestBootDevice(t *testing.T) {
@@ -906,14 +922,16 @@ func TestPorts(t *testing.T) {
 		{"duplicate in other case", "POST", "/v1/ports", `{"address":"52:54:00:AB:CD:EF","node_uuid":"` + sampleUUID + `"}`, nil, 409, "A port with MAC address 52:54:00:ab:cd:ef already exists."},
 		{"dash separators", "POST", "/v1/ports", `{"address":"52-54-00-ab-cd-e0","node_uuid":"` + sampleUUID + `"}`, nil, 400, "Expected valid MAC address for address: 52-54-00-ab-cd-e0"},
 		{"unknown node", "POST", "/v1/ports", `{"address":"52:54:00:ab:cd:e1","node_uuid":"11111111-1111-1111-1111-111111111111"}`, nil, 400, "Node 11111111-1111-1111-1111-111111111111 could not be found."},
-		{"node_uuid missing", "POST", "/v1/ports", `{"address":"52:54:00:ab:cd:e1"}`, nil, 400, "'node_uuid' is a required property"},
+		{"node_uuid missing", "POST", "/v1/ports", `{"address":"52:54:00:ab:cd:e1"}`, v182, 400, "'node_uuid' is a required property"},
+		{"node_uuid missing past 1.82", "POST", "/v1/ports", `{"address":"52:54:00:ab:cd:e1"}`, nil, 400, "'node_ident' is a required property"},
 		{"smartnic before 1.53", "POST", "/v1/ports", `{"address":"52:54:00:ab:cd:e1","node_uuid":"` + sampleUUID + `","is_smartnic":true}`, ver("1.52"), 406, ""},
 		{"local link", "POST", "/v1/ports", `{"address":"52:54:00:ab:cd:e2","node_uuid":"` + sampleUUID + `","local_link_connection":{"port_id":"Gig0/1","switch_id":"AA:BB:CC:DD:EE:FF"}}`, nil, 201, `"switch_id": "aa:bb:cc:dd:ee:ff"`}, // stored JSON as jsonb writes it
 		{"bad local link", "POST", "/v1/ports", `{"address":"52:54:00:ab:cd:e3","node_uuid":"` + sampleUUID + `","local_link_connection":{"port_id":"x"}}`, nil, 400, "is not valid under any of the given schemas"},
 		{"list by node", "GET", "/v1/ports?node=sample-node", "", nil, 200, portUUID},
 		{"list by address", "GET", "/v1/ports?address=52:54:00:12:34:56&fields=uuid", "", nil, 200, `{"ports":[{"uuid":"` + portUUID + `","links"`},
 		{"get", "GET", "/v1/ports/" + portUUID, "", nil, 200, `"pxe_enabled":true`},
-		{"get by non-uuid", "GET", "/v1/ports/nope", "", nil, 400, "Expected UUID for port_uuid: nope"},
+		{"get by non-uuid", "GET", "/v1/ports/nope", "", v182, 400, "Expected UUID for port_uuid: nope"},
+		{"get by name past 1.82", "GET", "/v1/ports/nope", "", nil, 404, "Port nope could not be found."},
 		{"patch bad MAC", "PATCH", "/v1/ports/" + portUUID, `[{"op":"replace","path":"/address","value":"zz"}]`, nil, 400, "Expected valid MAC address for address: zz"},
 		{"patch dup MAC", "PATCH", "/v1/ports/" + portUUID, `[{"op":"replace","path":"/address","value":"52:54:00:ab:cd:ef"}]`, nil, 409, "already exists"},
 		{"patch read-only", "PATCH", "/v1/ports/" + portUUID, `[{"op":"replace","path":"/uuid","value":"x"}]`, nil, 400, "Cannot patch /uuid."},

@@ -44,7 +44,7 @@ type Authenticator interface {
 // probes (orchestrators probe without credentials), its metrics and the
 // inventory schema agents and clients validate against. Every public()
 // rule of routeAccess is matched here (TestPublicRulesArePublic).
-var publicRoutes = regexp.MustCompile(`^((/|/v1|/v1/lookup|/v1/heartbeat/[a-z0-9\-]+)(\.json|\.xml)?|/healthz|/readyz|/metrics|/schemas/inventory\.v1\.json)$`)
+var publicRoutes = regexp.MustCompile(`^((/|/v1|/v1/lookup|/v1/heartbeat/[a-z0-9\-]+|/v1/continue_inspection)(\.json|\.xml)?|/healthz|/readyz|/metrics|/schemas/inventory\.v1\.json)$`)
 
 // isPublic reports whether path needs no credentials.
 func isPublic(path string) bool {

@@ -44,6 +44,9 @@ const (
 	// else not found) then rule, against the allocation's owner, in
 	// loadAllocation.
 	accessAllocation
+	// accessRunbook: a runbook's rule, checked against its owner by the
+	// handler (a public runbook may be read by anyone allowed to list).
+	accessRunbook
 	// accessAllocationList: allocation:list_all, or allocation:list
 	// filtered to the caller's project.
 	accessAllocationList
@@ -90,6 +93,7 @@ func onAllocation(r auth.Rule) access     { return access{kind: accessAllocation
 func onNodeAllocation(r auth.Rule) access { return access{kind: accessNodeAllocation, rule: r} }
 func special(k accessKind) access         { return access{kind: k} }
 func onObject(r auth.Rule) access         { return access{kind: accessObject, rule: r} }
+func onRunbook(r auth.Rule) access        { return access{kind: accessRunbook, rule: r} }
 func creating(r auth.Rule) access         { return access{kind: accessObjectCreate, rule: r} }
 func listing(list, all auth.Rule) access {
 	return access{kind: accessList, rule: list, all: all}
@@ -109,6 +113,7 @@ func routeAccess() []routeRule {
 		{get, "/v1", public()},
 		{get, "/v1/lookup", public()},
 		{post, "/v1/heartbeat/:node", public()},
+		{post, "/v1/continue_inspection", public()},
 		// The inventory schema describes a format; it holds no data.
 		{get, "/schemas/inventory.v1.json", public()},
 		// Liveness and readiness probes (orchestrators and load balancers
@@ -127,6 +132,7 @@ func routeAccess() []routeRule {
 		{get, "/v1/nodes/:ident", onNode(auth.NodeGet)},
 		{patch, "/v1/nodes/:ident", special(accessNodePatch)},
 		{del, "/v1/nodes/:ident", onNode(auth.NodeDelete)},
+		{get, "/v1/nodes/:ident/children", onNode(auth.NodeGet)}, // Ironic: the parent's node:get
 		{get, "/v1/nodes/:ident/validate", onNode(auth.NodeValidate)},
 		{get, "/v1/nodes/:ident/states", onNode(auth.NodeGetStates)},
 		{put, "/v1/nodes/:ident/states/provision", onNode(auth.NodeSetProvisionState)},
@@ -146,6 +152,10 @@ func routeAccess() []routeRule {
 		{get, "/v1/nodes/:ident/inventory", onNode(auth.NodeInventoryGet)},
 		{get, "/v1/nodes/:ident/bios", onNode(auth.NodeBIOSGet)},
 		{get, "/v1/nodes/:ident/bios/:name", onNode(auth.NodeBIOSGet)},
+		{get, "/v1/nodes/:ident/firmware", onNode(auth.NodeFirmwareGet)},
+		{get, "/v1/nodes/:ident/vmedia", onNode(auth.NodeVMediaGet)},
+		{post, "/v1/nodes/:ident/vmedia", onNode(auth.NodeVMediaAttach)},
+		{del, "/v1/nodes/:ident/vmedia", onNode(auth.NodeVMediaDetach)},
 		{get, "/v1/nodes/:ident/traits", onNode(auth.NodeTraitsList)},
 		{put, "/v1/nodes/:ident/traits", onNode(auth.NodeTraitsSet)},
 		{put, "/v1/nodes/:ident/traits/:trait", onNode(auth.NodeTraitsSet)},
@@ -233,6 +243,25 @@ func routeAccess() []routeRule {
 		{get, "/v1/deploy_templates/:ident", global(auth.DeployTemplateGet)},
 		{patch, "/v1/deploy_templates/:ident", global(auth.DeployTemplateUpdate)},
 		{del, "/v1/deploy_templates/:ident", global(auth.DeployTemplateDelete)},
+		// Inspection rules (1.96): Ironic checks only the get rule on a
+		// list (list_all is declared but not checked).
+		{get, "/v1/inspection_rules", global(auth.InspectionRuleGet)},
+		{post, "/v1/inspection_rules", global(auth.InspectionRuleCreate)},
+		{del, "/v1/inspection_rules", anyone()},
+		{patch, "/v1/inspection_rules", anyone()},
+		{get, "/v1/inspection_rules/:uuid", global(auth.InspectionRuleGet)},
+		{patch, "/v1/inspection_rules/:uuid", global(auth.InspectionRuleUpdate)},
+		{del, "/v1/inspection_rules/:uuid", global(auth.InspectionRuleDelete)},
+
+		// Runbooks (1.92): a runbook's rules are checked against its owner
+		// by the handlers (authorizeRunbook).
+		{get, "/v1/runbooks", listing(auth.RunbookList, auth.RunbookListAll)},
+		{post, "/v1/runbooks", global(auth.RunbookCreate)},
+		{del, "/v1/runbooks", anyone()},
+		{patch, "/v1/runbooks", anyone()},
+		{get, "/v1/runbooks/:ident", onRunbook(auth.RunbookGet)},
+		{patch, "/v1/runbooks/:ident", onRunbook(auth.RunbookUpdate)},
+		{del, "/v1/runbooks/:ident", onRunbook(auth.RunbookDelete)},
 
 		{get, "/v1/drivers", global(auth.DriverGet)},
 		{get, "/v1/drivers/:name", global(auth.DriverGet)},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -291,6 +292,16 @@ func isValidNodeName(s string, v int) bool {
 	return isValidLogicalName(s)
 }
 
+// checkAddress is the check of a port's or port group's address (Ironic's
+// MacAddressType): the normalized MAC address, 400 when s is not one.
+func checkAddress(s string, _ *input) (string, error) {
+	mac, ok := isValidMAC(s)
+	if !ok {
+		return "", badRequest("Expected valid MAC address for address: %s", s)
+	}
+	return mac, nil
+}
+
 // isValidMAC is oslo's netutils.is_valid_mac; it returns the normalized
 // (lower-case) address.
 func isValidMAC(s string) (string, bool) {
@@ -330,4 +341,20 @@ func validPatchPath(p string) bool {
 		}
 	}
 	return true
+}
+
+// unexpectedArgs refuses a query that names a parameter other than
+// allowed, each named once in order of appearance, as Ironic's
+// "Unexpected arguments" (400).
+func unexpectedArgs(c *fiber.Ctx, allowed ...string) error {
+	var extra []string
+	c.Context().QueryArgs().VisitAll(func(k, _ []byte) {
+		if n := string(k); !slices.Contains(allowed, n) && !slices.Contains(extra, n) {
+			extra = append(extra, n)
+		}
+	})
+	if len(extra) > 0 {
+		return badRequest("Unexpected arguments: %s", strings.Join(extra, ", "))
+	}
+	return nil
 }

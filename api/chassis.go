@@ -74,13 +74,7 @@ func (s *Server) listChassis(detailPath bool) fiber.Handler {
 		if err != nil {
 			return fmt.Errorf("list chassis: %w", err)
 		}
-		vw := s.view(c)
-		var next string
-		if len(list) > 0 {
-			next = cq.next(vw.base, resource, nil, nil, len(list), list[len(list)-1].UUID)
-		}
-		p := chassisRes.plan(v, cq.fields)
-		return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return chassisRes.appendList(b, vw, list, p, next) })
+		return sendList(s, c, chassisRes, &cq, resource, nil, list, func(ch *store.Chassis) *string { return &ch.UUID })
 	}
 }
 

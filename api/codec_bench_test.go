@@ -63,6 +63,7 @@ type stdNode struct {
 	ConductorGroup       string          `json:"conductor_group"`
 	ConsoleEnabled       bool            `json:"console_enabled"`
 	ConsoleInterface     *string         `json:"console_interface"`
+	DisablePowerOff      bool            `json:"disable_power_off"`
 	DeployInterface      *string         `json:"deploy_interface"`
 	DeployStep           json.RawMessage `json:"deploy_step"`
 	Description          *string         `json:"description"`
@@ -71,6 +72,7 @@ type stdNode struct {
 	DriverInternalInfo   json.RawMessage `json:"driver_internal_info"`
 	Extra                json.RawMessage `json:"extra"`
 	Fault                *string         `json:"fault"`
+	FirmwareInterface    *string         `json:"firmware_interface"`
 	InspectionFinishedAt *pyTime         `json:"inspection_finished_at"`
 	InspectionStartedAt  *pyTime         `json:"inspection_started_at"`
 	InspectInterface     *string         `json:"inspect_interface"`
@@ -85,6 +87,7 @@ type stdNode struct {
 	NetworkData          json.RawMessage `json:"network_data"`
 	NetworkInterface     *string         `json:"network_interface"`
 	Owner                *string         `json:"owner"`
+	ParentNode           *string         `json:"parent_node"`
 	PowerInterface       *string         `json:"power_interface"`
 	PowerState           *string         `json:"power_state"`
 	Properties           json.RawMessage `json:"properties"`
@@ -100,6 +103,7 @@ type stdNode struct {
 	Retired              bool            `json:"retired"`
 	RetiredReason        *string         `json:"retired_reason"`
 	SecureBoot           *bool           `json:"secure_boot"`
+	ServiceStep          json.RawMessage `json:"service_step"`
 	Shard                *string         `json:"shard"`
 	StorageInterface     *string         `json:"storage_interface"`
 	TargetPowerState     *string         `json:"target_power_state"`
@@ -164,6 +168,8 @@ func toStdNode(vw *view, n *store.Node) stdNode {
 		ProvisionUpdatedAt: pyTimePtr(n.ProvisionUpdatedAt), RAIDConfig: rawOrEmpty(n.RAIDConfig),
 		RAIDInterface: orNull(i.RAID), RescueInterface: orNull(i.Rescue), ResourceClass: n.ResourceClass,
 		Retired: n.Retired, RetiredReason: n.RetiredReason, SecureBoot: n.SecureBoot, Shard: n.Shard,
+		DisablePowerOff: n.DisablePowerOff, FirmwareInterface: orNull(i.Firmware), ParentNode: n.ParentNode,
+		ServiceStep:      rawOrEmpty(n.ServiceStep),
 		StorageInterface: orNull(i.Storage), TargetPowerState: orNull(string(n.TargetPowerState)),
 		TargetProvisionState: orNull(string(n.TargetProvisionState)), TargetRAIDConfig: rawOrEmpty(n.TargetRAIDConfig),
 		Traits: traits, VendorInterface: orNull(i.Vendor), Links: stdLinks(vw.base, p), Conductor: vw.conductor,

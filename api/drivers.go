@@ -36,8 +36,9 @@ func (s *Server) hardwareType(name string) (drivers.HardwareType, error) {
 }
 
 // driverDetailKinds are the interface kinds of a driver's detail view, in
-// the order Ironic 21.4 emits them (reference/ironic-api-wire/driver_show_latest.txt),
-// with the microversion that introduced each.
+// the order Ironic 21.4 emits them (reference/ironic-api-wire/driver_show_latest.txt;
+// Ironic iterates a set, so its order changes with its hash seed), firmware
+// (1.86) last, with the microversion that introduced each.
 var driverDetailKinds = []struct {
 	kind drivers.Kind
 	min  int
@@ -48,6 +49,7 @@ var driverDetailKinds = []struct {
 	{drivers.KindBios, v40BiosInterface}, {drivers.KindRAID, v30DynamicDrivers},
 	{drivers.KindStorage, v33StorageInterface}, {drivers.KindInspect, v30DynamicDrivers},
 	{drivers.KindNetwork, v30DynamicDrivers}, {drivers.KindConsole, v30DynamicDrivers},
+	{drivers.KindFirmware, v86Firmware},
 }
 
 // driverFieldNames lists the members of a detailed driver at microversion v.
@@ -358,7 +360,7 @@ func (s *Server) listShards(c *fiber.Ctx) error {
 	if minor(c) < v82Shard {
 		return webobNotFound()
 	}
-	nodes, err := s.Store.ListNodes(c.UserContext(), store.ListNodes{})
+	nodes, err := s.Store.ListNodes(c.UserContext(), store.ListNodes{IncludeChildren: true})
 	if err != nil {
 		return fmt.Errorf("list nodes for shards: %w", err)
 	}

@@ -145,13 +145,14 @@ func testRegistry() *drivers.Registry {
 	r.AddRAID("fake", func(n drivers.Node) (drivers.RAID, error) { return real.RAID("fake", n) })
 	r.AddBIOS("fake", func(n drivers.Node) (drivers.BIOS, error) { return real.BIOS("fake", n) })
 	r.AddRescue("fake", func(n drivers.Node) (drivers.Rescuer, error) { return real.Rescue("fake", n) })
+	r.AddFirmware("fake", func(n drivers.Node) (drivers.Firmware, error) { return real.Firmware("fake", n) })
 	agent.Register(r, agent.Config{AutomatedClean: true})
 	r.AddType(drivers.HardwareType{
 		Name: "fake-hardware",
 		Interfaces: map[drivers.Kind][]string{
 			drivers.KindBios: {"fake", "no-bios"}, drivers.KindBoot: {"fake", "pxe", "ipxe"},
 			drivers.KindConsole: {"fake", "no-console"}, drivers.KindDeploy: {"fake", "direct", "ramdisk"},
-			drivers.KindFirmware: {"fake"}, drivers.KindInspect: {"fake", "no-inspect"},
+			drivers.KindFirmware: {"fake", "no-firmware"}, drivers.KindInspect: {"fake", "no-inspect"},
 			drivers.KindManagement: {"fake"}, drivers.KindNetwork: {"noop"}, drivers.KindPower: {"fake"},
 			drivers.KindRAID: {"fake", "agent", "no-raid"}, drivers.KindRescue: {"fake", "no-rescue"},
 			drivers.KindStorage: {"noop", "fake"}, drivers.KindVendor: {"fake", "no-vendor"},
@@ -160,15 +161,15 @@ func testRegistry() *drivers.Registry {
 		InMemory:   true,
 	})
 	for _, name := range []string{"ipmi", "redfish"} {
-		power := "ipmitool"
+		power, firmware := "ipmitool", []string{"no-firmware"}
 		if name == "redfish" {
-			power = "redfish"
+			power, firmware = "redfish", []string{"redfish", "no-firmware"}
 		}
 		r.AddType(drivers.HardwareType{
 			Name: name,
 			Interfaces: map[drivers.Kind][]string{
 				drivers.KindBios: {"no-bios"}, drivers.KindBoot: {"pxe", "ipxe"}, drivers.KindConsole: {"no-console"},
-				drivers.KindDeploy: {"direct", "ramdisk"}, drivers.KindFirmware: {"no-firmware"},
+				drivers.KindDeploy: {"direct", "ramdisk"}, drivers.KindFirmware: firmware,
 				drivers.KindInspect: {"no-inspect"}, drivers.KindManagement: {power, "noop"},
 				drivers.KindNetwork: {"noop"}, drivers.KindPower: {power}, drivers.KindRAID: {"no-raid", "agent"},
 				drivers.KindRescue: {"no-rescue"}, drivers.KindStorage: {"noop"}, drivers.KindVendor: {"no-vendor"},

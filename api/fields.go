@@ -96,6 +96,12 @@ type field[T any] struct {
 	// kind.
 	set func(t *T, val any, in *input) error
 
+	// last: listed after the sorted others in PATCH's "Only the following
+	// can be updated" message (Ironic 29 appended it to its list).
+	last bool
+	// ungated: PATCH accepts it whatever the version (Ironic checks no
+	// version for it, a port's name).
+	ungated  bool
 	hidden   bool // not accepted in ?fields=
 	computed bool // computed by the API: listed after links with ?fields= (nodes)
 	// mandatory: a PATCH may set it to null but not remove it (portgroup
@@ -197,6 +203,12 @@ func (f field[T]) setBy(set func(t *T, val any, in *input) error) field[T] { f.s
 
 // masked hides f's secrets (a JSON object) as m says.
 func (f field[T]) masked(m mask) field[T] { f.mask = m; return f }
+
+// patchUngated accepts f in PATCH at any version.
+func (f field[T]) patchUngated() field[T] { f.ungated = true; return f }
+
+// listedLast lists f after the sorted patchable fields.
+func (f field[T]) listedLast() field[T] { f.last = true; return f }
 
 // hide refuses f in ?fields=.
 func (f field[T]) hide() field[T] { f.hidden = true; return f }
@@ -392,7 +404,18 @@ func newResource[T any](member string, fields []field[T], askedOrder bool, sortK
 			r.patch.required = append(r.patch.required, f.name)
 		}
 	}
-	sort.Strings(r.patchable) // Ironic's PATCH_ALLOWED_FIELDS are sorted
+	// Ironic's PATCH_ALLOWED_FIELDS are sorted, but for the fields
+	// Ironic 29 appended, in the order their versions came.
+	sort.SliceStable(r.patchable, func(i, j int) bool {
+		a, b := &r.fields[r.index[r.patchable[i]]], &r.fields[r.index[r.patchable[j]]]
+		if a.last != b.last {
+			return !a.last
+		}
+		if a.last {
+			return a.min < b.min
+		}
+		return a.name < b.name
+	})
 	r.full = make([]plan, maxMinor+1)
 	for v := range r.full {
 		for i, f := range fields {
@@ -640,40 +663,68 @@ func (r *resource[T]) decodeCreateBody(c *fiber.Ctx, name string, t *T, in *inpu
 	if err != nil {
 		return nil, err
 	}
+	return body, r.decodeCreateObject(body, name, t, in)
+}
+
+// decodeCreateObject is decodeCreate over a body already read.
+func (r *resource[T]) decodeCreateObject(body *jsonwire.Object, name string, t *T, in *input) error {
 	if err := r.create.check(name, body); err != nil {
-		return nil, err
+		return err
 	}
 	if err := r.rejectNewer(in.v, body); err != nil {
-		return nil, err
+		return err
 	}
 	for i := range r.fields {
 		if f := &r.fields[i]; f.in&inCreate != 0 && f.in&inRequired == 0 {
 			if err := f.write(t, nil, in); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
 	for _, k := range body.Keys() {
 		if err := r.fields[r.index[k]].write(t, body.Value(k), in); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return body, nil
+	return nil
 }
 
 // checkPatch refuses operations on fields that are not patchable
 // (patch_validate_allowed_fields) or newer than v
 // (reject_patch_in_newer_versions).
 func (r *resource[T]) checkPatch(v int, ops []patchOp) *apiError {
-	if err := checkAllowed(ops, r.patchable); err != nil {
-		return err
+	for _, p := range ops {
+		if !slices.Contains(r.patchable, p.rootField()) {
+			return badRequest("Cannot patch %s. Only the following can be updated: %s",
+				p.path, strings.Join(r.patchableAt(v), ", "))
+		}
 	}
 	for _, name := range r.patchable {
-		if v < r.fields[r.index[name]].min && len(patchValues(ops, "/"+name)) > 0 {
+		if f := &r.fields[r.index[name]]; v < f.min && !f.ungated && len(patchValues(ops, "/"+name)) > 0 {
 			return notAcceptable("")
 		}
 	}
 	return nil
+}
+
+// maxIronic21 is Ironic 21.4's maximum microversion: its answers pin
+// ferric's up to it.
+const maxIronic21 = v82Shard
+
+// patchableAt is the list of patchable fields PATCH's message names at v:
+// Ironic 21.4's (the fields up to 1.82) through 1.82, Ironic 29's (all of
+// them, whatever the version) past it.
+func (r *resource[T]) patchableAt(v int) []string {
+	if v > maxIronic21 {
+		return r.patchable
+	}
+	var out []string
+	for _, name := range r.patchable {
+		if r.fields[r.index[name]].min <= maxIronic21 {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // doc is t's patchable fields as a JSON document.
@@ -791,6 +842,41 @@ func (q *collectionQuery) next(base, resource string, pre, post [][2]string, cou
 		args = append(args, [2]string{"fields", strings.Join(q.fields, ",")})
 	}
 	return nextLink(base, resource, args, q.limit, last)
+}
+
+// markerID reads ?marker=: the internal id (id) of the object of that
+// UUID, read with get (what names its kind in a read error), notFound when
+// there is none; 0 when no marker is asked.
+func markerID[T any](c *fiber.Ctx, what string, get func(context.Context, string) (T, error),
+	notFound func(string) *apiError, id func(*T) int64) (int64, error) {
+	marker, ok := query(c, "marker")
+	if !ok {
+		return 0, nil
+	}
+	if _, err := argUUID("marker", marker); err != nil {
+		return 0, err
+	}
+	m, err := get(c.UserContext(), marker)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, notFound(marker)
+	} else if err != nil {
+		return 0, fmt.Errorf("read marker %s %s: %w", what, marker, err)
+	}
+	return id(&m), nil
+}
+
+// sendList answers a collection page: list, its fields per cq, with the
+// next link to resource (post arguments args, the last item's uuid) when
+// the page is full.
+func sendList[T any](s *Server, c *fiber.Ctx, r *resource[T], cq *collectionQuery, resource string,
+	args [][2]string, list []T, uuid func(*T) *string) error {
+	vw := s.view(c)
+	var next string
+	if len(list) > 0 {
+		next = cq.next(vw.base, resource, nil, args, len(list), *uuid(&list[len(list)-1]))
+	}
+	p := r.plan(minor(c), cq.fields)
+	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return r.appendList(b, vw, list, p, next) })
 }
 
 // fieldsNotValid is the ports' and chassis' message for unknown ?fields=.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -41,9 +42,17 @@ type capture struct {
 
 func loadCapture(t *testing.T, name string) capture {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "ironic-wire", name))
+	dir, file, ironic29 := "ironic-wire", name, strings.HasPrefix(name, ironic29Prefix)
+	if ironic29 {
+		dir, file = "ironic29-wire", strings.TrimPrefix(name, ironic29Prefix)
+	}
+	raw, err := os.ReadFile(filepath.Join("testdata", dir, file))
 	if err != nil {
 		t.Fatalf("read capture: %v", err)
+	}
+	if ironic29 {
+		// Ironic 29 ran on port 6387 beside the old one; the tests' host is 6385.
+		raw = bytes.ReplaceAll(raw, []byte("127.0.0.1:6387"), []byte("127.0.0.1:6385"))
 	}
 	first, rest, _ := strings.Cut(string(raw), "\n")
 	var c capture
@@ -73,7 +82,52 @@ func loadCapture(t *testing.T, name string) capture {
 		k, v, _ := strings.Cut(l, ": ")
 		c.headers.Add(k, v)
 	}
+	if !ironic29 {
+		c.from21()
+	}
 	return c
+}
+
+// ironic29Prefix names a capture of Ironic 29 (API 1.1-1.96) in
+// testdata/ironic29-wire, taken with its capture.sh.
+const ironic29Prefix = "29/"
+
+// ironic21Max is the highest microversion of Ironic 21.4, whose exchanges
+// are in testdata/ironic-wire (every capture there is Ironic 21.4's).
+const ironic21Max = "1.82"
+
+// from21 turns an Ironic 21.4 capture into the same exchange with a server
+// whose maximum is higher: "latest" is pinned to 1.82 (what latest meant
+// to the server that answered), and the advertised maximum, including in
+// the 406 messages and the version documents, is ours. Everything else must be unchanged: behaviour
+// up to 1.82 does not move when newer versions are added.
+func (c *capture) from21() {
+	for k, v := range c.reqHeaders {
+		switch {
+		case strings.EqualFold(k, hdrVersion) && strings.EqualFold(v, "latest"):
+			c.reqHeaders[k] = ironic21Max
+		case strings.EqualFold(k, "OpenStack-API-Version") && strings.EqualFold(v, "baremetal latest"):
+			c.reqHeaders[k] = "baremetal " + ironic21Max
+		}
+	}
+	if c.headers.Get(hdrMaxVersion) == ironic21Max {
+		c.headers.Set(hdrMaxVersion, maxVersionString)
+	}
+	if c.path == "/" && c.status == 200 && c.headers.Get(hdrMaxVersion) == "" {
+		// Ironic 29 negotiates on its root as on /v1 (21.4 set no
+		// version headers there): the root answers with them now.
+		v := minVersionString
+		for k, val := range c.reqHeaders {
+			if strings.EqualFold(k, hdrVersion) {
+				v = val
+			}
+		}
+		c.headers.Set(hdrMinVersion, minVersionString)
+		c.headers.Set(hdrMaxVersion, maxVersionString)
+		c.headers.Set(hdrVersion, v)
+	}
+	c.body = strings.ReplaceAll(c.body, "[1.1, "+ironic21Max+"]", "[1.1, "+maxVersionString+"]")
+	c.body = strings.ReplaceAll(c.body, `"version": "`+ironic21Max+`"`, `"version": "`+maxVersionString+`"`)
 }
 
 func fmtSscanf(line string, code *int) (int, error) {
@@ -107,7 +161,7 @@ func newEnv(t testing.TB) *testEnv {
 // envOver is a fresh server and workflow fake over st.
 func envOver(t testing.TB, st *store.Store) *testEnv {
 	wf := newFakeWorkflows()
-	srv := &Server{Store: st, Agents: st, Workflows: wf, Drivers: testRegistry(), SyncTimeout: 2 * time.Second,
+	srv := &Server{Store: st, Agents: st, Inspection: st, Workflows: wf, Drivers: testRegistry(), SyncTimeout: 2 * time.Second,
 		BeginWait: time.Millisecond, AgentCommandWait: -1} // no worker behind the fakes: do not wait
 	return &testEnv{t: t, srv: srv, st: st, wf: wf, app: srv.App()}
 }

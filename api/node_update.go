@@ -141,6 +141,18 @@ func (s *Server) patchNode(c *fiber.Ctx) error {
 func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, reset bool, nameErr string) error {
 	v := minor(c)
 	old := *n
+	// parent_node: what a PATCH sets (null included) must name a node,
+	// stored by its UUID (Ironic's authorize_node_link_patch; Ironic 29.0
+	// also sets a node's own UUID on any other PATCH, a bug ferric leaves
+	// out).
+	var parent *string
+	if vals := patchValues(ops, "/parent_node"); len(vals) > 0 {
+		u, err := s.resolveParentNode(c, vals[0], old.Owner)
+		if err != nil {
+			return err
+		}
+		parent = &u
+	}
 	onlyRemoveInstance := len(ops) == 1 && ops[0].op == "remove" && ops[0].path == "/instance_uuid"
 	switch {
 	case n.Maintenance && onlyRemoveInstance:
@@ -152,6 +164,9 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 
 	if err := nodeRes.patchObject(n, ops, &input{c: c, s: s, v: v, nameErr: nameErr}); err != nil {
 		return err
+	}
+	if parent != nil {
+		n.ParentNode = parent
 	}
 
 	// Conductor-side rules (ironic.conductor.manager.update_node).
@@ -215,7 +230,6 @@ func (s *Server) applyNodePatch(c *fiber.Ctx, n *store.Node, ops []patchOp, rese
 					*f.str(n) = ""
 				}
 			}
-			n.Interfaces.Firmware = ""
 		}
 	}
 	if err := s.resolveInterfaces(n); err != nil {

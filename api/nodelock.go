@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -73,6 +74,36 @@ func (s *Server) lockedWrite(c *fiber.Ctx, nodeUUIDs []string, fn func(q store.Q
 		return err
 	}
 	return fmt.Errorf("write under the lock of %v: %w", uuids, err)
+}
+
+// rewriteLocked runs write under the lock of the node(s) of an object, *obj
+// as last read: lock names them (nil: the object's own node, nodeOf). Under
+// the lock reread reads the object again; when it has moved to another node
+// meanwhile, *obj takes the fresh copy and it all runs again (retryStale).
+// write gets the locked nodes and the object as it is under the lock.
+func rewriteLocked[T any](s *Server, c *fiber.Ctx, obj *T, nodeOf func(*T) string,
+	reread func(ctx context.Context, q store.Queries) (T, error), lock func() ([]string, error),
+	write func(q store.Queries, nodes map[string]store.Node, cur T) error) error {
+	return retryStale(func() error {
+		nodeUUIDs := []string{nodeOf(obj)}
+		if lock != nil {
+			var err error
+			if nodeUUIDs, err = lock(); err != nil {
+				return err
+			}
+		}
+		return s.lockedWrite(c, nodeUUIDs, func(q store.Queries, nodes map[string]store.Node) error {
+			cur, err := reread(c.UserContext(), q)
+			if err != nil {
+				return err
+			}
+			if nodeOf(&cur) != nodeOf(obj) {
+				*obj = cur
+				return errStale
+			}
+			return write(q, nodes, cur)
+		})
+	})
 }
 
 // retryStale runs write until it does not answer errStale, a few times.

@@ -191,6 +191,10 @@ func (s *Server) parseNodeList(c *fiber.Ctx, detailPath bool) (*nodeListRequest,
 	if r.q.Retired, err = queryBool(c, "retired"); err != nil {
 		return nil, err
 	}
+	includeChildren, err := queryBool(c, "include_children")
+	if err != nil {
+		return nil, err
+	}
 	marker, hasMarker := query(c, "marker")
 	if hasMarker {
 		if _, err := argUUID("marker", marker); err != nil {
@@ -280,6 +284,18 @@ func (s *Server) parseNodeList(c *fiber.Ctx, detailPath bool) (*nodeListRequest,
 		want := *b
 		r.keep = append(r.keep, func(n *store.Node) bool { return (n.Shard != nil && *n.Shard != "") == want })
 		r.args = append(r.args, [2]string{"sharded", pyBool(want)})
+	}
+	// Child nodes (API 1.83) are left out unless include_children is true
+	// or parent_node names their parent (by UUID: a name matches nothing);
+	// neither is echoed in the next link, as in Ironic.
+	parent, hasParent := query(c, "parent_node")
+	if (includeChildren != nil || hasParent) && v < v83ParentNode {
+		return nil, notAcceptableMin(v83ParentNode)
+	}
+	r.q.ParentNode = parent
+	r.q.IncludeChildren = includeChildren != nil && *includeChildren
+	if hasParent && parent == "" && !r.q.IncludeChildren {
+		r.keep = append(r.keep, func(*store.Node) bool { return false }) // no node's parent is ""
 	}
 	if dc, ok := query(c, "description_contains"); ok {
 		r.keep = append(r.keep, func(n *store.Node) bool {
@@ -431,6 +447,9 @@ func (s *Server) listNodes(detailPath bool) fiber.Handler {
 		resource = "nodes/detail"
 	}
 	return func(c *fiber.Ctx) error {
+		if _, ok := query(c, "fields"); ok && detailPath {
+			return badRequest("Unexpected arguments: fields") // Ironic's detail takes no fields
+		}
 		r, err := s.parseNodeList(c, detailPath)
 		if err != nil {
 			return err
@@ -537,14 +556,33 @@ func pyList(ss []string) string {
 	return "[" + strings.Join(q, ", ") + "]"
 }
 
-// driverMessage is the driver's own text inside a registry error.
+// driverMessage is the driver's own text inside a registry error: the last
+// error the registry wrapped, without the drivers sentinels a driver put
+// in front of its own text ("%w: %w" of drivers.ErrBadConfig and its
+// message), which would show Go's wording where Ironic shows the driver's.
 func driverMessage(err error) string {
-	if m, ok := err.(interface{ Unwrap() []error }); ok {
-		if errs := m.Unwrap(); len(errs) > 0 {
-			return errs[len(errs)-1].Error()
+	for outer := true; ; outer = false {
+		m, ok := err.(interface{ Unwrap() []error })
+		if !ok {
+			return err.Error()
 		}
+		errs := m.Unwrap()
+		if len(errs) < 1 || !outer && (len(errs) < 2 || !driverSentinel(errs[0])) {
+			return err.Error()
+		}
+		err = errs[len(errs)-1]
 	}
-	return err.Error()
+}
+
+// driverSentinel reports whether err is one of the drivers package's
+// sentinel errors.
+func driverSentinel(err error) bool {
+	switch err {
+	case drivers.ErrUnsupported, drivers.ErrUnknownDriver, drivers.ErrBadConfig, drivers.ErrAuth,
+		drivers.ErrUnreachable, drivers.ErrFailed:
+		return true
+	}
+	return false
 }
 
 // validateDriverInfo checks driver_info with the power and management
@@ -585,6 +623,7 @@ func (s *Server) createNode(c *fiber.Ctx) error {
 		DriverInternalInfo: json.RawMessage("{}"),
 		CleanStep:          json.RawMessage("{}"),
 		DeployStep:         json.RawMessage("{}"),
+		ServiceStep:        json.RawMessage("{}"),
 		RAIDConfig:         json.RawMessage("{}"),
 		TargetRAIDConfig:   json.RawMessage("{}"),
 		Traits:             []string{},
@@ -609,6 +648,13 @@ func (s *Server) createNode(c *fiber.Ctx) error {
 		} else if err != nil {
 			return fmt.Errorf("read chassis %s: %w", *n.ChassisUUID, err)
 		}
+	}
+	if n.ParentNode != nil && *n.ParentNode != "" { // Ironic resolves a non-empty one only
+		u, err := s.resolveParentNode(c, *n.ParentNode, n.Owner)
+		if err != nil {
+			return err
+		}
+		n.ParentNode = &u
 	}
 	if err := s.resolveInterfaces(&n); err != nil {
 		return err

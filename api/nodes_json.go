@@ -41,6 +41,9 @@ func nodeFields() []field[store.Node] {
 			input(tStringNull, inCreate|inPatch).blankEmpty().checked(checkConductorGroup),
 		boolField("console_enabled", 1, func(n *n) *bool { return &n.ConsoleEnabled }).input(tBoolish, inCreate),
 		iface(drivers.KindConsole, v31DynamicInterfaces),
+		// Ironic 29 lists disable_power_off here, out of alphabetical order.
+		boolField("disable_power_off", v95DisablePowerOff, func(n *n) *bool { return &n.DisablePowerOff }).
+			input(tBoolish, inCreate|inPatch),
 		iface(drivers.KindDeploy, v31DynamicInterfaces),
 		obj("deploy_step", v44DeployStep, func(n *n) *json.RawMessage { return &n.DeployStep }),
 		opt("description", v51Description, func(n *n) **string { return &n.Description }).
@@ -52,6 +55,7 @@ func nodeFields() []field[store.Node] {
 			masked(maskToken),
 		obj("extra", 1, func(n *n) *json.RawMessage { return &n.Extra }).input(tObjectNull, inCreate|inPatch),
 		opt("fault", v42Fault, func(n *n) **string { return &n.Fault }),
+		iface(drivers.KindFirmware, v86Firmware).listedLast(),
 		timePtrField("inspection_finished_at", v6InspectState, func(n *n) **time.Time { return &n.InspectionFinishedAt }),
 		timePtrField("inspection_started_at", v6InspectState, func(n *n) **time.Time { return &n.InspectionStartedAt }),
 		iface(drivers.KindInspect, v31DynamicInterfaces),
@@ -70,6 +74,8 @@ func nodeFields() []field[store.Node] {
 			input(tObjectNull, inCreate|inPatch),
 		iface(drivers.KindNetwork, v20NetworkInterface),
 		opt("owner", v50Owner, func(n *n) **string { return &n.Owner }).input(tColumnNull, inCreate|inPatch),
+		opt("parent_node", v83ParentNode, func(n *n) **string { return &n.ParentNode }).
+			input(prop{types: []string{"string", "null"}, maxLen: 36}, inCreate|inPatch).listedLast(),
 		iface(drivers.KindPower, v31DynamicInterfaces),
 		strNullField("power_state", 1, func(n *n) *string { return (*string)(&n.PowerState) }),
 		obj("properties", 1, func(n *n) *json.RawMessage { return &n.Properties }).input(tObjectNull, inCreate|inPatch),
@@ -91,6 +97,7 @@ func nodeFields() []field[store.Node] {
 		opt("retired_reason", v61Retired, func(n *n) **string { return &n.RetiredReason }).
 			input(tReasonNull, inCreate|inPatch),
 		boolPtrField("secure_boot", v75BootMode, func(n *n) **bool { return &n.SecureBoot }).input(tBoolish, inCreate),
+		obj("service_step", v87Servicing, func(n *n) *json.RawMessage { return &n.ServiceStep }),
 		opt("shard", v82Shard, func(n *n) **string { return &n.Shard }).input(tColumnNull, inCreate|inPatch),
 		iface(drivers.KindStorage, v33StorageInterface),
 		strNullField("target_power_state", 1, func(n *n) *string { return (*string)(&n.TargetPowerState) }),

@@ -302,3 +302,13 @@ func restoreMaskedList(oldList, newList []any) {
 		}
 	}
 }
+
+// patchRepr is a patch as Ironic's PatchError shows it (Python's repr of
+// the operations).
+func patchRepr(ops []patchOp) string {
+	docs := make([]any, len(ops))
+	for i, op := range ops {
+		docs[i] = op.doc
+	}
+	return pyRepr(docs)
+}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,13 +37,7 @@ func portgroupFields() []field[store.Portgroup] {
 		timeField("created_at", func(g *g) *time.Time { return &g.CreatedAt }),
 		timePtrField("updated_at", 1, func(g *g) **time.Time { return &g.UpdatedAt }),
 		strPtrField("address", 1, func(g *g) **string { return &g.Address }).input(tStringNull, both).
-			checked(func(s string, _ *input) (string, error) {
-				mac, ok := isValidMAC(s)
-				if !ok {
-					return "", badRequest("Expected valid MAC address for address: %s", s)
-				}
-				return mac, nil
-			}),
+			checked(checkAddress),
 		objectField("extra", 1, func(g *g) *json.RawMessage { return &g.Extra }).input(tObjectNull, both),
 		objectField("internal_info", 1, func(g *g) *json.RawMessage { return &g.InternalInfo }),
 		strPtrField("mode", 1, func(g *g) **string { return &g.Mode }).input(tColumnNull, both).unremovable(),
@@ -187,9 +182,9 @@ func (s *Server) portgroupCollection(c *fiber.Ctx, detailPath bool, nodeUUID, re
 	q := store.ListPortgroups{NodeUUID: nodeUUID, Project: listProject(c)} // listProject: auth.go
 	var args [][2]string
 	if raw, ok := query(c, "address"); ok {
-		mac, valid := isValidMAC(raw)
-		if !valid {
-			return badRequest("Expected valid MAC address for address: %s", raw)
+		mac, err := checkAddress(raw, nil)
+		if err != nil {
+			return err
 		}
 		q.Address = mac
 		args = append(args, [2]string{"address", raw})
@@ -220,17 +215,8 @@ func (s *Server) portgroupCollection(c *fiber.Ctx, detailPath bool, nodeUUID, re
 		q.SortKey = cq.sortKey
 	}
 	q.SortDesc = cq.sortDir == "desc"
-	if marker, ok := query(c, "marker"); ok {
-		if _, err := argUUID("marker", marker); err != nil {
-			return err
-		}
-		m, err := s.Store.Portgroup(ctx, marker)
-		if errors.Is(err, store.ErrNotFound) {
-			return portgroupNotFound(marker)
-		} else if err != nil {
-			return fmt.Errorf("read marker portgroup %s: %w", marker, err)
-		}
-		q.MarkerID = m.ID
+	if q.MarkerID, err = markerID(c, "portgroup", s.Store.Portgroup, portgroupNotFound, func(m *store.Portgroup) int64 { return m.ID }); err != nil {
+		return err
 	}
 	if err := portgroupRes.checkSort(cq.sortKey); err != nil {
 		return err
@@ -247,13 +233,7 @@ func (s *Server) portgroupCollection(c *fiber.Ctx, detailPath bool, nodeUUID, re
 	if err != nil {
 		return fmt.Errorf("list portgroups: %w", err)
 	}
-	vw := s.view(c)
-	var next string
-	if len(list) > 0 {
-		next = cq.next(vw.base, resource, nil, args, len(list), list[len(list)-1].UUID)
-	}
-	p := portgroupRes.plan(v, cq.fields)
-	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return portgroupRes.appendList(b, vw, list, p, next) })
+	return sendList(s, c, portgroupRes, &cq, resource, args, list, func(g *store.Portgroup) *string { return &g.UUID })
 }
 
 // getPortgroup answers GET /v1/portgroups/{ident}.
@@ -408,53 +388,48 @@ func (s *Server) patchPortgroup(c *fiber.Ctx) error {
 	}
 	var updated store.Portgroup
 	target := g.NodeUUID // the node the group ends on
-	err = retryStale(func() error {
+	err = rewriteLocked(s, c, &g, portgroupNode, func(ctx context.Context, q store.Queries) (store.Portgroup, error) {
+		return q.Portgroup(ctx, g.UUID)
+	}, func() ([]string, error) {
 		patched := g
+		if err := portgroupRes.patchObject(&patched, ops, &input{c: c, s: s, v: v}); err != nil {
+			return nil, err
+		}
+		target = patched.NodeUUID
+		return []string{g.NodeUUID, patched.NodeUUID}, nil
+	}, func(q store.Queries, nodes map[string]store.Node, cur store.Portgroup) error {
+		patched := cur
 		if err := portgroupRes.patchObject(&patched, ops, &input{c: c, s: s, v: v}); err != nil {
 			return err
 		}
-		target = patched.NodeUUID
-		return s.lockedWrite(c, []string{g.NodeUUID, patched.NodeUUID}, func(q store.Queries, nodes map[string]store.Node) error {
-			cur, err := q.Portgroup(c.UserContext(), g.UUID)
+		n := nodes[patched.NodeUUID]
+		if n.ProvisionState == node.Inspecting && v >= v39InspectWait {
+			return conflict("Cannot update portgroup \"%s\" on node \"%s\" while it is in state \"%s\".",
+				cur.UUID, n.UUID, node.Inspecting)
+		}
+		if patched.NodeUUID != cur.NodeUUID {
+			if !mayChangeConnectivity(&n) {
+				return conflict("Portgroup %s can not be associated to node %s unless the node is in a %s state or in maintenance mode.",
+					cur.UUID, n.UUID, connectivityStatesText())
+			}
+			members, err := q.ListPorts(c.UserContext(), store.ListPorts{PortgroupUUID: cur.UUID, Limit: 1})
 			if err != nil {
 				return err
 			}
-			if cur.NodeUUID != g.NodeUUID {
-				g = cur
-				return errStale
+			if len(members) > 0 {
+				return badRequest("Portgroup %s can not be associated with node %s because there are ports associated with this portgroup.",
+					cur.UUID, n.UUID)
 			}
-			patched = cur
-			if err := portgroupRes.patchObject(&patched, ops, &input{c: c, s: s, v: v}); err != nil {
-				return err
-			}
-			n := nodes[patched.NodeUUID]
-			if n.ProvisionState == node.Inspecting && v >= v39InspectWait {
-				return conflict("Cannot update portgroup \"%s\" on node \"%s\" while it is in state \"%s\".",
-					cur.UUID, n.UUID, node.Inspecting)
-			}
-			if patched.NodeUUID != cur.NodeUUID {
-				if !mayChangeConnectivity(&n) {
-					return conflict("Portgroup %s can not be associated to node %s unless the node is in a %s state or in maintenance mode.",
-						cur.UUID, n.UUID, connectivityStatesText())
-				}
-				members, err := q.ListPorts(c.UserContext(), store.ListPorts{PortgroupUUID: cur.UUID, Limit: 1})
-				if err != nil {
-					return err
-				}
-				if len(members) > 0 {
-					return badRequest("Portgroup %s can not be associated with node %s because there are ports associated with this portgroup.",
-						cur.UUID, n.UUID)
-				}
-			}
-			if err := s.portgroupChanged(c, q, &n, &cur, &patched); err != nil {
-				return err
-			}
-			updated, err = q.UpdatePortgroup(c.UserContext(), patched)
-			if errors.Is(err, store.ErrExists) {
-				return s.portgroupExists(c, &patched)
-			}
+		}
+		if err := s.portgroupChanged(c, q, &n, &cur, &patched); err != nil {
 			return err
-		})
+		}
+		var err error
+		updated, err = q.UpdatePortgroup(c.UserContext(), patched)
+		if errors.Is(err, store.ErrExists) {
+			return s.portgroupExists(c, &patched)
+		}
+		return err
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -468,6 +443,9 @@ func (s *Server) patchPortgroup(c *fiber.Ctx) error {
 	return sendObject(s, c, fiber.StatusOK, portgroupRes, &updated, nil)
 }
 
+// portgroupNode is the node a port group is on.
+func portgroupNode(g *store.Portgroup) string { return g.NodeUUID }
+
 // deletePortgroup answers DELETE /v1/portgroups/{ident}: Ironic's
 // destroy_portgroup under the node lock; a group with member ports stays.
 func (s *Server) deletePortgroup(c *fiber.Ctx) error {
@@ -479,25 +457,17 @@ func (s *Server) deletePortgroup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	err = retryStale(func() error {
-		return s.lockedWrite(c, []string{g.NodeUUID}, func(q store.Queries, _ map[string]store.Node) error {
-			cur, err := q.Portgroup(c.UserContext(), g.UUID)
-			if err != nil {
-				return err
-			}
-			if cur.NodeUUID != g.NodeUUID {
-				g = cur
-				return errStale
-			}
-			members, err := q.ListPorts(c.UserContext(), store.ListPorts{PortgroupUUID: cur.UUID, Limit: 1})
-			if err != nil {
-				return err
-			}
-			if len(members) > 0 {
-				return badRequest("Cannot complete the requested action because portgroup %s contains ports.", cur.UUID)
-			}
-			return q.DeletePortgroup(c.UserContext(), cur.UUID)
-		})
+	err = rewriteLocked(s, c, &g, portgroupNode, func(ctx context.Context, q store.Queries) (store.Portgroup, error) {
+		return q.Portgroup(ctx, g.UUID)
+	}, nil, func(q store.Queries, _ map[string]store.Node, cur store.Portgroup) error {
+		members, err := q.ListPorts(c.UserContext(), store.ListPorts{PortgroupUUID: cur.UUID, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(members) > 0 {
+			return badRequest("Cannot complete the requested action because portgroup %s contains ports.", cur.UUID)
+		}
+		return q.DeletePortgroup(c.UserContext(), cur.UUID)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return portgroupNotFound(ident)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,19 +30,13 @@ func portFields() []field[store.Port] {
 		timeField("created_at", func(p *p) *time.Time { return &p.CreatedAt }),
 		timePtrField("updated_at", 1, func(p *p) **time.Time { return &p.UpdatedAt }),
 		strField("address", 1, func(p *p) *string { return &p.Address }).input(tString, both|inRequired).
-			checked(func(s string, _ *input) (string, error) {
-				mac, ok := isValidMAC(s)
-				if !ok {
-					return "", badRequest("Expected valid MAC address for address: %s", s)
-				}
-				return mac, nil
-			}),
+			checked(checkAddress),
 		objectField("extra", 1, func(p *p) *json.RawMessage { return &p.Extra }).input(tObjectNull, both),
 		objectField("internal_info", v18PortInternalInfo, func(p *p) *json.RawMessage { return &p.InternalInfo }),
 		boolField("is_smartnic", v53SmartNIC, func(p *p) *bool { return &p.IsSmartNIC }).input(tBoolish, both),
 		objectField("local_link_connection", v19PortNetFields, func(p *p) *json.RawMessage { return &p.LocalLinkConnection }).
-			input(tObjectNull, both).setBy(func(p *p, val any, in *input) error {
-			llc, err := checkLocalLink(val, in.v)
+			input(tObjectNull, both).renderBy(appendLocalLink).setBy(func(p *p, val any, in *input) error {
+			llc, err := checkLocalLink(val, in.v, in.creating)
 			if err != nil {
 				return err
 			}
@@ -61,6 +56,9 @@ func portFields() []field[store.Port] {
 			}),
 		strNullField("node_uuid", 1, func(p *p) *string { return &p.NodeUUID }).input(tString, both|inRequired).
 			setBy(setPortNode),
+		// Ironic 29 checks no version when a PATCH sets it.
+		strPtrField("name", v88PortName, func(p *p) **string { return &p.Name }).input(tStringNull, both).
+			listedLast().patchUngated(),
 		linkField("links", 1, "ports/", uuidOf, ""),
 		strPtrField("portgroup_uuid", v24PortgroupSubctl, func(p *p) **string { return &p.PortgroupUUID }).
 			input(tStringNull, both).setBy(func(p *p, val any, in *input) error {
@@ -82,6 +80,24 @@ func portFields() []field[store.Port] {
 			return nil
 		}),
 	}
+}
+
+// ovnVTEPKeys are the local_link_connection members of an OVN VTEP switch
+// (API 1.90).
+var ovnVTEPKeys = []string{"vtep-logical-switch", "vtep-physical-switch"}
+
+// appendLocalLink renders local_link_connection; before 1.90 one that
+// names an OVN VTEP switch is shown empty, as Ironic 29 does.
+func appendLocalLink(b []byte, v *view, p *store.Port) []byte {
+	if v.minor < v90OVNVTEP && len(p.LocalLinkConnection) > 2 {
+		o := decodeObject(p.LocalLinkConnection)
+		for _, k := range ovnVTEPKeys {
+			if _, ok := o.Get(k); ok {
+				return append(b, "{}"...)
+			}
+		}
+	}
+	return jsonwire.AppendRawObject(b, p.LocalLinkConnection)
 }
 
 // portRes is the port resource: portFields with what they build.
@@ -220,35 +236,32 @@ func (s *Server) portCollection(c *fiber.Ctx, detailPath bool, scope portScope, 
 		q.SortKey = cq.sortKey
 	}
 	q.SortDesc = cq.sortDir == "desc"
-	if marker, ok := query(c, "marker"); ok {
-		if _, err := argUUID("marker", marker); err != nil {
-			return err
-		}
-		m, err := s.Store.Port(ctx, marker)
-		if errors.Is(err, store.ErrNotFound) {
-			return portNotFound(marker)
-		} else if err != nil {
-			return fmt.Errorf("read marker port %s: %w", marker, err)
-		}
-		q.MarkerID = m.ID
+	if q.MarkerID, err = markerID(c, "port", s.Store.Port, portNotFound, func(m *store.Port) int64 { return m.ID }); err != nil {
+		return err
 	}
 	ports, err := s.Store.ListPorts(ctx, q)
 	if err != nil {
 		return fmt.Errorf("list ports: %w", err)
 	}
-	vw := s.view(c)
-	var next string
-	if len(ports) > 0 {
-		next = cq.next(vw.base, resource, nil, args, len(ports), ports[len(ports)-1].UUID)
-	}
-	p := portRes.plan(v, cq.fields)
-	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return portRes.appendList(b, vw, ports, p, next) })
+	return sendList(s, c, portRes, &cq, resource, args, ports, func(g *store.Port) *string { return &g.UUID })
 }
 
-// loadPort reads a port by UUID.
-func (s *Server) loadPort(c *fiber.Ctx, ident string) (store.Port, error) {
-	p, err := loadByUUID(c, "port_uuid", ident, s.Store.Port, portNotFound)
-	if err != nil {
+// loadPort reads a port by UUID, or past 1.82 (Ironic 29's
+// get_rpc_port) by name too when byName.
+func (s *Server) loadPort(c *fiber.Ctx, ident string, byName bool) (store.Port, error) {
+	var p store.Port
+	var err error
+	if byName && minor(c) > maxIronic21 && !isUUIDLike(ident) {
+		if !isValidLogicalName(ident) {
+			return p, badRequest("Expected UUID or name for port_ident: %s", ident)
+		}
+		p, err = s.Store.PortByName(c.UserContext(), ident)
+		if errors.Is(err, store.ErrNotFound) {
+			return p, portNotFound(ident)
+		} else if err != nil {
+			return p, fmt.Errorf("read port %s: %w", ident, err)
+		}
+	} else if p, err = loadByUUID(c, "port_uuid", ident, s.Store.Port, portNotFound); err != nil {
 		return p, err
 	}
 	if err := s.authorizePort(c, &p, ident); err != nil { // auth.go
@@ -259,7 +272,7 @@ func (s *Server) loadPort(c *fiber.Ctx, ident string) (store.Port, error) {
 
 // getPort answers GET /v1/ports/{uuid}.
 func (s *Server) getPort(c *fiber.Ctx) error {
-	p, err := s.loadPort(c, param(c, "uuid"))
+	p, err := s.loadPort(c, param(c, "uuid"), true)
 	if err != nil {
 		return err
 	}
@@ -267,14 +280,19 @@ func (s *Server) getPort(c *fiber.Ctx) error {
 }
 
 // checkLocalLink validates local_link_connection (Ironic's
-// LOCAL_LINK_CONN_SCHEMA and switch_id normalization).
-func checkLocalLink(val any, v int) (json.RawMessage, error) {
+// LOCAL_LINK_CONN_SCHEMA and switch_id normalization). Past 1.82 it is
+// Ironic 29's schema: an OVN VTEP switch (both vtep keys and port_id) is
+// valid, and a create body (not a PATCH) naming one needs 1.90.
+func checkLocalLink(val any, v int, creating bool) (json.RawMessage, error) {
 	if val == nil {
 		return json.RawMessage("{}"), nil
 	}
 	o := val.(*jsonwire.Object)
 	notValid := schemaError("local_link_connection", pyRepr(o)+" is not valid under any of the given schemas")
 	allowed := []string{"port_id", "switch_id", "hostname", "switch_info", "network_type"}
+	if v > maxIronic21 {
+		allowed = append(allowed, ovnVTEPKeys...)
+	}
 	for _, k := range o.Keys() {
 		if !contains(allowed, k) {
 			return nil, notValid
@@ -287,6 +305,10 @@ func checkLocalLink(val any, v int) (json.RawMessage, error) {
 		return json.RawMessage("{}"), nil
 	}
 	has := func(k string) bool { _, ok := o.Get(k); return ok }
+	vtep := has(ovnVTEPKeys[0]) && has(ovnVTEPKeys[1])
+	if has(ovnVTEPKeys[0]) != has(ovnVTEPKeys[1]) {
+		return nil, notValid // each needs the other (dependentRequired)
+	}
 	if nt, ok := o.Value("network_type").(string); ok {
 		if v < v64LLCNetworkType {
 			return nil, notAcceptable("")
@@ -296,8 +318,11 @@ func checkLocalLink(val any, v int) (json.RawMessage, error) {
 		}
 	}
 	unmanaged := o.Value("network_type") == "unmanaged"
-	if !unmanaged && !(has("port_id") && (has("switch_id") || has("hostname"))) {
+	if !unmanaged && !(has("port_id") && (has("switch_id") || has("hostname") || vtep)) {
 		return nil, notValid
+	}
+	if creating && has(ovnVTEPKeys[0]) && v < v90OVNVTEP {
+		return nil, notAcceptable("")
 	}
 	if sw, ok := o.Value("switch_id").(string); ok {
 		if mac, ok := isValidMAC(sw); ok {
@@ -328,8 +353,16 @@ func isDatapathID(s string) bool {
 func (s *Server) createPort(c *fiber.Ctx) error {
 	v := minor(c)
 	var p store.Port
-	body, err := portRes.decodeCreateBody(c, "port", &p, &input{c: c, s: s, v: v})
+	body, err := decodeObjectBody(c, "port")
 	if err != nil {
+		return err
+	}
+	if v > maxIronic21 {
+		if err := s.portNodeIdent(c, body); err != nil {
+			return err
+		}
+	}
+	if err := portRes.decodeCreateObject(body, "port", &p, &input{c: c, s: s, v: v, creating: true}); err != nil {
 		return err
 	}
 	if err := checkSmartNIC(&p, "port"); err != nil {
@@ -349,17 +382,11 @@ func (s *Server) createPort(c *fiber.Ctx) error {
 		p.UUID = uuid.NewString()
 	}
 	var created store.Port
-	err = s.lockedWrite(c, []string{p.NodeUUID}, func(q store.Queries, nodes map[string]store.Node) error {
-		n := nodes[p.NodeUUID]
+	err = s.lockedWrite(c, []string{p.NodeUUID}, func(q store.Queries, _ map[string]store.Node) error {
 		if p.PortgroupUUID != nil {
-			g, err := q.Portgroup(c.UserContext(), *p.PortgroupUUID)
-			if errors.Is(err, store.ErrNotFound) {
-				return badRequest("Portgroup %s could not be found.", *p.PortgroupUUID)
-			} else if err != nil {
+			g, err := portPortgroup(c, q, &p)
+			if err != nil {
 				return err
-			}
-			if g.NodeUUID != n.UUID {
-				return badRequest("Port can not be added to a portgroup belonging to a different node.")
 			}
 			if pxeAsked && !g.StandalonePortsSupported {
 				return conflict("Port group %s doesn't support standalone ports. This port cannot be created as a member of that portgroup as the port's 'pxe_enabled' field was set to True.", g.UUID)
@@ -374,10 +401,15 @@ func (s *Server) createPort(c *fiber.Ctx) error {
 	})
 	switch {
 	case errors.Is(err, store.ErrExists):
+		// Ironic's create_port: a duplicate address is named, any other
+		// duplicate (UUID, or past 1.82 a name) is told as the UUID.
 		if _, err := s.Store.Port(c.UserContext(), p.UUID); err == nil {
 			return conflict("A port with UUID %s already exists.", p.UUID)
 		}
-		return conflict("A port with MAC address %s already exists.", p.Address)
+		if _, err := s.Store.PortByAddress(c.UserContext(), p.Address); err == nil {
+			return conflict("A port with MAC address %s already exists.", p.Address)
+		}
+		return conflict("A port with UUID %s already exists.", p.UUID)
 	case errors.Is(err, store.ErrNotFound):
 		return badRequest("Node %s could not be found.", p.NodeUUID)
 	case err != nil:
@@ -385,6 +417,39 @@ func (s *Server) createPort(c *fiber.Ctx) error {
 	}
 	c.Location(s.publicURL(c) + "/v1/ports/" + created.UUID)
 	return sendObject(s, c, fiber.StatusCreated, portRes, &created, nil)
+}
+
+// portNodeIdent applies Ironic 29's port schema to a create body: exactly
+// one of node_uuid and node_ident (API 1.94: the node by UUID or name),
+// then replaces node_ident with the node's UUID.
+func (s *Server) portNodeIdent(c *fiber.Ctx, body *jsonwire.Object) error {
+	ident, hasIdent := body.Get("node_ident")
+	_, hasUUID := body.Get("node_uuid")
+	switch {
+	case hasIdent && hasUUID:
+		return schemaError("port", pyRepr(body)+
+			" is valid under each of {'required': ['node_uuid']}, {'required': ['node_ident']}")
+	case !hasIdent && !hasUUID:
+		return schemaError("port", pyRepr(body)+
+			" is not valid under any of the given schemas. Possible root cause: 'node_ident' is a required property")
+	case !hasUUID:
+		name, ok := ident.(string)
+		if !ok {
+			return schemaError("port", pyRepr(ident)+" is not of type 'string'")
+		}
+		if minor(c) < v94PortNodeName {
+			return notAcceptable("")
+		}
+		n, err := s.Store.Node(c.UserContext(), name)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && s.authorizeNode(c, &n, name) != nil) {
+			return badRequest("Node None could not be found.") // Ironic names the node_uuid not given
+		} else if err != nil {
+			return fmt.Errorf("read node %s: %w", name, err)
+		}
+		body.Delete("node_ident")
+		body.Set("node_uuid", n.UUID)
+	}
+	return nil
 }
 
 // checkPortPhysnet is Ironic's validate_port_physnet: a member of a port
@@ -446,51 +511,51 @@ func (s *Server) patchPort(c *fiber.Ctx) error {
 	if err := portRes.checkPatch(v, ops); err != nil {
 		return err
 	}
-	p, err := s.loadPort(c, param(c, "uuid"))
+	p, err := s.loadPort(c, param(c, "uuid"), true)
 	if err != nil {
 		return err
 	}
 	var updated, patched store.Port
 	target := p.NodeUUID
-	err = retryStale(func() error {
+	err = rewriteLocked(s, c, &p, portNode, func(ctx context.Context, q store.Queries) (store.Port, error) {
+		return q.Port(ctx, p.UUID)
+	}, func() ([]string, error) {
 		patched = p
+		if err := portRes.patchObject(&patched, ops, &input{c: c, s: s, v: v}); err != nil {
+			return nil, err
+		}
+		target = patched.NodeUUID
+		return []string{p.NodeUUID, patched.NodeUUID}, nil
+	}, func(q store.Queries, nodes map[string]store.Node, cur store.Port) error {
+		patched = cur
 		if err := portRes.patchObject(&patched, ops, &input{c: c, s: s, v: v}); err != nil {
 			return err
 		}
-		target = patched.NodeUUID
-		return s.lockedWrite(c, []string{p.NodeUUID, patched.NodeUUID}, func(q store.Queries, nodes map[string]store.Node) error {
-			cur, err := q.Port(c.UserContext(), p.UUID)
-			if err != nil {
-				return err
-			}
-			if cur.NodeUUID != p.NodeUUID {
-				p = cur
-				return errStale
-			}
-			patched = cur
-			if err := portRes.patchObject(&patched, ops, &input{c: c, s: s, v: v}); err != nil {
-				return err
-			}
-			if err := checkSmartNIC(&patched, "patch"); err != nil {
-				return err
-			}
-			n := nodes[patched.NodeUUID]
-			if n.ProvisionState == node.Inspecting && v >= v39InspectWait {
-				return conflict("Cannot update port \"%s\" on \"%s\" while it is in state \"%s\".", cur.UUID, n.UUID, node.Inspecting)
-			}
-			if patched.PhysicalNetwork != nil && *patched.PhysicalNetwork == "" &&
-				!equalPtr(cur.PhysicalNetwork, patched.PhysicalNetwork) {
-				return badRequest("A non-empty value is required when setting physical_network")
-			}
-			if err := s.portRules(c, q, &n, &cur, &patched); err != nil {
-				return err
-			}
-			updated, err = q.UpdatePort(c.UserContext(), patched)
+		if err := checkSmartNIC(&patched, "patch"); err != nil {
 			return err
-		})
+		}
+		n := nodes[patched.NodeUUID]
+		if n.ProvisionState == node.Inspecting && v >= v39InspectWait {
+			return conflict("Cannot update port \"%s\" on \"%s\" while it is in state \"%s\".", cur.UUID, n.UUID, node.Inspecting)
+		}
+		if patched.PhysicalNetwork != nil && *patched.PhysicalNetwork == "" &&
+			!equalPtr(cur.PhysicalNetwork, patched.PhysicalNetwork) {
+			return badRequest("A non-empty value is required when setting physical_network")
+		}
+		if err := s.portRules(c, q, &n, &cur, &patched); err != nil {
+			return err
+		}
+		var err error
+		updated, err = q.UpdatePort(c.UserContext(), patched)
+		return err
 	})
 	switch {
 	case errors.Is(err, store.ErrExists):
+		if patched.Name != nil && !equalPtr(patched.Name, p.Name) {
+			if other, gerr := s.Store.PortByName(c.UserContext(), *patched.Name); gerr == nil && other.UUID != p.UUID {
+				return conflict("A port with name %s already exists.", *patched.Name)
+			}
+		}
 		return conflict("A port with MAC address %s already exists.", patched.Address)
 	case errors.Is(err, store.ErrNotFound):
 		if _, gerr := s.Store.Port(c.UserContext(), p.UUID); errors.Is(gerr, store.ErrNotFound) {
@@ -520,14 +585,9 @@ func (s *Server) portRules(c *fiber.Ctx, q store.Queries, n *store.Node, old, p 
 			p.UUID, portConnectivityText, n.UUID, connectivityStatesText(), n.ProvisionState)
 	}
 	if p.PortgroupUUID != nil {
-		g, err := q.Portgroup(c.UserContext(), *p.PortgroupUUID)
-		if errors.Is(err, store.ErrNotFound) {
-			return badRequest("Portgroup %s could not be found.", *p.PortgroupUUID)
-		} else if err != nil {
+		g, err := portPortgroup(c, q, p)
+		if err != nil {
 			return err
-		}
-		if g.NodeUUID != p.NodeUUID {
-			return badRequest("Port can not be added to a portgroup belonging to a different node.")
 		}
 		if err := checkPortPhysnet(c, q, p, old); err != nil {
 			return err
@@ -535,6 +595,21 @@ func (s *Server) portRules(c *fiber.Ctx, q store.Queries, n *store.Node, old, p 
 		return s.portChanged(n, old, p, &g)
 	}
 	return nil
+}
+
+// portPortgroup reads the port group p names (p.PortgroupUUID is set),
+// which must be on p's node.
+func portPortgroup(c *fiber.Ctx, q store.Queries, p *store.Port) (store.Portgroup, error) {
+	g, err := q.Portgroup(c.UserContext(), *p.PortgroupUUID)
+	if errors.Is(err, store.ErrNotFound) {
+		return g, badRequest("Portgroup %s could not be found.", *p.PortgroupUUID)
+	} else if err != nil {
+		return g, err
+	}
+	if g.NodeUUID != p.NodeUUID {
+		return g, badRequest("Port can not be added to a portgroup belonging to a different node.")
+	}
+	return g, nil
 }
 
 // sameJSON compares two stored JSON objects by value (member order aside).
@@ -546,30 +621,25 @@ func sameJSON(a, b json.RawMessage) bool {
 	return reflect.DeepEqual(x, y)
 }
 
+// portNode is the node a port is on.
+func portNode(p *store.Port) string { return p.NodeUUID }
+
 // deletePort answers DELETE /v1/ports/{uuid}: Ironic's destroy_port under
 // the node lock; a port bound to a VIF stays unless the node is in
 // maintenance.
 func (s *Server) deletePort(c *fiber.Ctx) error {
-	p, err := s.loadPort(c, param(c, "uuid"))
+	p, err := s.loadPort(c, param(c, "uuid"), false)
 	if err != nil {
 		return err
 	}
-	err = retryStale(func() error {
-		return s.lockedWrite(c, []string{p.NodeUUID}, func(q store.Queries, nodes map[string]store.Node) error {
-			cur, err := q.Port(c.UserContext(), p.UUID)
-			if err != nil {
-				return err
-			}
-			if cur.NodeUUID != p.NodeUUID {
-				p = cur
-				return errStale
-			}
-			n := nodes[cur.NodeUUID]
-			if vif, use := attachedVIF(cur.InternalInfo); vif != "" && !n.Maintenance {
-				return conflict("Cannot delete the port %s as it is bound to VIF %s for %s use.", cur.UUID, vif, use)
-			}
-			return q.DeletePort(c.UserContext(), cur.UUID)
-		})
+	err = rewriteLocked(s, c, &p, portNode, func(ctx context.Context, q store.Queries) (store.Port, error) {
+		return q.Port(ctx, p.UUID)
+	}, nil, func(q store.Queries, nodes map[string]store.Node, cur store.Port) error {
+		n := nodes[cur.NodeUUID]
+		if vif, use := attachedVIF(cur.InternalInfo); vif != "" && !n.Maintenance {
+			return conflict("Cannot delete the port %s as it is bound to VIF %s for %s use.", cur.UUID, vif, use)
+		}
+		return q.DeletePort(c.UserContext(), cur.UUID)
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return portNotFound(p.UUID)

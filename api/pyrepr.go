@@ -2,10 +2,10 @@ package api
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/pyrepr"
 )
 
 // Python renderings of decoded values. Ironic builds many messages with
@@ -20,28 +20,17 @@ func pyRepr(v any) string {
 }
 
 func writePyRepr(sb *strings.Builder, v any) {
+	pyrepr.Write(sb, v, wireRepr)
+}
+
+// wireRepr renders what jsonwire decodes beyond pyrepr's values: numbers
+// as sent, objects in order, and strings cut (clipEcho).
+func wireRepr(sb *strings.Builder, v any) bool {
 	switch t := v.(type) {
-	case nil:
-		sb.WriteString("None")
-	case bool:
-		if t {
-			sb.WriteString("True")
-		} else {
-			sb.WriteString("False")
-		}
 	case json.Number:
 		sb.WriteString(string(t))
 	case string:
 		sb.WriteString(pyStr(t))
-	case []any:
-		sb.WriteByte('[')
-		for i, e := range t {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			writePyRepr(sb, e)
-		}
-		sb.WriteByte(']')
 	case *jsonwire.Object:
 		sb.WriteByte('{')
 		i := 0
@@ -56,8 +45,9 @@ func writePyRepr(sb *strings.Builder, v any) {
 		}
 		sb.WriteByte('}')
 	default:
-		fmt.Fprint(sb, t)
+		return false
 	}
+	return true
 }
 
 // maxEcho is how many characters of a client's string a message quotes;
@@ -82,34 +72,7 @@ func clipEcho(s string) string {
 // pyStr is Python's repr() of a str: single quotes unless the text holds a
 // single quote and no double quote. Long strings are cut (clipEcho).
 func pyStr(s string) string {
-	s = clipEcho(s)
-	q := byte('\'')
-	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
-		q = '"'
-	}
-	var sb strings.Builder
-	sb.WriteByte(q)
-	for _, r := range s {
-		switch {
-		case r == '\\':
-			sb.WriteString(`\\`)
-		case r == rune(q):
-			sb.WriteByte('\\')
-			sb.WriteByte(q)
-		case r == '\n':
-			sb.WriteString(`\n`)
-		case r == '\r':
-			sb.WriteString(`\r`)
-		case r == '\t':
-			sb.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&sb, `\x%02x`, r)
-		default:
-			sb.WriteRune(r)
-		}
-	}
-	sb.WriteByte(q)
-	return sb.String()
+	return pyrepr.Quote(clipEcho(s))
 }
 
 // pyTypeName names v's JSON type in jsonschema's words.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -237,9 +236,10 @@ func appendBIOSSetting(b []byte, vw *view, st *store.BIOSSetting, node string, f
 	return append(b, '}')
 }
 
-// biosVersion answers below API 1.40 as Ironic's router does.
-func biosVersion(c *fiber.Ctx) error {
-	if minor(c) < v40BiosInterface {
+// routedFrom answers a request below API minor version v as Ironic's
+// router answers a path it does not know yet (webob's 404).
+func routedFrom(c *fiber.Ctx, v int) error {
+	if minor(c) < v {
 		return webobNotFound()
 	}
 	return nil
@@ -247,7 +247,7 @@ func biosVersion(c *fiber.Ctx) error {
 
 // listBIOS answers GET /v1/nodes/{ident}/bios.
 func (s *Server) listBIOS(c *fiber.Ctx) error {
-	if err := biosVersion(c); err != nil {
+	if err := routedFrom(c, v40BiosInterface); err != nil {
 		return err
 	}
 	v := minor(c)
@@ -309,17 +309,11 @@ func (s *Server) listBIOS(c *fiber.Ctx) error {
 
 // getBIOS answers GET /v1/nodes/{ident}/bios/{name}.
 func (s *Server) getBIOS(c *fiber.Ctx) error {
-	if err := biosVersion(c); err != nil {
+	if err := routedFrom(c, v40BiosInterface); err != nil {
 		return err
 	}
-	var unexpected []string
-	c.Context().QueryArgs().VisitAll(func(k, _ []byte) {
-		if !slices.Contains(unexpected, string(k)) {
-			unexpected = append(unexpected, string(k))
-		}
-	})
-	if len(unexpected) > 0 {
-		return badRequest("Unexpected arguments: %s", strings.Join(unexpected, ", "))
+	if err := unexpectedArgs(c); err != nil {
+		return err
 	}
 	n, err := s.loadNode(c, param(c, "ident"))
 	if err != nil {

@@ -31,6 +31,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/google/uuid"
 	"github.com/valyala/fasthttp"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
@@ -64,6 +65,8 @@ type (
 	// PortReader reads ports.
 	PortReader interface {
 		Port(ctx context.Context, uuid string) (store.Port, error)
+		PortByName(ctx context.Context, name string) (store.Port, error)
+		PortByAddress(ctx context.Context, mac string) (store.Port, error)
 		ListPorts(ctx context.Context, q store.ListPorts) ([]store.Port, error)
 	}
 	// PortWriter creates, updates and deletes ports.
@@ -116,6 +119,16 @@ type (
 	InventoryReader interface {
 		NodeInventory(ctx context.Context, nodeUUID string) (store.Inventory, error)
 	}
+	// RunbookStore keeps runbooks.
+	RunbookStore interface {
+		CreateRunbook(ctx context.Context, r store.Runbook) (store.Runbook, error)
+		Runbook(ctx context.Context, uuid string) (store.Runbook, error)
+		RunbookByName(ctx context.Context, name string) (store.Runbook, error)
+		ListRunbooks(ctx context.Context, f store.RunbookFilter, limit int, markerID int64, sortKey string,
+			desc bool) ([]store.Runbook, error)
+		UpdateRunbook(ctx context.Context, r store.Runbook) (store.Runbook, error)
+		DeleteRunbook(ctx context.Context, uuid string) error
+	}
 	// TemplateStore keeps deploy templates.
 	TemplateStore interface {
 		CreateDeployTemplate(ctx context.Context, t store.DeployTemplate) (store.DeployTemplate, error)
@@ -125,6 +138,14 @@ type (
 		DeployTemplatesNamed(ctx context.Context, names []string) ([]store.DeployTemplate, error)
 		UpdateDeployTemplate(ctx context.Context, t store.DeployTemplate) (store.DeployTemplate, error)
 		DeleteDeployTemplate(ctx context.Context, uuid string) error
+	}
+	// InspectionRuleStore keeps inspection rules.
+	InspectionRuleStore interface {
+		CreateInspectionRule(ctx context.Context, r store.InspectionRule) (store.InspectionRule, error)
+		InspectionRule(ctx context.Context, uuid string) (store.InspectionRule, error)
+		ListInspectionRules(ctx context.Context, l store.ListInspectionRules) ([]store.InspectionRule, error)
+		UpdateInspectionRule(ctx context.Context, r store.InspectionRule) (store.InspectionRule, error)
+		DeleteInspectionRule(ctx context.Context, uuid string) error
 	}
 	// BIOSReader reads nodes' BIOS settings.
 	BIOSReader interface {
@@ -153,6 +174,8 @@ type (
 		OperationWriter
 		InventoryReader
 		TemplateStore
+		InspectionRuleStore
+		RunbookStore
 		BIOSReader
 		NodeReader
 		NodeWriter
@@ -194,6 +217,9 @@ type Server struct {
 	// Agents serves the ramdisk agent's lookup and heartbeat (nil: both
 	// answer as if no node expected an agent).
 	Agents AgentStore
+	// Inspection keeps the data of POST /v1/continue_inspection for the
+	// node's inspection workflow (nil: every post answers 404).
+	Inspection InspectionStore
 	// Auth authenticates requests (nil: noauth, the API is open to anyone
 	// who can reach it). See auth.go.
 	Auth Authenticator
@@ -237,12 +263,21 @@ type Server struct {
 	// its workflow's first state change before answering 202 anyway
 	// (default 2 s).
 	BeginWait time.Duration
+	// LockWait bounds how long an operation that Ironic's conductor runs
+	// under a node lock taken with retries (virtual media) waits for the
+	// lock another operation holds before answering NodeLocked (default
+	// 2 s: Ironic's node_locked_retry_attempts, 3, node_locked_retry_interval,
+	// 1 s, apart; negative: do not wait).
+	LockWait time.Duration
 	// AgentCommandWait bounds how long the heartbeat that wakes a workflow
 	// from a wait state waits for the command the workflow then queues, so
 	// the agent gets it at once (default 2 s; negative: do not wait).
 	AgentCommandWait time.Duration
 	// Metrics observes requests and started operations (nil: none).
 	Metrics RequestMetrics
+	// Tracer makes a span of every request, carried into the workflows it
+	// starts (nil: none).
+	Tracer trace.TracerProvider
 	// MetricsHandler serves GET /metrics without credentials, as Ironic's
 	// public routes are served (nil: no such route).
 	MetricsHandler http.Handler
@@ -257,6 +292,7 @@ const (
 	defaultProvisionBodyLimit = 16 << 20
 	agentBodyLimit            = 4 << 20 // an inventory's largest size
 	defaultSyncTimeout        = 60 * time.Second
+	defaultLockWait           = 2 * time.Second
 )
 
 func (s *Server) conductor() string {
@@ -285,6 +321,16 @@ func (s *Server) beginWait() time.Duration {
 		return 2 * time.Second
 	}
 	return s.BeginWait
+}
+
+func (s *Server) lockWait() time.Duration {
+	switch {
+	case s.LockWait < 0:
+		return 0
+	case s.LockWait == 0:
+		return defaultLockWait
+	}
+	return s.LockWait
 }
 
 func (s *Server) syncTimeout() time.Duration {
@@ -333,7 +379,8 @@ func (s *Server) bodyLimit(method, path []byte) int {
 	}
 	// An agent's heartbeat carries command results, an inspection's
 	// inventory among them (up to inventory.MaxDocumentSize).
-	if string(method) == fiber.MethodPost && bytes.HasPrefix(path, []byte("/v1/heartbeat/")) {
+	if string(method) == fiber.MethodPost && (bytes.HasPrefix(path, []byte("/v1/heartbeat/")) ||
+		bytes.HasPrefix(path, []byte("/v1/continue_inspection"))) {
 		return max(general, agentBodyLimit)
 	}
 	return general
@@ -407,8 +454,15 @@ func (s *Server) App() *fiber.App {
 		if p := c.Path(); !hasVersion([]byte(p)) {
 			c.Path("/v1" + p)
 		}
+		if p, ok := strings.CutSuffix(strings.TrimRight(c.Path(), "/"), ".json"); ok && strings.HasPrefix(p, "/v1/") &&
+			jsonSuffixStripped(c) {
+			c.Path(p)
+		}
 		return c.Next()
 	})
+	if s.Tracer != nil {
+		app.Use(s.traceRequests(routes)) // first: its span covers every answer
+	}
 	if s.Metrics != nil {
 		app.Use(s.observeRequests(routes)) // first: it sees the status of every answer
 	}
@@ -423,7 +477,7 @@ func (s *Server) App() *fiber.App {
 		app.Use(s.authenticate(routes))
 	}
 	app.Use(checkRequestText)
-	app.Get("/", s.root)
+	app.Get("/", s.negotiate, s.root)
 	app.Get(health.LivePath, func(c *fiber.Ctx) error { return sendHealth(c, health.Live()) })
 	app.Get(health.ReadyPath, func(c *fiber.Ctx) error {
 		checker := s.Health
@@ -465,9 +519,14 @@ func (s *Server) App() *fiber.App {
 	v1.Delete("/nodes/:ident/maintenance", s.setMaintenance(false))
 	v1.Get("/nodes/:ident/ports", s.nodePorts(false))
 	v1.Get("/nodes/:ident/ports/detail", s.nodePorts(true))
+	v1.Get("/nodes/:ident/children", s.nodeChildren)
 	v1.Get("/nodes/:ident/history", s.nodeHistory)
 	v1.Get("/nodes/:ident/history/:event", s.nodeHistoryEvent)
 	v1.Get("/nodes/:ident/inventory", s.nodeInventory)
+	v1.Get("/nodes/:ident/firmware", s.listFirmware)
+	v1.Get("/nodes/:ident/vmedia", s.getVMedia)
+	v1.Post("/nodes/:ident/vmedia", s.attachVMedia)
+	v1.Delete("/nodes/:ident/vmedia", s.detachVMedia)
 	v1.Get("/nodes/:ident/bios", s.listBIOS)
 	v1.Get("/nodes/:ident/bios/:name", s.getBIOS)
 	v1.Get("/nodes/:ident/traits", s.getTraits)
@@ -499,24 +558,13 @@ func (s *Server) App() *fiber.App {
 	v1.Delete("/allocations/:ident", allocationsGate(s.deleteAllocation))
 
 	// Ports.
-	v1.Get("/ports", s.listPorts(false))
-	v1.Post("/ports", s.createPort)
-	v1.Delete("/ports", missingParam("port_uuid"))
-	v1.Patch("/ports", missingParam("port_uuid"))
-	v1.Get("/ports/detail", s.listPorts(true))
-	v1.Get("/ports/:uuid", s.getPort)
-	v1.Patch("/ports/:uuid", s.patchPort)
-	v1.Delete("/ports/:uuid", s.deletePort)
+	addCRUD(v1, "/ports", crudRoutes{list: s.listPorts(false), create: s.createPort, detail: s.listPorts(true),
+		get: s.getPort, patch: s.patchPort, del: s.deletePort, param: "uuid", missing: "port_uuid"})
 
 	// Port groups.
-	v1.Get("/portgroups", s.listPortgroups(false))
-	v1.Post("/portgroups", s.createPortgroup)
-	v1.Delete("/portgroups", missingParam("portgroup_ident"))
-	v1.Patch("/portgroups", missingParam("portgroup_ident"))
-	v1.Get("/portgroups/detail", s.listPortgroups(true))
-	v1.Get("/portgroups/:ident", s.getPortgroup)
-	v1.Patch("/portgroups/:ident", s.patchPortgroup)
-	v1.Delete("/portgroups/:ident", s.deletePortgroup)
+	addCRUD(v1, "/portgroups", crudRoutes{list: s.listPortgroups(false), create: s.createPortgroup,
+		detail: s.listPortgroups(true), get: s.getPortgroup, patch: s.patchPortgroup, del: s.deletePortgroup,
+		param: "ident", missing: "portgroup_ident"})
 	v1.Get("/portgroups/:ident/ports", s.portgroupPorts(false))
 	v1.Get("/portgroups/:ident/ports/detail", s.portgroupPorts(true))
 	v1.Post("/portgroups/:ident/ports", subresourceForbidden(v24PortgroupSubctl))
@@ -543,30 +591,24 @@ func (s *Server) App() *fiber.App {
 	}
 
 	// Chassis.
-	v1.Get("/chassis", s.listChassis(false))
-	v1.Post("/chassis", s.createChassis)
-	v1.Delete("/chassis", missingParam("chassis_uuid"))
-	v1.Patch("/chassis", missingParam("chassis_uuid"))
-	v1.Get("/chassis/detail", s.listChassis(true))
-	v1.Get("/chassis/:uuid", s.getChassis)
-	v1.Patch("/chassis/:uuid", s.patchChassis)
-	v1.Delete("/chassis/:uuid", s.deleteChassis)
+	addCRUD(v1, "/chassis", crudRoutes{list: s.listChassis(false), create: s.createChassis,
+		detail: s.listChassis(true), get: s.getChassis, patch: s.patchChassis, del: s.deleteChassis,
+		param: "uuid", missing: "chassis_uuid"})
 	v1.Get("/chassis/:uuid/nodes", s.chassisNodes(false))
 	v1.Get("/chassis/:uuid/nodes/detail", s.chassisNodes(true))
 
-	// Deploy templates (API 1.55).
-	tmpl := v1.Group("/deploy_templates", templatesVersion)
-	tmpl.Get("", s.listTemplates)
-	tmpl.Post("", s.createTemplate)
-	tmpl.Delete("", missingParam("template_ident"))
-	tmpl.Patch("", missingParam("template_ident"))
-	tmpl.Get("/:ident", s.getTemplate)
-	tmpl.Patch("/:ident", s.patchTemplate)
-	tmpl.Delete("/:ident", s.deleteTemplate)
+	// Deploy templates (API 1.55), inspection rules (API 1.96), runbooks
+	// (API 1.92), each behind its version gate.
+	templateCatalog.register(s, v1, s.createTemplate, s.patchTemplate)
+	inspectionRuleCatalog.register(s, v1, s.createInspectionRule, s.patchInspectionRule)
+	runbookCatalog.register(s, v1, s.createRunbook, s.patchRunbook)
 
 	// The ramdisk agent (no microversion needed, as in Ironic).
 	v1.Get("/lookup", s.lookup)
 	v1.Post("/heartbeat/:node", s.heartbeat)
+	// The ramdisk's inspection callback (1.84; also at 1.1, which is what
+	// ironic-python-agent sends: no version header).
+	v1.Post("/continue_inspection", s.continueInspection)
 
 	// Drivers, conductors, shards.
 	v1.Get("/drivers", s.listDrivers)
@@ -594,9 +636,15 @@ func sendHealth(c *fiber.Ctx, r health.Report) error {
 	return c.Status(r.Code()).JSON(r)
 }
 
-// requestID sets Ironic's per-request id header.
+// headerRequestID is Ironic's per-request id header.
+const headerRequestID = "Openstack-Request-Id"
+
+// requestID sets Ironic's per-request id header, and puts the id in the
+// request's context (RequestID) for the logs.
 func requestID(c *fiber.Ctx) error {
-	c.Set("Openstack-Request-Id", "req-"+uuid.NewString())
+	id := "req-" + uuid.NewString()
+	c.Set(headerRequestID, id)
+	c.SetUserContext(ContextWithRequestID(c.UserContext(), id))
 	return c.Next()
 }
 
@@ -633,6 +681,31 @@ func badText(b []byte) string {
 		return "contains a NUL character"
 	}
 	return ""
+}
+
+// crudRoutes are a resource's handlers: its collection, its optional
+// .../detail listing and one object named by the path parameter param.
+// missing is Ironic's name of that parameter (the message of a DELETE or
+// PATCH on the collection).
+type crudRoutes struct {
+	list, create, detail, get, patch, del fiber.Handler
+	param, missing                        string
+}
+
+// addCRUD registers h at path under r in the order routing needs (the
+// static .../detail before the object's parameter).
+func addCRUD(r fiber.Router, path string, h crudRoutes) {
+	r.Get(path, h.list)
+	r.Post(path, h.create)
+	r.Delete(path, missingParam(h.missing))
+	r.Patch(path, missingParam(h.missing))
+	if h.detail != nil {
+		r.Get(path+"/detail", h.detail)
+	}
+	item := path + "/:" + h.param
+	r.Get(item, h.get)
+	r.Patch(item, h.patch)
+	r.Delete(item, h.del)
 }
 
 // missingParam answers what Ironic answers for DELETE or PATCH on a
@@ -745,7 +818,11 @@ func (s *Server) v1Root(c *fiber.Ctx) error {
 		}{
 			{"portgroups", v23Portgroups}, {"volume", v32Volume}, {"lookup", v22LookupHeartbeat},
 			{"heartbeat", v22LookupHeartbeat}, {"conductors", v49Conductors}, {"allocations", v52Allocations},
-			{"events", v54Events}, {"deploy_templates", v55DeployTemplates}, {"shards", v82Shard},
+			{"events", v54Events}, {"deploy_templates", v55DeployTemplates}, {"shards", v82Shard}, {"runbooks", v92Runbooks},
+			// Ironic 29 lists runbooks (1.92) before and continue_inspection
+			// (1.96) after it.
+			{"inspection_rules", v96InspectionRules},
+			{"continue_inspection", v84ContinueInspection},
 		} {
 			if v >= r.min {
 				res(r.name)

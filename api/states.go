@@ -51,15 +51,41 @@ func (s *Server) startOptions(id, group string) client.StartWorkflowOptions {
 // a running workflow with the same ID (the node lock) is Ironic's
 // NodeLocked.
 func (s *Server) start(ctx context.Context, nodeUUID, group, id, name string, input any) (client.WorkflowRun, error) {
-	run, err := s.Workflows.ExecuteWorkflow(ctx, withRequester(ctx, s.startOptions(id, group)), name, input)
-	if temporal.IsWorkflowExecutionAlreadyStartedError(err) {
-		return nil, s.nodeLocked(nodeUUID)
+	return s.startWithin(ctx, 0, nil, nodeUUID, group, id, name, input)
+}
+
+// startWithin is start waiting up to lockWait for the node lock when
+// another operation holds it, as Ironic's conductor does when it reserves a
+// node (task_manager.acquire tries node_locked_retry_attempts times,
+// node_locked_retry_interval apart, before NodeLocked): a request that
+// follows a short operation, such as a virtual media attach failing at
+// once, runs when that operation ends instead of failing. It tries again
+// sooner than Ironic (from a few milliseconds, doubling), so the wait ends
+// soon after the lock is free. retrying, when not nil, runs before each new
+// attempt.
+func (s *Server) startWithin(ctx context.Context, lockWait time.Duration, retrying func(context.Context),
+	nodeUUID, group, id, name string, input any) (client.WorkflowRun, error) {
+	deadline := time.Now().Add(lockWait)
+	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 250*time.Millisecond) {
+		run, err := s.Workflows.ExecuteWorkflow(ctx, withRequester(ctx, s.startOptions(id, group)), name, input)
+		switch {
+		case err == nil:
+			s.operationStarted(contract.OperationVerb(name, input))
+			return run, nil
+		case !temporal.IsWorkflowExecutionAlreadyStartedError(err):
+			return nil, fmt.Errorf("start %s for node %s: %w", name, nodeUUID, err)
+		case time.Now().Add(delay).After(deadline):
+			return nil, s.nodeLocked(nodeUUID)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(delay):
+		}
+		if retrying != nil {
+			retrying(ctx)
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("start %s for node %s: %w", name, nodeUUID, err)
-	}
-	s.operationStarted(contract.OperationVerb(name, input))
-	return run, nil
 }
 
 // begin starts a mutating workflow on the node lock and returns once the
@@ -75,14 +101,28 @@ func (s *Server) start(ctx context.Context, nodeUUID, group, id, name string, in
 // (the node changed since it was read: Ironic's 400) or no worker has picked
 // it up yet (accepted: it runs when one does).
 func (s *Server) begin(ctx context.Context, n *store.Node, name string, input any) error {
-	run, err := s.start(ctx, n.UUID, n.ConductorGroup, contract.WorkflowID(n.UUID), name, input)
+	return s.beginWithin(ctx, 0, n, name, input)
+}
+
+// beginWithin is begin waiting up to lockWait for the node lock (see
+// startWithin). The operation that held the lock changed the node: the
+// version the new operation's first change is seen against is read again
+// before each new attempt.
+func (s *Server) beginWithin(ctx context.Context, lockWait time.Duration, n *store.Node, name string, input any) error {
+	version := n.Version
+	reread := func(ctx context.Context) {
+		if cur, err := s.Store.Node(ctx, n.UUID); err == nil {
+			version = cur.Version
+		} // gone: the workflow reports it
+	}
+	run, err := s.startWithin(ctx, lockWait, reread, n.UUID, n.ConductorGroup, contract.WorkflowID(n.UUID), name, input)
 	if err != nil {
 		return err
 	}
 	deadline := time.Now().Add(s.beginWait())
 	for delay := 500 * time.Microsecond; ; delay = min(2*delay, 20*time.Millisecond) {
 		cur, err := s.Store.Node(ctx, n.UUID)
-		if err != nil || cur.Version != n.Version {
+		if err != nil || cur.Version != version {
 			return nil // moved (or deleted meanwhile: the workflow reports that)
 		}
 		if time.Now().After(deadline) {
@@ -98,23 +138,52 @@ func (s *Server) begin(ctx context.Context, n *store.Node, name string, input an
 	defer cancel()
 	err = run.Get(gctx, nil)
 	var appErr *temporal.ApplicationError
+	var ended *temporal.WorkflowExecutionError
 	switch {
-	case err == nil, gctx.Err() != nil:
+	case err == nil:
 		return nil
 	case errors.As(err, &appErr) && appErr.Type() == contract.ErrTypeInvalidState:
 		return badRequest("%s", appErr.Message())
 	case errors.As(err, &appErr) && appErr.Type() == contract.ErrTypeNotFound:
 		return nodeNotFound(n.UUID)
+	case !errors.As(err, &ended) && appErr == nil:
+		// Not ended within the wait (the poll's own deadline may answer
+		// before gctx's): no worker has taken it yet.
+		s.waitingEvent(ctx, n, name)
+		return nil
 	}
 	return nil // it began and failed: the node's state and last_error say how
+}
+
+// waitingEvent records in node n's history that operation name was
+// accepted but no worker has taken it yet: none of the node's conductor
+// group polls its queue (or they are all busy). The workflow runs when one
+// does; meanwhile the history (and the Temporal UI) say why nothing moves.
+// A failure to record it does not fail the request.
+func (s *Server) waitingEvent(ctx context.Context, n *store.Node, name string) {
+	queue := contract.GroupTaskQueue(s.taskQueue(), n.ConductorGroup)
+	e := store.Event{NodeUUID: n.UUID, Severity: store.SeverityInfo, EventType: "conductor",
+		Event: fmt.Sprintf("Waiting for a conductor: no worker of conductor group %q has taken the %s operation "+
+			"yet (task queue %s)", n.ConductorGroup, name, queue), Conductor: s.conductor()}
+	e.User, e.Project = eventBy(ctx)
+	if err := s.Store.AddEvent(ctx, e); err != nil {
+		s.log().WarnContext(ctx, "record waiting for a conductor", "node", n.UUID, "err", err)
+	}
 }
 
 // runSync starts a workflow and waits for its result, bounded by
 // SyncTimeout, for operations Ironic answers synchronously.
 func (s *Server) runSync(c *fiber.Ctx, nodeUUID, group, id, name string, input, result any) error {
+	return s.runSyncWithin(c, 0, nodeUUID, group, id, name, input, result)
+}
+
+// runSyncWithin is runSync waiting up to lockWait for the node lock (see
+// startWithin).
+func (s *Server) runSyncWithin(c *fiber.Ctx, lockWait time.Duration, nodeUUID, group, id, name string,
+	input, result any) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.syncTimeout())
 	defer cancel()
-	run, err := s.start(ctx, nodeUUID, group, id, name, input)
+	run, err := s.startWithin(ctx, lockWait, nil, nodeUUID, group, id, name, input)
 	if err != nil {
 		return err
 	}
@@ -210,7 +279,7 @@ func argString(o *jsonwire.Object, name string, required bool) (string, bool, er
 var minVerbVersions = map[string]int{
 	"manage": v4ManageableState, "provide": v4ManageableState, "inspect": v6InspectState,
 	"abort": v13AbortVerb, "clean": v15ManualClean, "adopt": v17AdoptVerb, "rescue": v38Rescue,
-	"unrescue": v38Rescue, "deploy": v73DeployVerbs, "undeploy": v73DeployVerbs,
+	"unrescue": v38Rescue, "deploy": v73DeployVerbs, "undeploy": v73DeployVerbs, "service": v87Servicing,
 }
 
 // cleanStepInterfaces are conductor_steps.CLEANING_INTERFACE_PRIORITY keys.
@@ -221,7 +290,8 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	v := minor(c)
 	ident := param(c, "ident")
-	body, err := bodyArgs(c, "target", "configdrive", "clean_steps", "deploy_steps", "rescue_password", "disable_ramdisk")
+	body, err := bodyArgs(c, "target", "configdrive", "clean_steps", "deploy_steps", "rescue_password", "disable_ramdisk",
+		"service_steps", "runbook")
 	if err != nil {
 		return err
 	}
@@ -254,6 +324,14 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	serviceSteps, err := steps("service_steps")
+	if err != nil {
+		return err
+	}
+	runbook, hasRunbook, err := argString(body, "runbook", false)
+	if err != nil {
+		return err
+	}
 	rescuePassword, hasRescuePassword, err := argString(body, "rescue_password", false)
 	if err != nil {
 		return err
@@ -281,6 +359,9 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	if target == string(node.VerbAbort) {
 		return s.abort(c, &n, ident)
 	}
+	if target == string(node.VerbUnhold) {
+		return s.unhold(c, &n, ident)
+	}
 	wf, _, ok := contract.Plan(n.ProvisionState, node.Verb(target))
 	if !ok {
 		if n.ProvisionState.Busy() {
@@ -301,6 +382,17 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 			return err
 		}
 	}
+	fromRunbook := hasRunbook && runbook != ""
+	if fromRunbook {
+		// Ironic takes the runbook's disable_ramdisk (never None), so that
+		// its check below refuses a runbook for anything but cleaning.
+		var noRamdisk bool
+		if cleanSteps, serviceSteps, noRamdisk, err = s.runbookSteps(c, &n, target, runbook, cleanSteps,
+			serviceSteps); err != nil {
+			return err
+		}
+		disableRamdisk = &noRamdisk
+	}
 	if disableRamdisk != nil {
 		switch {
 		case v < v70DisableRamdisk:
@@ -312,6 +404,9 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 		}
 	}
 	if len(cleanSteps) > 0 && target != "clean" {
+		if fromRunbook {
+			return badRequest("\"runbooks\" is only valid when setting target provision state to any of ['clean', 'service']")
+		}
 		return badRequest("\"clean_steps\" is only valid when setting target provision state to clean")
 	}
 	if len(deploySteps) > 0 {
@@ -328,6 +423,20 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	if hasRescuePassword && target != "rescue" {
 		return badRequest("\"rescue_password\" is only valid when setting target provision state to rescue")
 	}
+	if len(serviceSteps) > 0 && target != string(node.VerbService) {
+		if fromRunbook {
+			return badRequest("\"runbooks\" is only valid when setting target provision state to any of ['clean', 'service']")
+		}
+		return badRequest("\"service_steps\" is only valid when setting target provision state to service")
+	}
+	if target == string(node.VerbService) {
+		if len(serviceSteps) == 0 {
+			return badRequest("\"service_steps\" is required when setting target provision state to service")
+		}
+		if err := checkServiceSteps(serviceSteps); err != nil {
+			return err
+		}
+	}
 	if err := s.checkVerb(&n, node.Verb(target), rescuePassword); err != nil {
 		return err
 	}
@@ -335,13 +444,22 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 		if len(cleanSteps) == 0 {
 			return badRequest("\"clean_steps\" is required when setting target provision state to clean")
 		}
-		if err := checkSteps("clean", cleanSteps, false); err != nil {
-			return err
+		// A runbook's steps passed its schema when it was written; as in
+		// Ironic, the conductor (the workflow) refuses what the node
+		// cannot run, ending in clean failed.
+		if !fromRunbook {
+			if err := checkSteps("clean", cleanSteps, false); err != nil {
+				return err
+			}
 		}
 	}
 
-	if len(cleanSteps) > 0 {
-		if err := s.checkNodeSteps(&n, "clean", cleanSteps); err != nil {
+	if len(cleanSteps) > 0 && !fromRunbook {
+		checked := cleanSteps
+		if v >= reservedStepsFrom {
+			checked = withoutReservedSteps(cleanSteps)
+		}
+		if err := s.checkNodeSteps(&n, "clean", checked); err != nil {
 			return err
 		}
 	}
@@ -374,10 +492,14 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	if len(deploySteps) > 0 {
 		op.DeploySteps = encodeValue(deploySteps)
 	}
+	if len(serviceSteps) > 0 {
+		op.ServiceSteps = encodeValue(serviceSteps)
+	}
 	op.TemplateSteps, op.TemplateNames = templateSteps, templateNames
 	in := contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.Verb(target), From: n.ProvisionState,
 		Revision: contract.CurrentRevision, RequestedBy: requester(c.UserContext())}
-	if op.ConfigDrive != nil || op.CleanSteps != nil || op.DeploySteps != nil || op.TemplateSteps != nil {
+	if op.ConfigDrive != nil || op.CleanSteps != nil || op.DeploySteps != nil || op.TemplateSteps != nil ||
+		op.ServiceSteps != nil {
 		if op, err = s.Store.CreateOperation(ctx, op); err != nil {
 			return fmt.Errorf("record the operation on node %s: %w", n.UUID, err)
 		}
@@ -507,6 +629,121 @@ func (s *Server) abort(c *fiber.Ctx, n *store.Node, ident string) error {
 	}
 	c.Location(s.statesLocation(c, ident))
 	return empty(c, fiber.StatusAccepted)
+}
+
+// unhold signals the workflow holding a node in a hold state (clean hold,
+// deploy hold, service hold) to go on (API 1.85). As Ironic, the state is
+// checked before the version.
+func (s *Server) unhold(c *fiber.Ctx, n *store.Node, ident string) error {
+	if _, ok := contract.UnholdTarget(n.ProvisionState); !ok {
+		if n.ProvisionState.Busy() {
+			return s.nodeLocked(n.UUID)
+		}
+		return invalidStateRequested("unhold", n.UUID, string(n.ProvisionState))
+	}
+	if minor(c) < v85Unhold {
+		return notAcceptable("")
+	}
+	err := s.Workflows.SignalWorkflow(c.UserContext(), contract.WorkflowID(n.UUID), "", contract.SignalUnhold, nil)
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return invalidStateRequested("unhold", n.UUID, string(n.ProvisionState))
+	}
+	if err != nil {
+		return fmt.Errorf("signal unhold to node %s: %w", n.UUID, err)
+	}
+	c.Location(s.statesLocation(c, ident))
+	return empty(c, fiber.StatusAccepted)
+}
+
+// reservedStepsFrom is the first version whose requests may name Ironic's
+// conductor-level steps (drivers.ReservedSteps) among their clean and
+// deploy steps: Ironic 29 takes them whatever the version asked
+// (flowsteps_clean_reboot_1_84.txt); up to 1.82 ferric answers as Ironic
+// 21.4, which knows no such steps.
+const reservedStepsFrom = v83ParentNode
+
+// withoutReservedSteps leaves out the steps Ironic's conductor runs itself
+// (drivers.ReservedSteps: hold, wait, power_on, power_off, reboot, under
+// any interface), which no interface offers.
+func withoutReservedSteps(steps []any) []any {
+	var out []any
+	for _, st := range steps {
+		if o, ok := st.(*jsonwire.Object); ok {
+			if name, _ := o.Value("step").(string); slices.Contains(drivers.ReservedSteps(), name) {
+				continue
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// serviceStepInterfaces are the interfaces of Ironic 29's steps schema
+// (conductor/steps.py CLEANING_INTERFACE_PRIORITY), in its order.
+var serviceStepInterfaces = []string{"vendor", "power", "management", "firmware", "deploy", "bios", "raid"}
+
+// checkServiceSteps validates service steps against Ironic 29's
+// _STEPS_SCHEMA. Ironic's message goes on with the schema and the
+// instance (jsonschema's str); ferric's is its first line.
+func checkServiceSteps(steps []any) *apiError {
+	fail := func(msg string) *apiError { return badRequest("Invalid service_steps: %s", msg) }
+	allowed := []string{"interface", "step", "args", "order", "execute_on_child_nodes", "limit_child_node_execution"}
+	for _, st := range steps {
+		o, ok := st.(*jsonwire.Object)
+		if !ok {
+			return fail(pyRepr(st) + " is not of type 'object'")
+		}
+		for _, k := range o.Keys() {
+			if !contains(allowed, k) {
+				return fail(fmt.Sprintf("Additional properties are not allowed (%s was unexpected)", pyStr(k)))
+			}
+		}
+		for _, r := range []string{"interface", "step"} {
+			if _, ok := o.Get(r); !ok {
+				return fail(pyStr(r) + " is a required property")
+			}
+		}
+		if iface, _ := o.Value("interface").(string); !contains(serviceStepInterfaces, iface) {
+			return fail(pyRepr(o.Value("interface")) + " is not one of " + pyList(serviceStepInterfaces))
+		}
+		step, isStr := o.Value("step").(string)
+		if !isStr {
+			return fail(pyRepr(o.Value("step")) + " is not of type 'string'")
+		}
+		if step == "" {
+			return fail("'' should be non-empty")
+		}
+		if a, ok := o.Get("args"); ok {
+			if _, isObj := a.(*jsonwire.Object); !isObj {
+				return fail(pyRepr(a) + " is not of type 'object'")
+			}
+		}
+		if v, ok := o.Get("execute_on_child_nodes"); ok {
+			if _, isBool := v.(bool); !isBool {
+				return fail(pyRepr(v) + " is not of type 'boolean'")
+			}
+		}
+		if v, ok := o.Get("limit_child_node_execution"); ok {
+			if _, isArr := v.([]any); !isArr {
+				return fail(pyRepr(v) + " is not of type 'array'")
+			}
+		}
+		if v, ok := o.Get("order"); ok {
+			valid := false
+			switch p := v.(type) {
+			case json.Number:
+				i, err := strconv.Atoi(string(p))
+				valid = err == nil && i >= 0
+			case string:
+				valid = p != "" && strings.Trim(p, "0123456789") == ""
+			}
+			if !valid {
+				return fail(pyRepr(v) + " is not valid under any of the given schemas")
+			}
+		}
+	}
+	return nil
 }
 
 // b64Alphabet holds the characters of a base64 config drive (with
@@ -759,22 +996,17 @@ func (s *Server) checkDeploySteps(c *fiber.Ctx, n *store.Node, userSteps []any) 
 		}
 		var objs []*jsonwire.Object
 		for i := range templates {
-			steps, err := decodeTemplateSteps(templates[i].Steps)
+			steps, err := decodeSteps[templateStep](templates[i].Steps)
 			if err != nil {
 				return nil, nil, fmt.Errorf("deploy template %s: %w", templates[i].UUID, err)
 			}
 			names = append(names, templates[i].Name)
 			for _, st := range steps {
 				tmplSteps = append(tmplSteps, st)
-				o := jsonwire.NewObject()
-				o.Set("interface", st.Interface)
-				o.Set("step", st.Step)
-				args, err := jsonwire.Decode(st.Args)
+				o, err := stepObject(st)
 				if err != nil {
 					return nil, nil, fmt.Errorf("deploy template %s: %w", templates[i].UUID, err)
 				}
-				o.Set("args", args)
-				o.Set("priority", json.Number(strconv.Itoa(st.Priority)))
 				objs = append(objs, o)
 			}
 		}
@@ -783,6 +1015,9 @@ func (s *Server) checkDeploySteps(c *fiber.Ctx, n *store.Node, userSteps []any) 
 				"traits failed. Matching deploy templates: %s. Errors: %s", strings.Join(names, ","),
 				strings.Join(errs, "; "))
 		}
+	}
+	if minor(c) >= reservedStepsFrom {
+		userSteps = withoutReservedSteps(userSteps)
 	}
 	if len(userSteps) > 0 {
 		objs := make([]*jsonwire.Object, len(userSteps))
@@ -869,6 +1104,14 @@ func (s *Server) setPowerState(c *fiber.Ctx) error {
 	if n.ProvisionState == node.CleanWait || n.ProvisionState == node.Cleaning {
 		return invalidStateRequested(target, ident, string(n.ProvisionState))
 	}
+	if n.DisablePowerOff && (target == string(node.PowerOff) || target == string(node.SoftPowerOff)) {
+		// Ironic's PowerStateFailure: a node with disable_power_off (API
+		// 1.95) is never powered off, whatever the version asked.
+		return conflict("Failed to set node power state to %s.", target)
+	}
+	if err := s.checkPower(&n); err != nil {
+		return err
+	}
 	in := contract.PowerInput{NodeUUID: n.UUID, Target: node.PowerState(target), TimeoutSeconds: timeout,
 		RequestedBy: requester(c.UserContext())}
 	if err := s.begin(c.UserContext(), &n, contract.PowerName, in); err != nil {
@@ -908,6 +1151,21 @@ func (s *Server) checkManagement(n *store.Node) *apiError {
 	default:
 		return badRequest("Driver %s does not support management (disabled or not implemented).", n.Driver)
 	}
+}
+
+// checkPower refuses, without I/O, a power change of a node whose power
+// interface cannot be built from its driver_info (Ironic validates the
+// power interface before it accepts the change: 400 with the driver's
+// message).
+func (s *Server) checkPower(n *store.Node) *apiError {
+	if s.Drivers == nil {
+		return nil
+	}
+	ifaces := interfacesMap(&n.Interfaces)
+	if _, err := s.Drivers.Power(ifaces[drivers.KindPower], n.DriverNode()); errors.Is(err, drivers.ErrBadConfig) {
+		return badRequest("%s", driverMessage(err))
+	}
+	return nil
 }
 
 // readManagement runs the read-management workflow (no node lock).

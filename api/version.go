@@ -9,9 +9,15 @@ import (
 
 // Microversions.
 //
-// ferric advertises the range [1.1, 1.82], the range of Ironic 21.4 (2023.1),
-// whose exchanges are captured in reference/ironic-api-wire. 1.82 is the
-// highest version whose node, port, chassis and driver representations and
+// ferric advertises the range [1.1, 1.96], the range of Ironic 29 (2025.1),
+// whose exchanges are in api/testdata/ironic29-wire (every version past 1.82
+// has at least one: TestGolden29EveryVersion); Ironic 21.4's (up to 1.82) are
+// in api/testdata/ironic-wire. Past 1.82: child nodes (1.83),
+// continue_inspection (1.84), unhold (1.85), the firmware interface (1.86),
+// servicing (1.87), port names (1.88), virtual media (1.89, 1.93), OVN VTEP
+// switches (1.90), no .json suffix stripping (1.91), runbooks (1.92), ports
+// created by node name (1.94), disable_power_off (1.95) and inspection rules
+// (1.96). Up to 1.82 the node, port, chassis and driver representations and
 // behaviour ferric implements in full: every node field up to shard (1.82) is
 // stored and rendered with Ironic's version gating, the port fields up to
 // is_smartnic (1.53), drivers with type/detail (1.30) and fields (1.77), the
@@ -37,7 +43,7 @@ import (
 //   - 1.70 disable_ramdisk=true is refused (400)
 const (
 	minMinor = 1
-	maxMinor = 82
+	maxMinor = 96
 )
 
 // Minor versions that gate behaviour (Ironic's versions.MINOR_*).
@@ -107,6 +113,20 @@ const (
 	v78History            = 78
 	v81Inventory          = 81
 	v82Shard              = 82
+	v83ParentNode         = 83
+	v84ContinueInspection = 84
+	v85Unhold             = 85
+	v86Firmware           = 86
+	v87Servicing          = 87
+	v88PortName           = 88
+	v89AttachVMedia       = 89
+	v90OVNVTEP            = 90 // ovn vtep switch keys in local_link_connection
+	v91NoJSONSuffix       = 91 // ".json" no longer stripped from paths
+	v92Runbooks           = 92
+	v93GetVMedia          = 93
+	v94PortNodeName       = 94
+	v95DisablePowerOff    = 95
+	v96InspectionRules    = 96
 )
 
 var (
@@ -127,13 +147,14 @@ func minor(c *fiber.Ctx) int {
 	return minMinor
 }
 
-// negotiate is the /v1 middleware: it parses the requested microversion,
+// negotiate is the middleware of / and /v1 (Ironic 29 negotiates on its
+// root too; 21.4 did not): it parses the requested microversion,
 // sets the version headers on every response and refuses unsupported
 // versions with 406 exactly as Ironic does.
 func (s *Server) negotiate(c *fiber.Ctx) error {
 	p := c.Path()
 	shape := shapeWebob
-	if p == "/v1" || p == "/v1/" {
+	if p == "/" || p == "/v1" || p == "/v1/" {
 		shape = shapeFault
 	}
 	major, min, ok := parseVersion(
@@ -160,6 +181,19 @@ func (s *Server) negotiate(c *fiber.Ctx) error {
 	c.Set(hdrVersion, ver)
 	c.Locals(localsVersion, min)
 	return c.Next()
+}
+
+// jsonSuffixStripped tells whether Ironic's JsonExtensionMiddleware
+// drops a ".json" suffix from the request's path (/v1/nodes/foo.json is
+// node foo's): only when the legacy version header asks for a number
+// below 1.91 (not "latest", not OpenStack-API-Version, not without one).
+func jsonSuffixStripped(c *fiber.Ctx) bool {
+	raw := strings.TrimSpace(string(c.Request().Header.Peek(hdrVersion)))
+	if raw == "" || strings.EqualFold(raw, "latest") {
+		return false
+	}
+	_, min, ok := parseVersion("", raw)
+	return ok && min > 0 && min < v91NoJSONSuffix
 }
 
 // parseVersion reads the requested version from "OpenStack-API-Version:

@@ -170,6 +170,14 @@ func (k *volumeKind[T]) show(s *Server, c *fiber.Ctx, items ...*T) {
 	}
 }
 
+// nodeOf is the node t is on.
+func (k *volumeKind[T]) nodeOf(t *T) string { return *k.node(t) }
+
+// rereadOf reads *t again under the node lock.
+func (k *volumeKind[T]) rereadOf(t *T) func(context.Context, store.Queries) (T, error) {
+	return func(ctx context.Context, q store.Queries) (T, error) { return k.reread(q, ctx, *k.uuid(t)) }
+}
+
 func (k *volumeKind[T]) notFound(ident string) *apiError {
 	return notFound("%s %s could not be found.", upperFirst(k.what), ident)
 }
@@ -281,17 +289,8 @@ func listVolume[T any](s *Server, kind func() *volumeKind[T]) fiber.Handler {
 			l.SortKey = cq.sortKey
 		}
 		l.SortDesc = cq.sortDir == "desc"
-		if marker, ok := query(c, "marker"); ok {
-			if _, err := argUUID("marker", marker); err != nil {
-				return err
-			}
-			m, err := k.get(ctx, marker)
-			if errors.Is(err, store.ErrNotFound) {
-				return k.notFound(marker)
-			} else if err != nil {
-				return fmt.Errorf("read marker %s %s: %w", k.what, marker, err)
-			}
-			l.MarkerID = idOf(&m)
+		if l.MarkerID, err = markerID(c, k.what, k.get, k.notFound, idOf[T]); err != nil {
+			return err
 		}
 		if err := k.res.checkSort(cq.sortKey); err != nil {
 			return err
@@ -309,16 +308,10 @@ func listVolume[T any](s *Server, kind func() *volumeKind[T]) fiber.Handler {
 		if err != nil {
 			return fmt.Errorf("list %s: %w", k.path, err)
 		}
-		vw := s.view(c)
-		var next string
-		if len(items) > 0 {
-			next = cq.next(vw.base, resource, nil, args, len(items), *k.uuid(&items[len(items)-1]))
-		}
 		for i := range items {
 			k.show(s, c, &items[i])
 		}
-		p := k.res.plan(v, cq.fields)
-		return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte { return k.res.appendList(b, vw, items, p, next) })
+		return sendList(s, c, k.res, &cq, resource, args, items, k.uuid)
 	}
 }
 
@@ -421,32 +414,25 @@ func patchVolume[T any](s *Server, kind func() *volumeKind[T]) fiber.Handler {
 		in := &input{c: c, s: s, v: v}
 		var updated, patched T
 		target := *k.node(&t)
-		err = retryStale(func() error {
+		err = rewriteLocked(s, c, &t, k.nodeOf, k.rereadOf(&t), func() ([]string, error) {
 			patched = t
+			if err := k.res.patchObject(&patched, ops, in); err != nil {
+				return nil, err
+			}
+			target = *k.node(&patched)
+			return []string{*k.node(&t), target}, nil
+		}, func(q store.Queries, nodes map[string]store.Node, cur T) error {
+			patched = cur
 			if err := k.res.patchObject(&patched, ops, in); err != nil {
 				return err
 			}
-			target = *k.node(&patched)
-			return s.lockedWrite(c, []string{*k.node(&t), target}, func(q store.Queries, nodes map[string]store.Node) error {
-				cur, err := k.reread(q, c.UserContext(), *k.uuid(&t))
-				if err != nil {
-					return err
-				}
-				if *k.node(&cur) != *k.node(&t) {
-					t = cur
-					return errStale
-				}
-				patched = cur
-				if err := k.res.patchObject(&patched, ops, in); err != nil {
-					return err
-				}
-				n := nodes[*k.node(&patched)]
-				if err := poweredOff(&n, k.what+" update"); err != nil {
-					return err
-				}
-				updated, err = k.update(q, c.UserContext(), patched)
+			n := nodes[*k.node(&patched)]
+			if err := poweredOff(&n, k.what+" update"); err != nil {
 				return err
-			})
+			}
+			var err error
+			updated, err = k.update(q, c.UserContext(), patched)
+			return err
 		})
 		switch {
 		case errors.Is(err, store.ErrExists):
@@ -476,22 +462,12 @@ func deleteVolume[T any](s *Server, kind func() *volumeKind[T]) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		err = retryStale(func() error {
-			return s.lockedWrite(c, []string{*k.node(&t)}, func(q store.Queries, nodes map[string]store.Node) error {
-				cur, err := k.reread(q, c.UserContext(), *k.uuid(&t))
-				if err != nil {
-					return err
-				}
-				if *k.node(&cur) != *k.node(&t) {
-					t = cur
-					return errStale
-				}
-				n := nodes[*k.node(&cur)]
-				if err := poweredOff(&n, k.what+" deletion"); err != nil {
-					return err
-				}
-				return k.delete(q, c.UserContext(), *k.uuid(&cur))
-			})
+		err = rewriteLocked(s, c, &t, k.nodeOf, k.rereadOf(&t), nil, func(q store.Queries, nodes map[string]store.Node, cur T) error {
+			n := nodes[*k.node(&cur)]
+			if err := poweredOff(&n, k.what+" deletion"); err != nil {
+				return err
+			}
+			return k.delete(q, c.UserContext(), *k.uuid(&cur))
 		})
 		if errors.Is(err, store.ErrNotFound) {
 			return k.notFound(*k.uuid(&t))

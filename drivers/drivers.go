@@ -67,6 +67,10 @@ type Node struct {
 	// TargetRAIDConfig is the node's target_raid_config, which RAID
 	// interfaces build.
 	TargetRAIDConfig json.RawMessage
+	// AttachedMedia is the virtual media ferric recorded as attached to
+	// the node (by device type), for interfaces that keep no state of their
+	// own (the fake). Only the virtual media activities load it.
+	AttachedMedia []AttachedMedia
 }
 
 // Power is the core tier: every hardware type has a power interface.
@@ -91,6 +95,50 @@ type Management interface {
 	SupportedBootDevices(ctx context.Context) ([]BootDevice, error)
 	BootDevice(ctx context.Context) (dev BootDevice, persistent bool, err error)
 	SetBootDevice(ctx context.Context, dev BootDevice, persistent bool) error
+}
+
+// VirtualMediaDevice is a device type virtual media attach as (Ironic's
+// boot_devices.VMEDIA_DEVICES).
+type VirtualMediaDevice string
+
+// Virtual media device types, in Ironic's order.
+const (
+	VMediaDisk   VirtualMediaDevice = "disk"
+	VMediaCDROM  VirtualMediaDevice = "cdrom"
+	VMediaFloppy VirtualMediaDevice = "floppy"
+)
+
+// VirtualMediaDevices lists the device types in Ironic's order.
+func VirtualMediaDevices() []VirtualMediaDevice {
+	return []VirtualMediaDevice{VMediaDisk, VMediaCDROM, VMediaFloppy}
+}
+
+// AttachedMedia is an image attached to a node as a virtual media device.
+type AttachedMedia struct {
+	Device   VirtualMediaDevice `json:"device_type"`
+	ImageURL string             `json:"image_url"`
+	// DownloadSource is how the image reaches the BMC (Ironic's
+	// image_download_source: http, local or swift).
+	DownloadSource string `json:"image_download_source"`
+}
+
+// VirtualMedia is one virtual media device as a BMC reports it (an item of
+// Ironic's get_virtual_media: Redfish media types, whether an image is
+// inserted, and its URL, nil when none).
+type VirtualMedia struct {
+	MediaTypes []string `json:"media_types"`
+	Inserted   bool     `json:"inserted"`
+	Image      *string  `json:"image"`
+}
+
+// VirtualMediaManager is an optional capability of a management interface
+// (Ironic's ManagementInterface get/attach/detach_virtual_media). Attach
+// and detach return the media attached afterwards, which the caller
+// records (AttachedMedia); a nil devs detaches every device.
+type VirtualMediaManager interface {
+	VirtualMedia(ctx context.Context) ([]VirtualMedia, error)
+	AttachVirtualMedia(ctx context.Context, m AttachedMedia) ([]AttachedMedia, error)
+	DetachVirtualMedia(ctx context.Context, devs []VirtualMediaDevice) ([]AttachedMedia, error)
 }
 
 // Deploy is the common-tier deploy interface. Deploy returns done=true when

@@ -56,31 +56,16 @@ type Factory[T any] func(n Node) (T, error)
 // Registry knows hardware types and interface implementations. It is built in
 // main at worker (and API) start and passed down; there is no global registry.
 type Registry struct {
-	mu         sync.RWMutex
-	types      map[string]HardwareType
-	power      map[string]Factory[Power]
-	management map[string]Factory[Management]
-	deploy     map[string]Factory[Deploy]
-	vendor     map[string]Factory[Vendor]
-	inspect    map[string]Factory[Inspector]
-	raid       map[string]Factory[RAID]
-	bios       map[string]Factory[BIOS]
-	rescue     map[string]Factory[Rescuer]
+	mu    sync.RWMutex
+	types map[string]HardwareType
+	// factories holds, per kind, the named implementations; each entry wraps
+	// a Factory of that kind's interface type (see register).
+	factories map[Kind]map[string]func(Node) (any, error)
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{
-		types:      map[string]HardwareType{},
-		power:      map[string]Factory[Power]{},
-		management: map[string]Factory[Management]{},
-		deploy:     map[string]Factory[Deploy]{},
-		vendor:     map[string]Factory[Vendor]{},
-		inspect:    map[string]Factory[Inspector]{},
-		raid:       map[string]Factory[RAID]{},
-		bios:       map[string]Factory[BIOS]{},
-		rescue:     map[string]Factory[Rescuer]{},
-	}
+	return &Registry{types: map[string]HardwareType{}, factories: map[Kind]map[string]func(Node) (any, error){}}
 }
 
 // AddType registers a hardware type. Registering a name twice is a
@@ -99,47 +84,57 @@ func (r *Registry) AddType(t HardwareType) {
 	r.types[t.Name] = t
 }
 
-func register[T any](r *Registry, m map[string]Factory[T], kind Kind, name string, f Factory[T]) {
+func register[T any](r *Registry, kind Kind, name string, f Factory[T]) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	m := r.factories[kind]
+	if m == nil {
+		m = map[string]func(Node) (any, error){}
+		r.factories[kind] = m
+	}
 	if _, dup := m[name]; dup {
 		panic(fmt.Sprintf("drivers: %s interface registered twice: %s", kind, name))
 	}
-	m[name] = f
+	m[name] = func(n Node) (any, error) { return f(n) }
 }
 
 // AddPower registers a power interface implementation.
-func (r *Registry) AddPower(name string, f Factory[Power]) { register(r, r.power, KindPower, name, f) }
+func (r *Registry) AddPower(name string, f Factory[Power]) { register(r, KindPower, name, f) }
 
 // AddManagement registers a management interface implementation.
 func (r *Registry) AddManagement(name string, f Factory[Management]) {
-	register(r, r.management, KindManagement, name, f)
+	register(r, KindManagement, name, f)
 }
 
 // AddDeploy registers a deploy interface implementation.
 func (r *Registry) AddDeploy(name string, f Factory[Deploy]) {
-	register(r, r.deploy, KindDeploy, name, f)
+	register(r, KindDeploy, name, f)
 }
 
 // AddVendor registers a vendor interface implementation.
 func (r *Registry) AddVendor(name string, f Factory[Vendor]) {
-	register(r, r.vendor, KindVendor, name, f)
+	register(r, KindVendor, name, f)
 }
 
 // AddInspect registers an inspect interface implementation.
 func (r *Registry) AddInspect(name string, f Factory[Inspector]) {
-	register(r, r.inspect, KindInspect, name, f)
+	register(r, KindInspect, name, f)
 }
 
 // AddRAID registers a RAID interface implementation.
-func (r *Registry) AddRAID(name string, f Factory[RAID]) { register(r, r.raid, KindRAID, name, f) }
+func (r *Registry) AddRAID(name string, f Factory[RAID]) { register(r, KindRAID, name, f) }
 
 // AddBIOS registers a BIOS interface implementation.
-func (r *Registry) AddBIOS(name string, f Factory[BIOS]) { register(r, r.bios, KindBios, name, f) }
+func (r *Registry) AddBIOS(name string, f Factory[BIOS]) { register(r, KindBios, name, f) }
+
+// AddFirmware registers a firmware interface implementation.
+func (r *Registry) AddFirmware(name string, f Factory[Firmware]) {
+	register(r, KindFirmware, name, f)
+}
 
 // AddRescue registers a rescue interface implementation.
 func (r *Registry) AddRescue(name string, f Factory[Rescuer]) {
-	register(r, r.rescue, KindRescue, name, f)
+	register(r, KindRescue, name, f)
 }
 
 // Type returns a hardware type by name.
@@ -189,85 +184,74 @@ func (r *Registry) ResolveInterfaces(hwType string, requested map[Kind]string) (
 	return out, nil
 }
 
-func build[T any](r *Registry, m map[string]Factory[T], kind Kind, name string, n Node) (T, error) {
-	r.mu.RLock()
-	f, ok := m[name]
-	r.mu.RUnlock()
-	if !ok {
-		var zero T
-		return zero, fmt.Errorf("%w: no %s interface %q", ErrUnsupported, kind, name)
-	}
-	v, err := f(n)
-	if err != nil {
-		var zero T
-		return zero, fmt.Errorf("%w: %s interface %s: %w", ErrBadConfig, kind, name, err)
-	}
-	return v, nil
+// build returns the named interface of kind for n as the kind's type T.
+func build[T any](r *Registry, kind Kind, name string, n Node) (T, error) {
+	v, err := r.Interface(kind, name, n)
+	t, _ := v.(T)
+	return t, err
 }
 
 // Power builds the named power interface for n.
 func (r *Registry) Power(name string, n Node) (Power, error) {
-	return build(r, r.power, KindPower, name, n)
+	return build[Power](r, KindPower, name, n)
 }
 
 // Management builds the named management interface for n.
 func (r *Registry) Management(name string, n Node) (Management, error) {
-	return build(r, r.management, KindManagement, name, n)
+	return build[Management](r, KindManagement, name, n)
 }
 
 // Deploy builds the named deploy interface for n.
 func (r *Registry) Deploy(name string, n Node) (Deploy, error) {
-	return build(r, r.deploy, KindDeploy, name, n)
+	return build[Deploy](r, KindDeploy, name, n)
 }
 
 // Vendor builds the named vendor interface for n.
 func (r *Registry) Vendor(name string, n Node) (Vendor, error) {
-	return build(r, r.vendor, KindVendor, name, n)
+	return build[Vendor](r, KindVendor, name, n)
 }
 
 // Inspect builds the named inspect interface for n.
 func (r *Registry) Inspect(name string, n Node) (Inspector, error) {
-	return build(r, r.inspect, KindInspect, name, n)
+	return build[Inspector](r, KindInspect, name, n)
 }
 
 // RAID builds the named RAID interface for n. A name with no
 // implementation ("no-raid") is ErrUnsupported.
 func (r *Registry) RAID(name string, n Node) (RAID, error) {
-	return build(r, r.raid, KindRAID, name, n)
+	return build[RAID](r, KindRAID, name, n)
 }
 
 // BIOS builds the named BIOS interface for n. A name with no implementation
 // ("no-bios") is ErrUnsupported.
 func (r *Registry) BIOS(name string, n Node) (BIOS, error) {
-	return build(r, r.bios, KindBios, name, n)
+	return build[BIOS](r, KindBios, name, n)
+}
+
+// Firmware builds the named firmware interface for n. A name with no
+// implementation ("no-firmware") is ErrUnsupported.
+func (r *Registry) Firmware(name string, n Node) (Firmware, error) {
+	return build[Firmware](r, KindFirmware, name, n)
 }
 
 // Interface builds the named interface of kind k for n, for the kinds that
 // have implementations; ErrUnsupported for the others and for names
 // without one.
 func (r *Registry) Interface(k Kind, name string, n Node) (any, error) {
-	switch k {
-	case KindPower:
-		return r.Power(name, n)
-	case KindManagement:
-		return r.Management(name, n)
-	case KindDeploy:
-		return r.Deploy(name, n)
-	case KindVendor:
-		return r.Vendor(name, n)
-	case KindInspect:
-		return r.Inspect(name, n)
-	case KindRAID:
-		return r.RAID(name, n)
-	case KindBios:
-		return r.BIOS(name, n)
-	case KindRescue:
-		return r.Rescue(name, n)
+	r.mu.RLock()
+	f, ok := r.factories[k][name]
+	r.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w: no %s interface %q", ErrUnsupported, k, name)
 	}
-	return nil, fmt.Errorf("%w: no %s interface %q", ErrUnsupported, k, name)
+	v, err := f(n)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s interface %s: %w", ErrBadConfig, k, name, err)
+	}
+	return v, nil
 }
 
-// NodeSteps returns the clean and deploy steps of a node's interfaces
+// NodeSteps returns the clean, deploy and service steps of a node's interfaces
 // (ifaces by kind, resolved), in StepKinds order. A kind whose interface
 // has no implementation (no-raid, no-bios) or offers no steps adds none;
 // a deploy interface that cannot be built (bad driver_info) is an error.
@@ -307,13 +291,32 @@ func (r *Registry) NodeSteps(ifaces map[Kind]string, n Node) (StepCatalog, error
 			}
 		}
 	}
+	for _, k := range ServiceKinds() {
+		var impl any = d
+		if k != KindDeploy {
+			if impl, err = r.Interface(k, ifaces[k], n); errors.Is(err, ErrUnsupported) {
+				continue
+			} else if err != nil {
+				return c, err
+			}
+		}
+		st, ok := impl.(ServiceStepper)
+		if !ok {
+			continue
+		}
+		for _, s := range st.ServiceSteps() {
+			if s.Interface == k && (k == KindDeploy || !c.RunsSteps || !s.InBand) {
+				c.Service = append(c.Service, s)
+			}
+		}
+	}
 	return c, nil
 }
 
 // Rescue builds the named rescue interface for n. ErrUnsupported for a
 // name with no implementation ("no-rescue").
 func (r *Registry) Rescue(name string, n Node) (Rescuer, error) {
-	return build(r, r.rescue, KindRescue, name, n)
+	return build[Rescuer](r, KindRescue, name, n)
 }
 
 // Validate checks a node's configuration for each kind that has an
@@ -325,14 +328,8 @@ func (r *Registry) Validate(ifaces map[Kind]string, n Node) map[Kind]error {
 	for _, k := range Kinds() {
 		var err error
 		switch k {
-		case KindPower:
-			_, err = r.Power(ifaces[k], n)
-		case KindManagement:
-			_, err = r.Management(ifaces[k], n)
-		case KindDeploy:
-			_, err = r.Deploy(ifaces[k], n)
-		case KindVendor:
-			_, err = r.Vendor(ifaces[k], n)
+		case KindPower, KindManagement, KindDeploy, KindVendor:
+			_, err = r.Interface(k, ifaces[k], n)
 		}
 		out[k] = err
 	}

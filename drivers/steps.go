@@ -43,6 +43,12 @@ type Stepper interface {
 	DeploySteps() []Step
 }
 
+// ServiceStepper is an optional capability of an interface: the service
+// steps it offers (API 1.87, Ironic's @base.service_step). Static, no I/O.
+type ServiceStepper interface {
+	ServiceSteps() []Step
+}
+
 // StepRunner is a capability of interfaces that run their steps
 // themselves, synchronously (the fake's deploy, RAID and BIOS interfaces).
 // Deploy interfaces without it run in-band steps through the ramdisk agent.
@@ -102,12 +108,25 @@ type BIOS interface {
 	Stepper
 }
 
+// Firmware is the common-tier firmware interface (Ironic's firmware
+// interface, API 1.86): its steps update the node's firmware components.
+type Firmware interface {
+	Stepper
+}
+
 // StepKinds are the interface kinds whose steps cleaning and deploying run,
 // in Ironic's order of precedence for steps of equal priority
 // (conductor/steps.py CLEANING_INTERFACE_PRIORITY and
 // DEPLOYING_INTERFACE_PRIORITY): power first, RAID last.
 func StepKinds() []Kind {
-	return []Kind{KindPower, KindManagement, KindDeploy, KindBios, KindRAID}
+	return []Kind{KindPower, KindManagement, KindFirmware, KindDeploy, KindBios, KindRAID}
+}
+
+// ServiceKinds are the interface kinds whose service steps servicing runs,
+// in Ironic's order of precedence (SERVICING_INTERFACE_PRIORITY): vendor
+// first, RAID last.
+func ServiceKinds() []Kind {
+	return []Kind{KindVendor, KindPower, KindManagement, KindDeploy, KindBios, KindRAID}
 }
 
 // InterfacePriority orders steps of equal priority as Ironic does: the
@@ -125,6 +144,9 @@ func InterfacePriority(k Kind) int {
 // StepCatalog is what a node's interfaces offer to cleaning and deploying.
 type StepCatalog struct {
 	Clean, Deploy []Step
+	// Service lists the service steps (ServiceStepper) of the node's
+	// interfaces, in ServiceKinds order.
+	Service []Step
 	// RunsSteps says the node's deploy interface runs its steps itself (in
 	// memory, the fake): no ramdisk boots, and the in-band steps of other
 	// interfaces (the agent RAID interface's) are not offered, as Ironic
@@ -147,6 +169,8 @@ const (
 	StepApplyConfiguration  = "apply_configuration"
 	StepFactoryReset        = "factory_reset"
 	StepCacheBIOSSettings   = "cache_bios_settings"
+	// StepFirmwareUpdate is the firmware interface's update step.
+	StepFirmwareUpdate = "update"
 )
 
 // RAIDCreateArgs are the arguments of raid.create_configuration (Ironic's
@@ -180,6 +204,15 @@ func BIOSApplyArgs() map[string]ArgInfo {
 	}
 }
 
+// FirmwareUpdateArgs are the arguments of firmware.update (Ironic's fake
+// firmware interface).
+func FirmwareUpdateArgs() map[string]ArgInfo {
+	return map[string]ArgInfo{
+		"settings": {Description: "List of Firmware components, each item needs to contain a dictionary " +
+			"with name/value pairs", Required: true},
+	}
+}
+
 // AgentRAIDCleanSteps are the RAID clean steps of the ramdisk agent
 // (Ironic's AgentRAID: create and delete the configuration, on request).
 func AgentRAIDCleanSteps() []Step {
@@ -195,6 +228,28 @@ func AgentRAIDCleanSteps() []Step {
 func AgentRAIDDeploySteps() []Step {
 	return []Step{{Interface: KindRAID, Name: StepApplyConfiguration, Priority: 0, InBand: true, Args: RAIDApplyArgs()}}
 }
+
+// AgentRAIDServiceSteps are the RAID service steps of the ramdisk agent
+// (Ironic's AgentRAID.apply_configuration is a service step too).
+func AgentRAIDServiceSteps() []Step { return AgentRAIDDeploySteps() }
+
+// ReservedSteps are the step names Ironic's conductor handles itself
+// whatever the interface (steps.py use_reserved_step_handler): "hold" stops
+// the operation in its hold state until an unhold; "wait" pauses it in its
+// wait state (args.seconds); "power_on", "power_off" and "reboot" act
+// through the node's power interface. No interface offers them.
+func ReservedSteps() []string {
+	return []string{StepHold, StepWait, StepPowerOn, StepPowerOff, StepReboot}
+}
+
+// The conductor-level (reserved) steps.
+const (
+	StepHold     = "hold"
+	StepWait     = "wait"
+	StepPowerOn  = "power_on"
+	StepPowerOff = "power_off"
+	StepReboot   = "reboot"
+)
 
 // AgentCleanSteps are the clean steps of the ramdisk agent (ferric-agent),
 // as an agent-based deploy interface offers them: erase_devices_metadata

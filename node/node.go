@@ -39,6 +39,9 @@ const (
 	ServiceState ProvisionState = "servicing"
 	ServiceWait  ProvisionState = "service wait"
 	ServiceFail  ProvisionState = "service failed"
+	ServiceHold  ProvisionState = "service hold"
+	CleanHold    ProvisionState = "clean hold"
+	DeployHold   ProvisionState = "deploy hold"
 	Deleted      ProvisionState = "deleted" // a target only, never stored
 )
 
@@ -60,6 +63,8 @@ const (
 	VerbAdopt    Verb = "adopt"
 	VerbRescue   Verb = "rescue"
 	VerbUnrescue Verb = "unrescue"
+	VerbUnhold   Verb = "unhold"  // API 1.85: resume an operation a hold step stopped
+	VerbService  Verb = "service" // API 1.87: run service steps on an active node
 )
 
 // PowerState is Ironic's power state name, as shown on the wire.

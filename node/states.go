@@ -38,18 +38,34 @@ func WaitStates() []ProvisionState {
 // Wait reports whether s is one of WaitStates.
 func (s ProvisionState) Wait() bool { return slices.Contains(WaitStates(), s) }
 
-// InProgress reports whether a node in s must have an operation running: s
-// is busy or a wait state. A node found in such a state with no operation
-// running was abandoned (see FailState).
-func (s ProvisionState) InProgress() bool { return s.Busy() || s.Wait() }
+// HoldStates are the states a hold step leaves a node in (Ironic's
+// conductor-level "hold" step): the operation waits, without the node's
+// reservation, for an unhold (it resumes) or an abort (it fails).
+func HoldStates() []ProvisionState {
+	return []ProvisionState{CleanHold, DeployHold, ServiceHold}
+}
+
+// Held reports whether s is one of HoldStates.
+func (s ProvisionState) Held() bool { return slices.Contains(HoldStates(), s) }
+
+// InProgressStates are the states in which a node must have an operation
+// running: the busy, wait and hold states (ferric's operation waits in a
+// hold for the unhold). A node found in one with no operation running was
+// abandoned (see FailState).
+func InProgressStates() []ProvisionState {
+	return slices.Concat(BusyStates(), WaitStates(), HoldStates())
+}
+
+// InProgress reports whether s is one of InProgressStates.
+func (s ProvisionState) InProgress() bool { return s.Busy() || s.Wait() || s.Held() }
 
 // FailState is the state a node in an in-progress state s ends in when its
 // operation fails (or was lost), and whether s has one.
 func (s ProvisionState) FailState() (ProvisionState, bool) {
 	switch s {
-	case Deploying, DeployWait:
+	case Deploying, DeployWait, DeployHold:
 		return DeployFail, true
-	case Cleaning, CleanWait:
+	case Cleaning, CleanWait, CleanHold:
 		return CleanFail, true
 	case Verifying:
 		return Enroll, true // Ironic returns a node that fails verification to enroll
@@ -63,7 +79,7 @@ func (s ProvisionState) FailState() (ProvisionState, bool) {
 		return RescueFail, true
 	case Unrescuing:
 		return UnrescueFail, true
-	case ServiceState, ServiceWait:
+	case ServiceState, ServiceWait, ServiceHold:
 		return ServiceFail, true
 	}
 	return "", false
@@ -72,7 +88,8 @@ func (s ProvisionState) FailState() (ProvisionState, bool) {
 // AgentStates are the states in which a node runs the ramdisk agent: the
 // agent may look the node up and heartbeat.
 func AgentStates() []ProvisionState {
-	return []ProvisionState{Deploying, DeployWait, Cleaning, CleanWait, Inspecting, InspectWait}
+	return []ProvisionState{Deploying, DeployWait, Cleaning, CleanWait, Inspecting, InspectWait,
+		ServiceState, ServiceWait}
 }
 
 // AgentReachable reports whether s is one of AgentStates.
@@ -82,7 +99,7 @@ func (s ProvisionState) AgentReachable() bool { return slices.Contains(AgentStat
 // still be updated (Ironic's UPDATE_ALLOWED_STATES).
 func UpdateAllowedStates() []ProvisionState {
 	return []ProvisionState{DeployFail, Inspecting, InspectFail, InspectWait, CleanFail, Error, Verifying,
-		AdoptFail, RescueFail, UnrescueFail}
+		AdoptFail, RescueFail, UnrescueFail, ServiceHold, ServiceFail}
 }
 
 // UpdateAllowed reports whether s is one of UpdateAllowedStates.
@@ -101,7 +118,8 @@ func (s ProvisionState) Deletable() bool { return slices.Contains(DeletableState
 // does: nodes being set up, or whose ramdisk owns the power.
 func SyncExcludedStates() []ProvisionState {
 	return []ProvisionState{Enroll, Verifying, DeployWait, CleanWait, InspectWait, RescueWait, ServiceWait,
-		Deploying, Cleaning, Deleting, Inspecting, Adopting, Rescuing, Unrescuing, ServiceState}
+		Deploying, Cleaning, Deleting, Inspecting, Adopting, Rescuing, Unrescuing, ServiceState,
+		CleanHold, DeployHold, ServiceHold}
 }
 
 // SyncExcluded reports whether s is one of SyncExcludedStates.

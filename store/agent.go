@@ -323,6 +323,11 @@ func (q Queries) SetCleanProgress(ctx context.Context, nodeUUID string, step jso
 	return q.setStep(ctx, nodeUUID, "clean_step", step)
 }
 
+// SetServiceProgress writes a node's service_step, like SetDeployProgress.
+func (q Queries) SetServiceProgress(ctx context.Context, nodeUUID string, step json.RawMessage) error {
+	return q.setStep(ctx, nodeUUID, "service_step", step)
+}
+
 // setStep writes column (deploy_step or clean_step, this package's
 // constants, never input).
 func (q Queries) setStep(ctx context.Context, nodeUUID, column string, step json.RawMessage) error {

@@ -57,3 +57,70 @@ func (q Queries) NodeInventory(ctx context.Context, nodeUUID string) (Inventory,
 	inv.Inventory, inv.PluginData = []byte(doc), []byte(plugin)
 	return inv, nil
 }
+
+// SubmitInspectionData keeps the inspection data a ramdisk posted for a
+// node until its inspection workflow processes it. It writes only while
+// the node is in inspect wait (ErrInvalidState otherwise, ErrNotFound for
+// no node) and once per inspection: a second post while one is pending is
+// ErrExists (data left from an earlier inspection is replaced).
+func (q Queries) SubmitInspectionData(ctx context.Context, nodeUUID string, inventory, pluginData []byte) error {
+	id, err := uuid.Parse(nodeUUID)
+	if err != nil {
+		return fmt.Errorf("submit inspection data of node %q: %w", nodeUUID, ErrNotFound)
+	}
+	var state string
+	var written bool
+	err = q.db.QueryRow(ctx, `WITH n AS (SELECT id, provision_state, inspection_started_at FROM nodes WHERE uuid = $1::uuid),
+		ins AS (INSERT INTO inspection_data (node_id, inventory, plugin_data)
+			SELECT n.id, $2::text, $3::text FROM n WHERE n.provision_state = 'inspect wait'
+			ON CONFLICT (node_id) DO UPDATE SET inventory = EXCLUDED.inventory, plugin_data = EXCLUDED.plugin_data,
+				created_at = now()
+			WHERE inspection_data.created_at < coalesce((SELECT inspection_started_at FROM n), '-infinity')
+			RETURNING node_id)
+		SELECT n.provision_state, EXISTS (SELECT 1 FROM ins) FROM n`,
+		id.String(), string(inventory), string(pluginData)).Scan(&state, &written)
+	if err != nil {
+		return fmt.Errorf("submit inspection data of node %s: %w", nodeUUID, translate(err, ErrNotFound))
+	}
+	switch {
+	case written:
+		return nil
+	case state != "inspect wait":
+		return fmt.Errorf("submit inspection data of node %s in %q: %w", nodeUUID, state, ErrInvalidState)
+	default:
+		return fmt.Errorf("submit inspection data of node %s: one is pending: %w", nodeUUID, ErrExists)
+	}
+}
+
+// InspectionData returns the inspection data pending for a node (as
+// Inventory, Source "agent"). ErrNotFound when there is none.
+func (q Queries) InspectionData(ctx context.Context, nodeUUID string) (Inventory, error) {
+	id, err := uuid.Parse(nodeUUID)
+	if err != nil {
+		return Inventory{}, fmt.Errorf("get inspection data of node %q: %w", nodeUUID, ErrNotFound)
+	}
+	inv := Inventory{Source: "agent"}
+	var doc, plugin string
+	err = q.db.QueryRow(ctx, `SELECT n.uuid::text, d.inventory, d.plugin_data, d.created_at
+		FROM inspection_data d JOIN nodes n ON n.id = d.node_id WHERE n.uuid = $1::uuid`, id.String()).
+		Scan(&inv.NodeUUID, &doc, &plugin, &inv.CreatedAt)
+	if err != nil {
+		return Inventory{}, fmt.Errorf("get inspection data of node %s: %w", nodeUUID, translate(err, ErrNotFound))
+	}
+	inv.Inventory, inv.PluginData = []byte(doc), []byte(plugin)
+	return inv, nil
+}
+
+// DeleteInspectionData removes the inspection data pending for a node, if
+// any.
+func (q Queries) DeleteInspectionData(ctx context.Context, nodeUUID string) error {
+	id, err := uuid.Parse(nodeUUID)
+	if err != nil {
+		return nil
+	}
+	if _, err := q.db.Exec(ctx, `DELETE FROM inspection_data d USING nodes n
+		WHERE n.id = d.node_id AND n.uuid = $1::uuid`, id.String()); err != nil {
+		return fmt.Errorf("delete inspection data of node %s: %w", nodeUUID, translate(err, ErrNotFound))
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 
@@ -90,4 +91,33 @@ func (s *Store) applyMigration(ctx context.Context, name, body string) error {
 		}
 		return nil
 	})
+}
+
+// PendingMigrations returns the embedded migrations the current schema
+// has not applied, in name order (all of them when nothing was ever
+// applied): a process whose binary is newer than its database must not
+// serve until "ferric migrate" has run.
+func (s *Store) PendingMigrations(ctx context.Context) ([]string, error) {
+	names, err := migrationNames()
+	if err != nil {
+		return nil, err
+	}
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return nil, unavailable(fmt.Errorf("look for schema_migrations: %w", err))
+	}
+	var applied []string
+	if exists {
+		if err := s.pool.QueryRow(ctx,
+			`SELECT COALESCE(array_agg(version), '{}'::text[]) FROM schema_migrations`).Scan(&applied); err != nil {
+			return nil, unavailable(fmt.Errorf("read schema_migrations: %w", err))
+		}
+	}
+	var pending []string
+	for _, n := range names {
+		if !slices.Contains(applied, n) {
+			pending = append(pending, n)
+		}
+	}
+	return pending, nil
 }

@@ -63,6 +63,8 @@ func nodeColumns() []column[Node] {
 		boolCol("retired", func(n *Node) *bool { return &n.Retired }).sorted(),
 		opt("retired_reason", func(n *Node) **string { return &n.RetiredReason }),
 		opt("shard", func(n *Node) **string { return &n.Shard }).sorted(),
+		opt("parent_node", func(n *Node) **string { return &n.ParentNode }).sorted(),
+		boolCol("disable_power_off", func(n *Node) *bool { return &n.DisablePowerOff }).sorted(),
 		opt("boot_mode", func(n *Node) **string { return &n.BootMode }),
 		optBoolCol("secure_boot", func(n *Node) **bool { return &n.SecureBoot }),
 		opt("fault", func(n *Node) **string { return &n.Fault }).sorted(),
@@ -71,6 +73,7 @@ func nodeColumns() []column[Node] {
 		boolCol("console_enabled", func(n *Node) *bool { return &n.ConsoleEnabled }).sorted(),
 		js("clean_step", func(n *Node) *json.RawMessage { return &n.CleanStep }),
 		js("deploy_step", func(n *Node) *json.RawMessage { return &n.DeployStep }),
+		js("service_step", func(n *Node) *json.RawMessage { return &n.ServiceStep }),
 		js("raid_config", func(n *Node) *json.RawMessage { return &n.RAIDConfig }),
 		js("target_raid_config", func(n *Node) *json.RawMessage { return &n.TargetRAIDConfig }),
 		iface("bios", func(i *Interfaces) *string { return &i.Bios }),
@@ -272,6 +275,13 @@ func (q Queries) ListNodes(ctx context.Context, l ListNodes) ([]Node, error) {
 			if f.val != "" {
 				b.cond("n."+f.col+" = %s::text", f.val)
 			}
+		}
+		switch {
+		case l.IncludeChildren:
+		case l.ParentNode != "":
+			b.cond("n.parent_node = %s::text", l.ParentNode)
+		default:
+			b.where = append(b.where, "n.parent_node IS NULL")
 		}
 		if l.Conductors != nil {
 			b.cond("n.conductor = ANY(%s::text[])", l.Conductors)

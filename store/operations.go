@@ -24,12 +24,18 @@ type Operation struct {
 	// CleanSteps and DeploySteps are JSON arrays of Ironic steps, or nil.
 	CleanSteps  json.RawMessage
 	DeploySteps json.RawMessage
+	// ServiceSteps is the JSON array of a service request's steps, or nil.
+	ServiceSteps json.RawMessage
 	// TemplateSteps are the deploy steps of the deploy templates the
 	// request matched (a JSON array, or nil), and TemplateNames those
 	// templates' names.
 	TemplateSteps json.RawMessage
 	TemplateNames []string
-	CreatedAt     time.Time
+	// Args are the arguments of a request that is not a provisioning verb
+	// (a virtual media attach: device_type, image_url,
+	// image_download_source), a JSON object, or nil.
+	Args      json.RawMessage
+	CreatedAt time.Time
 }
 
 // keepOperations is how many records a node keeps.
@@ -47,8 +53,8 @@ func (q Queries) CreateOperation(ctx context.Context, op Operation) (Operation, 
 	err = q.db.QueryRow(ctx, `WITH n AS (SELECT id FROM nodes WHERE uuid = $2::uuid),
 		ins AS (
 			INSERT INTO node_operations (id, node_id, verb, config_drive, clean_steps, deploy_steps,
-				template_steps, template_names)
-			SELECT $1::uuid, n.id, $3::text, $4::jsonb, $5::jsonb, $6::jsonb, $8::json, $9::text[] FROM n
+				template_steps, template_names, args, service_steps)
+			SELECT $1::uuid, n.id, $3::text, $4::jsonb, $5::jsonb, $6::jsonb, $8::json, $9::text[], $10::jsonb, $11::jsonb FROM n
 			RETURNING node_id, created_at),
 		old AS (
 			DELETE FROM node_operations o USING ins
@@ -57,7 +63,7 @@ func (q Queries) CreateOperation(ctx context.Context, op Operation) (Operation, 
 				ORDER BY created_at DESC, id OFFSET $7::int - 1))
 		SELECT created_at FROM ins`,
 		op.ID, nodeID.String(), op.Verb, optRaw(op.ConfigDrive), optRaw(op.CleanSteps), optRaw(op.DeploySteps),
-		keepOperations, optRaw(op.TemplateSteps), op.TemplateNames).Scan(&op.CreatedAt)
+		keepOperations, optRaw(op.TemplateSteps), op.TemplateNames, optRaw(op.Args), optRaw(op.ServiceSteps)).Scan(&op.CreatedAt)
 	if err != nil {
 		return Operation{}, fmt.Errorf("create operation for node %s: %w", op.NodeUUID, translate(err, ErrNotFound))
 	}
@@ -72,17 +78,19 @@ func (q Queries) Operation(ctx context.Context, id string) (Operation, error) {
 		return Operation{}, fmt.Errorf("get operation %q: %w", id, ErrNotFound)
 	}
 	var (
-		op                            Operation
-		cd, clean, deploys, templates []byte
+		op                                           Operation
+		cd, clean, deploys, templates, args, service []byte
 	)
 	err = q.db.QueryRow(ctx, `SELECT o.id::text, n.uuid::text, o.verb, o.config_drive, o.clean_steps,
-			o.deploy_steps, o.template_steps, o.template_names, o.created_at
+			o.deploy_steps, o.template_steps, o.template_names, o.args, o.created_at, o.service_steps
 		FROM node_operations o JOIN nodes n ON n.id = o.node_id WHERE o.id = $1::uuid`, opID.String()).
-		Scan(&op.ID, &op.NodeUUID, &op.Verb, &cd, &clean, &deploys, &templates, &op.TemplateNames, &op.CreatedAt)
+		Scan(&op.ID, &op.NodeUUID, &op.Verb, &cd, &clean, &deploys, &templates, &op.TemplateNames, &args,
+			&op.CreatedAt, &service)
 	if err != nil {
 		return Operation{}, fmt.Errorf("get operation %s: %w", id, translate(err, ErrNotFound))
 	}
 	op.ConfigDrive, op.CleanSteps, op.DeploySteps, op.TemplateSteps = cd, clean, deploys, templates
+	op.Args, op.ServiceSteps = args, service
 	return op, nil
 }
 

@@ -94,6 +94,12 @@ func (q Queries) PortByAddress(ctx context.Context, mac string) (Port, error) {
 	return portTable.get(ctx, q.db, mac, `p.address = $1::text`, normalizeMAC(mac))
 }
 
+// PortByName returns the port with that name. ErrNotFound when there is
+// none.
+func (q Queries) PortByName(ctx context.Context, name string) (Port, error) {
+	return portTable.get(ctx, q.db, name, `p.name = $1::text`, name)
+}
+
 // PortSortKeys returns the sort keys ListPorts accepts (ListPorts.SortKey).
 func PortSortKeys() []string { return slices.Clone(portTable.sortKeys) }
 

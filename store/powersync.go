@@ -24,6 +24,9 @@ type PowerSyncQuery struct {
 	Limit            int   // page size (> 0)
 	ExcludeStates    []node.ProvisionState
 	MaintenanceFault string
+	// ConductorGroup, when not nil, keeps the nodes of that conductor
+	// group only (a group's worker reads only its own BMCs).
+	ConductorGroup *string
 }
 
 // NodesForPowerSync returns one page of the nodes q selects, in internal id
@@ -40,7 +43,8 @@ func (q Queries) NodesForPowerSync(ctx context.Context, pq PowerSyncQuery) ([]No
 		WHERE n.id > $1::bigint AND n.target_power_state IS NULL AND n.target_provision_state IS NULL
 			AND n.provision_state <> ALL($2::text[])
 			AND (NOT n.maintenance OR n.fault = $3::text)
-		ORDER BY n.id LIMIT $4::int`, pq.AfterID, excl, pq.MaintenanceFault, pq.Limit)
+			AND ($5::text IS NULL OR n.conductor_group = $5::text)
+		ORDER BY n.id LIMIT $4::int`, pq.AfterID, excl, pq.MaintenanceFault, pq.Limit, pq.ConductorGroup)
 	if err != nil {
 		return nil, fmt.Errorf("nodes for power sync: %w", err)
 	}

@@ -42,6 +42,10 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 	t.Parallel()
 	s := storetest.NewUnmigrated(t)
 	ctx := t.Context()
+	files, _ := filepath.Glob("migrations/*.sql")
+	if pending, err := s.PendingMigrations(ctx); err != nil || len(pending) != len(files) {
+		t.Fatalf("before Migrate: pending %v (%v), want all %d", pending, err, len(files))
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
@@ -58,9 +62,19 @@ func TestMigrateConcurrentAndIdempotent(t *testing.T) {
 	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob("migrations/*.sql")
 	if applied != len(files) || applied == 0 {
 		t.Errorf("schema_migrations has %d rows, want %d (one per migration)", applied, len(files))
+	}
+	if pending, err := s.PendingMigrations(ctx); err != nil || len(pending) != 0 {
+		t.Errorf("after Migrate: pending %v (%v)", pending, err)
+	}
+	// A database one migration behind the binary.
+	last := filepath.Base(files[len(files)-1])
+	if _, err := s.Pool().Exec(ctx, `DELETE FROM schema_migrations WHERE version = $1`, last); err != nil {
+		t.Fatal(err)
+	}
+	if pending, err := s.PendingMigrations(ctx); err != nil || !slices.Equal(pending, []string{last}) {
+		t.Errorf("one behind: pending %v (%v), want [%s]", pending, err, last)
 	}
 }
 

@@ -43,6 +43,7 @@ var transitionSQL = `WITH cur AS (
 		instance_info = COALESCE($12::jsonb, n.instance_info) - $23::text[],
 		deploy_step = COALESCE($13::jsonb, n.deploy_step),
 		clean_step = COALESCE($14::jsonb, n.clean_step),
+		service_step = COALESCE($25::jsonb, n.service_step),
 		driver_internal_info = COALESCE($15::jsonb, n.driver_internal_info),
 		conductor = COALESCE(NULLIF($24::text, ''), n.conductor),
 		inspection_started_at = CASE WHEN $19::boolean THEN now() ELSE n.inspection_started_at END,
@@ -112,7 +113,7 @@ func (q Queries) Transition(ctx context.Context, r TransitionRequest) (Node, err
 		setLastErr, lastErr, r.PowerState != nil, power, setInstanceUUID, instanceUUID,
 		optJSON(r.InstanceInfo), optJSON(r.DeployStep), optJSON(r.CleanStep), optJSON(r.DriverInternalInfo),
 		severity, r.Event, r.DropConfigDrives, r.InspectionStarted, r.InspectionFinished, r.User, r.Project, nonNil(r.RemoveInstanceKeys),
-		r.Conductor,
+		r.Conductor, optJSON(r.ServiceStep),
 	), &applied, &seen, &reqID)
 	if err != nil {
 		return Node{}, fmt.Errorf("transition node %s to %q: %w", r.UUID, r.To, translate(err, ErrNotFound))

@@ -58,15 +58,21 @@ type Node struct {
 	ConductorGroup string
 	// Conductor is the worker whose operation last moved the node's
 	// provision state ("" = none yet); set by Transition only.
-	Conductor            string
-	Traits               []string
-	NetworkData          json.RawMessage
-	AutomatedClean       *bool
-	Protected            bool
-	ProtectedReason      *string
-	Retired              bool
-	RetiredReason        *string
-	Shard                *string
+	Conductor       string
+	Traits          []string
+	NetworkData     json.RawMessage
+	AutomatedClean  *bool
+	Protected       bool
+	ProtectedReason *string
+	Retired         bool
+	RetiredReason   *string
+	Shard           *string
+	// ParentNode is the UUID of the node this one is a child of (API
+	// 1.83); child nodes are left out of node lists unless asked for.
+	ParentNode *string
+	// DisablePowerOff: the node is never powered off (API 1.95); reboots
+	// take its place.
+	DisablePowerOff      bool
 	BootMode             *string
 	SecureBoot           *bool
 	Fault                *string
@@ -74,6 +80,7 @@ type Node struct {
 	MaintenanceReason    *string
 	ConsoleEnabled       bool
 	CleanStep            json.RawMessage
+	ServiceStep          json.RawMessage
 	DeployStep           json.RawMessage
 	RAIDConfig           json.RawMessage
 	TargetRAIDConfig     json.RawMessage
@@ -229,6 +236,12 @@ type ListNodes struct {
 	Retired      *bool
 	InstanceUUID string
 	Shard        string
+	// ParentNode keeps the children of that node UUID; with neither it nor
+	// IncludeChildren set, child nodes are left out (Ironic's default).
+	ParentNode string
+	// IncludeChildren lists parents and children alike (ParentNode is then
+	// ignored, as Ironic does).
+	IncludeChildren bool
 	// Project keeps the nodes this project owns or leases (owner = Project
 	// OR lessee = Project): what a project-scoped caller may list.
 	Project string
@@ -294,6 +307,7 @@ type TransitionRequest struct {
 	InstanceUUID       *string // "" clears
 	DeployStep         json.RawMessage
 	CleanStep          json.RawMessage
+	ServiceStep        json.RawMessage
 	DriverInternalInfo json.RawMessage
 	// DropConfigDrives deletes the config drives of the node's operation
 	// records (the instance they configured is gone).

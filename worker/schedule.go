@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -14,12 +15,16 @@ import (
 	"github.com/ferric-project/ferric/workflows/contract"
 )
 
-// EnsurePowerSync makes the power sync schedule exist with the given
-// interval (overlapping passes are skipped), or pauses it when every is 0.
-// It is safe to call from every worker at start.
-func EnsurePowerSync(ctx context.Context, c client.Client, taskQueue string, every time.Duration) error {
-	return ensureSchedule(ctx, c, contract.PowerSyncScheduleID, "power-sync-pass", contract.PowerSyncName,
-		taskQueue, every)
+// EnsurePowerSync makes conductor group group's power sync schedule exist
+// with the given interval (overlapping passes are skipped), or pauses it
+// when every is 0: its passes run on the group's queue on base and read
+// only the group's nodes, so each group's workers read their own BMCs. It
+// is safe to call from every worker of the group at start.
+func EnsurePowerSync(ctx context.Context, c client.Client, base, group string, every time.Duration) error {
+	id := contract.PowerSyncScheduleFor(group)
+	return ensureSchedule(ctx, c, id, "power-sync-pass"+strings.TrimPrefix(id, contract.PowerSyncScheduleID),
+		contract.PowerSyncName, contract.GroupTaskQueue(base, group), every,
+		contract.PowerSyncInput{Grouped: true, Group: group})
 }
 
 // EnsureReconcile makes the reconciler's schedule exist with the given
@@ -29,10 +34,11 @@ func EnsureReconcile(ctx context.Context, c client.Client, taskQueue string, eve
 		taskQueue, every)
 }
 
-// ensureSchedule makes schedule id start workflow every interval (skipping
-// overlaps), or pauses it when every is 0.
+// ensureSchedule makes schedule id start workflow (with args) every
+// interval (skipping overlaps), or pauses it when every is 0. A schedule
+// made with another queue or another number of arguments is updated.
 func ensureSchedule(ctx context.Context, c client.Client, id, workflowID, workflow, taskQueue string,
-	every time.Duration) error {
+	every time.Duration, args ...any) error {
 	sc := c.ScheduleClient()
 	h := sc.GetHandle(ctx, id)
 	if every <= 0 {
@@ -47,6 +53,7 @@ func ensureSchedule(ctx context.Context, c client.Client, id, workflowID, workfl
 		ID:        workflowID,
 		Workflow:  workflow,
 		TaskQueue: taskQueue,
+		Args:      args,
 	}
 	_, err := sc.Create(ctx, client.ScheduleOptions{
 		ID:      id,
@@ -62,8 +69,10 @@ func ensureSchedule(ctx context.Context, c client.Client, id, workflowID, workfl
 	}
 	if desc, derr := h.Describe(ctx); derr == nil {
 		cur := desc.Schedule
+		act, _ := cur.Action.(*client.ScheduleWorkflowAction)
 		if cur.Spec != nil && len(cur.Spec.Intervals) == 1 && cur.Spec.Intervals[0].Every == every &&
-			(cur.State == nil || !cur.State.Paused) {
+			(cur.State == nil || !cur.State.Paused) && act != nil && act.TaskQueue == taskQueue &&
+			len(act.Args) == len(args) {
 			return nil // already as configured: no update round trip
 		}
 	}

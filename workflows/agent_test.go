@@ -99,6 +99,9 @@ func TestAgentDeploy(t *testing.T) {
 				if got.PowerState != node.PowerOn {
 					t.Errorf("power %q, want power on", got.PowerState)
 				}
+				if w := env.calls.written(); !slices.Equal(w, []int64{4 << 20}) {
+					t.Errorf("image writes observed %v, want one of 4 MiB", w)
+				}
 			} else {
 				if err == nil || got.LastError == nil || !strings.Contains(*got.LastError, tt.wantErr) {
 					t.Fatalf("workflow error %v, last_error %v; want %q", err, got.LastError, tt.wantErr)

@@ -96,6 +96,30 @@ type testEnv struct {
 	st     *store.Store
 	hw     *fake.Hardware
 	agents *simAgent
+	calls  *callRecorder
+}
+
+// callRecorder is the activities' driver call observer: it keeps the
+// images agents wrote.
+type callRecorder struct {
+	mu     sync.Mutex
+	images []int64 // bytes of each image written
+}
+
+func (r *callRecorder) ObserveDriverCall(string, string, time.Duration, error) {}
+
+func (r *callRecorder) ObserveImageWrite(bytes int64, took time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if took > 0 {
+		r.images = append(r.images, bytes)
+	}
+}
+
+func (r *callRecorder) written() []int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.images)
 }
 
 // newEnv builds a test environment over a fresh schema; script is what the
@@ -113,11 +137,13 @@ func newEnv(t *testing.T, script func(wire.Command) []wire.CommandResult) *testE
 		script = succeed
 	}
 	agents := &simAgent{Store: st, scripts: map[string][]wire.CommandResult{}, script: script}
+	calls := &callRecorder{}
 	env.RegisterActivity(&activities.Activities{Drivers: r, Nodes: st, Agents: agents, Operations: st, Inspection: st,
-		Allocations: st, Results: st, PollInterval: time.Millisecond, AgentPollInterval: time.Millisecond})
+		Allocations: st, Results: st, Media: st, PollInterval: time.Millisecond, AgentPollInterval: time.Millisecond,
+		DriverCalls: calls})
 	env.RegisterActivity(&activities.PowerSync{Drivers: r, Nodes: st, Concurrency: 4})
 	workflows.Register(env)
-	return &testEnv{TestWorkflowEnvironment: env, st: st, hw: hw, agents: agents}
+	return &testEnv{TestWorkflowEnvironment: env, st: st, hw: hw, agents: agents, calls: calls}
 }
 
 // newEnvOn is a fresh test environment (a workflow environment runs one
@@ -130,7 +156,7 @@ func newEnvOn(t *testing.T, prev *testEnv) *testEnv {
 	prev.hw.Register(r)
 	agent.Register(r, agent.Config{AutomatedClean: true})
 	env.RegisterActivity(&activities.Activities{Drivers: r, Nodes: prev.st, Agents: prev.agents, Operations: prev.st,
-		Results: prev.st, Inspection: prev.st, Allocations: prev.st, PollInterval: time.Millisecond, AgentPollInterval: time.Millisecond})
+		Results: prev.st, Media: prev.st, Inspection: prev.st, Allocations: prev.st, PollInterval: time.Millisecond, AgentPollInterval: time.Millisecond})
 	workflows.Register(env)
 	return &testEnv{TestWorkflowEnvironment: env, st: prev.st, hw: prev.hw, agents: prev.agents}
 }
@@ -249,4 +275,11 @@ func ops(hw *fake.Hardware) []string {
 		}
 	}
 	return out
+}
+
+func (s *simAgent) SetServiceProgress(ctx context.Context, id string, step json.RawMessage) error {
+	s.mu.Lock()
+	s.progress = append(s.progress, string(step))
+	s.mu.Unlock()
+	return s.Store.SetServiceProgress(ctx, id, step)
 }

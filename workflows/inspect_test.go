@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -23,6 +24,20 @@ const agentInventory = `{"inventory":{"interfaces":[` +
 	`"disks":[{"name":"/dev/vda","size":10737418240,"rotational":true}],` +
 	`"boot":{"current_boot_mode":"bios","pxe_interface":"52:54:00:12:34:56"}},` +
 	`"plugin_data":{"pci_devices":[{"vendor_id":"1af4","product_id":"1000","class":"020000","revision":null,"bus":"0000:00:03.0","numa_node_id":null}]}}`
+
+// agentCallbackInventory and agentCallbackPluginData are what a ramdisk
+// posts to POST /v1/continue_inspection, split as the API stores them.
+const (
+	agentCallbackInventory = `{"interfaces":[` +
+		`{"name":"ens3","mac_address":"52:54:00:12:34:56","ipv4_address":"10.0.2.15","has_carrier":true},` +
+		`{"name":"ens4","mac_address":"52:54:00:12:34:57","ipv4_address":null,"has_carrier":false},` +
+		`{"name":"lo","mac_address":"00:00:00:00:00:00","ipv4_address":"127.0.0.1"}],` +
+		`"cpu":{"model_name":"QEMU","frequency":"2000.0000","count":2,"architecture":"x86_64","flags":[]},` +
+		`"memory":{"total":536870912,"physical_mb":512},` +
+		`"disks":[{"name":"/dev/vda","size":10737418240,"rotational":true}],` +
+		`"boot":{"current_boot_mode":"bios","pxe_interface":"52:54:00:12:34:56"}}`
+	agentCallbackPluginData = `{"root_disk":null,"error":null,"logs":"H4sI"}`
+)
 
 func inspectScript(cmd wire.Command) []wire.CommandResult {
 	if cmd.Name == wire.CmdInspect {
@@ -162,32 +177,22 @@ func TestInspectInBand(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		signal  string
+		posted  string // plugin_data posted ("" = agentCallbackPluginData)
 		timeout int
 		want    node.ProvisionState
 		wantErr string
 	}{
-		{name: "agent inspects", signal: contract.SignalAgentReady, want: node.Manageable},
+		{name: "agent posts its inventory", signal: contract.SignalInspectionData, want: node.Manageable},
+		{name: "ramdisk reports an error", signal: contract.SignalInspectionData, posted: `{"error":"disk on fire"}`,
+			want: node.InspectFail, wantErr: "failed to run inspection hooks: Ramdisk reported error: disk on fire"},
 		{name: "abort in inspect wait", signal: contract.SignalAbort, want: node.InspectFail, wantErr: "aborted"},
 		{name: "agent never calls back", timeout: 300, want: node.InspectFail, wantErr: "timeout reached"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			env := newEnv(t, inspectScript)
-			n := createNode(t, env.st, nodeSpec{state: node.Manageable})
-			n.Interfaces.Inspect = "agent"
-			if _, err := env.st.UpdateNode(context.Background(), n); err != nil {
-				t.Fatal(err)
-			}
-			if tt.signal != "" {
-				env.RegisterDelayedCallback(func() {
-					if got := mustNode(t, env.st, n.UUID); got.ProvisionState != node.InspectWait || !env.agents.open(n.UUID) {
-						t.Errorf("before the agent: %q, session open %v", got.ProvisionState, env.agents.open(n.UUID))
-					}
-					env.SignalWorkflow(tt.signal, nil)
-				}, time.Minute)
-			}
-			env.ExecuteWorkflow(contract.InspectName, contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.VerbInspect,
-				From: node.Manageable, AgentTimeoutSeconds: tt.timeout})
+			n := inBandNode(t, env)
+			runInBandInspection(t, env, n.UUID, tt.signal, tt.posted, tt.timeout)
 			got := mustNode(t, env.st, n.UUID)
 			if got.ProvisionState != tt.want || got.TargetProvisionState != node.NoState {
 				t.Fatalf("node %q (target %q), want %q; err %v", got.ProvisionState, got.TargetProvisionState, tt.want,
@@ -206,8 +211,23 @@ func TestInspectInBand(t *testing.T) {
 				t.Errorf("ports %q", p)
 			}
 			inv, err := env.st.NodeInventory(context.Background(), n.UUID)
-			if err != nil || inv.Source != "agent" || !strings.HasPrefix(string(inv.Inventory), `{"interfaces":[`) {
+			if err != nil || inv.Source != "agent" || string(inv.Inventory) != agentCallbackInventory {
 				t.Errorf("inventory %s (%v)", inv.Inventory, err)
+			}
+			// Ironic's validate-interfaces hook: plugin_data gains
+			// all_interfaces, valid_interfaces and macs; logs are dropped.
+			const wantPD = `{"root_disk":null,"error":null,"all_interfaces":{` +
+				`"ens3":{"name":"ens3","mac_address":"52:54:00:12:34:56","ipv4_address":"10.0.2.15","has_carrier":true,"pxe_enabled":true,"ipv6_address":null},` +
+				`"ens4":{"name":"ens4","mac_address":"52:54:00:12:34:57","ipv4_address":null,"has_carrier":false,"pxe_enabled":false,"ipv6_address":null},` +
+				`"lo":{"name":"lo","mac_address":"00:00:00:00:00:00","ipv4_address":"127.0.0.1","pxe_enabled":false,"ipv6_address":null}},` +
+				`"valid_interfaces":{` +
+				`"ens3":{"name":"ens3","mac_address":"52:54:00:12:34:56","ipv4_address":"10.0.2.15","has_carrier":true,"pxe_enabled":true,"ipv6_address":null}},` +
+				`"macs":["52:54:00:12:34:56"]}`
+			if string(inv.PluginData) != wantPD {
+				t.Errorf("plugin_data\n%s\nwant\n%s", inv.PluginData, wantPD)
+			}
+			if _, err := env.st.InspectionData(context.Background(), n.UUID); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("posted data left after processing: %v", err)
 			}
 			var props map[string]any
 			_ = json.Unmarshal(got.Properties, &props)
@@ -217,4 +237,163 @@ func TestInspectInBand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runInBandInspection runs an in-band inspection of node uuid (inspect
+// interface agent) to its end. signal is what arrives in inspect wait
+// (SignalInspectionData: the ramdisk posted agentCallbackInventory and
+// posted, or agentCallbackPluginData when posted is ""; SignalAbort; ""
+// for nothing, with timeout as the agent timeout).
+func runInBandInspection(t *testing.T, env *testEnv, uuid, signal, posted string, timeout int) {
+	t.Helper()
+	if signal != "" {
+		env.RegisterDelayedCallback(func() {
+			if got := mustNode(t, env.st, uuid); got.ProvisionState != node.InspectWait || !env.agents.open(uuid) {
+				t.Errorf("before the agent: %q, session open %v", got.ProvisionState, env.agents.open(uuid))
+			}
+			if signal == contract.SignalInspectionData {
+				// What POST /v1/continue_inspection does: the data in the
+				// store, then the signal. A heartbeat's agent-ready before
+				// it changes nothing.
+				env.SignalWorkflow(contract.SignalAgentReady, nil)
+				if posted == "" {
+					posted = agentCallbackPluginData
+				}
+				if err := env.st.SubmitInspectionData(context.Background(), uuid,
+					[]byte(agentCallbackInventory), []byte(posted)); err != nil {
+					t.Error(err)
+				}
+			}
+			env.SignalWorkflow(signal, nil)
+		}, time.Minute)
+	}
+	env.ExecuteWorkflow(contract.InspectName, contract.ProvisionInput{NodeUUID: uuid, Verb: node.VerbInspect,
+		From: node.Manageable, AgentTimeoutSeconds: timeout, Revision: contract.CurrentRevision})
+}
+
+// inBandNode creates a manageable node whose inspect interface is agent.
+func inBandNode(t *testing.T, env *testEnv) store.Node {
+	t.Helper()
+	n := createNode(t, env.st, nodeSpec{state: node.Manageable})
+	n.Interfaces.Inspect = "agent"
+	n, err := env.st.UpdateNode(context.Background(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestInspectionRules: the stored inspection rules of phase main run over
+// the posted data once the hooks changed the node (properties, ports), and
+// what they change is written together; a failing rule fails the
+// inspection with Ironic's message and writes nothing of any rule.
+func TestInspectionRules(t *testing.T) {
+	const portUUID = "5d2c7e0a-8a43-4c3b-9a59-1f3f0b7e6a01"
+	rule := func(priority int32, phase, conditions, actions string) store.InspectionRule {
+		return store.InspectionRule{Priority: priority, Phase: &phase, Conditions: json.RawMessage(conditions),
+			Actions: json.RawMessage(actions)}
+	}
+	setAll := rule(50, "main", `[{"op":"matches","args":{"value":"{inventory[cpu][architecture]}","regex":"x86.*"}}]`, `[
+		{"op":"set-attribute","args":{"path":"/extra/arch","value":"{inventory[cpu][architecture]}"}},
+		{"op":"set-attribute","args":["resource_class","baremetal-{node.properties[cpus]}cpu"]},
+		{"op":"add-trait","args":["CUSTOM_INSPECTED"]},
+		{"op":"set-capability","args":{"name":"rack","value":"r1"}},
+		{"op":"set-port-attribute","args":{"port_id":"`+portUUID+`","path":"physical_network","value":"{inventory[interfaces][0][name]}"}},
+		{"op":"set-plugin-data","args":{"path":"ferric.seen","value":true}}]`)
+	unmet := rule(40, "main", `[{"op":"matches","args":{"value":"{inventory[cpu][architecture]}","regex":"aarch64"}}]`,
+		`[{"op":"add-trait","args":["CUSTOM_ARM"]}]`)
+	otherPhase := rule(30, "later", `[]`, `[{"op":"add-trait","args":["CUSTOM_LATER"]}]`)
+	fail := rule(10, "main", `[]`, `[{"op":"fail","args":["not this one"]}]`)
+	badPort := rule(10, "main", `[]`, `[{"op":"set-port-attribute","args":{"port_id":"`+portUUID+
+		`","path":"pxe_enabled","value":"yes"}}]`)
+	for _, tt := range []struct {
+		name    string
+		rules   []store.InspectionRule
+		want    node.ProvisionState
+		wantErr string
+	}{
+		{name: "rules change the node, a port and plugin data", rules: []store.InspectionRule{setAll, unmet, otherPhase},
+			want: node.Manageable},
+		{name: "a failing rule writes nothing", rules: []store.InspectionRule{setAll, fail}, want: node.InspectFail,
+			wantErr: "Failed to finish inspection: Failed to inspect hardware. Reason: not this one"},
+		// The node's changes are written before the ports': a port value its
+		// field cannot take rolls them back.
+		{name: "a port value of the wrong type writes nothing", rules: []store.InspectionRule{setAll, badPort},
+			want: node.InspectFail, wantErr: "Failed to finish inspection: Failed to apply inspection rules to port " +
+				portUUID + ": field pxe_enabled must be a bool"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := newEnv(t, inspectScript)
+			ctx := context.Background()
+			n := inBandNode(t, env)
+			if _, err := env.st.CreatePort(ctx, store.Port{UUID: portUUID, Address: "52:54:00:12:34:56",
+				NodeUUID: n.UUID, Extra: json.RawMessage(`{}`), LocalLinkConnection: json.RawMessage(`{}`),
+				InternalInfo: json.RawMessage(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range tt.rules {
+				if _, err := env.st.CreateInspectionRule(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runInBandInspection(t, env, n.UUID, contract.SignalInspectionData, "", 0)
+			got := mustNode(t, env.st, n.UUID)
+			if got.ProvisionState != tt.want {
+				t.Fatalf("node %q, want %q; last_error %v", got.ProvisionState, tt.want, got.LastError)
+			}
+			ps, err := env.st.ListPorts(ctx, store.ListPorts{NodeUUID: n.UUID})
+			if err != nil || len(ps) != 1 {
+				t.Fatalf("ports %+v (%v)", ps, err)
+			}
+			inv, err := env.st.NodeInventory(ctx, n.UUID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pd, props map[string]any
+			if err := json.Unmarshal(inv.PluginData, &pd); err != nil {
+				t.Fatalf("plugin_data %s: %v", inv.PluginData, err)
+			}
+			if err := json.Unmarshal(got.Properties, &props); err != nil {
+				t.Fatalf("properties %s: %v", got.Properties, err)
+			}
+			if tt.wantErr != "" {
+				if got.LastError == nil || *got.LastError != tt.wantErr {
+					t.Errorf("last_error %q, want %q", deref(got.LastError), tt.wantErr)
+				}
+				if string(got.Extra) != `{}` || got.ResourceClass != nil || len(got.Traits) != 0 ||
+					ps[0].PhysicalNetwork != nil || pd["ferric"] != nil || props["capabilities"] != "boot_mode:bios" {
+					t.Errorf("a failed rule run wrote: extra %s resource_class %v traits %v physnet %v plugin_data %s "+
+						"properties %s", got.Extra, got.ResourceClass, got.Traits, ps[0].PhysicalNetwork,
+						inv.PluginData, got.Properties)
+				}
+				return
+			}
+			if string(got.Extra) != `{"arch": "x86_64"}` && string(got.Extra) != `{"arch":"x86_64"}` {
+				t.Errorf("extra %s", got.Extra)
+			}
+			if got.ResourceClass == nil || *got.ResourceClass != "baremetal-2cpu" {
+				t.Errorf("resource_class %v", got.ResourceClass)
+			}
+			if !slices.Equal(got.Traits, []string{"CUSTOM_INSPECTED"}) {
+				t.Errorf("traits %v", got.Traits)
+			}
+			if props["capabilities"] != "boot_mode:bios,rack:r1" || props["cpus"] != float64(2) {
+				t.Errorf("properties %s", got.Properties)
+			}
+			if ps[0].PhysicalNetwork == nil || *ps[0].PhysicalNetwork != "ens3" || !ps[0].PXEEnabled {
+				t.Errorf("port %+v", ps[0])
+			}
+			if seen, _ := pd["ferric"].(map[string]any); seen["seen"] != true || pd["valid_interfaces"] == nil {
+				t.Errorf("plugin_data %s", inv.PluginData)
+			}
+		})
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
 }

@@ -38,6 +38,17 @@ func SetPower(ctx workflow.Context, in contract.PowerInput) error {
 			"node", in.NodeUUID, "recorded", info.PowerState, "expected", in.IfRecorded)
 		return nil
 	}
+	off := in.Target == node.PowerOff || in.Target == node.SoftPowerOff
+	if off && info.DisablePowerOff && workflow.GetVersion(ctx, "disable-power-off", workflow.DefaultVersion, 1) == 1 {
+		// Ironic's node_power_action refuses before changing anything; its
+		// power sync never forces such a node off.
+		if in.IfRecorded != node.PowerNone {
+			workflow.GetLogger(ctx).Info("conditional power off skipped: disable_power_off", "node", in.NodeUUID)
+			return nil
+		}
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("Failed to set node power state to %s.", in.Target), contract.ErrTypePowerFailed, nil)
+	}
 	by := in.RequestedBy
 	if err := workflow.ExecuteLocalActivity(ctx, a.RecordPower, activities.RecordPowerInput{
 		UUID: in.NodeUUID, Target: &target, User: by.User, Project: by.Project,

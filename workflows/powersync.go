@@ -39,8 +39,9 @@ type PowerSyncResult struct {
 // the decisions conditionally (a write loses to any operation that started or
 // finished since the read), and forced corrections run as set-power
 // workflows on the node's lock. A failed pass is not retried: the next
-// scheduled pass is the retry.
-func PowerSyncPass(ctx workflow.Context) (PowerSyncResult, error) {
+// scheduled pass is the retry. A grouped pass (in) reads only its conductor
+// group's nodes, on its group's queue.
+func PowerSyncPass(ctx workflow.Context, in contract.PowerSyncInput) (PowerSyncResult, error) {
 	start := workflow.Now(ctx)
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
@@ -57,7 +58,7 @@ func PowerSyncPass(ctx workflow.Context) (PowerSyncResult, error) {
 	for {
 		var page activities.PowerReadPage
 		if err := workflow.ExecuteActivity(ctx, ps.ReadPowerStates,
-			activities.PowerReadInput{AfterID: after, Limit: settings.PageSize}).Get(ctx, &page); err != nil {
+			readInput(in, after, settings.PageSize)).Get(ctx, &page); err != nil {
 			return res, err
 		}
 		res.Checked += page.Checked
@@ -224,4 +225,13 @@ func startOnLocks(ctx workflow.Context, name string, nodes, groups []string, inp
 		}
 	}
 	return started, held, nil
+}
+
+// readInput is the page of the pass's nodes after node id after.
+func readInput(in contract.PowerSyncInput, after int64, limit int) activities.PowerReadInput {
+	r := activities.PowerReadInput{AfterID: after, Limit: limit}
+	if in.Grouped {
+		r.Group = &in.Group
+	}
+	return r
 }

@@ -70,16 +70,21 @@ func hardware(t *testing.T, reg *drivers.Registry, uuid string) drivers.PowerSta
 	return s
 }
 
-// runPass runs one power-sync pass in the SDK's test environment with the
-// real activities over st.
-func runPass(t *testing.T, reg *drivers.Registry, st *store.Store, settings activities.PowerSyncSettings) workflows.PowerSyncResult {
+// runPass runs one power-sync pass (of every node, or as in says) in the
+// SDK's test environment with the real activities over st.
+func runPass(t *testing.T, reg *drivers.Registry, st *store.Store, settings activities.PowerSyncSettings,
+	in ...contract.PowerSyncInput) workflows.PowerSyncResult {
 	t.Helper()
 	var ts testsuite.WorkflowTestSuite
 	env := ts.NewTestWorkflowEnvironment()
 	env.RegisterActivity(&activities.Activities{Drivers: reg, Nodes: st, PollInterval: time.Millisecond})
 	env.RegisterActivity(&activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: 4, Settings: settings})
 	workflows.Register(env)
-	env.ExecuteWorkflow(contract.PowerSyncName)
+	var args []any
+	for _, i := range in {
+		args = append(args, i)
+	}
+	env.ExecuteWorkflow(contract.PowerSyncName, args...)
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatalf("pass: %v", err)
 	}
@@ -307,5 +312,45 @@ func TestPowerSyncCorrectionOnGroupQueue(t *testing.T) {
 	}
 	if got := hardware(t, reg, n.UUID); got != drivers.PowerOff {
 		t.Errorf("forced node's hardware is %q, want power off", got)
+	}
+}
+
+// TestPowerSyncGroupedPass: a conductor group's pass reads and records only
+// that group's nodes (each group's workers read their own BMCs); a pass
+// without input (a schedule made before) reads every node.
+func TestPowerSyncGroupedPass(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	reg := drivers.NewRegistry()
+	fake.New().Register(reg)
+	byGroup := map[string]string{}
+	for _, g := range []string{"", "rack7", "rack8"} {
+		n := createFakeNode(t, st, "sync-"+g, node.Available, node.PowerOff, `{}`)
+		n.ConductorGroup = g
+		if _, err := st.UpdateNode(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+		setHardware(t, reg, n.UUID, drivers.PowerOn) // changed out of band
+		byGroup[g] = n.UUID
+	}
+	settings := activities.PowerSyncSettings{PageSize: 10, MaxFailures: 3}
+	res := runPass(t, reg, st, settings, contract.PowerSyncInput{Grouped: true, Group: "rack7"})
+	if res.Checked != 1 || res.Recorded != 1 {
+		t.Errorf("rack7's pass: %+v, want one node checked and recorded", res)
+	}
+	for g, uuid := range byGroup {
+		want := node.PowerOff
+		if g == "rack7" {
+			want = node.PowerOn
+		}
+		if got := mustNode(t, st, uuid); got.PowerState != want {
+			t.Errorf("group %q node: power %q after rack7's pass, want %q", g, got.PowerState, want)
+		}
+	}
+	if res := runPass(t, reg, st, settings, contract.PowerSyncInput{Grouped: true}); res.Checked != 1 {
+		t.Errorf("the empty group's pass checked %d nodes, want 1", res.Checked)
+	}
+	if res := runPass(t, reg, st, settings); res.Checked != 3 {
+		t.Errorf("an ungrouped pass checked %d nodes, want 3", res.Checked)
 	}
 }

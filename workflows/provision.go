@@ -38,6 +38,8 @@ type op struct {
 	// record the power state the run left the node in.
 	clearSteps bool
 	powerState *node.PowerState
+	// service marks a servicing run: service_step is cleared when it ends.
+	service bool
 }
 
 // start sets up the query handler and activity options, loads the node's
@@ -102,6 +104,20 @@ func withOptions(ctx workflow.Context) workflow.Context {
 func (o *op) takes(ctx workflow.Context, change string) bool {
 	if o.in.Revision >= 1 {
 		return true
+	}
+	return workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+}
+
+// takesAt is takes for a change of revision rev (> 1): a run started at
+// rev or later takes it, one started at an earlier revision does not (it
+// keeps that revision's behaviour, with no marker), and one started before
+// revisions existed goes by its version marker.
+func (o *op) takesAt(ctx workflow.Context, rev int, change string) bool {
+	switch {
+	case o.in.Revision >= rev:
+		return true
+	case o.in.Revision >= 1:
+		return false
 	}
 	return workflow.GetVersion(ctx, change, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 }
@@ -174,6 +190,9 @@ func (o *op) final(t *activities.TransitionInput) {
 	if o.clearSteps {
 		t.DeployStep, t.CleanStep = noStep, noStep
 	}
+	if o.service {
+		t.ServiceStep = noStep
+	}
 	if o.powerState != nil {
 		t.PowerState = o.powerState
 	}
@@ -193,17 +212,24 @@ func message(err error) string {
 	return err.Error()
 }
 
+// callbackTimeout bounds a wait for the ramdisk: the input's agent
+// timeout, else the worker's as LoadNode recorded it, else
+// DefaultAgentTimeout.
+func (o *op) callbackTimeout() time.Duration {
+	if t := time.Duration(o.in.AgentTimeoutSeconds) * time.Second; t > 0 {
+		return t
+	}
+	if t := time.Duration(o.info.CallbackTimeoutSeconds) * time.Second; t > 0 {
+		return t
+	}
+	return DefaultAgentTimeout
+}
+
 // waitAgent waits in a wait state for the agent-ready signal, an abort, or
 // the callback timeout (the input's, else the worker's as LoadNode recorded
 // it, else DefaultAgentTimeout), whichever comes first.
 func (o *op) waitAgent(ctx workflow.Context) error {
-	timeout := time.Duration(o.in.AgentTimeoutSeconds) * time.Second
-	if timeout <= 0 {
-		timeout = time.Duration(o.info.CallbackTimeoutSeconds) * time.Second
-	}
-	if timeout <= 0 {
-		timeout = DefaultAgentTimeout
-	}
+	timeout := o.callbackTimeout()
 	timerCtx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	var result error

@@ -79,6 +79,18 @@ func stepShown(s activities.StepRef) json.RawMessage {
 func (o *op) runSteps(ctx workflow.Context, kind activities.StepKind, steps []activities.StepRef) error {
 	o.clearSteps = true
 	for _, s := range steps {
+		if o.isHold(ctx, kind, s) {
+			if err := o.hold(ctx, kind); err != nil {
+				return err
+			}
+			continue
+		}
+		if o.isFlowStep(ctx, kind, s) {
+			if err := o.flowStep(ctx, kind, s); err != nil {
+				return err
+			}
+			continue
+		}
 		o.step = s.ID()
 		if err := o.driver(ctx, a.RunDeployStep, activities.StepInput{UUID: o.in.NodeUUID,
 			OperationID: o.in.OperationID, Kind: kind, Step: s}).Get(ctx, nil); err != nil {
@@ -126,9 +138,12 @@ func (o *op) bootAgent(ctx workflow.Context, wait, busy node.ProvisionState, sho
 // showStep shows first as the coming clean or deploy step.
 func showStep(kind activities.StepKind, first activities.StepRef) func(*activities.TransitionInput) {
 	return func(t *activities.TransitionInput) {
-		if kind == activities.CleanSteps {
+		switch kind {
+		case activities.CleanSteps:
 			t.CleanStep = stepShown(first)
-		} else {
+		case activities.ServiceSteps:
+			t.ServiceStep = stepShown(first)
+		default:
 			t.DeployStep = stepShown(first)
 		}
 	}
@@ -153,6 +168,9 @@ func (o *op) agentCleanSteps(ctx workflow.Context, steps []activities.StepRef) e
 // runStep runs one step with the ramdisk agent up: on the agent when it
 // runs in band, through its interface otherwise.
 func (o *op) runStep(ctx workflow.Context, kind activities.StepKind, s activities.StepRef) error {
+	if o.isHold(ctx, kind, s) {
+		return o.hold(ctx, kind)
+	}
 	if s.InBand {
 		return o.runAgentStep(ctx, kind, s)
 	}

@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -170,6 +171,43 @@ func TestSetPower(t *testing.T) {
 			}
 			if tt.wantErr != (got.LastError != nil) {
 				t.Errorf("last_error = %v, wantErr %v", got.LastError, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestSetPowerDisablePowerOff: a node with disable_power_off is never
+// powered off (Ironic's node_power_action), a conditional off (the power
+// sync) is skipped, and a reboot still runs.
+func TestSetPowerDisablePowerOff(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      contract.PowerInput
+		wantErr bool
+	}{
+		{"power off refused", contract.PowerInput{Target: node.PowerOff}, true},
+		{"soft power off refused", contract.PowerInput{Target: node.SoftPowerOff}, true},
+		{"sync off skipped", contract.PowerInput{Target: node.PowerOff, IfRecorded: node.PowerOn}, false},
+		{"reboot runs", contract.PowerInput{Target: node.Rebooting}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := newEnv(t, nil)
+			n := createNode(t, env.st, nodeSpec{state: node.Active, power: node.PowerOn})
+			n.DisablePowerOff = true
+			if _, err := env.st.UpdateNode(context.Background(), n); err != nil {
+				t.Fatal(err)
+			}
+			tt.in.NodeUUID = n.UUID
+			env.ExecuteWorkflow(contract.PowerName, tt.in)
+			if err := env.GetWorkflowError(); (err != nil) != tt.wantErr {
+				t.Fatalf("workflow error = %v, wantErr %v", err, tt.wantErr)
+			}
+			got := mustNode(t, env.st, n.UUID)
+			if got.PowerState != node.PowerOn || got.TargetPowerState != node.PowerNone || got.LastError != nil {
+				t.Errorf("power %q target %q last_error %v, want on, no target, none", got.PowerState,
+					got.TargetPowerState, got.LastError)
 			}
 		})
 	}

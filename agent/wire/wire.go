@@ -16,6 +16,10 @@ package wire
 
 import "encoding/json"
 
+// StateInspectWait is the provision state in which the agent posts its
+// inventory to POST /v1/continue_inspection (lookup's provision_state).
+const StateInspectWait = "inspect wait"
+
 // TokenHeader is an alternative to Heartbeat.AgentToken for requests without
 // a body.
 const TokenHeader = "X-Ferric-Agent-Token"
@@ -74,7 +78,7 @@ const (
 	// CmdInspect collects the hardware inventory; the result is the
 	// document {"inventory": ..., "plugin_data": ...} in
 	// ironic-python-agent's format (drivers/inventory).
-	CmdInspect  = "inspect"   // no params
+	CmdInspect  = "inspect"   // no params (inspections started before POST /v1/continue_inspection)
 	CmdPowerOff = "power_off" // no params
 	CmdReboot   = "reboot"    // no params
 	// CmdCreateRAID builds a RAID configuration (Ironic's raid

@@ -35,6 +35,8 @@ const (
 	NodeUpdateName             Rule = "baremetal:node:update:name"
 	NodeUpdateRetired          Rule = "baremetal:node:update:retired"
 	NodeUpdateShard            Rule = "baremetal:node:update:shard"
+	NodeUpdateParentNode       Rule = "baremetal:node:update:parent_node"
+	NodeUpdateDisablePowerOff  Rule = "baremetal:node:update:disable_power_off"
 	NodeUpdate                 Rule = "baremetal:node:update"
 	NodeUpdateExtra            Rule = "baremetal:node:update_extra"
 	NodeUpdateInstanceInfo     Rule = "baremetal:node:update_instance_info"
@@ -61,6 +63,10 @@ const (
 	NodeInventoryGet           Rule = "baremetal:node:inventory:get"
 	NodeVendorPassthru         Rule = "baremetal:node:vendor_passthru"
 	NodeBIOSGet                Rule = "baremetal:node:bios:get"
+	NodeFirmwareGet            Rule = "baremetal:node:firmware:get"
+	NodeVMediaAttach           Rule = "baremetal:node:vmedia:attach"
+	NodeVMediaDetach           Rule = "baremetal:node:vmedia:detach"
+	NodeVMediaGet              Rule = "baremetal:node:vmedia:get"
 	PortGet                    Rule = "baremetal:port:get"
 	PortList                   Rule = "baremetal:port:list"
 	PortListAll                Rule = "baremetal:port:list_all"
@@ -97,6 +103,11 @@ const (
 	DeployTemplateCreate       Rule = "baremetal:deploy_template:create"
 	DeployTemplateUpdate       Rule = "baremetal:deploy_template:update"
 	DeployTemplateDelete       Rule = "baremetal:deploy_template:delete"
+	InspectionRuleGet          Rule = "baremetal:inspection_rule:get"
+	InspectionRuleListAll      Rule = "baremetal:inspection_rule:list_all"
+	InspectionRuleCreate       Rule = "baremetal:inspection_rule:create"
+	InspectionRuleUpdate       Rule = "baremetal:inspection_rule:update"
+	InspectionRuleDelete       Rule = "baremetal:inspection_rule:delete"
 	AllocationGet              Rule = "baremetal:allocation:get"
 	AllocationList             Rule = "baremetal:allocation:list"
 	AllocationListAll          Rule = "baremetal:allocation:list_all"
@@ -104,6 +115,15 @@ const (
 	AllocationCreateRestricted Rule = "baremetal:allocation:create_restricted"
 	AllocationDelete           Rule = "baremetal:allocation:delete"
 	AllocationUpdate           Rule = "baremetal:allocation:update"
+	RunbookGet                 Rule = "baremetal:runbook:get"
+	RunbookList                Rule = "baremetal:runbook:list"
+	RunbookListAll             Rule = "baremetal:runbook:list_all"
+	RunbookCreate              Rule = "baremetal:runbook:create"
+	RunbookDelete              Rule = "baremetal:runbook:delete"
+	RunbookUpdate              Rule = "baremetal:runbook:update"
+	RunbookUpdatePublic        Rule = "baremetal:runbook:update:public"
+	RunbookUpdateOwner         Rule = "baremetal:runbook:update:owner"
+	RunbookUse                 Rule = "baremetal:runbook:use"
 )
 
 // Rules lists every rule Policy knows, in the order above.
@@ -112,19 +132,23 @@ func Rules() []Rule {
 		NodeGetLastError, NodeGetReservation, NodeGetDriverInternalInfo, NodeGetDriverInfo, NodeUpdateDriverInfo,
 		NodeUpdateProperties, NodeUpdateChassisUUID, NodeUpdateInstanceUUID, NodeUpdateLessee, NodeUpdateOwner,
 		NodeUpdateDriverInterfaces, NodeUpdateNetworkData, NodeUpdateConductorGroup, NodeUpdateName,
-		NodeUpdateRetired, NodeUpdateShard, NodeUpdate, NodeUpdateExtra, NodeUpdateInstanceInfo,
+		NodeUpdateRetired, NodeUpdateShard, NodeUpdateParentNode, NodeUpdateDisablePowerOff, NodeUpdate,
+		NodeUpdateExtra, NodeUpdateInstanceInfo,
 		NodeUpdateOwnerProvisioned, NodeDisableCleaning, NodeDelete, NodeDeleteSelfOwned, NodeValidate,
 		NodeSetMaintenance, NodeClearMaintenance, NodeGetBootDevice, NodeSetBootDevice, NodeInjectNMI,
 		NodeGetStates, NodeSetPowerState, NodeSetProvisionState, NodeSetRAIDState, NodeGetConsole,
 		NodeSetConsoleState, NodeTraitsList, NodeTraitsSet,
-		NodeTraitsDelete, NodeHistoryGet, NodeInventoryGet, NodeVendorPassthru, NodeBIOSGet, PortGet, PortList,
+		NodeTraitsDelete, NodeHistoryGet, NodeInventoryGet, NodeVendorPassthru, NodeBIOSGet, NodeFirmwareGet,
+		NodeVMediaAttach, NodeVMediaDetach, NodeVMediaGet, PortGet, PortList,
 		PortListAll, PortCreate, PortDelete, PortUpdate, PortgroupGet, PortgroupList, PortgroupListAll,
 		PortgroupCreate, PortgroupDelete, PortgroupUpdate, NodeVIFList, NodeVIFAttach, NodeVIFDetach, VolumeGet,
 		VolumeList, VolumeListAll, VolumeCreate, VolumeDelete, VolumeUpdate, VolumeViewTargetProperties, ChassisGet,
 		ChassisCreate, ChassisDelete, ChassisUpdate, DriverGet, DriverGetProperties, DriverVendorPassthru,
 		DriverGetRAIDDiskProps, ConductorGet, ShardsGet, DeployTemplateGet, DeployTemplateCreate,
-		DeployTemplateUpdate, DeployTemplateDelete, AllocationGet, AllocationList, AllocationListAll,
-		AllocationCreate, AllocationCreateRestricted, AllocationDelete, AllocationUpdate}
+		DeployTemplateUpdate, DeployTemplateDelete, InspectionRuleGet, InspectionRuleListAll, InspectionRuleCreate,
+		InspectionRuleUpdate, InspectionRuleDelete, AllocationGet, AllocationList, AllocationListAll,
+		AllocationCreate, AllocationCreateRestricted, AllocationDelete, AllocationUpdate, RunbookGet, RunbookList,
+		RunbookListAll, RunbookCreate, RunbookDelete, RunbookUpdate, RunbookUpdatePublic, RunbookUpdateOwner, RunbookUse}
 }
 
 // Target is what a node-scoped rule is checked against: the node's owner
@@ -282,6 +306,15 @@ func systemOrOwnerReader(e env) bool {
 // API_READER
 func apiReader(e env) bool { return e.role("reader") || e.role("service") }
 
+// RUNBOOK_READER: the target's Owner is the runbook's owner.
+func runbookReader(e env) bool { return systemReader(e) || e.ownerRole("reader") || e.role("service") }
+
+// RUNBOOK_ADMIN: the target's Owner is the runbook's owner.
+func runbookAdmin(e env) bool { return systemMember(e) || e.ownerRole("manager") || e.role("service") }
+
+// RUNBOOK_CREATOR.
+func runbookCreator(e env) bool { return systemMember(e) || e.role("manager") || e.role("service") }
+
 // ALLOCATION_READER: the target's Owner is the allocation's owner.
 func allocationReader(e env) bool { return systemReader(e) || e.ownerRole("reader") }
 
@@ -313,13 +346,24 @@ func (r Rule) check() check {
 		return allocationMember
 	case AllocationCreate:
 		return allocationCreator
-	case AllocationCreateRestricted:
+	case AllocationCreateRestricted, RunbookUpdatePublic, RunbookUpdateOwner:
 		return systemMember
+	case RunbookGet:
+		return runbookReader
+	case RunbookList:
+		return apiReader
+	case RunbookListAll:
+		return systemReader
+	case RunbookCreate:
+		return runbookCreator
+	case RunbookDelete, RunbookUpdate, RunbookUse:
+		return runbookAdmin
 	case NodeListAll, PortListAll, PortgroupListAll, VolumeListAll, AllocationListAll, NodeGetFilterThreshold,
 		ShardsGet, ChassisGet, DriverGet, DriverGetProperties, DriverGetRAIDDiskProps, ConductorGet,
-		DeployTemplateGet:
+		DeployTemplateGet, InspectionRuleGet, InspectionRuleListAll:
 		return systemReader
-	case NodeGet, PortGet, PortgroupGet, NodeVIFList, VolumeGet, NodeGetStates, NodeTraitsList, NodeBIOSGet:
+	case NodeGet, PortGet, PortgroupGet, NodeVIFList, VolumeGet, NodeGetStates, NodeTraitsList, NodeBIOSGet,
+		NodeFirmwareGet, NodeVMediaGet: // the last two: Ironic 29's
 		return systemOrProjectReader
 	case VolumeCreate, VolumeDelete:
 		return systemMemberOrOwnerLesseeAdmin
@@ -331,16 +375,16 @@ func (r Rule) check() check {
 	case NodeUpdateDriverInfo, NodeUpdateProperties, NodeUpdateInstanceUUID, NodeUpdateLessee,
 		NodeUpdateNetworkData, NodeUpdateName, NodeUpdateRetired, NodeSetRAIDState, NodeGetConsole, NodeSetConsoleState:
 		return systemMemberOrOwnerMember
-	case NodeUpdateChassisUUID, NodeUpdateShard, NodeUpdateOwnerProvisioned, NodeDisableCleaning, NodeDelete,
+	case NodeUpdateChassisUUID, NodeUpdateShard, NodeUpdateDisablePowerOff, NodeUpdateOwnerProvisioned, NodeDisableCleaning, NodeDelete,
 		NodeVendorPassthru, DriverVendorPassthru, ChassisCreate, ChassisDelete, DeployTemplateCreate,
-		DeployTemplateUpdate, DeployTemplateDelete:
+		DeployTemplateUpdate, DeployTemplateDelete, InspectionRuleCreate, InspectionRuleUpdate, InspectionRuleDelete:
 		return systemAdmin
-	case NodeUpdateOwner, NodeUpdateConductorGroup, ChassisUpdate:
+	case NodeUpdateOwner, NodeUpdateConductorGroup, NodeUpdateParentNode, ChassisUpdate:
 		return systemMember
 	case NodeUpdateDriverInterfaces, NodeGetBootDevice, NodeSetBootDevice, NodeInjectNMI, NodeTraitsSet,
 		NodeTraitsDelete, PortUpdate, PortgroupUpdate:
 		return systemMemberOrOwnerAdmin
-	case NodeUpdate, NodeUpdateExtra, NodeSetPowerState:
+	case NodeUpdate, NodeUpdateExtra, NodeSetPowerState, NodeVMediaAttach, NodeVMediaDetach:
 		return systemOrProjectMember
 	case NodeUpdateInstanceInfo, NodeValidate, NodeSetMaintenance, NodeClearMaintenance, NodeSetProvisionState,
 		NodeVIFAttach, NodeVIFDetach, VolumeUpdate:
@@ -407,6 +451,10 @@ func NodePatchRules(ops []PatchOp) []Rule {
 			rules = append(rules, NodeUpdateRetired)
 		case has("/shard"):
 			rules = append(rules, NodeUpdateShard)
+		case has("/parent_node"):
+			rules = append(rules, NodeUpdateParentNode)
+		case has("/disable_power_off"):
+			rules = append(rules, NodeUpdateDisablePowerOff)
 		case has("/maintenance"): // and /maintenance_reason
 			rules = append(rules, NodeSetMaintenance)
 		default:

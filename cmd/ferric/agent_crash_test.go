@@ -18,6 +18,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/nodes"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/ports"
 
+	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/store/storetest"
 )
 
@@ -143,6 +144,12 @@ func storetestURLWithSchema(t *testing.T, schema string) string {
 		sep = "&"
 	}
 	return u + sep + "search_path=" + schema
+}
+
+// storeURL is the test database URL of st's schema.
+func storeURL(t *testing.T, st *store.Store) string {
+	t.Helper()
+	return storetestURLWithSchema(t, st.Pool().Config().ConnConfig.RuntimeParams["search_path"])
 }
 
 func kill(t *testing.T, w *workerProc) {

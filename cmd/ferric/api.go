@@ -16,7 +16,7 @@ import (
 // newAPI wires the REST API over the store, the Temporal client and the
 // driver registry (used only for its pure, I/O-free calls), with the
 // configured authentication.
-func newAPI(cfg config, log *slog.Logger, st *store.Store, tc client.Client, reg *drivers.Registry, checker *health.Checker, eager bool, m *metrics.Metrics) (*fiber.App, error) {
+func newAPI(cfg config, log *slog.Logger, st *store.Store, tc client.Client, reg *drivers.Registry, checker *health.Checker, eager bool, m *metrics.Metrics, tr *tracing) (*fiber.App, error) {
 	authn, err := newAuthenticator(cfg.auth, log)
 	if err != nil {
 		return nil, err
@@ -33,12 +33,16 @@ func newAPI(cfg config, log *slog.Logger, st *store.Store, tc client.Client, reg
 		Conductor:  cfg.conductor,
 		PublicURL:  cfg.publicURL,
 		Agents:     st,
+		Inspection: st,
 		Health:     checker,
 
 		Metrics:        m,
 		MetricsHandler: m.Handler(),
 
 		AgentHeartbeatInterval: cfg.agentHeartbeat,
+	}
+	if tr.temporal != nil {
+		s.Tracer = tr.provider
 	}
 	return s.App(), nil
 }

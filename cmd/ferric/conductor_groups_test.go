@@ -14,8 +14,10 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/conductors"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/nodes"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 
-	"github.com/ferric-project/ferric/store/storetest"
+	"github.com/ferric-project/ferric/store"
+	"github.com/ferric-project/ferric/workflows/contract"
 )
 
 // startGroupWorker runs "ferric worker -conductor-groups groups" as a
@@ -120,13 +122,7 @@ func (s *stack) ranOn(t *testing.T, nodeUUID, queue string, w *workerProc) {
 func TestConductorGroups(t *testing.T) {
 	bin := ferricBinary(t)
 	s := startStack(t, "api")
-	schema := s.st.Pool().Config().ConnConfig.RuntimeParams["search_path"]
-	dbURL := storetest.URL(t)
-	sep := "?"
-	if strings.Contains(dbURL, "?") {
-		sep = "&"
-	}
-	dbURL += sep + "search_path=" + schema
+	dbURL := storeURL(t, s.st)
 	ctx := context.Background()
 
 	wa := startGroupWorker(t, bin, s, dbURL, "a")
@@ -178,6 +174,26 @@ func TestConductorGroups(t *testing.T) {
 		t.Errorf("conductors %v, want worker %s in a and %s in b", list, wa.identityPrefix(), wb.identityPrefix())
 	}
 
+	// Each group's power sync passes run on its own queue, for its nodes.
+	for _, g := range []string{"a", "b"} {
+		id := contract.PowerSyncScheduleFor(g)
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			desc, err := s.temporal.GetDefaultClient().ScheduleClient().GetHandle(ctx, id).Describe(ctx)
+			if err == nil {
+				act, _ := desc.Schedule.Action.(*client.ScheduleWorkflowAction)
+				if act == nil || act.TaskQueue != "ferric-test-"+g || len(act.Args) != 1 {
+					t.Errorf("schedule %s starts %+v, want a grouped pass on ferric-test-%s", id, desc.Schedule.Action, g)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no power sync schedule %s for group %s: %v", id, g, err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
 	// Group c has no worker: the manage is accepted and waits.
 	if err := nodes.ChangeProvisionState(ctx, s.client, nc.UUID,
 		nodes.ProvisionStateOpts{Target: nodes.TargetManage}).ExtractErr(); err != nil {
@@ -195,6 +211,17 @@ func TestConductorGroups(t *testing.T) {
 	}
 	if len(tq.GetPollers()) != 0 {
 		t.Errorf("task queue of group c has pollers %v", tq.GetPollers())
+	}
+	// The node's history says why nothing moves.
+	events, err := s.st.NodeEvents(ctx, nc.UUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(events, func(e store.Event) bool {
+		return e.EventType == "conductor" && strings.Contains(e.Event, `no worker of conductor group "c"`) &&
+			strings.Contains(e.Event, "ferric-test-c")
+	}) {
+		t.Errorf("no waiting-for-a-conductor event in the history of the node of group c: %+v", events)
 	}
 	desc, err := s.temporal.GetDefaultClient().DescribeWorkflowExecution(ctx, "node/"+nc.UUID, "")
 	if err != nil {

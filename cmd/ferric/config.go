@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/ferric-project/ferric/cmd/ferric/devtemporal"
 	"github.com/ferric-project/ferric/drivers/fake"
+	"github.com/ferric-project/ferric/inspection/rules"
 )
 
 // config is every role's configuration, parsed from flags with FERRIC_*
@@ -47,6 +49,10 @@ type config struct {
 	pprofAddr      string
 	healthAddr     string // probes listener of roles without an API ("" = none)
 	metricsAddr    string // a listener of its own for /metrics ("" = none; the API's listener serves it too)
+	otlpEndpoint   string // OTLP/gRPC trace collector URL ("" = no traces)
+	// traceBatch is how long finished spans wait to be sent together
+	// (0: 5 s; tests shorten it).
+	traceBatch time.Duration
 
 	// ferric dev's embedded Temporal server.
 	temporalPersistence string // "sqlite", "postgres" or "" (keep what the data folder has, else the default)
@@ -74,6 +80,30 @@ type config struct {
 	// hardware, when set (tests), is the fake-hardware state the registry
 	// uses instead of a new one.
 	hardware *fake.Hardware
+	// inspRulesFile and inspRulesMask: the built-in inspection rules and
+	// the secrets mask (loaded by inspectionRules).
+	inspRulesFile, inspRulesMask string
+}
+
+// inspectionRules reads the built-in inspection rules file and the mask
+// setting; a file that does not parse stops the worker at startup.
+func (c *config) inspectionRules() (rules.Config, error) {
+	mask, err := rules.ParseMask(c.inspRulesMask)
+	if err != nil {
+		return rules.Config{}, err
+	}
+	out := rules.Config{Mask: mask}
+	if c.inspRulesFile == "" {
+		return out, nil
+	}
+	data, err := os.ReadFile(c.inspRulesFile)
+	if err != nil {
+		return out, fmt.Errorf("inspection built-in rules: %w", err)
+	}
+	if out.BuiltIn, err = rules.ParseBuiltIn(data); err != nil {
+		return out, fmt.Errorf("%s: %w", c.inspRulesFile, err)
+	}
+	return out, nil
 }
 
 func parse(role string, args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -118,6 +148,7 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	str(&c.logFormat, "log-format", "FERRIC_LOG_FORMAT", map[bool]string{true: "text", false: "json"}[dev], "log format: json or text")
 	str(&c.logLevel, "log-level", "FERRIC_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	str(&c.metricsAddr, "metrics-address", "FERRIC_METRICS_ADDRESS", "", "serve Prometheus metrics at /metrics on this host:port (empty: none; roles with the API also serve them on the API listener)")
+	str(&c.otlpEndpoint, "otlp-endpoint", "FERRIC_OTLP_ENDPOINT", "", "send OpenTelemetry traces (API request, workflow, activity, driver call) to this OTLP/gRPC collector: http://host:4317 (plain) or https://host:4317 (TLS); empty: no traces")
 	str(&c.pprofAddr, "pprof-address", "FERRIC_PPROF_ADDRESS", "", "serve Go's pprof profiles on this host:port (empty: off)")
 	str(&c.healthAddr, "health-address", "FERRIC_HEALTH_ADDRESS", "", "serve the /healthz and /readyz probes on this host:port, for roles without an API (deployments/ use :6386 for worker, :6387 for boot; roles with an API answer them on the API address; empty: off)")
 	boolean(&c.fakeDrivers, "fake-drivers", "FERRIC_FAKE_DRIVERS", dev, "enable the fake-hardware type")
@@ -131,6 +162,8 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	str(&c.secretsKeyFile, "secrets-key-file", "FERRIC_SECRETS_KEY_FILE", "", "file of keys sealing driver_info secrets (BMC passwords, SSH keys) in the database: lines \"<id> <base64 32-byte key>\", the first seals (dev default: <data-dir>/secrets.key, created when missing)")
 	boolean(&c.rotateSecrets, "rotate-secrets", "FERRIC_ROTATE_SECRETS", false, "migrate: reseal every node's driver_info secrets under the key file's first key (rotation; also seals secrets stored in clear)")
 	str(&c.addPorts, "inspect-add-ports", "FERRIC_INSPECT_ADD_PORTS", "pxe", "which NICs inspection makes ports of: all, active (with an IP address), pxe (the one the node booted from) or disabled")
+	str(&c.inspRulesFile, "inspection-built-in-rules", "FERRIC_INSPECTION_BUILT_IN_RULES", "", "YAML file of built-in inspection rules the worker runs after the stored ones (Ironic's [inspection_rules]built_in_rules; empty: none)")
+	str(&c.inspRulesMask, "inspection-rules-mask", "FERRIC_INSPECTION_RULES_MASK", "always", "which inspection rules read the inspection data with its secrets masked: always, never or sensitive (all but sensitive rules)")
 	integer(&c.syncConc, "power-sync-concurrency", "FERRIC_POWER_SYNC_CONCURRENCY", 128, "BMC reads in flight during a power sync pass")
 	bootTFTP, bootHTTP := "", ""
 	switch role {

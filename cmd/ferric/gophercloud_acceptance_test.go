@@ -121,12 +121,7 @@ func startDev(t *testing.T, bin string) string {
 	t.Helper()
 	st := storetest.New(t)
 	schema := st.Pool().Config().ConnConfig.RuntimeParams["search_path"]
-	dbURL := storetest.URL(t)
-	sep := "?"
-	if strings.Contains(dbURL, "?") {
-		sep = "&"
-	}
-	dbURL += sep + "search_path=" + schema
+	dbURL := storeURL(t, st)
 	api := freeAddr(t)
 	d := &devProc{cmd: exec.Command(bin, "dev", "-data-dir", t.TempDir(), "-database-url", dbURL,
 		"-api-address", api, "-temporal-address", freeAddr(t), "-temporal-ui-address", "",
@@ -294,7 +289,7 @@ func TestGophercloudAcceptance(t *testing.T) {
 				t.Errorf("%s passed, listed as %s", e.Test, want)
 			}
 		case want == outcomePending:
-			t.Logf("%s: %s (pending: %s)", e.Test, got, e.Reason)
+			t.Logf("%s: %s (pending: %s)\n%s", e.Test, got, e.Reason, e2eTail(outputs[e.Test], 4000))
 		case got != want:
 			t.Errorf("%s: %s, want %s (%s)\n%s", e.Test, got, want, e.Reason, e2eTail(outputs[e.Test], 4000))
 		}

@@ -44,9 +44,24 @@ func clientIdentity() string {
 	return fmt.Sprintf("%d@%s@", os.Getpid(), host)
 }
 
-// databaseCheck pings the database.
+// databaseCheck pings the database and checks that its schema has every
+// migration of this binary (an api or worker started before "ferric
+// migrate" is not ready).
 func databaseCheck(st *store.Store) health.Check {
-	return health.Check{Name: checkDatabase, Func: st.Ping}
+	return health.Check{Name: checkDatabase, Func: func(ctx context.Context) error {
+		if err := st.Ping(ctx); err != nil {
+			return err
+		}
+		pending, err := st.PendingMigrations(ctx)
+		if err != nil {
+			return err
+		}
+		if len(pending) > 0 {
+			return fmt.Errorf("the database schema lacks %d migrations of this binary (%s ... %s): run ferric migrate",
+				len(pending), pending[0], pending[len(pending)-1])
+		}
+		return nil
+	}}
 }
 
 // temporalCheck asks Temporal's frontend about the namespace: it answers

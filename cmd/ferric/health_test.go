@@ -269,12 +269,7 @@ func TestHealthBinaryWorker(t *testing.T) {
 	t.Parallel()
 	bin := ferricBinary(t)
 	st := storetest.New(t)
-	dbURL := storetest.URL(t)
-	sep := "?"
-	if strings.Contains(dbURL, "?") {
-		sep = "&"
-	}
-	dbURL += sep + "search_path=" + st.Pool().Config().ConnConfig.RuntimeParams["search_path"]
+	dbURL := storeURL(t, st)
 	ts := newTemporal(t)
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "worker")
@@ -317,3 +312,27 @@ func startedFlag() *atomic.Bool {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestHealthSchemaBehind: a process whose database lacks a migration of its
+// binary (started before "ferric migrate") is not ready, and becomes ready
+// once the schema has it.
+func TestHealthSchemaBehind(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := storetest.New(t)
+	s := startStackOn(t, st, "all")
+	base := strings.TrimSuffix(s.endpoint, "/v1")
+	wantChecks(t, waitProbe(t, base+"/readyz", 200, 20*time.Second), []string{"database", "temporal", "worker"}, nil)
+	var last string
+	if err := st.Pool().QueryRow(ctx, `DELETE FROM schema_migrations
+		WHERE version = (SELECT max(version) FROM schema_migrations) RETURNING version`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	wantChecks(t, waitProbe(t, base+"/readyz", 503, 20*time.Second), []string{"temporal", "worker"}, []string{"database"})
+	// The migration's tables are still there: recording it again is what
+	// "ferric migrate" leaves.
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, last); err != nil {
+		t.Fatal(err)
+	}
+	wantChecks(t, waitProbe(t, base+"/readyz", 200, 20*time.Second), []string{"database", "temporal", "worker"}, nil)
+}

@@ -556,13 +556,7 @@ func TestWorkerCrashMidDeploy(t *testing.T) {
 
 func testWorkerCrashMidDeploy(t *testing.T, bin, backend string) {
 	s := startStackOnDev(t, backend, "api")
-	schema := s.st.Pool().Config().ConnConfig.RuntimeParams["search_path"]
-	dbURL := storetest.URL(t)
-	sep := "?"
-	if strings.Contains(dbURL, "?") {
-		sep = "&"
-	}
-	dbURL += sep + "search_path=" + schema
+	dbURL := storeURL(t, s.st)
 
 	w1 := startWorker(t, bin, s, dbURL)
 	n := createNode(t, s, "crashy", map[string]any{"fake_deploy_delay": "6s"})

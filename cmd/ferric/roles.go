@@ -13,15 +13,18 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ferric-project/ferric/activities"
+	"github.com/ferric-project/ferric/api"
 	"github.com/ferric-project/ferric/api/auth"
 	"github.com/ferric-project/ferric/api/health"
 	"github.com/ferric-project/ferric/cmd/ferric/devtemporal"
@@ -46,7 +49,33 @@ func newLogger(cfg config, w io.Writer) *slog.Logger {
 	if cfg.logFormat == "text" {
 		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(h).With("role", cfg.role)
+	return slog.New(contextHandler{h}).With("role", cfg.role)
+}
+
+// contextHandler adds what a record's context knows to every line logged
+// with one (the ...Context methods): the API request's Openstack-Request-Id
+// and the trace and span IDs when tracing is on.
+type contextHandler struct{ slog.Handler }
+
+// Handle adds request_id, trace_id and span_id to r.
+func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := api.RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs keeps the context attributes on the derived handler.
+func (h contextHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return contextHandler{h.Handler.WithAttrs(as)}
+}
+
+// WithGroup keeps the context attributes on the derived handler.
+func (h contextHandler) WithGroup(name string) slog.Handler {
+	return contextHandler{h.Handler.WithGroup(name)}
 }
 
 // registry builds the driver registry: explicit, no init() self-registration.
@@ -125,6 +154,17 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 	// and dev it is optional).
 	checker := &health.Checker{Log: log.With("component", "health"), Checks: []health.Check{databaseCheck(st)}}
 	identity := clientIdentity()
+	tr, err := newTracing(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tr.shutdown(sctx); err != nil {
+			log.Warn("flush traces", "err", err)
+		}
+	}()
 	var tc client.Client
 	if runWorker || runAPI {
 		var err error
@@ -134,6 +174,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 			Identity:       identity,
 			Logger:         tlog.NewStructuredLogger(log.With("component", "temporal-sdk")),
 			MetricsHandler: m.TemporalHandler(),
+			Interceptors:   tr.clientInterceptors(),
 		})
 		if err != nil {
 			return fmt.Errorf("temporal %s: %w", cfg.temporalAddr, err)
@@ -208,9 +249,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		g.Go(func() error { <-ctx.Done(); return srv.Close() })
 	}
 	if runWorker {
-		acts := &activities.Activities{Conductor: identity, Drivers: reg, Nodes: st, Agents: st, Operations: st, Allocations: st, PollInterval: cfg.pollInterval,
+		inspRules, err := cfg.inspectionRules()
+		if err != nil {
+			return err
+		}
+		acts := &activities.Activities{InspectionRules: inspRules, Conductor: identity, Drivers: reg, Nodes: st, Agents: st, Operations: st, Allocations: st, PollInterval: cfg.pollInterval,
 			ReconcileIdle: cfg.reconcileIdle, Inspection: st, InspectAddPorts: cfg.addPorts,
-			CallbackTimeout: cfg.callbackWait, Results: st, DriverCalls: m}
+			CallbackTimeout: cfg.callbackWait, Results: st, DriverCalls: m, Media: st}
 		ps := &activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: cfg.syncConc,
 			Settings: activities.PowerSyncSettings{Force: cfg.syncForce}, DriverCalls: m}
 		groups := cfg.conductorGroups()
@@ -222,25 +267,33 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		defer w.Stop()
 		workerStarted.Store(true)
 		log.Info("worker started", "task_queues", w.Queues(), "conductor_groups", groups, "drivers", typeNames(reg))
-		// The power sync pass and the reconciler run on the empty group's
-		// queue (the base of every group's); they start each node's
-		// corrections on its group's queue. Workers of other groups only
-		// leave the schedules to those serving the empty group.
-		schedules := slices.Contains(groups, "")
-		for _, sch := range []struct {
+		// Each served group's power sync passes run on its own queue and
+		// read only its nodes' BMCs (a group's workers sit by its BMC
+		// network). The reconciler (database and Temporal only) runs on the
+		// empty group's queue and starts each recovery on the node's group
+		// queue; workers of other groups leave its schedule alone.
+		type schedule struct {
 			name   string
-			ensure func(context.Context, client.Client, string, time.Duration) error
-			every  time.Duration
-		}{{"power sync", worker.EnsurePowerSync, cfg.syncEvery}, {"reconciler", worker.EnsureReconcile, cfg.reconcileEvery}} {
-			if !schedules {
-				break
-			}
+			ensure func(context.Context) error
+		}
+		var schedules []schedule
+		for _, group := range groups {
+			schedules = append(schedules, schedule{"power sync " + strconv.Quote(group), func(ctx context.Context) error {
+				return worker.EnsurePowerSync(ctx, tc, cfg.taskQueue, group, cfg.syncEvery)
+			}})
+		}
+		if slices.Contains(groups, "") {
+			schedules = append(schedules, schedule{"reconciler", func(ctx context.Context) error {
+				return worker.EnsureReconcile(ctx, tc, cfg.taskQueue, cfg.reconcileEvery)
+			}})
+		}
+		for _, sch := range schedules {
 			g.Go(func() error {
 				// The schedule lives in Temporal; failing to set it up must not
 				// stop the worker: retry in the background until it sticks.
 				for delay := time.Second; ; delay = min(2*delay, time.Minute) {
 					sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-					err := sch.ensure(sctx, tc, cfg.taskQueue, sch.every)
+					err := sch.ensure(sctx)
 					cancel()
 					if err == nil || ctx.Err() != nil {
 						return nil
@@ -257,7 +310,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 	}
 	if runAPI {
 		m.CollectNodes(st, 5*time.Second)
-		app, err := newAPI(cfg, log, st, tc, reg, checker, runWorker && cfg.eagerStart, m)
+		app, err := newAPI(cfg, log, st, tc, reg, checker, runWorker && cfg.eagerStart, m, tr)
 		if err != nil {
 			return err
 		}
@@ -284,7 +337,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		})
 		g.Go(func() error {
 			<-ctx.Done()
-			return app.ShutdownWithTimeout(10 * time.Second)
+			// Requests in flight get 10 s to finish; a connection still open
+			// then (a client that keeps one busy) does not make the stop a
+			// failure: the process is going away, and says so.
+			if err := app.ShutdownWithTimeout(10 * time.Second); err != nil {
+				log.Warn("api stopped with connections still open", "err", err)
+			}
+			return nil
 		})
 	}
 	g.Go(func() error { <-ctx.Done(); return nil })

@@ -9,7 +9,7 @@
 //	fake_deploy_delay   added to deploy and clean calls
 //	fake_fail           list of operations that fail: "power", "management",
 //	                    "deploy", "clean", "step", "inspect", "rescue",
-//	                    "vendor", "validate"
+//	                    "vendor", "vmedia", "validate"
 //	fake_inventory      the inventory document out-of-band inspection returns
 //	                    (ironic-python-agent's format); default: a small server
 //	                    derived from the node's UUID
@@ -85,7 +85,7 @@ func (h *Hardware) Register(r *drivers.Registry) {
 			"fake_power_delay":  "Latency added to power calls. Optional.",
 			"fake_read_delay":   "Latency added to power state reads only. Optional.",
 			"fake_deploy_delay": "Latency added to deploy and clean calls. Optional.",
-			"fake_fail":         "List of operations that fail: power, management, deploy, clean, step, rescue, vendor, validate. Optional.",
+			"fake_fail":         "List of operations that fail: power, management, deploy, clean, step, rescue, vendor, vmedia, validate. Optional.",
 		},
 	})
 	r.AddPower("fake", func(n drivers.Node) (drivers.Power, error) { return h.node(n) })
@@ -102,6 +102,10 @@ func (h *Hardware) Register(r *drivers.Registry) {
 		return BIOS{nd}, err
 	})
 	r.AddRescue("fake", func(n drivers.Node) (drivers.Rescuer, error) { return h.node(n) })
+	r.AddFirmware("fake", func(n drivers.Node) (drivers.Firmware, error) {
+		nd, err := h.node(n)
+		return Firmware{nd}, err
+	})
 }
 
 // maxCalls bounds the recorded calls; the oldest half is dropped when full.
@@ -197,23 +201,25 @@ type Node struct {
 	cfg        Config
 	rec        drivers.PowerState
 	targetRAID json.RawMessage
+	media      []drivers.AttachedMedia
 }
 
 var (
-	_ drivers.Power      = (*Node)(nil)
-	_ drivers.Rebooter   = (*Node)(nil)
-	_ drivers.SoftPower  = (*Node)(nil)
-	_ drivers.Management = (*Node)(nil)
-	_ drivers.Deploy     = (*Node)(nil)
-	_ drivers.Vendor     = (*Node)(nil)
-	_ drivers.Stepper    = (*Node)(nil)
-	_ drivers.StepRunner = (*Node)(nil)
-	_ drivers.Inspector  = (*Node)(nil)
-	_ drivers.RAID       = RAID{}
-	_ drivers.StepRunner = RAID{}
-	_ drivers.BIOS       = BIOS{}
-	_ drivers.StepRunner = BIOS{}
-	_ drivers.Rescuer    = (*Node)(nil)
+	_ drivers.Power          = (*Node)(nil)
+	_ drivers.Rebooter       = (*Node)(nil)
+	_ drivers.SoftPower      = (*Node)(nil)
+	_ drivers.Management     = (*Node)(nil)
+	_ drivers.Deploy         = (*Node)(nil)
+	_ drivers.Vendor         = (*Node)(nil)
+	_ drivers.Stepper        = (*Node)(nil)
+	_ drivers.ServiceStepper = (*Node)(nil)
+	_ drivers.StepRunner     = (*Node)(nil)
+	_ drivers.Inspector      = (*Node)(nil)
+	_ drivers.RAID           = RAID{}
+	_ drivers.StepRunner     = RAID{}
+	_ drivers.BIOS           = BIOS{}
+	_ drivers.StepRunner     = BIOS{}
+	_ drivers.Rescuer        = (*Node)(nil)
 )
 
 // Rescue puts the node in its (simulated) rescue environment at once, as
@@ -232,7 +238,8 @@ func (h *Hardware) node(n drivers.Node) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{h: h, uuid: n.UUID, cfg: cfg, rec: n.PowerState, targetRAID: n.TargetRAIDConfig}, nil
+	return &Node{h: h, uuid: n.UUID, cfg: cfg, rec: n.PowerState, targetRAID: n.TargetRAIDConfig,
+		media: n.AttachedMedia}, nil
 }
 
 // do waits the configured latency, fails when op is listed in fake_fail, and
@@ -376,6 +383,13 @@ func (n *Node) DeploySteps() []drivers.Step {
 		}
 	}
 	return out
+}
+
+// ServiceSteps are the fake's service steps, as Ironic's fake vendor
+// interface offers them: vendor.log_passthrough, run in memory (Ironic's
+// trigger_servicewait, which parks the node in service wait, is not offered).
+func (n *Node) ServiceSteps() []drivers.Step {
+	return []drivers.Step{{Interface: drivers.KindVendor, Name: "log_passthrough", Priority: 0}}
 }
 
 func inMemory(steps []drivers.Step) []drivers.Step {

@@ -76,6 +76,10 @@ func (d DriverInfo) String() string {
 // HostPort returns address:port, bracketing IPv6 literals.
 func (d DriverInfo) HostPort() string { return net.JoinHostPort(d.Address, strconv.Itoa(d.Port)) }
 
+// MissingAddress is Ironic's message for driver_info without ipmi_address
+// (its only required IPMI credential).
+const MissingAddress = "Missing the following IPMI credentials in node's driver_info: ['ipmi_address']."
+
 // ParseDriverInfo validates the ipmi_* keys of driver_info and applies
 // Ironic's defaults; other keys are ignored. It does no I/O. Errors wrap
 // drivers.ErrBadConfig, name the key at fault, and never quote the password.
@@ -99,7 +103,7 @@ func ParseDriverInfo(raw json.RawMessage) (DriverInfo, error) {
 	switch {
 	case err != nil:
 	case d.Address == "":
-		errs = append(errs, bad("ipmi_address is required"))
+		errs = append(errs, bad(MissingAddress))
 	case !validHost(d.Address):
 		errs = append(errs, bad(fmt.Sprintf("ipmi_address must be an IP address or a host name, without port (got %q)", d.Address)))
 	}

@@ -31,11 +31,11 @@ func TestParseDriverInfo(t *testing.T) {
 			"ipmi_cipher_suite":"3","ipmi_priv_level":"user","ipmi_disable_boot_timeout":"False","ipmi_password":1234}`,
 			want: ipmi.DriverInfo{Address: "fd00::9", Port: 1623, Password: "1234", PrivLevel: "USER",
 				CipherSuite: 3, ProtocolVersion: "2.0"}},
-		{name: "empty driver_info", info: ``, wantErr: drivers.ErrBadConfig, wantMsg: "ipmi_address is required"},
+		{name: "empty driver_info", info: ``, wantErr: drivers.ErrBadConfig, wantMsg: ipmi.MissingAddress},
 		{name: "missing address", info: `{"ipmi_username":"root","ipmi_password":"` + pw + `"}`,
-			wantErr: drivers.ErrBadConfig, wantMsg: "ipmi_address is required"},
+			wantErr: drivers.ErrBadConfig, wantMsg: ipmi.MissingAddress},
 		{name: "blank address", info: `{"ipmi_address":"  "}`, wantErr: drivers.ErrBadConfig,
-			wantMsg: "ipmi_address is required"},
+			wantMsg: ipmi.MissingAddress},
 		{name: "address with port", info: `{"ipmi_address":"10.0.0.9:623"}`, wantErr: drivers.ErrBadConfig,
 			wantMsg: "ipmi_address must be an IP address or a host name"},
 		{name: "address not a string", info: `{"ipmi_address":10}`, wantErr: drivers.ErrBadConfig,
@@ -71,7 +71,7 @@ func TestParseDriverInfo(t *testing.T) {
 		{name: "Kg key is unsupported", info: `{"ipmi_address":"h","ipmi_hex_kg_key":"00ff"}`,
 			wantErr: drivers.ErrUnsupported, wantMsg: "ipmi_hex_kg_key"},
 		{name: "every problem is reported at once", info: `{"ipmi_port":-1,"ipmi_priv_level":"x","ipmi_password":"` + pw + `"}`,
-			wantErr: drivers.ErrBadConfig, wantMsg: "ipmi_address is required"},
+			wantErr: drivers.ErrBadConfig, wantMsg: ipmi.MissingAddress},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

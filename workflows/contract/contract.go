@@ -12,6 +12,7 @@ package contract
 
 import (
 	"encoding/json"
+	"strings"
 
 	"github.com/ferric-project/ferric/node"
 )
@@ -48,6 +49,12 @@ const (
 	// UnrescueName returns a rescued node to its instance:
 	// rescue|rescue failed|unrescue failed -> unrescuing -> active.
 	UnrescueName = "unrescue-node"
+	// VirtualMediaName attaches, detaches or reads a node's virtual media
+	// through its management interface, on the node lock.
+	VirtualMediaName = "virtual-media"
+	// ServiceName runs service steps on a deployed node (API 1.87):
+	// active|service failed -> servicing -> (service wait|service hold) -> active.
+	ServiceName = "service-node"
 )
 
 // Schedule IDs.
@@ -58,11 +65,34 @@ const (
 	ReconcileScheduleID = "reconcile-nodes"
 )
 
+// PowerSyncScheduleFor is the ID of the power sync schedule of conductor
+// group group: PowerSyncScheduleID for the empty group.
+func PowerSyncScheduleFor(group string) string {
+	if group == "" {
+		return PowerSyncScheduleID
+	}
+	return PowerSyncScheduleID + "/" + group
+}
+
+// PowerSyncInput is what a power sync pass syncs: the nodes of Group when
+// Grouped (each group's workers sync their own BMCs, on their group's
+// queue), every node otherwise (schedules made before groups had passes
+// of their own start it without input).
+type PowerSyncInput struct {
+	Grouped bool   `json:"grouped,omitempty"`
+	Group   string `json:"group,omitempty"`
+}
+
 // Signal, query and update names.
 const (
 	SignalAbort      = "abort"       // abort a wait state (wait call-back, clean wait, inspect wait)
 	SignalAgentReady = "agent-ready" // the ramdisk agent looked up and is ready for commands
-	QueryState       = "state"
+	// SignalInspectionData: a ramdisk posted inspection data for the node
+	// (POST /v1/continue_inspection); it waits in the store, the signal
+	// carries nothing.
+	SignalInspectionData = "inspection-data"
+	SignalUnhold         = "unhold" // resume an operation held by a hold step (clean hold, service hold)
+	QueryState           = "state"
 )
 
 // TaskQueue is the default task queue shared by API and workers.
@@ -131,6 +161,9 @@ const (
 	// ErrTypeInstanceAssociated: the allocation's UUID is another node's
 	// instance_uuid.
 	ErrTypeInstanceAssociated = "InstanceAssociated"
+	// ErrTypeInvalidParameter: a request's value (a step's argument) is not
+	// one the operation can use (Ironic's InvalidParameterValue).
+	ErrTypeInvalidParameter = "InvalidParameterValue"
 )
 
 // AllocateInput starts allocate-node. The allocation's request (resource
@@ -177,7 +210,10 @@ type ProvisionInput struct {
 // CurrentRevision is the Revision new operations are started at. Raise it
 // (and gate on the new value in the workflow) for a change that old
 // histories must replay without.
-const CurrentRevision = 1
+//
+// Revisions: 1 the first; 2 in-band inspection waits for POST
+// /v1/continue_inspection instead of sending the agent an inspect command.
+const CurrentRevision = 2
 
 // Requester names who asked for an operation: the user and project IDs of
 // the request's credentials (references, never a secret; empty under
@@ -252,6 +288,86 @@ type PassthruInput struct {
 type PassthruResult struct {
 	Async  bool            `json:"async"`
 	Return json.RawMessage `json:"return,omitempty"`
+}
+
+// VirtualMediaAction is what virtual-media does.
+type VirtualMediaAction string
+
+// Virtual media actions.
+const (
+	VMediaAttach VirtualMediaAction = "attach"
+	VMediaDetach VirtualMediaAction = "detach"
+	VMediaGet    VirtualMediaAction = "get"
+)
+
+// VirtualMediaInput starts virtual-media. An attach's image URL and
+// download source are in the operation record OperationID (the URL is user
+// data: it stays out of workflow history); its device type is also
+// DeviceTypes' one member, for messages.
+type VirtualMediaInput struct {
+	NodeUUID    string             `json:"node_uuid"`
+	Action      VirtualMediaAction `json:"action"`
+	OperationID string             `json:"operation_id,omitempty"`
+	// DeviceTypes are the devices a detach ejects (nil: all), or the one
+	// device an attach fills.
+	DeviceTypes []string `json:"device_types"`
+	// RequestedBy names who asked; the history entries carry it.
+	RequestedBy Requester `json:"requested_by,omitzero"`
+}
+
+// VirtualMedia is one virtual media device as the node's management
+// interface reports it (an item of GET /v1/nodes/{id}/vmedia).
+type VirtualMedia struct {
+	MediaTypes []string `json:"media_types"`
+	Inserted   bool     `json:"inserted"`
+	Image      *string  `json:"image"`
+}
+
+// VirtualMediaArgs are an attach request's arguments, as its operation
+// record holds them.
+type VirtualMediaArgs struct {
+	DeviceType          string `json:"device_type"`
+	ImageURL            string `json:"image_url"`
+	ImageDownloadSource string `json:"image_download_source"`
+}
+
+// VMediaAttachVerb is the verb of an attach's operation record.
+const VMediaAttachVerb = "vmedia-attach"
+
+// UnsupportedExtension is Ironic's UnsupportedDriverExtension message: the
+// node's driver cannot make call (get_virtual_media, ...).
+func UnsupportedExtension(driver, call string) string {
+	return "Driver " + driver + " does not support " + call + " (disabled or not implemented)."
+}
+
+// ImagePublishingUnsupported is Ironic's UnsupportedDriverExtension of an
+// attach on a driver that cannot publish its image: Ironic 29 publishes
+// the image (ImageHandler) before it reaches the management interface, and
+// only redfish, idrac, ilo and ilo5 publish, so an attach through any other
+// hardware type's management interface without virtual media fails with
+// this message.
+func ImagePublishingUnsupported(driver string) string {
+	return "Publishing images is not supported for driver " + driver
+}
+
+// VMediaAttachError is the last_error of a failed attach, in Ironic's
+// words.
+func VMediaAttachError(device, nodeUUID, cause string) string {
+	return "Could not attach device " + device + " to node " + nodeUUID + ": " + cause
+}
+
+// VMediaDetachError is the last_error of a failed detach, in Ironic's
+// words: the devices as Python shows the list (None: every device).
+func VMediaDetachError(devices []string, nodeUUID, cause string) string {
+	list := "None"
+	if devices != nil {
+		q := make([]string, len(devices))
+		for i, d := range devices {
+			q[i] = "'" + d + "'"
+		}
+		list = "[" + strings.Join(q, ", ") + "]"
+	}
+	return "Could not detach device(s) " + list + " from node " + nodeUUID + ": " + cause
 }
 
 // RecoverInput starts recover-node on a node's lock.

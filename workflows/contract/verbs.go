@@ -32,15 +32,20 @@ func edge(state node.ProvisionState, verb node.Verb) (transition, bool) {
 		return deploy, true
 	case verb == node.VerbDeleted && (state == node.Active || state == node.DeployFail ||
 		state == node.DeployWait || state == node.Error || state == node.Rescue || state == node.RescueWait ||
-		state == node.RescueFail || state == node.UnrescueFail):
+		state == node.RescueFail || state == node.UnrescueFail || state == node.ServiceFail ||
+		state == node.ServiceWait):
 		return transition{UndeployName, node.Available}, true
 	case verb == node.VerbAdopt && (state == node.Manageable || state == node.AdoptFail):
 		return transition{AdoptName, node.Active}, true
 	case verb == node.VerbRescue && (state == node.Active || state == node.Rescue || state == node.RescueFail ||
-		state == node.UnrescueFail):
+		state == node.UnrescueFail || state == node.ServiceFail):
 		return transition{RescueName, node.Rescue}, true
 	case verb == node.VerbUnrescue && (state == node.Rescue || state == node.RescueFail || state == node.UnrescueFail):
 		return transition{UnrescueName, node.Active}, true
+	case verb == node.VerbService && (state == node.Active || state == node.ServiceFail):
+		// Ironic also services a node in service hold again; ferric's
+		// operation still holds such a node (see UnholdTarget).
+		return transition{ServiceName, node.Active}, true
 	}
 	return transition{}, false
 }
@@ -77,6 +82,28 @@ func AbortTarget(state node.ProvisionState) (node.ProvisionState, bool) {
 		return node.InspectFail, true
 	case node.RescueWait:
 		return node.RescueFail, true
+	case node.ServiceWait, node.ServiceHold:
+		return node.ServiceFail, true
+	case node.CleanHold:
+		return node.CleanFail, true
+	case node.DeployHold:
+		return node.DeployFail, true
+	}
+	return "", false
+}
+
+// UnholdTarget returns the state an unhold moves a held node to (Ironic:
+// the operation's wait state, from which it resumes), and whether unhold
+// is allowed from state. Like abort, it signals the running workflow
+// (SignalUnhold).
+func UnholdTarget(state node.ProvisionState) (node.ProvisionState, bool) {
+	switch state {
+	case node.CleanHold:
+		return node.CleanWait, true
+	case node.DeployHold:
+		return node.DeployWait, true
+	case node.ServiceHold:
+		return node.ServiceWait, true
 	}
 	return "", false
 }
@@ -116,7 +143,8 @@ func OperationVerb(workflow string, input any) string {
 			return string(node.VerbUndeploy)
 		default:
 			for _, known := range []node.Verb{node.VerbManage, node.VerbProvide, node.VerbInspect,
-				node.VerbClean, node.VerbRebuild, node.VerbAbort, node.VerbAdopt, node.VerbRescue, node.VerbUnrescue} {
+				node.VerbClean, node.VerbRebuild, node.VerbAbort, node.VerbAdopt, node.VerbRescue, node.VerbUnrescue,
+				node.VerbService} {
 				if v == known {
 					return string(known)
 				}
@@ -138,6 +166,11 @@ func OperationVerb(workflow string, input any) string {
 			}
 		}
 		return "other"
+	case VirtualMediaInput:
+		if in.Action == VMediaGet {
+			return ""
+		}
+		return VirtualMediaName
 	}
 	switch workflow {
 	case BootDeviceName:

@@ -340,6 +340,13 @@ func DynamicConfig() dynamicconfig.StaticClient {
 	return dynamicConfig(false)
 }
 
+// PostgresDynamicConfig is the tuning Start gives a server on PostgreSQL:
+// DynamicConfig plus PostgreSQL's. Tests that run a Temporal server of its
+// own write it into the server's dynamic config file.
+func PostgresDynamicConfig() dynamicconfig.StaticClient {
+	return dynamicConfig(true)
+}
+
 // dynamicConfig is DynamicConfig, plus, for a PostgreSQL store, the settings
 // that let writes overlap (BENCHMARKS.md, "Temporal persistence"): several
 // persistence operations in flight per shard, and visibility records

@@ -44,6 +44,8 @@ type Metrics struct {
 	started      *prometheus.CounterVec
 	driverCalls  *prometheus.HistogramVec
 	driverErrors *prometheus.CounterVec
+	imageBytes   prometheus.Counter
+	imageRate    prometheus.Histogram
 	sdk          *sdkSeries
 	statuses     [600]string // status code label values, made once
 }
@@ -71,6 +73,15 @@ func New() *Metrics {
 			Name: "ferric_driver_call_errors_total",
 			Help: "Driver calls that failed, by hardware type, call and reason (auth, unsupported, bad_config, unreachable, failed, timeout, canceled, other).",
 		}, []string{"driver", "call", "reason"}),
+		imageBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ferric_deploy_image_bytes_total",
+			Help: "Bytes of images the ramdisk agents wrote to disks.",
+		}),
+		imageRate: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "ferric_deploy_image_write_bytes_per_second",
+			Help:    "Rate at which an agent wrote an image to its disk (bytes over the time it was seen running the write).",
+			Buckets: prometheus.ExponentialBuckets(1<<20, 2, 13), // 1 MiB/s .. 4 GiB/s
+		}),
 		sdk: newSDKSeries(),
 	}
 	for code := range m.statuses {
@@ -79,7 +90,7 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.started, m.driverCalls, m.driverErrors, m.sdk,
+		m.requests, m.started, m.driverCalls, m.driverErrors, m.imageBytes, m.imageRate, m.sdk,
 	)
 	return m
 }
@@ -115,6 +126,15 @@ func (m *Metrics) ObserveDriverCall(driver, call string, took time.Duration, err
 	m.driverCalls.WithLabelValues(driver, call).Observe(took.Seconds())
 	if err != nil {
 		m.driverErrors.WithLabelValues(driver, call, reason(err)).Inc()
+	}
+}
+
+// ObserveImageWrite records one image an agent wrote
+// (activities.ImageWriteObserver): its bytes and write rate.
+func (m *Metrics) ObserveImageWrite(bytes int64, took time.Duration) {
+	m.imageBytes.Add(float64(bytes))
+	if took > 0 {
+		m.imageRate.Observe(float64(bytes) / took.Seconds())
 	}
 }
 

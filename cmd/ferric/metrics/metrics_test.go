@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
 )
@@ -104,6 +106,29 @@ func TestNodeCountsDatabaseDown(t *testing.T) {
 		}
 		if c.not != "" && strings.Contains(body, c.not) {
 			t.Errorf("exposition has %q", c.not)
+		}
+	}
+}
+
+func TestObserveImageWrite(t *testing.T) {
+	t.Parallel()
+	m := New()
+	m.ObserveImageWrite(64<<20, 2*time.Second) // 32 MiB/s
+	m.ObserveImageWrite(1<<30, 0)              // no rate without a duration
+	got, err := testutil.GatherAndCount(m.Gatherer(), "ferric_deploy_image_write_bytes_per_second")
+	if err != nil || got != 1 {
+		t.Fatalf("rate series %d (%v)", got, err)
+	}
+	if v := testutil.ToFloat64(m.imageBytes); v != float64(64<<20+1<<30) {
+		t.Errorf("bytes total %v", v)
+	}
+	mfs, _ := m.Gatherer().Gather()
+	for _, mf := range mfs {
+		if mf.GetName() == "ferric_deploy_image_write_bytes_per_second" {
+			h := mf.GetMetric()[0].GetHistogram()
+			if h.GetSampleCount() != 1 || h.GetSampleSum() != float64(32<<20) {
+				t.Errorf("rate histogram count %d sum %v", h.GetSampleCount(), h.GetSampleSum())
+			}
 		}
 	}
 }

@@ -74,6 +74,9 @@ func (RAID) CleanSteps() []drivers.Step { return drivers.AgentRAIDCleanSteps() }
 // DeploySteps is apply_configuration, on request.
 func (RAID) DeploySteps() []drivers.Step { return drivers.AgentRAIDDeploySteps() }
 
+// ServiceSteps are the agent RAID interface's service steps: apply_configuration.
+func (RAID) ServiceSteps() []drivers.Step { return drivers.AgentRAIDServiceSteps() }
+
 // Inspect is the in-band inspect interface: the agent inspects.
 type Inspect struct{}
 

@@ -1,0 +1,390 @@
+package rules
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/ferric-project/ferric/pyrepr"
+)
+
+// Values the engine works on are decoded JSON: nil, bool, int64 (an
+// integer literal), float64, string, []any and *Object (members in
+// order), as Python's json module gives Ironic's engine.
+
+// Object is a JSON object that keeps its members in order.
+type Object struct {
+	keys []string
+	vals map[string]any
+}
+
+// NewObject returns an empty object.
+func NewObject() *Object { return &Object{vals: map[string]any{}} }
+
+// Keys are the member names in order.
+func (o *Object) Keys() []string { return o.keys }
+
+// Get returns the member named k.
+func (o *Object) Get(k string) (any, bool) {
+	v, ok := o.vals[k]
+	return v, ok
+}
+
+// Set sets member k, appending it when new.
+func (o *Object) Set(k string, v any) {
+	if _, ok := o.vals[k]; !ok {
+		o.keys = append(o.keys, k)
+	}
+	o.vals[k] = v
+}
+
+// Delete removes member k.
+func (o *Object) Delete(k string) {
+	if _, ok := o.vals[k]; !ok {
+		return
+	}
+	delete(o.vals, k)
+	o.keys = slices.DeleteFunc(o.keys, func(s string) bool { return s == k })
+}
+
+// Len is the number of members.
+func (o *Object) Len() int { return len(o.keys) }
+
+// MarshalJSON encodes o with its members in order.
+func (o *Object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range o.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kb, _ := json.Marshal(k)
+		b.Write(kb)
+		b.WriteByte(':')
+		vb, err := json.Marshal(o.vals[k])
+		if err != nil {
+			return nil, err
+		}
+		b.Write(vb)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// Decode reads one JSON document into engine values.
+func Decode(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	v, err := decodeValue(dec)
+	if err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, fmt.Errorf("decode: data after the document")
+	}
+	return v, nil
+}
+
+func decodeValue(dec *json.Decoder) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			o := NewObject()
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				v, err := decodeValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				o.Set(kt.(string), v)
+			}
+			_, err := dec.Token()
+			return o, err
+		case '[':
+			out := []any{}
+			for dec.More() {
+				v, err := decodeValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, v)
+			}
+			_, err := dec.Token()
+			return out, err
+		}
+		return nil, fmt.Errorf("unexpected %v", t)
+	case json.Number:
+		if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
+			return i, nil
+		}
+		f, err := strconv.ParseFloat(string(t), 64)
+		if err != nil && !strings.Contains(err.Error(), "range") {
+			return nil, err
+		}
+		return f, nil
+	default:
+		return t, nil // nil, bool, string
+	}
+}
+
+// Encode writes an engine value as JSON.
+func Encode(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil { // only non-finite floats, which JSON cannot hold
+		return json.RawMessage("null")
+	}
+	return b
+}
+
+// clone returns a deep copy of v.
+func clone(v any) any {
+	switch t := v.(type) {
+	case *Object:
+		o := NewObject()
+		for _, k := range t.keys {
+			o.Set(k, clone(t.vals[k]))
+		}
+		return o
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = clone(e)
+		}
+		return out
+	}
+	return v
+}
+
+// pyStr is Python's str() of v; mask hides the members named by
+// sensitiveFields as Ironic's ShallowMaskDict does.
+func pyStr(v any, mask bool) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	var sb strings.Builder
+	writeRepr(&sb, v, mask)
+	return sb.String()
+}
+
+// writeRepr writes Python's repr() of v.
+func writeRepr(sb *strings.Builder, v any, mask bool) {
+	pyrepr.Write(sb, v, func(sb *strings.Builder, v any) bool {
+		switch t := v.(type) {
+		case int64:
+			sb.WriteString(strconv.FormatInt(t, 10))
+		case float64:
+			sb.WriteString(pyFloat(t))
+		case *Object:
+			sb.WriteByte('{')
+			for i, k := range t.keys {
+				if i > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteString(pyQuote(k))
+				sb.WriteString(": ")
+				writeRepr(sb, maskedMember(t, k, mask), mask)
+			}
+			sb.WriteByte('}')
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+// pyFloat is Python's repr() of a float.
+func pyFloat(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		return "nan"
+	}
+	if f == math.Trunc(f) && math.Abs(f) < 1e16 {
+		return strconv.FormatFloat(f, 'f', 1, 64)
+	}
+	s := strconv.FormatFloat(f, 'g', -1, 64)
+	if i := strings.Index(s, "e"); i >= 0 {
+		mant, exp := s[:i], s[i+1:]
+		sign := exp[0]
+		exp = strings.TrimLeft(exp[1:], "0")
+		if len(exp) < 2 {
+			exp = strings.Repeat("0", 2-len(exp)) + exp
+		}
+		return mant + "e" + string(sign) + exp
+	}
+	return s
+}
+
+// pyQuote is Python's repr() of a str.
+func pyQuote(s string) string { return pyrepr.Quote(s) }
+
+// pyTypeName is Python's type(v).__name__.
+func pyTypeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "NoneType"
+	case bool:
+		return "bool"
+	case int64:
+		return "int"
+	case float64:
+		return "float"
+	case string:
+		return "str"
+	case []any:
+		return "list"
+	case *Object:
+		return "dict"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// truthy is Python's bool(v).
+func truthy(v any) bool {
+	switch t := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return t
+	case int64:
+		return t != 0
+	case float64:
+		return t != 0
+	case string:
+		return t != ""
+	case []any:
+		return len(t) > 0
+	case *Object:
+		return t.Len() > 0
+	}
+	return true
+}
+
+// number returns v as a float when it is a Python number (bools are ints).
+func number(v any) (float64, bool) {
+	switch t := v.(type) {
+	case bool:
+		if t {
+			return 1, true
+		}
+		return 0, true
+	case int64:
+		return float64(t), true
+	case float64:
+		return t, true
+	}
+	return 0, false
+}
+
+// pyEqual is Python's ==.
+func pyEqual(a, b any) bool {
+	if x, ok := number(a); ok {
+		y, ok := number(b)
+		if ia, isInt := a.(int64); isInt {
+			if ib, isInt := b.(int64); isInt {
+				return ia == ib
+			}
+		}
+		return ok && x == y
+	}
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !pyEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case *Object:
+		y, ok := b.(*Object)
+		if !ok || x.Len() != y.Len() {
+			return false
+		}
+		for _, k := range x.keys {
+			yv, ok := y.vals[k]
+			if !ok || !pyEqual(x.vals[k], yv) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// errUnorderable is Python's TypeError for < between unlike types.
+type errUnorderable struct {
+	op   string
+	a, b any
+}
+
+func (e *errUnorderable) Error() string {
+	return fmt.Sprintf("'%s' not supported between instances of '%s' and '%s'", e.op, pyTypeName(e.a),
+		pyTypeName(e.b))
+}
+
+// pyLess is Python's a < b.
+func pyLess(a, b any, op string) (bool, error) {
+	if x, ok := number(a); ok {
+		if y, ok := number(b); ok {
+			ia, aInt := a.(int64)
+			ib, bInt := b.(int64)
+			if aInt && bInt {
+				return ia < ib, nil
+			}
+			return x < y, nil
+		}
+		return false, &errUnorderable{op, a, b}
+	}
+	switch x := a.(type) {
+	case string:
+		if y, ok := b.(string); ok {
+			return lessRunes(x, y), nil
+		}
+	case []any:
+		if y, ok := b.([]any); ok {
+			for i := 0; i < len(x) && i < len(y); i++ {
+				if pyEqual(x[i], y[i]) {
+					continue
+				}
+				return pyLess(x[i], y[i], op)
+			}
+			return len(x) < len(y), nil
+		}
+	}
+	return false, &errUnorderable{op, a, b}
+}
+
+// lessRunes compares strings by code point, as Python does.
+func lessRunes(a, b string) bool {
+	ra, rb := []rune(a), []rune(b)
+	for i := 0; i < len(ra) && i < len(rb); i++ {
+		if ra[i] != rb[i] {
+			return ra[i] < rb[i]
+		}
+	}
+	return len(ra) < len(rb)
+}
