@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"

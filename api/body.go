@@ -14,7 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/jsonwire"
 )
 
 // Request parsing and validation with Ironic's messages. Ironic validates

@@ -14,7 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ferric-project/ferric/api/auth"
-	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/store"
 )
 

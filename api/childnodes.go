@@ -6,7 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/store"
 )
 

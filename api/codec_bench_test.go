@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/store"
 )
 

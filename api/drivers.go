@@ -14,8 +14,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
 )

@@ -12,7 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"go.temporal.io/api/serviceerror"
 
-	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/store"
 )
 

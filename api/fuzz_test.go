@@ -27,7 +27,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 )

@@ -13,7 +13,7 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
 
-	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
@@ -329,16 +329,16 @@ func (s *Server) sendInspectionNode(c *fiber.Ctx, n store.Node, token string) er
 	if token != "" {
 		tok = token
 	}
-	nodeDoc := ordered(
+	nodeDoc := jsonwire.ObjectOf(
 		"uuid", n.UUID,
 		"properties", json.RawMessage(orEmpty(n.Properties)),
 		"instance_info", json.RawMessage(appendMasked(nil, orEmpty(n.InstanceInfo), true)),
 		"driver_internal_info", dii,
 		"links", json.RawMessage(appendLinks(nil, base, "nodes/"+n.UUID)))
-	config := ordered(
-		"metrics", ordered("backend", "noop", "prepend_host", false, "prepend_uuid", false,
+	config := jsonwire.ObjectOf(
+		"metrics", jsonwire.ObjectOf("backend", "noop", "prepend_host", false, "prepend_uuid", false,
 			"prepend_host_reverse", true, "global_prefix", nil),
-		"metrics_statsd", ordered("statsd_host", "localhost", "statsd_port", 8125),
+		"metrics_statsd", jsonwire.ObjectOf("statsd_host", "localhost", "statsd_port", 8125),
 		"heartbeat_timeout", 300,
 		"agent_token", tok,
 		"agent_token_required", true,
@@ -346,11 +346,8 @@ func (s *Server) sendInspectionNode(c *fiber.Ctx, n store.Node, token string) er
 		"disable_deep_image_inspection", false,
 		"permitted_image_formats", []string{"raw", "gpt", "qcow2", "iso"},
 		"enable_bios_bootloader_install", true)
-	resp := ordered("node", nodeDoc, "config", config)
-	b, err := resp.MarshalJSON()
-	if err != nil {
-		return fmt.Errorf("encode inspection answer: %w", err)
-	}
+	resp := jsonwire.ObjectOf("node", nodeDoc, "config", config)
+	b := jsonwire.Encode(resp)
 	c.Status(fiber.StatusAccepted)
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 	return c.Send(b)
@@ -361,30 +358,4 @@ func orEmpty(raw json.RawMessage) []byte {
 		return []byte("{}")
 	}
 	return raw
-}
-
-// orderedDoc is a JSON object whose members keep the order given.
-type orderedDoc []any
-
-// ordered builds an orderedDoc from key, value pairs.
-func ordered(kv ...any) orderedDoc { return orderedDoc(kv) }
-
-// MarshalJSON writes the members in order.
-func (d orderedDoc) MarshalJSON() ([]byte, error) {
-	b := []byte{'{'}
-	for i := 0; i+1 < len(d); i += 2 {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		k, err := json.Marshal(d[i])
-		if err != nil {
-			return nil, err
-		}
-		v, err := json.Marshal(d[i+1])
-		if err != nil {
-			return nil, err
-		}
-		b = append(append(append(b, k...), ':'), v...)
-	}
-	return append(b, '}'), nil
 }

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/jsonwire"
 )
 
 // jschema is the part of JSON Schema draft 4 that Ironic's nested schemas

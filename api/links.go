@@ -1,6 +1,6 @@
 package api
 
-import "github.com/ferric-project/ferric/api/jsonwire"
+import "github.com/ferric-project/ferric/jsonwire"
 
 // Ironic's link pairs: [{"href": <base>/v1/<path>, "rel": "self"},
 // {"href": <base>/<path>, "rel": "bookmark"}].

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 )

@@ -16,7 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"go.temporal.io/api/serviceerror"
 
-	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"

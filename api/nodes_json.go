@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 )

@@ -12,7 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"github.com/ferric-project/ferric/api/jsonwire"
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 )

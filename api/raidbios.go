@@ -7,8 +7,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/store"
 )
 

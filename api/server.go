@@ -37,9 +37,9 @@ import (
 
 	"github.com/ferric-project/ferric/api/auth"
 	"github.com/ferric-project/ferric/api/health"
-	"github.com/ferric-project/ferric/api/jsonwire"
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/drivers/inventory"
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
 )

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/ferric-project/ferric/jsonwire"
 )
 
 // Ironic 29's default inspection hooks for the "agent" inspect interface
@@ -121,14 +123,14 @@ func RunHooks(inventory, pluginData json.RawMessage, addPorts string) (Processed
 			ip6 = ip6[:i]
 		}
 		pxe := strings.ToLower(mac) == pxeMAC
-		o.set("pxe_enabled", json.RawMessage(fmt.Sprint(pxe)))
+		o.Set("pxe_enabled", json.RawMessage(fmt.Sprint(pxe)))
 		if ip6 == "" {
-			o.set("ipv6_address", json.RawMessage("null"))
+			o.Set("ipv6_address", json.RawMessage("null"))
 		} else {
-			o.set("ipv6_address", mustJSON(ip6))
+			o.Set("ipv6_address", mustJSON(ip6))
 		}
 		hi := HookInterface{Name: name, MAC: mac, PXE: pxe, ClientID: o.str("client_id")}
-		all.set(name, o.encode())
+		all.Set(name, o.encode())
 		if i := indexOf(out.All, name); i >= 0 {
 			out.All[i] = hi
 		} else {
@@ -153,7 +155,7 @@ func RunHooks(inventory, pluginData json.RawMessage, addPorts string) (Processed
 		case addPorts == AddPortsActive && ip == "":
 			continue
 		}
-		valid.set(hi.Name, raw)
+		valid.Set(hi.Name, raw)
 		out.Valid = append(out.Valid, hi)
 		macs = append(macs, hi.MAC)
 	}
@@ -161,9 +163,9 @@ func RunHooks(inventory, pluginData json.RawMessage, addPorts string) (Processed
 		return out, hookError("Invalid inventory: no network interfaces match the configuration (add_ports set to %q)",
 			addPorts)
 	}
-	pd.set("all_interfaces", all.encode())
-	pd.set("valid_interfaces", valid.encode())
-	pd.set("macs", mustJSON(macs))
+	pd.Set("all_interfaces", all.encode())
+	pd.Set("valid_interfaces", valid.encode())
+	pd.Set("macs", mustJSON(macs))
 	// architecture
 	var cpu struct {
 		Arch any `json:"architecture"`
@@ -177,7 +179,7 @@ func RunHooks(inventory, pluginData json.RawMessage, addPorts string) (Processed
 	}
 	out.CPUArch = arch
 	// Ironic drops the logs before storing the data.
-	pd.del("logs")
+	pd.Delete("logs")
 	out.PluginData = pd.encode()
 	return out, nil
 }
@@ -232,12 +234,10 @@ func mustJSON(v any) json.RawMessage {
 	return b
 }
 
-// object is a JSON object that keeps its keys' order (as Python's dict:
-// setting an existing key keeps its place, a new one goes last).
-type object struct {
-	keys []string
-	vals []json.RawMessage
-}
+// object is a JSON object whose members (raw JSON values) keep their order,
+// as Python's dict keeps them: setting an existing key keeps its place, a
+// new one goes last.
+type object struct{ jsonwire.Object }
 
 func orderedObject(raw json.RawMessage) (*object, error) {
 	o := &object{}
@@ -261,18 +261,15 @@ func orderedObject(raw json.RawMessage) (*object, error) {
 		if err := dec.Decode(&v); err != nil {
 			return nil, err
 		}
-		o.set(kt.(string), v)
+		o.Set(kt.(string), v)
 	}
 	return o, nil
 }
 
 func (o *object) get(k string) (json.RawMessage, bool) {
-	for i, key := range o.keys {
-		if key == k {
-			return o.vals[i], true
-		}
-	}
-	return nil, false
+	v, ok := o.Get(k)
+	raw, _ := v.(json.RawMessage)
+	return raw, ok
 }
 
 func (o *object) str(k string) string {
@@ -284,34 +281,4 @@ func (o *object) str(k string) string {
 	return s
 }
 
-func (o *object) set(k string, v json.RawMessage) {
-	for i, key := range o.keys {
-		if key == k {
-			o.vals[i] = v
-			return
-		}
-	}
-	o.keys, o.vals = append(o.keys, k), append(o.vals, v)
-}
-
-func (o *object) del(k string) {
-	for i, key := range o.keys {
-		if key == k {
-			o.keys, o.vals = append(o.keys[:i:i], o.keys[i+1:]...), append(o.vals[:i:i], o.vals[i+1:]...)
-			return
-		}
-	}
-}
-
-func (o *object) encode() json.RawMessage {
-	b := []byte{'{'}
-	for i, k := range o.keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, mustJSON(k)...)
-		b = append(b, ':')
-		b = append(b, o.vals[i]...)
-	}
-	return append(b, '}')
-}
+func (o *object) encode() json.RawMessage { return jsonwire.Encode(&o.Object) }

@@ -57,10 +57,10 @@ func ParseSteps(raw json.RawMessage) ([]Step, error) {
 			return nil, fmt.Errorf("step %d: not an object", i)
 		}
 		var st Step
-		st.Op, _ = o.vals["op"].(string)
-		st.Args = o.vals["args"]
-		st.Loop = o.vals["loop"]
-		st.Multiple, _ = o.vals["multiple"].(string)
+		st.Op, _ = o.Value("op").(string)
+		st.Args = o.Value("args")
+		st.Loop = o.Value("loop")
+		st.Multiple, _ = o.Value("multiple").(string)
 		out = append(out, st)
 	}
 	return out, nil
@@ -358,8 +358,8 @@ func (r *run) args(sig signature, raw any, item any, loop bool) (*Object, error)
 	named := NewObject()
 	switch a := raw.(type) {
 	case *Object:
-		for _, k := range a.keys {
-			named.Set(k, a.vals[k])
+		for k, v := range a.All() {
+			named.Set(k, v)
 		}
 	case []any:
 		if sig.pluginData {
@@ -381,17 +381,17 @@ func (r *run) args(sig signature, raw any, item any, loop bool) (*Object, error)
 		return nil, generic("'%s' object has no attribute 'items'", pyTypeName(raw))
 	}
 	ctx := r.ctx(item, loop)
-	for _, k := range named.keys {
+	for _, k := range named.Keys() {
 		if loop || slices.Contains(sig.formatted, k) {
-			named.vals[k] = ctx.interpolate(named.vals[k], loop)
+			named.Set(k, ctx.interpolate(named.Value(k), loop))
 		}
 	}
 	for _, k := range sig.required {
-		if _, ok := named.vals[k]; !ok && !(sig.pluginData && k == "plugin_data") {
+		if _, ok := named.Get(k); !ok && !(sig.pluginData && k == "plugin_data") {
 			return nil, generic("__call__() missing 1 required positional argument: '%s'", k)
 		}
 	}
-	for _, k := range named.keys {
+	for _, k := range named.Keys() {
 		if !slices.Contains(sig.required, k) && !slices.Contains(sig.optional, k) {
 			return nil, generic("__call__() got an unexpected keyword argument '%s'", k)
 		}
@@ -426,19 +426,19 @@ func (r *run) check(c Step, item any, loop bool) (bool, error) {
 
 // operator runs one operator on its processed arguments.
 func (r *run) operator(name string, a *Object) (bool, error) {
-	value := a.vals["value"]
+	value := a.Value("value")
 	switch name {
 	case "eq", "lt", "gt":
-		values, ok := a.vals["values"].([]any)
+		values, ok := a.Value("values").([]any)
 		if !ok {
 			return false, &runError{kind: kindHardware, msg: fmt.Sprintf("Inspection rule condition check failed. "+
 				"Reason: Failed to check condition: '%s' on values: %s: Expected list for 'values', got: %s",
-				name, pyStr(a.vals["values"], r.mask), pyTypeName(a.vals["values"]))}
+				name, pyStr(a.Value("values"), r.mask), pyTypeName(a.Value("values")))}
 		}
 		if len(values) < 2 {
 			return true, nil
 		}
-		if truthy(a.vals["force_strings"]) {
+		if truthy(a.Value("force_strings")) {
 			strs := make([]any, len(values))
 			for i, v := range values {
 				strs[i] = pyStr(v, r.mask)
@@ -471,7 +471,7 @@ func (r *run) operator(name string, a *Object) (bool, error) {
 		s := pyStr(value, r.mask)
 		return s == "" || s == "None" || s == "[]" || s == "{}", nil
 	case "in-net":
-		return inNet(a.vals["address"], a.vals["subnet"])
+		return inNet(a.Value("address"), a.Value("subnet"))
 	case "is-true":
 		switch v := value.(type) {
 		case bool:
@@ -497,7 +497,7 @@ func (r *run) operator(name string, a *Object) (bool, error) {
 	case "is-none":
 		return value == nil, nil
 	case "one-of":
-		switch vs := a.vals["values"].(type) {
+		switch vs := a.Value("values").(type) {
 		case nil:
 			if _, given := a.Get("values"); !given {
 				return false, nil // the default, []
@@ -527,7 +527,7 @@ func (r *run) operator(name string, a *Object) (bool, error) {
 			return false, generic("argument of type '%s' is not iterable", pyTypeName(vs))
 		}
 	case "matches", "contains":
-		re, ok := a.vals["regex"].(string)
+		re, ok := a.Value("regex").(string)
 		if !ok {
 			return false, generic("first argument must be string or compiled pattern")
 		}
@@ -605,7 +605,7 @@ func (r *run) action(a Step, item any, loop bool) error {
 	if err != nil {
 		return err
 	}
-	g := func(k string) any { return args.vals[k] }
+	g := func(k string) any { return args.Value(k) }
 	path := g("path")
 	switch a.Op {
 	case "fail":
@@ -739,7 +739,7 @@ func (r *run) capability(op string, name, value any) error {
 
 // portAction runs a port action on the node's port args names.
 func (r *run) portAction(op string, args *Object) error {
-	id := args.vals["port_id"]
+	id := args.Value("port_id")
 	var port *Port
 	for i := range r.res.Node.Ports {
 		if pyEqual(r.res.Node.Ports[i].UUID, id) {
@@ -754,13 +754,13 @@ func (r *run) portAction(op string, args *Object) error {
 			r.res.ChangedPorts[port.UUID] = append(r.res.ChangedPorts[port.UUID], f)
 		}
 	}
-	path, value := args.vals["path"], args.vals["value"]
+	path, value := args.Value("path"), args.Value("value")
 	var err error
 	switch op {
 	case "set-port-attribute":
 		err = setPath(port.Fields, "Port", path, value, changed)
 	case "extend-port-attribute":
-		err = extendPath(port.Fields, "Port", path, value, truthy(args.vals["unique"]), changed)
+		err = extendPath(port.Fields, "Port", path, value, truthy(args.Value("unique")), changed)
 	case "del-port-attribute":
 		err = delPath(port.Fields, "Port", path, changed)
 	}

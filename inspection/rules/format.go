@@ -28,7 +28,7 @@ func maskedMember(o *Object, k string, mask bool) any {
 			}
 		}
 	}
-	return o.vals[k]
+	return o.Value(k)
 }
 
 // nodeRef is the node as format fields read it: attributes
@@ -299,8 +299,8 @@ func (c *fmtContext) interpolate(v any, loop bool) any {
 		return c.safeFormat(t)
 	case *Object:
 		o := NewObject()
-		for _, k := range t.keys {
-			o.Set(c.safeFormat(k), c.interpolate(t.vals[k], loop))
+		for k, v := range t.All() {
+			o.Set(c.safeFormat(k), c.interpolate(v, loop))
 		}
 		return o
 	case []any:

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/pyrepr"
 )
 
@@ -16,64 +16,11 @@ import (
 // integer literal), float64, string, []any and *Object (members in
 // order), as Python's json module gives Ironic's engine.
 
-// Object is a JSON object that keeps its members in order.
-type Object struct {
-	keys []string
-	vals map[string]any
-}
+// Object is a JSON object that keeps its members in order: jsonwire's.
+type Object = jsonwire.Object
 
 // NewObject returns an empty object.
-func NewObject() *Object { return &Object{vals: map[string]any{}} }
-
-// Keys are the member names in order.
-func (o *Object) Keys() []string { return o.keys }
-
-// Get returns the member named k.
-func (o *Object) Get(k string) (any, bool) {
-	v, ok := o.vals[k]
-	return v, ok
-}
-
-// Set sets member k, appending it when new.
-func (o *Object) Set(k string, v any) {
-	if _, ok := o.vals[k]; !ok {
-		o.keys = append(o.keys, k)
-	}
-	o.vals[k] = v
-}
-
-// Delete removes member k.
-func (o *Object) Delete(k string) {
-	if _, ok := o.vals[k]; !ok {
-		return
-	}
-	delete(o.vals, k)
-	o.keys = slices.DeleteFunc(o.keys, func(s string) bool { return s == k })
-}
-
-// Len is the number of members.
-func (o *Object) Len() int { return len(o.keys) }
-
-// MarshalJSON encodes o with its members in order.
-func (o *Object) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, k := range o.keys {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		kb, _ := json.Marshal(k)
-		b.Write(kb)
-		b.WriteByte(':')
-		vb, err := json.Marshal(o.vals[k])
-		if err != nil {
-			return nil, err
-		}
-		b.Write(vb)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
+func NewObject() *Object { return jsonwire.NewObject() }
 
 // Decode reads one JSON document into engine values.
 func Decode(raw []byte) (any, error) {
@@ -152,11 +99,7 @@ func Encode(v any) json.RawMessage {
 func clone(v any) any {
 	switch t := v.(type) {
 	case *Object:
-		o := NewObject()
-		for _, k := range t.keys {
-			o.Set(k, clone(t.vals[k]))
-		}
-		return o
+		return t.Clone()
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
@@ -188,7 +131,7 @@ func writeRepr(sb *strings.Builder, v any, mask bool) {
 			sb.WriteString(pyFloat(t))
 		case *Object:
 			sb.WriteByte('{')
-			for i, k := range t.keys {
+			for i, k := range t.Keys() {
 				if i > 0 {
 					sb.WriteString(", ")
 				}
@@ -324,9 +267,9 @@ func pyEqual(a, b any) bool {
 		if !ok || x.Len() != y.Len() {
 			return false
 		}
-		for _, k := range x.keys {
-			yv, ok := y.vals[k]
-			if !ok || !pyEqual(x.vals[k], yv) {
+		for k, xv := range x.All() {
+			yv, ok := y.Get(k)
+			if !ok || !pyEqual(xv, yv) {
 				return false
 			}
 		}

@@ -43,6 +43,17 @@ const indexFrom = 16
 // NewObject returns an empty object.
 func NewObject() *Object { return &Object{} }
 
+// ObjectOf builds an object from key, value pairs, in order: ObjectOf("a",
+// 1, "b", x). Keys must be strings (anything else is a programming error
+// and panics); an odd trailing argument is ignored.
+func ObjectOf(kv ...any) *Object {
+	o := &Object{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		o.Set(kv[i].(string), kv[i+1])
+	}
+	return o
+}
+
 // Len returns the number of members.
 func (o *Object) Len() int { return len(o.keys) }
 
@@ -125,6 +136,10 @@ func (o *Object) Delete(k string) bool {
 	}
 	return true
 }
+
+// MarshalJSON encodes o with its members in order (AppendValue), so that
+// an Object inside a value given to encoding/json keeps its order.
+func (o *Object) MarshalJSON() ([]byte, error) { return AppendValue(nil, o), nil }
 
 // Clone returns a deep copy of o (nil for nil).
 func (o *Object) Clone() *Object {

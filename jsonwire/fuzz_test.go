@@ -3,9 +3,9 @@ package jsonwire
 // Differential fuzz tests against encoding/json. `go test` runs the seed
 // corpus in testdata/fuzz (and make test with it); to search for longer:
 //
-//	go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime 60s ./api/jsonwire/
-//	go test -run '^$' -fuzz '^FuzzAppendString$' -fuzztime 60s ./api/jsonwire/
-//	go test -run '^$' -fuzz '^FuzzAppendASCIIString$' -fuzztime 60s ./api/jsonwire/
+//	go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime 60s ./jsonwire/
+//	go test -run '^$' -fuzz '^FuzzAppendString$' -fuzztime 60s ./jsonwire/
+//	go test -run '^$' -fuzz '^FuzzAppendASCIIString$' -fuzztime 60s ./jsonwire/
 //
 // (make fuzz runs every fuzz target of the API in turn.)
 
