@@ -95,30 +95,24 @@ func (o *op) flowPower(ctx workflow.Context, target node.PowerState) error {
 	if want == node.Rebooting {
 		want = node.PowerOn
 	}
-	by := o.in.RequestedBy
-	if err := workflow.ExecuteLocalActivity(ctx, a.RecordPower, activities.RecordPowerInput{
-		UUID: o.in.NodeUUID, Target: &want, User: by.User, Project: by.Project,
-	}).Get(ctx, nil); err != nil {
+	reached, err, rerr := o.powerAction(ctx, o.in.RequestedBy, want,
+		activities.SetPowerInput{UUID: o.in.NodeUUID, Target: target},
+		func(rec *activities.RecordPowerInput, err error) {
+			if err != nil {
+				// Ironic records this in the node's history; the step's
+				// failure (last_error) carries the driver's error.
+				rec.Event = fmt.Sprintf("Failed to change power state to '%s' by '%s': %s", want, target, message(err))
+				rec.Error = true
+			}
+		})
+	if err != nil {
 		return err
 	}
-	var reached node.PowerState
-	err := o.driver(ctx, a.ChangePowerState, activities.SetPowerInput{UUID: o.in.NodeUUID, Target: target}).
-		Get(ctx, &reached)
-	none := node.PowerNone
-	rec := activities.RecordPowerInput{UUID: o.in.NodeUUID, Target: &none, User: by.User, Project: by.Project}
-	if err != nil {
-		// Ironic records this in the node's history; the step's failure
-		// (last_error) carries the driver's error.
-		rec.Event = fmt.Sprintf("Failed to change power state to '%s' by '%s': %s", want, target, message(err))
-		rec.Error = true
-	} else {
-		rec.PowerState = &reached
-		o.powerState = &reached
-	}
-	if rerr := workflow.ExecuteLocalActivity(ctx, a.RecordPower, rec).Get(ctx, nil); rerr != nil && err == nil {
+	if rerr != nil {
 		return rerr
 	}
-	return err
+	o.powerState = &reached
+	return nil
 }
 
 // wait is the wait flow step: the node moves to its wait state, pauses

@@ -49,35 +49,52 @@ func SetPower(ctx workflow.Context, in contract.PowerInput) error {
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("Failed to set node power state to %s.", in.Target), contract.ErrTypePowerFailed, nil)
 	}
-	by := in.RequestedBy
-	if err := workflow.ExecuteLocalActivity(ctx, a.RecordPower, activities.RecordPowerInput{
-		UUID: in.NodeUUID, Target: &target, User: by.User, Project: by.Project,
-	}).Get(ctx, nil); err != nil {
-		return err
-	}
 	o := &op{info: info}
-	var reached node.PowerState
-	err := o.driver(ctx, a.ChangePowerState, activities.SetPowerInput{
+	_, err, rerr := o.powerAction(ctx, in.RequestedBy, target, activities.SetPowerInput{
 		UUID: in.NodeUUID, Target: in.Target, TimeoutSeconds: in.TimeoutSeconds,
-	}).Get(ctx, &reached)
-	none := node.PowerNone
-	rec := activities.RecordPowerInput{UUID: in.NodeUUID, Target: &none, User: by.User, Project: by.Project}
-	if err != nil {
-		msg := fmt.Sprintf("failed to change power state to %q: %s", in.Target, message(err))
-		st.Error = msg
-		rec.LastError, rec.Error, rec.Event = &msg, true, msg
-	} else {
+	}, func(rec *activities.RecordPowerInput, err error) {
+		if err != nil {
+			msg := fmt.Sprintf("failed to change power state to %q: %s", in.Target, message(err))
+			st.Error = msg
+			rec.LastError, rec.Error, rec.Event = &msg, true, msg
+			return
+		}
 		clear := ""
-		rec.PowerState, rec.LastError = &reached, &clear
-		rec.Event = in.Reason
-	}
-	if rerr := workflow.ExecuteLocalActivity(ctx, a.RecordPower, rec).Get(ctx, nil); rerr != nil {
+		rec.LastError, rec.Event = &clear, in.Reason
+	})
+	if rerr != nil {
 		return rerr
 	}
 	if err != nil {
 		return temporal.NewNonRetryableApplicationError(st.Error, contract.ErrTypePowerFailed, nil)
 	}
 	return nil
+}
+
+// powerAction performs a power action as Ironic's node_power_action does:
+// target_power_state want while the driver acts, then the target cleared
+// and the reached power_state recorded, with what outcome adds to that
+// record (given the driver's error, nil on success, when the record has
+// no power state). It returns the reached state, the driver's error, and
+// the error of recording (the target or the outcome); when setting the
+// target fails, nothing else runs.
+func (o *op) powerAction(ctx workflow.Context, by contract.Requester, want node.PowerState,
+	call activities.SetPowerInput, outcome func(*activities.RecordPowerInput, error),
+) (reached node.PowerState, err, recordErr error) {
+	if err := workflow.ExecuteLocalActivity(ctx, a.RecordPower, activities.RecordPowerInput{
+		UUID: call.UUID, Target: &want, User: by.User, Project: by.Project,
+	}).Get(ctx, nil); err != nil {
+		return "", nil, err
+	}
+	err = o.driver(ctx, a.ChangePowerState, call).Get(ctx, &reached)
+	none := node.PowerNone
+	rec := activities.RecordPowerInput{UUID: call.UUID, Target: &none, User: by.User, Project: by.Project}
+	if err == nil {
+		rec.PowerState = &reached
+	}
+	outcome(&rec, err)
+	recordErr = workflow.ExecuteLocalActivity(ctx, a.RecordPower, rec).Get(ctx, nil)
+	return reached, err, recordErr
 }
 
 // SetBootDevice sets a node's boot device (the API waits for the result).
