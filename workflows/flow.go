@@ -135,18 +135,8 @@ func (o *op) wait(ctx workflow.Context, kind activities.StepKind, seconds *int) 
 	}
 	secs = min(secs, MaxWaitStepSeconds)
 	if secs > 0 {
-		var aborted bool
-		timerCtx, cancel := workflow.WithCancel(ctx)
-		sel := workflow.NewSelector(ctx)
-		sel.AddFuture(workflow.NewTimer(timerCtx, time.Duration(secs)*time.Second), func(workflow.Future) {})
-		sel.AddReceive(o.abortCh, func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
-			aborted = true
-		})
-		sel.Select(ctx)
-		cancel()
-		if aborted {
-			return errAborted
+		if err := o.await(ctx, nil, time.Duration(secs)*time.Second, nil); err != nil {
+			return err
 		}
 	}
 	return o.enter(ctx, busy, o.target, nil)

@@ -107,33 +107,9 @@ func (o *op) agentInspect(ctx workflow.Context) (bool, error) {
 // taken and ignored.
 func (o *op) waitInspectionData(ctx workflow.Context) error {
 	timeout := o.callbackTimeout()
-	timerCtx, cancel := workflow.WithCancel(ctx)
-	defer cancel()
-	dataCh := workflow.GetSignalChannel(ctx, contract.SignalInspectionData)
-	timer := workflow.NewTimer(timerCtx, timeout)
-	for {
-		var result error
-		got := false
-		sel := workflow.NewSelector(ctx)
-		sel.AddReceive(dataCh, func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
-			got = true
-		})
-		sel.AddReceive(o.agentCh, func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
-		})
-		sel.AddReceive(o.abortCh, func(c workflow.ReceiveChannel, _ bool) {
-			c.Receive(ctx, nil)
-			result = errAborted
-		})
-		sel.AddFuture(timer, func(workflow.Future) {
-			result = fmt.Errorf("timeout reached while waiting for inspection data after %s", timeout)
-		})
-		sel.Select(ctx)
-		if got || result != nil {
-			return result
-		}
-	}
+	return o.await(ctx, workflow.GetSignalChannel(ctx, contract.SignalInspectionData), timeout, func() error {
+		return fmt.Errorf("timeout reached while waiting for inspection data after %s", timeout)
+	}, o.agentCh)
 }
 
 // agentInspectCommand is the inspection of runs that started before

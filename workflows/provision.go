@@ -230,23 +230,56 @@ func (o *op) callbackTimeout() time.Duration {
 // it, else DefaultAgentTimeout), whichever comes first.
 func (o *op) waitAgent(ctx workflow.Context) error {
 	timeout := o.callbackTimeout()
+	return o.await(ctx, o.agentCh, timeout, func() error {
+		return fmt.Errorf("timeout reached while waiting for callback from the agent after %s", timeout)
+	})
+}
+
+// await waits until want delivers a signal (taken and dropped; a nil want
+// waits for the timer or an abort only), the timer of timeout fires
+// (timeout > 0: the wait ends with expired's error, nil for a nil
+// expired), or an abort arrives (errAborted). Signals on ignore are taken
+// and dropped meanwhile: they do not end the wait. A signal that is ready
+// together with another wins in this order: want, ignore, abort, timer.
+func (o *op) await(ctx workflow.Context, want workflow.ReceiveChannel, timeout time.Duration,
+	expired func() error, ignore ...workflow.ReceiveChannel,
+) error {
 	timerCtx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
-	var result error
-	sel := workflow.NewSelector(ctx)
-	sel.AddReceive(o.agentCh, func(c workflow.ReceiveChannel, _ bool) {
-		var r contract.AgentReady
-		c.Receive(ctx, &r)
-	})
-	sel.AddReceive(o.abortCh, func(c workflow.ReceiveChannel, _ bool) {
-		c.Receive(ctx, nil)
-		result = errAborted
-	})
-	sel.AddFuture(workflow.NewTimer(timerCtx, timeout), func(workflow.Future) {
-		result = fmt.Errorf("timeout reached while waiting for callback from the agent after %s", timeout)
-	})
-	sel.Select(ctx)
-	return result
+	var timer workflow.Future
+	if timeout > 0 {
+		timer = workflow.NewTimer(timerCtx, timeout)
+	}
+	for {
+		done := false
+		var result error
+		sel := workflow.NewSelector(ctx)
+		if want != nil {
+			sel.AddReceive(want, func(c workflow.ReceiveChannel, _ bool) {
+				c.Receive(ctx, nil)
+				done = true
+			})
+		}
+		for _, ch := range ignore {
+			sel.AddReceive(ch, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, nil) })
+		}
+		sel.AddReceive(o.abortCh, func(c workflow.ReceiveChannel, _ bool) {
+			c.Receive(ctx, nil)
+			done, result = true, errAborted
+		})
+		if timer != nil {
+			sel.AddFuture(timer, func(workflow.Future) {
+				done = true
+				if expired != nil {
+					result = expired()
+				}
+			})
+		}
+		sel.Select(ctx)
+		if done {
+			return result
+		}
+	}
 }
 
 // Manage verifies a node's credentials (enroll -> verifying -> manageable)

@@ -99,18 +99,8 @@ func (o *op) hold(ctx workflow.Context, kind activities.StepKind) error {
 	if err := o.enter(ctx, held, o.target, nil); err != nil {
 		return err
 	}
-	var result error
-	sel := workflow.NewSelector(ctx)
-	sel.AddReceive(workflow.GetSignalChannel(ctx, contract.SignalUnhold), func(c workflow.ReceiveChannel, _ bool) {
-		c.Receive(ctx, nil)
-	})
-	sel.AddReceive(o.abortCh, func(c workflow.ReceiveChannel, _ bool) {
-		c.Receive(ctx, nil)
-		result = errAborted
-	})
-	sel.Select(ctx)
-	if result != nil {
-		return result
+	if err := o.await(ctx, workflow.GetSignalChannel(ctx, contract.SignalUnhold), 0, nil); err != nil {
+		return err
 	}
 	if err := o.enter(ctx, wait, o.target, nil); err != nil {
 		return err
