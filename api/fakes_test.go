@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -89,8 +90,13 @@ func (r *fakeRun) Get(_ context.Context, valuePtr any) error {
 		return nil
 	}
 	v, err := r.result(r.name, r.input)
-	if err != nil || valuePtr == nil {
-		return err
+	if err != nil {
+		// The SDK wraps a workflow's failure in a WorkflowExecutionError
+		// (not constructible outside it): the API must unwrap, as here.
+		return fmt.Errorf("workflow execution error (type: %s, workflowID: %s, runID: run-1): %w", r.name, r.id, err)
+	}
+	if valuePtr == nil {
+		return nil
 	}
 	raw, err := json.Marshal(v)
 	if err != nil {
