@@ -121,22 +121,35 @@ func (s *Server) lookup(c *fiber.Ctx) error {
 		Node:   wire.LookupNode{UUID: n.UUID, ProvisionState: string(n.ProvisionState), Properties: n.Properties},
 		Config: wire.LookupConfig{HeartbeatInterval: int(s.agentHeartbeat().Seconds())},
 	}
-	if sess.TokenHash == "" {
-		token := newAgentToken()
-		issued, err := s.Agents.IssueAgentToken(ctx, n.UUID, hashAgentToken(token))
-		if errors.Is(err, store.ErrNotFound) {
-			return notFound // closed meanwhile
-		}
-		if err != nil {
-			return fmt.Errorf("issue agent token for node %s: %w", n.UUID, err)
-		}
-		if issued {
-			resp.Config.AgentToken = token
-		}
+	resp.Config.AgentToken, err = s.firstAgentToken(ctx, sess, n.UUID)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound // closed meanwhile
+	}
+	if err != nil {
+		return err
 	}
 	s.log().InfoContext(ctx, "agent looked up its node", "node", n.UUID, "provision_state", n.ProvisionState,
 		"token_issued", resp.Config.AgentToken != "")
 	return s.sendAgentJSON(c, resp)
+}
+
+// firstAgentToken issues the node's agent token when its session has none
+// yet: the token when this call issued it, "" when one was issued before
+// (by an earlier call or a concurrent one). A session closed meanwhile is
+// store.ErrNotFound.
+func (s *Server) firstAgentToken(ctx context.Context, sess store.AgentSession, nodeUUID string) (string, error) {
+	if sess.TokenHash != "" {
+		return "", nil
+	}
+	token := newAgentToken()
+	issued, err := s.Agents.IssueAgentToken(ctx, nodeUUID, hashAgentToken(token))
+	if err != nil {
+		return "", fmt.Errorf("issue agent token for node %s: %w", nodeUUID, err)
+	}
+	if !issued {
+		return "", nil
+	}
+	return token, nil
 }
 
 // heartbeat answers POST /v1/heartbeat/{node uuid}: it checks the agent

@@ -296,15 +296,11 @@ func (s *Server) inspectionToken(ctx context.Context, nodeUUID string) (string, 
 	if err != nil {
 		return "", fmt.Errorf("agent session of node %s: %w", nodeUUID, err)
 	}
-	if sess.TokenHash != "" {
-		return maskedValue, nil
-	}
-	token := newAgentToken()
-	issued, err := s.Agents.IssueAgentToken(ctx, nodeUUID, hashAgentToken(token))
+	token, err := s.firstAgentToken(ctx, sess, nodeUUID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return "", fmt.Errorf("issue agent token for node %s: %w", nodeUUID, err)
+		return "", err
 	}
-	if !issued {
+	if token == "" { // issued before, or the session closed meanwhile
 		return maskedValue, nil
 	}
 	return token, nil
