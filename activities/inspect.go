@@ -354,11 +354,9 @@ func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInpu
 		// As Ironic's inspection: a known port's pxe_enabled follows what
 		// the machine booted from.
 		if want, seen := pxe[mac]; seen && want != p.PXEEnabled && pxeKnown(sum.NICs) {
-			p.PXEEnabled = want
-			if _, err := st.UpdatePort(ctx, p); err != nil {
-				return out, classify(fmt.Errorf("update port %s of node %s: %w", mac, in.UUID, err))
+			if err := setPortPXE(ctx, st, p, want, &out); err != nil {
+				return out, err
 			}
-			out.PortsUpdated = append(out.PortsUpdated, mac)
 		}
 	}
 	for _, nic := range portsToAdd(sum.NICs, policy) {
@@ -366,17 +364,11 @@ func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInpu
 		if have[mac] {
 			continue
 		}
-		p, err := st.CreatePort(ctx, store.Port{Address: mac, NodeUUID: in.UUID, PXEEnabled: nic.PXE,
-			Extra: json.RawMessage(`{}`), LocalLinkConnection: json.RawMessage(`{}`), InternalInfo: json.RawMessage(`{}`)})
-		switch {
-		case errors.Is(err, store.ErrExists):
-			out.PortsSkipped = append(out.PortsSkipped, mac)
-		case err != nil:
-			return out, classify(fmt.Errorf("create port %s of node %s: %w", mac, in.UUID, err))
-		default:
-			have[mac] = true
-			out.PortsCreated = append(out.PortsCreated, p.Address)
+		created, err := addInspectedPort(ctx, st, in.UUID, mac, nic.PXE, json.RawMessage(`{}`), &out)
+		if err != nil {
+			return out, err
 		}
+		have[mac] = have[mac] || created
 	}
 	return out, nil
 }
@@ -444,17 +436,11 @@ func (a *Activities) hookPorts(ctx context.Context, st InspectStore, uuid string
 				extra, _ = json.Marshal(map[string]string{"client-id": nic.ClientID})
 			}
 			mac := strings.ToLower(nic.MAC)
-			_, err := st.CreatePort(ctx, store.Port{Address: mac, NodeUUID: uuid, PXEEnabled: nic.PXE,
-				Extra: extra, LocalLinkConnection: json.RawMessage(`{}`), InternalInfo: json.RawMessage(`{}`)})
-			switch {
-			case errors.Is(err, store.ErrExists):
-				out.PortsSkipped = append(out.PortsSkipped, mac)
-			case err != nil:
-				return out, classify(fmt.Errorf("create port %s of node %s: %w", mac, uuid, err))
-			default:
-				have[mac] = true
-				out.PortsCreated = append(out.PortsCreated, mac)
+			created, err := addInspectedPort(ctx, st, uuid, mac, nic.PXE, extra, &out)
+			if err != nil {
+				return out, err
 			}
+			have[mac] = have[mac] || created
 		}
 	}
 	pxe := map[string]bool{}
@@ -466,12 +452,41 @@ func (a *Activities) hookPorts(ctx context.Context, st InspectStore, uuid string
 	for _, port := range existing {
 		mac := strings.ToLower(port.Address)
 		if want := pxe[mac]; want != port.PXEEnabled {
-			port.PXEEnabled = want
-			if _, err := st.UpdatePort(ctx, port); err != nil {
-				return out, classify(fmt.Errorf("update port %s of node %s: %w", mac, uuid, err))
+			if err := setPortPXE(ctx, st, port, want, &out); err != nil {
+				return out, err
 			}
-			out.PortsUpdated = append(out.PortsUpdated, mac)
 		}
 	}
 	return out, nil
+}
+
+// addInspectedPort creates the port an inspection found (MAC lower-case),
+// recorded in out as created, or as skipped when another node has the
+// MAC. It reports whether the port was created.
+func addInspectedPort(ctx context.Context, st InspectStore, uuid, mac string, pxe bool, extra json.RawMessage,
+	out *InspectionApplied,
+) (bool, error) {
+	_, err := st.CreatePort(ctx, store.Port{Address: mac, NodeUUID: uuid, PXEEnabled: pxe,
+		Extra: extra, LocalLinkConnection: json.RawMessage(`{}`), InternalInfo: json.RawMessage(`{}`)})
+	switch {
+	case errors.Is(err, store.ErrExists):
+		out.PortsSkipped = append(out.PortsSkipped, mac)
+		return false, nil
+	case err != nil:
+		return false, classify(fmt.Errorf("create port %s of node %s: %w", mac, uuid, err))
+	}
+	out.PortsCreated = append(out.PortsCreated, mac)
+	return true, nil
+}
+
+// setPortPXE sets a port's pxe_enabled as the inspection found it,
+// recorded in out as updated.
+func setPortPXE(ctx context.Context, st InspectStore, port store.Port, pxe bool, out *InspectionApplied) error {
+	port.PXEEnabled = pxe
+	mac := strings.ToLower(port.Address)
+	if _, err := st.UpdatePort(ctx, port); err != nil {
+		return classify(fmt.Errorf("update port %s of node %s: %w", mac, port.NodeUUID, err))
+	}
+	out.PortsUpdated = append(out.PortsUpdated, mac)
+	return nil
 }
