@@ -263,17 +263,13 @@ func (s *Server) runbookSteps(c *fiber.Ctx, n *store.Node, target, ident string,
 	slices.SortStableFunc(stored, func(a, b runbookStep) int { return cmp.Compare(order(a), order(b)) })
 	steps := make([]any, 0, len(stored))
 	for _, st := range stored {
-		o := jsonwire.NewObject()
-		o.Set("interface", st.Interface)
-		o.Set("step", st.Step)
 		args := any(jsonwire.NewObject())
 		if len(st.Args) > 0 {
-			if args, err = jsonwire.Decode(st.Args); err != nil {
+			if args, err = jsonwire.DecodeStored(st.Args); err != nil {
 				return nil, nil, false, fmt.Errorf("runbook %s: stored step arguments: %w", rb.UUID, err)
 			}
 		}
-		o.Set("args", args)
-		steps = append(steps, o)
+		steps = append(steps, jsonwire.ObjectOf("interface", st.Interface, "step", st.Step, "args", args))
 	}
 	switch target {
 	case "clean":
