@@ -21,25 +21,6 @@ type RequestMetrics interface {
 // routeUnmatched labels requests no route serves.
 const routeUnmatched = "unmatched"
 
-// observeRequests is the metrics middleware, first in the chain: it times
-// every request and labels it with its route template (from routeAccess, so
-// no identifier ever becomes a label value) and final status. A handler's
-// error is rendered here, by the app's error handler, so the status recorded
-// is the one sent.
-func (s *Server) observeRequests(routes *routeTable) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		start := time.Now()
-		if err := c.Next(); err != nil {
-			if herr := c.App().ErrorHandler(c, err); herr != nil {
-				return herr
-			}
-		}
-		method := labelMethod(requestMethod(c))
-		s.Metrics.ObserveRequest(method, routes.template(method, c.Path()), c.Response().StatusCode(), time.Since(start))
-		return nil
-	}
-}
-
 // labelMethod returns a method as a label value: a constant (Fiber's method
 // strings point into buffers it reuses, and a label value outlives the
 // request), "other" for a non-standard method.

@@ -460,11 +460,8 @@ func (s *Server) App() *fiber.App {
 		}
 		return c.Next()
 	})
-	if s.Tracer != nil {
-		app.Use(s.traceRequests(routes)) // first: its span covers every answer
-	}
-	if s.Metrics != nil {
-		app.Use(s.observeRequests(routes)) // first: it sees the status of every answer
+	if s.Tracer != nil || s.Metrics != nil {
+		app.Use(s.observeRequests(routes)) // first: it sees every answer
 	}
 	app.Use(recover.New()) // a panic becomes a logged 500, not a dead process
 	if s.MetricsHandler != nil {

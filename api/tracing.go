@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"go.opentelemetry.io/otel/attribute"
@@ -10,39 +11,58 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// traceRequests starts a server span for every request (named by method
-// and route template, continuing a W3C traceparent the client sent) and
-// makes it the request's context: the workflows the request starts or
-// signals carry it on (the Temporal client's tracing interceptor).
-func (s *Server) traceRequests(routes *routeTable) fiber.Handler {
-	tracer := s.Tracer.Tracer("ferric/api")
+// observeRequests is the first middleware. It renders a handler's error
+// with the app's error handler, so that what it records is the answer
+// sent, and labels every request once with its route template (from the
+// route table: no identifier becomes a label) and final status, for the
+// request metrics (Metrics) and for a server span (Tracer: named by method
+// and route template, continuing a W3C traceparent the client sent, and
+// the request's context, which the workflows the request starts or
+// signals carry on through the Temporal client's tracing interceptor).
+func (s *Server) observeRequests(routes *routeTable) fiber.Handler {
+	var tracer trace.Tracer
+	if s.Tracer != nil {
+		tracer = s.Tracer.Tracer("ferric/api")
+	}
 	prop := propagation.TraceContext{}
 	return func(c *fiber.Ctx) error {
-		carrier := propagation.MapCarrier{}
-		for _, h := range prop.Fields() {
-			if v := c.Get(h); v != "" {
-				carrier[h] = v
-			}
-		}
+		start := time.Now()
 		method := labelMethod(requestMethod(c))
-		ctx, span := tracer.Start(prop.Extract(c.UserContext(), carrier), method,
-			trace.WithSpanKind(trace.SpanKindServer))
-		defer span.End()
-		c.SetUserContext(ctx)
+		var span trace.Span
+		if tracer != nil {
+			carrier := propagation.MapCarrier{}
+			for _, h := range prop.Fields() {
+				if v := c.Get(h); v != "" {
+					carrier[h] = v
+				}
+			}
+			var ctx context.Context
+			ctx, span = tracer.Start(prop.Extract(c.UserContext(), carrier), method,
+				trace.WithSpanKind(trace.SpanKindServer))
+			defer span.End()
+			c.SetUserContext(ctx)
+		}
 		if err := c.Next(); err != nil {
 			if herr := c.App().ErrorHandler(c, err); herr != nil {
-				span.RecordError(herr)
+				if span != nil {
+					span.RecordError(herr)
+				}
 				return herr
 			}
 		}
 		status := c.Response().StatusCode()
 		route := routes.template(method, c.Path())
-		span.SetName(method + " " + route)
-		span.SetAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route),
-			attribute.Int("http.response.status_code", status),
-			attribute.String("openstack.request_id", string(c.Response().Header.Peek(headerRequestID))))
-		if status >= fiber.StatusInternalServerError {
-			span.SetStatus(codes.Error, "")
+		if s.Metrics != nil {
+			s.Metrics.ObserveRequest(method, route, status, time.Since(start))
+		}
+		if span != nil {
+			span.SetName(method + " " + route)
+			span.SetAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route),
+				attribute.Int("http.response.status_code", status),
+				attribute.String("openstack.request_id", string(c.Response().Header.Peek(headerRequestID))))
+			if status >= fiber.StatusInternalServerError {
+				span.SetStatus(codes.Error, "")
+			}
 		}
 		return nil
 	}
