@@ -148,7 +148,7 @@ func (o *Object) Clone() *Object {
 	}
 	c := &Object{keys: append([]string(nil), o.keys...), vals: make([]any, len(o.vals))}
 	for i, v := range o.vals {
-		c.vals[i] = cloneValue(v)
+		c.vals[i] = CloneValue(v)
 	}
 	if o.index != nil {
 		c.index = make(map[string]int, len(o.index))
@@ -159,14 +159,16 @@ func (o *Object) Clone() *Object {
 	return c
 }
 
-func cloneValue(v any) any {
+// CloneValue returns a deep copy of a decoded value: objects and arrays
+// are copied, other values (immutable) returned as they are.
+func CloneValue(v any) any {
 	switch t := v.(type) {
 	case *Object:
 		return t.Clone()
 	case []any:
 		c := make([]any, len(t))
 		for i, e := range t {
-			c[i] = cloneValue(e)
+			c[i] = CloneValue(e)
 		}
 		return c
 	}

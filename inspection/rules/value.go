@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -22,68 +21,37 @@ type Object = jsonwire.Object
 // NewObject returns an empty object.
 func NewObject() *Object { return jsonwire.NewObject() }
 
-// Decode reads one JSON document into engine values.
+// Decode reads one JSON document into engine values (jsonwire's decoding,
+// then numbers as Python's json gives them: an integer literal as int64,
+// any other as float64, out of range as ±Inf).
 func Decode(raw []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	v, err := decodeValue(dec)
+	v, err := jsonwire.DecodeStored(raw)
 	if err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	if _, err := dec.Token(); err == nil {
-		return nil, fmt.Errorf("decode: data after the document")
-	}
-	return v, nil
+	return engineNumbers(v), nil
 }
 
-func decodeValue(dec *json.Decoder) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			o := NewObject()
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				v, err := decodeValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				o.Set(kt.(string), v)
-			}
-			_, err := dec.Token()
-			return o, err
-		case '[':
-			out := []any{}
-			for dec.More() {
-				v, err := decodeValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, v)
-			}
-			_, err := dec.Token()
-			return out, err
-		}
-		return nil, fmt.Errorf("unexpected %v", t)
+// engineNumbers replaces v's json.Numbers (in place, for objects and
+// arrays) with int64 or float64.
+func engineNumbers(v any) any {
+	switch t := v.(type) {
 	case json.Number:
 		if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
-			return i, nil
+			return i
 		}
-		f, err := strconv.ParseFloat(string(t), 64)
-		if err != nil && !strings.Contains(err.Error(), "range") {
-			return nil, err
+		f, _ := strconv.ParseFloat(string(t), 64) // a range error gives ±Inf, as Python's float()
+		return f
+	case *Object:
+		for k, e := range t.All() {
+			t.Set(k, engineNumbers(e))
 		}
-		return f, nil
-	default:
-		return t, nil // nil, bool, string
+	case []any:
+		for i, e := range t {
+			t[i] = engineNumbers(e)
+		}
 	}
+	return v
 }
 
 // Encode writes an engine value as JSON.
@@ -96,19 +64,7 @@ func Encode(v any) json.RawMessage {
 }
 
 // clone returns a deep copy of v.
-func clone(v any) any {
-	switch t := v.(type) {
-	case *Object:
-		return t.Clone()
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = clone(e)
-		}
-		return out
-	}
-	return v
-}
+func clone(v any) any { return jsonwire.CloneValue(v) }
 
 // pyStr is Python's str() of v; mask hides the members named by
 // sensitiveFields as Ironic's ShallowMaskDict does.
