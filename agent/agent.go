@@ -425,34 +425,16 @@ func (a *Agent) execute(ctx context.Context, cmd wire.Command, prog *Progress) o
 		result, err = a.cfg.Images.Write(ctx, p, prog)
 	case wire.CmdEraseMetadata:
 		var p wire.EraseMetadata
-		if err = decode(&p); err != nil {
-			break
+		if err = decode(&p); err == nil {
+			result, err = a.eraseEach(p.Device, func(d string) error { return EraseMetadata(a.cfg.Images.OpenDevice, d) })
 		}
-		var devices []string
-		if devices, err = a.devicesOr(p.Device); err != nil {
-			break
-		}
-		for _, d := range devices {
-			if err = EraseMetadata(a.cfg.Images.OpenDevice, d); err != nil {
-				break
-			}
-		}
-		result = map[string][]string{"devices": devices}
 	case wire.CmdEraseDevices:
 		var p wire.EraseDevices
-		if err = decode(&p); err != nil {
-			break
+		if err = decode(&p); err == nil {
+			result, err = a.eraseEach(p.Device, func(d string) error {
+				return EraseDevice(ctx, a.cfg.Images.OpenDevice, d, prog)
+			})
 		}
-		var devices []string
-		if devices, err = a.devicesOr(p.Device); err != nil {
-			break
-		}
-		for _, d := range devices {
-			if err = EraseDevice(ctx, a.cfg.Images.OpenDevice, d, prog); err != nil {
-				break
-			}
-		}
-		result = map[string][]string{"devices": devices}
 	case wire.CmdWriteConfigDrive:
 		var p wire.WriteConfigDrive
 		if err = decode(&p); err != nil {
@@ -565,6 +547,22 @@ func (a *Agent) disks() ([]wire.Disk, error) {
 		return a.cfg.ListDisks()
 	}
 	return Disks(a.cfg.SysfsRoot, a.cfg.DevRoot)
+}
+
+// eraseEach runs erase on [device], or on every disk when device is "",
+// up to the first failure; the result names the devices.
+func (a *Agent) eraseEach(device string, erase func(device string) error) (any, error) {
+	devices, err := a.devicesOr(device)
+	if err != nil {
+		return nil, err
+	}
+	result := map[string][]string{"devices": devices}
+	for _, d := range devices {
+		if err := erase(d); err != nil {
+			return result, err
+		}
+	}
+	return result, nil
 }
 
 // devicesOr returns [device], or every disk when device is "".
