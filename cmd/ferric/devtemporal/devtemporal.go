@@ -360,6 +360,13 @@ func dynamicConfig(postgres bool) dynamicconfig.StaticClient {
 		dynamicconfig.TimerProcessorMaxPollRPS.Key():                value(1000),
 		dynamicconfig.EnableEagerWorkflowStart.Key():                value(true),
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): value(true),
+		// The history service keeps every run's mutable state cached for
+		// an hour, up to 128,000 entries: ~15 KB each, so a 10,000-node
+		// fleet (60,000 runs in a quarter of an hour) held 0.9 GB of live
+		// heap after its nodes were deleted (BENCHMARKS.md, "Memory at
+		// 10,000 nodes"). The runs that need their state are the few in
+		// flight; an evicted one is read back from the database.
+		dynamicconfig.HistoryCacheHostLevelMaxSize.Key(): value(HistoryCacheEntries),
 	}
 	if postgres {
 		dc[dynamicconfig.ShardIOConcurrency.Key()] = value(1)
@@ -367,6 +374,10 @@ func dynamicConfig(postgres bool) dynamicconfig.StaticClient {
 	}
 	return dc
 }
+
+// HistoryCacheEntries bounds the history service's cache of workflow
+// mutable states (Temporal's default: 128,000).
+const HistoryCacheEntries = 8192
 
 // HistoryShards returns the number of history shards the server runs with.
 func (s *Server) HistoryShards() int32 { return s.shards }
