@@ -264,50 +264,45 @@ func (r *Registry) NodeSteps(ifaces map[Kind]string, n Node) (StepCatalog, error
 		return c, err
 	}
 	_, c.RunsSteps = d.(StepRunner)
-	for _, k := range StepKinds() {
-		var impl any = d
-		if k != KindDeploy {
-			if impl, err = r.Interface(k, ifaces[k], n); errors.Is(err, ErrUnsupported) {
-				continue
-			} else if err != nil {
-				return c, err
-			}
+	// impl is kind k's implementation; ok is false for a kind with none.
+	impl := func(k Kind) (any, bool, error) {
+		if k == KindDeploy {
+			return d, true, nil
 		}
-		st, ok := impl.(Stepper)
-		if !ok {
-			continue
+		i, err := r.Interface(k, ifaces[k], n)
+		if errors.Is(err, ErrUnsupported) {
+			return nil, false, nil
 		}
-		// An implementation may serve several kinds (the fake's node is its
-		// power, management and deploy interface): each kind keeps its own.
-		keep := func(s Step) bool { return s.Interface == k && (k == KindDeploy || !c.RunsSteps || !s.InBand) }
-		for _, s := range st.CleanSteps() {
-			if keep(s) {
-				c.Clean = append(c.Clean, s)
-			}
-		}
-		for _, s := range st.DeploySteps() {
-			if keep(s) {
-				c.Deploy = append(c.Deploy, s)
+		return i, err == nil, err
+	}
+	// An implementation may serve several kinds (the fake's node is its
+	// power, management and deploy interface): each kind keeps its own
+	// steps, and leaves its in-band ones to a deploy interface that runs
+	// steps itself.
+	keep := func(k Kind, steps []Step, into *[]Step) {
+		for _, s := range steps {
+			if s.Interface == k && (k == KindDeploy || !c.RunsSteps || !s.InBand) {
+				*into = append(*into, s)
 			}
 		}
 	}
+	for _, k := range StepKinds() {
+		i, ok, err := impl(k)
+		if err != nil {
+			return c, err
+		}
+		if st, isStepper := i.(Stepper); ok && isStepper {
+			keep(k, st.CleanSteps(), &c.Clean)
+			keep(k, st.DeploySteps(), &c.Deploy)
+		}
+	}
 	for _, k := range ServiceKinds() {
-		var impl any = d
-		if k != KindDeploy {
-			if impl, err = r.Interface(k, ifaces[k], n); errors.Is(err, ErrUnsupported) {
-				continue
-			} else if err != nil {
-				return c, err
-			}
+		i, ok, err := impl(k)
+		if err != nil {
+			return c, err
 		}
-		st, ok := impl.(ServiceStepper)
-		if !ok {
-			continue
-		}
-		for _, s := range st.ServiceSteps() {
-			if s.Interface == k && (k == KindDeploy || !c.RunsSteps || !s.InBand) {
-				c.Service = append(c.Service, s)
-			}
+		if st, isStepper := i.(ServiceStepper); ok && isStepper {
+			keep(k, st.ServiceSteps(), &c.Service)
 		}
 	}
 	return c, nil
