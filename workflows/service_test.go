@@ -120,36 +120,10 @@ func TestService(t *testing.T) {
 func TestCleanHold(t *testing.T) {
 	steps := `[{"interface":"deploy","step":"erase_devices"},{"interface":"deploy","step":"hold"},` +
 		`{"interface":"deploy","step":"erase_devices_metadata"}]`
-	for _, tt := range []struct {
-		signal    string
-		want      node.ProvisionState
-		wantSteps []string
-	}{
-		{contract.SignalUnhold, node.Manageable, []string{"deploy.erase_devices", "deploy.erase_devices_metadata"}},
-		{contract.SignalAbort, node.CleanFail, []string{"deploy.erase_devices"}},
-	} {
-		t.Run(tt.signal, func(t *testing.T) {
-			t.Parallel()
-			env := newEnv(t, nil)
-			n := createNode(t, env.st, nodeSpec{state: node.Manageable})
-			opID := operation(t, env, n, "clean", func(o *store.Operation) { o.CleanSteps = []byte(steps) })
-			var held node.ProvisionState
-			env.RegisterDelayedCallback(func() {
-				held = mustNode(t, env.st, n.UUID).ProvisionState
-				env.SignalWorkflow(tt.signal, nil)
-			}, time.Minute)
-			env.ExecuteWorkflow(contract.CleanName, contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.VerbClean,
-				From: node.Manageable, OperationID: opID, Revision: contract.CurrentRevision})
-			got := mustNode(t, env.st, n.UUID)
-			if held != node.CleanHold || got.ProvisionState != tt.want {
-				t.Errorf("held in %q, ended in %q (%v); want clean hold, %q", held, got.ProvisionState,
-					env.GetWorkflowError(), tt.want)
-			}
-			if s := stepCalls(env); !slices.Equal(s, tt.wantSteps) {
-				t.Errorf("fake ran %q, want %q", s, tt.wantSteps)
-			}
-		})
-	}
+	run := holdRun{from: node.Manageable, target: "clean", verb: node.VerbClean, workflow: contract.CleanName,
+		held: node.CleanHold, setSteps: func(o *store.Operation) { o.CleanSteps = []byte(steps) }}
+	run.check(t, contract.SignalUnhold, node.Manageable, []string{"deploy.erase_devices", "deploy.erase_devices_metadata"})
+	run.check(t, contract.SignalAbort, node.CleanFail, []string{"deploy.erase_devices"})
 }
 
 // TestDeployHold: a hold deploy step (API 1.85) stops the deploy in deploy
@@ -158,36 +132,45 @@ func TestCleanHold(t *testing.T) {
 func TestDeployHold(t *testing.T) {
 	steps := `[{"interface":"deploy","step":"hold","priority":50,"args":{}},` +
 		`{"interface":"deploy","step":"erase_devices_metadata","priority":40,"args":{}}]`
-	for _, tt := range []struct {
-		signal    string
-		want      node.ProvisionState
-		wantSteps []string
-	}{
-		{contract.SignalUnhold, node.Active, []string{"deploy.erase_devices_metadata"}},
-		{contract.SignalAbort, node.DeployFail, nil},
-	} {
-		t.Run(tt.signal, func(t *testing.T) {
-			t.Parallel()
-			env := newEnv(t, nil)
-			n := createNode(t, env.st, nodeSpec{state: node.Available})
-			opID := operation(t, env, n, "active", func(o *store.Operation) { o.DeploySteps = []byte(steps) })
-			var held node.ProvisionState
-			env.RegisterDelayedCallback(func() {
-				held = mustNode(t, env.st, n.UUID).ProvisionState
-				env.SignalWorkflow(tt.signal, nil)
-			}, time.Minute)
-			env.ExecuteWorkflow(contract.DeployName, contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.VerbActive,
-				From: node.Available, OperationID: opID, Revision: contract.CurrentRevision})
-			got := mustNode(t, env.st, n.UUID)
-			if held != node.DeployHold || got.ProvisionState != tt.want {
-				t.Errorf("held in %q, ended in %q (%v); want deploy hold, %q", held, got.ProvisionState,
-					env.GetWorkflowError(), tt.want)
-			}
-			if s := stepCalls(env); !slices.Equal(s, tt.wantSteps) {
-				t.Errorf("fake ran %q, want %q", s, tt.wantSteps)
-			}
-		})
-	}
+	run := holdRun{from: node.Available, target: "active", verb: node.VerbActive, workflow: contract.DeployName,
+		held: node.DeployHold, setSteps: func(o *store.Operation) { o.DeploySteps = []byte(steps) }}
+	run.check(t, contract.SignalUnhold, node.Active, []string{"deploy.erase_devices_metadata"})
+	run.check(t, contract.SignalAbort, node.DeployFail, nil)
+}
+
+// holdRun is a run whose steps hold: workflow on a node in from, the
+// operation's steps set by setSteps, expected to wait in held.
+type holdRun struct {
+	from, held       node.ProvisionState
+	target, workflow string
+	verb             node.Verb
+	setSteps         func(*store.Operation)
+}
+
+// check runs r, sends signal once the node is held, and checks that it
+// was held, ended in want, and that the fake ran wantSteps.
+func (r holdRun) check(t *testing.T, signal string, want node.ProvisionState, wantSteps []string) {
+	t.Run(signal, func(t *testing.T) {
+		t.Parallel()
+		env := newEnv(t, nil)
+		n := createNode(t, env.st, nodeSpec{state: r.from})
+		opID := operation(t, env, n, r.target, r.setSteps)
+		var held node.ProvisionState
+		env.RegisterDelayedCallback(func() {
+			held = mustNode(t, env.st, n.UUID).ProvisionState
+			env.SignalWorkflow(signal, nil)
+		}, time.Minute)
+		env.ExecuteWorkflow(r.workflow, contract.ProvisionInput{NodeUUID: n.UUID, Verb: r.verb,
+			From: r.from, OperationID: opID, Revision: contract.CurrentRevision})
+		got := mustNode(t, env.st, n.UUID)
+		if held != r.held || got.ProvisionState != want {
+			t.Errorf("held in %q, ended in %q (%v); want %q, %q", held, got.ProvisionState,
+				env.GetWorkflowError(), r.held, want)
+		}
+		if s := stepCalls(env); !slices.Equal(s, wantSteps) {
+			t.Errorf("fake ran %q, want %q", s, wantSteps)
+		}
+	})
 }
 
 // checkRun checks how the workflow env ran ended: its error holds wantErr
