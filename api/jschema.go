@@ -46,6 +46,16 @@ type jdep struct {
 // js returns an empty schema (no constraint) to fill.
 func js() *jschema { return &jschema{minLength: -1, maxLength: -1, minItems: -1} }
 
+// jsString is a schema for a string, one of enum when enum is given.
+func jsString(enum ...any) *jschema {
+	s := js()
+	s.types = []string{"string"}
+	if len(enum) > 0 {
+		s.enum = enum
+	}
+	return s
+}
+
 // jerr is one validation error with what best_match ranks it by.
 type jerr struct {
 	depth       int  // len(error.path)

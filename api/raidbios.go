@@ -33,14 +33,7 @@ var raidDiskProps = [][2]string{
 
 // raidSchema is Ironic's RAID configuration schema.
 func raidSchema() *jschema {
-	str := func(enum ...any) *jschema {
-		s := js()
-		s.types = []string{"string"}
-		if len(enum) > 0 {
-			s.enum = enum
-		}
-		return s
-	}
+	str := jsString
 	boolean := func() *jschema { s := js(); s.types = []string{"boolean"}; return s }
 	zero := int64(0)
 	sizeInt := js()

@@ -45,14 +45,7 @@ func (s *Server) listFirmware(c *fiber.Ctx) error {
 
 // vmediaSchema is Ironic's VMEDIA_ATTACH_VALIDATOR.
 func vmediaSchema() *jschema {
-	str := func(enum ...any) *jschema {
-		s := js()
-		s.types = []string{"string"}
-		if len(enum) > 0 {
-			s.enum = enum
-		}
-		return s
-	}
+	str := jsString
 	var devs []any
 	for _, d := range drivers.VirtualMediaDevices() {
 		devs = append(devs, string(d))
