@@ -76,8 +76,8 @@ func TestFlowSteps(t *testing.T) {
 			wantOps: []string{"power:power off", "power:power on"}, wantPower: node.PowerOn, want: node.Manageable,
 			wantElapsed: 3 * time.Second},
 		{name: "deploy: a reboot step at priority 50", verb: "active",
-			steps:     `[{"interface":"deploy","step":"reboot","priority":50,"args":{}}]`,
-			wantPower: node.PowerOn, want: node.Active},
+			steps:   `[{"interface":"deploy","step":"reboot","priority":50,"args":{}}]`,
+			wantOps: []string{"deploy:", "power:power on"}, wantPower: node.PowerOn, want: node.Active},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

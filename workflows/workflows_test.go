@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/ferric-project/ferric/node"
@@ -184,11 +185,12 @@ func TestSetPowerDisablePowerOff(t *testing.T) {
 		name    string
 		in      contract.PowerInput
 		wantErr bool
+		wantOps []string // the BMC commands sent
 	}{
-		{"power off refused", contract.PowerInput{Target: node.PowerOff}, true},
-		{"soft power off refused", contract.PowerInput{Target: node.SoftPowerOff}, true},
-		{"sync off skipped", contract.PowerInput{Target: node.PowerOff, IfRecorded: node.PowerOn}, false},
-		{"reboot runs", contract.PowerInput{Target: node.Rebooting}, false},
+		{"power off refused", contract.PowerInput{Target: node.PowerOff}, true, nil},
+		{"soft power off refused", contract.PowerInput{Target: node.SoftPowerOff}, true, nil},
+		{"sync off skipped", contract.PowerInput{Target: node.PowerOff, IfRecorded: node.PowerOn}, false, nil},
+		{"reboot runs", contract.PowerInput{Target: node.Rebooting}, false, []string{"power:power on"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -208,6 +210,9 @@ func TestSetPowerDisablePowerOff(t *testing.T) {
 			if got.PowerState != node.PowerOn || got.TargetPowerState != node.PowerNone || got.LastError != nil {
 				t.Errorf("power %q target %q last_error %v, want on, no target, none", got.PowerState,
 					got.TargetPowerState, got.LastError)
+			}
+			if o := ops(env.hw); !slices.Equal(o, tt.wantOps) {
+				t.Errorf("driver calls %q, want %q", o, tt.wantOps)
 			}
 		})
 	}
