@@ -404,9 +404,7 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 		}
 	}
 	if len(cleanSteps) > 0 && target != "clean" {
-		if fromRunbook {
-			return badRequest("\"runbooks\" is only valid when setting target provision state to any of ['clean', 'service']")
-		}
+		// (A runbook never reaches here: disable_ramdisk refused it above.)
 		return badRequest("\"clean_steps\" is only valid when setting target provision state to clean")
 	}
 	if len(deploySteps) > 0 {

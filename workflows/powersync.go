@@ -73,7 +73,14 @@ func PowerSyncPass(ctx workflow.Context, in contract.PowerSyncInput) (PowerSyncR
 			}
 			if d.force != nil {
 				forces = append(forces, *d.force)
-				groups = append(groups, o.ConductorGroup)
+				// A grouped pass runs on its group's queue already: the
+				// correction goes to the same queue, not to the group's
+				// queue under it.
+				g := o.ConductorGroup
+				if in.Grouped {
+					g = ""
+				}
+				groups = append(groups, g)
 			}
 		}
 		if len(writes) > 0 {
@@ -196,8 +203,8 @@ func startCorrections(ctx workflow.Context, forces []contract.PowerInput, groups
 
 // startOnLocks starts workflow name on the lock of each node (its
 // WorkflowID), with inputs[i] for nodes[i], on the task queue of the node's
-// conductor group groups[i] (the caller runs on the empty group's queue, the
-// base of every group's), abandoned by the caller. It counts the workflows
+// conductor group groups[i] under the caller's queue ("": the caller's
+// own), abandoned by the caller. It counts the workflows
 // started and the nodes whose lock an operation held (nothing started there:
 // the operation wins).
 func startOnLocks(ctx workflow.Context, name string, nodes, groups []string, inputs []any) (started, held int, err error) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -273,8 +274,7 @@ func BenchmarkPowerSync10k(b *testing.B) {
 }
 
 // TestPowerSyncCorrectionOnGroupQueue: a forced correction runs on the task
-// queue of the node's conductor group, the pass's own queue suffixed with
-// the group.
+// queue of the node's conductor group, whichever pass found it.
 func TestPowerSyncCorrectionOnGroupQueue(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
@@ -287,31 +287,43 @@ func TestPowerSyncCorrectionOnGroupQueue(t *testing.T) {
 	}
 	setHardware(t, reg, n.UUID, drivers.PowerOn)
 
-	var ts testsuite.WorkflowTestSuite
-	env := ts.NewTestWorkflowEnvironment()
-	env.RegisterActivity(&activities.Activities{Drivers: reg, Nodes: st, PollInterval: time.Millisecond})
-	env.RegisterActivity(&activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: 4,
-		Settings: activities.PowerSyncSettings{PageSize: 10, MaxFailures: 3, Force: true}})
-	workflows.Register(env)
-	var (
-		mu     sync.Mutex
-		queues []string
-	)
-	env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
-		mu.Lock()
-		defer mu.Unlock()
-		queues = append(queues, info.TaskQueueName)
-	})
-	env.ExecuteWorkflow(contract.PowerSyncName)
-	if err := env.GetWorkflowError(); err != nil {
-		t.Fatalf("pass: %v", err)
-	}
 	const base = "default-test-taskqueue" // the test environment's queue
-	if want := contract.GroupTaskQueue(base, "rack7"); len(queues) != 1 || queues[0] != want {
-		t.Errorf("corrections started on %v, want one on %q", queues, want)
-	}
-	if got := hardware(t, reg, n.UUID); got != drivers.PowerOff {
-		t.Errorf("forced node's hardware is %q, want power off", got)
+	// The pass of every node (on the base queue) and rack7's own pass (on
+	// rack7's queue) both correct the node on rack7's queue.
+	for _, pass := range []struct {
+		queue string
+		in    contract.PowerSyncInput
+	}{
+		{base, contract.PowerSyncInput{}},
+		{contract.GroupTaskQueue(base, "rack7"), contract.PowerSyncInput{Grouped: true, Group: "rack7"}},
+	} {
+		setHardware(t, reg, n.UUID, drivers.PowerOn)
+		var ts testsuite.WorkflowTestSuite
+		env := ts.NewTestWorkflowEnvironment()
+		env.RegisterActivity(&activities.Activities{Drivers: reg, Nodes: st, PollInterval: time.Millisecond})
+		env.RegisterActivity(&activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: 4,
+			Settings: activities.PowerSyncSettings{PageSize: 10, MaxFailures: 3, Force: true}})
+		workflows.Register(env)
+		env.SetStartWorkflowOptions(client.StartWorkflowOptions{TaskQueue: pass.queue})
+		var (
+			mu     sync.Mutex
+			queues []string
+		)
+		env.SetOnChildWorkflowStartedListener(func(info *workflow.Info, _ workflow.Context, _ converter.EncodedValues) {
+			mu.Lock()
+			defer mu.Unlock()
+			queues = append(queues, info.TaskQueueName)
+		})
+		env.ExecuteWorkflow(contract.PowerSyncName, pass.in)
+		if err := env.GetWorkflowError(); err != nil {
+			t.Fatalf("pass on %s: %v", pass.queue, err)
+		}
+		if want := contract.GroupTaskQueue(base, "rack7"); len(queues) != 1 || queues[0] != want {
+			t.Errorf("pass on %s: corrections started on %v, want one on %q", pass.queue, queues, want)
+		}
+		if got := hardware(t, reg, n.UUID); got != drivers.PowerOff {
+			t.Errorf("pass on %s: forced node's hardware is %q, want power off", pass.queue, got)
+		}
 	}
 }
 
