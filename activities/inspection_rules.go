@@ -257,8 +257,10 @@ func (a *Activities) applyRulesOnce(ctx context.Context, rs InspectStore, uuid s
 				return fmt.Errorf("update port %s of node %s: %w", p.UUID, uuid, err)
 			}
 		}
+		// Compared as the engine writes both: the stored text (spacing,
+		// escapes) is kept unless a rule changed the data.
 		pd := rules.Encode(res.PluginData)
-		if string(pd) != string(inv.PluginData) {
+		if before, err := rules.Decode(inv.PluginData); err != nil || string(rules.Encode(before)) != string(pd) {
 			inv.PluginData = pd
 			if err := q.SetInventory(ctx, inv); err != nil {
 				return fmt.Errorf("store plugin data of node %s: %w", uuid, err)

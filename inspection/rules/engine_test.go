@@ -181,3 +181,15 @@ func TestApplyMatchesIronic(t *testing.T) {
 		})
 	}
 }
+
+// TestEncodeAsPython: values are written as Python's json writes them:
+// members in order, no HTML escapes, integral floats with ".0".
+func TestEncodeAsPython(t *testing.T) {
+	v, err := Decode([]byte(`{"z":"<b>&","f":1.0,"g":2.50,"i":3,"l":[1e400,-0.5]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(Encode(v)), `{"z":"<b>&","f":1.0,"g":2.5,"i":3,"l":[null,-0.5]}`; got != want {
+		t.Errorf("Encode = %s, want %s", got, want)
+	}
+}

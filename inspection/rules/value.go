@@ -54,13 +54,37 @@ func engineNumbers(v any) any {
 	return v
 }
 
-// Encode writes an engine value as JSON.
-func Encode(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil { // only non-finite floats, which JSON cannot hold
-		return json.RawMessage("null")
+// Encode writes an engine value as JSON, as jsonwire writes it (members in
+// order, no HTML escaping) with numbers as Python's json writes them (an
+// integral float keeps its ".0"); a non-finite float, which JSON cannot
+// hold, is null.
+func Encode(v any) json.RawMessage { return jsonwire.Encode(wireValue(v)) }
+
+// wireValue is v with its numbers as json.Numbers (a copy where it holds
+// any object or array).
+func wireValue(v any) any {
+	switch t := v.(type) {
+	case int64:
+		return json.Number(strconv.FormatInt(t, 10))
+	case float64:
+		if math.IsInf(t, 0) || math.IsNaN(t) {
+			return nil
+		}
+		return json.Number(pyFloat(t))
+	case *Object:
+		o := NewObject()
+		for k, e := range t.All() {
+			o.Set(k, wireValue(e))
+		}
+		return o
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = wireValue(e)
+		}
+		return out
 	}
-	return b
+	return v
 }
 
 // clone returns a deep copy of v.
