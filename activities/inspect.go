@@ -368,7 +368,7 @@ func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInpu
 		if err != nil {
 			return out, err
 		}
-		have[mac] = have[mac] || created
+		have[mac] = created
 	}
 	return out, nil
 }
@@ -440,7 +440,7 @@ func (a *Activities) hookPorts(ctx context.Context, st InspectStore, uuid string
 			if err != nil {
 				return out, err
 			}
-			have[mac] = have[mac] || created
+			have[mac] = created
 		}
 	}
 	pxe := map[string]bool{}

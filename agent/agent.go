@@ -499,7 +499,6 @@ func (a *Agent) execute(ctx context.Context, cmd wire.Command, prog *Progress) o
 	return out
 }
 
-// inspect collects the hardware inventory document.
 // continueInspection collects the inventory and posts it to POST
 // /v1/continue_inspection, retrying a few times on failures other than a
 // refusal (4xx).
@@ -529,6 +528,7 @@ func (a *Agent) continueInspection(ctx context.Context, nodeUUID string) error {
 	}
 }
 
+// inspect collects the hardware inventory document.
 func (a *Agent) inspect(ctx context.Context) (inventory.Document, error) {
 	if a.cfg.Collect != nil {
 		return a.cfg.Collect(ctx)

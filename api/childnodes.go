@@ -44,8 +44,8 @@ func (s *Server) resolveParentNode(c *fiber.Ctx, val any, owner *string) (string
 // no query arguments (it fails with a 500 on any); ferric refuses them
 // with a 400.
 func (s *Server) nodeChildren(c *fiber.Ctx) error {
-	if minor(c) < v83ParentNode {
-		return webobNotFound()
+	if err := routedFrom(c, v83ParentNode); err != nil {
+		return err
 	}
 	ident := param(c, "ident")
 	if err := unexpectedArgs(c); err != nil {

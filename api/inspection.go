@@ -111,7 +111,7 @@ func (s *Server) continueInspection(c *fiber.Ctx) error {
 	}
 	if ct := strings.ToLower(string(c.Request().Header.ContentType())); strings.HasPrefix(ct, fiber.MIMEApplicationForm) {
 		// Pecan reads a form body as arguments, which this call has none of.
-		return badRequest("Unexpected arguments: %s", strings.ToValidUTF8(string(c.Body()), "\uFFFD"))
+		return badRequest("Unexpected arguments: %s", clipEcho(strings.ToValidUTF8(string(c.Body()), "\uFFFD")))
 	}
 	if hasNode {
 		if _, err := uuid.Parse(nodeParam); err != nil {
@@ -315,10 +315,9 @@ func (s *Server) sendInspectionNode(c *fiber.Ctx, n store.Node, token string) er
 	// agent session): it shows there, masked, once one was issued.
 	dii := json.RawMessage(appendMasked(nil, orEmpty(n.DriverInternalInfo), false))
 	if token != "" {
-		m := map[string]any{}
-		_ = json.Unmarshal(dii, &m)
-		m["agent_secret_token"] = maskedValue
-		dii, _ = json.Marshal(m)
+		o := decodeObject(dii)
+		o.Set("agent_secret_token", maskedValue)
+		dii = jsonwire.Encode(o)
 	}
 	base := s.publicURL(c)
 	var tok any

@@ -401,11 +401,9 @@ func (s *Server) patchInspectionRule(c *fiber.Ctx) error {
 	}
 	next := r
 	ruleFromDoc(doc, &next)
-	if next.Priority == r.Priority && ptrEq(next.Description, r.Description) && next.Sensitive == r.Sensitive &&
-		ptrEq(next.Phase, r.Phase) && sameJSON(next.Conditions, r.Conditions) && sameJSON(next.Actions, r.Actions) {
+	if next.Priority == r.Priority && equalPtr(next.Description, r.Description) && next.Sensitive == r.Sensitive &&
+		equalPtr(next.Phase, r.Phase) && sameJSON(next.Conditions, r.Conditions) && sameJSON(next.Actions, r.Actions) {
 		return sendObject(s, c, fiber.StatusOK, inspectionRuleRes, &r, nil) // nothing changed: not saved
 	}
 	return inspectionRuleCatalog.saved(s, c, next)
 }
-
-func ptrEq(a, b *string) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }

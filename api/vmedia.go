@@ -27,8 +27,8 @@ import (
 // firmware_information). No firmware interface ferric has reads components
 // (Ironic's fake caches none either), so the list is empty.
 func (s *Server) listFirmware(c *fiber.Ctx) error {
-	if minor(c) < v86Firmware {
-		return webobNotFound()
+	if err := routedFrom(c, v86Firmware); err != nil {
+		return err
 	}
 	detail, err := queryBool(c, "detail")
 	if err != nil {

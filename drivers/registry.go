@@ -264,16 +264,23 @@ func (r *Registry) NodeSteps(ifaces map[Kind]string, n Node) (StepCatalog, error
 		return c, err
 	}
 	_, c.RunsSteps = d.(StepRunner)
-	// impl is kind k's implementation; ok is false for a kind with none.
+	// impl is kind k's implementation, built once (a factory parses
+	// driver_info); ok is false for a kind with none.
+	type built struct {
+		i  any
+		ok bool
+	}
+	cache := map[Kind]built{KindDeploy: {d, true}}
 	impl := func(k Kind) (any, bool, error) {
-		if k == KindDeploy {
-			return d, true, nil
+		if b, seen := cache[k]; seen {
+			return b.i, b.ok, nil
 		}
 		i, err := r.Interface(k, ifaces[k], n)
-		if errors.Is(err, ErrUnsupported) {
-			return nil, false, nil
+		if err != nil && !errors.Is(err, ErrUnsupported) {
+			return nil, false, err
 		}
-		return i, err == nil, err
+		cache[k] = built{i, err == nil}
+		return i, err == nil, nil
 	}
 	// An implementation may serve several kinds (the fake's node is its
 	// power, management and deploy interface): each kind keeps its own

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"time"
 )
@@ -108,8 +107,5 @@ func (q Queries) UpdateInspectionRule(ctx context.Context, r InspectionRule) (In
 // DeleteInspectionRule deletes the inspection rule with that UUID.
 // ErrNotFound when there is none.
 func (q Queries) DeleteInspectionRule(ctx context.Context, uuid string) error {
-	if err := inspectionRuleTable.delete(ctx, q.db, uuid, ErrInUse); err != nil {
-		return fmt.Errorf("%w", err)
-	}
-	return nil
+	return inspectionRuleTable.delete(ctx, q.db, uuid, ErrInUse)
 }
