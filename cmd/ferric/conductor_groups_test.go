@@ -13,8 +13,10 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/conductors"
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/nodes"
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
@@ -182,8 +184,16 @@ func TestConductorGroups(t *testing.T) {
 			desc, err := s.temporal.GetDefaultClient().ScheduleClient().GetHandle(ctx, id).Describe(ctx)
 			if err == nil {
 				act, _ := desc.Schedule.Action.(*client.ScheduleWorkflowAction)
-				if act == nil || act.TaskQueue != "ferric-test-"+g || len(act.Args) != 1 {
-					t.Errorf("schedule %s starts %+v, want a grouped pass on ferric-test-%s", id, desc.Schedule.Action, g)
+				var in contract.PowerSyncInput
+				if act != nil && len(act.Args) == 1 {
+					if p, ok := act.Args[0].(*commonpb.Payload); ok {
+						_ = converter.GetDefaultDataConverter().FromPayload(p, &in)
+					}
+				}
+				if act == nil || act.TaskQueue != "ferric-test-"+g || len(act.Args) != 1 ||
+					in != (contract.PowerSyncInput{Grouped: true, Group: g}) {
+					t.Errorf("schedule %s starts %+v (input %+v), want a pass of group %s on ferric-test-%s", id,
+						desc.Schedule.Action, in, g, g)
 				}
 				break
 			}
