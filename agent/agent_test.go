@@ -2,11 +2,13 @@ package agent
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -71,7 +73,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		f.issued++
 		_ = json.NewEncoder(w).Encode(wire.LookupResponse{
-			Node:   wire.LookupNode{UUID: testNode, ProvisionState: cmpOr(f.state, "deploying")},
+			Node:   wire.LookupNode{UUID: testNode, ProvisionState: cmp.Or(f.state, "deploying")},
 			Config: wire.LookupConfig{AgentToken: tok},
 		})
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/heartbeat/"+testNode:
@@ -129,25 +131,10 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
 func (f *fakeAPI) snapshot() (heartbeats []wire.Heartbeat, final map[string]wire.CommandResult, lookups int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return slices.Clone(f.heartbeats), maps(f.final), f.lookups
-}
-
-func maps(m map[string]wire.CommandResult) map[string]wire.CommandResult {
-	out := make(map[string]wire.CommandResult, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return slices.Clone(f.heartbeats), maps.Clone(f.final), f.lookups
 }
 
 func params(t *testing.T, v any) json.RawMessage {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -109,20 +110,10 @@ func TestAgentPostsInspection(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, ok := body["plugin_data"]; ok || len(body["inventory"]) == 0 || len(body["all_interfaces"]) == 0 {
-		t.Errorf("payload members %v", slices.Collect(mapsKeys(body)))
+		t.Errorf("payload members %v", slices.Collect(maps.Keys(body)))
 	}
 	var doc inventory.Document
 	if err := json.Unmarshal(body["inventory"], &doc.Inventory); err != nil || doc.Inventory.CPU.Count != 16 {
 		t.Errorf("inventory %+v %v", doc.Inventory.CPU, err)
-	}
-}
-
-func mapsKeys(m map[string]json.RawMessage) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
