@@ -408,15 +408,6 @@ func waitAll(t *testing.T, api *gophercloud.ServiceClient, uuids []string, state
 	}
 }
 
-// TestSeparateProcesses runs ferric as production does: a Temporal server
-// as a process of its own (cmd/temporal-server, schema set up by the
-// upstream temporal-sql-tool) on two databases of a PostgreSQL server, and
-// ferric's database on the same server, migrated by "ferric migrate"; two
-// "ferric api" and two "ferric worker" processes on their own ports. It
-// takes 200 fake nodes through manage, provide and deploy, each request
-// going to one API or the other in turn, and kills one worker with SIGKILL
-// while the deploys run (the fake deploy takes three seconds).
-//
 // startSeparateStack starts the production shape for bin: a private
 // PostgreSQL server, a Temporal server process on it (one history shard,
 // namespace ferric), and two "ferric api" and two "ferric worker"
@@ -437,6 +428,15 @@ func startSeparateStack(t *testing.T, bin string) (*temporalProcess, *ferricProc
 	return tp, f
 }
 
+// TestSeparateProcesses runs ferric as production does: a Temporal server
+// as a process of its own (cmd/temporal-server, schema set up by the
+// upstream temporal-sql-tool) on two databases of a PostgreSQL server, and
+// ferric's database on the same server, migrated by "ferric migrate"; two
+// "ferric api" and two "ferric worker" processes on their own ports. It
+// takes 200 fake nodes through manage, provide and deploy, each request
+// going to one API or the other in turn, and kills one worker with SIGKILL
+// while the deploys run (the fake deploy takes three seconds).
+//
 // Every node must end active, each deploy having run exactly once. The
 // evidence, per node:
 //   - Temporal's visibility lists exactly one run of the deploy workflow on
