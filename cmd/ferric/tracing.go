@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -59,6 +60,12 @@ func newTracing(ctx context.Context, cfg config, log *slog.Logger) (*tracing, er
 		_ = tp.Shutdown(ctx)
 		return nil, fmt.Errorf("temporal tracing interceptor: %w", err)
 	}
+	// OpenTelemetry reports failed exports (a collector down) through its
+	// process-wide error handler, by default Go's log package on stderr:
+	// they go to this process's logger instead, in its format.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("tracing: spans not exported", "otlp_endpoint", cfg.otlpEndpoint, "err", err)
+	}))
 	log.Info("tracing on", "otlp_endpoint", cfg.otlpEndpoint)
 	return &tracing{provider: tp, temporal: ti, shutdown: tp.Shutdown}, nil
 }

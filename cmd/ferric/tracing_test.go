@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gophercloud/gophercloud/v2/openstack/baremetal/v1/nodes"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
@@ -189,5 +191,28 @@ func TestTracingEndpoint(t *testing.T) {
 			!strings.Contains(err.Error(), "-otlp-endpoint") {
 			t.Errorf("-otlp-endpoint %q: %v, want refused", bad, err)
 		}
+	}
+}
+
+// TestTracingErrorsLogged: OpenTelemetry's failures (an export to a
+// collector that is down) reach the process's logger, not Go's log package.
+// Not parallel: the handler is process-wide.
+func TestTracingErrorsLogged(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	log := newLogger(config{logLevel: "warn", logFormat: "json"}, &buf)
+	tr, err := newTracing(ctx, config{otlpEndpoint: "http://127.0.0.1:1", role: "test"}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_ = tr.shutdown(sctx)
+	}()
+	otel.Handle(errors.New("export failed: connection refused"))
+	if out := buf.String(); !strings.Contains(out, `"msg":"tracing: spans not exported"`) ||
+		!strings.Contains(out, "connection refused") {
+		t.Errorf("log %q, want the OpenTelemetry error as a JSON line", out)
 	}
 }
