@@ -23,6 +23,10 @@ const (
 	// versionUndeployOffAll powers off every node on undeploy, in-memory
 	// fakes included (before it, only real hardware was).
 	versionUndeployOffAll = "undeploy-power-off-all"
+	// versionKeepPowerOn, revision 3: a node with disable_power_off is
+	// never powered off by an operation (o.power).
+	versionKeepPowerOn  = "keep-power-on"
+	revisionKeepPowerOn = 3
 )
 
 // Deploy and clean steps as Ironic shows them in deploy_step / clean_step.
@@ -57,9 +61,40 @@ func commandID(ctx workflow.Context, step string) string {
 	return workflow.GetInfo(ctx).WorkflowExecution.RunID + "-" + step
 }
 
-// power runs a power action through the node's power interface.
+// power runs a power action through the node's power interface. A node
+// with disable_power_off (API 1.95) is never powered off by an operation,
+// as Ironic 29's power_off_and_on and deploy utilities do it: a power off
+// is skipped, and a power on becomes a reboot (the node boots whatever was
+// set up since). Runs started before revisionKeepPowerOn replay as they
+// ran.
 func (o *op) power(ctx workflow.Context, target node.PowerState) error {
+	if (target == node.PowerOff || target == node.PowerOn) && o.keepsPowerOn(ctx) {
+		if target == node.PowerOff {
+			workflow.GetLogger(ctx).Info("power off skipped: disable_power_off", "node", o.in.NodeUUID)
+			return nil
+		}
+		target = node.Rebooting
+	}
 	return o.driver(ctx, a.ChangePowerState, activities.SetPowerInput{UUID: o.in.NodeUUID, Target: target}).Get(ctx, nil)
+}
+
+// keepsPowerOn: the node has disable_power_off and the run keeps it on.
+func (o *op) keepsPowerOn(ctx workflow.Context) bool {
+	return o.info.DisablePowerOff && o.takesAt(ctx, revisionKeepPowerOn, versionKeepPowerOn)
+}
+
+// powerOff powers the node off at the end of a sequence and records the
+// state it is left in (a node with disable_power_off keeps the state it
+// has).
+func (o *op) powerOff(ctx workflow.Context) error {
+	if err := o.power(ctx, node.PowerOff); err != nil {
+		return err
+	}
+	if !o.keepsPowerOn(ctx) {
+		off := node.PowerOff
+		o.powerState = &off
+	}
+	return nil
 }
 
 // bootDevice sets the node's boot device.
@@ -108,12 +143,9 @@ func (o *op) abandonAgent(ctx workflow.Context) {
 	if err := workflow.ExecuteLocalActivity(ctx, a.CleanUpRamdiskBoot, o.in.NodeUUID).Get(ctx, nil); err != nil {
 		log.Warn("clean up ramdisk boot after failure", "node", o.in.NodeUUID, "err", err)
 	}
-	if err := o.power(ctx, node.PowerOff); err != nil {
+	if err := o.powerOff(ctx); err != nil {
 		log.Warn("power off after failure", "node", o.in.NodeUUID, "err", err)
-		return
 	}
-	off := node.PowerOff
-	o.powerState = &off
 }
 
 // agentDeploy is the deploy with a ramdisk agent (Ironic's direct deploy):
@@ -190,10 +222,8 @@ func (o *op) agentClean(ctx workflow.Context) error {
 		o.abandonAgent(ctx)
 		return fmt.Errorf("clean up ramdisk boot: %w", err)
 	}
-	if err := o.power(ctx, node.PowerOff); err != nil {
+	if err := o.powerOff(ctx); err != nil {
 		return fmt.Errorf("power off after cleaning: %w", err)
 	}
-	off := node.PowerOff
-	o.powerState = &off
 	return nil
 }

@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -214,6 +215,58 @@ func TestAgentUndeployCleans(t *testing.T) {
 			want := []string{"power:power off", "power:power off", "management:pxe", "power:power on", "power:power off"}
 			if calls := ops(env.hw); !slices.Equal(calls, want) {
 				t.Errorf("driver calls %q, want %q", calls, want)
+			}
+		})
+	}
+}
+
+// TestDisablePowerOffKeepsPowerOn: a node with disable_power_off (API 1.95)
+// is never powered off by an operation, as in Ironic 29: the deploy boots
+// the ramdisk and then the disk with reboots, undeploy and cleaning skip
+// their power offs, the failure path too; the node ends powered on.
+func TestDisablePowerOffKeepsPowerOn(t *testing.T) {
+	failWrite := func(cmd wire.Command) []wire.CommandResult {
+		if cmd.Name == wire.CmdWriteImage {
+			return []wire.CommandResult{{Status: wire.StatusFailed, Error: "no disks"}}
+		}
+		return succeed(cmd)
+	}
+	for _, tt := range []struct {
+		name     string
+		workflow string
+		from     node.ProvisionState
+		verb     node.Verb
+		script   func(wire.Command) []wire.CommandResult
+		want     node.ProvisionState
+		wantOps  []string
+	}{
+		{"deploy", contract.DeployName, node.Available, node.VerbActive, succeed, node.Active,
+			[]string{"management:pxe", "power:reboot", "management:disk", "power:reboot"}},
+		{"deploy fails", contract.DeployName, node.Available, node.VerbActive, failWrite, node.DeployFail,
+			[]string{"management:pxe", "power:reboot"}},
+		{"undeploy cleans", contract.UndeployName, node.Active, node.VerbDeleted, succeed, node.Available,
+			[]string{"management:pxe", "power:reboot"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := newEnv(t, tt.script)
+			n := agentNode(t, env, tt.from, node.PowerOn)
+			n.DisablePowerOff = true
+			if _, err := env.st.UpdateNode(context.Background(), n); err != nil {
+				t.Fatal(err)
+			}
+			env.RegisterDelayedCallback(func() {
+				env.SignalWorkflow(contract.SignalAgentReady, contract.AgentReady{AgentVersion: "test"})
+			}, time.Minute)
+			env.ExecuteWorkflow(tt.workflow, contract.ProvisionInput{NodeUUID: n.UUID, Verb: tt.verb, From: tt.from,
+				Revision: contract.CurrentRevision})
+			got := mustNode(t, env.st, n.UUID)
+			if got.ProvisionState != tt.want || got.PowerState != node.PowerOn {
+				t.Fatalf("node %q power %q, want %q, power on (err %v)", got.ProvisionState, got.PowerState, tt.want,
+					env.GetWorkflowError())
+			}
+			if calls := ops(env.hw); !slices.Equal(calls, tt.wantOps) {
+				t.Errorf("driver calls %q, want %q", calls, tt.wantOps)
 			}
 		})
 	}

@@ -38,7 +38,7 @@ func TestFlowSteps(t *testing.T) {
 		wantEvent       string
 	}{
 		{name: "service: deploy.reboot", steps: `[{"interface":"deploy","step":"reboot"}]`,
-			wantOps: []string{"power:power on"}, wantPower: node.PowerOn, want: node.Active},
+			wantOps: []string{"power:reboot"}, wantPower: node.PowerOn, want: node.Active},
 		{name: "service: power off, then on", steps: `[{"interface":"power","step":"power_off"},` +
 			`{"interface":"power","step":"power_on"}]`,
 			wantOps: []string{"power:power off", "power:power on"}, wantPower: node.PowerOn, want: node.Active},
@@ -48,7 +48,7 @@ func TestFlowSteps(t *testing.T) {
 			steps: `[{"interface":"power","step":"power_off"}]`, wantOps: []string{}, wantPower: node.PowerOn,
 			want: node.ServiceFail, wantErr: "failed step power.power_off: Failed to set node power state to power off."},
 		{name: "service: reboot runs with disable_power_off", disablePowerOff: true,
-			steps: `[{"interface":"deploy","step":"reboot"}]`, wantOps: []string{"power:power on"},
+			steps: `[{"interface":"deploy","step":"reboot"}]`, wantOps: []string{"power:reboot"},
 			wantPower: node.PowerOn, want: node.Active},
 		{name: "service: a failing power interface fails the step", info: `{"fake_fail":["power"]}`,
 			steps: `[{"interface":"deploy","step":"reboot"}]`, want: node.ServiceFail,
@@ -56,7 +56,7 @@ func TestFlowSteps(t *testing.T) {
 		{name: "service: wait pauses in service wait", steps: `[{"interface":"deploy","step":"wait","args":{"seconds":5}},` +
 			`{"interface":"deploy","step":"reboot"}]`,
 			looks:   []look{{3 * time.Second, node.ServiceWait}},
-			wantOps: []string{"power:power on"}, want: node.Active, wantElapsed: 5 * time.Second},
+			wantOps: []string{"power:reboot"}, want: node.Active, wantElapsed: 5 * time.Second},
 		{name: "service: wait seconds as a string", steps: `[{"interface":"vendor","step":"wait","args":{"seconds":"2"}}]`,
 			looks: []look{{time.Second, node.ServiceWait}}, want: node.Active, wantElapsed: 2 * time.Second},
 		{name: "service: wait is cut to the maximum", steps: `[{"interface":"deploy","step":"wait","args":{"seconds":600}}]`,
@@ -77,7 +77,7 @@ func TestFlowSteps(t *testing.T) {
 			wantElapsed: 3 * time.Second},
 		{name: "deploy: a reboot step at priority 50", verb: "active",
 			steps:   `[{"interface":"deploy","step":"reboot","priority":50,"args":{}}]`,
-			wantOps: []string{"deploy:", "power:power on"}, wantPower: node.PowerOn, want: node.Active},
+			wantOps: []string{"deploy:", "power:reboot"}, wantPower: node.PowerOn, want: node.Active},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -430,11 +430,9 @@ func Undeploy(ctx workflow.Context, in contract.ProvisionInput) error {
 		off = o.takes(ctx, versionUndeployOff)
 	}
 	if off {
-		if err := o.power(ctx, node.PowerOff); err != nil {
+		if err := o.powerOff(ctx); err != nil {
 			return o.fail(ctx, node.Error, fmt.Errorf("power off: %w", err))
 		}
-		off := node.PowerOff
-		o.powerState = &off
 	}
 	if err := o.enter(ctx, node.Cleaning, node.Available, func(t *activities.TransitionInput) {
 		t.ClearInstance = true

@@ -190,11 +190,9 @@ func (o *op) leaveRamdisk(ctx workflow.Context, err error, what string) error {
 		o.abandonAgent(ctx)
 		return err
 	}
-	if err := o.power(ctx, node.PowerOff); err != nil {
+	if err := o.powerOff(ctx); err != nil {
 		return fmt.Errorf("power off after %s: %w", what, err)
 	}
-	off := node.PowerOff
-	o.powerState = &off
 	return nil
 }
 

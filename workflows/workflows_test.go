@@ -190,7 +190,7 @@ func TestSetPowerDisablePowerOff(t *testing.T) {
 		{"power off refused", contract.PowerInput{Target: node.PowerOff}, true, nil},
 		{"soft power off refused", contract.PowerInput{Target: node.SoftPowerOff}, true, nil},
 		{"sync off skipped", contract.PowerInput{Target: node.PowerOff, IfRecorded: node.PowerOn}, false, nil},
-		{"reboot runs", contract.PowerInput{Target: node.Rebooting}, false, []string{"power:power on"}},
+		{"reboot runs", contract.PowerInput{Target: node.Rebooting}, false, []string{"power:reboot"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -306,8 +306,17 @@ func (n *Node) SetPowerState(ctx context.Context, s drivers.PowerState) error {
 	return nil
 }
 
-// Reboot leaves the node powered on.
-func (n *Node) Reboot(ctx context.Context) error { return n.SetPowerState(ctx, drivers.PowerOn) }
+// Reboot power-cycles the node (recorded as one "reboot" call) and leaves
+// it powered on, whatever state it was in, as a BMC's reset does.
+func (n *Node) Reboot(ctx context.Context) error {
+	if err := n.do(ctx, "power", "reboot", n.cfg.PowerDelay); err != nil {
+		return err
+	}
+	n.h.mu.Lock()
+	defer n.h.mu.Unlock()
+	n.st().power = drivers.PowerOn
+	return nil
+}
 
 // SoftPowerOff powers the node off.
 func (n *Node) SoftPowerOff(ctx context.Context, _ time.Duration) error {

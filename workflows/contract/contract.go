@@ -212,8 +212,10 @@ type ProvisionInput struct {
 // histories must replay without.
 //
 // Revisions: 1 the first; 2 in-band inspection waits for POST
-// /v1/continue_inspection instead of sending the agent an inspect command.
-const CurrentRevision = 2
+// /v1/continue_inspection instead of sending the agent an inspect command;
+// 3 a node with disable_power_off is never powered off by an operation
+// (power offs skipped, power ons made reboots).
+const CurrentRevision = 3
 
 // Requester names who asked for an operation: the user and project IDs of
 // the request's credentials (references, never a secret; empty under
