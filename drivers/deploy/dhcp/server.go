@@ -1,6 +1,7 @@
 package dhcp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ferric-project/ferric/drivers/deploy/lifecycle"
 )
 
 // Server is the DHCP server. Create it with New, then Start and Shutdown, or
@@ -84,10 +87,7 @@ func New(cfg Config, hosts Hosts, leases Leases) (*Server, error) {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 16
 	}
-	log := cfg.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cmp.Or(cfg.Log, slog.New(slog.DiscardHandler))
 	return &Server{cfg: cfg, hosts: hosts, leases: leases, log: log}, nil
 }
 
@@ -261,17 +261,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Run starts the server and serves until ctx is done (nil is returned) or a
 // socket fails (its error is returned), then shuts down.
 func (s *Server) Run(ctx context.Context) error {
-	if err := s.Start(ctx); err != nil {
-		return err
-	}
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-s.errc:
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	return errors.Join(err, s.Shutdown(sctx))
+	return lifecycle.Run(ctx, s, func() <-chan error { return s.errc })
 }
 
 // Addr is the server's address on the provisioning interface (invalid when

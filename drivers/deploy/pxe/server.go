@@ -1,6 +1,7 @@
 package pxe
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -14,13 +15,14 @@ import (
 	"time"
 
 	"github.com/pin/tftp/v3"
+
+	"github.com/ferric-project/ferric/drivers/deploy/lifecycle"
 )
 
 const (
 	defaultTFTPTimeout = 2 * time.Second
 	tftpRetries        = 5
 	lookupTimeout      = 10 * time.Second
-	runShutdownTimeout = 10 * time.Second
 )
 
 // Server serves TFTP and HTTP for network boot. Create it with New, then
@@ -62,10 +64,7 @@ func New(cfg Config, configs Configs) (*Server, error) {
 	if cfg.TFTPTimeout <= 0 {
 		cfg.TFTPTimeout = defaultTFTPTimeout
 	}
-	log := cfg.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cmp.Or(cfg.Log, slog.New(slog.DiscardHandler))
 	return &Server{cfg: cfg, configs: configs, log: log, public: public}, nil
 }
 
@@ -183,17 +182,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Run starts the server and serves until ctx is done (nil is returned) or a
 // listener fails (its error is returned), then shuts down.
 func (s *Server) Run(ctx context.Context) error {
-	if err := s.Start(ctx); err != nil {
-		return err
-	}
-	var err error
-	select {
-	case <-ctx.Done():
-	case err = <-s.errc:
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), runShutdownTimeout)
-	defer cancel()
-	return errors.Join(err, s.Shutdown(sctx))
+	return lifecycle.Run(ctx, s, func() <-chan error { return s.errc })
 }
 
 // TFTPAddr is the bound TFTP address ("127.0.0.1:41234"), or "" when TFTP is
