@@ -18,11 +18,13 @@ import (
 type MediaStore interface {
 	AttachedMedia(ctx context.Context, nodeUUID string) ([]drivers.AttachedMedia, error)
 	SetAttachedMedia(ctx context.Context, nodeUUID string, media []drivers.AttachedMedia) error
+	SaveMediaRead(ctx context.Context, readID, nodeUUID string, devs []drivers.VirtualMedia) error
 }
 
 // VirtualMediaCallInput is one virtual media call: an attach (its
 // arguments in the operation record OperationID), a detach (DeviceTypes;
-// nil: all) or a read.
+// nil: all) or a read (its devices recorded under the read's ID
+// OperationID for the API to take; without one, returned).
 type VirtualMediaCallInput struct {
 	UUID        string                      `json:"uuid"`
 	Action      contract.VirtualMediaAction `json:"action"`
@@ -39,8 +41,10 @@ func vmediaUnsupported(driver, call string) error {
 
 // CallVirtualMedia makes one virtual media call through the node's
 // management interface (drivers.VirtualMediaManager) and records what is
-// attached afterwards. A read returns the devices as the interface reports
-// them; attach and detach return nil. An interface without virtual media
+// attached afterwards. A read records the devices as the interface reports
+// them under its read ID, so that their image URLs stay out of workflow
+// history (a read started without an ID, by an older API, returns them);
+// attach and detach return nil. An interface without virtual media
 // is Ironic's UnsupportedDriverExtension: for an attach, the failure to
 // publish the image that Ironic 29 meets first.
 func (a *Activities) CallVirtualMedia(ctx context.Context, in VirtualMediaCallInput) ([]contract.VirtualMedia, error) {
@@ -74,6 +78,9 @@ func (a *Activities) CallVirtualMedia(ctx context.Context, in VirtualMediaCallIn
 		done(err)
 		if err != nil {
 			return nil, classify(fmt.Errorf("read virtual media of node %s: %w", in.UUID, err))
+		}
+		if in.OperationID != "" {
+			return nil, classify(a.Media.SaveMediaRead(ctx, in.OperationID, in.UUID, devs))
 		}
 		out := make([]contract.VirtualMedia, 0, len(devs))
 		for _, d := range devs {

@@ -114,6 +114,8 @@ type (
 		CreateOperation(ctx context.Context, op store.Operation) (store.Operation, error)
 		DeleteOperation(ctx context.Context, id string) error
 		LatestConfigDrive(ctx context.Context, nodeUUID string) (json.RawMessage, error)
+		// TakeMediaRead takes what a virtual media read recorded.
+		TakeMediaRead(ctx context.Context, readID string) ([]drivers.VirtualMedia, error)
 	}
 	// InventoryReader reads inspected inventories.
 	InventoryReader interface {

@@ -3,11 +3,13 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
 
 	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/jsonwire"
@@ -66,7 +68,9 @@ var vmediaSchemaV = vmediaSchema()
 
 // getVMedia answers GET /v1/nodes/{ident}/vmedia (1.93): the node's
 // virtual media devices as its management interface reports them, read on
-// the node lock as Ironic's conductor does.
+// the node lock as Ironic's conductor does. The read's workflow records the
+// devices under a read ID that the API then takes from the database: their
+// image URLs are user data and stay out of workflow history.
 func (s *Server) getVMedia(c *fiber.Ctx) error {
 	if err := routedFrom(c, v89AttachVMedia); err != nil {
 		return err
@@ -81,12 +85,22 @@ func (s *Server) getVMedia(c *fiber.Ctx) error {
 	if err := s.checkManagement(&n); err != nil {
 		return err
 	}
-	in := contract.VirtualMediaInput{NodeUUID: n.UUID, Action: contract.VMediaGet,
-		RequestedBy: requester(c.UserContext())}
-	var devs []contract.VirtualMedia
+	ctx := c.UserContext()
+	in := contract.VirtualMediaInput{NodeUUID: n.UUID, Action: contract.VMediaGet, OperationID: uuid.NewString(),
+		RequestedBy: requester(ctx)}
+	var returned []contract.VirtualMedia // from a worker that predates read IDs
 	if err := s.runSyncWithin(c, s.lockWait(), n.UUID, n.ConductorGroup, contract.WorkflowID(n.UUID),
-		contract.VirtualMediaName, in, &devs); err != nil {
+		contract.VirtualMediaName, in, &returned); err != nil {
 		return err
+	}
+	devs, err := s.Store.TakeMediaRead(ctx, in.OperationID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		for _, d := range returned {
+			devs = append(devs, drivers.VirtualMedia{MediaTypes: d.MediaTypes, Inserted: d.Inserted, Image: d.Image})
+		}
+	case err != nil:
+		return fmt.Errorf("virtual media of node %s: %w", n.UUID, err)
 	}
 	return s.sendJSON(c, fiber.StatusOK, func(b []byte) []byte {
 		b = append(b, '[')

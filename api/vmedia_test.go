@@ -3,10 +3,12 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ferric-project/ferric/drivers"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
@@ -28,15 +30,33 @@ func TestVirtualMediaAPI(t *testing.T) {
 		e := shared.reuse(t)
 		seedNode(nil)(e)
 		img := "http://x/a.iso"
-		e.wf.result = func(string, any) (any, error) {
-			return []contract.VirtualMedia{{MediaTypes: []string{"CD", "DVD"}, Inserted: true, Image: &img},
-				{MediaTypes: []string{"Floppy"}}}, nil
+		// The workflow records the devices under the read's ID (as
+		// activities.CallVirtualMedia does) and returns none.
+		e.wf.result = func(_ string, input any) (any, error) {
+			in, _ := input.(contract.VirtualMediaInput)
+			if in.Action != contract.VMediaGet || in.OperationID == "" {
+				return nil, fmt.Errorf("input %+v, want a read with an ID", in)
+			}
+			return nil, e.st.SaveMediaRead(context.Background(), in.OperationID, sampleUUID, []drivers.VirtualMedia{
+				{MediaTypes: []string{"CD", "DVD"}, Inserted: true, Image: &img}, {MediaTypes: []string{"Floppy"}}})
 		}
 		resp, body := e.do(t, "GET", u, "", v93)
 		want := `[{"media_types":["CD","DVD"],"inserted":true,"image":"http://x/a.iso"},` +
 			`{"media_types":["Floppy"],"inserted":false,"image":null}]`
 		if resp.StatusCode != 200 || body != want {
 			t.Fatalf("GET = %d %s\nwant 200 %s", resp.StatusCode, body, want)
+		}
+		var left int
+		if err := e.st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM node_vmedia_reads`).Scan(&left); err != nil || left != 0 {
+			t.Errorf("%d reads left after the answer, %v", left, err)
+		}
+		// A worker that predates read IDs returns the devices.
+		e.wf.result = func(string, any) (any, error) {
+			return []contract.VirtualMedia{{MediaTypes: []string{"CD", "DVD"}, Inserted: true, Image: &img},
+				{MediaTypes: []string{"Floppy"}}}, nil
+		}
+		if resp, body := e.do(t, "GET", u, "", v93); resp.StatusCode != 200 || body != want {
+			t.Fatalf("GET from an older worker = %d %s\nwant 200 %s", resp.StatusCode, body, want)
 		}
 	})
 

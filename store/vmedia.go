@@ -75,3 +75,63 @@ func (q Queries) SetAttachedMedia(ctx context.Context, nodeUUID string, media []
 	}
 	return nil
 }
+
+// staleMediaRead is how long a virtual media read nobody took is kept.
+const staleMediaRead = "10 minutes"
+
+// SaveMediaRead records what a virtual media read of a node found, under
+// the read's ID, and drops the node's reads older than staleMediaRead (the
+// API never took them), in one statement. ErrNotFound when the node does
+// not exist.
+func (q Queries) SaveMediaRead(ctx context.Context, readID, nodeUUID string, devs []drivers.VirtualMedia) error {
+	id, err := uuid.Parse(readID)
+	if err != nil {
+		return fmt.Errorf("record virtual media read %q: %w", readID, ErrNotFound)
+	}
+	nodeID, err := uuid.Parse(nodeUUID)
+	if err != nil {
+		return fmt.Errorf("record virtual media read of node %q: %w", nodeUUID, ErrNotFound)
+	}
+	if devs == nil {
+		devs = []drivers.VirtualMedia{}
+	}
+	raw, err := json.Marshal(devs)
+	if err != nil {
+		return fmt.Errorf("record virtual media read of node %s: %w", nodeUUID, err)
+	}
+	var found bool
+	err = q.db.QueryRow(ctx, `WITH n AS (SELECT id FROM nodes WHERE uuid = $2::uuid),
+		old AS (DELETE FROM node_vmedia_reads r USING n WHERE r.node_id = n.id
+			AND r.created_at < now() - $4::interval),
+		ins AS (INSERT INTO node_vmedia_reads (id, node_id, devices) SELECT $1::uuid, n.id, $3::jsonb FROM n
+			ON CONFLICT (id) DO UPDATE SET devices = EXCLUDED.devices)
+		SELECT EXISTS (SELECT 1 FROM n)`, id.String(), nodeID.String(), string(raw), staleMediaRead).Scan(&found)
+	if err != nil {
+		return fmt.Errorf("record virtual media read of node %s: %w", nodeUUID, translate(err, ErrNotFound))
+	}
+	if !found {
+		return fmt.Errorf("record virtual media read of node %s: %w", nodeUUID, ErrNotFound)
+	}
+	return nil
+}
+
+// TakeMediaRead returns the devices a virtual media read recorded and
+// deletes the record. ErrNotFound when there is none (the read did not
+// record one, or it was taken already).
+func (q Queries) TakeMediaRead(ctx context.Context, readID string) ([]drivers.VirtualMedia, error) {
+	id, err := uuid.Parse(readID)
+	if err != nil {
+		return nil, fmt.Errorf("virtual media read %q: %w", readID, ErrNotFound)
+	}
+	var raw []byte
+	err = q.db.QueryRow(ctx, `DELETE FROM node_vmedia_reads WHERE id = $1::uuid RETURNING devices`,
+		id.String()).Scan(&raw)
+	if err != nil {
+		return nil, fmt.Errorf("virtual media read %s: %w", readID, translate(err, ErrNotFound))
+	}
+	var devs []drivers.VirtualMedia
+	if err := json.Unmarshal(raw, &devs); err != nil {
+		return nil, fmt.Errorf("virtual media read %s: %w", readID, err)
+	}
+	return devs, nil
+}

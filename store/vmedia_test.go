@@ -89,3 +89,55 @@ func attached(t *testing.T, s *store.Store, uuid string) []drivers.AttachedMedia
 	}
 	return got
 }
+
+// TestMediaRead: a virtual media read's devices are taken once by its ID; a
+// read nobody took is dropped by the node's next read once stale, and with
+// its node.
+func TestMediaRead(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := context.Background()
+	n := mustNode(t, s, "vmedia-read-node")
+	img := "http://user:secret@x/a.iso"
+	devs := []drivers.VirtualMedia{{MediaTypes: []string{"CD", "DVD"}, Inserted: true, Image: &img},
+		{MediaTypes: []string{"Floppy"}}}
+	read := uuid.NewString()
+	if err := s.SaveMediaRead(ctx, read, n.UUID, devs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.TakeMediaRead(ctx, read)
+	if err != nil || len(got) != 2 || got[0].Image == nil || *got[0].Image != img || !got[0].Inserted ||
+		!slices.Equal(got[0].MediaTypes, devs[0].MediaTypes) || got[1].Image != nil || got[1].Inserted {
+		t.Fatalf("taken %+v, %v", got, err)
+	}
+	if _, err := s.TakeMediaRead(ctx, read); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("taken twice: %v", err)
+	}
+	if _, err := s.TakeMediaRead(ctx, "not-a-uuid"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("bad ID: %v", err)
+	}
+	if err := s.SaveMediaRead(ctx, uuid.NewString(), uuid.NewString(), devs); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("missing node: %v", err)
+	}
+
+	stale, fresh := uuid.NewString(), uuid.NewString()
+	if err := s.SaveMediaRead(ctx, stale, n.UUID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool().Exec(ctx, `UPDATE node_vmedia_reads SET created_at = now() - interval '1 hour'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveMediaRead(ctx, fresh, n.UUID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TakeMediaRead(ctx, stale); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("stale read kept: %v", err)
+	}
+	if err := s.DeleteNode(ctx, n.UUID); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM node_vmedia_reads`).Scan(&left); err != nil || left != 0 {
+		t.Errorf("%d reads left after the node's deletion, %v", left, err)
+	}
+}

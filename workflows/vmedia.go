@@ -11,8 +11,10 @@ import (
 
 // VirtualMedia attaches, detaches or reads a node's virtual media on the
 // node lock, as Ironic's conductor does (attach_virtual_media,
-// detach_virtual_media, get_virtual_media). A read returns the devices, or
-// fails (the API answers with the failure). An attach or a detach clears
+// detach_virtual_media, get_virtual_media). A read records the devices
+// for the API under its read ID (what it returns is empty: the devices'
+// image URLs stay out of history; a read without an ID, from an older API,
+// returns them), or fails (the API answers with the failure). An attach or a detach clears
 // last_error first and records a failure as last_error and an error event
 // in the node's history, the run itself succeeding: Ironic's API has
 // answered 204 by then, and its conductor records the error the same way.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/ferric-project/ferric/activities"
@@ -80,12 +81,24 @@ func TestVirtualMediaFake(t *testing.T) {
 		t.Errorf("last_error = %q, want cleared", *le)
 	}
 
-	devs := runVMedia(t, e, contract.VirtualMediaInput{NodeUUID: n.UUID, Action: contract.VMediaGet})
-	raw, _ := json.Marshal(devs)
-	if wantGet := `[{"media_types":["CD","DVD"],"inserted":true,"image":"https://example.com/other.iso"},` +
+	// A read with an ID (the API's) records the devices for the API to
+	// take and returns none through history; one without (an older API's)
+	// returns them.
+	wantGet := `[{"media_types":["CD","DVD"],"inserted":true,"image":"https://example.com/other.iso"},` +
 		`{"media_types":["Floppy"],"inserted":true,"image":"http://example.com/a.img"},` +
-		`{"media_types":["USBStick"],"inserted":false,"image":null}]`; string(raw) != wantGet {
-		t.Errorf("get = %s\nwant %s", raw, wantGet)
+		`{"media_types":["USBStick"],"inserted":false,"image":null}]`
+	read := uuid.NewString()
+	if devs := runVMedia(t, e, contract.VirtualMediaInput{NodeUUID: n.UUID, Action: contract.VMediaGet,
+		OperationID: read}); len(devs) != 0 {
+		t.Errorf("a read with an ID returned %+v through workflow history", devs)
+	}
+	taken, err := e.st.TakeMediaRead(ctx, read)
+	if raw, _ := json.Marshal(taken); err != nil || string(raw) != wantGet {
+		t.Errorf("recorded read = %s, %v\nwant %s", raw, err, wantGet)
+	}
+	devs := runVMedia(t, e, contract.VirtualMediaInput{NodeUUID: n.UUID, Action: contract.VMediaGet})
+	if raw, _ := json.Marshal(devs); string(raw) != wantGet {
+		t.Errorf("get without a read ID = %s\nwant %s", raw, wantGet)
 	}
 
 	runVMedia(t, e, contract.VirtualMediaInput{NodeUUID: n.UUID, Action: contract.VMediaDetach,
@@ -104,7 +117,7 @@ func TestVirtualMediaFake(t *testing.T) {
 			calls = append(calls, c.Arg)
 		}
 	}
-	wantCalls := []string{"attach cdrom", "attach floppy", "attach cdrom", "get", "detach [cdrom disk]", "detach all"}
+	wantCalls := []string{"attach cdrom", "attach floppy", "attach cdrom", "get", "get", "detach [cdrom disk]", "detach all"}
 	if !slices.Equal(calls, wantCalls) {
 		t.Errorf("fake calls %q, want %q", calls, wantCalls)
 	}

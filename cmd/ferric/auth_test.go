@@ -25,7 +25,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/converter"
 	"golang.org/x/crypto/bcrypt"
-	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/ferric-project/ferric/agent/wire"
 	"github.com/ferric-project/ferric/api/auth"
@@ -163,8 +163,9 @@ func listNames(t *testing.T, c *gophercloud.ServiceClient) []string {
 	return names
 }
 
-// workflowRecord returns the history (as JSON) and memo of the node's last
-// workflow run.
+// workflowRecord returns the history (its protobuf encoding, where
+// payloads' data stands as it is: see historyHolds) and memo of the node's
+// last workflow run.
 func (s *stack) workflowRecord(t *testing.T, nodeUUID string) (string, map[string]string) {
 	t.Helper()
 	ctx := t.Context()
@@ -180,7 +181,7 @@ func (s *stack) workflowRecord(t *testing.T, nodeUUID string) (string, map[strin
 		}
 		h.Events = append(h.Events, ev)
 	}
-	raw, err := protojson.Marshal(&h)
+	raw, err := proto.Marshal(&h)
 	if err != nil {
 		t.Fatal(err)
 	}

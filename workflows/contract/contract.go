@@ -305,7 +305,8 @@ const (
 // VirtualMediaInput starts virtual-media. An attach's image URL and
 // download source are in the operation record OperationID (the URL is user
 // data: it stays out of workflow history); its device type is also
-// DeviceTypes' one member, for messages.
+// DeviceTypes' one member, for messages. A read's OperationID is the ID its
+// devices are recorded under for the API (store's node_vmedia_reads).
 type VirtualMediaInput struct {
 	NodeUUID    string             `json:"node_uuid"`
 	Action      VirtualMediaAction `json:"action"`
