@@ -575,6 +575,18 @@ func nodeAllocationMissing(ident string) *apiError {
 	return notFound("Allocation for node %s was not found", ident)
 }
 
+// nodeAllocation reads the allocation of the node nodeUUID, which the
+// request names ident.
+func (s *Server) nodeAllocation(ctx context.Context, nodeUUID, ident string) (store.Allocation, error) {
+	a, err := s.Store.AllocationOfNode(ctx, nodeUUID)
+	if errors.Is(err, store.ErrNotFound) {
+		return a, nodeAllocationMissing(ident)
+	} else if err != nil {
+		return a, fmt.Errorf("read allocation of node %s: %w", nodeUUID, err)
+	}
+	return a, nil
+}
+
 // getNodeAllocation answers GET /v1/nodes/{ident}/allocation.
 func (s *Server) getNodeAllocation(c *fiber.Ctx) error {
 	ident := param(c, "ident")
@@ -593,11 +605,9 @@ func (s *Server) getNodeAllocation(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	a, err := s.Store.AllocationOfNode(c.UserContext(), n.UUID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nodeAllocationMissing(ident)
-	} else if err != nil {
-		return fmt.Errorf("read allocation of node %s: %w", n.UUID, err)
+	a, err := s.nodeAllocation(c.UserContext(), n.UUID, ident)
+	if err != nil {
+		return err
 	}
 	return sendObject(s, c, fiber.StatusOK, allocationRes, &a, allocationRes.plan(v, fields))
 }
@@ -609,11 +619,9 @@ func (s *Server) deleteNodeAllocation(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.Store.AllocationOfNode(c.UserContext(), n.UUID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nodeAllocationMissing(ident)
-	} else if err != nil {
-		return fmt.Errorf("read allocation of node %s: %w", n.UUID, err)
+	a, err := s.nodeAllocation(c.UserContext(), n.UUID, ident)
+	if err != nil {
+		return err
 	}
 	if err := s.authorizeNodeAllocation(c, &a); err != nil {
 		return err

@@ -276,21 +276,7 @@ func patchOps(body []byte) []auth.PatchOp {
 // check_port_policy_and_retrieve (a port the caller may not see is not
 // found, then the route's rule).
 func (s *Server) authorizePort(c *fiber.Ctx, p *store.Port, ident string) error {
-	st := restricted(c)
-	if st == nil {
-		return nil
-	}
-	t, err := s.portTarget(c, p.NodeUUID)
-	if err != nil {
-		return err
-	}
-	if !s.Policy.Allowed(auth.NodeGet, st.creds, t) {
-		return portNotFound(ident)
-	}
-	if st.access.kind == accessPort && !s.Policy.Allowed(st.access.rule, st.creds, t) {
-		return forbidden(st.access.rule)
-	}
-	return nil
+	return s.authorizeOnNode(c, p.NodeUUID, accessPort, portNotFound(ident))
 }
 
 // authorizePortCreate is createPort's hook: baremetal:port:create against
@@ -300,14 +286,7 @@ func (s *Server) authorizePortCreate(c *fiber.Ctx, nodeUUID string) error {
 	if st == nil {
 		return nil
 	}
-	t, err := s.portTarget(c, nodeUUID)
-	if err != nil {
-		return err
-	}
-	if !s.Policy.Allowed(auth.PortCreate, st.creds, t) {
-		return forbidden(auth.PortCreate)
-	}
-	return nil
+	return s.allowedOnNode(c, st, auth.PortCreate, nodeUUID)
 }
 
 // authorizeObject is the hook of the loaders of a node's port groups and
@@ -315,6 +294,14 @@ func (s *Server) authorizePortCreate(c *fiber.Ctx, nodeUUID string) error {
 // check_volume_policy_and_retrieve): an object whose node the caller may not
 // see is notFound; then the route's rule against the node.
 func (s *Server) authorizeObject(c *fiber.Ctx, nodeUUID string, notFound *apiError) error {
+	return s.authorizeOnNode(c, nodeUUID, accessObject, notFound)
+}
+
+// authorizeOnNode is the hook of the loaders of a node's objects (ports,
+// port groups, volume objects): an object whose node (nodeUUID) the caller
+// may not see is notFound; then, on routes of kind, the route's rule
+// against the node.
+func (s *Server) authorizeOnNode(c *fiber.Ctx, nodeUUID string, kind accessKind, notFound *apiError) error {
 	st := restricted(c)
 	if st == nil {
 		return nil
@@ -323,10 +310,16 @@ func (s *Server) authorizeObject(c *fiber.Ctx, nodeUUID string, notFound *apiErr
 	if err != nil {
 		return err
 	}
-	if !s.Policy.Allowed(auth.NodeGet, st.creds, t) {
+	return s.authorizeSeen(st, t, auth.NodeGet, kind, notFound)
+}
+
+// authorizeSeen checks an object of target t: one the caller may not see
+// (get) is notFound; then, on routes of kind, the route's rule against t.
+func (s *Server) authorizeSeen(st *authState, t auth.Target, get auth.Rule, kind accessKind, notFound *apiError) error {
+	if !s.Policy.Allowed(get, st.creds, t) {
 		return notFound
 	}
-	if st.access.kind == accessObject && !s.Policy.Allowed(st.access.rule, st.creds, t) {
+	if st.access.kind == kind && !s.Policy.Allowed(st.access.rule, st.creds, t) {
 		return forbidden(st.access.rule)
 	}
 	return nil
@@ -340,12 +333,18 @@ func (s *Server) authorizeObjectCreate(c *fiber.Ctx, nodeUUID string) error {
 	if st == nil || st.access.kind != accessObjectCreate {
 		return nil
 	}
+	return s.allowedOnNode(c, st, st.access.rule, nodeUUID)
+}
+
+// allowedOnNode checks rule against the node nodeUUID (a node that is gone
+// has no owner or lessee).
+func (s *Server) allowedOnNode(c *fiber.Ctx, st *authState, rule auth.Rule, nodeUUID string) error {
 	t, err := s.portTarget(c, nodeUUID)
 	if err != nil {
 		return err
 	}
-	if !s.Policy.Allowed(st.access.rule, st.creds, t) {
-		return forbidden(st.access.rule)
+	if !s.Policy.Allowed(rule, st.creds, t) {
+		return forbidden(rule)
 	}
 	return nil
 }
@@ -478,14 +477,7 @@ func (s *Server) authorizeAllocation(c *fiber.Ctx, a *store.Allocation, ident st
 	if st == nil {
 		return nil
 	}
-	t := allocationTarget(a)
-	if !s.Policy.Allowed(auth.AllocationGet, st.creds, t) {
-		return allocationNotFound(ident)
-	}
-	if st.access.kind == accessAllocation && !s.Policy.Allowed(st.access.rule, st.creds, t) {
-		return forbidden(st.access.rule)
-	}
-	return nil
+	return s.authorizeSeen(st, allocationTarget(a), auth.AllocationGet, accessAllocation, allocationNotFound(ident))
 }
 
 // authorizeNodeAllocation checks the route's rule against the owner of a

@@ -312,18 +312,7 @@ func maskRaw(b []byte, raw []byte, i int, instance bool) ([]byte, int, bool) {
 	if i >= len(raw) || raw[i] != '{' {
 		return b, i, false
 	}
-	b = append(b, '{')
-	i = skipSpace(raw, i+1)
-	first := true
-	for i < len(raw) && raw[i] != '}' {
-		if !first {
-			if raw[i] != ',' {
-				return b, i, false
-			}
-			b = append(b, ',')
-			i = skipSpace(raw, i+1)
-		}
-		first = false
+	return copyContainer(b, raw, i, '}', func(b []byte, i int) ([]byte, int, bool) {
 		kEnd, ok := skipValue(raw, i)
 		if !ok || raw[i] != '"' {
 			return b, i, false
@@ -348,34 +337,22 @@ func maskRaw(b []byte, raw []byte, i int, instance bool) ([]byte, int, bool) {
 		switch {
 		case i < len(raw) && raw[i] == '{' && !whenSet:
 			// Objects are descended whatever their key, as oslo does.
-			b, i, ok = maskRaw(b, raw, i, false)
-			if !ok {
-				return b, i, false
-			}
+			return maskRaw(b, raw, i, false)
 		case i < len(raw) && raw[i] == '[' && !whenSet && !isSecretKey(key):
-			b, i, ok = maskArray(b, raw, i)
-			if !ok {
-				return b, i, false
-			}
-		default:
-			vEnd, ok := skipValue(raw, i)
-			if !ok {
-				return b, i, false
-			}
-			val := raw[i:vEnd]
-			if (isSecretKey(key) && val[0] != '{') || (whenSet && rawTruthy(val)) {
-				b = append(b, `"******"`...)
-			} else {
-				b = append(b, val...)
-			}
-			i = vEnd
+			return maskArray(b, raw, i)
 		}
-		i = skipSpace(raw, i)
-	}
-	if i >= len(raw) {
-		return b, i, false
-	}
-	return append(b, '}'), i + 1, true
+		vEnd, ok := skipValue(raw, i)
+		if !ok {
+			return b, i, false
+		}
+		val := raw[i:vEnd]
+		if (isSecretKey(key) && val[0] != '{') || (whenSet && rawTruthy(val)) {
+			b = append(b, `"******"`...)
+		} else {
+			b = append(b, val...)
+		}
+		return b, vEnd, true
+	})
 }
 
 // maskArray copies the array at raw[i:] to b, masking the objects in it
@@ -383,10 +360,32 @@ func maskRaw(b []byte, raw []byte, i int, instance bool) ([]byte, int, bool) {
 // are. oslo's mask_dict_password leaves lists alone, so Ironic shows
 // {"bmcs": [{"password": "x"}]} in clear; ferric does not.
 func maskArray(b []byte, raw []byte, i int) ([]byte, int, bool) {
-	b = append(b, '[')
+	return copyContainer(b, raw, i, ']', func(b []byte, i int) ([]byte, int, bool) {
+		switch {
+		case i < len(raw) && raw[i] == '{':
+			return maskRaw(b, raw, i, false)
+		case i < len(raw) && raw[i] == '[':
+			return maskArray(b, raw, i)
+		}
+		end, ok := skipValue(raw, i)
+		if !ok {
+			return b, i, false
+		}
+		return append(b, raw[i:end]...), end, true
+	})
+}
+
+// copyContainer copies the object or array whose opening bracket is
+// raw[i] (and whose closing one is end) to b, with its commas: each of its
+// members or elements is copied by elem, which returns the index after it.
+// It returns the index after the container, and false when raw is not
+// valid there.
+func copyContainer(b []byte, raw []byte, i int, end byte,
+	elem func(b []byte, i int) ([]byte, int, bool)) ([]byte, int, bool) {
+	b = append(b, raw[i])
 	i = skipSpace(raw, i+1)
 	first := true
-	for i < len(raw) && raw[i] != ']' {
+	for i < len(raw) && raw[i] != end {
 		if !first {
 			if raw[i] != ',' {
 				return b, i, false
@@ -395,20 +394,8 @@ func maskArray(b []byte, raw []byte, i int) ([]byte, int, bool) {
 			i = skipSpace(raw, i+1)
 		}
 		first = false
-		ok := false
-		switch {
-		case i < len(raw) && raw[i] == '{':
-			b, i, ok = maskRaw(b, raw, i, false)
-		case i < len(raw) && raw[i] == '[':
-			b, i, ok = maskArray(b, raw, i)
-		default:
-			var end int
-			if end, ok = skipValue(raw, i); ok {
-				b = append(b, raw[i:end]...)
-				i = end
-			}
-		}
-		if !ok {
+		var ok bool
+		if b, i, ok = elem(b, i); !ok {
 			return b, i, false
 		}
 		i = skipSpace(raw, i)
@@ -416,7 +403,7 @@ func maskArray(b []byte, raw []byte, i int) ([]byte, int, bool) {
 	if i >= len(raw) {
 		return b, i, false
 	}
-	return append(b, ']'), i + 1, true
+	return append(b, end), i + 1, true
 }
 
 // rawTruthy is Python's truth value of a raw JSON scalar or container.

@@ -35,6 +35,17 @@ func (s *Server) nodeVendor(n *store.Node) (drivers.Vendor, error) {
 	}
 }
 
+// loadNodeVendor reads the node the path names (if the caller may see it)
+// and its vendor interface.
+func (s *Server) loadNodeVendor(c *fiber.Ctx) (store.Node, drivers.Vendor, error) {
+	n, err := s.loadNode(c, param(c, "ident"))
+	if err != nil {
+		return n, nil, err
+	}
+	vd, err := s.nodeVendor(&n)
+	return n, vd, err
+}
+
 // appendVendorMethods renders methods sorted by name, in Ironic's shape.
 func appendVendorMethods(b []byte, methods map[string]drivers.VendorMethod) []byte {
 	names := make([]string, 0, len(methods))
@@ -70,11 +81,7 @@ func appendVendorMethods(b []byte, methods map[string]drivers.VendorMethod) []by
 
 // nodeVendorMethods answers GET /v1/nodes/{ident}/vendor_passthru/methods.
 func (s *Server) nodeVendorMethods(c *fiber.Ctx) error {
-	n, err := s.loadNode(c, param(c, "ident"))
-	if err != nil {
-		return err
-	}
-	vd, err := s.nodeVendor(&n)
+	_, vd, err := s.loadNodeVendor(c)
 	if err != nil {
 		return err
 	}
@@ -108,11 +115,7 @@ func (s *Server) nodeVendorPassthru(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.loadNode(c, param(c, "ident"))
-	if err != nil {
-		return err
-	}
-	vd, err := s.nodeVendor(&n)
+	n, vd, err := s.loadNodeVendor(c)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -238,10 +239,40 @@ type portLike struct {
 }
 
 func (p portLike) internalInfo() json.RawMessage {
+	info, _ := p.fields()
+	return *info
+}
+
+// fields are p's internal_info and extra.
+func (p portLike) fields() (internalInfo, extra *json.RawMessage) {
 	if p.port != nil {
-		return p.port.InternalInfo
+		return &p.port.InternalInfo, &p.port.Extra
 	}
-	return p.group.InternalInfo
+	return &p.group.InternalInfo, &p.group.Extra
+}
+
+// update writes p.
+func (p portLike) update(ctx context.Context, q store.Queries) error {
+	var err error
+	if p.port != nil {
+		_, err = q.UpdatePort(ctx, *p.port)
+	} else {
+		_, err = q.UpdatePortgroup(ctx, *p.group)
+	}
+	return err
+}
+
+// detach is VIFPortIDMixin.vif_detach on p if vif is attached to it: p
+// forgets vif, and its extra's vif_port_id. It reports whether vif was on
+// p.
+func (p portLike) detach(ctx context.Context, q store.Queries, vif string) (bool, error) {
+	info, extra := p.fields()
+	if tenantVIF(*info) != vif {
+		return false, nil
+	}
+	*info = setTenantVIF(*info, "")
+	*extra = withoutKey(*extra, "vif_port_id")
+	return true, p.update(ctx, q)
 }
 
 // alreadyAttached is Ironic's VifAlreadyAttached.
@@ -359,14 +390,9 @@ func attachFlat(c *fiber.Ctx, q store.Queries, n *store.Node, a vifAttach) error
 			best = p
 		}
 	}
-	if best.port != nil {
-		best.port.InternalInfo = setTenantVIF(best.port.InternalInfo, a.id)
-		_, err = q.UpdatePort(ctx, *best.port)
-	} else {
-		best.group.InternalInfo = setTenantVIF(best.group.InternalInfo, a.id)
-		_, err = q.UpdatePortgroup(ctx, *best.group)
-	}
-	return err
+	info, _ := best.fields()
+	*info = setTenantVIF(*info, a.id)
+	return best.update(ctx, q)
 }
 
 // detachVIF answers DELETE /v1/nodes/{ident}/vifs/{vif} (204).
@@ -390,10 +416,7 @@ func detachFlat(c *fiber.Ctx, q store.Queries, n *store.Node, vif string) error 
 		return err
 	}
 	for i := range groups {
-		if g := &groups[i]; tenantVIF(g.InternalInfo) == vif {
-			g.InternalInfo = setTenantVIF(g.InternalInfo, "")
-			g.Extra = withoutKey(g.Extra, "vif_port_id")
-			_, err := q.UpdatePortgroup(ctx, *g)
+		if held, err := (portLike{group: &groups[i]}).detach(ctx, q, vif); held {
 			return err
 		}
 	}
@@ -402,10 +425,7 @@ func detachFlat(c *fiber.Ctx, q store.Queries, n *store.Node, vif string) error 
 		return err
 	}
 	for i := range ports {
-		if p := &ports[i]; tenantVIF(p.InternalInfo) == vif {
-			p.InternalInfo = setTenantVIF(p.InternalInfo, "")
-			p.Extra = withoutKey(p.Extra, "vif_port_id")
-			_, err := q.UpdatePort(ctx, *p)
+		if held, err := (portLike{port: &ports[i]}).detach(ctx, q, vif); held {
 			return err
 		}
 	}
