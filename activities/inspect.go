@@ -177,9 +177,10 @@ func splitDocument(doc json.RawMessage) (documentParts, error) {
 // ProcessInspectionData runs the inspection hooks (inventory.RunHooks:
 // Ironic's ramdisk-error, validate-interfaces, ports, architecture) on the
 // data a ramdisk posted to POST /v1/continue_inspection, and stores the
-// inventory and the processed plugin_data as the node's inventory; the
-// posted data is then dropped. A hook failure is InvalidInventory with
-// Ironic's message.
+// inventory and the processed plugin_data as the node's inventory
+// (ApplyInspection drops the posted data once it has applied it). Running
+// it again on the same posted data stores the same result. A hook failure
+// is InvalidInventory with Ironic's message.
 func (a *Activities) ProcessInspectionData(ctx context.Context, uuid string) error {
 	st, err := a.inspectStore()
 	if err != nil {
@@ -202,12 +203,12 @@ func (a *Activities) ProcessInspectionData(ctx context.Context, uuid string) err
 	// Inspection rules (API 1.96) run in ApplyInspection, once the hooks'
 	// changes (properties, ports) are on the node, as in Ironic's
 	// continue_inspection.
+	// The posted data stays until ApplyInspection has applied what this
+	// stores: an attempt retried after a crash (its completion lost) finds
+	// it again and stores the same result.
 	if err := st.SetInventory(ctx, store.Inventory{NodeUUID: uuid, Inventory: d.Inventory, PluginData: p.PluginData,
 		Source: "agent"}); err != nil {
 		return classify(fmt.Errorf("store inventory of node %s: %w", uuid, err))
-	}
-	if err := st.DeleteInspectionData(ctx, uuid); err != nil {
-		return classify(err)
 	}
 	return nil
 }
@@ -335,8 +336,12 @@ func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInpu
 		if out, err = a.hookPorts(ctx, st, in.UUID, hooked, policy, out); err != nil {
 			return out, err
 		}
-		out.RulesApplied, err = a.applyInspectionRules(ctx, in.UUID)
-		return out, err
+		if out.RulesApplied, err = a.applyInspectionRules(ctx, in.UUID); err != nil {
+			return out, err
+		}
+		// Applied: the posted data is done with (left by a crash before
+		// this, the node's next inspection's data replaces it).
+		return out, classify(st.DeleteInspectionData(ctx, in.UUID))
 	}
 	// Ports.
 	existing, err := st.ListPorts(ctx, store.ListPorts{NodeUUID: in.UUID})

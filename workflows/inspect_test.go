@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferric-project/ferric/activities"
 	"github.com/ferric-project/ferric/agent/wire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
@@ -396,4 +397,50 @@ func deref(s *string) string {
 		return "<nil>"
 	}
 	return *s
+}
+
+// TestInspectionDataRetried: processing posted inspection data and applying
+// it are each safe to run again, as Temporal retries an activity whose
+// completion a crash lost: the data stays until it is applied, and the
+// second run of either finds what it needs and changes nothing more.
+func TestInspectionDataRetried(t *testing.T) {
+	t.Parallel()
+	env := newEnv(t, nil)
+	ctx := context.Background()
+	n := createNode(t, env.st, nodeSpec{state: node.InspectWait})
+	if err := env.st.SubmitInspectionData(ctx, n.UUID, []byte(agentCallbackInventory),
+		[]byte(agentCallbackPluginData)); err != nil {
+		t.Fatal(err)
+	}
+	acts := &activities.Activities{Nodes: env.st, Inspection: env.st, InspectAddPorts: "pxe"}
+	var stored []string
+	for attempt := range 2 {
+		if err := acts.ProcessInspectionData(ctx, n.UUID); err != nil {
+			t.Fatalf("process, attempt %d: %v", attempt+1, err)
+		}
+		inv, err := env.st.NodeInventory(ctx, n.UUID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, string(inv.Inventory)+string(inv.PluginData))
+	}
+	if stored[0] != stored[1] {
+		t.Errorf("a second processing stored something else:\n%s\n%s", stored[0], stored[1])
+	}
+	for attempt := range 2 {
+		applied, err := acts.ApplyInspection(ctx, activities.ApplyInspectionInput{UUID: n.UUID, Hooks: true})
+		if err != nil {
+			t.Fatalf("apply, attempt %d: %v", attempt+1, err)
+		}
+		if attempt == 1 && len(applied.PortsCreated) != 0 {
+			t.Errorf("a second apply created ports %v", applied.PortsCreated)
+		}
+	}
+	if _, err := env.st.InspectionData(ctx, n.UUID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("posted data left after it was applied: %v", err)
+	}
+	ports, err := env.st.ListPorts(ctx, store.ListPorts{NodeUUID: n.UUID})
+	if err != nil || len(ports) != 1 || ports[0].Address != "52:54:00:12:34:56" {
+		t.Errorf("ports %+v, %v; want the PXE NIC's once", ports, err)
+	}
 }
