@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ferric-project/ferric/inspection/rules"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/store/storetest"
 )
@@ -155,5 +156,44 @@ func TestBootConfigsDiscovery(t *testing.T) {
 		if err != nil || ok != tc.ramdisk {
 			t.Errorf("bootUnknown=%v %s: ramdisk %v (%v), want %v", tc.unknown, tc.mac, ok, err, tc.ramdisk)
 		}
+	}
+}
+
+// TestParseInspectionRulesFlags: the built-in inspection rules and the mask
+// are read when the command line is, for the roles that run a worker: a
+// mask ferric does not know, a missing file or one that does not parse is
+// an error before anything starts; an API process does not read them.
+func TestParseInspectionRulesFlags(t *testing.T) {
+	t.Parallel()
+	db := func(k string) string { return map[string]string{"FERRIC_DATABASE_URL": "postgres://x"}[k] }
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(good, []byte("- actions: [{op: add-trait, args: [CUSTOM_X]}]\n  priority: 5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("- {actions: [{op: nope, args: {}}]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parse("worker", []string{"-inspection-built-in-rules", good, "-inspection-rules-mask", "sensitive"}, db, io.Discard)
+	if err != nil || len(c.inspRules.BuiltIn) != 1 || c.inspRules.BuiltIn[0].Priority != 5 || c.inspRules.Mask != rules.MaskSensitive {
+		t.Fatalf("worker: %+v, %v", c.inspRules, err)
+	}
+	if c, err := parse("all", nil, db, io.Discard); err != nil || c.inspRules.Mask != rules.MaskAlways || c.inspRules.BuiltIn != nil {
+		t.Errorf("defaults: %+v, %v", c.inspRules, err)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-inspection-rules-mask", "sometimes"}, `inspection rules mask "sometimes"`},
+		{[]string{"-inspection-built-in-rules", filepath.Join(dir, "missing.yaml")}, "no such file"},
+		{[]string{"-inspection-built-in-rules", bad}, "Unsupported action 'nope'."},
+	} {
+		if _, err := parse("worker", tt.args, db, io.Discard); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("worker %q: %v, want %q", tt.args, err, tt.want)
+		}
+	}
+	if _, err := parse("api", []string{"-inspection-built-in-rules", bad}, db, io.Discard); err != nil {
+		t.Errorf("api with a worker's rules file: %v", err)
 	}
 }

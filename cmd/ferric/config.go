@@ -81,12 +81,18 @@ type config struct {
 	// uses instead of a new one.
 	hardware *fake.Hardware
 	// inspRulesFile and inspRulesMask: the built-in inspection rules and
-	// the secrets mask (loaded by inspectionRules).
+	// the secrets mask, as given; inspRules: what they say (loaded by
+	// parse for the roles that run a worker).
 	inspRulesFile, inspRulesMask string
+	inspRules                    rules.Config
 }
 
+// runsWorker reports whether a role runs the worker (the manager).
+func runsWorker(role string) bool { return role == "worker" || role == "all" || role == "dev" }
+
 // inspectionRules reads the built-in inspection rules file and the mask
-// setting; a file that does not parse stops the worker at startup.
+// setting: a mask it does not know, or a file that cannot be read or does
+// not parse, is an error of the command line.
 func (c *config) inspectionRules() (rules.Config, error) {
 	mask, err := rules.ParseMask(c.inspRulesMask)
 	if err != nil {
@@ -230,6 +236,12 @@ func parse(role string, args []string, getenv func(string) string, stderr io.Wri
 	}
 	if err := c.auth.check(role, c.apiAddr); err != nil {
 		return config{}, err
+	}
+	if runsWorker(role) {
+		var err error
+		if c.inspRules, err = c.inspectionRules(); err != nil {
+			return config{}, err
+		}
 	}
 	return c, nil
 }

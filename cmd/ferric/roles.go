@@ -142,7 +142,7 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger) (*store.Store,
 
 // serve runs the roles' long-lived parts until ctx is done.
 func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) error {
-	runWorker := cfg.role == "worker" || cfg.role == "all" || cfg.role == "dev"
+	runWorker := runsWorker(cfg.role)
 	runAPI := cfg.role == "api" || cfg.role == "all" || cfg.role == "dev"
 	runBoot := cfg.role == "boot" || cfg.role == "all" || cfg.role == "dev"
 
@@ -249,11 +249,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, st *store.Store) e
 		g.Go(func() error { <-ctx.Done(); return srv.Close() })
 	}
 	if runWorker {
-		inspRules, err := cfg.inspectionRules()
-		if err != nil {
-			return err
-		}
-		acts := &activities.Activities{InspectionRules: inspRules, Conductor: identity, Drivers: reg, Nodes: st, Agents: st, Operations: st, Allocations: st, PollInterval: cfg.pollInterval,
+		acts := &activities.Activities{InspectionRules: cfg.inspRules, Conductor: identity, Drivers: reg, Nodes: st, Agents: st, Operations: st, Allocations: st, PollInterval: cfg.pollInterval,
 			ReconcileIdle: cfg.reconcileIdle, Inspection: st, InspectAddPorts: cfg.addPorts,
 			CallbackTimeout: cfg.callbackWait, Results: st, DriverCalls: m, Media: st}
 		ps := &activities.PowerSync{Drivers: reg, Nodes: st, Concurrency: cfg.syncConc,
