@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +54,38 @@ func TestBeginWaitsForFirstStateChange(t *testing.T) {
 	resp, body := e2.do(t, "PUT", u, `{"target":"provide"}`, map[string]string{"X-OpenStack-Ironic-API-Version": "latest"})
 	if resp.StatusCode != 400 || !strings.Contains(body, "can not be performed") {
 		t.Errorf("stale begin: %d %s; want 400 with the workflow's reason", resp.StatusCode, body)
+	}
+}
+
+// TestBeginRequestEnded: a request that ends (its client gone) while the
+// API waits for the workflow to begin records no "Waiting for a conductor"
+// event: nothing says that no worker took the operation.
+func TestBeginRequestEnded(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.srv.BeginWait = 10 * time.Millisecond
+	seedNode(func(n *store.Node) { n.ProvisionState = node.Manageable })(e)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.wf.result = func(string, any) (any, error) {
+		cancel()
+		return nil, context.Canceled
+	}
+	n, err := e.st.Node(ctx, sampleUUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := contract.ProvisionInput{NodeUUID: n.UUID, Verb: node.VerbProvide, From: node.Manageable}
+	if err := e.srv.begin(ctx, &n, contract.ProvideName, in); !errors.Is(err, context.Canceled) {
+		t.Errorf("begin = %v, want the request's end", err)
+	}
+	events, err := e.st.NodeEvents(context.Background(), sampleUUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events {
+		if strings.Contains(ev.Event, "Waiting for a conductor") {
+			t.Errorf("event %q recorded for a request that ended", ev.Event)
+		}
 	}
 }

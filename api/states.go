@@ -146,6 +146,10 @@ func (s *Server) beginWithin(ctx context.Context, lockWait time.Duration, n *sto
 		return badRequest("%s", appErr.Message())
 	case errors.As(err, &appErr) && appErr.Type() == contract.ErrTypeNotFound:
 		return nodeNotFound(n.UUID)
+	case ctx.Err() != nil:
+		// The request ended (the client went away): nothing is known of
+		// the workflow's progress, and nothing is recorded.
+		return ctx.Err()
 	case !errors.As(err, &ended) && appErr == nil:
 		// Not ended within the wait (the poll's own deadline may answer
 		// before gctx's): no worker has taken it yet.
