@@ -184,10 +184,12 @@ func TestBaremetal510(t *testing.T) {
 	// The runbook's hold step: ferric holds the node in clean hold until
 	// unhold; Ironic 29 with fake-hardware skips the step. Both end in
 	// manageable.
+	held := false
 	for i := 0; i < 90; i++ {
 		var st map[string]any
 		c.json(&st, "node", "show", cleaned, "-f", "json", "-c", "provision_state")
 		if st["provision_state"] == "clean hold" {
+			held = true
 			c.must("node", "unhold", cleaned)
 		}
 		if st["provision_state"] == "manageable" {
@@ -199,6 +201,9 @@ func TestBaremetal510(t *testing.T) {
 	c.json(&after, "node", "show", cleaned, "-f", "json", "-c", "provision_state", "-c", "last_error")
 	if after["provision_state"] != "manageable" || after["last_error"] != nil {
 		t.Fatalf("after cleaning with the runbook: %v", after)
+	}
+	if !held && os.Getenv("FERRIC_CLI29_ENDPOINT") == "" {
+		t.Error("ferric never held the node in clean hold for the runbook's hold step")
 	}
 	// 1.85 unhold of a node that holds nothing: Ironic's 400.
 	out, ok := c.run("node", "unhold", cleaned)
