@@ -18,13 +18,9 @@ import (
 // are filled and ports created for its NICs. Failures end in inspect
 // failed with the cause in last_error; abort from inspect wait too.
 func Inspect(ctx workflow.Context, in contract.ProvisionInput) error {
-	o, ctx, err := start(ctx, in, contract.InspectName)
+	o, ctx, err := startIn(ctx, in, contract.InspectName, node.Inspecting, node.Manageable,
+		func(t *activities.TransitionInput) { t.InspectionStarted = true })
 	if err != nil {
-		return err
-	}
-	if err := o.enter(ctx, node.Inspecting, node.Manageable, func(t *activities.TransitionInput) {
-		t.InspectionStarted = true
-	}); err != nil {
 		return err
 	}
 	o.step = "inspect hardware"

@@ -42,6 +42,20 @@ type op struct {
 	service bool
 }
 
+// startIn is start, then the run's first state change: the node enters
+// state with target (edit, when not nil, adds to the transition).
+func startIn(ctx workflow.Context, in contract.ProvisionInput, name string, state, target node.ProvisionState,
+	edit func(*activities.TransitionInput)) (*op, workflow.Context, error) {
+	o, ctx, err := start(ctx, in, name)
+	if err != nil {
+		return nil, ctx, err
+	}
+	if err := o.enter(ctx, state, target, edit); err != nil {
+		return nil, ctx, err
+	}
+	return o, ctx, nil
+}
+
 // start sets up the query handler and activity options, loads the node's
 // workflow-visible facts and checks that verb is allowed from in.From.
 func start(ctx workflow.Context, in contract.ProvisionInput, name string) (*op, workflow.Context, error) {
@@ -306,19 +320,22 @@ func Manage(ctx workflow.Context, in contract.ProvisionInput) error {
 
 // Provide runs automated cleaning and makes a manageable node available.
 func Provide(ctx workflow.Context, in contract.ProvisionInput) error {
-	o, ctx, err := start(ctx, in, contract.ProvideName)
+	o, ctx, err := startIn(ctx, in, contract.ProvideName, node.Cleaning, node.Available, nil)
 	if err != nil {
 		return err
 	}
-	if err := o.enter(ctx, node.Cleaning, node.Available, nil); err != nil {
-		return err
-	}
+	return o.cleanToAvailable(ctx)
+}
+
+// cleanToAvailable runs automated cleaning and ends the run in available,
+// or in clean failed. A retired node ends in manageable: Ironic's retired
+// node leaves cleaning to manageable, never to available (where it could be
+// allocated and deployed again).
+func (o *op) cleanToAvailable(ctx workflow.Context) error {
 	if err := o.clean(ctx); err != nil {
 		return o.fail(ctx, node.CleanFail, err)
 	}
 	if o.info.Retired {
-		// Ironic: a retired node leaves cleaning to manageable, never to
-		// available (where it could be allocated and deployed again).
 		return o.succeed(ctx, node.Manageable, nil)
 	}
 	return o.succeed(ctx, node.Available, nil)
@@ -326,11 +343,8 @@ func Provide(ctx workflow.Context, in contract.ProvisionInput) error {
 
 // Clean runs manual cleaning: manageable -> cleaning -> manageable.
 func Clean(ctx workflow.Context, in contract.ProvisionInput) error {
-	o, ctx, err := start(ctx, in, contract.CleanName)
+	o, ctx, err := startIn(ctx, in, contract.CleanName, node.Cleaning, node.Manageable, nil)
 	if err != nil {
-		return err
-	}
-	if err := o.enter(ctx, node.Cleaning, node.Manageable, nil); err != nil {
 		return err
 	}
 	if o.takes(ctx, versionSteps) {
@@ -377,11 +391,8 @@ func (o *op) clean(ctx workflow.Context) error {
 // Deploy puts an image on an available node (or redeploys it, for rebuild):
 // deploying -> (wait call-back) -> active.
 func Deploy(ctx workflow.Context, in contract.ProvisionInput) error {
-	o, ctx, err := start(ctx, in, contract.DeployName)
+	o, ctx, err := startIn(ctx, in, contract.DeployName, node.Deploying, node.Active, nil)
 	if err != nil {
-		return err
-	}
-	if err := o.enter(ctx, node.Deploying, node.Active, nil); err != nil {
 		return err
 	}
 	if o.takes(ctx, versionSteps) {
@@ -410,11 +421,8 @@ func Deploy(ctx workflow.Context, in contract.ProvisionInput) error {
 // Undeploy tears an instance down and cleans the node:
 // deleting -> cleaning -> available.
 func Undeploy(ctx workflow.Context, in contract.ProvisionInput) error {
-	o, ctx, err := start(ctx, in, contract.UndeployName)
+	o, ctx, err := startIn(ctx, in, contract.UndeployName, node.Deleting, node.Available, nil)
 	if err != nil {
-		return err
-	}
-	if err := o.enter(ctx, node.Deleting, node.Available, nil); err != nil {
 		return err
 	}
 	o.step = "tear down"
@@ -439,13 +447,5 @@ func Undeploy(ctx workflow.Context, in contract.ProvisionInput) error {
 	}); err != nil {
 		return err
 	}
-	if err := o.clean(ctx); err != nil {
-		return o.fail(ctx, node.CleanFail, err)
-	}
-	if o.info.Retired {
-		// Ironic: a retired node leaves cleaning to manageable, never to
-		// available (where it could be allocated and deployed again).
-		return o.succeed(ctx, node.Manageable, nil)
-	}
-	return o.succeed(ctx, node.Available, nil)
+	return o.cleanToAvailable(ctx)
 }

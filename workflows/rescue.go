@@ -17,11 +17,8 @@ import (
 // Ironic's last_error, and the power state is forgotten (as Ironic wipes
 // it: it is likely invalid).
 func Adopt(ctx workflow.Context, in contract.ProvisionInput) error {
-	o, ctx, err := start(ctx, in, contract.AdoptName)
+	o, ctx, err := startIn(ctx, in, contract.AdoptName, node.Adopting, node.Active, nil)
 	if err != nil {
-		return err
-	}
-	if err := o.enter(ctx, node.Adopting, node.Active, nil); err != nil {
 		return err
 	}
 	o.step = "take over"
@@ -40,11 +37,8 @@ func Adopt(ctx workflow.Context, in contract.ProvisionInput) error {
 // the API (it never travels through Temporal); a failure removes it, as
 // Ironic does, and ends in rescue failed.
 func Rescue(ctx workflow.Context, in contract.ProvisionInput) error {
-	o, ctx, err := start(ctx, in, contract.RescueName)
+	o, ctx, err := startIn(ctx, in, contract.RescueName, node.Rescuing, node.Rescue, nil)
 	if err != nil {
-		return err
-	}
-	if err := o.enter(ctx, node.Rescuing, node.Rescue, nil); err != nil {
 		return err
 	}
 	o.step = "rescue"
@@ -65,11 +59,8 @@ func Rescue(ctx workflow.Context, in contract.ProvisionInput) error {
 // rescue|rescue failed|unrescue failed -> unrescuing -> active, or
 // unrescue failed.
 func Unrescue(ctx workflow.Context, in contract.ProvisionInput) error {
-	o, ctx, err := start(ctx, in, contract.UnrescueName)
+	o, ctx, err := startIn(ctx, in, contract.UnrescueName, node.Unrescuing, node.Active, nil)
 	if err != nil {
-		return err
-	}
-	if err := o.enter(ctx, node.Unrescuing, node.Active, nil); err != nil {
 		return err
 	}
 	o.step = "unrescue"
