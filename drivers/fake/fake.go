@@ -246,12 +246,8 @@ func (h *Hardware) node(n drivers.Node) (*Node, error) {
 // records the call.
 func (n *Node) do(ctx context.Context, op, arg string, extra time.Duration) error {
 	if d := n.cfg.Delay + extra; d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := drivers.Sleep(ctx, d); err != nil {
+			return err
 		}
 	}
 	n.h.mu.Lock()

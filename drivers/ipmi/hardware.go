@@ -335,14 +335,7 @@ func (h *Hardware) pace(ctx context.Context, b *bmcConn) error {
 	if wait <= 0 {
 		return nil
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return drivers.Sleep(ctx, wait)
 }
 
 // sessionKey identifies what a session was opened with.

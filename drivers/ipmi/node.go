@@ -312,12 +312,8 @@ func (n *Node) waitPower(ctx context.Context, want drivers.PowerState, timeout t
 			return fmt.Errorf("ipmi %s: %w: node did not reach %q within %s (still %q)",
 				n.info.HostPort(), drivers.ErrFailed, want, timeout, st)
 		}
-		t := time.NewTimer(n.h.cfg.PollInterval)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("ipmi %s: waiting for %q: %w", n.info.HostPort(), want, ctx.Err())
-		case <-t.C:
+		if err := drivers.Sleep(ctx, n.h.cfg.PollInterval); err != nil {
+			return fmt.Errorf("ipmi %s: waiting for %q: %w", n.info.HostPort(), want, err)
 		}
 	}
 }

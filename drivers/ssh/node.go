@@ -162,7 +162,7 @@ func (n *Node) SoftPowerOff(ctx context.Context, timeout time.Duration) error {
 		defer cancel()
 	}
 	for {
-		if err := sleep(wait, n.h.cfg.PollInterval); err != nil {
+		if err := drivers.Sleep(wait, n.h.cfg.PollInterval); err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("ssh %s: waiting for %q to shut down: %w", n.cfg.target(), n.cfg.vmName, ctx.Err())
 			}

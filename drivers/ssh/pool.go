@@ -297,7 +297,7 @@ func (h *Hardware) run(ctx context.Context, nc *nodeConfig, cmd string) (string,
 				// loop iteration after the close; it answers "connect
 				// failed"). Wait and retry on the same connection.
 				busy++
-				if err := sleep(ctx, time.Duration(busy)*5*time.Millisecond); err != nil {
+				if err := drivers.Sleep(ctx, time.Duration(busy)*5*time.Millisecond); err != nil {
 					return "", fmt.Errorf("ssh %s: %q: %w", nc.target(), cmd, err)
 				}
 				continue
@@ -426,17 +426,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // capBuffer keeps the first max bytes written to it and drops the rest.
