@@ -81,62 +81,48 @@ func optTextField[T any](name string, p func(x *T) **string) ruleField[T] {
 		}}
 }
 
+// ruleFieldsOf are the fields of T named in names as inspection rules
+// read and set them: their places and types are the store's (store.Field),
+// by type: a string or boolean, a string that may be None, a JSON object.
+// A named field of another type, or that T lacks, is left out (the tests
+// check that none is).
+func ruleFieldsOf[T any](all []store.Field[T], names []string) []ruleField[T] {
+	var out []ruleField[T]
+	for _, f := range all {
+		if !slices.Contains(names, f.Name) {
+			continue
+		}
+		ptr := f.Ptr
+		switch ptr(new(T)).(type) {
+		case *string:
+			out = append(out, valField(f.Name, func(x *T) *string { return ptr(x).(*string) }))
+		case *bool:
+			out = append(out, valField(f.Name, func(x *T) *bool { return ptr(x).(*bool) }))
+		case **string:
+			out = append(out, optTextField(f.Name, func(x *T) **string { return ptr(x).(**string) }))
+		case *[]byte:
+			out = append(out, objField(f.Name, func(x *T) *json.RawMessage { return (*json.RawMessage)(ptr(x).(*[]byte)) }))
+		}
+	}
+	return out
+}
+
 // ruleNodeFields are the node fields inspection rules can read and set:
 // the ones an operator sets through the API (the state, lock and
 // timestamp fields are the workflows').
 func ruleNodeFields() []ruleField[store.Node] {
-	type n = store.Node
-	iface := func(kind string, p func(i *store.Interfaces) *string) ruleField[n] {
-		return valField(kind+"_interface", func(x *n) *string { return p(&x.Interfaces) })
-	}
-	return []ruleField[n]{
-		optTextField("name", func(x *n) **string { return &x.Name }),
-		valField("driver", func(x *n) *string { return &x.Driver }),
-		objField("driver_info", func(x *n) *json.RawMessage { return &x.DriverInfo }),
-		objField("properties", func(x *n) *json.RawMessage { return &x.Properties }),
-		objField("instance_info", func(x *n) *json.RawMessage { return &x.InstanceInfo }),
-		objField("extra", func(x *n) *json.RawMessage { return &x.Extra }),
-		optTextField("resource_class", func(x *n) **string { return &x.ResourceClass }),
-		optTextField("description", func(x *n) **string { return &x.Description }),
-		optTextField("owner", func(x *n) **string { return &x.Owner }),
-		optTextField("lessee", func(x *n) **string { return &x.Lessee }),
-		valField("conductor_group", func(x *n) *string { return &x.ConductorGroup }),
-		optTextField("shard", func(x *n) **string { return &x.Shard }),
-		optTextField("chassis_uuid", func(x *n) **string { return &x.ChassisUUID }),
-		valField("protected", func(x *n) *bool { return &x.Protected }),
-		optTextField("protected_reason", func(x *n) **string { return &x.ProtectedReason }),
-		valField("retired", func(x *n) *bool { return &x.Retired }),
-		optTextField("retired_reason", func(x *n) **string { return &x.RetiredReason }),
-		valField("disable_power_off", func(x *n) *bool { return &x.DisablePowerOff }),
-		iface("bios", func(i *store.Interfaces) *string { return &i.Bios }),
-		iface("boot", func(i *store.Interfaces) *string { return &i.Boot }),
-		iface("console", func(i *store.Interfaces) *string { return &i.Console }),
-		iface("deploy", func(i *store.Interfaces) *string { return &i.Deploy }),
-		iface("firmware", func(i *store.Interfaces) *string { return &i.Firmware }),
-		iface("inspect", func(i *store.Interfaces) *string { return &i.Inspect }),
-		iface("management", func(i *store.Interfaces) *string { return &i.Management }),
-		iface("network", func(i *store.Interfaces) *string { return &i.Network }),
-		iface("power", func(i *store.Interfaces) *string { return &i.Power }),
-		iface("raid", func(i *store.Interfaces) *string { return &i.RAID }),
-		iface("rescue", func(i *store.Interfaces) *string { return &i.Rescue }),
-		iface("storage", func(i *store.Interfaces) *string { return &i.Storage }),
-		iface("vendor", func(i *store.Interfaces) *string { return &i.Vendor }),
-	}
+	return ruleFieldsOf(store.NodeFields(), []string{"name", "driver", "driver_info", "properties", "instance_info",
+		"extra", "resource_class", "description", "owner", "lessee", "conductor_group", "shard", "chassis_uuid",
+		"protected", "protected_reason", "retired", "retired_reason", "disable_power_off", "bios_interface",
+		"boot_interface", "console_interface", "deploy_interface", "firmware_interface", "inspect_interface",
+		"management_interface", "network_interface", "power_interface", "raid_interface", "rescue_interface",
+		"storage_interface", "vendor_interface"})
 }
 
 // rulePortFields are the port fields inspection rules can read and set.
 func rulePortFields() []ruleField[store.Port] {
-	type p = store.Port
-	return []ruleField[p]{
-		valField("address", func(x *p) *string { return &x.Address }),
-		optTextField("name", func(x *p) **string { return &x.Name }),
-		objField("extra", func(x *p) *json.RawMessage { return &x.Extra }),
-		objField("local_link_connection", func(x *p) *json.RawMessage { return &x.LocalLinkConnection }),
-		objField("internal_info", func(x *p) *json.RawMessage { return &x.InternalInfo }),
-		optTextField("physical_network", func(x *p) **string { return &x.PhysicalNetwork }),
-		valField("pxe_enabled", func(x *p) *bool { return &x.PXEEnabled }),
-		valField("is_smartnic", func(x *p) *bool { return &x.IsSmartNIC }),
-	}
+	return ruleFieldsOf(store.PortFields(), []string{"address", "name", "extra", "local_link_connection",
+		"internal_info", "physical_network", "pxe_enabled", "is_smartnic"})
 }
 
 // applyInspectionRules runs the stored inspection rules of phase main and
