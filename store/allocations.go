@@ -120,10 +120,7 @@ func normalizeCandidates(a *Allocation) error {
 // Allocation returns the allocation whose UUID is ident when ident parses
 // as a UUID, else the one named ident. ErrNotFound when there is none.
 func (q Queries) Allocation(ctx context.Context, ident string) (Allocation, error) {
-	if id, err := uuid.Parse(ident); err == nil {
-		return allocationTable.get(ctx, q.db, ident, `a.uuid = $1::uuid`, id.String())
-	}
-	return allocationTable.get(ctx, q.db, ident, `a.name = $1::text`, ident)
+	return allocationTable.byIdent(ctx, q.db, ident)
 }
 
 // ListAllocations returns the allocations l selects, ordered by
@@ -134,12 +131,8 @@ func (q Queries) Allocation(ctx context.Context, ident string) (Allocation, erro
 func (q Queries) ListAllocations(ctx context.Context, l ListAllocations) ([]Allocation, error) {
 	return allocationTable.list(ctx, q.db, listPage{l.SortKey, l.SortDesc, l.MarkerID, l.Limit},
 		func(b *queryBuilder) bool {
-			if l.NodeUUID != "" {
-				id, err := uuid.Parse(l.NodeUUID)
-				if err != nil {
-					return false
-				}
-				b.cond("n.uuid = %s::uuid", id.String())
+			if l.NodeUUID != "" && !b.uuidCond("n.uuid", l.NodeUUID) {
+				return false
 			}
 			for _, f := range []struct {
 				col string
@@ -353,10 +346,7 @@ type ReleaseCheck func(n *Node, a *Allocation) error
 //
 // Errors: ErrNotFound when there is no such allocation; check's error.
 func (s *Store) DeleteAllocation(ctx context.Context, ident string, check ReleaseCheck) error {
-	where, arg := `a.name = $1::text`, ident
-	if id, err := uuid.Parse(ident); err == nil {
-		where, arg = `a.uuid = $1::uuid`, id.String()
-	}
+	where, arg := identWhere("a", ident)
 	for attempt := 0; ; attempt++ {
 		var moved bool
 		err := s.InTx(ctx, func(q Queries) error {

@@ -99,23 +99,19 @@ func (q Queries) ApplyBIOSChange(ctx context.Context, nodeUUID string, c drivers
 	if err != nil {
 		return fmt.Errorf("BIOS settings of node %q: %w", nodeUUID, ErrNotFound)
 	}
-	var found bool
+	what := "BIOS settings of node " + nodeUUID
 	if c.Reset {
-		err = q.db.QueryRow(ctx, `WITH n AS (SELECT id FROM nodes WHERE uuid = $1::uuid),
+		return q.writeNodeRows(ctx, what, `WITH n AS (SELECT id FROM nodes WHERE uuid = $1::uuid),
 			del AS (DELETE FROM bios_settings b USING n WHERE b.node_id = n.id)
-			SELECT EXISTS (SELECT 1 FROM n)`, id.String()).Scan(&found)
-	} else {
-		given := c.Settings
-		if given == nil {
-			given = []drivers.BIOSSetting{}
-		}
-		raw, merr := json.Marshal(given)
-		if merr != nil {
-			return fmt.Errorf("BIOS settings of node %s: %w", nodeUUID, merr)
-		}
-		// The delete and the upsert touch disjoint rows (names not given,
-		// names given): one statement, one snapshot.
-		err = q.db.QueryRow(ctx, `WITH n AS (SELECT id FROM nodes WHERE uuid = $1::uuid),
+			SELECT EXISTS (SELECT 1 FROM n)`, id.String())
+	}
+	raw, err := jsonList(c.Settings)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	// The delete and the upsert touch disjoint rows (names not given,
+	// names given): one statement, one snapshot.
+	return q.writeNodeRows(ctx, what, `WITH n AS (SELECT id FROM nodes WHERE uuid = $1::uuid),
 			g AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(name text, value text, attribute_type text,
 				allowable_values jsonb, lower_bound bigint, upper_bound bigint, min_length bigint, max_length bigint,
 				read_only boolean, reset_required boolean, "unique" boolean)),
@@ -132,15 +128,7 @@ func (q Queries) ApplyBIOSChange(ctx context.Context, nodeUUID string, c drivers
 					read_only = EXCLUDED.read_only, reset_required = EXCLUDED.reset_required,
 					is_unique = EXCLUDED.is_unique, updated_at = now()
 				WHERE b.value IS DISTINCT FROM EXCLUDED.value)
-			SELECT EXISTS (SELECT 1 FROM n)`, id.String(), string(raw)).Scan(&found)
-	}
-	if err != nil {
-		return fmt.Errorf("BIOS settings of node %s: %w", nodeUUID, translate(err, ErrNotFound))
-	}
-	if !found {
-		return fmt.Errorf("BIOS settings of node %s: %w", nodeUUID, ErrNotFound)
-	}
-	return nil
+			SELECT EXISTS (SELECT 1 FROM n)`, id.String(), raw)
 }
 
 // SetRAIDInfo records the RAID configuration a RAID step left on a node:

@@ -83,6 +83,13 @@ func jsonCol[T any](name string, p func(*T) *json.RawMessage) column[T] {
 		dst: func(t *T) any { return (*[]byte)(p(t)) }, arg: func(t *T) any { return jsonObject(*p(t)) }}
 }
 
+// jsonArrayCol is a json array column (a list of steps, conditions or
+// actions, kept as the client sent it): an absent value is written as [].
+func jsonArrayCol[T any](name string, p func(*T) *json.RawMessage) column[T] {
+	return column[T]{name: name, typ: "json", write: always,
+		dst: func(t *T) any { return (*[]byte)(p(t)) }, arg: func(t *T) any { return jsonArray(*p(t)) }}
+}
+
 // textsCol is a text[] column: nil is written as an empty array.
 func textsCol[T any](name string, p func(*T) *[]string) column[T] {
 	return column[T]{name: name, typ: "text[]", write: always,
@@ -371,6 +378,28 @@ func (tb *table[T]) byUUID(ctx context.Context, db DBTX, ident string) (T, error
 		return zero, fmt.Errorf("get %s %q: %w", tb.what, ident, ErrNotFound)
 	}
 	return tb.get(ctx, db, ident, tb.alias+`.uuid = $1::uuid`, id.String())
+}
+
+// byName reads the row named name. ErrNotFound when there is none.
+func (tb *table[T]) byName(ctx context.Context, db DBTX, name string) (T, error) {
+	return tb.get(ctx, db, name, tb.alias+`.name = $1::text`, name)
+}
+
+// byIdent reads the row whose UUID is ident when ident parses as a UUID,
+// else the one named ident. ErrNotFound when there is none.
+func (tb *table[T]) byIdent(ctx context.Context, db DBTX, ident string) (T, error) {
+	where, arg := identWhere(tb.alias, ident)
+	return tb.get(ctx, db, ident, where, arg)
+}
+
+// identWhere returns the condition on $1, and its argument, that selects
+// the row of the table read over alias whose UUID is ident when ident
+// parses as a UUID, else the one named ident.
+func identWhere(alias, ident string) (string, any) {
+	if id, err := uuid.Parse(ident); err == nil {
+		return alias + `.uuid = $1::uuid`, id.String()
+	}
+	return alias + `.name = $1::text`, ident
 }
 
 // listPage is what a list method pages by.

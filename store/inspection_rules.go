@@ -30,11 +30,6 @@ type InspectionRule struct {
 // is a sort key, as Ironic's.
 func inspectionRuleColumns() []column[InspectionRule] {
 	type ir = InspectionRule
-	list := func(name string, p func(*ir) *json.RawMessage) column[ir] {
-		return column[ir]{name: name, typ: "json", write: always,
-			dst: func(r *ir) any { return (*[]byte)(p(r)) },
-			arg: func(r *ir) any { return jsonArray(*p(r)) }}
-	}
 	return []column[ir]{
 		idCol(func(r *ir) *int64 { return &r.ID }),
 		uuidCol("r", func(r *ir) *string { return &r.UUID }),
@@ -43,8 +38,8 @@ func inspectionRuleColumns() []column[InspectionRule] {
 		boolCol("sensitive", func(r *ir) *bool { return &r.Sensitive }).sorted(),
 		optTextCol("phase", func(r *ir) **string { return &r.Phase }).sorted(),
 		optTextCol("scope", func(r *ir) **string { return &r.Scope }).sorted(),
-		list("conditions", func(r *ir) *json.RawMessage { return &r.Conditions }),
-		list("actions", func(r *ir) *json.RawMessage { return &r.Actions }),
+		jsonArrayCol("conditions", func(r *ir) *json.RawMessage { return &r.Conditions }),
+		jsonArrayCol("actions", func(r *ir) *json.RawMessage { return &r.Actions }),
 		createdCol(func(r *ir) *time.Time { return &r.CreatedAt }).sorted(),
 		optTimeCol("updated_at", func(r *ir) **time.Time { return &r.UpdatedAt }).insertOnly().sorted(),
 	}

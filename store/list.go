@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/google/uuid"
 )
 
 // sortColumn is a whitelisted sort key: the SQL column it orders by and
@@ -88,6 +90,26 @@ func (b *queryBuilder) cond(format string, vals ...any) {
 		ph[i] = b.arg(v)
 	}
 	b.where = append(b.where, fmt.Sprintf(format, ph...))
+}
+
+// uuidCond adds the condition "expr = s" for the UUID s and reports
+// whether s is one: when it is not, no row can match and the caller's
+// filter returns false.
+func (b *queryBuilder) uuidCond(expr, s string) bool {
+	id, err := uuid.Parse(s)
+	if err != nil {
+		return false
+	}
+	b.cond(expr+" = %s::uuid", id.String())
+	return true
+}
+
+// projectCond keeps the rows of the nodes (aliased n) that project owns or
+// leases, when project is not empty.
+func (b *queryBuilder) projectCond(project string) {
+	if project != "" {
+		b.cond("(n.owner = %[1]s::text OR n.lessee = %[1]s::text)", project)
+	}
 }
 
 // whereClause returns " WHERE a AND b" or "".

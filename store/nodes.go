@@ -224,11 +224,7 @@ func (q Queries) prepareWrite(n *Node) error {
 // Node returns the node whose UUID is ident when ident parses as a UUID, else
 // the node named ident. ErrNotFound when there is none.
 func (q Queries) Node(ctx context.Context, ident string) (Node, error) {
-	where, arg := `n.name = $1::text`, ident
-	if id, err := uuid.Parse(ident); err == nil {
-		where, arg = `n.uuid = $1::uuid`, id.String()
-	}
-	n, err := nodeTable.get(ctx, q.db, ident, where, arg)
+	n, err := nodeTable.byIdent(ctx, q.db, ident)
 	if err != nil {
 		return Node{}, err
 	}
@@ -261,9 +257,7 @@ func (q Queries) ListNodes(ctx context.Context, l ListNodes) ([]Node, error) {
 				b.where = append(b.where, "n.instance_uuid IS NULL")
 			}
 		}
-		if l.Project != "" {
-			b.cond("(n.owner = %[1]s::text OR n.lessee = %[1]s::text)", l.Project)
-		}
+		b.projectCond(l.Project)
 		if l.Retired != nil {
 			b.cond("n.retired = %s::boolean", *l.Retired)
 		}
@@ -286,12 +280,8 @@ func (q Queries) ListNodes(ctx context.Context, l ListNodes) ([]Node, error) {
 		if l.Conductors != nil {
 			b.cond("n.conductor = ANY(%s::text[])", l.Conductors)
 		}
-		if l.ChassisUUID != "" {
-			id, err := uuid.Parse(l.ChassisUUID)
-			if err != nil {
-				return false // no chassis has that UUID, so no node is in it
-			}
-			b.cond("c.uuid = %s::uuid", id.String())
+		if l.ChassisUUID != "" && !b.uuidCond("c.uuid", l.ChassisUUID) {
+			return false // no chassis has that UUID, so no node is in it
 		}
 		return true
 	}, q.open)

@@ -67,10 +67,7 @@ func (q Queries) CreatePortgroup(ctx context.Context, g Portgroup) (Portgroup, e
 // Portgroup returns the port group whose UUID is ident when ident parses as
 // a UUID, else the one named ident. ErrNotFound when there is none.
 func (q Queries) Portgroup(ctx context.Context, ident string) (Portgroup, error) {
-	if id, err := uuid.Parse(ident); err == nil {
-		return portgroupTable.get(ctx, q.db, ident, `g.uuid = $1::uuid`, id.String())
-	}
-	return portgroupTable.get(ctx, q.db, ident, `g.name = $1::text`, ident)
+	return portgroupTable.byIdent(ctx, q.db, ident)
 }
 
 // PortgroupSortKeys returns the sort keys ListPortgroups accepts.
@@ -84,19 +81,13 @@ func PortgroupSortKeys() []string { return slices.Clone(portgroupTable.sortKeys)
 func (q Queries) ListPortgroups(ctx context.Context, l ListPortgroups) ([]Portgroup, error) {
 	return portgroupTable.list(ctx, q.db, listPage{l.SortKey, l.SortDesc, l.MarkerID, l.Limit},
 		func(b *queryBuilder) bool {
-			if l.NodeUUID != "" {
-				id, err := uuid.Parse(l.NodeUUID)
-				if err != nil {
-					return false
-				}
-				b.cond("n.uuid = %s::uuid", id.String())
+			if l.NodeUUID != "" && !b.uuidCond("n.uuid", l.NodeUUID) {
+				return false
 			}
 			if l.Address != "" {
 				b.cond("g.address = %s::text", normalizeMAC(l.Address))
 			}
-			if l.Project != "" {
-				b.cond("(n.owner = %[1]s::text OR n.lessee = %[1]s::text)", l.Project)
-			}
+			b.projectCond(l.Project)
 			return true
 		}, nil)
 }

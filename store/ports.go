@@ -97,7 +97,7 @@ func (q Queries) PortByAddress(ctx context.Context, mac string) (Port, error) {
 // PortByName returns the port with that name. ErrNotFound when there is
 // none.
 func (q Queries) PortByName(ctx context.Context, name string) (Port, error) {
-	return portTable.get(ctx, q.db, name, `p.name = $1::text`, name)
+	return portTable.byName(ctx, q.db, name)
 }
 
 // PortSortKeys returns the sort keys ListPorts accepts (ListPorts.SortKey).
@@ -110,26 +110,16 @@ func PortSortKeys() []string { return slices.Clone(portTable.sortKeys) }
 // ErrNotFound when l.MarkerID names no port.
 func (q Queries) ListPorts(ctx context.Context, l ListPorts) ([]Port, error) {
 	return portTable.list(ctx, q.db, listPage{l.SortKey, l.SortDesc, l.MarkerID, l.Limit}, func(b *queryBuilder) bool {
-		if l.NodeUUID != "" {
-			id, err := uuid.Parse(l.NodeUUID)
-			if err != nil {
-				return false // no node has that UUID, so it has no ports
-			}
-			b.cond("n.uuid = %s::uuid", id.String())
+		if l.NodeUUID != "" && !b.uuidCond("n.uuid", l.NodeUUID) {
+			return false // no node has that UUID, so it has no ports
 		}
 		if l.Address != "" {
 			b.cond("p.address = %s::text", normalizeMAC(l.Address))
 		}
-		if l.PortgroupUUID != "" {
-			id, err := uuid.Parse(l.PortgroupUUID)
-			if err != nil {
-				return false
-			}
-			b.cond("pg.uuid = %s::uuid", id.String())
+		if l.PortgroupUUID != "" && !b.uuidCond("pg.uuid", l.PortgroupUUID) {
+			return false
 		}
-		if l.Project != "" {
-			b.cond("(n.owner = %[1]s::text OR n.lessee = %[1]s::text)", l.Project)
-		}
+		b.projectCond(l.Project)
 		return true
 	}, nil)
 }

@@ -98,17 +98,10 @@ func (q Queries) ApplyPowerSync(ctx context.Context, u PowerSyncUpdate) (applied
 	if u.SetMaintenance && u.ClearMaintenance {
 		return false, fmt.Errorf("power sync of node %s: set and clear maintenance: %w", u.UUID, ErrInvalidArgument)
 	}
-	var power string
-	if u.PowerState != nil {
-		power = string(*u.PowerState)
-	}
+	power, setPower := optString(u.PowerState)
 	failures := 0
 	if u.Failures != nil {
 		failures = *u.Failures
-	}
-	severity := SeverityInfo
-	if u.Error {
-		severity = SeverityError
 	}
 	var n int
 	err = q.db.QueryRow(ctx, `WITH upd AS (
@@ -133,8 +126,8 @@ func (q Queries) ApplyPowerSync(ctx context.Context, u PowerSyncUpdate) (applied
 		SELECT gen_random_uuid(), upd.id, $12::text, $13::text, $14::text FROM upd WHERE $14::text <> ''
 	)
 	SELECT count(*) FROM upd`,
-		id.String(), u.Version, u.PowerState != nil, power, u.Failures != nil, failures, PowerSyncFailuresKey,
-		u.SetMaintenance, u.ClearMaintenance, u.Fault, u.Reason, severity, u.EventType, u.Event).Scan(&n)
+		id.String(), u.Version, setPower, power, u.Failures != nil, failures, PowerSyncFailuresKey,
+		u.SetMaintenance, u.ClearMaintenance, u.Fault, u.Reason, severity(u.Error), u.EventType, u.Event).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("power sync of node %s: %w", u.UUID, translate(err, ErrNotFound))
 	}

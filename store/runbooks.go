@@ -33,9 +33,7 @@ func runbookColumns() []column[Runbook] {
 		uuidCol("r", func(r *rb) *string { return &r.UUID }),
 		textCol("name", func(r *rb) *string { return &r.Name }).sorted(),
 		jsonCol("extra", func(r *rb) *json.RawMessage { return &r.Extra }),
-		{name: "steps", typ: "json", write: always,
-			dst: func(r *rb) any { return (*[]byte)(&r.Steps) },
-			arg: func(r *rb) any { return jsonArray(r.Steps) }},
+		jsonArrayCol("steps", func(r *rb) *json.RawMessage { return &r.Steps }),
 		boolCol("disable_ramdisk", func(r *rb) *bool { return &r.DisableRamdisk }),
 		boolCol("public", func(r *rb) *bool { return &r.Public }).sorted(),
 		optTextCol("owner", func(r *rb) **string { return &r.Owner }).sorted(),
@@ -62,7 +60,7 @@ func (q Queries) Runbook(ctx context.Context, uuid string) (Runbook, error) {
 // RunbookByName returns the runbook with that name. ErrNotFound when there
 // is none.
 func (q Queries) RunbookByName(ctx context.Context, name string) (Runbook, error) {
-	return runbookTable.get(ctx, q.db, name, `r.name = $1::text`, name)
+	return runbookTable.byName(ctx, q.db, name)
 }
 
 // RunbookSortKeys returns the sort keys ListRunbooks accepts.

@@ -30,9 +30,7 @@ func templateColumns() []column[DeployTemplate] {
 		uuidCol("t", func(t *dt) *string { return &t.UUID }),
 		textCol("name", func(t *dt) *string { return &t.Name }).sorted(),
 		jsonCol("extra", func(t *dt) *json.RawMessage { return &t.Extra }),
-		{name: "steps", typ: "json", write: always,
-			dst: func(t *dt) any { return (*[]byte)(&t.Steps) },
-			arg: func(t *dt) any { return jsonArray(t.Steps) }},
+		jsonArrayCol("steps", func(t *dt) *json.RawMessage { return &t.Steps }),
 		createdCol(func(t *dt) *time.Time { return &t.CreatedAt }).sorted(),
 		optTimeCol("updated_at", func(t *dt) **time.Time { return &t.UpdatedAt }).insertOnly().sorted(),
 	}
@@ -65,7 +63,7 @@ func (q Queries) DeployTemplate(ctx context.Context, uuid string) (DeployTemplat
 // DeployTemplateByName returns the deploy template with that name.
 // ErrNotFound when there is none.
 func (q Queries) DeployTemplateByName(ctx context.Context, name string) (DeployTemplate, error) {
-	return templateTable.get(ctx, q.db, name, `t.name = $1::text`, name)
+	return templateTable.byName(ctx, q.db, name)
 }
 
 // DeployTemplateSortKeys returns the sort keys ListDeployTemplates accepts.

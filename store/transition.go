@@ -95,24 +95,17 @@ func (q Queries) Transition(ctx context.Context, r TransitionRequest) (Node, err
 		from[i] = string(s)
 	}
 	lastErr, setLastErr := optString(r.LastError)
-	var power string
-	if r.PowerState != nil {
-		power = string(*r.PowerState)
-	}
+	power, setPower := optString(r.PowerState)
 	instanceUUID, setInstanceUUID := optString(r.InstanceUUID)
-	severity := SeverityInfo
-	if r.Error {
-		severity = SeverityError
-	}
 	var (
 		applied, seen bool
 		reqID         string
 	)
 	n, err := q.scanNode(q.db.QueryRow(ctx, transitionSQL,
 		id.String(), from, string(r.To), string(r.Target), r.RequestID,
-		setLastErr, lastErr, r.PowerState != nil, power, setInstanceUUID, instanceUUID,
+		setLastErr, lastErr, setPower, power, setInstanceUUID, instanceUUID,
 		optJSON(r.InstanceInfo), optJSON(r.DeployStep), optJSON(r.CleanStep), optJSON(r.DriverInternalInfo),
-		severity, r.Event, r.DropConfigDrives, r.InspectionStarted, r.InspectionFinished, r.User, r.Project, nonNil(r.RemoveInstanceKeys),
+		severity(r.Error), r.Event, r.DropConfigDrives, r.InspectionStarted, r.InspectionFinished, r.User, r.Project, nonNil(r.RemoveInstanceKeys),
 		r.Conductor, optJSON(r.ServiceStep),
 	), &applied, &seen, &reqID)
 	if err != nil {
@@ -134,12 +127,22 @@ func (q Queries) Transition(ctx context.Context, r TransitionRequest) (Node, err
 		r.UUID, r.To, n.ProvisionState, r.From, ErrInvalidState)
 }
 
-// optString returns the value of an optional string and whether it is set.
-func optString(p *string) (string, bool) {
+// optString returns the value of an optional string (or string-typed state)
+// and whether it is set.
+func optString[S ~string](p *S) (string, bool) {
 	if p == nil {
 		return "", false
 	}
-	return *p, true
+	return string(*p), true
+}
+
+// severity is the severity of a history event recorded as an error when
+// isError, else as information.
+func severity(isError bool) string {
+	if isError {
+		return SeverityError
+	}
+	return SeverityInfo
 }
 
 // optJSON returns nil (SQL NULL: leave the column alone) for an absent value,
@@ -160,18 +163,9 @@ func (q Queries) SetPower(ctx context.Context, u PowerUpdate) (Node, error) {
 	if err != nil {
 		return Node{}, fmt.Errorf("set power of node %q: %w", u.UUID, ErrNotFound)
 	}
-	var power, target string
-	if u.PowerState != nil {
-		power = string(*u.PowerState)
-	}
-	if u.Target != nil {
-		target = string(*u.Target)
-	}
+	power, setPower := optString(u.PowerState)
+	target, setTarget := optString(u.Target)
 	lastErr, setLastErr := optString(u.LastError)
-	severity := SeverityInfo
-	if u.Error {
-		severity = SeverityError
-	}
 	n, err := q.scanNode(q.db.QueryRow(ctx, `WITH upd AS (
 		UPDATE nodes n SET
 			power_state = CASE WHEN $2::boolean THEN NULLIF($3::text, '') ELSE n.power_state END,
@@ -187,8 +181,8 @@ func (q Queries) SetPower(ctx context.Context, u PowerUpdate) (Node, error) {
 		FROM upd WHERE $9::text <> ''
 	)
 	SELECT `+nodeSelect+` FROM upd n`+nodeJoins,
-		id.String(), u.PowerState != nil, power, u.Target != nil, target, setLastErr, lastErr,
-		severity, u.Event, u.User, u.Project))
+		id.String(), setPower, power, setTarget, target, setLastErr, lastErr,
+		severity(u.Error), u.Event, u.User, u.Project))
 	if err != nil {
 		return Node{}, fmt.Errorf("set power of node %s: %w", u.UUID, translate(err, ErrNotFound))
 	}

@@ -47,17 +47,14 @@ func (q Queries) SetAttachedMedia(ctx context.Context, nodeUUID string, media []
 	if err != nil {
 		return fmt.Errorf("record virtual media of node %q: %w", nodeUUID, ErrNotFound)
 	}
-	if media == nil {
-		media = []drivers.AttachedMedia{}
-	}
-	raw, err := json.Marshal(media)
+	what := "record virtual media of node " + nodeUUID
+	raw, err := jsonList(media)
 	if err != nil {
-		return fmt.Errorf("record virtual media of node %s: %w", nodeUUID, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	var found bool
 	// The delete and the upsert touch disjoint rows (devices not given,
 	// devices given): one statement, one snapshot.
-	err = q.db.QueryRow(ctx, `WITH n AS (SELECT id FROM nodes WHERE uuid = $1::uuid),
+	return q.writeNodeRows(ctx, what, `WITH n AS (SELECT id FROM nodes WHERE uuid = $1::uuid),
 		g AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(device_type text, image_url text,
 			image_download_source text)),
 		del AS (DELETE FROM node_virtual_media v USING n WHERE v.node_id = n.id
@@ -66,12 +63,28 @@ func (q Queries) SetAttachedMedia(ctx context.Context, nodeUUID string, media []
 			SELECT n.id, g.device_type, g.image_url, g.image_download_source FROM n, g
 			ON CONFLICT (node_id, device_type) DO UPDATE SET image_url = EXCLUDED.image_url,
 				image_download_source = EXCLUDED.image_download_source, created_at = now())
-		SELECT EXISTS (SELECT 1 FROM n)`, id.String(), string(raw)).Scan(&found)
-	if err != nil {
-		return fmt.Errorf("record virtual media of node %s: %w", nodeUUID, translate(err, ErrNotFound))
+		SELECT EXISTS (SELECT 1 FROM n)`, id.String(), raw)
+}
+
+// jsonList returns v as a JSON array argument, [] for nil.
+func jsonList[E any](v []E) (string, error) {
+	if v == nil {
+		v = []E{}
+	}
+	raw, err := json.Marshal(v)
+	return string(raw), err
+}
+
+// writeNodeRows runs sql, a statement that writes rows of one node and
+// returns whether that node exists; what names the write in errors.
+// ErrNotFound when the node does not exist.
+func (q Queries) writeNodeRows(ctx context.Context, what, sql string, args ...any) error {
+	var found bool
+	if err := q.db.QueryRow(ctx, sql, args...).Scan(&found); err != nil {
+		return fmt.Errorf("%s: %w", what, translate(err, ErrNotFound))
 	}
 	if !found {
-		return fmt.Errorf("record virtual media of node %s: %w", nodeUUID, ErrNotFound)
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
 	}
 	return nil
 }
@@ -92,27 +105,17 @@ func (q Queries) SaveMediaRead(ctx context.Context, readID, nodeUUID string, dev
 	if err != nil {
 		return fmt.Errorf("record virtual media read of node %q: %w", nodeUUID, ErrNotFound)
 	}
-	if devs == nil {
-		devs = []drivers.VirtualMedia{}
-	}
-	raw, err := json.Marshal(devs)
+	what := "record virtual media read of node " + nodeUUID
+	raw, err := jsonList(devs)
 	if err != nil {
-		return fmt.Errorf("record virtual media read of node %s: %w", nodeUUID, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	var found bool
-	err = q.db.QueryRow(ctx, `WITH n AS (SELECT id FROM nodes WHERE uuid = $2::uuid),
+	return q.writeNodeRows(ctx, what, `WITH n AS (SELECT id FROM nodes WHERE uuid = $2::uuid),
 		old AS (DELETE FROM node_vmedia_reads r USING n WHERE r.node_id = n.id
 			AND r.created_at < now() - $4::interval),
 		ins AS (INSERT INTO node_vmedia_reads (id, node_id, devices) SELECT $1::uuid, n.id, $3::jsonb FROM n
 			ON CONFLICT (id) DO UPDATE SET devices = EXCLUDED.devices)
-		SELECT EXISTS (SELECT 1 FROM n)`, id.String(), nodeID.String(), string(raw), staleMediaRead).Scan(&found)
-	if err != nil {
-		return fmt.Errorf("record virtual media read of node %s: %w", nodeUUID, translate(err, ErrNotFound))
-	}
-	if !found {
-		return fmt.Errorf("record virtual media read of node %s: %w", nodeUUID, ErrNotFound)
-	}
-	return nil
+		SELECT EXISTS (SELECT 1 FROM n)`, id.String(), nodeID.String(), raw, staleMediaRead)
 }
 
 // TakeMediaRead returns the devices a virtual media read recorded and

@@ -71,18 +71,8 @@ func normalizeNodeUUID(p *string) error {
 // l names them.
 func volumeFilter(l ListVolume) func(b *queryBuilder) bool {
 	return func(b *queryBuilder) bool {
-		if l.Project != "" {
-			b.cond("(n.owner = %[1]s::text OR n.lessee = %[1]s::text)", l.Project)
-		}
-		if l.NodeUUID == "" {
-			return true
-		}
-		id, err := uuid.Parse(l.NodeUUID)
-		if err != nil {
-			return false
-		}
-		b.cond("n.uuid = %s::uuid", id.String())
-		return true
+		b.projectCond(l.Project)
+		return l.NodeUUID == "" || b.uuidCond("n.uuid", l.NodeUUID)
 	}
 }
 
