@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -62,12 +63,7 @@ func NewUnmigrated(t testing.TB) *store.Store {
 	_, _ = rand.Read(b[:]) // never fails
 	schema := "test_" + hex.EncodeToString(b[:])
 
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", EnvURL, err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+	if err := execAlone(ctx, url, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatalf("create schema %s: %v", schema, err)
 	}
 	t.Cleanup(func() { dropSchema(t, url, schema) })
@@ -123,13 +119,19 @@ func dropSchema(t testing.TB, url, schema string) {
 	// t.Context is already cancelled when cleanups run.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if err := execAlone(ctx, url, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+		t.Errorf("drop schema %s: %v", schema, err)
+	}
+}
+
+// execAlone runs one statement on a connection of its own to the database
+// at url, outside any test's pool.
+func execAlone(ctx context.Context, url, sql string) error {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		t.Errorf("drop schema %s: %v", schema, err)
-		return
+		return fmt.Errorf("connect to %s: %w", EnvURL, err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-		t.Errorf("drop schema %s: %v", schema, err)
-	}
+	_, err = conn.Exec(ctx, sql)
+	return err
 }
