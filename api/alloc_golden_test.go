@@ -132,13 +132,7 @@ func TestGoldenAllocations(t *testing.T) {
 		allocWorld(e)
 		seedAllocations(e, captureBody(e.t, "alloc_backfill.txt"))
 	}
-	tests := []struct {
-		file   string
-		seed   func(*testEnv)
-		adjust func(*capture) // where ferric answers differently, on purpose
-		now    []string
-		check  func(t *testing.T, e *testEnv)
-	}{
+	runGoldens(t, []goldenCase{
 		// Version gating.
 		{file: "alloc_list_1_51.txt"},
 		{file: "alloc_create_1_51.txt"},
@@ -306,57 +300,7 @@ func TestGoldenAllocations(t *testing.T) {
 			check: wantVerb(allocN4, contract.UndeployName, node.VerbDeleted)},
 		{file: "verb_undeploy_retired.txt", seed: verbNode(allocN5, node.Active, func(n *store.Node) { n.Retired = true }),
 			check: wantVerb(allocN5, contract.UndeployName, node.VerbDeleted)},
-	}
-	shared := newEnv(t)
-	for _, tt := range tests {
-		t.Run(strings.TrimSuffix(tt.file, ".txt"), func(t *testing.T) {
-			start := time.Now()
-			c := loadCapture(t, tt.file)
-			if tt.adjust != nil {
-				tt.adjust(&c)
-			}
-			e := shared.reuse(t)
-			if tt.seed != nil {
-				tt.seed(e)
-			}
-			resp, body := e.do(t, c.method, c.path, c.reqBody, c.reqHeaders)
-			if resp.StatusCode != c.status {
-				t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, c.status, body)
-			}
-			if loc := c.headers.Get("Location"); loc != "" {
-				mine := resp.Header.Get("Location")
-				theirs := loc[strings.LastIndex(loc, "/")+1:]
-				ours := mine[strings.LastIndex(mine, "/")+1:]
-				body = strings.ReplaceAll(body, ours, theirs)
-				if got := strings.ReplaceAll(mine, ours, theirs); got != loc {
-					t.Errorf("Location = %q, want %q", mine, loc)
-				}
-			}
-			for _, h := range []string{hdrMinVersion, hdrMaxVersion, hdrVersion} {
-				if got, want := resp.Header.Get(h), c.headers.Get(h); got != want {
-					t.Errorf("header %s = %q, want %q", h, got, want)
-				}
-			}
-			switch {
-			case c.body == "":
-				if body != "" {
-					t.Errorf("body = %q, want empty", body)
-				}
-			case strings.HasPrefix(c.body, `{"error_message"`):
-				if want := alignGenerated(body, c.body); body != want {
-					t.Errorf("error body\n got %s\nwant %s", body, want)
-				}
-			default:
-				if got, want := canonical(t, alignNow(t, body, c.body, tt.now, start), nil),
-					canonical(t, c.body, nil); got != want {
-					t.Errorf("body\n got %s\nwant %s", got, want)
-				}
-			}
-			if tt.check != nil {
-				tt.check(t, e)
-			}
-		})
-	}
+	})
 }
 
 // verbNode seeds the captures' nodes with node id in state (changed by
@@ -394,7 +338,8 @@ func wantVerb(id, name string, verb node.Verb) func(t *testing.T, e *testEnv) {
 }
 
 // alignGenerated gives the capture's generated allocation UUID (in an
-// error about a backfill) the one ferric generated.
+// error about a backfill) the one ferric generated; runGolden applies it
+// to every error body (any other it leaves as it is).
 func alignGenerated(ours, theirs string) string {
 	const p = "Failed to process allocation "
 	i, j := strings.Index(ours, p), strings.Index(theirs, p)

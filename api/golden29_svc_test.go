@@ -15,17 +15,16 @@ import (
 // deployed (active), named svc-node.
 const svcNodeUUID = "5c0e51a5-0a1e-4b7e-9a5e-5e7c1ce5e001"
 
+// seedSvcNode seeds the svc_* captures' node (changed by mut).
 func seedSvcNode(mut func(*store.Node)) func(*testEnv) {
-	return func(e *testEnv) {
-		n := sampleNode()
+	return seedNode(func(n *store.Node) {
 		n.UUID, n.Name = svcNodeUUID, strp("svc-node")
 		n.ProvisionState, n.PowerState = node.Active, node.PowerOn
 		n.ServiceStep = json.RawMessage(`{}`)
 		if mut != nil {
-			mut(&n)
+			mut(n)
 		}
-		e.put(n)
-	}
+	})
 }
 
 // wantServiceSteps checks that service-node was started with an operation

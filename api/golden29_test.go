@@ -17,14 +17,12 @@ import (
 // runGolden29 replays Ironic 29 captures, each against a fresh server.
 func runGolden29(t *testing.T, tests []goldenCase) {
 	t.Helper()
-	shared := newEnv(t)
-	for _, tt := range tests {
-		if !strings.HasPrefix(tt.file, ironic29Prefix) {
-			tt.file = ironic29Prefix + tt.file
+	for i := range tests {
+		if !strings.HasPrefix(tests[i].file, ironic29Prefix) {
+			tests[i].file = ironic29Prefix + tests[i].file
 		}
-		t.Run(strings.TrimSuffix(strings.TrimPrefix(tt.file, ironic29Prefix), ".txt"),
-			func(t *testing.T) { runGolden(t, shared, tt) })
 	}
+	runGoldens(t, tests)
 }
 
 // TestGolden29Root: the version documents at the new maximum.

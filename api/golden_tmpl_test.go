@@ -332,8 +332,5 @@ func TestGoldenTemplatesRAIDBIOS(t *testing.T) {
 		{file: "bios_get_old.txt", seed: biosNode(true)},
 		{file: "bios_node_404.txt", seed: biosNode(true)},
 	}
-	shared := newEnv(t)
-	for _, tt := range tests {
-		t.Run(strings.TrimSuffix(tt.file, ".txt"), func(t *testing.T) { runGolden(t, shared, tt) })
-	}
+	runGoldens(t, tests)
 }

@@ -71,10 +71,7 @@ func TestGoldenIssue15(t *testing.T) {
 		{file: "prov_deleted_protected.txt", seed: seedProtected, check: noStart},
 		{file: "prov_rebuild_protected.txt", seed: seedProtected, check: noStart},
 	}
-	shared := newEnv(t)
-	for _, tt := range tests {
-		t.Run(strings.TrimSuffix(tt.file, ".txt"), func(t *testing.T) { runGolden(t, shared, tt) })
-	}
+	runGoldens(t, tests)
 }
 
 // wantTraits checks the sample node's stored traits.
@@ -125,10 +122,7 @@ func TestGoldenConsole(t *testing.T) {
 		{file: "console_put_extra.txt", seed: seedNode(nil), check: wantConsole(false)},
 		{file: "console_enable_noconsole.txt", seed: seedNoConsole},
 	}
-	shared := newEnv(t)
-	for _, tt := range tests {
-		t.Run(strings.TrimSuffix(tt.file, ".txt"), func(t *testing.T) { runGolden(t, shared, tt) })
-	}
+	runGoldens(t, tests)
 }
 
 // TestConsoleBusyNode: a console change waits for no operation; one in

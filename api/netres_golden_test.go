@@ -3,9 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
@@ -185,13 +183,6 @@ func activeWorld(s *netSeed) {
 
 func TestGoldenNetworkAndVolume(t *testing.T) {
 	t.Parallel()
-	type tc struct {
-		file   string
-		seed   func(*testEnv)
-		now    []string
-		ignore []string
-		check  func(t *testing.T, e *testEnv)
-	}
 	storedGroup := func(ident string) func(e *testEnv) store.Portgroup {
 		return func(e *testEnv) store.Portgroup {
 			return must(e.st.Portgroup(context.Background(), ident))(e.t)
@@ -210,7 +201,7 @@ func TestGoldenNetworkAndVolume(t *testing.T) {
 			t.Errorf("port written by a refused request: %+v", p)
 		}
 	}
-	tests := []tc{
+	tests := []goldenCase{
 		// Port groups: create.
 		{file: "pg_create_latest.txt", seed: seedNet(nil), now: []string{"created_at"}, check: groupCount(1)},
 		{file: "pg_create_minimal.txt", seed: seedNet(func(s *netSeed) { s.groups = fivePortgroups()[:1] }),
@@ -429,15 +420,15 @@ func TestGoldenNetworkAndVolume(t *testing.T) {
 		"vc_list_sort", "vc_list_bad_sort", "vc_list_bad_sort2", "vc_list_131", "vc_get", "vc_get_fields", "vc_get_404",
 		"vc_get_name", "node_vc", "node_vc_one", "node_vc_404", "vc_patch_power_none", "vc_delete_power_none",
 		"vc_patch_bad_node", "vc_patch_uuid", "vc_patch_remove_type"} {
-		tests = append(tests, tc{file: f + ".txt", seed: withConnectors})
+		tests = append(tests, goldenCase{file: f + ".txt", seed: withConnectors})
 	}
 	withTargets := seedNet(func(s *netSeed) { s.connectors, s.targets = threeConnectors(), threeTargets() })
 	tests = append(tests,
-		tc{file: "vt_create.txt", seed: withConnectors, now: []string{"created_at"}},
-		tc{file: "vt_create_gen.txt", seed: seedNet(func(s *netSeed) {
+		goldenCase{file: "vt_create.txt", seed: withConnectors, now: []string{"created_at"}},
+		goldenCase{file: "vt_create_gen.txt", seed: seedNet(func(s *netSeed) {
 			s.connectors, s.targets = threeConnectors(), threeTargets()[:1]
 		}), now: []string{"created_at"}},
-		tc{file: "vt_create_neg_index.txt", seed: seedNet(func(s *netSeed) {
+		goldenCase{file: "vt_create_neg_index.txt", seed: seedNet(func(s *netSeed) {
 			s.connectors, s.targets = threeConnectors(), threeTargets()[:2]
 		}), now: []string{"created_at"}},
 	)
@@ -445,7 +436,7 @@ func TestGoldenNetworkAndVolume(t *testing.T) {
 		"vt_create_missing", "vt_create_bad_node", "vt_create_bad_props", "vt_create_131", "vt_list", "vt_list_detail",
 		"vt_list_fields", "vt_list_node", "vt_list_limit1", "vt_list_bad_sort", "vt_list_sort", "vt_get", "vt_get_fields",
 		"vt_get_404", "node_vt", "node_vt_detail", "vt_patch_power_none", "vt_delete_power_none", "vt_patch_bad_index"} {
-		tests = append(tests, tc{file: f + ".txt", seed: withTargets})
+		tests = append(tests, goldenCase{file: f + ".txt", seed: withTargets})
 	}
 	// other-node manageable and powered off; sample-node enrolled (power
 	// unknown), later active (power still unknown with fake-hardware).
@@ -461,70 +452,26 @@ func TestGoldenNetworkAndVolume(t *testing.T) {
 		})
 	}
 	tests = append(tests,
-		tc{file: "vc_patch.txt", seed: powerOff(false), now: []string{"updated_at"}},
-		tc{file: "vc_patch_dup.txt", seed: powerOff(false)},
-		tc{file: "vc_patch_node.txt", seed: powerOff(false)},
-		tc{file: "vc_patch_node_missing.txt", seed: powerOff(false)},
-		tc{file: "vt_patch.txt", seed: powerOff(false), now: []string{"updated_at"}},
-		tc{file: "vt_patch_dup_index2.txt", seed: powerOff(false)},
-		tc{file: "vc_delete.txt", seed: powerOff(false), check: func(t *testing.T, e *testEnv) {
+		goldenCase{file: "vc_patch.txt", seed: powerOff(false), now: []string{"updated_at"}},
+		goldenCase{file: "vc_patch_dup.txt", seed: powerOff(false)},
+		goldenCase{file: "vc_patch_node.txt", seed: powerOff(false)},
+		goldenCase{file: "vc_patch_node_missing.txt", seed: powerOff(false)},
+		goldenCase{file: "vt_patch.txt", seed: powerOff(false), now: []string{"updated_at"}},
+		goldenCase{file: "vt_patch_dup_index2.txt", seed: powerOff(false)},
+		goldenCase{file: "vc_delete.txt", seed: powerOff(false), check: func(t *testing.T, e *testEnv) {
 			if _, err := e.st.VolumeConnector(context.Background(), vc1UUID); err == nil {
 				t.Error("connector still stored")
 			}
 		}},
-		tc{file: "vc_delete_again.txt", seed: seedNet(nil)},
-		tc{file: "vt_delete.txt", seed: powerOff(false)},
-		tc{file: "vc_patch_power_on.txt", seed: powerOff(true)},
-		tc{file: "vc_delete_power_on.txt", seed: powerOff(true), check: func(t *testing.T, e *testEnv) {
+		goldenCase{file: "vc_delete_again.txt", seed: seedNet(nil)},
+		goldenCase{file: "vt_delete.txt", seed: powerOff(false)},
+		goldenCase{file: "vc_patch_power_on.txt", seed: powerOff(true)},
+		goldenCase{file: "vc_delete_power_on.txt", seed: powerOff(true), check: func(t *testing.T, e *testEnv) {
 			if _, err := e.st.VolumeConnector(context.Background(), vcGenUUID); err != nil {
 				t.Errorf("connector deleted despite the refusal: %v", err)
 			}
 		}},
 	)
 
-	shared := newEnv(t)
-	for _, tt := range tests {
-		t.Run(strings.TrimSuffix(tt.file, ".txt"), func(t *testing.T) {
-			start := time.Now()
-			c := loadCapture(t, tt.file)
-			e := shared.reuse(t)
-			if tt.seed != nil {
-				tt.seed(e)
-			}
-			resp, body := e.do(t, c.method, c.path, c.reqBody, c.reqHeaders)
-			if resp.StatusCode != c.status {
-				t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, c.status, body)
-			}
-			if loc := c.headers.Get("Location"); loc != "" && strings.Contains(c.method, "POST") {
-				mine := resp.Header.Get("Location")
-				theirs := loc[strings.LastIndex(loc, "/")+1:]
-				ours := mine[strings.LastIndex(mine, "/")+1:]
-				body = strings.ReplaceAll(body, ours, theirs)
-				resp.Header.Set("Location", strings.ReplaceAll(mine, ours, theirs))
-			}
-			for _, h := range []string{hdrMinVersion, hdrMaxVersion, hdrVersion, "Location", "Allow"} {
-				if got, want := resp.Header.Get(h), c.headers.Get(h); got != want {
-					t.Errorf("header %s = %q, want %q", h, got, want)
-				}
-			}
-			switch {
-			case c.body == "":
-				if body != "" {
-					t.Errorf("body = %q, want empty", body)
-				}
-			case strings.HasPrefix(c.body, `{"error_message"`):
-				if body != c.body {
-					t.Errorf("error body\n got %s\nwant %s", body, c.body)
-				}
-			default:
-				if got, want := canonical(t, alignNow(t, body, c.body, tt.now, start), tt.ignore),
-					canonical(t, c.body, tt.ignore); got != want {
-					t.Errorf("body\n got %s\nwant %s", got, want)
-				}
-			}
-			if tt.check != nil {
-				tt.check(t, e)
-			}
-		})
-	}
+	runGoldens(t, tests)
 }
