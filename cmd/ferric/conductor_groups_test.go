@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -26,24 +25,8 @@ import (
 // separate process (its Temporal identity is "<pid>@<host>@").
 func startGroupWorker(t *testing.T, bin string, s *stack, dbURL, groups string) *workerProc {
 	t.Helper()
-	w := &workerProc{}
-	w.cmd = exec.Command(bin, "worker", "-database-url", dbURL, "-temporal-address", s.temporal.GetFrontendHostPort(),
-		"-namespace", s.namespace, "-task-queue", "ferric-test", "-conductor-groups", groups, "-fake-drivers",
-		"-log-format", "text")
-	w.cmd.Stdout, w.cmd.Stderr = w, w
-	if err := w.cmd.Start(); err != nil {
-		t.Fatalf("start worker: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = w.cmd.Process.Kill()
-		_ = w.cmd.Wait()
-		if t.Failed() {
-			w.mu.Lock()
-			t.Logf("worker %d (groups %q) output:\n%s", w.cmd.Process.Pid, groups, w.out.String())
-			w.mu.Unlock()
-		}
-	})
-	return w
+	return startProcess(t, fmt.Sprintf("worker (groups %q)", groups), bin,
+		workerArgs(s, dbURL, "-conductor-groups", groups)...)
 }
 
 // identity is the Temporal identity of a worker process.

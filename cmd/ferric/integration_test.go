@@ -533,8 +533,9 @@ func ferricBinary(t *testing.T) string {
 	return out
 }
 
-// worker runs "ferric worker" as a separate process, so that it can be
-// killed with SIGKILL.
+// workerProc is a process of the test's own (a "ferric worker", "ferric
+// api", a Temporal server), so that it can be killed with SIGKILL; it
+// keeps what the process printed.
 type workerProc struct {
 	cmd *exec.Cmd
 	mu  sync.Mutex
@@ -547,25 +548,18 @@ func (w *workerProc) Write(p []byte) (int, error) {
 	return w.out.Write(p)
 }
 
+// startWorker runs "ferric worker" (fake drivers) on s's Temporal server
+// and the database dbURL as a separate process, so that it can be killed.
 func startWorker(t *testing.T, bin string, s *stack, dbURL string) *workerProc {
 	t.Helper()
-	w := &workerProc{}
-	w.cmd = exec.Command(bin, "worker", "-database-url", dbURL, "-temporal-address", s.temporal.GetFrontendHostPort(),
-		"-namespace", s.namespace, "-task-queue", "ferric-test", "-fake-drivers", "-log-format", "text")
-	w.cmd.Stdout, w.cmd.Stderr = w, w
-	if err := w.cmd.Start(); err != nil {
-		t.Fatalf("start worker: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = w.cmd.Process.Kill()
-		_ = w.cmd.Wait()
-		if t.Failed() {
-			w.mu.Lock()
-			t.Logf("worker %d output:\n%s", w.cmd.Process.Pid, w.out.String())
-			w.mu.Unlock()
-		}
-	})
-	return w
+	return startProcess(t, "worker", bin, workerArgs(s, dbURL)...)
+}
+
+// workerArgs are the arguments of a "ferric worker" with fake drivers on
+// s's Temporal server and the database dbURL, then extra.
+func workerArgs(s *stack, dbURL string, extra ...string) []string {
+	return append([]string{"worker", "-database-url", dbURL, "-temporal-address", s.temporal.GetFrontendHostPort(),
+		"-namespace", s.namespace, "-task-queue", "ferric-test", "-fake-drivers", "-log-format", "text"}, extra...)
 }
 
 // TestWorkerCrashMidDeploy kills the worker process (SIGKILL) while a deploy
