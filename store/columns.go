@@ -446,7 +446,7 @@ func (tb *table[T]) list(ctx context.Context, db DBTX, p listPage, filter func(b
 		var exists bool
 		if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+tb.name+` WHERE id = $1)`, p.markerID).
 			Scan(&exists); err != nil {
-			return nil, fmt.Errorf("list %s: check marker %d: %w", tb.name, p.markerID, err)
+			return nil, fmt.Errorf("list %s: check marker %d: %w", tb.name, p.markerID, translate(err, ErrNotFound))
 		}
 		if !exists {
 			return nil, fmt.Errorf("list %s: marker %d: %w", tb.name, p.markerID, ErrNotFound)
