@@ -1170,14 +1170,24 @@ func (s *Server) checkPower(n *store.Node) *apiError {
 	return nil
 }
 
+// loadManagedNode reads the node the path names and refuses it, without
+// I/O, when its management interface cannot be built.
+func (s *Server) loadManagedNode(c *fiber.Ctx) (store.Node, error) {
+	n, err := s.loadNode(c, param(c, "ident"))
+	if err != nil {
+		return n, err
+	}
+	if err := s.checkManagement(&n); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
 // readManagement runs the read-management workflow (no node lock).
 func (s *Server) readManagement(c *fiber.Ctx, what contract.ManagementRead) (contract.ManagementResult, error) {
 	var res contract.ManagementResult
-	n, err := s.loadNode(c, param(c, "ident"))
+	n, err := s.loadManagedNode(c)
 	if err != nil {
-		return res, err
-	}
-	if err := s.checkManagement(&n); err != nil {
 		return res, err
 	}
 	in := contract.ManagementInput{NodeUUID: n.UUID, Read: what}

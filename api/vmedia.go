@@ -78,11 +78,8 @@ func (s *Server) getVMedia(c *fiber.Ctx) error {
 	if minor(c) < v93GetVMedia {
 		return notFound("The resource could not be found.")
 	}
-	n, err := s.loadNode(c, param(c, "ident"))
+	n, err := s.loadManagedNode(c)
 	if err != nil {
-		return err
-	}
-	if err := s.checkManagement(&n); err != nil {
 		return err
 	}
 	ctx := c.UserContext()
@@ -152,11 +149,8 @@ func (s *Server) attachVMedia(c *fiber.Ctx) error {
 	if scheme := urlScheme(args.ImageURL); scheme != "http" && scheme != "https" {
 		return badRequest("Unsupported or missing URL scheme: %s", scheme)
 	}
-	n, err := s.loadNode(c, param(c, "ident"))
+	n, err := s.loadManagedNode(c)
 	if err != nil {
-		return err
-	}
-	if err := s.checkManagement(&n); err != nil {
 		return err
 	}
 	ctx := c.UserContext()
@@ -227,11 +221,8 @@ func (s *Server) detachVMedia(c *fiber.Ctx) error {
 		return badRequest("Invalid device type(s) %s (valid are %s)", strings.Join(invalid, ", "),
 			strings.Join(valid, ", "))
 	}
-	n, err := s.loadNode(c, param(c, "ident"))
+	n, err := s.loadManagedNode(c)
 	if err != nil {
-		return err
-	}
-	if err := s.checkManagement(&n); err != nil {
 		return err
 	}
 	ctx := c.UserContext()
