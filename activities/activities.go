@@ -275,19 +275,20 @@ func (a *Activities) load(ctx context.Context, uuid string) (loaded, error) {
 	return loaded{rec: n, dn: n.DriverNode()}, nil
 }
 
-// power builds the node's power interface; driver is its hardware type.
-func (a *Activities) power(ctx context.Context, uuid string) (p drivers.Power, driver string, err error) {
+// power builds the node's power interface; driver is its hardware type,
+// keepPower the node's disable_power_off.
+func (a *Activities) power(ctx context.Context, uuid string) (p drivers.Power, driver string, keepPower bool, err error) {
 	l, err := a.load(ctx, uuid)
 	if err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	p, err = a.Drivers.Power(l.rec.Interfaces.Power, l.dn)
-	return p, l.rec.Driver, err
+	return p, l.rec.Driver, l.dn.DisablePowerOff, err
 }
 
 // ReadPowerState asks the node's power interface for its state.
 func (a *Activities) ReadPowerState(ctx context.Context, uuid string) (node.PowerState, error) {
-	p, driver, err := a.power(ctx, uuid)
+	p, driver, _, err := a.power(ctx, uuid)
 	if err != nil {
 		return "", classify(err)
 	}
@@ -311,7 +312,7 @@ type SetPowerInput struct {
 // the resulting state, heartbeating while it polls. It returns the state
 // reached (power on or power off).
 func (a *Activities) ChangePowerState(ctx context.Context, in SetPowerInput) (node.PowerState, error) {
-	p, driver, err := a.power(ctx, in.UUID)
+	p, driver, keepPower, err := a.power(ctx, in.UUID)
 	if err != nil {
 		return "", classify(err)
 	}
@@ -332,7 +333,7 @@ func (a *Activities) ChangePowerState(ctx context.Context, in SetPowerInput) (no
 		done(err)
 	case node.Rebooting:
 		done := a.call(ctx, driver, "power.reboot")
-		err = drivers.Reboot(ctx, p)
+		err = drivers.Reboot(ctx, p, keepPower)
 		done(err)
 	case node.SoftPowerOff, node.SoftRebooting:
 		sp, ok := p.(drivers.SoftPower)

@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -71,6 +72,9 @@ type Node struct {
 	// the node (by device type), for interfaces that keep no state of their
 	// own (the fake). Only the virtual media activities load it.
 	AttachedMedia []AttachedMedia
+	// DisablePowerOff: the node must never lose power (API 1.95): a
+	// reboot resets it rather than cycling its power, as Ironic's does.
+	DisablePowerOff bool
 }
 
 // Power is the core tier: every hardware type has a power interface.
@@ -183,10 +187,17 @@ type Vendor interface {
 	CallVendor(ctx context.Context, method string, args json.RawMessage) (json.RawMessage, error)
 }
 
-// Reboot prefers the driver's native reboot and falls back to off then on.
-func Reboot(ctx context.Context, p Power) error {
+// Reboot prefers the driver's native reboot and falls back to off then on,
+// except for a node that must keep its power (keepPower: its
+// DisablePowerOff), which a power interface without a reboot of its own
+// cannot reboot (ErrUnsupported).
+func Reboot(ctx context.Context, p Power, keepPower bool) error {
 	if r, ok := p.(Rebooter); ok {
 		return r.Reboot(ctx)
+	}
+	if keepPower {
+		return fmt.Errorf("%w: reboot without powering off (disable_power_off): the power interface can only "+
+			"power off, then on", ErrUnsupported)
 	}
 	if err := p.SetPowerState(ctx, PowerOff); err != nil {
 		return err

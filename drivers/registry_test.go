@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/ferric-project/ferric/drivers"
@@ -66,8 +67,18 @@ func TestFakeDriverInfoAndFailures(t *testing.T) {
 	// State is kept per node across driver instances; Reboot falls back to
 	// the native capability.
 	ok, _ := r.Power("fake", drivers.Node{UUID: "m", PowerState: drivers.PowerOff})
-	if err := drivers.Reboot(ctx, ok); err != nil {
+	if err := drivers.Reboot(ctx, ok, false); err != nil {
 		t.Fatal(err)
+	}
+	// A power interface without a reboot of its own powers off, then on,
+	// unless the node must keep its power.
+	var bare onOff
+	if err := drivers.Reboot(ctx, &bare, false); err != nil || !slices.Equal(bare.sets, []drivers.PowerState{drivers.PowerOff, drivers.PowerOn}) {
+		t.Errorf("fallback reboot: %v, sets %v", err, bare.sets)
+	}
+	bare.sets = nil
+	if err := drivers.Reboot(ctx, &bare, true); !errors.Is(err, drivers.ErrUnsupported) || len(bare.sets) != 0 {
+		t.Errorf("fallback reboot keeping power: %v, sets %v; want ErrUnsupported and nothing done", err, bare.sets)
 	}
 	again, _ := r.Power("fake", drivers.Node{UUID: "m", PowerState: drivers.PowerOff})
 	if s, err := again.PowerState(ctx); err != nil || s != drivers.PowerOn {
@@ -81,4 +92,15 @@ func TestFakeDriverInfoAndFailures(t *testing.T) {
 			t.Errorf("validate %s: %v", k, err)
 		}
 	}
+}
+
+// onOff is a power interface that can only power on and off (no reboot of
+// its own); it records what it was asked.
+type onOff struct{ sets []drivers.PowerState }
+
+func (p *onOff) PowerState(context.Context) (drivers.PowerState, error) { return drivers.PowerOn, nil }
+
+func (p *onOff) SetPowerState(_ context.Context, s drivers.PowerState) error {
+	p.sets = append(p.sets, s)
+	return nil
 }

@@ -355,5 +355,6 @@ func (n *Node) DriverNode() drivers.Node {
 		AutomatedClean: n.AutomatedClean,
 		// The RAID configuration a RAID interface builds.
 		TargetRAIDConfig: n.TargetRAIDConfig,
+		DisablePowerOff:  n.DisablePowerOff,
 	}
 }

@@ -83,17 +83,29 @@ func (o *op) keepsPowerOn(ctx workflow.Context) bool {
 	return o.info.DisablePowerOff && o.takesAt(ctx, revisionKeepPowerOn, versionKeepPowerOn)
 }
 
-// powerOff powers the node off at the end of a sequence and records the
-// state it is left in (a node with disable_power_off keeps the state it
-// has).
-func (o *op) powerOff(ctx workflow.Context) error {
-	if err := o.power(ctx, node.PowerOff); err != nil {
-		return err
-	}
+// powerOff powers the node off at the end of a sequence and records it.
+// A node with disable_power_off (keepsPowerOn) stays on: leaving the
+// ramdisk (its boot configuration removed), it is rebooted out of it, as
+// Ironic 29's tear-down of in-band cleaning does, so that no agent keeps
+// running into the node's next operation; otherwise it is left as it is.
+func (o *op) powerOff(ctx workflow.Context, leavingRamdisk bool) error {
 	if !o.keepsPowerOn(ctx) {
+		if err := o.power(ctx, node.PowerOff); err != nil {
+			return err
+		}
 		off := node.PowerOff
 		o.powerState = &off
+		return nil
 	}
+	if !leavingRamdisk {
+		workflow.GetLogger(ctx).Info("power off skipped: disable_power_off", "node", o.in.NodeUUID)
+		return nil
+	}
+	if err := o.power(ctx, node.Rebooting); err != nil {
+		return err
+	}
+	on := node.PowerOn
+	o.powerState = &on
 	return nil
 }
 
@@ -106,8 +118,10 @@ func (o *op) bootDevice(ctx workflow.Context, dev drivers.BootDevice, persistent
 // bootRamdisk makes the node network-boot the deploy ramdisk: it is powered
 // off, its boot configuration is opened (the boot server now serves the
 // ramdisk to its MACs; opening after the power off means no agent left
-// running from an earlier boot can take the new token), it is set to boot
-// from the network once and powered on.
+// running from an earlier boot can take the new token: a node kept on,
+// which is not powered off, was rebooted out of its last ramdisk by
+// powerOff), it is set to boot from the network once and powered on (a
+// node kept on: rebooted).
 func (o *op) bootRamdisk(ctx workflow.Context) error {
 	o.step = "boot deploy ramdisk"
 	if err := o.power(ctx, node.PowerOff); err != nil {
@@ -143,7 +157,7 @@ func (o *op) abandonAgent(ctx workflow.Context) {
 	if err := workflow.ExecuteLocalActivity(ctx, a.CleanUpRamdiskBoot, o.in.NodeUUID).Get(ctx, nil); err != nil {
 		log.Warn("clean up ramdisk boot after failure", "node", o.in.NodeUUID, "err", err)
 	}
-	if err := o.powerOff(ctx); err != nil {
+	if err := o.powerOff(ctx, true); err != nil {
 		log.Warn("power off after failure", "node", o.in.NodeUUID, "err", err)
 	}
 }
@@ -222,7 +236,7 @@ func (o *op) agentClean(ctx workflow.Context) error {
 		o.abandonAgent(ctx)
 		return fmt.Errorf("clean up ramdisk boot: %w", err)
 	}
-	if err := o.powerOff(ctx); err != nil {
+	if err := o.powerOff(ctx, true); err != nil {
 		return fmt.Errorf("power off after cleaning: %w", err)
 	}
 	return nil

@@ -222,8 +222,9 @@ func TestAgentUndeployCleans(t *testing.T) {
 
 // TestDisablePowerOffKeepsPowerOn: a node with disable_power_off (API 1.95)
 // is never powered off by an operation, as in Ironic 29: the deploy boots
-// the ramdisk and then the disk with reboots, undeploy and cleaning skip
-// their power offs, the failure path too; the node ends powered on.
+// the ramdisk and then the disk with reboots, undeploy skips its power off,
+// and where a ramdisk's work ends (cleaning, a failed deploy) the node is
+// rebooted out of it instead of being powered off; it ends powered on.
 func TestDisablePowerOffKeepsPowerOn(t *testing.T) {
 	failWrite := func(cmd wire.Command) []wire.CommandResult {
 		if cmd.Name == wire.CmdWriteImage {
@@ -243,9 +244,9 @@ func TestDisablePowerOffKeepsPowerOn(t *testing.T) {
 		{"deploy", contract.DeployName, node.Available, node.VerbActive, succeed, node.Active,
 			[]string{"management:pxe", "power:reboot", "management:disk", "power:reboot"}},
 		{"deploy fails", contract.DeployName, node.Available, node.VerbActive, failWrite, node.DeployFail,
-			[]string{"management:pxe", "power:reboot"}},
+			[]string{"management:pxe", "power:reboot", "power:reboot"}},
 		{"undeploy cleans", contract.UndeployName, node.Active, node.VerbDeleted, succeed, node.Available,
-			[]string{"management:pxe", "power:reboot"}},
+			[]string{"management:pxe", "power:reboot", "power:reboot"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

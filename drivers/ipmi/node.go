@@ -23,6 +23,9 @@ type Node struct {
 	uuid     string
 	info     DriverInfo
 	bootMode string // "uefi" or "bios"
+	// keepPower: the node must never lose power (disable_power_off): a
+	// reboot is a hard reset, never a power cycle.
+	keepPower bool
 }
 
 var (
@@ -40,7 +43,7 @@ func (h *Hardware) Node(n drivers.Node) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{h: h, uuid: n.UUID, info: info, bootMode: bootModeOf(n, h.cfg.BootMode)}, nil
+	return &Node{h: h, uuid: n.UUID, info: info, bootMode: bootModeOf(n, h.cfg.BootMode), keepPower: n.DisablePowerOff}, nil
 }
 
 // Info returns the parsed driver_info.
@@ -239,7 +242,8 @@ func (n *Node) SetPowerState(ctx context.Context, s drivers.PowerState) error {
 }
 
 // Reboot power-cycles a powered-on node (falling back to a hard reset when
-// the BMC refuses the cycle) and powers up a powered-off one, then waits for
+// the BMC refuses the cycle; a node that must keep its power is reset, as
+// Ironic's "power reset") and powers up a powered-off one, then waits for
 // "power on".
 func (n *Node) Reboot(ctx context.Context) error {
 	if err := n.do(ctx, "reboot", true, func(ctx context.Context, x *exchanger) error {
@@ -249,6 +253,9 @@ func (n *Node) Reboot(ctx context.Context) error {
 		}
 		if !on {
 			return x.control(ctx, chassis.ChassisControlPowerUp)
+		}
+		if n.keepPower {
+			return x.control(ctx, chassis.ChassisControlHardReset)
 		}
 		err = x.control(ctx, chassis.ChassisControlPowerCycle)
 		if _, answered := types.IsResponseError(err); answered {

@@ -120,6 +120,25 @@ func TestAgainstGoIPMIServer(t *testing.T) {
 				}
 			})
 
+			t.Run("a node that keeps its power is reset, never cycled", func(t *testing.T) {
+				keep, err := h.Node(drivers.Node{UUID: "node-1", DriverInfo: sim.DriverInfo(nil), DisablePowerOff: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := n.SetPowerState(ctx, drivers.PowerOn); err != nil {
+					t.Fatal(err)
+				}
+				before := sim.Chassis().Counts()
+				if err := keep.Reboot(ctx); err != nil {
+					t.Fatalf("Reboot() = %v", err)
+				}
+				after := sim.Chassis().Counts()
+				if after.HardResets != before.HardResets+1 || after.PowerCycles != before.PowerCycles || !sim.Chassis().On() {
+					t.Errorf("resets %d -> %d, cycles %d -> %d, on %v; want one reset, no cycle, on", before.HardResets,
+						after.HardResets, before.PowerCycles, after.PowerCycles, sim.Chassis().On())
+				}
+			})
+
 			t.Run("soft power off waits for the OS", func(t *testing.T) {
 				if err := n.SetPowerState(ctx, drivers.PowerOn); err != nil {
 					t.Fatal(err)

@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
@@ -261,5 +262,16 @@ func TestHostKeyAlgorithms(t *testing.T) {
 	want := []string{"ssh-ed25519", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("hostKeyAlgorithms() = %v, want %v", got, want)
+	}
+}
+
+// TestRebootKeepsPower: a command-line VM without a reboot command cannot
+// be rebooted without powering it off, so a node that must keep its power
+// is refused before anything runs.
+func TestRebootKeepsPower(t *testing.T) {
+	n := &Node{keepPower: true, cfg: &nodeConfig{virtType: VirtCommand, cmds: map[string]string{}}}
+	if err := n.Reboot(context.Background()); !errors.Is(err, drivers.ErrUnsupported) ||
+		!strings.Contains(err.Error(), keyCmdReboot) {
+		t.Errorf("Reboot() = %v, want ErrUnsupported naming %s", err, keyCmdReboot)
 	}
 }

@@ -16,6 +16,9 @@ import (
 type Node struct {
 	h   *Hardware
 	cfg *nodeConfig
+	// keepPower: the node must never lose power (disable_power_off): a
+	// reboot only resets it, never powers it off and on.
+	keepPower bool
 }
 
 var (
@@ -117,11 +120,17 @@ func (n *Node) SetPowerState(ctx context.Context, s drivers.PowerState) error {
 }
 
 // Reboot hard-resets a running VM (virsh reset, or ssh_cmd_reboot) and
-// powers on a VM that is off. The VM is on afterwards.
+// powers on a VM that is off. The VM is on afterwards. Without a reboot
+// command it powers off, then on, except a node that must keep its power
+// (ErrUnsupported).
 func (n *Node) Reboot(ctx context.Context) error {
 	cmd := n.virsh("reset")
 	if n.cfg.virtType == VirtCommand {
 		if n.cfg.cmds[keyCmdReboot] == "" {
+			if n.keepPower {
+				return fmt.Errorf("%w: reboot without powering off (disable_power_off): no %s", drivers.ErrUnsupported,
+					keyCmdReboot)
+			}
 			if err := n.SetPowerState(ctx, drivers.PowerOff); err != nil {
 				return err
 			}

@@ -180,5 +180,5 @@ func (h *Hardware) node(n drivers.Node) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{h: h, cfg: cfg}, nil
+	return &Node{h: h, cfg: cfg, keepPower: n.DisablePowerOff}, nil
 }

@@ -76,7 +76,7 @@ func TestSSHD(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := drivers.Reboot(ctx, p); err != nil {
+		if err := drivers.Reboot(ctx, p, false); err != nil {
 			t.Fatalf("Reboot: %v", err)
 		}
 		if got, err := p.PowerState(ctx); err != nil || got != drivers.PowerOn {
