@@ -339,9 +339,13 @@ func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInpu
 		if out.RulesApplied, err = a.applyInspectionRules(ctx, in.UUID); err != nil {
 			return out, err
 		}
-		// Applied: the posted data is done with (left by a crash before
-		// this, the node's next inspection's data replaces it).
-		return out, classify(st.DeleteInspectionData(ctx, in.UUID))
+		// Applied: the posted data is done with. Failing to drop it fails
+		// nothing (a retry would apply the rules again): the node's next
+		// inspection's data replaces it.
+		if err := st.DeleteInspectionData(ctx, in.UUID); err != nil && activity.IsActivity(ctx) {
+			activity.GetLogger(ctx).Warn("drop applied inspection data", "node", in.UUID, "err", err)
+		}
+		return out, nil
 	}
 	// Ports.
 	existing, err := st.ListPorts(ctx, store.ListPorts{NodeUUID: in.UUID})

@@ -90,8 +90,11 @@ func (s *Server) getVMedia(c *fiber.Ctx) error {
 		contract.VirtualMediaName, in, &returned); err != nil {
 		return err
 	}
-	devs, err := s.Store.TakeMediaRead(ctx, in.OperationID)
+	// Taken even if the client has gone: the record holds image URLs.
+	devs, err := s.Store.TakeMediaRead(context.WithoutCancel(ctx), in.OperationID)
 	switch {
+	case errors.Is(err, store.ErrNotFound) && returned == nil:
+		return fmt.Errorf("virtual media of node %s: the read recorded nothing", n.UUID)
 	case errors.Is(err, store.ErrNotFound):
 		for _, d := range returned {
 			devs = append(devs, drivers.VirtualMedia{MediaTypes: d.MediaTypes, Inserted: d.Inserted, Image: d.Image})

@@ -50,6 +50,12 @@ func TestVirtualMediaAPI(t *testing.T) {
 		if err := e.st.Pool().QueryRow(context.Background(), `SELECT count(*) FROM node_vmedia_reads`).Scan(&left); err != nil || left != 0 {
 			t.Errorf("%d reads left after the answer, %v", left, err)
 		}
+		// A read that recorded nothing (and returned nothing) is not an
+		// empty list.
+		e.wf.result = func(string, any) (any, error) { return nil, nil }
+		if resp, body := e.do(t, "GET", u, "", v93); resp.StatusCode != 500 {
+			t.Errorf("GET of a read that recorded nothing = %d %s, want 500", resp.StatusCode, body)
+		}
 		// A worker that predates read IDs returns the devices.
 		e.wf.result = func(string, any) (any, error) {
 			return []contract.VirtualMedia{{MediaTypes: []string{"CD", "DVD"}, Inserted: true, Image: &img},

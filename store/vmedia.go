@@ -93,8 +93,8 @@ func (q Queries) writeNodeRows(ctx context.Context, what, sql string, args ...an
 const staleMediaRead = "10 minutes"
 
 // SaveMediaRead records what a virtual media read of a node found, under
-// the read's ID, and drops the node's reads older than staleMediaRead (the
-// API never took them), in one statement. ErrNotFound when the node does
+// the read's ID, and drops every read older than staleMediaRead (the API
+// never took them), in one statement. ErrNotFound when the node does
 // not exist.
 func (q Queries) SaveMediaRead(ctx context.Context, readID, nodeUUID string, devs []drivers.VirtualMedia) error {
 	id, err := uuid.Parse(readID)
@@ -111,8 +111,7 @@ func (q Queries) SaveMediaRead(ctx context.Context, readID, nodeUUID string, dev
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return q.writeNodeRows(ctx, what, `WITH n AS (SELECT id FROM nodes WHERE uuid = $2::uuid),
-		old AS (DELETE FROM node_vmedia_reads r USING n WHERE r.node_id = n.id
-			AND r.created_at < now() - $4::interval),
+		old AS (DELETE FROM node_vmedia_reads WHERE created_at < now() - $4::interval),
 		ins AS (INSERT INTO node_vmedia_reads (id, node_id, devices) SELECT $1::uuid, n.id, $3::jsonb FROM n
 			ON CONFLICT (id) DO UPDATE SET devices = EXCLUDED.devices)
 		SELECT EXISTS (SELECT 1 FROM n)`, id.String(), nodeID.String(), raw, staleMediaRead)

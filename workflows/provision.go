@@ -67,6 +67,11 @@ func start(ctx workflow.Context, in contract.ProvisionInput, name string) (*op, 
 	}); err != nil {
 		return nil, ctx, err
 	}
+	if in.Revision > contract.CurrentRevision {
+		workflow.GetLogger(ctx).Warn("operation started at a behaviour revision this worker does not know: "+
+			"it runs as this worker's release would (roll workers out before APIs)", "node", in.NodeUUID,
+			"revision", in.Revision, "known", contract.CurrentRevision)
+	}
 	ctx = withOptions(ctx)
 	if err := workflow.ExecuteLocalActivity(ctx, a.LoadNode, in.NodeUUID).Get(ctx, &o.info); err != nil {
 		return nil, ctx, fmt.Errorf("load node: %w", err)

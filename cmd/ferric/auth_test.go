@@ -216,11 +216,14 @@ func assertNoSecrets(t *testing.T, s *stack, texts []string, secrets ...string) 
 		}
 		for _, text := range texts {
 			if strings.Contains(text, secret) {
-				t.Errorf("a secret (%.4s…) is in %.80s…", secret, text)
+				t.Errorf("a secret (%.4s…) is in %q…", secret, firstBytes(text, 80))
 			}
 		}
 	}
 }
+
+// firstBytes is s cut to n bytes at most.
+func firstBytes(s string, n int) string { return s[:min(len(s), n)] }
 
 // TestNoAuthClients: the open API (ferric dev's default) with the baremetal
 // CLI and gophercloud's noauth client.

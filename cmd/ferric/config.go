@@ -82,7 +82,8 @@ type config struct {
 	hardware *fake.Hardware
 	// inspRulesFile and inspRulesMask: the built-in inspection rules and
 	// the secrets mask, as given; inspRules: what they say (loaded by
-	// parse for the roles that run a worker).
+	// parse for the roles that run a worker; the worker uses only
+	// inspRules, so a config edited after parse sets that).
 	inspRulesFile, inspRulesMask string
 	inspRules                    rules.Config
 }

@@ -956,7 +956,7 @@ func e2eNoSecretInHistory(t *testing.T, s *stack, secret string) {
 				if err != nil {
 					t.Fatalf("read history: %v", err)
 				}
-				if historyHolds(ev, secret) {
+				if historyHolds(t, ev, secret) {
 					t.Errorf("workflow %s holds the config drive's secret in event %d (%s)",
 						e.GetExecution().GetWorkflowId(), ev.GetEventId(), ev.GetEventType())
 				}

@@ -435,9 +435,13 @@ func TestLifecycleWithGophercloud(t *testing.T) {
 // history): in its protobuf encoding, where payloads' data (the JSON of
 // workflow inputs, results, activity arguments, memos) stands as it is,
 // not base64-encoded as protojson shows it.
-func historyHolds(m proto.Message, s string) bool {
+func historyHolds(t *testing.T, m proto.Message, s string) bool {
+	t.Helper()
 	raw, err := proto.Marshal(m)
-	return err != nil || bytes.Contains(raw, []byte(s))
+	if err != nil {
+		t.Fatalf("encode history: %v", err)
+	}
+	return bytes.Contains(raw, []byte(s))
 }
 
 // assertNoSecretInHistory reads the whole history of the node's last
@@ -456,7 +460,7 @@ func assertNoSecretInHistory(t *testing.T, s *stack, uuid, secret string) {
 			t.Fatalf("read history: %v", err)
 		}
 		events++
-		if historyHolds(ev, secret) {
+		if historyHolds(t, ev, secret) {
 			t.Fatalf("workflow history event %d (%s) contains the secret", ev.GetEventId(), ev.GetEventType())
 		}
 	}

@@ -47,7 +47,7 @@ func TestAdoptRescueRetire(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if historyHolds(ev, password) {
+		if historyHolds(t, ev, password) {
 			t.Fatalf("rescue history event %d holds the rescue password", ev.GetEventId())
 		}
 	}

@@ -3,7 +3,7 @@
 -- finds (image URLs among them, user data) are written here under the
 -- read's ID for the API to take, never returned through workflow history.
 -- A row lives from the read to the API's answer; one the API never took
--- (it timed out, or crashed) is dropped by the node's next read.
+-- (it timed out, or crashed) is dropped by the next read of any node.
 CREATE TABLE node_vmedia_reads (
     id         uuid        PRIMARY KEY,
     node_id    bigint      NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,
