@@ -164,10 +164,19 @@ func (a *Activities) applyInspectionRules(ctx context.Context, uuid string) ([]s
 }
 
 // applyRulesOnce reads the node, its ports and inspection data, applies
-// the rules and writes the result, all in one transaction.
+// the rules and writes the result, and drops the posted data, all in one
+// transaction; with the posted data already dropped it does nothing.
 func (a *Activities) applyRulesOnce(ctx context.Context, rs InspectStore, uuid string, all []rules.Rule) ([]string, error) {
 	var applied []string
 	err := rs.InTx(ctx, func(q store.Queries) error {
+		// The posted data is dropped in the transaction that applies the
+		// rules: gone, they were applied by an attempt whose completion was
+		// lost (a crash), and are not applied twice.
+		if _, err := q.InspectionData(ctx, uuid); errors.Is(err, store.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("read inspection data of node %s: %w", uuid, err)
+		}
 		n, err := q.Node(ctx, uuid)
 		if err != nil {
 			return fmt.Errorf("load node %s: %w", uuid, err)
@@ -251,6 +260,11 @@ func (a *Activities) applyRulesOnce(ctx context.Context, rs InspectStore, uuid s
 			if err := q.SetInventory(ctx, inv); err != nil {
 				return fmt.Errorf("store plugin data of node %s: %w", uuid, err)
 			}
+		}
+		// Done with the posted data, in the same transaction: a retry
+		// finds it gone and applies nothing again.
+		if err := q.DeleteInspectionData(ctx, uuid); err != nil {
+			return fmt.Errorf("drop applied inspection data of node %s: %w", uuid, err)
 		}
 		return nil
 	})

@@ -402,7 +402,8 @@ func deref(s *string) string {
 // TestInspectionDataRetried: processing posted inspection data and applying
 // it are each safe to run again, as Temporal retries an activity whose
 // completion a crash lost: the data stays until it is applied, and the
-// second run of either finds what it needs and changes nothing more.
+// second run of either finds what it needs and changes nothing more (an
+// inspection rule that extends a list applies once).
 func TestInspectionDataRetried(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t, nil)
@@ -410,6 +411,12 @@ func TestInspectionDataRetried(t *testing.T) {
 	n := createNode(t, env.st, nodeSpec{state: node.InspectWait})
 	if err := env.st.SubmitInspectionData(ctx, n.UUID, []byte(agentCallbackInventory),
 		[]byte(agentCallbackPluginData)); err != nil {
+		t.Fatal(err)
+	}
+	phase := "main"
+	if _, err := env.st.CreateInspectionRule(ctx, store.InspectionRule{Priority: 10, Phase: &phase,
+		Conditions: json.RawMessage(`[]`),
+		Actions:    json.RawMessage(`[{"op":"extend-attribute","args":{"path":"/extra/seen","value":"once"}}]`)}); err != nil {
 		t.Fatal(err)
 	}
 	acts := &activities.Activities{Nodes: env.st, Inspection: env.st, InspectAddPorts: "pxe"}
@@ -438,6 +445,9 @@ func TestInspectionDataRetried(t *testing.T) {
 	}
 	if _, err := env.st.InspectionData(ctx, n.UUID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("posted data left after it was applied: %v", err)
+	}
+	if got := mustNode(t, env.st, n.UUID); string(got.Extra) != `{"seen": ["once"]}` && string(got.Extra) != `{"seen":["once"]}` {
+		t.Errorf("extra %s: the rule's extend-attribute must apply once", got.Extra)
 	}
 	ports, err := env.st.ListPorts(ctx, store.ListPorts{NodeUUID: n.UUID})
 	if err != nil || len(ports) != 1 || ports[0].Address != "52:54:00:12:34:56" {
