@@ -418,7 +418,7 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 		if !deployish {
 			return badRequest("\"deploy_steps\" is only valid when setting target provision state to active or rebuild")
 		}
-		if err := checkSteps("deploy", deploySteps, true); err != nil {
+		if err := checkSteps(deployStepSchema(), deploySteps); err != nil {
 			return err
 		}
 	}
@@ -435,7 +435,7 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 		if len(serviceSteps) == 0 {
 			return badRequest("\"service_steps\" is required when setting target provision state to service")
 		}
-		if err := checkServiceSteps(serviceSteps); err != nil {
+		if err := checkSteps(serviceStepSchema(), serviceSteps); err != nil {
 			return err
 		}
 	}
@@ -450,7 +450,7 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 		// Ironic, the conductor (the workflow) refuses what the node
 		// cannot run, ending in clean failed.
 		if !fromRunbook {
-			if err := checkSteps("clean", cleanSteps, false); err != nil {
+			if err := checkSteps(cleanStepSchema(), cleanSteps); err != nil {
 				return err
 			}
 		}
@@ -681,73 +681,6 @@ func withoutReservedSteps(steps []any) []any {
 	return out
 }
 
-// serviceStepInterfaces are the interfaces of Ironic 29's steps schema
-// (conductor/steps.py CLEANING_INTERFACE_PRIORITY), in its order.
-var serviceStepInterfaces = []string{"vendor", "power", "management", "firmware", "deploy", "bios", "raid"}
-
-// checkServiceSteps validates service steps against Ironic 29's
-// _STEPS_SCHEMA. Ironic's message goes on with the schema and the
-// instance (jsonschema's str); ferric's is its first line.
-func checkServiceSteps(steps []any) *apiError {
-	fail := func(msg string) *apiError { return badRequest("Invalid service_steps: %s", msg) }
-	allowed := []string{"interface", "step", "args", "order", "execute_on_child_nodes", "limit_child_node_execution"}
-	for _, st := range steps {
-		o, ok := st.(*jsonwire.Object)
-		if !ok {
-			return fail(pyRepr(st) + " is not of type 'object'")
-		}
-		for _, k := range o.Keys() {
-			if !contains(allowed, k) {
-				return fail(fmt.Sprintf("Additional properties are not allowed (%s was unexpected)", pyStr(k)))
-			}
-		}
-		for _, r := range []string{"interface", "step"} {
-			if _, ok := o.Get(r); !ok {
-				return fail(pyStr(r) + " is a required property")
-			}
-		}
-		if iface, _ := o.Value("interface").(string); !contains(serviceStepInterfaces, iface) {
-			return fail(pyRepr(o.Value("interface")) + " is not one of " + pyList(serviceStepInterfaces))
-		}
-		step, isStr := o.Value("step").(string)
-		if !isStr {
-			return fail(pyRepr(o.Value("step")) + " is not of type 'string'")
-		}
-		if step == "" {
-			return fail("'' should be non-empty")
-		}
-		if a, ok := o.Get("args"); ok {
-			if _, isObj := a.(*jsonwire.Object); !isObj {
-				return fail(pyRepr(a) + " is not of type 'object'")
-			}
-		}
-		if v, ok := o.Get("execute_on_child_nodes"); ok {
-			if _, isBool := v.(bool); !isBool {
-				return fail(pyRepr(v) + " is not of type 'boolean'")
-			}
-		}
-		if v, ok := o.Get("limit_child_node_execution"); ok {
-			if _, isArr := v.([]any); !isArr {
-				return fail(pyRepr(v) + " is not of type 'array'")
-			}
-		}
-		if v, ok := o.Get("order"); ok {
-			valid := false
-			switch p := v.(type) {
-			case json.Number:
-				i, err := strconv.Atoi(string(p))
-				valid = err == nil && i >= 0
-			case string:
-				valid = p != "" && strings.Trim(p, "0123456789") == ""
-			}
-			if !valid {
-				return fail(pyRepr(v) + " is not valid under any of the given schemas")
-			}
-		}
-	}
-	return nil
-}
-
 // b64Alphabet holds the characters of a base64 config drive (with
 // whitespace, common in such values).
 const b64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\n\r\t "
@@ -807,38 +740,78 @@ func checkConfigDrive(v int, target string, cd any) *apiError {
 	return nil
 }
 
-// checkSteps validates clean or deploy steps against Ironic's schemas.
-func checkSteps(kind string, steps []any, deploy bool) *apiError {
-	fail := func(msg string) *apiError { return badRequest("Invalid %s_steps: %s", kind, msg) }
+// stepListSchema is one of Ironic's JSON schemas of a list of steps, as far
+// as its check needs it: the members a step may and must have, the
+// interfaces it may name, the members that must be booleans or arrays,
+// and rank, the member that must be a non-negative integer (or a string
+// of digits).
+type stepListSchema struct {
+	name                          string // the request's member, in messages
+	allowed, required, interfaces []string
+	bools, arrays                 []string
+	rank                          string
+	// nonEmpty: an empty step name breaks the schema's minLength (Ironic
+	// 29's message), not its type.
+	nonEmpty bool
+}
+
+// serviceStepInterfaces are the interfaces of Ironic 29's steps schema
+// (conductor/steps.py CLEANING_INTERFACE_PRIORITY), in its order.
+var serviceStepInterfaces = []string{"vendor", "power", "management", "firmware", "deploy", "bios", "raid"}
+
+// cleanStepSchema, deployStepSchema and serviceStepSchema are Ironic's
+// clean_steps and deploy_steps schemas (API 1.15, 1.69) and Ironic 29's
+// _STEPS_SCHEMA of service_steps.
+func cleanStepSchema() stepListSchema {
+	return stepListSchema{name: "clean_steps", allowed: []string{"interface", "step", "args"},
+		required: []string{"interface", "step"}, interfaces: cleanStepInterfaces}
+}
+
+func deployStepSchema() stepListSchema {
+	return stepListSchema{name: "deploy_steps", allowed: []string{"interface", "step", "args", "priority"},
+		required: []string{"interface", "step", "args", "priority"},
+		// Not deployStepInterfaces (the deploy templates' schema): the
+		// provision request's own list, in its order.
+		interfaces: []string{"deploy", "power", "management", "bios", "raid", "storage", "firmware"}, rank: "priority"}
+}
+
+func serviceStepSchema() stepListSchema {
+	return stepListSchema{name: "service_steps",
+		allowed: []string{"interface", "step", "args", "order", "execute_on_child_nodes",
+			"limit_child_node_execution"},
+		required:   []string{"interface", "step"},
+		interfaces: serviceStepInterfaces,
+		bools:      []string{"execute_on_child_nodes"}, arrays: []string{"limit_child_node_execution"},
+		rank: "order", nonEmpty: true}
+}
+
+// checkSteps validates a list of steps against sc. The message is
+// Ironic's first line (jsonschema goes on with the schema and the
+// instance).
+func checkSteps(sc stepListSchema, steps []any) *apiError {
+	fail := func(msg string) *apiError { return badRequest("Invalid %s: %s", sc.name, msg) }
 	for _, st := range steps {
 		o, ok := st.(*jsonwire.Object)
 		if !ok {
 			return fail(pyRepr(st) + " is not of type 'object'")
 		}
-		allowed := []string{"interface", "step", "args"}
-		required := []string{"interface", "step"}
-		if deploy {
-			allowed = append(allowed, "priority")
-			required = []string{"interface", "step", "args", "priority"}
-		}
 		for _, k := range o.Keys() {
-			if !contains(allowed, k) {
+			if !contains(sc.allowed, k) {
 				return fail(fmt.Sprintf("Additional properties are not allowed (%s was unexpected)", pyStr(k)))
 			}
 		}
-		for _, r := range required {
+		for _, r := range sc.required {
 			if _, ok := o.Get(r); !ok {
 				return fail(pyStr(r) + " is a required property")
 			}
 		}
-		ifaces := cleanStepInterfaces
-		if deploy {
-			ifaces = []string{"deploy", "power", "management", "bios", "raid", "storage", "firmware"}
+		if iface, _ := o.Value("interface").(string); !contains(sc.interfaces, iface) {
+			return fail(pyRepr(o.Value("interface")) + " is not one of " + pyList(sc.interfaces))
 		}
-		if iface, _ := o.Value("interface").(string); !contains(ifaces, iface) {
-			return fail(pyRepr(o.Value("interface")) + " is not one of " + pyList(ifaces))
-		}
-		if step, ok := o.Value("step").(string); !ok || step == "" {
+		switch step, ok := o.Value("step").(string); {
+		case ok && step == "" && sc.nonEmpty:
+			return fail("'' should be non-empty")
+		case !ok || step == "":
 			return fail(pyRepr(o.Value("step")) + " is not of type 'string'")
 		}
 		if a, ok := o.Get("args"); ok {
@@ -846,22 +819,39 @@ func checkSteps(kind string, steps []any, deploy bool) *apiError {
 				return fail(pyRepr(a) + " is not of type 'object'")
 			}
 		}
-		if deploy {
-			switch p := o.Value("priority").(type) {
-			case json.Number:
-				if i, err := strconv.Atoi(string(p)); err != nil || i < 0 {
-					return fail(pyRepr(p) + " is not valid under any of the given schemas")
+		for _, k := range sc.bools {
+			if v, ok := o.Get(k); ok {
+				if _, isBool := v.(bool); !isBool {
+					return fail(pyRepr(v) + " is not of type 'boolean'")
 				}
-			case string:
-				if _, err := strconv.Atoi(p); err != nil || strings.HasPrefix(p, "-") || strings.HasPrefix(p, "+") {
-					return fail(pyRepr(p) + " is not valid under any of the given schemas")
-				}
-			default:
-				return fail(pyRepr(p) + " is not valid under any of the given schemas")
 			}
+		}
+		for _, k := range sc.arrays {
+			if v, ok := o.Get(k); ok {
+				if _, isArr := v.([]any); !isArr {
+					return fail(pyRepr(v) + " is not of type 'array'")
+				}
+			}
+		}
+		if v, ok := o.Get(sc.rank); ok && sc.rank != "" && !nonNegativeInt(v) {
+			return fail(pyRepr(v) + " is not valid under any of the given schemas")
 		}
 	}
 	return nil
+}
+
+// nonNegativeInt reports whether v is a JSON integer of at least 0 or a
+// string of digits (Ironic's schemas accept both for a step's priority and
+// order).
+func nonNegativeInt(v any) bool {
+	switch p := v.(type) {
+	case json.Number:
+		i, err := strconv.Atoi(string(p))
+		return err == nil && i >= 0
+	case string:
+		return p != "" && strings.Trim(p, "0123456789") == ""
+	}
+	return false
 }
 
 // nodeCatalog returns the clean or deploy steps (kind) that n's interfaces
