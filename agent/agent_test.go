@@ -46,6 +46,9 @@ type fakeAPI struct {
 	inspections   []*http.Request
 	inspectBodies [][]byte
 	inspected     chan struct{} // one value per continue_inspection post
+	// inspectStatus: the statuses of the first continue_inspection posts
+	// (then 202), to inject failures.
+	inspectStatus []int
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
@@ -120,11 +123,18 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		f.inspections = append(f.inspections, r)
 		f.inspectBodies = append(f.inspectBodies, b)
+		if f.inspected != nil {
+			defer func() { f.inspected <- struct{}{} }()
+		}
+		if len(f.inspectStatus) > 0 {
+			code := f.inspectStatus[0]
+			f.inspectStatus = f.inspectStatus[1:]
+			w.WriteHeader(code)
+			_, _ = w.Write([]byte(`{"error_message": "{\"faultstring\": \"injected\"}"}`))
+			return
+		}
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = w.Write([]byte(`{"node":{"uuid":"` + testNode + `"},"config":{"agent_token":"******"}}`))
-		if f.inspected != nil {
-			f.inspected <- struct{}{}
-		}
 	default:
 		f.t.Errorf("unexpected request %s %s", r.Method, r.URL)
 		w.WriteHeader(http.StatusNotFound)

@@ -117,3 +117,52 @@ func TestAgentPostsInspection(t *testing.T) {
 		t.Errorf("inventory %+v %v", doc.Inventory.CPU, err)
 	}
 }
+
+// TestAgentRetriesInspectionPost: a post of the inspection data that fails
+// on the server's side (5xx) is sent again, with a growing delay, until it
+// is accepted; one the API refuses (4xx) is not sent again in the same
+// session.
+func TestAgentRetriesInspectionPost(t *testing.T) {
+	t.Parallel()
+	root := filepath.Join("inspect", "testdata", "server")
+	for _, tt := range []struct {
+		name   string
+		status []int
+		posts  int
+	}{
+		{"server errors are retried", []int{503, 502}, 3},
+		{"a refusal is not", []int{400}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			api := newFakeAPI(t)
+			api.state, api.inspected, api.inspectStatus = wire.StateInspectWait, make(chan struct{}, 8), tt.status
+			stop, _ := testAgent(t, api, func(c *Config) {
+				c.SysfsRoot, c.ProcRoot = filepath.Join(root, "sys"), filepath.Join(root, "proc")
+				c.DevRoot, c.RunRoot = filepath.Join(root, "dev"), filepath.Join(root, "run")
+			})
+			for i := 0; i < tt.posts; i++ {
+				select {
+				case <-api.inspected:
+				case <-time.After(30 * time.Second):
+					t.Fatalf("%d posts, want %d", i, tt.posts)
+				}
+			}
+			// It goes on heartbeating, and posts no more.
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				if hb, _, _ := api.snapshot(); len(hb) >= 2 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("no heartbeats after the inspection")
+				}
+			}
+			_ = stop()
+			api.mu.Lock()
+			defer api.mu.Unlock()
+			if len(api.inspections) != tt.posts {
+				t.Errorf("%d posts, want %d", len(api.inspections), tt.posts)
+			}
+		})
+	}
+}
