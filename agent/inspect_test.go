@@ -73,33 +73,10 @@ func TestAgentInspectFails(t *testing.T) {
 // data beside it), naming its node (node_uuid, API 1.84), once.
 func TestAgentPostsInspection(t *testing.T) {
 	t.Parallel()
-	root := filepath.Join("inspect", "testdata", "server")
 	api := newFakeAPI(t)
-	api.state, api.inspected = wire.StateInspectWait, make(chan struct{}, 4)
-	stop, _ := testAgent(t, api, func(c *Config) {
-		c.SysfsRoot, c.ProcRoot = filepath.Join(root, "sys"), filepath.Join(root, "proc")
-		c.DevRoot, c.RunRoot = filepath.Join(root, "dev"), filepath.Join(root, "run")
-	})
-	select {
-	case <-api.inspected:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no inspection posted")
-	}
-	// It goes on heartbeating, and posts no more.
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if hb, _, _ := api.snapshot(); len(hb) >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no heartbeats after the inspection")
-		}
-	}
-	_ = stop()
+	inspectingAgent(t, api, 1)
 	api.mu.Lock()
 	defer api.mu.Unlock()
-	if len(api.inspections) != 1 {
-		t.Fatalf("%d posts, want 1", len(api.inspections))
-	}
 	r := api.inspections[0]
 	if r.URL.Query().Get("node_uuid") != testNode || r.Header.Get("X-OpenStack-Ironic-API-Version") != "1.84" ||
 		r.Header.Get("Content-Type") != "application/json" {
@@ -124,7 +101,6 @@ func TestAgentPostsInspection(t *testing.T) {
 // session.
 func TestAgentRetriesInspectionPost(t *testing.T) {
 	t.Parallel()
-	root := filepath.Join("inspect", "testdata", "server")
 	for _, tt := range []struct {
 		name   string
 		status []int
@@ -136,33 +112,43 @@ func TestAgentRetriesInspectionPost(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			api := newFakeAPI(t)
-			api.state, api.inspected, api.inspectStatus = wire.StateInspectWait, make(chan struct{}, 8), tt.status
-			stop, _ := testAgent(t, api, func(c *Config) {
-				c.SysfsRoot, c.ProcRoot = filepath.Join(root, "sys"), filepath.Join(root, "proc")
-				c.DevRoot, c.RunRoot = filepath.Join(root, "dev"), filepath.Join(root, "run")
-			})
-			for i := 0; i < tt.posts; i++ {
-				select {
-				case <-api.inspected:
-				case <-time.After(30 * time.Second):
-					t.Fatalf("%d posts, want %d", i, tt.posts)
-				}
-			}
-			// It goes on heartbeating, and posts no more.
-			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-				if hb, _, _ := api.snapshot(); len(hb) >= 2 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("no heartbeats after the inspection")
-				}
-			}
-			_ = stop()
-			api.mu.Lock()
-			defer api.mu.Unlock()
-			if len(api.inspections) != tt.posts {
-				t.Errorf("%d posts, want %d", len(api.inspections), tt.posts)
-			}
+			api.inspectStatus = tt.status
+			inspectingAgent(t, api, tt.posts)
 		})
+	}
+}
+
+// inspectingAgent runs an agent on the test server's sysfs for a node in
+// inspect wait until it posted its inspection data posts times and then
+// heartbeated, and checks that it posted no more.
+func inspectingAgent(t *testing.T, api *fakeAPI, posts int) {
+	t.Helper()
+	root := filepath.Join("inspect", "testdata", "server")
+	api.state, api.inspected = wire.StateInspectWait, make(chan struct{}, 8)
+	stop, _ := testAgent(t, api, func(c *Config) {
+		c.SysfsRoot, c.ProcRoot = filepath.Join(root, "sys"), filepath.Join(root, "proc")
+		c.DevRoot, c.RunRoot = filepath.Join(root, "dev"), filepath.Join(root, "run")
+	})
+	for i := 0; i < posts; i++ {
+		select {
+		case <-api.inspected:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%d posts, want %d", i, posts)
+		}
+	}
+	// It goes on heartbeating, and posts no more.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if hb, _, _ := api.snapshot(); len(hb) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no heartbeats after the inspection")
+		}
+	}
+	_ = stop()
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	if len(api.inspections) != posts {
+		t.Fatalf("%d posts, want %d", len(api.inspections), posts)
 	}
 }
