@@ -27,7 +27,7 @@ type InspectStore interface {
 	UpdatePort(ctx context.Context, p store.Port) (store.Port, error)
 	ListPorts(ctx context.Context, q store.ListPorts) ([]store.Port, error)
 	InspectionData(ctx context.Context, nodeUUID string) (store.Inventory, error)
-	DeleteInspectionData(ctx context.Context, nodeUUID string) error
+	MarkInspectionApplied(ctx context.Context, nodeUUID string) error
 	// The inspection rules, and one transaction for what they change.
 	ListInspectionRules(ctx context.Context, f store.ListInspectionRules) ([]store.InspectionRule, error)
 	InTx(ctx context.Context, fn func(q store.Queries) error) error
@@ -177,22 +177,19 @@ func splitDocument(doc json.RawMessage) (documentParts, error) {
 // ProcessInspectionData runs the inspection hooks (inventory.RunHooks:
 // Ironic's ramdisk-error, validate-interfaces, ports, architecture) on the
 // data a ramdisk posted to POST /v1/continue_inspection, and stores the
-// inventory and the processed plugin_data as the node's inventory
-// (ApplyInspection drops the posted data once it has applied it). Running
-// it again on the same posted data stores the same result. A hook failure
-// is InvalidInventory with Ironic's message.
+// inventory and the processed plugin_data as the node's inventory.
+// Running it again (a retry after a crash) stores the same result, or,
+// once ApplyInspection has applied the data (the rules may have changed
+// the plugin data), nothing. A hook failure is InvalidInventory with
+// Ironic's message.
 func (a *Activities) ProcessInspectionData(ctx context.Context, uuid string) error {
 	st, err := a.inspectStore()
 	if err != nil {
 		return err
 	}
-	d, err := st.InspectionData(ctx, uuid)
-	if errors.Is(err, store.ErrNotFound) {
-		return temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("no inspection data is pending for node %s", uuid), errTypeBadInventory, nil)
-	}
-	if err != nil {
-		return classify(fmt.Errorf("read inspection data of node %s: %w", uuid, err))
+	d, err := postedData(ctx, st, uuid)
+	if err != nil || d.AppliedAt != nil {
+		return err
 	}
 	p, err := inventory.RunHooks(d.Inventory, d.PluginData, a.InspectAddPorts)
 	if err != nil {
@@ -203,14 +200,25 @@ func (a *Activities) ProcessInspectionData(ctx context.Context, uuid string) err
 	// Inspection rules (API 1.96) run in ApplyInspection, once the hooks'
 	// changes (properties, ports) are on the node, as in Ironic's
 	// continue_inspection.
-	// The posted data stays until ApplyInspection has applied what this
-	// stores: an attempt retried after a crash (its completion lost) finds
-	// it again and stores the same result.
 	if err := st.SetInventory(ctx, store.Inventory{NodeUUID: uuid, Inventory: d.Inventory, PluginData: p.PluginData,
 		Source: "agent"}); err != nil {
 		return classify(fmt.Errorf("store inventory of node %s: %w", uuid, err))
 	}
 	return nil
+}
+
+// postedData reads the inspection data posted for node uuid; none is
+// InvalidInventory (the API removed what it could not hand over).
+func postedData(ctx context.Context, st InspectStore, uuid string) (store.Inventory, error) {
+	d, err := st.InspectionData(ctx, uuid)
+	if errors.Is(err, store.ErrNotFound) {
+		return d, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("no inspection data is pending for node %s", uuid), errTypeBadInventory, nil)
+	}
+	if err != nil {
+		return d, classify(fmt.Errorf("read inspection data of node %s: %w", uuid, err))
+	}
+	return d, nil
 }
 
 // hookMessage is a hook failure's message as Ironic words it.
@@ -258,12 +266,19 @@ func pxeKnown(nics []inventory.NIC) bool {
 // node properties (cpus, memory_mb, local_gb, cpu_arch, capabilities'
 // boot_mode) and ports for the NICs found, as add_ports says, with
 // pxe_enabled on the NIC the node booted from. Data the ramdisk posted
-// (in.Hooks) then goes through the inspection rules.
+// (in.Hooks) then goes through the inspection rules, and is marked
+// applied: run again (a retry after a crash), this does nothing, so that
+// it neither applies a rule twice nor undoes what a rule changed.
 func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInput) (InspectionApplied, error) {
 	var out InspectionApplied
 	st, err := a.inspectStore()
 	if err != nil {
 		return out, err
+	}
+	if in.Hooks {
+		if d, err := postedData(ctx, st, in.UUID); err != nil || d.AppliedAt != nil {
+			return out, err
+		}
 	}
 	inv, err := st.NodeInventory(ctx, in.UUID)
 	if err != nil {
@@ -339,11 +354,11 @@ func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInpu
 		if out.RulesApplied, err = a.applyInspectionRules(ctx, in.UUID); err != nil {
 			return out, err
 		}
-		// Applied: the posted data is done with. Failing to drop it fails
-		// nothing (a retry would apply the rules again): the node's next
-		// inspection's data replaces it.
-		if err := st.DeleteInspectionData(ctx, in.UUID); err != nil && activity.IsActivity(ctx) {
-			activity.GetLogger(ctx).Warn("drop applied inspection data", "node", in.UUID, "err", err)
+		// The rules' transaction marked the data applied; with no rules,
+		// mark it here (failing to fails nothing: a retry would only set
+		// the same properties and ports again).
+		if err := st.MarkInspectionApplied(ctx, in.UUID); err != nil && activity.IsActivity(ctx) {
+			activity.GetLogger(ctx).Warn("mark inspection data applied", "node", in.UUID, "err", err)
 		}
 		return out, nil
 	}

@@ -164,18 +164,19 @@ func (a *Activities) applyInspectionRules(ctx context.Context, uuid string) ([]s
 }
 
 // applyRulesOnce reads the node, its ports and inspection data, applies
-// the rules and writes the result, and drops the posted data, all in one
-// transaction; with the posted data already dropped it does nothing.
+// the rules, writes the result and marks the posted data applied, all in
+// one transaction; with the posted data marked applied already it does
+// nothing.
 func (a *Activities) applyRulesOnce(ctx context.Context, rs InspectStore, uuid string, all []rules.Rule) ([]string, error) {
 	var applied []string
 	err := rs.InTx(ctx, func(q store.Queries) error {
-		// The posted data is dropped in the transaction that applies the
-		// rules: gone, they were applied by an attempt whose completion was
-		// lost (a crash), and are not applied twice.
-		if _, err := q.InspectionData(ctx, uuid); errors.Is(err, store.ErrNotFound) {
-			return nil
-		} else if err != nil {
+		// The posted data is marked applied in the transaction that
+		// applies the rules: marked, they were applied by an attempt whose
+		// completion was lost (a crash), and are not applied twice.
+		if d, err := q.InspectionData(ctx, uuid); err != nil {
 			return fmt.Errorf("read inspection data of node %s: %w", uuid, err)
+		} else if d.AppliedAt != nil {
+			return nil
 		}
 		n, err := q.Node(ctx, uuid)
 		if err != nil {
@@ -261,10 +262,10 @@ func (a *Activities) applyRulesOnce(ctx context.Context, rs InspectStore, uuid s
 				return fmt.Errorf("store plugin data of node %s: %w", uuid, err)
 			}
 		}
-		// Done with the posted data, in the same transaction: a retry
-		// finds it gone and applies nothing again.
-		if err := q.DeleteInspectionData(ctx, uuid); err != nil {
-			return fmt.Errorf("drop applied inspection data of node %s: %w", uuid, err)
+		// Applied, in the same transaction: a retry finds it marked and
+		// applies nothing again.
+		if err := q.MarkInspectionApplied(ctx, uuid); err != nil {
+			return err
 		}
 		return nil
 	})

@@ -842,14 +842,16 @@ func checkSteps(sc stepListSchema, steps []any) *apiError {
 
 // nonNegativeInt reports whether v is a JSON integer of at least 0 or a
 // string of digits (Ironic's schemas accept both for a step's priority and
-// order).
+// order) that ferric can hold as an int (a larger one is refused here, not
+// later).
 func nonNegativeInt(v any) bool {
 	switch p := v.(type) {
 	case json.Number:
 		i, err := strconv.Atoi(string(p))
 		return err == nil && i >= 0
 	case string:
-		return p != "" && strings.Trim(p, "0123456789") == ""
+		_, err := strconv.Atoi(p)
+		return err == nil && strings.Trim(p, "0123456789") == ""
 	}
 	return false
 }

@@ -38,6 +38,8 @@ func TestCheckSteps(t *testing.T) {
 			"Invalid deploy_steps: -1 is not valid under any of the given schemas"},
 		{deployStepSchema(), `[{"interface":"deploy","step":"x","args":{},"priority":"+5"}]`,
 			"Invalid deploy_steps: '+5' is not valid under any of the given schemas"},
+		{deployStepSchema(), `[{"interface":"deploy","step":"x","args":{},"priority":"99999999999999999999"}]`,
+			"Invalid deploy_steps: '99999999999999999999' is not valid under any of the given schemas"},
 		{deployStepSchema(), `[{"interface":"deploy","step":"x","args":{},"priority":null}]`,
 			"Invalid deploy_steps: None is not valid under any of the given schemas"},
 

@@ -91,7 +91,9 @@ func (s *Server) getVMedia(c *fiber.Ctx) error {
 		return err
 	}
 	// Taken even if the client has gone: the record holds image URLs.
-	devs, err := s.Store.TakeMediaRead(context.WithoutCancel(ctx), in.OperationID)
+	tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.syncTimeout())
+	defer cancel()
+	devs, err := s.Store.TakeMediaRead(tctx, in.OperationID)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && returned == nil:
 		return fmt.Errorf("virtual media of node %s: the read recorded nothing", n.UUID)

@@ -16,6 +16,9 @@ type Inventory struct {
 	PluginData []byte
 	Source     string // "agent" or the inspect interface
 	CreatedAt  time.Time
+	// AppliedAt: for inspection data a ramdisk posted, when its
+	// inspection applied it (nil: not yet).
+	AppliedAt *time.Time
 }
 
 // SetInventory stores (replaces) a node's inventory. ErrNotFound when the
@@ -74,7 +77,7 @@ func (q Queries) SubmitInspectionData(ctx context.Context, nodeUUID string, inve
 		ins AS (INSERT INTO inspection_data (node_id, inventory, plugin_data)
 			SELECT n.id, $2::text, $3::text FROM n WHERE n.provision_state = 'inspect wait'
 			ON CONFLICT (node_id) DO UPDATE SET inventory = EXCLUDED.inventory, plugin_data = EXCLUDED.plugin_data,
-				created_at = now()
+				created_at = now(), applied_at = NULL
 			WHERE inspection_data.created_at < coalesce((SELECT inspection_started_at FROM n), '-infinity')
 			RETURNING node_id)
 		SELECT n.provision_state, EXISTS (SELECT 1 FROM ins) FROM n`,
@@ -92,8 +95,9 @@ func (q Queries) SubmitInspectionData(ctx context.Context, nodeUUID string, inve
 	}
 }
 
-// InspectionData returns the inspection data pending for a node (as
-// Inventory, Source "agent"). ErrNotFound when there is none.
+// InspectionData returns the inspection data posted for a node (as
+// Inventory, Source "agent"; AppliedAt set once its inspection applied
+// it). ErrNotFound when there is none.
 func (q Queries) InspectionData(ctx context.Context, nodeUUID string) (Inventory, error) {
 	id, err := uuid.Parse(nodeUUID)
 	if err != nil {
@@ -101,9 +105,9 @@ func (q Queries) InspectionData(ctx context.Context, nodeUUID string) (Inventory
 	}
 	inv := Inventory{Source: "agent"}
 	var doc, plugin string
-	err = q.db.QueryRow(ctx, `SELECT n.uuid::text, d.inventory, d.plugin_data, d.created_at
+	err = q.db.QueryRow(ctx, `SELECT n.uuid::text, d.inventory, d.plugin_data, d.created_at, d.applied_at
 		FROM inspection_data d JOIN nodes n ON n.id = d.node_id WHERE n.uuid = $1::uuid`, id.String()).
-		Scan(&inv.NodeUUID, &doc, &plugin, &inv.CreatedAt)
+		Scan(&inv.NodeUUID, &doc, &plugin, &inv.CreatedAt, &inv.AppliedAt)
 	if err != nil {
 		return Inventory{}, fmt.Errorf("get inspection data of node %s: %w", nodeUUID, translate(err, ErrNotFound))
 	}
@@ -121,6 +125,21 @@ func (q Queries) DeleteInspectionData(ctx context.Context, nodeUUID string) erro
 	if _, err := q.db.Exec(ctx, `DELETE FROM inspection_data d USING nodes n
 		WHERE n.id = d.node_id AND n.uuid = $1::uuid`, id.String()); err != nil {
 		return fmt.Errorf("delete inspection data of node %s: %w", nodeUUID, translate(err, ErrNotFound))
+	}
+	return nil
+}
+
+// MarkInspectionApplied marks the inspection data posted for a node as
+// applied by its inspection (once: a second mark keeps the first time).
+// Marking a node without posted data is not an error.
+func (q Queries) MarkInspectionApplied(ctx context.Context, nodeUUID string) error {
+	id, err := uuid.Parse(nodeUUID)
+	if err != nil {
+		return nil
+	}
+	if _, err := q.db.Exec(ctx, `UPDATE inspection_data d SET applied_at = now() FROM nodes n
+		WHERE n.id = d.node_id AND n.uuid = $1::uuid AND d.applied_at IS NULL`, id.String()); err != nil {
+		return fmt.Errorf("mark inspection data of node %s applied: %w", nodeUUID, translate(err, ErrNotFound))
 	}
 	return nil
 }

@@ -83,22 +83,19 @@ func (o *op) keepsPowerOn(ctx workflow.Context) bool {
 	return o.info.DisablePowerOff && o.takesAt(ctx, revisionKeepPowerOn, versionKeepPowerOn)
 }
 
-// powerOff powers the node off at the end of a sequence and records it.
-// A node with disable_power_off (keepsPowerOn) stays on: leaving the
-// ramdisk (its boot configuration removed), it is rebooted out of it, as
-// Ironic 29's tear-down of in-band cleaning does, so that no agent keeps
-// running into the node's next operation; otherwise it is left as it is.
-func (o *op) powerOff(ctx workflow.Context, leavingRamdisk bool) error {
+// powerOff powers the node off at the end of a sequence (a ramdisk's work
+// done, an instance torn down) and records it. A node with
+// disable_power_off (keepsPowerOn) is rebooted instead, as Ironic 29 does
+// in the tear-down of in-band cleaning and in clean_up after an instance:
+// its boot configuration removed, it no longer runs the ramdisk (no agent
+// keeps running into its next operation) nor the instance.
+func (o *op) powerOff(ctx workflow.Context) error {
 	if !o.keepsPowerOn(ctx) {
 		if err := o.power(ctx, node.PowerOff); err != nil {
 			return err
 		}
 		off := node.PowerOff
 		o.powerState = &off
-		return nil
-	}
-	if !leavingRamdisk {
-		workflow.GetLogger(ctx).Info("power off skipped: disable_power_off", "node", o.in.NodeUUID)
 		return nil
 	}
 	if err := o.power(ctx, node.Rebooting); err != nil {
@@ -157,7 +154,7 @@ func (o *op) abandonAgent(ctx workflow.Context) {
 	if err := workflow.ExecuteLocalActivity(ctx, a.CleanUpRamdiskBoot, o.in.NodeUUID).Get(ctx, nil); err != nil {
 		log.Warn("clean up ramdisk boot after failure", "node", o.in.NodeUUID, "err", err)
 	}
-	if err := o.powerOff(ctx, true); err != nil {
+	if err := o.powerOff(ctx); err != nil {
 		log.Warn("power off after failure", "node", o.in.NodeUUID, "err", err)
 	}
 }
@@ -236,7 +233,7 @@ func (o *op) agentClean(ctx workflow.Context) error {
 		o.abandonAgent(ctx)
 		return fmt.Errorf("clean up ramdisk boot: %w", err)
 	}
-	if err := o.powerOff(ctx, true); err != nil {
+	if err := o.powerOff(ctx); err != nil {
 		return fmt.Errorf("power off after cleaning: %w", err)
 	}
 	return nil

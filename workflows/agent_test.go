@@ -222,9 +222,9 @@ func TestAgentUndeployCleans(t *testing.T) {
 
 // TestDisablePowerOffKeepsPowerOn: a node with disable_power_off (API 1.95)
 // is never powered off by an operation, as in Ironic 29: the deploy boots
-// the ramdisk and then the disk with reboots, undeploy skips its power off,
-// and where a ramdisk's work ends (cleaning, a failed deploy) the node is
-// rebooted out of it instead of being powered off; it ends powered on.
+// the ramdisk and then the disk with reboots, and where an instance is torn
+// down or a ramdisk's work ends (cleaning, a failed deploy) the node is
+// rebooted instead of being powered off; it ends powered on.
 func TestDisablePowerOffKeepsPowerOn(t *testing.T) {
 	failWrite := func(cmd wire.Command) []wire.CommandResult {
 		if cmd.Name == wire.CmdWriteImage {
@@ -240,18 +240,26 @@ func TestDisablePowerOffKeepsPowerOn(t *testing.T) {
 		script   func(wire.Command) []wire.CommandResult
 		want     node.ProvisionState
 		wantOps  []string
+		fake     bool // the fake deploy interface: cleaning boots no ramdisk
 	}{
 		{"deploy", contract.DeployName, node.Available, node.VerbActive, succeed, node.Active,
-			[]string{"management:pxe", "power:reboot", "management:disk", "power:reboot"}},
+			[]string{"management:pxe", "power:reboot", "management:disk", "power:reboot"}, false},
 		{"deploy fails", contract.DeployName, node.Available, node.VerbActive, failWrite, node.DeployFail,
-			[]string{"management:pxe", "power:reboot", "power:reboot"}},
+			[]string{"management:pxe", "power:reboot", "power:reboot"}, false},
 		{"undeploy cleans", contract.UndeployName, node.Active, node.VerbDeleted, succeed, node.Available,
-			[]string{"management:pxe", "power:reboot", "power:reboot"}},
+			[]string{"power:reboot", "management:pxe", "power:reboot", "power:reboot"}, false},
+		// No ramdisk to leave: the reboot after the tear-down is what stops
+		// the instance.
+		{"undeploy without a ramdisk", contract.UndeployName, node.Active, node.VerbDeleted, succeed, node.Available,
+			[]string{"deploy:teardown", "power:reboot", "clean:"}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			env := newEnv(t, tt.script)
 			n := agentNode(t, env, tt.from, node.PowerOn)
+			if tt.fake {
+				n = createNode(t, env.st, nodeSpec{state: tt.from, power: node.PowerOn})
+			}
 			n.DisablePowerOff = true
 			if _, err := env.st.UpdateNode(context.Background(), n); err != nil {
 				t.Fatal(err)

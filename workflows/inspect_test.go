@@ -3,7 +3,6 @@ package workflows_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -227,8 +226,8 @@ func TestInspectInBand(t *testing.T) {
 			if string(inv.PluginData) != wantPD {
 				t.Errorf("plugin_data\n%s\nwant\n%s", inv.PluginData, wantPD)
 			}
-			if _, err := env.st.InspectionData(context.Background(), n.UUID); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("posted data left after processing: %v", err)
+			if d, err := env.st.InspectionData(context.Background(), n.UUID); err != nil || d.AppliedAt == nil {
+				t.Errorf("posted data not marked applied: %v, %v", d.AppliedAt, err)
 			}
 			var props map[string]any
 			_ = json.Unmarshal(got.Properties, &props)
@@ -403,7 +402,8 @@ func deref(s *string) string {
 // it are each safe to run again, as Temporal retries an activity whose
 // completion a crash lost: the data stays until it is applied, and the
 // second run of either finds what it needs and changes nothing more (an
-// inspection rule that extends a list applies once).
+// inspection rule that extends a list applies once; what a rule set is not
+// undone).
 func TestInspectionDataRetried(t *testing.T) {
 	t.Parallel()
 	env := newEnv(t, nil)
@@ -416,7 +416,8 @@ func TestInspectionDataRetried(t *testing.T) {
 	phase := "main"
 	if _, err := env.st.CreateInspectionRule(ctx, store.InspectionRule{Priority: 10, Phase: &phase,
 		Conditions: json.RawMessage(`[]`),
-		Actions:    json.RawMessage(`[{"op":"extend-attribute","args":{"path":"/extra/seen","value":"once"}}]`)}); err != nil {
+		Actions: json.RawMessage(`[{"op":"extend-attribute","args":{"path":"/extra/seen","value":"once"}},` +
+			`{"op":"set-attribute","args":{"path":"/properties/cpu_arch","value":"ruled"}}]`)}); err != nil {
 		t.Fatal(err)
 	}
 	acts := &activities.Activities{Nodes: env.st, Inspection: env.st, InspectAddPorts: "pxe"}
@@ -443,11 +444,25 @@ func TestInspectionDataRetried(t *testing.T) {
 			t.Errorf("a second apply created ports %v", applied.PortsCreated)
 		}
 	}
-	if _, err := env.st.InspectionData(ctx, n.UUID); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("posted data left after it was applied: %v", err)
+	if d, err := env.st.InspectionData(ctx, n.UUID); err != nil || d.AppliedAt == nil {
+		t.Errorf("posted data not marked applied: %v, %v", d.AppliedAt, err)
 	}
-	if got := mustNode(t, env.st, n.UUID); string(got.Extra) != `{"seen": ["once"]}` && string(got.Extra) != `{"seen":["once"]}` {
+	got := mustNode(t, env.st, n.UUID)
+	if string(got.Extra) != `{"seen": ["once"]}` && string(got.Extra) != `{"seen":["once"]}` {
 		t.Errorf("extra %s: the rule's extend-attribute must apply once", got.Extra)
+	}
+	var props map[string]any
+	if err := json.Unmarshal(got.Properties, &props); err != nil || props["cpu_arch"] != "ruled" {
+		t.Errorf("properties %s: a retry must not undo what a rule set", got.Properties)
+	}
+	// Posted data the API removed (it could not hand it over) is not
+	// taken as applied.
+	if err := env.st.DeleteInspectionData(ctx, n.UUID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acts.ApplyInspection(ctx, activities.ApplyInspectionInput{UUID: n.UUID, Hooks: true}); err == nil ||
+		!strings.Contains(err.Error(), "no inspection data is pending") {
+		t.Errorf("apply without posted data: %v", err)
 	}
 	ports, err := env.st.ListPorts(ctx, store.ListPorts{NodeUUID: n.UUID})
 	if err != nil || len(ports) != 1 || ports[0].Address != "52:54:00:12:34:56" {

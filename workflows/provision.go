@@ -443,7 +443,7 @@ func Undeploy(ctx workflow.Context, in contract.ProvisionInput) error {
 		off = o.takes(ctx, versionUndeployOff)
 	}
 	if off {
-		if err := o.powerOff(ctx, false); err != nil {
+		if err := o.powerOff(ctx); err != nil {
 			return o.fail(ctx, node.Error, fmt.Errorf("power off: %w", err))
 		}
 	}

@@ -190,7 +190,7 @@ func (o *op) leaveRamdisk(ctx workflow.Context, err error, what string) error {
 		o.abandonAgent(ctx)
 		return err
 	}
-	if err := o.powerOff(ctx, true); err != nil {
+	if err := o.powerOff(ctx); err != nil {
 		return fmt.Errorf("power off after %s: %w", what, err)
 	}
 	return nil

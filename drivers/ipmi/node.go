@@ -290,6 +290,11 @@ func (n *Node) SoftPowerOff(ctx context.Context, timeout time.Duration) error {
 // SoftReboot soft-powers the node off (waiting up to timeout) and powers it
 // on again.
 func (n *Node) SoftReboot(ctx context.Context, timeout time.Duration) error {
+	if n.keepPower {
+		// As Ironic's ipmitool: IPMI has no soft reboot that keeps power.
+		return fmt.Errorf("ipmi %s: %w: soft reboot of a node that must keep its power (disable_power_off)",
+			n.info.HostPort(), drivers.ErrUnsupported)
+	}
 	if err := n.SoftPowerOff(ctx, timeout); err != nil {
 		return err
 	}

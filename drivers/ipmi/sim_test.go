@@ -137,6 +137,9 @@ func TestAgainstGoIPMIServer(t *testing.T) {
 					t.Errorf("resets %d -> %d, cycles %d -> %d, on %v; want one reset, no cycle, on", before.HardResets,
 						after.HardResets, before.PowerCycles, after.PowerCycles, sim.Chassis().On())
 				}
+				if err := keep.SoftReboot(ctx, time.Second); !errors.Is(err, drivers.ErrUnsupported) || !sim.Chassis().On() {
+					t.Errorf("SoftReboot() = %v, on %v; want ErrUnsupported and nothing done", err, sim.Chassis().On())
+				}
 			})
 
 			t.Run("soft power off waits for the OS", func(t *testing.T) {
