@@ -45,7 +45,7 @@ func TestInventory(t *testing.T) {
 
 // TestInspectionData: the data a ramdisk posts is kept only in inspect
 // wait, once per inspection (data from an earlier inspection is replaced),
-// byte for byte, until deleted.
+// byte for byte, until deleted; it is marked applied once.
 func TestInspectionData(t *testing.T) {
 	t.Parallel()
 	s := storetest.New(t)
@@ -68,7 +68,25 @@ func TestInspectionData(t *testing.T) {
 	if err := s.SubmitInspectionData(ctx, n.UUID, []byte(`{}`), []byte(`{}`)); !errors.Is(err, store.ErrExists) {
 		t.Errorf("second post in the same inspection: %v, want ErrExists", err)
 	}
-	// A new inspection starts: what was left from the last one is replaced.
+	// Applied: marked once, the first time kept.
+	if got.AppliedAt != nil {
+		t.Errorf("applied at %v before it was", got.AppliedAt)
+	}
+	if err := s.MarkInspectionApplied(ctx, n.UUID); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := s.InspectionData(ctx, n.UUID)
+	if err != nil || applied.AppliedAt == nil || string(applied.Inventory) != string(inv) {
+		t.Fatalf("after marking: %+v, %v", applied, err)
+	}
+	if err := s.MarkInspectionApplied(ctx, n.UUID); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.InspectionData(ctx, n.UUID); again.AppliedAt == nil || !again.AppliedAt.Equal(*applied.AppliedAt) {
+		t.Errorf("marked again: %v, want %v kept", again.AppliedAt, applied.AppliedAt)
+	}
+	// A new inspection starts: what was left from the last one is replaced
+	// (and not applied yet).
 	now := time.Now().Add(time.Minute)
 	n, _ = s.Node(ctx, n.UUID)
 	n.InspectionStartedAt = &now
@@ -78,8 +96,8 @@ func TestInspectionData(t *testing.T) {
 	if err := s.SubmitInspectionData(ctx, n.UUID, []byte(`{"new":1}`), []byte(`{}`)); err != nil {
 		t.Errorf("post in a new inspection: %v", err)
 	}
-	if got, _ := s.InspectionData(ctx, n.UUID); string(got.Inventory) != `{"new":1}` {
-		t.Errorf("kept %s", got.Inventory)
+	if got, _ := s.InspectionData(ctx, n.UUID); string(got.Inventory) != `{"new":1}` || got.AppliedAt != nil {
+		t.Errorf("kept %s, applied at %v", got.Inventory, got.AppliedAt)
 	}
 	if err := s.DeleteInspectionData(ctx, n.UUID); err != nil {
 		t.Fatal(err)
