@@ -108,7 +108,7 @@ func appendRuleSteps(b []byte, r *store.InspectionRule, raw json.RawMessage, con
 		out := jsonwire.NewObject()
 		out.Set("op", o.Value("op"))
 		out.Set("args", o.Value("args"))
-		if loop := o.Value("loop"); truthy(loop) {
+		if loop := o.Value("loop"); jsonwire.Truthy(loop) {
 			out.Set("loop", loop)
 			if condition {
 				m, has := o.Get("multiple")
@@ -369,7 +369,7 @@ func (s *Server) patchInspectionRule(c *fiber.Ctx) error {
 	if r.Sensitive {
 		unset := false
 		if vals := patchValues(ops, "/sensitive"); len(vals) > 0 {
-			unset = vals[0] != nil && !truthy(vals[0])
+			unset = vals[0] != nil && !jsonwire.Truthy(vals[0])
 		}
 		for _, p := range ops {
 			unset = unset || (p.op == "remove" && p.path == "/sensitive")

@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"strconv"
 	"strings"
 	"time"
 
@@ -425,29 +424,8 @@ func appendDriverInternalInfo(b []byte, raw []byte) []byte {
 	if err != nil || !ok {
 		return jsonwire.AppendRawObject(b, raw)
 	}
-	if val, ok := o.Get("agent_secret_token"); ok && truthy(val) {
+	if val, ok := o.Get("agent_secret_token"); ok && jsonwire.Truthy(val) {
 		o.Set("agent_secret_token", maskedValue)
 	}
 	return jsonwire.AppendValue(b, o)
-}
-
-// truthy is Python's truth value of a decoded JSON value.
-func truthy(v any) bool {
-	switch t := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return t
-	case string:
-		return t != ""
-	case []any:
-		return len(t) > 0
-	case *jsonwire.Object:
-		return t.Len() > 0
-	case json.Number:
-		f, err := strconv.ParseFloat(string(t), 64)
-		return err != nil || f != 0
-	default:
-		return true
-	}
 }

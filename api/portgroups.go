@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/ferric-project/ferric/jsonwire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 )
@@ -300,7 +301,7 @@ func (s *Server) createPortgroup(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if v < 26 && (truthy(body.Value("mode")) || truthy(body.Value("properties"))) {
+	if v < 26 && (jsonwire.Truthy(body.Value("mode")) || jsonwire.Truthy(body.Value("properties"))) {
 		return notAcceptable("")
 	}
 	if err := s.authorizeObjectCreate(c, g.NodeUUID); err != nil { // auth.go

@@ -203,8 +203,8 @@ func (s *Server) vetRunbookPatch(c *fiber.Ctx, ops []patchOp, r *store.Runbook) 
 			return err
 		}
 	}
-	if len(owner) > 0 && truthy(owner[0]) {
-		publicValue := len(public) > 0 && truthy(public[0])
+	if len(owner) > 0 && jsonwire.Truthy(owner[0]) {
+		publicValue := len(public) > 0 && jsonwire.Truthy(public[0])
 		if (r.Public && len(public) == 0) || publicValue {
 			return badRequest("Couldn't apply patch '%s'. Reason: There cannot be an owner for a public runbook",
 				patchRepr(ops))

@@ -381,7 +381,7 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 		return badRequest("Driver %s does not support inspect (disabled or not implemented).", n.Driver)
 	}
 	deployish := target == "active" || target == "rebuild" || target == "deploy"
-	if hasConfigDrive && truthy(configDrive) {
+	if hasConfigDrive && jsonwire.Truthy(configDrive) {
 		if err := checkConfigDrive(v, target, configDrive); err != nil {
 			return err
 		}
@@ -479,7 +479,7 @@ func (s *Server) setProvisionState(c *fiber.Ctx) error {
 	// only its ID travels through Temporal (a config drive holds user data
 	// and secrets).
 	op := store.Operation{NodeUUID: n.UUID, Verb: target}
-	if hasConfigDrive && truthy(configDrive) {
+	if hasConfigDrive && jsonwire.Truthy(configDrive) {
 		op.ConfigDrive = encodeValue(configDrive)
 	} else if target == string(node.VerbRebuild) {
 		// A rebuild without a config drive writes the one the node was

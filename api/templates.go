@@ -152,7 +152,7 @@ func (s *Server) patchTemplate(c *fiber.Ctx) error {
 func instanceTraits(n *store.Node) ([]string, *apiError) {
 	info := decodeObject(n.InstanceInfo)
 	raw, ok := info.Get("traits")
-	if !ok || !truthy(raw) {
+	if !ok || !jsonwire.Truthy(raw) {
 		return nil, nil
 	}
 	bad := badRequest("Error parsing traits from Node %s instance_info field. A list of strings is expected.", n.UUID)

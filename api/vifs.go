@@ -49,7 +49,7 @@ var vifUses = [][2]string{
 func attachedVIF(internalInfo json.RawMessage) (vif, use string) {
 	o := decodeObject(internalInfo)
 	for _, u := range vifUses {
-		if v := o.Value(u[0]); truthy(v) {
+		if v := o.Value(u[0]); jsonwire.Truthy(v) {
 			return pyDisplay(v), u[1]
 		}
 	}
@@ -183,7 +183,7 @@ func parseVIFAttach(c *fiber.Ctx) (vifAttach, error) {
 	// a false value (null, "") names nothing.
 	pick := func(k string) (bool, string) {
 		v := body.Value(k)
-		if !truthy(v) {
+		if !jsonwire.Truthy(v) {
 			return false, ""
 		}
 		s, _ := v.(string)
@@ -301,7 +301,7 @@ func (p portLike) attached(vif string) (bool, error) {
 // local link connection, and only a Smart NIC port may have both; an
 // InfiniBand port (extra client-id) always qualifies.
 func usableForVIF(p *store.Port) bool {
-	if truthy(decodeObject(p.Extra).Value("client-id")) {
+	if jsonwire.Truthy(decodeObject(p.Extra).Value("client-id")) {
 		return true
 	}
 	llc := decodeObject(p.LocalLinkConnection)

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/ferric-project/ferric/jsonwire"
 )
 
 // Rule is one inspection rule as the engine runs it.
@@ -438,7 +440,7 @@ func (r *run) operator(name string, a *Object) (bool, error) {
 		if len(values) < 2 {
 			return true, nil
 		}
-		if truthy(a.Value("force_strings")) {
+		if jsonwire.Truthy(a.Value("force_strings")) {
 			strs := make([]any, len(values))
 			for i, v := range values {
 				strs[i] = pyStr(v, r.mask)
@@ -477,7 +479,7 @@ func (r *run) operator(name string, a *Object) (bool, error) {
 		case bool:
 			return v, nil
 		case int64, float64:
-			return truthy(v), nil
+			return jsonwire.Truthy(v), nil
 		case string:
 			l := strings.ToLower(v)
 			return l == "yes" || l == "true", nil
@@ -488,7 +490,7 @@ func (r *run) operator(name string, a *Object) (bool, error) {
 		case bool:
 			return !v, nil
 		case int64, float64:
-			return !truthy(v), nil
+			return !jsonwire.Truthy(v), nil
 		case string:
 			l := strings.ToLower(v)
 			return l == "no" || l == "false", nil
@@ -630,7 +632,7 @@ func (r *run) action(a Step, item any, loop bool) error {
 				pyStr(g("value"), r.mask), err)
 		}
 	case "extend-attribute":
-		if err := extendPath(r.res.Node.Fields, "Node", path, g("value"), truthy(g("unique")), r.nodeChanged); err != nil {
+		if err := extendPath(r.res.Node.Fields, "Node", path, g("value"), jsonwire.Truthy(g("unique")), r.nodeChanged); err != nil {
 			return actionFailure("Failed to extend attribute %s: %s", pyStr(path, false), err)
 		}
 	case "del-attribute":
@@ -667,7 +669,7 @@ func (r *run) action(a Step, item any, loop bool) error {
 			return actionFailure("Failed to set plugin data at %s: %s", pyStr(path, false), err)
 		}
 	case "extend-plugin-data":
-		if err := extendNested(r.res.PluginData, path, g("value"), truthy(g("unique"))); err != nil {
+		if err := extendNested(r.res.PluginData, path, g("value"), jsonwire.Truthy(g("unique"))); err != nil {
 			return actionFailure("Failed to extend plugin data at %s: %s", pyStr(path, false), err)
 		}
 	case "unset-plugin-data":
@@ -708,7 +710,7 @@ func (r *run) capability(op string, name, value any) error {
 			return fmt.Errorf("sequence item 1: expected str instance, %s found", pyTypeName(value))
 		}
 		newCap := ns + ":" + vs
-		if truthy(caps) {
+		if jsonwire.Truthy(caps) {
 			cs, ok := caps.(string)
 			if !ok {
 				return fmt.Errorf("sequence item 0: expected str instance, %s found", pyTypeName(caps))
@@ -760,7 +762,7 @@ func (r *run) portAction(op string, args *Object) error {
 	case "set-port-attribute":
 		err = setPath(port.Fields, "Port", path, value, changed)
 	case "extend-port-attribute":
-		err = extendPath(port.Fields, "Port", path, value, truthy(args.Value("unique")), changed)
+		err = extendPath(port.Fields, "Port", path, value, jsonwire.Truthy(args.Value("unique")), changed)
 	case "del-port-attribute":
 		err = delPath(port.Fields, "Port", path, changed)
 	}
@@ -983,7 +985,7 @@ func extendNested(d, path, value any, unique bool) error {
 			break
 		}
 	}
-	if !truthy(cur) {
+	if !jsonwire.Truthy(cur) {
 		cur = []any{}
 	}
 	list, isList := cur.([]any)

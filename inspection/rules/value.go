@@ -177,27 +177,6 @@ func pyTypeName(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// truthy is Python's bool(v).
-func truthy(v any) bool {
-	switch t := v.(type) {
-	case nil:
-		return false
-	case bool:
-		return t
-	case int64:
-		return t != 0
-	case float64:
-		return t != 0
-	case string:
-		return t != ""
-	case []any:
-		return len(t) > 0
-	case *Object:
-		return t.Len() > 0
-	}
-	return true
-}
-
 // number returns v as a float when it is a Python number (bools are ints).
 func number(v any) (float64, bool) {
 	switch t := v.(type) {
