@@ -492,7 +492,7 @@ func stepObject(st storedStep) (*jsonwire.Object, error) {
 	o := jsonwire.NewObject()
 	o.Set("interface", c.Interface)
 	o.Set("step", c.Step)
-	args, err := jsonwire.Decode(c.Args)
+	args, err := jsonwire.DecodeStored(c.Args)
 	if err != nil {
 		return nil, fmt.Errorf("stored step arguments: %w", err)
 	}

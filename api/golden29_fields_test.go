@@ -257,13 +257,9 @@ func TestGolden29FieldsJSONSuffix(t *testing.T) {
 }
 
 // TestGolden29FieldsPatchList: PATCH's list of patchable node fields is
-// Ironic 29's past 1.82 (it names firmware_interface, 1.86, which the
-// firmware part of issue 15 adds).
+// Ironic 29's past 1.82 (it names firmware_interface, 1.86).
 func TestGolden29FieldsPatchList(t *testing.T) {
 	t.Parallel()
-	if _, ok := nodeRes.index["firmware_interface"]; !ok {
-		t.Skip("firmware_interface is not a node field yet")
-	}
 	runGolden29(t, []goldenCase{
 		{file: "fields_node_patch_bad_field.txt", seed: seedFamily(nil)},
 		{file: "fields_node_patch_bad_field_96.txt", seed: seedFamily(nil)},

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,7 +70,7 @@ type inspectionPayload struct {
 // error is the client's (400), never a server fault.
 func parseInspectionPayload(body []byte) (inspectionPayload, error) {
 	var p inspectionPayload
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return p, badRequest("Missing mandatory parameter: data")
 	}
 	v, err := jsonwire.Decode(body)
@@ -79,7 +80,7 @@ func parseInspectionPayload(body []byte) (inspectionPayload, error) {
 	if msg, _ := continueInspectionSchemaV.validate(v); msg != "" {
 		return p, schemaError("data", msg)
 	}
-	data := v.(*jsonwire.Object).Clone()
+	data := v.(*jsonwire.Object) // decoded for this request only
 	inv := data.Value("inventory").(*jsonwire.Object)
 	data.Delete("inventory")
 	p.inventory, p.pluginData = jsonwire.Encode(inv), jsonwire.Encode(data)
@@ -202,12 +203,14 @@ func (s *Server) inspectionLookup(ctx context.Context, p inspectionPayload, node
 					"macs_node", byMAC)
 				return store.Node{}, errInspectionNotFound()
 			}
-			n, err := s.Store.Node(ctx, byMAC)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return store.Node{}, fmt.Errorf("inspection lookup of node %s: %w", byMAC, err)
-			}
-			if err == nil {
-				found = &n
+			if found == nil { // else it is the node node_uuid named, read already
+				n, err := s.Store.Node(ctx, byMAC)
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return store.Node{}, fmt.Errorf("inspection lookup of node %s: %w", byMAC, err)
+				}
+				if err == nil {
+					found = &n
+				}
 			}
 		}
 	}

@@ -91,7 +91,7 @@ func appendRuleSteps(b []byte, r *store.InspectionRule, raw json.RawMessage, con
 	if r.Sensitive {
 		return append(b, "null"...)
 	}
-	v, err := jsonwire.Decode(raw)
+	v, err := jsonwire.DecodeStored(raw)
 	list, ok := v.([]any)
 	if err != nil || !ok {
 		return append(b, "[]"...)
@@ -314,7 +314,7 @@ func inspectionRuleDoc(r *store.InspectionRule) (*jsonwire.Object, error) {
 		if len(raw) == 0 {
 			return []any{}, nil
 		}
-		return jsonwire.Decode(raw)
+		return jsonwire.DecodeStored(raw)
 	}
 	conds, err := decode(r.Conditions)
 	if err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -89,7 +90,9 @@ var ovnVTEPKeys = []string{"vtep-logical-switch", "vtep-physical-switch"}
 // appendLocalLink renders local_link_connection; before 1.90 one that
 // names an OVN VTEP switch is shown empty, as Ironic 29 does.
 func appendLocalLink(b []byte, v *view, p *store.Port) []byte {
-	if v.minor < v90OVNVTEP && len(p.LocalLinkConnection) > 2 {
+	// Decoded only when a VTEP member may be there: every port list of a
+	// client below 1.90 renders this.
+	if v.minor < v90OVNVTEP && bytes.Contains(p.LocalLinkConnection, []byte(`"vtep-`)) {
 		o := decodeObject(p.LocalLinkConnection)
 		for _, k := range ovnVTEPKeys {
 			if _, ok := o.Get(k); ok {

@@ -223,7 +223,7 @@ type runbookStep struct {
 }
 
 func (st runbookStep) place() (string, any, error) {
-	order, err := jsonwire.Decode(st.Order)
+	order, err := jsonwire.DecodeStored(st.Order)
 	return "order", order, err
 }
 

@@ -110,12 +110,8 @@ func (s *Server) getVMedia(c *fiber.Ctx) error {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			types := d.MediaTypes
-			if types == nil {
-				types = []string{}
-			}
 			b = append(b, `{"media_types":`...)
-			b = jsonwire.AppendStrings(b, types)
+			b = jsonwire.AppendStrings(b, d.MediaTypes)
 			b = append(b, `,"inserted":`...)
 			b = jsonwire.AppendBool(b, d.Inserted)
 			b = append(b, `,"image":`...)

@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -544,6 +543,19 @@ type workerProc struct {
 	cmd *exec.Cmd
 	mu  sync.Mutex
 	out strings.Builder
+	// exited is closed once the process has exited (startProcess waits
+	// for it; nothing else calls cmd.Wait).
+	exited chan struct{}
+}
+
+// alive reports whether the process is still running.
+func (w *workerProc) alive() bool {
+	select {
+	case <-w.exited:
+		return false
+	default:
+		return true
+	}
 }
 
 func (w *workerProc) Write(p []byte) (int, error) {
@@ -590,10 +602,7 @@ func testWorkerCrashMidDeploy(t *testing.T, bin, backend string) {
 	}
 	s.waitFor(t, n.UUID, 30*time.Second, func(n *nodes.Node) bool { return n.ProvisionState == "deploying" })
 	time.Sleep(time.Second) // the deploy step is now running inside worker 1
-	if err := w1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	_ = w1.cmd.Wait()
+	kill(t, w1)
 	t.Logf("worker 1 killed mid-deploy")
 
 	startWorker(t, bin, s, dbURL)

@@ -197,14 +197,11 @@ func isLoopback(ip string) bool {
 	return strings.HasPrefix(ip, "127.") || ip == "::1"
 }
 
-// truthy is Python's truth of a JSON value.
+// truthy is Python's truth of a JSON value (text that does not decode is
+// true: the ramdisk sent something).
 func truthy(raw json.RawMessage) bool {
-	s := string(bytes.TrimSpace(raw))
-	switch s {
-	case "", "null", "false", "0", `""`, "[]", "{}", "0.0":
-		return false
-	}
-	return true
+	v, err := jsonwire.DecodeStored(raw)
+	return err != nil || jsonwire.Truthy(v)
 }
 
 func pyStr(v any) string {

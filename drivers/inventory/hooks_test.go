@@ -84,3 +84,20 @@ func TestRunHooks(t *testing.T) {
 		})
 	}
 }
+
+// TestRunHooksFalsyError: an "error" Python finds false (an empty list or
+// object, a zero, however written) is no ramdisk error; anything else is.
+func TestRunHooksFalsyError(t *testing.T) {
+	t.Parallel()
+	inv := []byte(`{"interfaces":[{"name":"eth0","mac_address":"52:54:00:aa:bb:01"}],"cpu":{"architecture":"x86_64"}}`)
+	for _, e := range []string{`null`, `[ ]`, `{ }`, `0.00`, `0e0`, `""`, `false`} {
+		if _, err := RunHooks(inv, []byte(`{"error":`+e+`}`), ""); err != nil {
+			t.Errorf("error %s: %v, want none", e, err)
+		}
+	}
+	for _, e := range []string{`"disk on fire"`, `[1]`, `1`, `true`} {
+		if _, err := RunHooks(inv, []byte(`{"error":`+e+`}`), ""); !errors.Is(err, ErrHook) {
+			t.Errorf("error %s: %v, want a ramdisk error", e, err)
+		}
+	}
+}
