@@ -105,6 +105,9 @@ type PowerObservation struct {
 	Fault       string `json:"fault,omitempty"`
 	// ConductorGroup is the node's group: a correction runs on its queue.
 	ConductorGroup string `json:"conductor_group,omitempty"`
+	// DisablePowerOff: the node is never powered off (API 1.95), so no
+	// correction forces it off.
+	DisablePowerOff bool `json:"disable_power_off,omitempty"`
 }
 
 // PowerReadPage is one page of reads.
@@ -149,7 +152,7 @@ func (p *PowerSync) ReadPowerStates(ctx context.Context, in PowerReadInput) (Pow
 // readOne reads one BMC; nil when the node needs no decision.
 func (p *PowerSync) readOne(ctx context.Context, n *store.Node) *PowerObservation {
 	o := &PowerObservation{UUID: n.UUID, Version: n.Version, Recorded: n.PowerState, ConductorGroup: n.ConductorGroup,
-		Failures: syncFailures(n.DriverInternalInfo), Maintenance: n.Maintenance}
+		Failures: syncFailures(n.DriverInternalInfo), Maintenance: n.Maintenance, DisablePowerOff: n.DisablePowerOff}
 	if n.Fault != nil {
 		o.Fault = *n.Fault
 	}

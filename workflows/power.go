@@ -12,6 +12,10 @@ import (
 	"github.com/ferric-project/ferric/workflows/contract"
 )
 
+// versionRefuseOff: a power off of a node with disable_power_off is
+// refused (before it, it ran).
+const versionRefuseOff = "disable-power-off"
+
 // SetPower performs a power action: target_power_state is set while it runs
 // and cleared after; the reached state is recorded, or last_error on failure.
 func SetPower(ctx workflow.Context, in contract.PowerInput) error {
@@ -39,7 +43,7 @@ func SetPower(ctx workflow.Context, in contract.PowerInput) error {
 		return nil
 	}
 	off := in.Target == node.PowerOff || in.Target == node.SoftPowerOff
-	if off && info.DisablePowerOff && workflow.GetVersion(ctx, "disable-power-off", workflow.DefaultVersion, 1) == 1 {
+	if off && info.DisablePowerOff && workflow.GetVersion(ctx, versionRefuseOff, workflow.DefaultVersion, 1) == 1 {
 		// Ironic's node_power_action refuses before changing anything; its
 		// power sync never forces such a node off.
 		if in.IfRecorded != node.PowerNone {

@@ -165,7 +165,9 @@ func decideSync(o activities.PowerObservation, s activities.PowerSyncSettings) s
 		case o.Recorded == node.PowerNone:
 			observed := o.Observed
 			w.PowerState, touched = &observed, true
-		case s.Force:
+		case s.Force && !(o.Recorded == node.PowerOff && o.DisablePowerOff):
+			// (A node that must keep its power is never forced off, as
+			// Ironic's sync does not: what it observed is recorded.)
 			d.mismatched = true
 			d.force = &contract.PowerInput{NodeUUID: o.UUID, Target: o.Recorded, IfRecorded: o.Recorded,
 				Reason: fmt.Sprintf("power sync: hardware was %q, forced back to recorded %q", o.Observed, o.Recorded)}

@@ -178,6 +178,21 @@ func TestPowerSyncPass(t *testing.T) {
 	if s, _ := st.Node(ctx, steady.UUID); s.PowerState != node.PowerOff || s.TargetPowerState != node.PowerNone {
 		t.Errorf("forced node records %q (target %q)", s.PowerState, s.TargetPowerState)
 	}
+
+	// A node that must keep its power (disable_power_off) is not forced
+	// off: the pass records what it found on, and starts no correction.
+	s, _ := st.Node(ctx, steady.UUID)
+	s.DisablePowerOff = true
+	if _, err := st.UpdateNode(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	setHardware(t, reg, steady.UUID, drivers.PowerOn)
+	if res := runPass(t, reg, st, settings); res.Forced != 0 || res.Mismatched != 1 {
+		t.Fatalf("force pass over a node kept on: %+v; want 1 mismatched, none forced", res)
+	}
+	if s, _ := st.Node(ctx, steady.UUID); s.PowerState != node.PowerOn || hardware(t, reg, steady.UUID) != drivers.PowerOn {
+		t.Errorf("node kept on records %q, hardware %q; want power on both", s.PowerState, hardware(t, reg, steady.UUID))
+	}
 }
 
 // TestPowerSyncLosesToOperations: a write the pass decided loses when the

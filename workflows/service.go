@@ -26,14 +26,11 @@ const versionHold = "hold-step"
 // an abort (service failed). Any failure ends in service failed with
 // last_error.
 func Service(ctx workflow.Context, in contract.ProvisionInput) error {
-	o, ctx, err := start(ctx, in, contract.ServiceName)
+	o, ctx, err := startIn(ctx, in, contract.ServiceName, node.ServiceState, node.Active, nil)
 	if err != nil {
 		return err
 	}
 	o.service = true
-	if err := o.enter(ctx, node.ServiceState, node.Active, nil); err != nil {
-		return err
-	}
 	f, err := o.facts(ctx, activities.ServiceSteps)
 	if err != nil {
 		return o.fail(ctx, node.ServiceFail, err)
