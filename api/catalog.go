@@ -163,13 +163,11 @@ func (k *catalog[T]) list(s *Server, c *fiber.Ctx) error {
 	}
 	var markerID int64
 	if marker, ok := query(c, "marker"); ok && (marker != "" || !k.skipEmptyMarker) {
-		m, err := k.get(s.Store, c.UserContext(), marker)
-		if errors.Is(err, store.ErrNotFound) {
-			return k.notFound(marker)
-		} else if err != nil {
-			return fmt.Errorf("read %s %s: %w", k.noun, marker, err)
+		get := func(ctx context.Context, id string) (T, error) { return k.get(s.Store, ctx, id) }
+		id := func(t *T) int64 { n, _, _ := k.ids(t); return n }
+		if markerID, err = readMarker(c.UserContext(), marker, k.noun, get, k.notFound, id); err != nil {
+			return err
 		}
-		markerID, _, _ = k.ids(&m)
 	}
 	key := cq.sortKey
 	if key == "id" {

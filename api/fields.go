@@ -856,7 +856,14 @@ func markerID[T any](c *fiber.Ctx, what string, get func(context.Context, string
 	if _, err := argUUID("marker", marker); err != nil {
 		return 0, err
 	}
-	m, err := get(c.UserContext(), marker)
+	return readMarker(c.UserContext(), marker, what, get, notFound, id)
+}
+
+// readMarker reads the object marker names with get and returns its
+// internal id; notFound when there is none.
+func readMarker[T any](ctx context.Context, marker, what string, get func(context.Context, string) (T, error),
+	notFound func(string) *apiError, id func(*T) int64) (int64, error) {
+	m, err := get(ctx, marker)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, notFound(marker)
 	} else if err != nil {
