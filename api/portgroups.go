@@ -45,14 +45,7 @@ func portgroupFields() []field[store.Portgroup] {
 		strPtrField("name", 1, func(g *g) **string { return &g.Name }).input(tColumnNull, both),
 		objectField("properties", 1, func(g *g) *json.RawMessage { return &g.Properties }).input(tObjectNull, both),
 		boolField("standalone_ports_supported", 1, func(g *g) *bool { return &g.StandalonePortsSupported }).
-			input(tBoolish, both).setBy(func(g *g, val any, _ *input) error {
-			b, err := argBool("standalone_ports_supported", val)
-			if err != nil {
-				return err
-			}
-			g.StandalonePortsSupported = b == nil || *b // default True
-			return nil
-		}),
+			input(tBoolish, both).defaultTrue(),
 		strField("node_uuid", 1, func(g *g) *string { return &g.NodeUUID }).input(tString, both|inRequired).
 			setBy(func(g *g, val any, in *input) error {
 				n, err := nodeByUUIDArg(in, val)
@@ -144,10 +137,7 @@ func gateModeProperties(v int, names ...string) error {
 
 // listPortgroups answers GET /v1/portgroups and /v1/portgroups/detail.
 func (s *Server) listPortgroups(detailPath bool) fiber.Handler {
-	resource := "portgroups"
-	if detailPath {
-		resource = "portgroups/detail"
-	}
+	resource := listResource("portgroups", detailPath)
 	return func(c *fiber.Ctx) error {
 		if err := gatePortgroups(c, false); err != nil {
 			return err
@@ -167,10 +157,7 @@ func (s *Server) nodePortgroups(detailPath bool) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		resource := "nodes/" + ident + "/portgroups"
-		if detailPath {
-			resource += "/detail"
-		}
+		resource := listResource("nodes/"+ident+"/portgroups", detailPath)
 		return s.portgroupCollection(c, detailPath, n.UUID, resource)
 	}
 }
@@ -489,10 +476,7 @@ func (s *Server) portgroupPorts(detailPath bool) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		resource := "portgroups/" + ident + "/ports"
-		if detailPath {
-			resource += "/detail"
-		}
+		resource := listResource("portgroups/"+ident+"/ports", detailPath)
 		return s.portCollection(c, detailPath, portScope{portgroup: &g}, resource)
 	}
 }

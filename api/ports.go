@@ -47,14 +47,7 @@ func portFields() []field[store.Port] {
 		strPtrField("physical_network", v34PhysicalNetwork, func(p *p) **string { return &p.PhysicalNetwork }).
 			input(prop{types: []string{"string", "null"}, maxLen: 64}, both),
 		boolField("pxe_enabled", v19PortNetFields, func(p *p) *bool { return &p.PXEEnabled }).input(tBoolish, both).
-			setBy(func(p *p, val any, _ *input) error {
-				b, err := argBool("pxe_enabled", val)
-				if err != nil {
-					return err
-				}
-				p.PXEEnabled = b == nil || *b // default True
-				return nil
-			}),
+			defaultTrue(),
 		strNullField("node_uuid", 1, func(p *p) *string { return &p.NodeUUID }).input(tString, both|inRequired).
 			setBy(setPortNode),
 		// Ironic 29 checks no version when a PATCH sets it.
@@ -140,12 +133,33 @@ func checkSmartNIC(p *store.Port, what string) *apiError {
 	return nil
 }
 
+// defaultTrue makes a boolean field write true for null, as Ironic's
+// fields that default to True (a port's pxe_enabled, a port group's
+// standalone_ports_supported).
+func (f field[T]) defaultTrue() field[T] {
+	name, p := f.name, f.boolean
+	return f.setBy(func(t *T, val any, _ *input) error {
+		b, err := argBool(name, val)
+		if err != nil {
+			return err
+		}
+		*p(t) = b == nil || *b
+		return nil
+	})
+}
+
+// listResource is the path a list's links name: path, or path/detail for
+// the detail list.
+func listResource(path string, detailPath bool) string {
+	if detailPath {
+		return path + "/detail"
+	}
+	return path
+}
+
 // listPorts answers GET /v1/ports and GET /v1/ports/detail.
 func (s *Server) listPorts(detailPath bool) fiber.Handler {
-	resource := "ports"
-	if detailPath {
-		resource = "ports/detail"
-	}
+	resource := listResource("ports", detailPath)
 	return func(c *fiber.Ctx) error { return s.portCollection(c, detailPath, portScope{}, resource) }
 }
 
@@ -157,10 +171,7 @@ func (s *Server) nodePorts(detailPath bool) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		resource := "nodes/" + ident + "/ports"
-		if detailPath {
-			resource += "/detail"
-		}
+		resource := listResource("nodes/"+ident+"/ports", detailPath)
 		return s.portCollection(c, detailPath, portScope{node: n.UUID}, resource)
 	}
 }

@@ -326,14 +326,22 @@ func idOf[T any](t *T) int64 {
 	return 0
 }
 
+// loadVolume reads the object a path /v1/volume/{connectors,targets}/{uuid}
+// names, after the version gate.
+func loadVolume[T any](s *Server, c *fiber.Ctx, kind func() *volumeKind[T]) (*volumeKind[T], T, error) {
+	if err := gateVolume(c, false); err != nil {
+		var zero T
+		return nil, zero, err
+	}
+	k := kind()
+	t, err := k.load(s, c, param(c, "uuid"))
+	return k, t, err
+}
+
 // getVolume answers GET /v1/volume/{connectors,targets}/{uuid}.
 func getVolume[T any](s *Server, kind func() *volumeKind[T]) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if err := gateVolume(c, false); err != nil {
-			return err
-		}
-		k := kind()
-		t, err := k.load(s, c, param(c, "uuid"))
+		k, t, err := loadVolume(s, c, kind)
 		if err != nil {
 			return err
 		}
@@ -454,11 +462,7 @@ func patchVolume[T any](s *Server, kind func() *volumeKind[T]) fiber.Handler {
 // the node lock, while the node is powered off.
 func deleteVolume[T any](s *Server, kind func() *volumeKind[T]) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if err := gateVolume(c, false); err != nil {
-			return err
-		}
-		k := kind()
-		t, err := k.load(s, c, param(c, "uuid"))
+		k, t, err := loadVolume(s, c, kind)
 		if err != nil {
 			return err
 		}
