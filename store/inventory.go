@@ -45,20 +45,29 @@ func (q Queries) SetInventory(ctx context.Context, inv Inventory) error {
 // NodeInventory returns a node's inventory. ErrNotFound when the node has
 // none (never inspected) or does not exist.
 func (q Queries) NodeInventory(ctx context.Context, nodeUUID string) (Inventory, error) {
+	var inv Inventory
+	err := q.readInventory(ctx, "inventory", nodeUUID, &inv, `SELECT n.uuid::text, i.inventory, i.plugin_data, i.source, i.created_at
+		FROM node_inventory i JOIN nodes n ON n.id = i.node_id WHERE n.uuid = $1::uuid`, &inv.Source, &inv.CreatedAt)
+	if err != nil {
+		return Inventory{}, err
+	}
+	return inv, nil
+}
+
+// readInventory reads into inv the one row query selects for a node ($1):
+// its UUID, the inventory and plugin data documents, then the columns into
+// rest. what names the read in errors; ErrNotFound when there is no row.
+func (q Queries) readInventory(ctx context.Context, what, nodeUUID string, inv *Inventory, query string, rest ...any) error {
 	id, err := uuid.Parse(nodeUUID)
 	if err != nil {
-		return Inventory{}, fmt.Errorf("get inventory of node %q: %w", nodeUUID, ErrNotFound)
+		return fmt.Errorf("get %s of node %q: %w", what, nodeUUID, ErrNotFound)
 	}
-	var inv Inventory
 	var doc, plugin string
-	err = q.db.QueryRow(ctx, `SELECT n.uuid::text, i.inventory, i.plugin_data, i.source, i.created_at
-		FROM node_inventory i JOIN nodes n ON n.id = i.node_id WHERE n.uuid = $1::uuid`, id.String()).
-		Scan(&inv.NodeUUID, &doc, &plugin, &inv.Source, &inv.CreatedAt)
-	if err != nil {
-		return Inventory{}, fmt.Errorf("get inventory of node %s: %w", nodeUUID, translate(err, ErrNotFound))
+	if err := q.db.QueryRow(ctx, query, id.String()).Scan(append([]any{&inv.NodeUUID, &doc, &plugin}, rest...)...); err != nil {
+		return fmt.Errorf("get %s of node %s: %w", what, nodeUUID, translate(err, ErrNotFound))
 	}
 	inv.Inventory, inv.PluginData = []byte(doc), []byte(plugin)
-	return inv, nil
+	return nil
 }
 
 // SubmitInspectionData keeps the inspection data a ramdisk posted for a
@@ -99,19 +108,12 @@ func (q Queries) SubmitInspectionData(ctx context.Context, nodeUUID string, inve
 // Inventory, Source "agent"; AppliedAt set once its inspection applied
 // it). ErrNotFound when there is none.
 func (q Queries) InspectionData(ctx context.Context, nodeUUID string) (Inventory, error) {
-	id, err := uuid.Parse(nodeUUID)
-	if err != nil {
-		return Inventory{}, fmt.Errorf("get inspection data of node %q: %w", nodeUUID, ErrNotFound)
-	}
 	inv := Inventory{Source: "agent"}
-	var doc, plugin string
-	err = q.db.QueryRow(ctx, `SELECT n.uuid::text, d.inventory, d.plugin_data, d.created_at, d.applied_at
-		FROM inspection_data d JOIN nodes n ON n.id = d.node_id WHERE n.uuid = $1::uuid`, id.String()).
-		Scan(&inv.NodeUUID, &doc, &plugin, &inv.CreatedAt, &inv.AppliedAt)
+	err := q.readInventory(ctx, "inspection data", nodeUUID, &inv, `SELECT n.uuid::text, d.inventory, d.plugin_data, d.created_at, d.applied_at
+		FROM inspection_data d JOIN nodes n ON n.id = d.node_id WHERE n.uuid = $1::uuid`, &inv.CreatedAt, &inv.AppliedAt)
 	if err != nil {
-		return Inventory{}, fmt.Errorf("get inspection data of node %s: %w", nodeUUID, translate(err, ErrNotFound))
+		return Inventory{}, err
 	}
-	inv.Inventory, inv.PluginData = []byte(doc), []byte(plugin)
 	return inv, nil
 }
 
