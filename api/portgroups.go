@@ -198,11 +198,7 @@ func (s *Server) portgroupCollection(c *fiber.Ctx, detailPath bool, nodeUUID, re
 	if err := cq.returnFields(v, detailPath, []string{"uuid", "address", "name"}); err != nil {
 		return err
 	}
-	q.Limit = cq.limit
-	if cq.sortKey != "id" {
-		q.SortKey = cq.sortKey
-	}
-	q.SortDesc = cq.sortDir == "desc"
+	q.Limit, q.SortKey, q.SortDesc = cq.storePage()
 	if q.MarkerID, err = markerID(c, "portgroup", s.Store.Portgroup, portgroupNotFound, func(m *store.Portgroup) int64 { return m.ID }); err != nil {
 		return err
 	}

@@ -157,6 +157,15 @@ func listResource(path string, detailPath bool) string {
 	return path
 }
 
+// storePage is cq's page as a store list takes it: the page size, the sort
+// key ("" for id, the store's own order) and whether it is descending.
+func (cq *collectionQuery) storePage() (limit int, sortKey string, desc bool) {
+	if cq.sortKey != "id" {
+		sortKey = cq.sortKey
+	}
+	return cq.limit, sortKey, cq.sortDir == "desc"
+}
+
 // listPorts answers GET /v1/ports and GET /v1/ports/detail.
 func (s *Server) listPorts(detailPath bool) fiber.Handler {
 	resource := listResource("ports", detailPath)
@@ -245,11 +254,7 @@ func (s *Server) portCollection(c *fiber.Ctx, detailPath bool, scope portScope, 
 	if err := portRes.checkSort(cq.sortKey); err != nil {
 		return err
 	}
-	q.Limit = cq.limit
-	if cq.sortKey != "id" {
-		q.SortKey = cq.sortKey
-	}
-	q.SortDesc = cq.sortDir == "desc"
+	q.Limit, q.SortKey, q.SortDesc = cq.storePage()
 	if q.MarkerID, err = markerID(c, "port", s.Store.Port, portNotFound, func(m *store.Port) int64 { return m.ID }); err != nil {
 		return err
 	}

@@ -284,11 +284,7 @@ func listVolume[T any](s *Server, kind func() *volumeKind[T]) fiber.Handler {
 		if !detail {
 			cq.detail = nil // Ironic's next link carries detail only when true
 		}
-		l.Limit = cq.limit
-		if cq.sortKey != "id" {
-			l.SortKey = cq.sortKey
-		}
-		l.SortDesc = cq.sortDir == "desc"
+		l.Limit, l.SortKey, l.SortDesc = cq.storePage()
 		if l.MarkerID, err = markerID(c, k.what, k.get, k.notFound, idOf[T]); err != nil {
 			return err
 		}
