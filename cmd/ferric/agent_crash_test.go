@@ -161,5 +161,5 @@ func kill(t *testing.T, w *workerProc) {
 		return
 	}
 	<-w.exited
-	t.Logf("worker %d killed", w.cmd.Process.Pid)
+	t.Logf("process %d killed", w.cmd.Process.Pid)
 }
