@@ -354,12 +354,11 @@ func PostgresDynamicConfig() dynamicconfig.StaticClient {
 func dynamicConfig(postgres bool) dynamicconfig.StaticClient {
 	value := func(v any) []dynamicconfig.ConstrainedValue { return []dynamicconfig.ConstrainedValue{{Value: v}} }
 	dc := dynamicconfig.StaticClient{
-		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():      value(1),
-		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key():     value(1),
-		dynamicconfig.TransferProcessorMaxPollRPS.Key():             value(1000),
-		dynamicconfig.TimerProcessorMaxPollRPS.Key():                value(1000),
-		dynamicconfig.EnableEagerWorkflowStart.Key():                value(true),
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): value(true),
+		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  value(1),
+		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): value(1),
+		dynamicconfig.TransferProcessorMaxPollRPS.Key():         value(1000),
+		dynamicconfig.TimerProcessorMaxPollRPS.Key():            value(1000),
+		dynamicconfig.EnableEagerWorkflowStart.Key():            value(true),
 		// The history service keeps every run's mutable state cached for
 		// an hour, up to 128,000 entries: ~15 KB each, so a 10,000-node
 		// fleet (60,000 runs in a quarter of an hour) held 0.9 GB of live
