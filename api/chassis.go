@@ -41,10 +41,7 @@ func (s *Server) loadChassis(c *fiber.Ctx, ident string) (store.Chassis, error) 
 
 // listChassis answers GET /v1/chassis and GET /v1/chassis/detail.
 func (s *Server) listChassis(detailPath bool) fiber.Handler {
-	resource := "chassis"
-	if detailPath {
-		resource = "chassis/detail"
-	}
+	resource := listResource("chassis", detailPath)
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
 		v := minor(c)
@@ -161,10 +158,6 @@ func (s *Server) chassisNodes(detailPath bool) fiber.Handler {
 			return err
 		}
 		r.q.ChassisUUID = ch.UUID
-		resource := "chassis/" + ch.UUID + "/nodes"
-		if detailPath {
-			resource += "/detail"
-		}
-		return s.nodeCollection(c, r, resource)
+		return s.nodeCollection(c, r, listResource("chassis/"+ch.UUID+"/nodes", detailPath))
 	}
 }

@@ -780,6 +780,24 @@ type collectionQuery struct {
 	detail           *bool // ?detail as given, for next links
 }
 
+// listResource is the path a list's links name: path, or path/detail for
+// the detail list.
+func listResource(path string, detailPath bool) string {
+	if detailPath {
+		return path + "/detail"
+	}
+	return path
+}
+
+// storePage is cq's page as a store list takes it: the page size, the sort
+// key ("" for id, the store's own order) and whether it is descending.
+func (cq *collectionQuery) storePage() (limit int, sortKey string, desc bool) {
+	if cq.sortKey != "id" {
+		sortKey = cq.sortKey
+	}
+	return cq.limit, sortKey, cq.sortDir == "desc"
+}
+
 // parseCollection reads limit, sort_key/sort_dir, fields (checked with r)
 // and detail; detailPath is true for .../detail, where ?fields and ?detail
 // are not read.

@@ -442,10 +442,7 @@ func escapeQueryValue(v string) string {
 
 // listNodes answers GET /v1/nodes and GET /v1/nodes/detail.
 func (s *Server) listNodes(detailPath bool) fiber.Handler {
-	resource := "nodes"
-	if detailPath {
-		resource = "nodes/detail"
-	}
+	resource := listResource("nodes", detailPath)
 	return func(c *fiber.Ctx) error {
 		if _, ok := query(c, "fields"); ok && detailPath {
 			return badRequest("Unexpected arguments: fields") // Ironic's detail takes no fields

@@ -148,24 +148,6 @@ func (f field[T]) defaultTrue() field[T] {
 	})
 }
 
-// listResource is the path a list's links name: path, or path/detail for
-// the detail list.
-func listResource(path string, detailPath bool) string {
-	if detailPath {
-		return path + "/detail"
-	}
-	return path
-}
-
-// storePage is cq's page as a store list takes it: the page size, the sort
-// key ("" for id, the store's own order) and whether it is descending.
-func (cq *collectionQuery) storePage() (limit int, sortKey string, desc bool) {
-	if cq.sortKey != "id" {
-		sortKey = cq.sortKey
-	}
-	return cq.limit, sortKey, cq.sortDir == "desc"
-}
-
 // listPorts answers GET /v1/ports and GET /v1/ports/detail.
 func (s *Server) listPorts(detailPath bool) fiber.Handler {
 	resource := listResource("ports", detailPath)
