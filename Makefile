@@ -78,7 +78,7 @@ bench: build
 	trap './$(BIN)/ferric testdb -log-level warn stop $(TESTDB_DIR)' EXIT; \
 	FERRIC_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -bench . -benchtime 3x ./...
 
-## fuzz: every fuzz target under api/ and drivers/deploy/dhcp/ for FUZZTIME each, with a throwaway PostgreSQL for those that use one
+## fuzz: every fuzz target under api/, jsonwire/ and drivers/deploy/dhcp/ for FUZZTIME each, with a throwaway PostgreSQL for those that use one
 ## (make test runs only their seed corpora, testdata/fuzz/<target>/). A failing input is written there: commit it
 ## with the fix.
 FUZZTIME ?= 60s
@@ -86,7 +86,7 @@ fuzz: build
 	@set -euo pipefail; \
 	url=$$(./$(BIN)/ferric testdb -log-level warn start $(TESTDB_DIR)); \
 	trap './$(BIN)/ferric testdb -log-level warn stop $(TESTDB_DIR)' EXIT; \
-	for pkg in $$($(GO) list ./api/... ./drivers/deploy/dhcp/...); do \
+	for pkg in $$($(GO) list ./api/... ./jsonwire/... ./drivers/deploy/dhcp/...); do \
 		for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 			echo "== $$pkg $$t ($(FUZZTIME))"; \
 			FERRIC_TEST_DATABASE_URL="$$url" $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
