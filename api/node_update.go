@@ -61,6 +61,27 @@ func (s *Server) updateNode(c *fiber.Ctx, ident string, mutate func(n *store.Nod
 	}
 }
 
+// updateLockedNode is updateNode for a change Ironic's conductor makes
+// under the node's exclusive lock (update_node, traits, RAID): after mutate
+// accepted the change (the API's own checks come first, as in Ironic), a
+// node that an operation holds (operationHolds: a busy provision state or a
+// power change under way) answers NodeLocked and nothing is written. The
+// write is conditional on the version read, and every state change of an
+// operation bumps it: an operation that starts between the read and the
+// write makes the write lose, read again and answer NodeLocked.
+func (s *Server) updateLockedNode(c *fiber.Ctx, ident string, mutate func(n *store.Node) error) (store.Node, error) {
+	return s.updateNode(c, ident, func(n *store.Node) error {
+		held := operationHolds(n)
+		if err := mutate(n); err != nil {
+			return err
+		}
+		if held {
+			return s.nodeLocked(n.UUID)
+		}
+		return nil
+	})
+}
+
 // equalPtr compares two optional values.
 func equalPtr[T comparable](a, b *T) bool {
 	if a == nil || b == nil {
@@ -122,7 +143,7 @@ func (s *Server) patchNode(c *fiber.Ctx) error {
 	}
 
 	var before store.Node
-	updated, err := s.updateNode(c, ident, func(n *store.Node) error {
+	updated, err := s.updateLockedNode(c, ident, func(n *store.Node) error {
 		before = *n
 		return s.applyNodePatch(c, n, ops, reset, nameErr)
 	})
@@ -332,7 +353,7 @@ func (s *Server) setMaintenance(on bool) fiber.Handler {
 				}
 			}
 		}
-		updated, err := s.updateNode(c, param(c, "ident"), func(n *store.Node) error {
+		updated, err := s.updateLockedNode(c, param(c, "ident"), func(n *store.Node) error {
 			n.Maintenance = on
 			n.MaintenanceReason = reason
 			if !on {
@@ -449,7 +470,7 @@ func (s *Server) setTraits(c *fiber.Ctx) error {
 	if traits == nil {
 		traits = []string{}
 	}
-	if _, err := s.updateNode(c, param(c, "ident"), func(n *store.Node) error {
+	if _, err := s.updateLockedNode(c, param(c, "ident"), func(n *store.Node) error {
 		n.Traits = traits
 		return nil
 	}); err != nil {
@@ -470,7 +491,7 @@ func (s *Server) addTrait(c *fiber.Ctx) error {
 	if !emptyBody(c.Body()) {
 		return badRequest("No body should be provided when adding a trait")
 	}
-	if _, err := s.updateNode(c, ident, func(n *store.Node) error {
+	if _, err := s.updateLockedNode(c, ident, func(n *store.Node) error {
 		if contains(n.Traits, trait) {
 			return nil
 		}
@@ -515,7 +536,7 @@ func (s *Server) deleteTraits(c *fiber.Ctx) error {
 		return notFound("Resource could not be found.")
 	}
 	ident, trait := param(c, "ident"), param(c, "trait")
-	if _, err := s.updateNode(c, ident, func(n *store.Node) error {
+	if _, err := s.updateLockedNode(c, ident, func(n *store.Node) error {
 		if trait == "" {
 			n.Traits = []string{}
 			return nil

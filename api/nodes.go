@@ -700,6 +700,30 @@ func (s *Server) deleteNode(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// Ironic's destroy_node runs under the node's exclusive lock: an
+	// operation holding the node answers NodeLocked (even in maintenance),
+	// and the rules are checked on the node as it is under the lock.
+	if err := s.lockedWrite(c, []string{n.UUID}, func(q store.Queries, nodes map[string]store.Node) error {
+		cur := nodes[n.UUID]
+		if err := checkDeletable(&cur); err != nil {
+			return err
+		}
+		if err := q.DeleteNode(c.UserContext(), cur.UUID); errors.Is(err, store.ErrNotFound) {
+			return nodeNotFound(cur.UUID)
+		} else if err != nil {
+			return fmt.Errorf("delete node %s: %w", cur.UUID, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return empty(c, fiber.StatusNoContent)
+}
+
+// checkDeletable applies Ironic's rules for deleting node n: not with an
+// instance or outside the deletable states unless in maintenance, never
+// when protected.
+func checkDeletable(n *store.Node) error {
 	if !n.Maintenance && n.InstanceUUID != nil {
 		return conflict("Node %s is associated with instance %s.", n.UUID, *n.InstanceUUID)
 	}
@@ -715,12 +739,7 @@ func (s *Server) deleteNode(c *fiber.Ctx) error {
 		return conflict("Can not delete node \"%s\" while it is in provision state \"%s\". Valid provision states to perform deletion are: \"%s\", or set the node into maintenance mode",
 			n.UUID, n.ProvisionState, pyTuple(names))
 	}
-	if err := s.Store.DeleteNode(c.UserContext(), n.UUID); errors.Is(err, store.ErrNotFound) {
-		return nodeNotFound(n.UUID)
-	} else if err != nil {
-		return fmt.Errorf("delete node %s: %w", n.UUID, err)
-	}
-	return empty(c, fiber.StatusNoContent)
+	return nil
 }
 
 // validateKinds are the interfaces Ironic's validate reports at 1.82

@@ -123,7 +123,7 @@ func (s *Server) setRAIDConfig(c *fiber.Ctx) error {
 		return notAcceptable("")
 	}
 	raw := encodeValue(cfg)
-	if _, err := s.updateNode(c, param(c, "ident"), func(n *store.Node) error {
+	if _, err := s.updateLockedNode(c, param(c, "ident"), func(n *store.Node) error {
 		if cfg.Len() > 0 {
 			if s.Drivers == nil {
 				return raidUnsupported(n.Driver)
