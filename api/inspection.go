@@ -32,6 +32,8 @@ import (
 type InspectionStore interface {
 	SubmitInspectionData(ctx context.Context, nodeUUID string, inventory, pluginData []byte) error
 	DeleteInspectionData(ctx context.Context, nodeUUID string) error
+	// PortsByAddresses finds the ports of the posted MACs in one query.
+	PortsByAddresses(ctx context.Context, macs []string) ([]store.Port, error)
 }
 
 // continueInspectionSchema is Ironic's DATA_VALIDATOR: the minimal
@@ -62,7 +64,7 @@ var continueInspectionSchemaV = continueInspectionSchema()
 // posted, and the lookup keys.
 type inspectionPayload struct {
 	inventory, pluginData json.RawMessage
-	macs                  []string // valid MACs, normalized (lower case)
+	macs                  []string // valid MACs, normalized (lower case), each once
 	bmc                   []string // bmc_address, bmc_v6address when set
 }
 
@@ -84,9 +86,13 @@ func parseInspectionPayload(body []byte) (inspectionPayload, error) {
 	inv := data.Value("inventory").(*jsonwire.Object)
 	data.Delete("inventory")
 	p.inventory, p.pluginData = jsonwire.Encode(inv), jsonwire.Encode(data)
+	// Each MAC once: a body that repeats one MAC costs one lookup key
+	// (the lookup is one query over them all, as Ironic's).
+	seen := map[string]bool{}
 	for _, it := range inv.Value("interfaces").([]any) {
 		mac, _ := it.(*jsonwire.Object).Value("mac_address").(string)
-		if mac, ok := isValidMAC(mac); ok {
+		if mac, ok := isValidMAC(mac); ok && !seen[mac] {
+			seen[mac] = true
 			p.macs = append(p.macs, mac)
 		}
 	}
@@ -181,16 +187,13 @@ func (s *Server) inspectionLookup(ctx context.Context, p inspectionPayload, node
 		}
 		found = &n
 	}
-	if len(p.macs) > 0 && s.Agents != nil {
+	if len(p.macs) > 0 {
+		ports, err := s.Inspection.PortsByAddresses(ctx, p.macs)
+		if err != nil {
+			return store.Node{}, fmt.Errorf("inspection lookup by %d MACs: %w", len(p.macs), err)
+		}
 		var byMAC string
-		for _, mac := range p.macs {
-			port, err := s.Agents.PortByAddress(ctx, mac)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return store.Node{}, fmt.Errorf("inspection lookup by %s: %w", mac, err)
-			}
+		for _, port := range ports {
 			if byMAC != "" && port.NodeUUID != byMAC {
 				s.log().WarnContext(ctx, "inspection lookup: the MACs belong to several nodes", "macs", p.macs)
 				return store.Node{}, errInspectionNotFound()

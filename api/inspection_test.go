@@ -3,9 +3,14 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ferric-project/ferric/agent/wire"
@@ -280,5 +285,70 @@ func TestContinueInspectionMalformed(t *testing.T) {
 	}
 	if _, err := e.st.InspectionData(context.Background(), inspMACUUID); err == nil {
 		t.Error("a malformed payload was kept")
+	}
+}
+
+// countingPorts is the store, counting the port lookups by MAC that the
+// inspection callback makes.
+type countingPorts struct {
+	*store.Store
+	mu      sync.Mutex
+	lookups int        // PortByAddress and PortsByAddresses calls
+	macs    [][]string // what each PortsByAddresses call asked for
+}
+
+func (c *countingPorts) PortByAddress(ctx context.Context, mac string) (store.Port, error) {
+	c.mu.Lock()
+	c.lookups++
+	c.mu.Unlock()
+	return c.Store.PortByAddress(ctx, mac)
+}
+
+func (c *countingPorts) PortsByAddresses(ctx context.Context, macs []string) ([]store.Port, error) {
+	c.mu.Lock()
+	c.lookups++
+	c.macs = append(c.macs, slices.Clone(macs))
+	c.mu.Unlock()
+	return c.Store.PortsByAddresses(ctx, macs)
+}
+
+// TestContinueInspectionDuplicateMACs: an (unauthenticated) body that
+// repeats one MAC many times, in any case, costs one port lookup for the
+// one MAC, as Ironic's one "address IN (...)" query; the node is found.
+func TestContinueInspectionDuplicateMACs(t *testing.T) {
+	t.Parallel()
+	e := inspectEnv(t, inspMACUUID, node.InspectWait, "", ipaMAC)
+	ports := &countingPorts{Store: e.st}
+	e.srv.Agents, e.srv.Inspection = ports, ports
+	var b strings.Builder
+	b.WriteString(`{"inventory":{"cpu":{"architecture":"x86_64"},"interfaces":[`)
+	const copies = 20000
+	for i := range copies {
+		mac := ipaMAC
+		if i%2 == 1 {
+			mac = strings.ToUpper(ipaMAC)
+		}
+		fmt.Fprintf(&b, `{"name":"eth%d","mac_address":"%s"},`, i, mac)
+	}
+	b.WriteString(`{"name":"unknown","mac_address":"52:54:00:99:99:99"}]}}`)
+	// The body is above the general limit (an agent's is larger): the
+	// request names its path as an agent's HTTP client does.
+	req := httptest.NewRequest("POST", "/v1/continue_inspection", strings.NewReader(b.String()))
+	for k, v := range ipaHeaders {
+		req.Header.Set(k, v)
+	}
+	resp, err := e.app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 202 || string(body) != `{"uuid":"`+inspMACUUID+`"}` {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if ports.lookups != 1 || len(ports.macs) != 1 ||
+		!slices.Equal(ports.macs[0], []string{ipaMAC, "52:54:00:99:99:99"}) {
+		t.Errorf("%d port lookups for %d copies of one MAC and one unknown MAC (asked for %v), want one for both",
+			ports.lookups, copies, ports.macs)
 	}
 }

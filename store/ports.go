@@ -94,6 +94,36 @@ func (q Queries) PortByAddress(ctx context.Context, mac string) (Port, error) {
 	return portTable.get(ctx, q.db, mac, `p.address = $1::text`, normalizeMAC(mac))
 }
 
+// PortsByAddresses returns the ports with any of those MAC addresses (any
+// case; duplicates are looked up once) in one query, ordered by id: Ironic's
+// get_ports_by_addresses (one "address IN (...)"). None found is an empty
+// list, not an error.
+func (q Queries) PortsByAddresses(ctx context.Context, macs []string) ([]Port, error) {
+	norm := make([]string, 0, len(macs))
+	for _, m := range macs {
+		norm = append(norm, normalizeMAC(m))
+	}
+	slices.Sort(norm)
+	norm = slices.Compact(norm)
+	if len(norm) == 0 {
+		return nil, nil
+	}
+	rows, err := q.db.Query(ctx, `SELECT `+portTable.selectList+portTable.from+
+		` WHERE p.address = ANY($1::text[]) ORDER BY p.id`, norm)
+	if err != nil {
+		return nil, fmt.Errorf("get ports by %d addresses: %w", len(norm), translate(err, ErrNotFound))
+	}
+	defer rows.Close()
+	out, err := portTable.scanAll(rows, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("get ports by %d addresses: %w", len(norm), err)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("get ports by %d addresses: %w", len(norm), translate(err, ErrNotFound))
+	}
+	return out, nil
+}
+
 // PortByName returns the port with that name. ErrNotFound when there is
 // none.
 func (q Queries) PortByName(ctx context.Context, name string) (Port, error) {
