@@ -284,13 +284,13 @@ func (a *Activities) ApplyInspection(ctx context.Context, in ApplyInspectionInpu
 	if err != nil {
 		return out, classify(fmt.Errorf("read inventory of node %s: %w", in.UUID, err))
 	}
-	var doc inventory.Document
-	if err := json.Unmarshal(inv.Inventory, &doc.Inventory); err != nil {
+	// Ironic takes any inventory its schema allows: a fact of another JSON
+	// type than the agent's (memory.physical_mb a string) is unknown, not
+	// a failure of the inspection.
+	doc, err := inventory.Decode(inv.Inventory, inv.PluginData)
+	if err != nil {
 		return out, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("inventory of node %s: %v", in.UUID, err), errTypeBadInventory, nil)
-	}
-	if len(inv.PluginData) > 0 {
-		_ = json.Unmarshal(inv.PluginData, &doc.PluginData) // root_disk, when given; the rest is optional
 	}
 	sum := inventory.Summarize(doc)
 	policy := in.AddPorts

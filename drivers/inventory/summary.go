@@ -57,8 +57,8 @@ type NIC struct {
 }
 
 // Summarize derives the facts Ironic's default and common inspection
-// hooks take from a document. It trusts the document's types (Validate
-// it first) and never fails: missing facts are zero.
+// hooks take from a document. It never fails: missing facts, and facts
+// of the wrong JSON type (which Decode leaves zero), are unknown.
 func Summarize(doc Document) Summary {
 	inv := doc.Inventory
 	s := Summary{
