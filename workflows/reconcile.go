@@ -46,7 +46,7 @@ func ReconcileNodes(ctx workflow.Context) (ReconcileResult, error) {
 	inputs := make([]any, len(refs))
 	for i, r := range refs {
 		nodes[i], groups[i] = r.UUID, r.ConductorGroup
-		inputs[i] = contract.RecoverInput{NodeUUID: r.UUID, Version: r.Version}
+		inputs[i] = contract.RecoverInput{NodeUUID: r.UUID, Version: r.Version, CloseHeldSession: true}
 	}
 	var err error
 	res.Checked, res.Held, err = startOnLocks(ctx, contract.RecoverName, nodes, groups, inputs)
@@ -78,7 +78,10 @@ func RecoverNode(ctx workflow.Context, in contract.RecoverInput) error {
 		msg := fmt.Sprintf("The operation that moved this node to %q (target %q) is no longer running and did "+
 			"not finish; ferric's reconciler failed the node. The operation may have been terminated, or lost to a "+
 			"fault. Check the node and retry.", info.ProvisionState, info.TargetProvisionState)
-		if info.ProvisionState.AgentReachable() {
+		// The agent runs in the agent states and in the holds (a hold step
+		// keeps the ramdisk up): its session closes, so its token dies and
+		// the node stops booting the ramdisk.
+		if info.ProvisionState.AgentReachable() || (info.ProvisionState.Held() && in.CloseHeldSession) {
 			if err := workflow.ExecuteLocalActivity(ctx, a.CleanUpRamdiskBoot, in.NodeUUID).Get(ctx, nil); err != nil {
 				workflow.GetLogger(ctx).Warn("clean up ramdisk boot of an abandoned node", "node", in.NodeUUID, "err", err)
 			}

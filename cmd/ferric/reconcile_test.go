@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,11 @@ func TestReconcilerFailsAbandonedNodes(t *testing.T) {
 	}
 	deploying := abandoned(node.Deploying, node.Active)
 	cleanWait := abandoned(node.CleanWait, node.Available)
+	// A hold keeps the ramdisk up: its agent session must close too.
+	cleanHold := abandoned(node.CleanHold, node.Available)
+	if err := s.st.OpenAgentSession(ctx, cleanHold.UUID); err != nil {
+		t.Fatal(err)
+	}
 	powering := createNode(t, s, "abandoned-power", nil)
 	s.provision(t, powering.UUID, nodes.TargetManage, nodes.Manageable)
 	target := node.PowerOn
@@ -71,13 +77,13 @@ func TestReconcilerFailsAbandonedNodes(t *testing.T) {
 	if err := run.Get(ctx, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Candidates != 4 || res.Checked != 3 || res.Held != 1 {
-		t.Errorf("pass %+v; want 4 candidates, 3 checked, 1 held by its operation", res)
+	if res.Candidates != 5 || res.Checked != 4 || res.Held != 1 {
+		t.Errorf("pass %+v; want 5 candidates, 4 checked, 1 held by its operation", res)
 	}
 	for _, tt := range []struct {
 		n    store.Node
 		want nodes.ProvisionState
-	}{{deploying, nodes.DeployFail}, {cleanWait, nodes.CleanFail}} {
+	}{{deploying, nodes.DeployFail}, {cleanWait, nodes.CleanFail}, {cleanHold, nodes.CleanFail}} {
 		got := s.waitFor(t, tt.n.UUID, 30*time.Second, func(n *nodes.Node) bool { return n.TargetProvisionState == "" })
 		if got.ProvisionState != string(tt.want) || !strings.Contains(got.LastError, "is no longer running") {
 			t.Errorf("abandoned %s: %q last_error %q; want %q and an explanation", tt.n.ProvisionState,
@@ -85,6 +91,9 @@ func TestReconcilerFailsAbandonedNodes(t *testing.T) {
 		}
 		// It is usable again: not locked, a verb runs.
 		s.settle(t, tt.n.UUID)
+	}
+	if sess, err := s.st.AgentSession(ctx, cleanHold.UUID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the failed held node's agent session: %+v, %v; want it closed", sess, err)
 	}
 	p := s.waitFor(t, powering.UUID, 30*time.Second, func(n *nodes.Node) bool { return n.TargetPowerState == "" })
 	if !strings.Contains(p.LastError, "no longer running") {

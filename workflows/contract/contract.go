@@ -379,6 +379,10 @@ type RecoverInput struct {
 	// Version is the node version the reconciler saw: the node is failed
 	// only if nothing wrote it since.
 	Version int64 `json:"version"`
+	// CloseHeldSession closes the agent session of a node failed from a
+	// hold state too (the ramdisk stays up in a hold); recoveries started
+	// before it replay as they ran.
+	CloseHeldSession bool `json:"close_held_session,omitempty"`
 }
 
 // Status is what the "state" query returns.
