@@ -183,22 +183,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		if lr.Config.AgentToken != "" {
 			token = lr.Config.AgentToken
 		}
-		// A node waiting in inspect wait gets its inventory through the
-		// inspection callback, as ironic-python-agent sends it.
-		if lr.Node.ProvisionState == wire.StateInspectWait && !inspected[lr.Node.UUID] {
-			if err := a.continueInspection(ctx, lr.Node.UUID); err != nil {
-				a.log.WarnContext(ctx, "inspection data not accepted", "node", lr.Node.UUID, "err", err)
-			} else {
-				inspected[lr.Node.UUID] = true
-			}
-		}
+		a.inspectIfWaiting(ctx, lr.Node.UUID, lr.Node.ProvisionState, inspected)
 		interval := a.cfg.HeartbeatInterval
 		if lr.Config.HeartbeatInterval > 0 {
 			interval = time.Duration(lr.Config.HeartbeatInterval) * time.Second
 		}
 		a.log.InfoContext(ctx, "node found", "node", lr.Node.UUID, "provision_state", lr.Node.ProvisionState,
 			"heartbeat_interval", interval)
-		err = a.session(ctx, lr.Node.UUID, token, interval, hist)
+		err = a.session(ctx, lr.Node.UUID, token, interval, hist, inspected)
 		if !errors.Is(err, ErrUnauthorized) || a.cfg.ExitOnUnauthorized {
 			return err
 		}
@@ -260,10 +252,41 @@ type outcome struct {
 	after       func(ctx context.Context) error // power action, once the result is acknowledged
 }
 
+// inspectIfWaiting posts the inventory (POST /v1/continue_inspection, as
+// ironic-python-agent sends it) when the node is in inspect wait and no
+// post for it was answered yet; inspected records the nodes whose post was
+// accepted or refused (4xx: the same post would be refused again, e.g. as
+// a duplicate). A post that failed otherwise (5xx after its retries, no
+// answer) is tried again on the next call: a lookup or a heartbeat answer
+// that finds the node in inspect wait.
+func (a *Agent) inspectIfWaiting(ctx context.Context, nodeUUID, state string, inspected map[string]bool) {
+	if state != wire.StateInspectWait || inspected[nodeUUID] {
+		return
+	}
+	err := a.continueInspection(ctx, nodeUUID)
+	var se *StatusError
+	switch {
+	case err == nil:
+		a.log.InfoContext(ctx, "inspection data accepted", "node", nodeUUID)
+	case errors.Is(err, ErrNotFound) || errors.As(err, &se) && se.Code < 500:
+		a.log.WarnContext(ctx, "inspection data refused; not posting it again", "node", nodeUUID, "err", err)
+	default:
+		a.log.WarnContext(ctx, "inspection data not accepted; trying again while the node waits for it",
+			"node", nodeUUID, "err", err)
+		return
+	}
+	inspected[nodeUUID] = true
+}
+
 // session heartbeats for one node and token until the token is rejected or
 // ctx ends. Commands run one at a time, in the order received; a final
-// result is resent on every heartbeat until one is acknowledged (2xx).
-func (a *Agent) session(ctx context.Context, node, token string, interval time.Duration, hist *history) error {
+// result is resent on every heartbeat until one is acknowledged (2xx). A
+// heartbeat answer saying the node is in inspect wait has the inventory
+// posted (inspectIfWaiting): the lookup may have found the node still
+// inspecting, or the post made then may have failed.
+func (a *Agent) session(ctx context.Context, node, token string, interval time.Duration, hist *history,
+	inspected map[string]bool,
+) error {
 	log := a.log.With("node", node)
 	var (
 		queue       []wire.Command
@@ -338,6 +361,7 @@ func (a *Agent) session(ctx context.Context, node, token string, interval time.D
 				queue = append(queue, c)
 				log.InfoContext(ctx, "command received", "command", c.ID, "name", c.Name)
 			}
+			a.inspectIfWaiting(ctx, node, resp.ProvisionState, inspected)
 		}
 		if after != nil && (len(pending) == 0 || time.Now().After(afterBy)) {
 			log.InfoContext(ctx, "running power action", "command", afterResult.ID, "name", afterResult.Name)

@@ -43,6 +43,10 @@ type fakeAPI struct {
 	finalOrder    []string
 	finalReported chan string // IDs, as their final result is acknowledged
 	state         string      // provision_state in lookup answers ("" = deploying)
+	// hbStates: the provision_state of the answers to the accepted
+	// heartbeats, in order, the last repeated (none: an API that does not
+	// send it).
+	hbStates      []string
 	inspections   []*http.Request
 	inspectBodies [][]byte
 	inspected     chan struct{} // one value per continue_inspection post
@@ -113,6 +117,9 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f.final[res.ID] = res
 		}
 		var resp wire.HeartbeatResponse
+		if n := len(f.hbStates); n > 0 {
+			resp.ProvisionState = f.hbStates[min(len(f.heartbeats), n)-1]
+		}
 		for _, c := range f.commands {
 			if _, done := f.final[c.ID]; !done {
 				resp.Commands = append(resp.Commands, c)

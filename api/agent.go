@@ -19,6 +19,7 @@ import (
 
 	"github.com/ferric-project/ferric/agent/wire"
 	"github.com/ferric-project/ferric/drivers/inventory"
+	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
 	"github.com/ferric-project/ferric/workflows/contract"
 )
@@ -154,8 +155,10 @@ func (s *Server) firstAgentToken(ctx context.Context, sess store.AgentSession, n
 
 // heartbeat answers POST /v1/heartbeat/{node uuid}: it checks the agent
 // token (body or X-Ferric-Agent-Token), records the command results, tells a
-// workflow waiting in wait call-back or clean wait that the agent is ready,
-// and answers with the commands that have no final result yet.
+// workflow waiting for the agent (wait call-back, clean wait, service wait)
+// that the agent is ready, and answers with the commands that have no final
+// result yet and the node's provision state. A node in maintenance is not
+// moved forward: see heartbeatInMaintenance.
 func (s *Server) heartbeat(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	id := param(c, "node")
@@ -200,6 +203,13 @@ func (s *Server) heartbeat(c *fiber.Ctx) error {
 			r.Result = nil
 		}
 	}
+	n, err := s.Store.Node(ctx, sess.NodeUUID)
+	if err != nil {
+		return fmt.Errorf("heartbeat of node %s: %w", id, err)
+	}
+	if n.Maintenance {
+		return s.heartbeatInMaintenance(ctx, sess.NodeUUID, hb.AgentVersion)
+	}
 	err = s.Agents.RecordAgentResults(ctx, sess.NodeUUID, hb.AgentVersion, hb.Results)
 	if errors.Is(err, store.ErrNotFound) {
 		return unauthorizedAgent() // closed meanwhile
@@ -207,23 +217,28 @@ func (s *Server) heartbeat(c *fiber.Ctx) error {
 	if err != nil {
 		return fmt.Errorf("heartbeat of node %s: %w", id, err)
 	}
-	n, err := s.Store.Node(ctx, sess.NodeUUID)
-	if err != nil {
-		return fmt.Errorf("heartbeat of node %s: %w", id, err)
-	}
-	if n.ProvisionState.Wait() && n.ProvisionState.AgentReachable() {
+	switch {
+	case n.ProvisionState == node.InspectWait:
+		// Inspection waits for the inspection data (POST
+		// /v1/continue_inspection), not for agent-ready, and queues no
+		// command: answer at once. Only runs started before
+		// revision 2 (versionInspectCallback in workflows/inspect.go) wait
+		// for agent-ready here; the first heartbeats of the wait signal
+		// them (a signal waits in the workflow until taken), later ones
+		// do not.
+		if firstHeartbeatsOfWait(sess, n.ProvisionUpdatedAt, s.agentHeartbeat()) {
+			if _, err := s.signalAgentReady(ctx, n.UUID, n.ProvisionState, hb.AgentVersion); err != nil {
+				return err
+			}
+		}
+	case n.ProvisionState.Wait() && n.ProvisionState.AgentReachable():
 		// Every heartbeat in a wait state signals; the workflow takes the
 		// first and leaves the wait state.
-		err := s.Workflows.SignalWorkflow(ctx, contract.WorkflowID(n.UUID), "", contract.SignalAgentReady,
-			contract.AgentReady{AgentVersion: hb.AgentVersion})
-		var nf *serviceerror.NotFound
-		switch {
-		case errors.As(err, &nf):
-			s.log().WarnContext(ctx, "agent heartbeat in a wait state, but no workflow runs on the node",
-				"node", n.UUID, "provision_state", n.ProvisionState)
-		case err != nil:
-			return fmt.Errorf("signal agent-ready to node %s: %w", n.UUID, err)
-		default:
+		signalled, err := s.signalAgentReady(ctx, n.UUID, n.ProvisionState, hb.AgentVersion)
+		if err != nil {
+			return err
+		}
+		if signalled {
 			// The woken workflow queues its first command within moments:
 			// hand it over in this answer rather than one heartbeat
 			// interval later.
@@ -236,13 +251,66 @@ func (s *Server) heartbeat(c *fiber.Ctx) error {
 			final[r.ID] = true
 		}
 	}
-	var resp wire.HeartbeatResponse
+	resp := wire.HeartbeatResponse{ProvisionState: string(n.ProvisionState)}
 	for _, cmd := range sess.Pending() {
 		if !final[cmd.ID] {
 			resp.Commands = append(resp.Commands, cmd)
 		}
 	}
 	return s.sendAgentJSON(c, resp)
+}
+
+// heartbeatInMaintenance answers the heartbeat of a node in maintenance:
+// as Ironic's agent_base.heartbeat does (allow_provisioning_in_maintenance,
+// its default, "not taking any action"), the node is not moved forward.
+// The heartbeat counts as a sign of life (the agent's command activities
+// do not give it up as silent), but the workflow is not signalled, no
+// command is handed out and the results are not recorded: a recorded final
+// result alone lets a running RunAgentCommand activity advance the
+// operation. The answer is a 409 (Ironic's error shape, its
+// NodeInMaintenance text) rather than a 2xx because a 2xx acknowledges the
+// results to ferric-agent, which would then drop them; on a refusal it
+// keeps them and sends them again with its next heartbeats, recorded once
+// maintenance is off.
+func (s *Server) heartbeatInMaintenance(ctx context.Context, nodeUUID, agentVersion string) error {
+	err := s.Agents.RecordAgentResults(ctx, nodeUUID, agentVersion, nil)
+	if errors.Is(err, store.ErrNotFound) {
+		return unauthorizedAgent() // closed meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("heartbeat of node %s: %w", nodeUUID, err)
+	}
+	s.log().InfoContext(ctx, "agent heartbeat from a node in maintenance: not taking any action", "node", nodeUUID)
+	return conflict("The heartbeat operation can't be performed on node %s because it's in maintenance mode.", nodeUUID)
+}
+
+// signalAgentReady signals agent-ready to the node's workflow; false when
+// no workflow runs on the node.
+func (s *Server) signalAgentReady(ctx context.Context, nodeUUID string, state node.ProvisionState, agentVersion string) (bool, error) {
+	err := s.Workflows.SignalWorkflow(ctx, contract.WorkflowID(nodeUUID), "", contract.SignalAgentReady,
+		contract.AgentReady{AgentVersion: agentVersion})
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		s.log().WarnContext(ctx, "agent heartbeat in a wait state, but no workflow runs on the node",
+			"node", nodeUUID, "provision_state", state)
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("signal agent-ready to node %s: %w", nodeUUID, err)
+	}
+	return true, nil
+}
+
+// firstHeartbeatsOfWait reports whether the heartbeat before this one
+// (sess as read before recording this one) came no later than one
+// heartbeat interval after the node entered its state at entered: this is
+// one of the first heartbeats in that state. The interval absorbs a
+// heartbeat recorded while the transition was being written.
+func firstHeartbeatsOfWait(sess store.AgentSession, entered *time.Time, interval time.Duration) bool {
+	if sess.LastHeartbeatAt == nil || entered == nil {
+		return true
+	}
+	return sess.LastHeartbeatAt.Before(entered.Add(interval))
 }
 
 func (s *Server) sendAgentJSON(c *fiber.Ctx, v any) error {

@@ -17,7 +17,8 @@ package wire
 import "encoding/json"
 
 // StateInspectWait is the provision state in which the agent posts its
-// inventory to POST /v1/continue_inspection (lookup's provision_state).
+// inventory to POST /v1/continue_inspection (the provision_state of the
+// lookup answer or of a heartbeat answer).
 const StateInspectWait = "inspect wait"
 
 // TokenHeader is an alternative to Heartbeat.AgentToken for requests without
@@ -64,6 +65,10 @@ type Heartbeat struct {
 // A command the agent already knows (same ID) is not run twice.
 type HeartbeatResponse struct {
 	Commands []Command `json:"commands,omitempty"`
+	// ProvisionState is the node's provision state as the heartbeat found
+	// it; "" from an API that does not send it. In StateInspectWait the
+	// agent posts its inventory if it has not yet done so successfully.
+	ProvisionState string `json:"provision_state,omitempty"`
 }
 
 // Command names.
