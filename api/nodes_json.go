@@ -179,13 +179,18 @@ func displayProvisionState(s node.ProvisionState, minor int) node.ProvisionState
 
 const maskedValue = "******"
 
-// isSecretKey reports whether a driver_info or instance_info key is masked
-// (node.IsSecretKey: the store seals the same keys at rest).
-func isSecretKey(k string) bool { return node.IsSecretKey(k) }
+// isSecretKey reports whether a driver_info or instance_info key is masked:
+// node.IsSecretKey (the store seals the same keys at rest) or one of
+// oslo's _SANITIZE_KEYS (node.IsSanitizeKey), which mask_dict_password
+// hides.
+func isSecretKey(k string) bool { return node.IsSecretKey(k) || node.IsSanitizeKey(k) }
 
 // mayHoldSecrets is a cheap pre-check on stored JSON (one pass, no
-// allocation): when it is false no key can be secret and the bytes are
-// copied as they are.
+// allocation): when it is false no key can be secret, no string value can
+// hold a secret for node.MaskPassword to mask, and the bytes are copied as
+// they are. Every fragment of isSecretKey and of oslo's _SANITIZE_KEYS is
+// looked for in any ASCII case; a \u escape or a Kelvin sign (which
+// lowers to k) may spell one too, so either counts.
 func mayHoldSecrets(raw []byte, instance bool) bool {
 	for i := 0; i < len(raw); i++ {
 		switch raw[i] | 0x20 { // lower-cases ASCII letters
@@ -194,7 +199,7 @@ func mayHoldSecrets(raw []byte, instance bool) bool {
 				return true
 			}
 		case 's':
-			if hasFoldAt(raw, i, "secret") {
+			if hasFoldAt(raw, i, "secret") || hasFoldAt(raw, i, "swifthashsuffix") {
 				return true
 			}
 		case 't':
@@ -206,13 +211,25 @@ func mayHoldSecrets(raw []byte, instance bool) bool {
 				return true
 			}
 		case 'c':
-			if hasFoldAt(raw, i, "configdrive") {
+			if hasFoldAt(raw, i, "configdrive") || hasFoldAt(raw, i, "cephclusterfsid") {
+				return true
+			}
+		case 'r':
+			if hasFoldAt(raw, i, "rabbitcookie") {
+				return true
+			}
+		case 'b':
+			if hasFoldAt(raw, i, "barbicansimplecryptokek") {
 				return true
 			}
 		case 'i':
 			if instance && hasFoldAt(raw, i, "image_url") {
 				return true
 			}
+		}
+		if raw[i] == '\\' && i+1 < len(raw) && raw[i+1] == 'u' ||
+			raw[i] == 0xe2 && bytes.HasPrefix(raw[i:], []byte("\u212a")) { // KELVIN SIGN
+			return true
 		}
 	}
 	return false
@@ -304,7 +321,8 @@ func skipValue(raw []byte, i int) (int, bool) {
 }
 
 // maskRaw copies the object at raw[i:] to b, masking secret keys at every
-// depth (mask_dict_password), in lists too (maskArray), and for
+// depth (mask_dict_password), in lists too (maskArray), the secrets
+// written inside the other keys' string values (appendMaskedString), and for
 // instance_info the top-level configdrive and image_url when set. It
 // returns the index after the object.
 func maskRaw(b []byte, raw []byte, i int, instance bool) ([]byte, int, bool) {
@@ -345,19 +363,47 @@ func maskRaw(b []byte, raw []byte, i int, instance bool) ([]byte, int, bool) {
 			return b, i, false
 		}
 		val := raw[i:vEnd]
-		if (isSecretKey(key) && val[0] != '{') || (whenSet && rawTruthy(val)) {
+		switch {
+		case (isSecretKey(key) && val[0] != '{') || (whenSet && rawTruthy(val)):
 			b = append(b, `"******"`...)
-		} else {
+		case val[0] == '"':
+			return appendMaskedString(b, val, vEnd)
+		default:
 			b = append(b, val...)
 		}
 		return b, vEnd, true
 	})
 }
 
+// appendMaskedString copies the JSON string val (quoted, as stored) to b
+// with the secrets written inside it masked, as mask_dict_password masks
+// the string value of a key that is not secret (oslo's mask_password:
+// node.MaskPassword). A string that cannot hold a sanitize key is copied
+// without being decoded, and one that MaskPassword leaves alone is copied
+// as it is stored. It returns end, the index after val, and false when val
+// is not a valid JSON string.
+func appendMaskedString(b []byte, val []byte, end int) ([]byte, int, bool) {
+	if !mayHoldSecrets(val[1:len(val)-1], false) {
+		return append(b, val...), end, true
+	}
+	var s string
+	if bytes.IndexByte(val, '\\') < 0 {
+		s = string(val[1 : len(val)-1])
+	} else if err := json.Unmarshal(val, &s); err != nil {
+		return b, end, false
+	}
+	if m := node.MaskPassword(s); m != s {
+		return jsonwire.AppendString(b, m), end, true
+	}
+	return append(b, val...), end, true
+}
+
 // maskArray copies the array at raw[i:] to b, masking the objects in it
-// (and in arrays in it) as maskRaw does; other elements are copied as they
-// are. oslo's mask_dict_password leaves lists alone, so Ironic shows
-// {"bmcs": [{"password": "x"}]} in clear; ferric does not.
+// (and in arrays in it) as maskRaw does and the secrets written inside its
+// strings (appendMaskedString); other elements are copied as they are.
+// oslo's mask_dict_password leaves lists alone, so Ironic shows
+// {"bmcs": [{"password": "x"}]} and ["password=x"] in clear; ferric does
+// not.
 func maskArray(b []byte, raw []byte, i int) ([]byte, int, bool) {
 	return copyContainer(b, raw, i, ']', func(b []byte, i int) ([]byte, int, bool) {
 		switch {
@@ -369,6 +415,9 @@ func maskArray(b []byte, raw []byte, i int) ([]byte, int, bool) {
 		end, ok := skipValue(raw, i)
 		if !ok {
 			return b, i, false
+		}
+		if raw[i] == '"' {
+			return appendMaskedString(b, raw[i:end], end)
 		}
 		return append(b, raw[i:end]...), end, true
 	})
