@@ -156,11 +156,6 @@ func computedField[T any](name string, min int, render func(b []byte, v *view, t
 	return field[T]{name: name, min: min, kind: kComputed, render: render}
 }
 
-// nullField is always null (what ferric does not track).
-func nullField[T any](name string, min int) field[T] {
-	return computedField(name, min, func(b []byte, _ *view, _ *T) []byte { return append(b, "null"...) })
-}
-
 // linkField is a link pair to <collection><uuid><suffix>; a link member
 // other than links is never listed by ?fields=.
 func linkField[T any](name string, min int, collection string, uuid func(*T) *string, suffix string) field[T] {

@@ -67,6 +67,8 @@ func TestNodeWritesRespectTheNodeLock(t *testing.T) {
 		if after := snapshot(); after != before {
 			t.Fatalf("%s: refused writes changed the node:\nbefore %s\nafter  %s", hold.name, before, after)
 		}
+		// The node shows who holds it, as Ironic shows its conductor.
+		e.expect(t, "GET", "/v1/nodes/"+sampleUUID+"?fields=reservation", "", http.StatusOK, `{"reservation":"localhost",`)
 		// Ironic's API checks come before the lock.
 		e.expect(t, "PATCH", "/v1/nodes/"+sampleUUID, `[{"op":"add","path":"/uuid","value":"x"}]`,
 			http.StatusBadRequest, "")
@@ -75,6 +77,7 @@ func TestNodeWritesRespectTheNodeLock(t *testing.T) {
 	// last (the node is in maintenance, so its state allows it).
 	must(e.st.SetPower(ctx, store.PowerUpdate{UUID: sampleUUID, PowerState: ptrTo(node.PowerOff), Target: ptrTo(node.PowerNone)}))(t)
 	e.moveTo(sampleUUID, node.InspectWait, node.Manageable)
+	e.expect(t, "GET", "/v1/nodes/"+sampleUUID+"?fields=reservation", "", http.StatusOK, `{"reservation":null,`)
 	for _, w := range writes {
 		status := http.StatusOK
 		switch w.method + " " + w.path {

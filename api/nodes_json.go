@@ -89,7 +89,15 @@ func nodeFields() []field[store.Node] {
 		obj("raid_config", v12RAIDConfig, func(n *n) *json.RawMessage { return &n.RAIDConfig }),
 		iface(drivers.KindRAID, v31DynamicInterfaces),
 		iface(drivers.KindRescue, v38Rescue),
-		nullField[n]("reservation", 1), // the node lock is a Temporal workflow ID
+		// Ironic shows the conductor holding the node's lock; ferric's lock
+		// is the operation's workflow, and what it holds shows in the row
+		// (operationHolds): the API's conductor name, as NodeLocked says.
+		computedField("reservation", 1, func(b []byte, v *view, n *n) []byte {
+			if operationHolds(n) {
+				return jsonwire.AppendString(b, v.conductor)
+			}
+			return append(b, "null"...)
+		}),
 		opt("resource_class", v21ResourceClass, func(n *n) **string { return &n.ResourceClass }).
 			input(tResourceClass, inCreate|inPatch),
 		boolField("retired", v61Retired, func(n *n) *bool { return &n.Retired }).input(tBoolish, inCreate|inPatch),
