@@ -74,7 +74,8 @@ func TestAgentInspectFails(t *testing.T) {
 func TestAgentPostsInspection(t *testing.T) {
 	t.Parallel()
 	api := newFakeAPI(t)
-	inspectingAgent(t, api, 1)
+	api.state = wire.StateInspectWait
+	inspectingAgent(t, api, 1, 2)
 	api.mu.Lock()
 	defer api.mu.Unlock()
 	r := api.inspections[0]
@@ -112,22 +113,23 @@ func TestAgentRetriesInspectionPost(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			api := newFakeAPI(t)
-			api.inspectStatus = tt.status
-			inspectingAgent(t, api, tt.posts)
+			api.state, api.inspectStatus = wire.StateInspectWait, tt.status
+			inspectingAgent(t, api, tt.posts, 2)
 		})
 	}
 }
 
-// inspectingAgent runs an agent on the test server's sysfs for a node in
-// inspect wait until it posted its inspection data posts times and then
-// heartbeated, and checks that it posted no more.
-func inspectingAgent(t *testing.T, api *fakeAPI, posts int) {
+// inspectingAgent runs an agent on the test server's sysfs, heartbeating
+// every 50 ms, until it posted its inspection data posts times and then
+// heartbeated more times, and checks that it posted no more.
+func inspectingAgent(t *testing.T, api *fakeAPI, posts, more int) {
 	t.Helper()
 	root := filepath.Join("inspect", "testdata", "server")
-	api.state, api.inspected = wire.StateInspectWait, make(chan struct{}, 8)
+	api.inspected = make(chan struct{}, 16)
 	stop, _ := testAgent(t, api, func(c *Config) {
 		c.SysfsRoot, c.ProcRoot = filepath.Join(root, "sys"), filepath.Join(root, "proc")
 		c.DevRoot, c.RunRoot = filepath.Join(root, "dev"), filepath.Join(root, "run")
+		c.HeartbeatInterval = 50 * time.Millisecond
 	})
 	for i := 0; i < posts; i++ {
 		select {
@@ -137,8 +139,9 @@ func inspectingAgent(t *testing.T, api *fakeAPI, posts int) {
 		}
 	}
 	// It goes on heartbeating, and posts no more.
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if hb, _, _ := api.snapshot(); len(hb) >= 2 {
+	hb, _, _ := api.snapshot()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if now, _, _ := api.snapshot(); len(now) >= len(hb)+more {
 			break
 		}
 		if time.Now().After(deadline) {
