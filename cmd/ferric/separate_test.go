@@ -483,20 +483,7 @@ func TestSeparateProcesses(t *testing.T) {
 
 	const count = 200
 	api := func(i int) *gophercloud.ServiceClient { return f.apis[i%len(f.apis)] }
-	uuids := make([]string, count)
-	clean := false
-	parallel(count, 8, func(i int) {
-		n, err := nodes.Create(ctx, api(i), nodes.CreateOpts{Name: fmt.Sprintf("sep-%03d", i), Driver: "fake-hardware",
-			DriverInfo: map[string]any{"fake_deploy_delay": "3s"}, AutomatedClean: &clean}).Extract()
-		if err != nil {
-			t.Errorf("create node %d: %v", i, err)
-			return
-		}
-		uuids[i] = n.UUID
-	})
-	if t.Failed() {
-		t.FailNow()
-	}
+	uuids := createDelayedNodes(t, f, "sep", count, "3s")
 	phases := 0
 	phase := func(target nodes.TargetProvisionState, want string, during func(i int)) {
 		t.Helper()
@@ -537,6 +524,30 @@ func TestSeparateProcesses(t *testing.T) {
 	checkDeployedOnce(t, tp, uuids, true)
 	checkNodeHistories(t, f, uuids)
 	checkAPIsAgree(t, f)
+}
+
+// createDelayedNodes creates count fake-hardware nodes named
+// <prefix>-<i>, whose deploy step takes deployDelay and which have no
+// automated cleaning, through the APIs of f in turn, and returns their
+// UUIDs.
+func createDelayedNodes(t *testing.T, f *ferricProcs, prefix string, count int, deployDelay string) []string {
+	t.Helper()
+	uuids := make([]string, count)
+	clean := false
+	parallel(count, 8, func(i int) {
+		n, err := nodes.Create(context.Background(), f.apis[i%len(f.apis)], nodes.CreateOpts{
+			Name: fmt.Sprintf("%s-%03d", prefix, i), Driver: "fake-hardware",
+			DriverInfo: map[string]any{"fake_deploy_delay": deployDelay}, AutomatedClean: &clean}).Extract()
+		if err != nil {
+			t.Errorf("create node %d: %v", i, err)
+			return
+		}
+		uuids[i] = n.UUID
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+	return uuids
 }
 
 // checkDeployedOnce checks Temporal's record: one completed deploy run per

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -32,20 +31,7 @@ func TestTemporalServerRestart(t *testing.T) {
 	// manageable for the request made while the server is down.
 	const count = 40
 	api := func(i int) *gophercloud.ServiceClient { return f.apis[i%len(f.apis)] }
-	all := make([]string, count+1)
-	clean := false
-	parallel(len(all), 8, func(i int) {
-		n, err := nodes.Create(ctx, api(i), nodes.CreateOpts{Name: fmt.Sprintf("restart-%02d", i), Driver: "fake-hardware",
-			DriverInfo: map[string]any{"fake_deploy_delay": "4s"}, AutomatedClean: &clean}).Extract()
-		if err != nil {
-			t.Errorf("create node %d: %v", i, err)
-			return
-		}
-		all[i] = n.UUID
-	})
-	if t.Failed() {
-		t.FailNow()
-	}
+	all := createDelayedNodes(t, f, "restart", count+1, "4s")
 	deployed, spare := all[:count], all[count]
 	move := func(uuids []string, target nodes.TargetProvisionState, want string) {
 		t.Helper()
