@@ -427,6 +427,10 @@ func (f *backfillFailure) Error() string { return f.msg }
 // for a client's mistake), a node held by another instance 409.
 func (s *Server) backfillAllocation(c *fiber.Ctx, a store.Allocation, n *store.Node) error {
 	check := func(n *store.Node, al *store.Allocation) error {
+		// Ironic backfills under the node's exclusive lock.
+		if operationHolds(n) {
+			return s.nodeLocked(n.UUID)
+		}
 		var errs []string
 		if n.ProvisionState != node.Active {
 			errs = append(errs, fmt.Sprintf("Node must be in the \"active\" state, but the current state is \"%s\"",
@@ -451,10 +455,15 @@ func (s *Server) backfillAllocation(c *fiber.Ctx, a store.Allocation, n *store.N
 		return nil
 	}
 	msgOf := func(err error) string {
-		var f *backfillFailure
+		var (
+			f  *backfillFailure
+			ae *apiError
+		)
 		switch {
 		case errors.As(err, &f):
 			return f.msg
+		case errors.As(err, &ae): // NodeLocked, as Ironic records it
+			return "Unexpected exception during allocation: " + ae.msg
 		case errors.Is(err, store.ErrConflict):
 			return fmt.Sprintf("Node %s is associated with instance %s.", n.UUID, deref(n.InstanceUUID))
 		case errors.Is(err, store.ErrInstanceTaken):
@@ -466,13 +475,18 @@ func (s *Server) backfillAllocation(c *fiber.Ctx, a store.Allocation, n *store.N
 		return "Unexpected exception during allocation: " + err.Error()
 	}
 	created, err := s.Store.BackfillAllocation(c.UserContext(), a, n.UUID, check, msgOf)
-	var f *backfillFailure
+	var (
+		f  *backfillFailure
+		ae *apiError
+	)
 	switch {
 	case err == nil:
 		c.Location(s.publicURL(c) + "/v1/allocations/" + created.UUID)
 		return sendObject(s, c, fiber.StatusCreated, allocationRes, &created, nil)
 	case errors.As(err, &f):
 		return badRequest("%s", f.msg)
+	case errors.As(err, &ae):
+		return ae
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrInstanceTaken):
 		return conflict("%s", msgOf(err))
 	case errors.Is(err, store.ErrNotFound):
@@ -526,10 +540,14 @@ func (s *Server) patchAllocation(c *fiber.Ctx) error {
 	return sendObject(s, c, fiber.StatusOK, allocationRes, &updated, nil)
 }
 
-// releaseCheck is Ironic's verify_node_for_deallocation: an allocation may
-// go unless its node is being worked on or is active (maintenance aside).
-func releaseCheck(n *store.Node, a *store.Allocation) error {
+// releaseCheck is Ironic's destroy_allocation: under the node's exclusive
+// lock (an operation holding the node answers NodeLocked, maintenance or
+// not), verify_node_for_deallocation: an allocation may go unless its node
+// is being worked on or is active (maintenance aside).
+func (s *Server) releaseCheck(n *store.Node, a *store.Allocation) error {
 	switch {
+	case operationHolds(n):
+		return s.nodeLocked(n.UUID)
 	case n.Maintenance:
 		return nil
 	case n.TargetProvisionState != node.NoState && !n.ProvisionState.UpdateAllowed():
@@ -555,7 +573,7 @@ func (s *Server) deleteAllocation(c *fiber.Ctx) error {
 // releaseAllocation deletes the allocation allocUUID (ident as the client
 // named it), releasing its node under releaseCheck.
 func (s *Server) releaseAllocation(c *fiber.Ctx, allocUUID, ident string) error {
-	err := s.Store.DeleteAllocation(c.UserContext(), allocUUID, releaseCheck)
+	err := s.Store.DeleteAllocation(c.UserContext(), allocUUID, s.releaseCheck)
 	var ae *apiError
 	switch {
 	case err == nil:

@@ -66,9 +66,13 @@ func (s *Server) updateNode(c *fiber.Ctx, ident string, mutate func(n *store.Nod
 // accepted the change (the API's own checks come first, as in Ironic), a
 // node that an operation holds (operationHolds: a busy provision state or a
 // power change under way) answers NodeLocked and nothing is written. The
-// write is conditional on the version read, and every state change of an
-// operation bumps it: an operation that starts between the read and the
-// write makes the write lose, read again and answer NodeLocked.
+// write is conditional on the version read, and every recorded state change
+// of an operation bumps it: an operation whose first state change lands
+// between the read and the write makes the write lose, read again and
+// answer NodeLocked. An operation started but not yet in its first state
+// (the moments before the API answers its request) does not show yet; the
+// change goes through then, as in Ironic before its conductor takes the
+// lock.
 func (s *Server) updateLockedNode(c *fiber.Ctx, ident string, mutate func(n *store.Node) error) (store.Node, error) {
 	return s.updateNode(c, ident, func(n *store.Node) error {
 		held := operationHolds(n)
@@ -353,7 +357,12 @@ func (s *Server) setMaintenance(on bool) fiber.Handler {
 				}
 			}
 		}
-		updated, err := s.updateLockedNode(c, param(c, "ident"), func(n *store.Node) error {
+		// Not under the node lock, unlike Ironic: ferric keeps a node in its
+		// busy state (deploying, cleaning) for the whole of an agent's step
+		// (an image write, a disk erase), where Ironic's node waits in
+		// wait call-back or clean wait without a lock; maintenance is how
+		// an operator stops such a node, and stays allowed throughout.
+		updated, err := s.updateNode(c, param(c, "ident"), func(n *store.Node) error {
 			n.Maintenance = on
 			n.MaintenanceReason = reason
 			if !on {

@@ -11,8 +11,8 @@ import (
 )
 
 // TestNodeWritesRespectTheNodeLock: the changes Ironic's conductor makes
-// under the node's exclusive lock (update_node for PATCH and maintenance,
-// the traits, the target RAID configuration, destroy_node) answer
+// under the node's exclusive lock (update_node for PATCH, the traits, the
+// target RAID configuration, destroy_allocation, destroy_node) answer
 // NodeLocked while an operation holds the node, and write nothing: the
 // node is not deleted under a running operation (a workflow that would
 // find it gone, and a new node with its UUID locked by the old workflow).
@@ -22,10 +22,11 @@ func TestNodeWritesRespectTheNodeLock(t *testing.T) {
 	t.Parallel()
 	e := newNodeEnv(t, func(n *store.Node) { n.ProvisionState = node.Available; n.Maintenance = true })
 	ctx := context.Background()
+	alloc := must(e.st.BackfillAllocation(ctx, store.Allocation{Name: ptrTo("held")}, sampleUUID,
+		func(*store.Node, *store.Allocation) error { return nil }, func(error) string { return "" }))(t)
 	writes := []struct{ method, path, body string }{
 		{"PATCH", "/v1/nodes/" + sampleUUID, `[{"op":"add","path":"/extra/a","value":"b"}]`},
-		{"PUT", "/v1/nodes/" + sampleUUID + "/maintenance", `{"reason":"r"}`},
-		{"DELETE", "/v1/nodes/" + sampleUUID + "/maintenance", ""},
+		{"DELETE", "/v1/allocations/" + alloc.UUID, ""},
 		{"PUT", "/v1/nodes/" + sampleUUID + "/traits", `{"traits":["CUSTOM_A"]}`},
 		{"PUT", "/v1/nodes/" + sampleUUID + "/traits/CUSTOM_B", ""},
 		{"DELETE", "/v1/nodes/" + sampleUUID + "/traits", ""},
@@ -57,9 +58,13 @@ func TestNodeWritesRespectTheNodeLock(t *testing.T) {
 		hold.set()
 		before := snapshot()
 		for _, w := range writes {
-			// At 1.38: later versions refuse a PATCH of an inspecting node
-			// by its state before the lock is asked.
-			resp, b := e.do(t, w.method, w.path, w.body, map[string]string{hdrVersion: "1.38"})
+			// A node PATCH at 1.38: later versions refuse a PATCH of an
+			// inspecting node by its state before the lock is asked.
+			version := "latest"
+			if w.method == "PATCH" {
+				version = "1.38"
+			}
+			resp, b := e.do(t, w.method, w.path, w.body, map[string]string{hdrVersion: version})
 			if resp.StatusCode != http.StatusConflict || !jsonHas(b, locked) {
 				t.Errorf("%s: %s %s = %d %s, want 409 %q", hold.name, w.method, w.path, resp.StatusCode, b, locked)
 			}
@@ -67,6 +72,11 @@ func TestNodeWritesRespectTheNodeLock(t *testing.T) {
 		if after := snapshot(); after != before {
 			t.Fatalf("%s: refused writes changed the node:\nbefore %s\nafter  %s", hold.name, before, after)
 		}
+		// Maintenance is how an operator stops a node: it is not refused
+		// (ferric's busy states span an agent's whole step, where Ironic's
+		// node waits unlocked).
+		e.expect(t, "PUT", "/v1/nodes/"+sampleUUID+"/maintenance", `{"reason":"stop"}`, http.StatusAccepted, "")
+		before = snapshot()
 		// The node shows who holds it, as Ironic shows its conductor.
 		e.expect(t, "GET", "/v1/nodes/"+sampleUUID+"?fields=reservation", "", http.StatusOK, `{"reservation":"localhost",`)
 		// Ironic's API checks come before the lock.
@@ -81,15 +91,10 @@ func TestNodeWritesRespectTheNodeLock(t *testing.T) {
 	for _, w := range writes {
 		status := http.StatusOK
 		switch w.method + " " + w.path {
-		case "PUT /v1/nodes/" + sampleUUID + "/maintenance", "DELETE /v1/nodes/" + sampleUUID + "/maintenance":
-			status = http.StatusAccepted
-		case "PUT /v1/nodes/" + sampleUUID + "/traits", "PUT /v1/nodes/" + sampleUUID + "/traits/CUSTOM_B",
+		case "DELETE /v1/allocations/" + alloc.UUID, "PUT /v1/nodes/" + sampleUUID + "/traits", "PUT /v1/nodes/" + sampleUUID + "/traits/CUSTOM_B",
 			"DELETE /v1/nodes/" + sampleUUID + "/traits", "PUT /v1/nodes/" + sampleUUID + "/states/raid",
 			"DELETE /v1/nodes/" + sampleUUID:
 			status = http.StatusNoContent
-		}
-		if w.path == "/v1/nodes/"+sampleUUID && w.method == "DELETE" {
-			e.expect(t, "PUT", "/v1/nodes/"+sampleUUID+"/maintenance", "", http.StatusAccepted, "")
 		}
 		e.expect(t, w.method, w.path, w.body, status, "")
 	}

@@ -583,7 +583,7 @@ func (s *Server) setRescuePassword(c *fiber.Ctx, n *store.Node, password string)
 	state := n.ProvisionState
 	hashed := hashRescuePassword(password)
 	return s.updateNode(c, n.UUID, func(m *store.Node) error {
-		if m.ProvisionState != state || m.TargetProvisionState != node.NoState {
+		if m.ProvisionState != state || m.TargetProvisionState != node.NoState || operationHolds(m) {
 			return s.nodeLocked(m.UUID)
 		}
 		ii := decodeObject(m.InstanceInfo)
