@@ -1,8 +1,9 @@
 package inventory
 
 import (
+	"bytes"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"reflect"
 	"strings"
 )
@@ -21,7 +22,7 @@ func Decode(inventory, pluginData json.RawMessage) (Document, error) {
 	var doc Document
 	var inv map[string]json.RawMessage
 	if err := json.Unmarshal(inventory, &inv); err != nil || inv == nil {
-		return doc, fmt.Errorf("inventory is not a JSON object: %.100s", inventory)
+		return doc, errors.New("inventory is not a JSON object") // no excerpt: errors reach workflow history
 	}
 	lenient(inventory, reflect.ValueOf(&doc.Inventory).Elem())
 	if len(pluginData) > 0 {
@@ -72,6 +73,11 @@ func lenient(b []byte, v reflect.Value) {
 		}
 		v.Set(out)
 	case reflect.Pointer:
+		// A pointer to an object is set only from an object: a root_disk
+		// of "sda" stays unknown (nil), not an empty disk.
+		if v.Type().Elem().Kind() == reflect.Struct && !bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")) {
+			return
+		}
 		p := reflect.New(v.Type().Elem())
 		lenient(b, p.Elem())
 		v.Set(p)

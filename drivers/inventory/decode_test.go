@@ -62,6 +62,16 @@ func TestDecodeWrongTypes(t *testing.T) {
 			}},
 		},
 		{
+			// Not an object: no root disk (the disks' guess decides), rather
+			// than an empty one.
+			name:       "root disk a string",
+			inventory:  `{"disks":[{"name":"/dev/sda","size":21474836480}]}`,
+			pluginData: `{"root_disk":"sda"}`,
+			want: inventory.Document{Inventory: inventory.Inventory{
+				Disks: []inventory.Disk{{Name: "/dev/sda", Size: 20 << 30}}}},
+			wantSum: inventory.Summary{LocalGB: 19},
+		},
+		{
 			name:       "well typed, plugin data not an object",
 			inventory:  `{"cpu":{"count":2},"memory":{"physical_mb":512},"boot":{"current_boot_mode":"uefi"}}`,
 			pluginData: `[]`,
