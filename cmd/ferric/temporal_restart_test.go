@@ -92,7 +92,7 @@ func TestTemporalServerRestart(t *testing.T) {
 
 	waitAll(t, f.apis[0], deployed, "active", 3*time.Minute)
 	t.Logf("%d deploys active %s after the restart", count, time.Since(started).Round(time.Millisecond))
-	checkDeployedOnce(t, tp, deployed, false)
+	checkDeployedOnce(t, tp, deployed)
 	checkNodeHistories(t, f, deployed)
 
 	// And a new operation runs.
