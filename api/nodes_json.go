@@ -185,13 +185,11 @@ func displayProvisionState(s node.ProvisionState, minor int) node.ProvisionState
 // plus the SNMP keys) and instance_info (the same, plus configdrive and
 // image_url) unless the caller may see them; with noauth nobody may.
 
-const maskedValue = "******"
+const maskedValue = node.MaskedSecret
 
-// isSecretKey reports whether a driver_info or instance_info key is masked:
-// node.IsSecretKey (the store seals the same keys at rest) or one of
-// oslo's _SANITIZE_KEYS (node.IsSanitizeKey), which mask_dict_password
-// hides.
-func isSecretKey(k string) bool { return node.IsSecretKey(k) || node.IsSanitizeKey(k) }
+// isSecretKey reports whether a driver_info or instance_info key is masked
+// (node.IsSecretKey: the store seals the same keys at rest).
+func isSecretKey(k string) bool { return node.IsSecretKey(k) }
 
 // mayHoldSecrets is a cheap pre-check on stored JSON (one pass, no
 // allocation): when it is false no key can be secret, no string value can
@@ -373,7 +371,7 @@ func maskRaw(b []byte, raw []byte, i int, instance bool) ([]byte, int, bool) {
 		val := raw[i:vEnd]
 		switch {
 		case (isSecretKey(key) && val[0] != '{') || (whenSet && rawTruthy(val)):
-			b = append(b, `"******"`...)
+			b = append(b, `"`+maskedValue+`"`...)
 		case val[0] == '"':
 			return appendMaskedString(b, val, vEnd)
 		default:

@@ -216,3 +216,16 @@ func BenchmarkMaskPasswordKey(b *testing.B) {
 		MaskPassword("-U admin password=PW_M --opt value")
 	}
 }
+
+// TestSecretKeysCoverSanitizeKeys: every key Ironic's mask_dict_password
+// hides is a secret key, so the store seals at rest what the API masks.
+func TestSecretKeysCoverSanitizeKeys(t *testing.T) {
+	for _, k := range append(SanitizeKeys(), "RabbitCookie", "ssh_key_contents", "snmp_priv_key", "aws_access_key") {
+		if !IsSecretKey(k) {
+			t.Errorf("IsSecretKey(%q) = false", k)
+		}
+	}
+	if IsSecretKey("ipmi_address") {
+		t.Error("IsSecretKey(ipmi_address) = true")
+	}
+}
