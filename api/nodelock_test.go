@@ -76,7 +76,9 @@ func TestNodeWritesRespectTheNodeLock(t *testing.T) {
 		// (ferric's busy states span an agent's whole step, where Ironic's
 		// node waits unlocked).
 		e.expect(t, "PUT", "/v1/nodes/"+sampleUUID+"/maintenance", `{"reason":"stop"}`, http.StatusAccepted, "")
-		before = snapshot()
+		if n := must(e.st.Node(ctx, sampleUUID))(t); !n.Maintenance || n.MaintenanceReason == nil || *n.MaintenanceReason != "stop" {
+			t.Errorf("%s: maintenance not set: %v %v", hold.name, n.Maintenance, n.MaintenanceReason)
+		}
 		// The node shows who holds it, as Ironic shows its conductor.
 		e.expect(t, "GET", "/v1/nodes/"+sampleUUID+"?fields=reservation", "", http.StatusOK, `{"reservation":"localhost",`)
 		// Ironic's API checks come before the lock.
