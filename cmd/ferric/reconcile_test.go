@@ -99,6 +99,7 @@ func TestReconcilerFailsAbandonedNodes(t *testing.T) {
 	if !strings.Contains(p.LastError, "no longer running") {
 		t.Errorf("abandoned power target cleared with last_error %q", p.LastError)
 	}
+	s.settle(t, powering.UUID) // the recovery's run closes just after its last write
 	s.power(t, powering.UUID, nodes.PowerOn, "power on")
 	// The running deploy went on and finished.
 	b := s.waitFor(t, busy.UUID, time.Minute, func(n *nodes.Node) bool { return n.TargetProvisionState == "" })
