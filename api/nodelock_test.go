@@ -120,3 +120,22 @@ func jsonHas(b, msg string) bool {
 	}
 	return inner.Faultstring == msg
 }
+
+// TestBackfillRespectsTheNodeLock: backfilling an allocation for an active
+// node whose power change is under way answers NodeLocked and records the
+// allocation failed, as Ironic's backfill_allocation under the lock; once
+// the change is over it succeeds.
+func TestBackfillRespectsTheNodeLock(t *testing.T) {
+	t.Parallel()
+	e := newNodeEnv(t, func(n *store.Node) { n.ProvisionState = node.Active })
+	ctx := context.Background()
+	must(e.st.SetPower(ctx, store.PowerUpdate{UUID: sampleUUID, Target: ptrTo(node.PowerOff)}))(t)
+	locked := "Node " + sampleUUID + " is locked by host localhost, please retry after the current operation is completed."
+	e.expect(t, "POST", "/v1/allocations", `{"node":"`+sampleUUID+`","name":"held"}`, http.StatusConflict, locked)
+	if n := must(e.st.Node(ctx, sampleUUID))(t); n.InstanceUUID != nil {
+		t.Errorf("refused backfill set instance_uuid %s", *n.InstanceUUID)
+	}
+	e.expect(t, "GET", "/v1/allocations/held", "", http.StatusOK, `"Unexpected exception during allocation: `+locked+`"`)
+	must(e.st.SetPower(ctx, store.PowerUpdate{UUID: sampleUUID, PowerState: ptrTo(node.PowerOff), Target: ptrTo(node.PowerNone)}))(t)
+	e.expect(t, "POST", "/v1/allocations", `{"node":"`+sampleUUID+`","name":"free"}`, http.StatusCreated, "")
+}
