@@ -210,6 +210,19 @@ func (s *Server) heartbeat(c *fiber.Ctx) error {
 	if n.Maintenance {
 		return s.heartbeatInMaintenance(ctx, sess.NodeUUID, hb.AgentVersion)
 	}
+	// Inspection waits for the inspection data (POST
+	// /v1/continue_inspection), not for agent-ready, and queues no command:
+	// it is answered at once. Only runs started before revision 2
+	// (versionInspectCallback in workflows/inspect.go) wait for agent-ready
+	// there: the first heartbeats of the wait signal them (a signal waits
+	// in the workflow until taken), later ones do not. The signal goes
+	// before this heartbeat is recorded, so a failed one leaves the next
+	// heartbeat still among the first.
+	if n.ProvisionState == node.InspectWait && firstHeartbeatsOfWait(sess, n.ProvisionUpdatedAt, s.agentHeartbeat()) {
+		if _, err := s.signalAgentReady(ctx, n.UUID, n.ProvisionState, hb.AgentVersion); err != nil {
+			return err
+		}
+	}
 	err = s.Agents.RecordAgentResults(ctx, sess.NodeUUID, hb.AgentVersion, hb.Results)
 	if errors.Is(err, store.ErrNotFound) {
 		return unauthorizedAgent() // closed meanwhile
@@ -217,21 +230,7 @@ func (s *Server) heartbeat(c *fiber.Ctx) error {
 	if err != nil {
 		return fmt.Errorf("heartbeat of node %s: %w", id, err)
 	}
-	switch {
-	case n.ProvisionState == node.InspectWait:
-		// Inspection waits for the inspection data (POST
-		// /v1/continue_inspection), not for agent-ready, and queues no
-		// command: answer at once. Only runs started before
-		// revision 2 (versionInspectCallback in workflows/inspect.go) wait
-		// for agent-ready here; the first heartbeats of the wait signal
-		// them (a signal waits in the workflow until taken), later ones
-		// do not.
-		if firstHeartbeatsOfWait(sess, n.ProvisionUpdatedAt, s.agentHeartbeat()) {
-			if _, err := s.signalAgentReady(ctx, n.UUID, n.ProvisionState, hb.AgentVersion); err != nil {
-				return err
-			}
-		}
-	case n.ProvisionState.Wait() && n.ProvisionState.AgentReachable():
+	if n.ProvisionState != node.InspectWait && n.ProvisionState.Wait() && n.ProvisionState.AgentReachable() {
 		// Every heartbeat in a wait state signals; the workflow takes the
 		// first and leaves the wait state.
 		signalled, err := s.signalAgentReady(ctx, n.UUID, n.ProvisionState, hb.AgentVersion)

@@ -23,8 +23,10 @@ type fakeWorkflows struct {
 	mu      sync.Mutex
 	starts  []startCall
 	signals []string
-	running map[string]bool
-	result  func(name string, input any) (any, error)
+	// signalErr, when set, fails the next SignalWorkflow (then clears).
+	signalErr error
+	running   map[string]bool
+	result    func(name string, input any) (any, error)
 }
 
 type startCall struct {
@@ -55,6 +57,10 @@ func (f *fakeWorkflows) SignalWorkflow(_ context.Context, id, _, signal string, 
 	defer f.mu.Unlock()
 	if !f.running[id] {
 		return serviceerror.NewNotFound("workflow not found")
+	}
+	if err := f.signalErr; err != nil {
+		f.signalErr = nil
+		return err
 	}
 	f.signals = append(f.signals, id+" "+signal)
 	return nil

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/serviceerror"
+
 	"github.com/ferric-project/ferric/agent/wire"
 	"github.com/ferric-project/ferric/node"
 	"github.com/ferric-project/ferric/store"
@@ -59,7 +61,15 @@ func TestHeartbeatInInspectWait(t *testing.T) {
 		n.ProvisionState, n.ProvisionUpdatedAt = node.InspectWait, &entered
 	})
 	e.srv.AgentCommandWait = 2 * time.Second
-	// One signal, from the first heartbeat of the wait.
+	// A signal that fails (Temporal unreachable a moment) fails the
+	// heartbeat and is sent again with the next one.
+	e.wf.mu.Lock()
+	e.wf.signalErr = serviceerror.NewUnavailable("temporal down")
+	e.wf.mu.Unlock()
+	if code, _, raw := postHeartbeat(t, e, token); code < 500 {
+		t.Fatalf("heartbeat whose signal failed = %d %s, want a 5xx", code, raw)
+	}
+	// One signal, from the first heartbeat of the wait that got through.
 	want := []string{contract.WorkflowID(sampleUUID) + " " + contract.SignalAgentReady}
 	for i := range 3 {
 		start := time.Now()
